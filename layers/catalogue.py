@@ -1,0 +1,318 @@
+"""The layer catalogue: one declared spec per layer kind.
+
+Each :class:`LayerSpec` says which geometry types a layer may hold, which
+columns are required or optional, their types, ranges and allowed values, and
+which column is the id. ``layers.validate`` checks a loaded layer against its
+spec and collects every problem at once.
+
+Canonical names are English snake_case; a workspace maps its own column names
+(often Chinese, e.g. ``村名`` → ``name``) to these through
+``[layers.<kind>.rename]`` in ``workspace.toml``. :data:`COMMON_RENAMES` holds
+the renames applied automatically when a column with that name is present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# dtypes: "str", "int", "float", "bool" (nullable: <NA> = unknown), "frac" (float in 0..1)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a layer spec."""
+
+    name: str
+    dtype: str
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    desc: str = ""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What a layer of one kind must look like."""
+
+    kind: str
+    geometry: tuple[str, ...]  # allowed base types: Point, LineString, Polygon; () = plain table
+    columns: tuple[Column, ...]
+    id_column: str | None
+    required: bool = True
+    desc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def column(self, name: str) -> Column | None:
+        """The column spec called ``name``, or None."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        return None
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+ROAD_CLASSES = ("national", "provincial", "county", "township", "village", "track", "path")
+SURFACES = ("asphalt", "concrete", "paved", "gravel", "earth", "unknown")
+HARDENED_SURFACES = frozenset({"asphalt", "concrete", "paved"})
+
+_B = "bool"
+_VILLAGE_BOOLS = (
+    ("has_safe_water", "safe drinking water (饮水安全) in the village"),
+    ("has_electricity", "grid electricity to households"),
+    ("has_broadband", "broadband reaches the village"),
+    ("has_culture_venue", "comprehensive cultural service centre / activity venue"),
+    ("has_tv", "radio/TV to every household"),
+    ("bus_service", "passenger bus stops in the village"),
+    ("road_hardened_claimed", "the register says the road into the village is hardened (cross-checked)"),
+    ("clinic_standard", "village clinic built to standard (标准化卫生室)"),
+    ("clinic_doctor", "village clinic has a qualified doctor"),
+)
+
+SPECS: dict[str, LayerSpec] = {
+    "dem": LayerSpec(
+        kind="dem",
+        geometry=("raster",),
+        columns=(),
+        id_column=None,
+        desc="digital elevation model: GeoTIFF, SRTM .hgt, or either inside a .zip",
+    ),
+    "boundary": LayerSpec(
+        kind="boundary",
+        geometry=("Polygon",),
+        columns=(Column("name", "str"),),
+        id_column=None,
+        desc="county outline (one or more polygons, dissolved on load)",
+    ),
+    "townships": LayerSpec(
+        kind="townships",
+        geometry=("Polygon",),
+        columns=(
+            Column("township_id", "str", required=True),
+            Column("name", "str", required=True),
+        ),
+        id_column="township_id",
+        desc="township (乡镇) polygons",
+    ),
+    "villages": LayerSpec(
+        kind="villages",
+        geometry=("Point", "Polygon"),
+        columns=(
+            Column("village_id", "str", required=True, desc="12-digit statistical code"),
+            Column("name", "str", required=True),
+            Column("township", "str", required=True),
+            Column("population", "int", required=True, min=0, max=200_000),
+            Column("households", "int", required=True, min=0, max=100_000),
+            Column("poor_population", "int", required=True, min=0, desc="registered poor people (建档立卡)"),
+            Column("poor_households", "int", min=0),
+            Column("level", "str", choices=("admin", "hamlet")),
+            Column("parent_id", "str"),
+            *(Column(n, _B, desc=d) for n, d in _VILLAGE_BOOLS),
+            Column("flush_toilet_frac", "frac", min=0, max=1),
+            Column("household_road_hardened_frac", "frac", min=0, max=1),
+            Column("medical_insurance_frac", "frac", min=0, max=1),
+            Column("collective_income_cny", "float", min=0),
+            Column("funds_cny", "float", min=0),
+        ),
+        id_column="village_id",
+        desc="administrative villages (行政村) and optional hamlets (自然村), points or polygons",
+    ),
+    "roads": LayerSpec(
+        kind="roads",
+        geometry=("LineString",),
+        columns=(
+            Column("road_id", "str", required=True),
+            Column("road_class", "str", required=True, choices=ROAD_CLASSES),
+            Column("surface", "str", choices=SURFACES),
+            Column("name", "str"),
+        ),
+        id_column="road_id",
+        desc="road centre lines with class and surface",
+    ),
+    "water": LayerSpec(
+        kind="water",
+        geometry=("Point", "LineString", "Polygon"),
+        columns=(
+            Column("water_id", "str", required=True),
+            Column("kind", "str", required=True, choices=("source", "plant", "network", "service_area")),
+            Column("safe", _B),
+            Column("name", "str"),
+            Column("capacity_m3d", "float", min=0),
+        ),
+        id_column="water_id",
+        desc="water sources, plants, piped networks and their service areas",
+    ),
+    "clinics": LayerSpec(
+        kind="clinics",
+        geometry=("Point",),
+        columns=(
+            Column("clinic_id", "str", required=True),
+            Column("name", "str"),
+            Column(
+                "level",
+                "str",
+                required=True,
+                choices=("village_clinic", "township_health_centre", "county_hospital"),
+            ),
+            Column("standard", _B),
+            Column("has_doctor", _B),
+            Column("village_id", "str"),
+        ),
+        id_column="clinic_id",
+        desc="village clinics, township health centres, county hospitals",
+    ),
+    "schools": LayerSpec(
+        kind="schools",
+        geometry=("Point",),
+        columns=(
+            Column("school_id", "str", required=True),
+            Column("name", "str"),
+            Column("level", "str", required=True, choices=("primary", "middle", "teaching_point")),
+        ),
+        id_column="school_id",
+        desc="schools",
+    ),
+    "towns": LayerSpec(
+        kind="towns",
+        geometry=("Point",),
+        columns=(
+            Column("town_id", "str", required=True),
+            Column("name", "str", required=True),
+            Column("kind", "str", required=True, choices=("county_seat", "township_seat", "industrial_park")),
+            Column("jobs", "int", min=0),
+            Column("township", "str"),
+        ),
+        id_column="town_id",
+        desc="county seat, township seats, industrial parks",
+    ),
+    "hazards": LayerSpec(
+        kind="hazards",
+        geometry=("Point", "Polygon"),
+        columns=(
+            Column("hazard_id", "str", required=True),
+            Column(
+                "kind",
+                "str",
+                required=True,
+                choices=("landslide", "debris_flow", "collapse", "flood", "subsidence"),
+            ),
+            Column("radius_m", "float", min=0, max=20_000, desc="required for point hazards"),
+        ),
+        id_column="hazard_id",
+        desc="geological hazard zones and spots (地质灾害隐患点), flood zones",
+    ),
+    "protected": LayerSpec(
+        kind="protected",
+        geometry=("Polygon",),
+        columns=(
+            Column("protected_id", "str", required=True),
+            Column(
+                "kind",
+                "str",
+                required=True,
+                choices=("ecological_redline", "basic_farmland", "water_source_protection"),
+            ),
+        ),
+        id_column="protected_id",
+        desc="ecological redline, permanent basic farmland, water-source protection zones",
+    ),
+    "sites": LayerSpec(
+        kind="sites",
+        geometry=("Point", "Polygon"),
+        columns=(
+            Column("site_id", "str", required=True),
+            Column("name", "str"),
+            Column("capacity_people", "int", min=0),
+            Column("locked", _B),
+        ),
+        id_column="site_id",
+        required=False,
+        desc="planner-supplied candidate resettlement sites (安置点)",
+    ),
+    "households": LayerSpec(
+        kind="households",
+        geometry=(),
+        columns=(
+            Column("household_id", "str", required=True),
+            Column("village_id", "str", required=True),
+            Column("members", "int", required=True, min=1, max=50),
+            Column("registered_poor", _B, required=True),
+            Column("income_per_capita_cny", "float", min=0),
+            Column("food_ok", _B),
+            Column("clothing_ok", _B),
+            Column("education_ok", _B),
+            Column("medical_ok", _B),
+            Column("housing_ok", _B),
+            Column("safe_water_ok", _B),
+            Column("head_name", "str"),
+            Column("id_number", "str"),
+            Column("phone", "str"),
+        ),
+        id_column="household_id",
+        required=False,
+        desc="household register (建档立卡) with 两不愁三保障 flags; personal fields are masked in outputs",
+    ),
+}
+
+LAYER_KINDS = tuple(SPECS)
+PERSONAL_COLUMNS = ("head_name", "id_number", "phone")
+
+# Applied when present and no explicit rename maps the column.
+COMMON_RENAMES: dict[str, str] = {
+    "村代码": "village_id",
+    "村编码": "village_id",
+    "村名": "name",
+    "名称": "name",
+    "乡镇": "township",
+    "人口": "population",
+    "总人口": "population",
+    "户数": "households",
+    "贫困人口": "poor_population",
+    "贫困户数": "poor_households",
+    "等级": "road_class",
+    "路面": "surface",
+}
+
+# Values normalised on load: road classes and surfaces as counties and OSM write them.
+ROAD_CLASS_ALIASES: dict[str, str] = {
+    "国道": "national", "省道": "provincial", "县道": "county", "乡道": "township",
+    "村道": "village", "机耕道": "track", "小路": "path",
+    "motorway": "national", "trunk": "national", "primary": "provincial",
+    "secondary": "provincial", "tertiary": "county", "unclassified": "township",
+    "residential": "village", "service": "village", "living_street": "village",
+    "road": "village", "track": "track", "path": "path", "footway": "path",
+    "steps": "path", "bridleway": "path", "pedestrian": "path", "cycleway": "path",
+}
+for _k in list(ROAD_CLASS_ALIASES):
+    if _k in ("motorway", "trunk", "primary", "secondary", "tertiary"):
+        ROAD_CLASS_ALIASES[_k + "_link"] = ROAD_CLASS_ALIASES[_k]
+
+SURFACE_ALIASES: dict[str, str] = {
+    "沥青": "asphalt", "柏油": "asphalt", "水泥": "concrete", "混凝土": "concrete",
+    "硬化": "paved", "砂石": "gravel", "碎石": "gravel", "泥结石": "gravel", "土": "earth",
+    "土路": "earth", "未知": "unknown",
+    "asphalt": "asphalt", "concrete": "concrete", "cement": "concrete",
+    "concrete:plates": "concrete", "concrete:lanes": "concrete", "paving_stones": "paved",
+    "sett": "paved", "paved": "paved", "gravel": "gravel", "fine_gravel": "gravel",
+    "compacted": "gravel", "pebblestone": "gravel", "earth": "earth", "dirt": "earth",
+    "ground": "earth", "grass": "earth", "mud": "earth", "sand": "earth", "unpaved": "earth",
+}
+
+# The documented inference rule (parameter ``infer_surface_from_class``): when a road's
+# surface is unknown, national/provincial/county/township roads are taken as hardened
+# (China's 2017 network: these classes are built to paved standards), tracks and paths as
+# unhardened, and *village roads stay unknown* — they are exactly what the transport
+# bureau must verify. Inferred values carry ``hardened_inferred = True``.
+HARDENED_BY_CLASS: dict[str, bool | None] = {
+    "national": True, "provincial": True, "county": True, "township": True,
+    "village": None, "track": False, "path": False,
+}
+# OSM tracktype: grade1 is a solid (usually paved) track.
+TRACKTYPE_HARDENED = {"grade1": True, "grade2": False, "grade3": False, "grade4": False, "grade5": False}
+
+BOOL_TRUE = frozenset({"true", "1", "yes", "y", "t", "是", "有", "达标", "通", "已通", "合格"})
+BOOL_FALSE = frozenset({"false", "0", "no", "n", "f", "否", "无", "未达标", "不达标", "未通", "不合格"})
+BOOL_UNKNOWN = frozenset({"", "nan", "none", "null", "na", "<na>", "unknown", "未知", "不详", "-"})

@@ -1,0 +1,373 @@
+"""Validate a loaded layer against its spec, collecting every problem at once.
+
+``validate_layer`` never raises for content problems: it returns the cleaned
+frame (canonical names, coerced types, repaired geometries) and a list of
+:class:`~layers.errors.Problem`. Callers decide; ``anju check`` prints them all.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.crs import check_bounds
+from layers.catalogue import (
+    BOOL_FALSE,
+    BOOL_TRUE,
+    BOOL_UNKNOWN,
+    COMMON_RENAMES,
+    HARDENED_BY_CLASS,
+    HARDENED_SURFACES,
+    ROAD_CLASS_ALIASES,
+    SPECS,
+    SURFACE_ALIASES,
+    TRACKTYPE_HARDENED,
+    LayerSpec,
+)
+from layers.errors import Problem
+
+_MAX_LISTED = 10
+# A repair is accepted when the two standard repairs agree on the area within this share.
+_REPAIR_AREA_TOL = 0.01
+
+
+def _listed(values) -> str:
+    vals = [str(v) for v in values]
+    more = f" … and {len(vals) - _MAX_LISTED} more" if len(vals) > _MAX_LISTED else ""
+    return ", ".join(vals[:_MAX_LISTED]) + more
+
+
+class _Collector:
+    def __init__(self, file: str, layer: str):
+        self.file, self.layer, self.items = file, layer, []
+
+    def error(self, message, *, row=None, column=None):
+        self.items.append(Problem(self.file, self.layer, message, row=row, column=column))
+
+    def warn(self, message, *, row=None, column=None):
+        self.items.append(Problem(self.file, self.layer, message, row=row, column=column, severity="warning"))
+
+
+def apply_renames(df: pd.DataFrame, kind: str, renames: dict[str, str] | None, col: _Collector | None = None) -> pd.DataFrame:
+    """Map user column names to canonical ones (explicit renames first, then common Chinese names)."""
+    renames = dict(renames or {})
+    for src in list(renames):
+        if src not in df.columns:
+            if col is not None:
+                col.warn(f"rename {src!r} → {renames[src]!r} given in workspace.toml but the file has no column {src!r}")
+            renames.pop(src)
+    spec = SPECS[kind]
+    canon = {c.name for c in spec.columns}
+    for src, dst in COMMON_RENAMES.items():
+        if src in df.columns and src not in renames and dst in canon and dst not in df.columns and dst not in renames.values():
+            renames[src] = dst
+    return df.rename(columns=renames)
+
+
+def _row_labels(df: pd.DataFrame, spec: LayerSpec, mask) -> list[str]:
+    idx = np.flatnonzero(np.asarray(mask))
+    labels = []
+    for i in idx:
+        label = f"{i + 1}"
+        if spec.id_column and spec.id_column in df.columns:
+            v = df[spec.id_column].iloc[i]
+            if isinstance(v, str) and v:
+                label += f" ({spec.id_column} {v})"
+        labels.append(label)
+    return labels
+
+
+def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse yes/no values (English or Chinese, 1/0, booleans) into a nullable boolean.
+
+    Returns the parsed series and a mask of values that could not be read.
+    """
+    if series.dtype == bool:
+        return series.astype("boolean"), pd.Series(False, index=series.index)
+    out = pd.Series(pd.NA, index=series.index, dtype="boolean")
+    bad = pd.Series(False, index=series.index)
+    for i, v in series.items():
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            continue
+        if isinstance(v, bool | np.bool_):
+            out[i] = bool(v)
+            continue
+        if isinstance(v, int | np.integer | float | np.floating):
+            if v in (0, 1):
+                out[i] = bool(v)
+            else:
+                bad[i] = True
+            continue
+        s = str(v).strip().lower()
+        if s in BOOL_TRUE:
+            out[i] = True
+        elif s in BOOL_FALSE:
+            out[i] = False
+        elif s in BOOL_UNKNOWN:
+            continue
+        else:
+            bad[i] = True
+    return out, bad
+
+
+def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
+    for c in spec.columns:
+        if c.name not in df.columns:
+            continue
+        s = df[c.name]
+        if c.dtype == "str":
+            s = s.where(~s.isna(), None)
+            s = s.map(lambda v: v if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip())
+            s = s.map(lambda v: None if v in ("", "nan", "None") else v)
+            df[c.name] = s
+        elif c.dtype == "bool":
+            parsed, bad = parse_bool(s)
+            if bad.any():
+                col.error(
+                    f"{int(bad.sum())} value(s) are not yes/no (expected true/false, 1/0, 是/否, 有/无, or empty for "
+                    f"unknown): rows {_listed(_row_labels(df, spec, bad))}; found e.g. {s[bad].iloc[0]!r}",
+                    column=c.name,
+                )
+            df[c.name] = parsed
+        else:
+            raw = s.map(lambda v: v.strip() if isinstance(v, str) else v)
+            blank = raw.map(lambda v: v is None or v is pd.NA or (isinstance(v, str) and v.lower() in BOOL_UNKNOWN))
+            num = pd.to_numeric(raw.where(~blank, np.nan), errors="coerce")
+            bad = num.isna() & ~blank
+            if bad.any():
+                col.error(
+                    f"{int(bad.sum())} value(s) are not numbers (expected {c.dtype}): rows "
+                    f"{_listed(_row_labels(df, spec, bad))}; found e.g. {s[bad].iloc[0]!r}",
+                    column=c.name,
+                )
+            if c.dtype == "int":
+                frac = num.notna() & (num != np.round(num))
+                if frac.any():
+                    col.error(
+                        f"{int(frac.sum())} value(s) are not whole numbers: rows {_listed(_row_labels(df, spec, frac))}",
+                        column=c.name,
+                    )
+                if c.required and (blank | bad).any():
+                    m = blank & ~bad
+                    if m.any():
+                        col.error(
+                            f"{int(m.sum())} empty value(s) in a required column: rows {_listed(_row_labels(df, spec, m))}",
+                            column=c.name,
+                        )
+                df[c.name] = num.round().astype("Int64")
+            else:
+                df[c.name] = num.astype("float64")
+            lo, hi = c.min, c.max
+            if c.dtype == "frac":
+                lo, hi = 0.0 if lo is None else lo, 1.0 if hi is None else hi
+            vals = num.astype("float64")
+            if lo is not None and (vals < lo).any():
+                m = vals < lo
+                col.error(
+                    f"{int(m.sum())} value(s) below {lo:g} (expected {lo:g}..{hi if hi is not None else '∞'}): rows "
+                    f"{_listed(_row_labels(df, spec, m))}; found e.g. {vals[m].iloc[0]:g}",
+                    column=c.name,
+                )
+            if hi is not None and (vals > hi).any():
+                m = vals > hi
+                col.error(
+                    f"{int(m.sum())} value(s) above {hi:g} (expected ≤ {hi:g}): rows {_listed(_row_labels(df, spec, m))}; "
+                    f"found e.g. {vals[m].iloc[0]:g}",
+                    column=c.name,
+                )
+    return df
+
+
+def _check_choices(df, spec, col):
+    for c in spec.columns:
+        if c.choices is None or c.name not in df.columns:
+            continue
+        s = df[c.name]
+        bad = s.notna() & ~s.isin(c.choices)
+        if bad.any():
+            found = sorted({str(v) for v in s[bad]})
+            col.error(
+                f"{int(bad.sum())} value(s) not among {', '.join(c.choices)}: rows {_listed(_row_labels(df, spec, bad))}; "
+                f"found {_listed(found)}",
+                column=c.name,
+            )
+
+
+def _normalise_roads(df: pd.DataFrame, *, infer_surface_from_class: bool) -> pd.DataFrame:
+    if "road_class" in df.columns:
+        df["road_class"] = df["road_class"].map(
+            lambda v: ROAD_CLASS_ALIASES.get(str(v).strip().lower(), ROAD_CLASS_ALIASES.get(str(v).strip(), v))
+            if isinstance(v, str)
+            else v
+        )
+    if "surface" not in df.columns:
+        df["surface"] = None
+    df["surface"] = df["surface"].map(
+        lambda v: SURFACE_ALIASES.get(str(v).strip().lower(), SURFACE_ALIASES.get(str(v).strip(), "unknown"))
+        if isinstance(v, str) and v.strip()
+        else "unknown"
+    )
+    hardened = pd.Series(pd.NA, index=df.index, dtype="boolean")
+    known = df["surface"] != "unknown"
+    hardened[known] = df.loc[known, "surface"].isin(HARDENED_SURFACES)
+    inferred = pd.Series(False, index=df.index)
+    if infer_surface_from_class:
+        tt = df["tracktype"] if "tracktype" in df.columns else pd.Series(None, index=df.index)
+        for i in df.index[~known]:
+            guess = TRACKTYPE_HARDENED.get(tt[i]) if isinstance(tt[i], str) else None
+            if guess is None:
+                guess = HARDENED_BY_CLASS.get(df.at[i, "road_class"])
+            if guess is not None:
+                hardened[i] = guess
+                inferred[i] = True
+    df["hardened"] = hardened
+    df["hardened_inferred"] = inferred
+    return df
+
+
+def _check_geometry(gdf: gpd.GeoDataFrame, spec: LayerSpec, col: _Collector) -> gpd.GeoDataFrame:
+    geom = gdf.geometry
+    null = geom.isna() | geom.is_empty
+    if null.any():
+        col.error(f"{int(null.sum())} feature(s) have no geometry: rows {_listed(_row_labels(gdf, spec, null))}")
+    types = geom.geom_type.fillna("").str.replace("Multi", "", regex=False)
+    wrong = ~null & ~types.isin(spec.geometry)
+    if wrong.any():
+        found = sorted(set(geom.geom_type[wrong]))
+        col.error(
+            f"{int(wrong.sum())} feature(s) have geometry type {', '.join(found)}; expected "
+            f"{' or '.join(spec.geometry)}: rows {_listed(_row_labels(gdf, spec, wrong))}"
+        )
+    invalid = ~null & ~wrong & ~geom.is_valid
+    if invalid.any():
+        repaired_ids, refused_ids = [], []
+        new = geom.copy()
+        for i in np.flatnonzero(invalid.to_numpy()):
+            g = geom.iloc[i]
+            fixed = shapely.make_valid(g)
+            label = _row_labels(gdf, spec, np.arange(len(gdf)) == i)[0]
+            reason = shapely.is_valid_reason(g)
+            if g.geom_type.endswith("Polygon"):
+                polys = shapely.get_parts(fixed)
+                polys = [p for p in polys if p.geom_type in ("Polygon", "MultiPolygon")]
+                fixed_poly = shapely.union_all(polys) if polys else None
+                alt = g.buffer(0)
+                a1 = fixed_poly.area if fixed_poly is not None else 0.0
+                a2 = alt.area
+                if fixed_poly is None or a1 <= 0 or abs(a1 - a2) > _REPAIR_AREA_TOL * max(a1, a2):
+                    refused_ids.append(f"{label}: {reason}")
+                    continue
+                fixed = fixed_poly
+            elif shapely.get_type_id(fixed) != shapely.get_type_id(g) and not fixed.geom_type.startswith("Multi"):
+                refused_ids.append(f"{label}: {reason}")
+                continue
+            new.iloc[i] = fixed
+            repaired_ids.append(label)
+        gdf = gdf.set_geometry(new)
+        if repaired_ids:
+            col.warn(f"repaired {len(repaired_ids)} invalid geometr{'y' if len(repaired_ids) == 1 else 'ies'} "
+                     f"(make_valid; area unchanged): rows {_listed(repaired_ids)}")
+        if refused_ids:
+            col.error(
+                f"{len(refused_ids)} invalid geometr{'y' if len(refused_ids) == 1 else 'ies'} that cannot be repaired "
+                f"without changing their meaning (e.g. a self-intersecting 'bow-tie' polygon): rows "
+                f"{_listed(refused_ids)}; fix them in the source file"
+            )
+    return gdf
+
+
+def validate_layer(
+    frame: pd.DataFrame | gpd.GeoDataFrame,
+    kind: str,
+    *,
+    file: str,
+    layer: str | None = None,
+    renames: dict[str, str] | None = None,
+    infer_surface_from_class: bool = True,
+) -> tuple[pd.DataFrame | gpd.GeoDataFrame, list[Problem]]:
+    """Check one layer against the spec of ``kind``; return the cleaned frame and every problem.
+
+    Parameters
+    ----------
+    frame
+        As read by :func:`layers.readers.read_vector`.
+    kind
+        A key of :data:`layers.catalogue.SPECS`.
+    file, layer
+        Used in problem messages.
+    renames
+        User column → canonical column.
+    infer_surface_from_class
+        Roads only: apply the documented class → hardened rule to unknown surfaces.
+    """
+    spec = SPECS[kind]
+    col = _Collector(file, layer or kind)
+    df = apply_renames(frame.copy(), kind, renames, col)
+    if len(df) == 0:
+        col.error("the layer is empty (no features or rows)")
+        return df, col.items
+    missing = [c for c in spec.required_columns if c not in df.columns]
+    present = [c for c in df.columns if c != "geometry"]
+    for m in missing:
+        col.error(
+            f"required column missing; columns present: {_listed(present)} "
+            f"(map a column to {m!r} with [layers.{kind}.rename] in workspace.toml)",
+            column=m,
+        )
+    if kind == "roads":
+        df = _normalise_roads(df, infer_surface_from_class=infer_surface_from_class)
+    df = _coerce(df, spec, col)
+    _check_choices(df, spec, col)
+    if spec.id_column and spec.id_column in df.columns:
+        ids = df[spec.id_column]
+        empty = ids.isna()
+        if empty.any():
+            col.error(f"{int(empty.sum())} empty id(s): rows {_listed(_row_labels(df, spec, empty))}", column=spec.id_column)
+        dup = ids.notna() & ids.duplicated(keep=False)
+        if dup.any():
+            col.error(
+                f"duplicate ids: {_listed(sorted(set(ids[dup])))} ({int(dup.sum())} rows share them)",
+                column=spec.id_column,
+            )
+    if kind == "villages" and {"population", "poor_population"} <= set(df.columns):
+        m = (df["poor_population"] > df["population"]).fillna(False).to_numpy(bool)
+        if m.any():
+            ex = df.loc[m].iloc[0]
+            col.error(
+                f"{int(m.sum())} village(s) have more registered poor than people (poor_population > population): rows "
+                f"{_listed(_row_labels(df, spec, m))}; e.g. {ex['poor_population']} > {ex['population']}",
+                column="poor_population",
+            )
+    if kind == "villages" and {"population", "households"} <= set(df.columns):
+        m = (df["households"] > df["population"]).fillna(False).to_numpy(bool)
+        if m.any():
+            col.error(
+                f"{int(m.sum())} village(s) have more households than people: rows {_listed(_row_labels(df, spec, m))}",
+                column="households",
+            )
+    if spec.geometry and spec.geometry != ("raster",):
+        if not isinstance(df, gpd.GeoDataFrame) or df.geometry.name not in df.columns:
+            col.error(f"the layer has no geometry; expected {' or '.join(spec.geometry)} features")
+            return df, col.items
+        if df.crs is None:
+            col.error("the layer has no CRS (no .prj / srs); refusing to guess one — add the .prj or set crs in workspace.toml")
+        else:
+            valid_geom = df.geometry[~(df.geometry.isna() | df.geometry.is_empty)]
+            if len(valid_geom):
+                msg = check_bounds(tuple(valid_geom.total_bounds), df.crs)
+                if msg:
+                    col.error(msg)
+        df = _check_geometry(df, spec, col)
+        if kind == "hazards" and "radius_m" in df.columns:
+            pts = df.geometry.geom_type.isin(["Point", "MultiPoint"]) & df["radius_m"].isna()
+            if pts.any():
+                col.error(
+                    f"{int(pts.sum())} point hazard(s) without radius_m (a point hazard needs a radius): rows "
+                    f"{_listed(_row_labels(df, spec, pts))}",
+                    column="radius_m",
+                )
+        elif kind == "hazards" and df.geometry.geom_type.isin(["Point", "MultiPoint"]).any():
+            col.error("point hazards need a radius_m column", column="radius_m")
+    return df, col.items

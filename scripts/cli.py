@@ -1,0 +1,111 @@
+"""The ``anju`` command line.
+
+Commands (a contract: DESIGN.md):
+  anju demo [DIR]                       write the synthetic demo workspace
+  anju check WORKSPACE                  validate every layer; one line per problem; exit 2 on errors
+  anju run WORKSPACE --out OUT [--policy P] [--allow-personal]
+                                        run the pipeline and write the plan
+  anju serve OUT [--host --port]        serve the dashboard on a plan directory
+
+Exit codes: 0 success, 2 bad input (one line per problem on stderr, no traceback,
+nothing half-written in OUT), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from layers.errors import AnjuError, ValidationError
+
+EXIT_BAD_INPUT = 2
+
+
+def _print_problems(problems) -> None:
+    for p in problems:
+        click.echo(p.line(), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="anju")
+def main() -> None:
+    """anju 安居: exit indicators, relocation candidates and resettlement sites for a county."""
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("data/demo"))
+@click.option("--seed", default=2017, show_default=True, help="random seed of the generator")
+@click.option("--scale", default=1.0, show_default=True, help="area/village multiplier (4 = province-sized test set)")
+def demo(directory: Path, seed: int, scale: float) -> None:
+    """Write the synthetic demo county workspace into DIRECTORY."""
+    from scripts.make_demo import generate
+
+    out = generate(directory, seed=seed, scale=scale)
+    click.echo(f"demo workspace written to {out}")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+def check(workspace: Path) -> None:
+    """Validate WORKSPACE: print one line per problem; exit 2 if any is an error."""
+    from layers.workspace import load_workspace
+
+    try:
+        loaded = load_workspace(workspace)
+    except ValidationError as exc:
+        _print_problems(exc.problems)
+        sys.exit(EXIT_BAD_INPUT)
+    _print_problems(loaded.problems)
+    n_err, n_warn = len(loaded.errors), len(loaded.warnings)
+    if n_err:
+        click.echo(f"{n_err} error(s), {n_warn} warning(s) in {workspace}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    layers = ", ".join(f"{k} {len(v)}" for k, v in loaded.layers.items())
+    dem = loaded.dem
+    dem_txt = f"dem {dem.shape[1]}x{dem.shape[0]} @ {dem.cellsize[0]:g} m" if dem is not None else "no dem"
+    click.echo(f"OK {workspace}: {layers}; {dem_txt}; metric CRS {loaded.metric_crs.to_string()}; {n_warn} warning(s)")
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="plan output directory")
+@click.option("--policy", default=None, help="policy profile name or path (default: the workspace's)")
+@click.option("--allow-personal", is_flag=True, default=False,
+              help="write household names, ID numbers and phones unmasked (needs a role that allows it)")
+@click.option("--quiet", is_flag=True, default=False, help="no progress bar")
+def run(workspace: Path, out: Path, policy: str | None, allow_personal: bool, quiet: bool) -> None:
+    """Run the pipeline on WORKSPACE and write the plan into OUT."""
+    from scripts.pipeline import run_pipeline
+
+    try:
+        manifest = run_pipeline(workspace, out, policy=policy, allow_personal=allow_personal, progress=not quiet)
+    except ValidationError as exc:
+        _print_problems(exc.problems)
+        sys.exit(EXIT_BAD_INPUT)
+    except AnjuError as exc:
+        click.echo(f"ERROR: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    s = manifest.get("summary", {})
+    click.echo(
+        f"plan written to {out}: {s.get('villages', '?')} villages, {s.get('exit_ready', '?')} ready to exit, "
+        f"{s.get('people_to_relocate', '?')} people to relocate, {s.get('km_to_harden', 0):.1f} km to harden"
+    )
+
+
+@main.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True)
+@click.option("--debug", is_flag=True, default=False)
+def serve(plan: Path, host: str, port: int, debug: bool) -> None:
+    """Serve the dashboard on the plan directory PLAN."""
+    from dashboard.app import create_app
+
+    app = create_app(plan)
+    app.run(host=host, port=port, debug=debug)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""`anju check` on clean and broken workspaces: every problem, one line each, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+from click.testing import CliRunner
+from rasterio.transform import from_origin
+from shapely.geometry import Point, Polygon
+
+from scripts.cli import main
+from tests.conftest import X0, Y0
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_check_clean_workspace_exits_0(tiny_workspace):
+    res = CliRunner().invoke(main, ["check", str(tiny_workspace)])
+    assert res.exit_code == 0, res.output
+    assert "OK" in res.output and "EPSG:4545" in res.output
+
+
+def _broken_workspace(root: Path) -> Path:
+    from tests.conftest import write_tiny_workspace
+
+    write_tiny_workspace(root)
+    # truncated GeoTIFF as the DEM
+    data = (root / "dem.tif").read_bytes()
+    big = np.random.default_rng(1).random((300, 300)).astype("float32")
+    with rasterio.open(root / "big.tif", "w", driver="GTiff", width=300, height=300, count=1, dtype="float32",
+                       crs="EPSG:4545", transform=from_origin(X0, Y0, 30, 30)) as dst:
+        dst.write(big, 1)
+    data = (root / "big.tif").read_bytes()
+    (root / "big.tif").unlink()
+    (root / "dem_trunc.tif").write_bytes(data[: len(data) // 2])
+    # GeoJSON with a self-intersecting (bow-tie) polygon
+    bow = Polygon([(109, 28.28), (109.01, 28.29), (109.01, 28.28), (109, 28.29)])
+    gpd.GeoDataFrame({"protected_id": ["P1"], "kind": ["ecological_redline"]}, geometry=[bow], crs=4490).to_file(
+        root / "protected.geojson", driver="GeoJSON")
+    # CSV missing a column (households without members)
+    pd.DataFrame({"household_id": ["h1"], "village_id": ["431200000001"], "registered_poor": ["是"]}).to_csv(
+        root / "households.csv", index=False)
+    # layer with no CRS (schools written without a .prj)
+    gpd.GeoDataFrame({"school_id": ["S1"], "level": ["primary"]}, geometry=[Point(X0 + 300, Y0 - 300)]).to_file(
+        root / "schools.shp")
+    # poor > population, duplicate ids in the villages
+    v = gpd.read_file(root / "villages.geojson")
+    v.loc[2, "贫困人口"] = 500
+    v.loc[1, "村代码"] = v.loc[0, "村代码"]
+    v.to_file(root / "villages.geojson", driver="GeoJSON")
+    # empty file
+    (root / "towns.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    t = root / "workspace.toml"
+    t.write_text(
+        t.read_text(encoding="utf-8").replace('path = "dem.tif"', 'path = "dem_trunc.tif"')
+        + '\n[layers.protected]\npath = "protected.geojson"\n'
+        + '\n[layers.households]\npath = "households.csv"\n'
+        + '\n[layers.schools]\npath = "schools.shp"\n'
+        + '\n[layers.towns]\npath = "towns.geojson"\n'
+        + '\n[layers.clinics]\npath = "clinics.gpkg"\n',
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_check_broken_workspace_lists_every_problem(tmp_path):
+    root = _broken_workspace(tmp_path / "broken")
+    before = _digest(root)
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "check", str(root)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr
+    assert "Traceback" not in err and "Traceback" not in proc.stdout
+    lines = [ln for ln in err.splitlines() if ln.startswith("ERROR")]
+    expect = {
+        "truncated dem": ("dem_trunc.tif", "cannot read the raster"),
+        "self-intersecting": ("protected.geojson", "cannot be repaired"),
+        "missing column": ("households.csv", "'members'"),
+        "no crs": ("schools.shp", "no CRS"),
+        "poor > population": ("villages.geojson", "more registered poor than people"),
+        "duplicate ids": ("villages.geojson", "duplicate ids"),
+        "empty": ("towns.geojson", "empty"),
+        "missing file": ("clinics.gpkg", "file not found"),
+    }
+    for what, (file, text) in expect.items():
+        assert any(file in ln and text in ln for ln in lines), f"{what} not reported:\n{err}"
+    assert all(ln.count("ERROR") == 1 for ln in lines)  # one problem per line
+    assert _digest(root) == before  # check changes no input file
