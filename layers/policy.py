@@ -533,9 +533,7 @@ def _build(raw: dict[str, Any], path: str) -> PolicyProfile:
     )
 
 
-def _build_indicator(
-    item: Any, pos: int, kind: str
-) -> tuple[Indicator | None, list[str]]:
+def _build_indicator(item: Any, pos: int, kind: str) -> tuple[Indicator | None, list[str]]:
     if not isinstance(item, dict):
         return None, [f"[[indicators]] #{pos}: expected a table, found {item!r}"]
     ident = item.get("id")

@@ -1,0 +1,65 @@
+"""Serve the anju dashboard on the demo county: ``python app.py``.
+
+Builds ``data/demo/plan`` first when it is missing or older than its inputs (with the
+pipeline's progress bar in the terminal), then serves http://127.0.0.1:8050.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+WORKSPACE = ROOT / "data" / "demo"
+PLAN = WORKSPACE / "plan"
+
+
+def plan_is_stale(workspace: Path, plan: Path) -> bool:
+    """True when the plan is missing or any workspace file is newer than its manifest."""
+    stamp = plan / "manifest.json"
+    if not (plan / "plan.gpkg").is_file() or not stamp.is_file():
+        return True
+    t0 = stamp.stat().st_mtime
+    for p in workspace.rglob("*"):
+        if p.is_file() and plan not in p.parents and p.stat().st_mtime > t0 + 1:
+            return True
+    return False
+
+
+def ensure_plan(workspace: Path = WORKSPACE, plan: Path = PLAN) -> None:
+    """Build the plan with the pipeline when stale; report (not raise) when impossible."""
+    if not plan_is_stale(workspace, plan):
+        return
+    try:
+        from scripts.pipeline import run_pipeline
+    except ImportError as exc:
+        print(f"anju: cannot build {plan}: the pipeline is not available ({exc}).", file=sys.stderr)
+        return
+    if not (workspace / "workspace.toml").is_file():
+        print(f"anju: no demo workspace at {workspace}; run `anju demo` first.", file=sys.stderr)
+        return
+    print(f"anju: building the demo plan in {plan} ...", file=sys.stderr)
+    run_pipeline(workspace, plan, progress=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``--host``/``--port``/``--plan``, build the demo plan if needed, serve."""
+    ap = argparse.ArgumentParser(description="Serve the anju dashboard.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8050)
+    ap.add_argument("--plan", type=Path, default=None, help="plan directory (default: the demo)")
+    ap.add_argument("--no-build", action="store_true", help="do not build the demo plan")
+    args = ap.parse_args(argv)
+    plan = args.plan or PLAN
+    if args.plan is None and not args.no_build:
+        ensure_plan()
+    from dashboard.app import create_app
+
+    app = create_app(plan)
+    print(f"anju: dashboard on http://{args.host}:{args.port}", file=sys.stderr)
+    app.run(host=args.host, port=args.port, debug=False)
+
+
+if __name__ == "__main__":
+    main()

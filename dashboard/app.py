@@ -1,0 +1,120 @@
+"""The Dash application factory: ``create_app(plan_dir)``.
+
+``anju serve OUT`` and ``python app.py`` call :func:`create_app` and ``app.run``.
+Pages live in ``dashboard/pages`` (Dash ``use_pages``); each has a ``layout`` function
+that reads the plan through :mod:`dashboard.state`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import dash
+from dash import ALL, Input, Output, State, clientside_callback, dcc, html
+
+from dashboard import ids
+from dashboard.components import PAGES, navbar
+from dashboard.i18n import t
+from dashboard.state import DashboardConfig, lang, plan_dir, set_fallback
+from dashboard.tiles import register_tiles
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _shell() -> html.Div:
+    lg = lang()
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL),
+            dcc.Store(id=ids.LANG_STORE, data=lg),
+            navbar(lg),
+            html.Div(dash.page_container, className="page"),
+        ]
+    )
+
+
+def _background_manager(cache_dir: Path | None):
+    """A DiskcacheManager for scenario runs (None when diskcache is not installed)."""
+    try:
+        import diskcache
+    except ImportError:
+        return None
+    d = cache_dir or Path(tempfile.gettempdir()) / "anju-dash-cache"
+    d.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(d)))
+
+
+def create_app(plan_dir_: Path | str, *, config: DashboardConfig | dict | None = None) -> dash.Dash:
+    """Build the dashboard for a plan directory.
+
+    Parameters
+    ----------
+    plan_dir_ : path
+        The OUT directory of ``anju run``.  It may be missing: every page then shows an
+        alert telling how to build it.
+    config : DashboardConfig or dict, optional
+        Basemaps and simplification settings (see :class:`DashboardConfig`).
+
+    Returns
+    -------
+    dash.Dash
+        Call ``.run(host=..., port=...)`` to serve it.
+    """
+    cfg = DashboardConfig.from_any(config)
+    pdir = Path(plan_dir_).resolve()
+    set_fallback(pdir, cfg)
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(PACKAGE_DIR / "pages"),
+        assets_folder=str(PACKAGE_DIR / "assets"),
+        suppress_callback_exceptions=True,
+        background_callback_manager=_background_manager(None),
+        title=t("app_title"),
+        update_title=None,
+        compress=False,
+    )
+    app.server.config["ANJU_PLAN_DIR"] = str(pdir)
+    app.server.config["ANJU_CONFIG"] = cfg
+    register_tiles(app.server, lambda: plan_dir() / "rasters")
+    _enable_gzip(app.server)
+    app.layout = _shell
+    return app
+
+
+def _enable_gzip(server) -> None:
+    """Gzip JSON and JS responses (the GeoJSON payload shrinks about 4x)."""
+    try:
+        from flask_compress import Compress
+    except ImportError:
+        return
+    server.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/javascript", "text/css", "text/html", "application/javascript"])
+    Compress(server)
+
+
+clientside_callback(
+    "function(n, lang){ return window.dash_clientside.anju.toggleLang(n, lang); }",
+    Output(ids.LANG_STORE, "data"),
+    Input(ids.LANG_TOGGLE, "n_clicks"),
+    State(ids.LANG_STORE, "data"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    "function(v, ids){ return window.dash_clientside.anju.opacity(v, ids); }",
+    Output({"type": "raster-tile", "name": ALL}, "opacity"),
+    Input(ids.RASTER_OPACITY, "value"),
+    State({"type": "raster-tile", "name": ALL}, "id"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """function(path){
+        var hrefs = %s;
+        return hrefs.map(function(h){ return h === path ? 'nav-link active' : 'nav-link'; });
+    }"""
+    % [href for href, _ in PAGES],
+    [Output(f"nav-{href.strip('/') or 'coverage'}", "className") for href, _ in PAGES],
+    Input(ids.URL, "pathname"),
+)

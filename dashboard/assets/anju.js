@@ -1,0 +1,118 @@
+/* anju dashboard: Leaflet style functions (read through dash-leaflet's "variable"
+   references) and client-side callbacks. The filter restyle happens here, without a
+   round trip to the server. */
+(function () {
+  "use strict";
+
+  function villageCode(p, h) {
+    var st = p.st || "";
+    return st.charAt(h.idx || 0) || "u";
+  }
+
+  function villageOn(p, h) {
+    return (!h.township || p.tw === h.township) &&
+      (!h.status || villageCode(p, h) === h.status);
+  }
+
+  var anju = {
+    villageStyle: function (feature, context) {
+      var h = (context && context.hideout) || {};
+      var p = feature.properties || {};
+      var code = villageCode(p, h);
+      var on = villageOn(p, h);
+      var sel = h.selected && p.vid === h.selected;
+      var colors = h.colors || {m: "#0072B2", n: "#E69F00", u: "#9E9E9E"};
+      return {
+        color: sel ? "#000000" : (on ? "#ffffff" : colors[code]),
+        weight: sel ? 3 : 1,
+        opacity: on ? 1 : 0.35,
+        fillColor: colors[code] || "#9E9E9E",
+        fillOpacity: on ? 0.95 : 0.15,
+        radius: sel ? 9 : (on ? 7 : 4)
+      };
+    },
+    villagePoint: function (feature, latlng) {
+      return L.circleMarker(latlng, {radius: 7});
+    },
+    roadStyle: function (feature, context) {
+      var h = (context && context.hideout) || {};
+      var p = feature.properties || {};
+      var s = p.h || "unknown";
+      var major = {national: 4, provincial: 3.5, county: 3, township: 2.5};
+      return {
+        color: (h.colors || {})[s] || "#888888",
+        weight: major[p.cls] || 1.8,
+        opacity: 0.9,
+        dashArray: s === "unhardened" ? "6 4" : (s === "unknown" ? "2 4" : null)
+      };
+    },
+    poiPoint: function (feature, latlng, context) {
+      var h = (context && context.hideout) || {};
+      var r = h.radius || 5;
+      var opts = {color: "#ffffff", weight: 1, fillColor: h.color || "#333", fillOpacity: 1};
+      if (h.shape === "square" || h.shape === "triangle") {
+        var cls = "poi poi-" + h.shape;
+        var html = '<div style="width:' + (2 * r) + 'px;height:' + (2 * r) +
+          'px;background:' + (h.color || "#333") + '"></div>';
+        if (h.shape === "triangle") {
+          html = '<div style="width:0;height:0;border-left:' + r + 'px solid transparent;' +
+            'border-right:' + r + 'px solid transparent;border-bottom:' + (2 * r) +
+            'px solid ' + (h.color || "#333") + '"></div>';
+        }
+        return L.marker(latlng, {icon: L.divIcon({className: cls, html: html,
+          iconSize: [2 * r, 2 * r], iconAnchor: [r, r]})});
+      }
+      opts.radius = r;
+      return L.circleMarker(latlng, opts);
+    },
+    hideoutStyle: function (feature, context) {
+      return (context && context.hideout) || {};
+    },
+    bindLabel: function (feature, layer) {
+      var p = feature.properties || {};
+      var label = p.label || p.name;
+      if (label) { layer.bindTooltip(String(label)); }
+    }
+  };
+  window.anju = Object.assign({}, window.anju || {}, anju);
+
+  function countText(tpl, c) {
+    return tpl.replace("{n}", c.n).replace("{met}", c.met)
+      .replace("{not_met}", c.not_met).replace("{unknown}", c.unknown);
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside || {}, {
+    anju: {
+      /* filters -> [hideout, counts text]; mirrors viewmodels.filter_counts */
+      filter: function (township, indicator, status, meta, data, hideout) {
+        meta = meta || {};
+        var keys = meta.keys || ["exit_ready"];
+        var idx = Math.max(0, keys.indexOf(indicator || "exit_ready"));
+        var codes = {met: "m", not_met: "n", unknown: "u"};
+        var h = Object.assign({}, hideout || {}, {
+          idx: idx, township: township || "", status: codes[status] || ""
+        });
+        var c = {n: 0, met: 0, not_met: 0, unknown: 0};
+        var feats = (data && data.features) || [];
+        for (var i = 0; i < feats.length; i++) {
+          var p = feats[i].properties || {};
+          if (h.township && p.tw !== h.township) { continue; }
+          var code = (p.st || "").charAt(idx) || "u";
+          if (code === "m") { c.met++; } else if (code === "n") { c.not_met++; } else { c.unknown++; }
+          if (!h.status || code === h.status) { c.n++; }
+        }
+        return [h, countText(meta.counts || "{n}", c)];
+      },
+      opacity: function (value, ids) {
+        return (ids || []).map(function () { return value; });
+      },
+      toggleLang: function (n, lang) {
+        if (!n) { return window.dash_clientside.no_update; }
+        var next = lang === "en" ? "zh" : "en";
+        document.cookie = "anju_lang=" + next + ";path=/;max-age=31536000;SameSite=Lax";
+        window.location.reload();
+        return next;
+      }
+    }
+  });
+})();

@@ -1,0 +1,402 @@
+"""Reusable layout pieces: navbar, alerts, the map with its layers and legends, grids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_leaflet as dl
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.i18n import t
+from dashboard.plan import BUILD_COMMAND, RASTER_KINDS, Plan
+from dashboard.state import DashboardConfig
+from dashboard.tiles import OVERLAYS, legend_stops
+from dashboard.viewmodels import (
+    ROAD_COLORS,
+    STATUS_COLORS,
+    coverage_hideout,
+    roads_geojson,
+    to_geojson,
+    villages_geojson,
+)
+
+PAGES = [
+    ("/", "nav_coverage"),
+    ("/transport", "nav_transport"),
+    ("/water", "nav_water"),
+    ("/health", "nav_health"),
+    ("/relocation", "nav_relocation"),
+    ("/briefing", "nav_briefing"),
+]
+
+POI_STYLE = {
+    "clinics": {"color": "#CC79A7", "radius": 5, "shape": "square"},
+    "water": {"color": "#56B4E9", "radius": 5, "shape": "circle"},
+    "schools": {"color": "#009E73", "radius": 5, "shape": "triangle"},
+    "towns": {"color": "#000000", "radius": 7, "shape": "square"},
+}
+POLY_STYLE = {
+    "boundary": {"color": "#222222", "weight": 2.5, "fill": False, "dashArray": "8 4"},
+    "townships": {"color": "#555555", "weight": 1, "fill": False, "dashArray": "3 3"},
+    "hazards": {"color": "#D55E00", "weight": 1, "fillColor": "#D55E00", "fillOpacity": 0.25},
+    "protected": {"color": "#009E73", "weight": 1, "fillColor": "#009E73", "fillOpacity": 0.15},
+    "service_area": {"color": "#56B4E9", "weight": 1, "fillColor": "#56B4E9", "fillOpacity": 0.12},
+}
+
+JS = {
+    "village_style": {"variable": "anju.villageStyle"},
+    "village_point": {"variable": "anju.villagePoint"},
+    "road_style": {"variable": "anju.roadStyle"},
+    "poi_point": {"variable": "anju.poiPoint"},
+    "hideout_style": {"variable": "anju.hideoutStyle"},
+    "label_tooltip": {"variable": "anju.bindLabel"},
+}
+
+
+def navbar(lang: str, pathname: str = "/") -> html.Nav:
+    """Top bar: title, page links, language toggle."""
+    links = [
+        dcc.Link(
+            t(key, lang),
+            href=href,
+            className="nav-link active" if href == pathname else "nav-link",
+            id=f"nav-{href.strip('/') or 'coverage'}",
+        )
+        for href, key in PAGES
+    ]
+    return html.Nav(
+        [
+            html.Span(t("app_title", lang), className="brand"),
+            html.Div(links, className="nav-links"),
+            html.Button(t("lang_button", lang), id=ids.LANG_TOGGLE, className="lang-btn"),
+        ],
+        id=ids.NAVBAR,
+        className="navbar",
+    )
+
+
+def plan_alert(lang: str, *, status: str, detail: str) -> html.Div:
+    """A clear alert for a missing, outdated or unreadable plan (never a traceback)."""
+    body = t("plan_outdated" if status == "outdated" else "plan_missing_body", lang)
+    return html.Div(
+        [
+            html.H2(t("plan_missing_title", lang)),
+            html.P(detail, className="alert-detail"),
+            html.P(body),
+            html.Pre(BUILD_COMMAND, className="alert-command"),
+        ],
+        id=ids.PAGE_ALERT,
+        className="alert",
+        role="alert",
+    )
+
+
+def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay | None:
+    gdf = plan.layer(name)
+    if name == "water" and not gdf.empty:
+        gdf = gdf[gdf.geom_type.isin(["Point", "MultiPoint"])]
+    if gdf.empty:
+        return None
+    gj = to_geojson(gdf, columns={"name": "label", "kind": "kind", "level": "kind"})
+    return dl.Overlay(
+        dl.GeoJSON(
+            data=gj,
+            pointToLayer=JS["poi_point"],
+            onEachFeature=JS["label_tooltip"],
+            hideout=POI_STYLE[name],
+            id=f"layer-{name}",
+        ),
+        name=t(name, lang),
+        checked=checked,
+    )
+
+
+def _poly_layer(gdf, key: str, lang: str, *, checked: bool, label: str | None = None):
+    if gdf.empty:
+        return None
+    return dl.Overlay(
+        dl.GeoJSON(
+            data=to_geojson(gdf, columns={"name": "label", "kind": "kind"}),
+            style=JS["hideout_style"],
+            hideout=POLY_STYLE[key],
+            interactive=False,
+            id=f"layer-{key}",
+        ),
+        name=t(label or key, lang),
+        checked=checked,
+    )
+
+
+def basemaps(cfg: DashboardConfig, lang: str, plan: Plan) -> list[dl.BaseLayer]:
+    """Offline hillshade (default) and elevation tint, plus configured online basemaps."""
+    bounds = plan.bounds
+    layers = [
+        dl.BaseLayer(
+            dl.TileLayer(
+                url="/tiles/hillshade/{z}/{x}/{y}.png",
+                attribution="DEM hillshade (anju, offline)",
+                maxZoom=18,
+            ),
+            name=t("hillshade", lang),
+            checked=True,
+        ),
+        dl.BaseLayer(
+            dl.TileLayer(
+                url="/tiles/elevation/{z}/{x}/{y}.png",
+                attribution="DEM (anju, offline)",
+                maxZoom=18,
+            ),
+            name=t("elevation", lang),
+            checked=False,
+        ),
+    ]
+    if cfg.osm:
+        layers.append(
+            dl.BaseLayer(
+                dl.TileLayer(
+                    url="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                    attribution="© OpenStreetMap contributors",
+                    maxZoom=19,
+                ),
+                name=t("osm", lang),
+                checked=False,
+            )
+        )
+    if cfg.tianditu_key:
+        for lyr, label in (("vec", "tianditu"), ("img", "tianditu")):
+            url = (
+                "https://t{s}.tianditu.gov.cn/" + lyr + "_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                "&VERSION=1.0.0&LAYER=" + lyr + "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=" + cfg.tianditu_key
+            )
+            layers.append(
+                dl.BaseLayer(
+                    dl.TileLayer(
+                        url=url,
+                        subdomains="01234567",
+                        attribution="© 天地图 Tianditu",
+                        maxZoom=18,
+                    ),
+                    name=f"{t(label, lang)} {lyr}",
+                    checked=False,
+                )
+            )
+    for extra in cfg.extra_basemaps:
+        layers.append(
+            dl.BaseLayer(
+                dl.TileLayer(url=extra["url"], attribution=extra.get("attribution", "")),
+                name=extra["name"],
+                checked=False,
+            )
+        )
+    return layers
+
+
+def raster_overlays(plan: Plan, lang: str, *, only: tuple[str, ...] | None = None) -> list:
+    """Tile overlays for the rasters present in the plan (unchecked)."""
+    names = ["slope_deg", "suitability", *RASTER_KINDS]
+    out = []
+    for name in names:
+        if name not in plan.rasters or (only is not None and name not in only):
+            continue
+        out.append(
+            dl.Overlay(
+                dl.TileLayer(
+                    url=f"/tiles/{name}/{{z}}/{{x}}/{{y}}.png",
+                    opacity=0.6,
+                    maxZoom=18,
+                    id={"type": "raster-tile", "name": name},
+                ),
+                name=t(name, lang),
+                checked=False,
+            )
+        )
+    return out
+
+
+def context_overlays(plan: Plan, lang: str, *, checked: tuple[str, ...] = ()) -> list:
+    """Vector context layers: boundaries, roads, points of interest, hazards, protected."""
+    items = [
+        _poly_layer(plan.layer("boundary"), "boundary", lang, checked=True),
+        _poly_layer(plan.layer("townships"), "townships", lang, checked=True),
+        _poly_layer(plan.layer("protected"), "protected", lang, checked="protected" in checked),
+        _poly_layer(plan.layer("hazards"), "hazards", lang, checked="hazards" in checked),
+    ]
+    water = plan.layer("water")
+    if not water.empty and "kind" in water.columns:
+        sa = water[water["kind"] == "service_area"]
+        items.append(
+            _poly_layer(sa, "service_area", lang, checked="water" in checked, label="service_area")
+        )
+    roads = plan.layer("roads")
+    if not roads.empty:
+        items.append(
+            dl.Overlay(
+                dl.GeoJSON(
+                    data=roads_geojson(roads),
+                    style=JS["road_style"],
+                    hideout={"colors": ROAD_COLORS},
+                    id=ids.ROADS if "roads" in checked else "layer-roads",
+                ),
+                name=t("roads", lang),
+                checked="roads" in checked,
+            )
+        )
+    for name in ("water", "clinics", "schools", "towns"):
+        items.append(_poi_layer(plan, name, lang, checked=name in checked))
+    return [i for i in items if i is not None]
+
+
+def village_layer(plan: Plan, lang: str, *, indicator: str = "exit_ready") -> dl.Overlay:
+    """The villages, coloured by status through ``hideout`` (see assets/anju.js)."""
+    return dl.Overlay(
+        dl.GeoJSON(
+            data=villages_geojson(plan.villages, plan.indicator_ids),
+            style=JS["village_style"],
+            pointToLayer=JS["village_point"],
+            onEachFeature=JS["label_tooltip"],
+            hideout=coverage_hideout(plan.indicator_ids, indicator=indicator),
+            id=ids.VILLAGES,
+        ),
+        name=t("villages", lang),
+        checked=True,
+    )
+
+
+def map_frame(
+    plan: Plan,
+    cfg: DashboardConfig,
+    lang: str,
+    *,
+    map_id: str,
+    overlays: list,
+    rasters: tuple[str, ...] | None = None,
+    legend: Any = None,
+) -> html.Div:
+    """A dl.Map with basemaps, the given overlays, raster overlays, scale bar and legend."""
+    children = [
+        dl.LayersControl(
+            [*basemaps(cfg, lang, plan), *overlays, *raster_overlays(plan, lang, only=rasters)],
+            collapsed=True,
+            position="topright",
+        ),
+        dl.ScaleControl(position="bottomleft", imperial=False),
+    ]
+    return html.Div(
+        [
+            dl.Map(
+                children,
+                id=map_id,
+                bounds=plan.bounds,
+                style={"height": "100%", "width": "100%"},
+                preferCanvas=False,
+            ),
+            legend,
+        ],
+        className="map-frame",
+    )
+
+
+def _swatch(color: str, *, shape: str = "circle", dash: str | None = None) -> html.Span:
+    style = {"background": color}
+    if shape == "line":
+        style = {"borderTop": f"3px {'dashed' if dash else 'solid'} {color}"}
+    return html.Span(className=f"swatch swatch-{shape}", style=style)
+
+
+def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html.Div:
+    """Legend for statuses, roads, points, areas and (collapsed) raster ramps."""
+    items = [
+        html.Div([_swatch(STATUS_COLORS["m"]), t("met", lang)]),
+        html.Div([_swatch(STATUS_COLORS["n"]), t("not_met", lang)]),
+        html.Div([_swatch(STATUS_COLORS["u"]), t("unknown", lang)]),
+        html.Div([_swatch(ROAD_COLORS["hardened"], shape="line"), t("hardened", lang)]),
+        html.Div(
+            [_swatch(ROAD_COLORS["unhardened"], shape="line", dash="y"), t("unhardened", lang)]
+        ),
+        html.Div(
+            [_swatch(ROAD_COLORS["unknown"], shape="line", dash="y"), f"{t('roads', lang)}: {t('unknown', lang)}"]
+        ),
+    ]
+    for name, st in POI_STYLE.items():
+        items.append(html.Div([_swatch(st["color"], shape=st["shape"]), t(name, lang)]))
+    for key in ("hazards", "protected", "service_area"):
+        items.append(html.Div([_swatch(POLY_STYLE[key]["fillColor"], shape="area"), t(key, lang)]))
+    ramps = []
+    if rasters:
+        for name in OVERLAYS:
+            if plan is not None and name not in plan.rasters:
+                continue
+            stops = legend_stops(name)
+            grad = ", ".join(c for _, c in stops)
+            ov = OVERLAYS[name]
+            ramps.append(
+                html.Div(
+                    [
+                        html.Div(t(name, lang), className="ramp-title"),
+                        html.Div(className="ramp", style={"background": f"linear-gradient(to right, {grad})"}),
+                        html.Div(
+                            [html.Span(f"{ov.vmin:g}"), html.Span(f"{ov.vmax:g}{ov.unit}")],
+                            className="ramp-labels",
+                        ),
+                    ]
+                )
+            )
+    body = [html.Div(items, className="legend-items")]
+    if ramps:
+        body.append(
+            html.Details(
+                [
+                    html.Summary(t("overlay_opacity", lang)),
+                    dcc.Slider(
+                        0, 1, 0.1, value=0.6, id=ids.RASTER_OPACITY, marks=None,
+                        tooltip={"placement": "bottom"},
+                    ),
+                    *ramps,
+                ]
+            )
+        )
+    return html.Div(
+        [html.Div(t("legend", lang), className="legend-title"), *body],
+        id=ids.LEGEND,
+        className="legend",
+    )
+
+
+def grid(grid_id: str, rows: list[dict], columns: list[tuple[str, str]], *, height: str = "320px",
+         row_id: str | None = None, selectable: bool = True) -> dag.AgGrid:
+    """A dash-ag-grid table: ``columns`` are (field, header) pairs."""
+    defs = []
+    for field, header in columns:
+        d: dict[str, Any] = {"field": field, "headerName": header, "filter": True, "sortable": True}
+        if rows and isinstance(next((r[field] for r in rows if r.get(field) is not None), None), int | float):
+            d["filter"] = "agNumberColumnFilter"
+        defs.append(d)
+    opts: dict[str, Any] = {"animateRows": False, "pagination": len(rows) > 200, "paginationPageSize": 100}
+    if selectable:
+        opts["rowSelection"] = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
+    return dag.AgGrid(
+        id=grid_id,
+        rowData=rows,
+        columnDefs=defs,
+        defaultColDef={"resizable": True, "minWidth": 80, "flex": 1},
+        dashGridOptions=opts,
+        getRowId=f"params.data.{row_id}" if row_id else None,
+        style={"height": height, "width": "100%"},
+        className="ag-theme-alpine",
+    )
+
+
+def export_bar(bid: dict[str, str], lang: str) -> html.Div:
+    """CSV / XLSX / GeoJSON export buttons and the download target."""
+    return html.Div(
+        [
+            html.Button(t("export_csv", lang), id=bid["csv"], className="btn"),
+            html.Button(t("export_xlsx", lang), id=bid["xlsx"], className="btn"),
+            html.Button(t("export_geojson", lang), id=bid["geojson_btn"], className="btn"),
+            dcc.Download(id=bid["download"]),
+        ],
+        className="export-bar",
+    )

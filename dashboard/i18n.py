@@ -1,0 +1,221 @@
+"""Chinese (default) and English strings, and locale-aware number formatting.
+
+Strings live in one table keyed by a short id; :func:`t` looks one up.  Numbers are
+formatted per locale by :func:`fmt_num`: Chinese uses 万 (10^4) and 亿 (10^8) for large
+numbers, English uses thousands separators.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+_STRINGS: dict[str, tuple[str, str]] = {
+    "app_title": ("安居 · 脱贫与易地搬迁规划", "Anju · poverty exit & relocation planning"),
+    "nav_coverage": ("覆盖图", "Coverage"),
+    "nav_transport": ("交通", "Transport"),
+    "nav_water": ("水务", "Water"),
+    "nav_health": ("卫健", "Health"),
+    "nav_relocation": ("搬迁", "Relocation"),
+    "nav_briefing": ("简报", "Briefing"),
+    "lang_button": ("English", "中文"),
+    "plan_missing_title": ("规划结果不存在或无法读取", "The plan is missing or unreadable"),
+    "plan_missing_body": (
+        "请先生成规划结果，在项目目录运行：",
+        "Build the plan first; in the project folder run:",
+    ),
+    "plan_outdated": (
+        "规划结果早于输入数据，请重新运行：",
+        "The plan is older than its inputs; rebuild it with:",
+    ),
+    "township": ("乡镇", "Township"),
+    "all_townships": ("全部乡镇", "All townships"),
+    "indicator": ("指标", "Indicator"),
+    "status": ("状态", "Status"),
+    "all_status": ("全部状态", "All statuses"),
+    "exit_ready": ("具备退出条件", "Ready to exit"),
+    "met": ("达标", "met"),
+    "not_met": ("未达标", "not met"),
+    "unknown": ("未知", "unknown"),
+    "villages": ("行政村", "Villages"),
+    "village": ("村", "Village"),
+    "population": ("人口", "Population"),
+    "poor_population": ("建档立卡贫困人口", "Registered poor"),
+    "counts": (
+        "显示 {n} 个村：达标 {met}，未达标 {not_met}，未知 {unknown}",
+        "{n} villages shown: {met} met, {not_met} not met, {unknown} unknown",
+    ),
+    "click_village": ("点击地图上的村查看各项指标", "Click a village on the map to see every indicator"),
+    "measured": ("实测值", "Measured"),
+    "threshold": ("标准", "Threshold"),
+    "evidence": ("依据数据", "Evidence"),
+    "clause": ("政策条款", "Clause"),
+    "roads": ("道路", "Roads"),
+    "hardened": ("已硬化", "hardened"),
+    "unhardened": ("未硬化", "unhardened"),
+    "clinics": ("卫生室/卫生院", "Clinics"),
+    "water": ("水源与供水", "Water sources & supply"),
+    "service_area": ("供水覆盖区", "Water service areas"),
+    "schools": ("学校", "Schools"),
+    "towns": ("城镇/园区", "Towns & parks"),
+    "hazards": ("地质灾害", "Hazards"),
+    "protected": ("生态红线/基本农田", "Protected land"),
+    "boundary": ("县界", "County boundary"),
+    "townships": ("乡镇界", "Township boundaries"),
+    "hillshade": ("地形晕渲（离线）", "Hillshade (offline)"),
+    "elevation": ("高程晕渲（离线）", "Elevation tint (offline)"),
+    "osm": ("OpenStreetMap（在线）", "OpenStreetMap (online)"),
+    "tianditu": ("天地图（在线）", "Tianditu (online)"),
+    "slope_deg": ("坡度（度）", "Slope (deg)"),
+    "suitability": ("安置适宜性", "Site suitability"),
+    "travel_min_county_seat": ("到县城时间（分钟）", "Minutes to county seat"),
+    "travel_min_township_seat": ("到乡镇时间（分钟）", "Minutes to township seat"),
+    "travel_min_industrial_park": ("到园区时间（分钟）", "Minutes to industrial park"),
+    "travel_min_village_clinic": ("到卫生室时间（分钟）", "Minutes to village clinic"),
+    "travel_min_health_centre": ("到卫生院时间（分钟）", "Minutes to health centre"),
+    "travel_min_school": ("到学校时间（分钟）", "Minutes to school"),
+    "overlay_opacity": ("栅格图层透明度", "Raster overlay opacity"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "export_xlsx": ("导出 Excel", "Export XLSX"),
+    "export_geojson": ("导出 GeoJSON", "Export GeoJSON"),
+    "transport_title": ("交通局：通硬化路", "Transport bureau: hardened roads"),
+    "transport_villages": ("未通硬化路的村", "Villages without a hardened road"),
+    "road_gaps": ("待硬化路段（按每公里受益人数排序）", "Road gaps ranked by people per km"),
+    "km_per_township": ("各乡镇待硬化里程", "Km to harden per township"),
+    "water_title": ("水务局：饮水安全", "Water bureau: safe drinking water"),
+    "water_villages": ("无安全饮水的村", "Villages without safe water"),
+    "health_title": ("卫健局：标准化卫生室与就医时间", "Health bureau: clinics and travel time"),
+    "health_villages": ("卫生室缺口的村", "Villages with a clinic gap"),
+    "within_30": ("30分钟内到卫生院人口比例", "Share of people within 30 min of a health centre"),
+    "within_60": ("60分钟内到卫生院人口比例", "Share of people within 60 min of a health centre"),
+    "relocation_title": ("易地扶贫搬迁规划", "Ex-situ relocation planning"),
+    "candidates": ("搬迁对象村", "Relocation candidates"),
+    "sites": ("安置点", "Resettlement sites"),
+    "allocation": ("搬迁去向", "Allocation flows"),
+    "scenario": ("情景分析", "Scenario"),
+    "run_scenario": ("运行情景", "Run scenario"),
+    "cancel": ("取消", "Cancel"),
+    "baseline": ("基准方案", "Baseline"),
+    "scenario_result": ("新情景", "Scenario"),
+    "people_moved": ("搬迁人口", "People moved"),
+    "sites_opened": ("启用安置点", "Sites opened"),
+    "mean_travel_min": ("平均搬迁距离（分钟）", "Mean travel time (min)"),
+    "robustness": ("稳健性", "Robustness"),
+    "capacity_factor": ("安置容量系数", "Capacity factor"),
+    "n_sites": ("安置点数量", "Number of sites"),
+    "scenario_unavailable": (
+        "情景计算模块（scripts.pipeline.run_relocation_scenario）尚不可用",
+        "The scenario runner (scripts.pipeline.run_relocation_scenario) is not available",
+    ),
+    "scenario_failed": ("情景计算失败：", "The scenario failed: "),
+    "briefing_title": ("领导简报", "Leader's briefing"),
+    "download_pdf": ("下载 PDF 简报", "Download PDF briefing"),
+    "download_png": ("下载地图 PNG", "Download map PNG"),
+    "villages_total": ("行政村总数", "Villages"),
+    "ready": ("具备退出条件", "Ready to exit"),
+    "blocked_one": ("差一项", "Blocked by one item"),
+    "blocked_several": ("差多项", "Blocked by several"),
+    "people_to_relocate": ("拟搬迁人口", "People to relocate"),
+    "km_to_harden": ("待硬化里程（公里）", "Km to harden"),
+    "no_safe_water": ("无安全饮水村", "Villages without safe water"),
+    "no_standard_clinic": ("无标准卫生室村", "Villages without a standard clinic"),
+    "township_ranking": ("乡镇排名（退出率）", "Township ranking (share ready)"),
+    "ready_frac": ("退出率", "Share ready"),
+    "provenance": ("数据来源", "Provenance"),
+    "policy": ("政策标准", "Policy profile"),
+    "created": ("生成时间", "Created"),
+    "name": ("名称", "Name"),
+    "length_km": ("长度（公里）", "Length (km)"),
+    "people_served": ("受益人口", "People served"),
+    "people_per_km": ("每公里受益人数", "People per km"),
+    "rank": ("排名", "Rank"),
+    "score": ("得分", "Score"),
+    "reasons": ("原因", "Reasons"),
+    "capacity": ("容量（人）", "Capacity (people)"),
+    "assigned": ("已分配（人）", "Assigned (people)"),
+    "nearest_water": ("最近安全水源", "Nearest safe source"),
+    "water_dist_m": ("距离（米）", "Distance (m)"),
+    "road_access": ("道路状况", "Road access"),
+    "unhardened_km": ("未硬化（公里）", "Unhardened (km)"),
+    "minutes_health_centre": ("到卫生院（分钟）", "Minutes to health centre"),
+    "clinic_standard": ("标准化卫生室", "Standard clinic"),
+    "clinic_doctor": ("有合格村医", "Qualified doctor"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "eligible": ("符合条件", "Eligible"),
+    "people_to_move": ("搬迁人数", "People to move"),
+    "legend": ("图例", "Legend"),
+}
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **kwargs: Any) -> str:
+    """Translate ``key`` into ``lang`` (``"zh"`` or ``"en"``), formatting ``kwargs`` in.
+
+    An unknown key is returned as is so a missing translation shows, not crashes.
+    """
+    pair = _STRINGS.get(key)
+    if pair is None:
+        text = key
+    else:
+        text = pair[1] if lang == "en" else pair[0]
+    return text.format(**kwargs) if kwargs else text
+
+
+def has_key(key: str) -> bool:
+    """Whether ``key`` has a translation."""
+    return key in _STRINGS
+
+
+def fmt_num(value: Any, lang: str = DEFAULT_LANG, *, digits: int = 0) -> str:
+    """Format a number for ``lang``.
+
+    Parameters
+    ----------
+    value : number or None
+        The value; None/NaN/NA format as ``"—"``.
+    lang : str
+        ``"zh"``: values of 10,000 and more are written with 万 or 亿 (``12.3万``);
+        ``"en"``: thousands separators (``123,456``).
+    digits : int
+        Decimal places for values below 10,000 (and in English always).
+
+    Returns
+    -------
+    str
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(x):
+        return "—"
+    if lang != "en":
+        ax = abs(x)
+        if ax >= 1e8:
+            return f"{x / 1e8:.2f}亿".replace(".00亿", "亿")
+        if ax >= 1e4:
+            s = f"{x / 1e4:.1f}"
+            s = s[:-2] if s.endswith(".0") else s
+            return f"{s}万"
+    return f"{x:,.{digits}f}"
+
+
+def fmt_frac(value: Any, lang: str = DEFAULT_LANG, *, digits: int = 1) -> str:
+    """Format a 0..1 fraction as a percentage (same in both locales, ``"—"`` when missing)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(x):
+        return "—"
+    return f"{100 * x:.{digits}f}%"
+
+
+def status_label(status: str | None, lang: str = DEFAULT_LANG) -> str:
+    """Label of a status value (``met``/``not_met``/``unknown``)."""
+    if status in ("met", "not_met", "unknown"):
+        return t(status, lang)
+    return t("unknown", lang)

@@ -1,0 +1,23 @@
+"""Helpers shared by page layouts: load the plan or return the alert to show."""
+
+from __future__ import annotations
+
+from dash import html
+
+from dashboard.components import plan_alert
+from dashboard.plan import Plan, plan_status
+from dashboard.state import get_plan, plan_dir
+from layers.errors import AnjuError
+
+
+def load_or_alert(lang: str) -> tuple[Plan | None, html.Div | None]:
+    """The plan and an optional banner; (None, alert) when the plan cannot be shown."""
+    status, detail = plan_status(plan_dir())
+    if status == "missing":
+        return None, plan_alert(lang, status=status, detail=detail)
+    try:
+        plan = get_plan()
+    except AnjuError as exc:
+        return None, plan_alert(lang, status="unreadable", detail=str(exc))
+    banner = plan_alert(lang, status=status, detail=detail) if status == "outdated" else None
+    return plan, banner

@@ -1,0 +1,129 @@
+"""Coverage map (the default page): villages by exit readiness or by one indicator."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
+
+from dashboard import ids
+from dashboard.components import context_overlays, legend, map_frame, village_layer
+from dashboard.i18n import t
+from dashboard.pages._common import load_or_alert
+from dashboard.state import config, get_plan, lang
+from dashboard.viewmodels import EXIT_READY, filter_counts, status_codes, village_panel
+
+dash.register_page(__name__, path="/", name="coverage", title="安居 · 覆盖图")
+
+META = "coverage-meta"
+
+
+def layout(**_kwargs) -> html.Div:
+    lg = lang()
+    plan, alert = load_or_alert(lg)
+    if plan is None:
+        return alert
+    v = plan.villages
+    townships = sorted(v["township"].dropna().unique()) if "township" in v.columns else []
+    ind_options = [{"label": t("exit_ready", lg), "value": EXIT_READY}] + [
+        {"label": i.get("name_en" if lg == "en" else "name_zh", i["id"]), "value": i["id"]}
+        for i in plan.indicators
+        if i["id"] in plan.indicator_ids
+    ]
+    codes = status_codes(v, plan.indicator_ids)
+    c = filter_counts(codes, v["township"])
+    counts_tpl = t("counts", lg)
+    sidebar = html.Div(
+        [
+            html.Label(t("township", lg), htmlFor=ids.FILTER_TOWNSHIP),
+            dcc.Dropdown(
+                options=[{"label": t("all_townships", lg), "value": ""}]
+                + [{"label": s, "value": s} for s in townships],
+                value="",
+                clearable=False,
+                id=ids.FILTER_TOWNSHIP,
+            ),
+            html.Label(t("indicator", lg), htmlFor=ids.FILTER_INDICATOR),
+            dcc.Dropdown(options=ind_options, value=EXIT_READY, clearable=False, id=ids.FILTER_INDICATOR),
+            html.Label(t("status", lg)),
+            dcc.RadioItems(
+                options=[{"label": t("all_status", lg), "value": ""}]
+                + [{"label": t(s, lg), "value": s} for s in ("met", "not_met", "unknown")],
+                value="",
+                id=ids.FILTER_STATUS,
+            ),
+            html.Div(counts_tpl.format(**c), id=ids.COUNTS, className="counts"),
+            html.Div(plan.profile.get("title") or plan.manifest.get("policy", {}).get("title", ""),
+                     className="evidence"),
+            dcc.Store(id=META, data={"keys": [EXIT_READY, *plan.indicator_ids], "counts": counts_tpl}),
+        ],
+        className="sidebar",
+    )
+    overlays = [
+        *context_overlays(plan, lg, checked=("roads", "water", "clinics", "towns", "hazards", "protected")),
+        village_layer(plan, lg),
+    ]
+    children = [
+        sidebar,
+        map_frame(plan, config(), lg, map_id=ids.MAP, overlays=overlays, legend=legend(lg, plan=plan)),
+        html.Div(html.P(t("click_village", lg)), id=ids.PANEL, className="panel"),
+    ]
+    page = html.Div(children, className="coverage")
+    return html.Div([alert, page], className="page") if alert is not None else page
+
+
+clientside_callback(
+    "function(tw, ind, st, meta, data, h){ return window.dash_clientside.anju.filter(tw, ind, st, meta, data, h); }",
+    Output(ids.VILLAGES, "hideout"),
+    Output(ids.COUNTS, "children"),
+    Input(ids.FILTER_TOWNSHIP, "value"),
+    Input(ids.FILTER_INDICATOR, "value"),
+    Input(ids.FILTER_STATUS, "value"),
+    State(META, "data"),
+    State(ids.VILLAGES, "data"),
+    State(ids.VILLAGES, "hideout"),
+    prevent_initial_call=True,
+)
+
+
+@callback(
+    Output(ids.PANEL, "children"),
+    Input(ids.VILLAGES, "clickData"),
+    prevent_initial_call=True,
+)
+def show_panel(feature):
+    """Side panel for the clicked village (status, value, threshold, evidence, clause)."""
+    lg = lang()
+    props = (feature or {}).get("properties") or {}
+    vid = props.get("vid")
+    plan = get_plan()
+    rows = plan.villages[plan.villages["village_id"] == vid]
+    if vid is None or rows.empty:
+        return html.P(t("click_village", lg))
+    return panel_component(village_panel(rows.iloc[0], plan.indicators, lg), lg)
+
+
+def panel_component(panel: dict, lg: str) -> html.Div:
+    """Render :func:`dashboard.viewmodels.village_panel` output."""
+    head = html.Tr([html.Th(t(k, lg)) for k in ("indicator", "status", "measured", "threshold")])
+    body = []
+    for r in panel["rows"]:
+        body.append(
+            html.Tr(
+                [
+                    html.Td([html.Div(r["name"]), html.Div(f"{t('evidence', lg)}: {r['evidence']}", className="evidence"),
+                             html.Div(f"{t('clause', lg)}: {r['clause']}", className="evidence")]),
+                    html.Td(html.Span(r["status_label"], className=f"status status-{r['status']}")),
+                    html.Td(r["value"]),
+                    html.Td(r["threshold"]),
+                ],
+                **{"data-indicator": r["id"]},
+            )
+        )
+    return html.Div(
+        [
+            html.H3(panel["title"], id="panel-title"),
+            html.Div(panel["subtitle"], className="subtitle"),
+            html.Div([t("exit_ready", lg), ": ", html.Span(panel["exit"], className=f"status status-{panel['exit_status']}")]),
+            html.Table([html.Thead(head), html.Tbody(body)], className="ind-table"),
+        ]
+    )

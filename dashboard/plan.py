@@ -1,0 +1,326 @@
+"""Read a plan directory once, reproject and simplify it for the browser.
+
+A plan directory is what ``anju run WORKSPACE --out OUT`` writes (see the plan output
+contract): ``plan.gpkg`` (EPSG:4490), ``rasters/*.tif``, ``tables/``, ``indicators.json``,
+``manifest.json``.  :func:`load_plan` returns a :class:`Plan` whose layers are in
+EPSG:4326, simplified (about 20 m) and rounded (5 decimals), cached per file mtime.
+The households table is never read here: personal data must not reach the browser.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from layers.errors import LayerNotFoundError, LayerSchemaError
+
+BUILD_COMMAND = "anju run data/demo --out data/demo/plan"
+WEB_CRS = "EPSG:4326"
+
+#: Layers the dashboard reads from plan.gpkg; only ``villages`` is required.
+PLAN_LAYERS = (
+    "villages",
+    "road_gaps",
+    "relocation_candidates",
+    "sites",
+    "site_points",
+    "allocation",
+    "unplaced",
+    "boundary",
+    "townships",
+    "roads",
+    "clinics",
+    "schools",
+    "towns",
+    "water",
+    "hazards",
+    "protected",
+)
+
+#: Columns that may hold personal data; dropped from every layer on load.
+PERSONAL_COLUMNS = ("head_name", "id_number", "phone")
+
+RASTER_KINDS = (
+    "travel_min_county_seat",
+    "travel_min_township_seat",
+    "travel_min_industrial_park",
+    "travel_min_village_clinic",
+    "travel_min_health_centre",
+    "travel_min_school",
+)
+
+
+@dataclass
+class Plan:
+    """A loaded plan, ready for the dashboard.
+
+    Attributes
+    ----------
+    plan_dir : Path
+    layers : dict of str to GeoDataFrame
+        Every plan.gpkg layer, in EPSG:4326, simplified and rounded; absent layers are
+        empty GeoDataFrames.
+    indicators : list of dict
+        The policy profile's indicators (id, name_zh, name_en, rule, evidence, threshold,
+        unit, clause, weight).
+    profile : dict
+        Profile name, title and kind.
+    manifest : dict
+        The parsed manifest.json (``{}`` when absent).
+    rasters : dict of str to Path
+        Raster name (``dem``, ``slope_deg``, ``travel_min_<kind>``, ``suitability``) to file.
+    """
+
+    plan_dir: Path
+    layers: dict[str, gpd.GeoDataFrame]
+    indicators: list[dict[str, Any]]
+    profile: dict[str, Any]
+    manifest: dict[str, Any]
+    rasters: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def villages(self) -> gpd.GeoDataFrame:
+        """The villages layer."""
+        return self.layers["villages"]
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """A layer by name; an empty GeoDataFrame when the plan has none."""
+        return self.layers.get(name, _empty())
+
+    @property
+    def indicator_ids(self) -> list[str]:
+        """Ids of the indicators present as columns in the villages layer."""
+        return [i["id"] for i in self.indicators if i["id"] in self.villages.columns]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The manifest summary (``{}`` when absent)."""
+        return dict(self.manifest.get("summary") or {})
+
+    @property
+    def bounds(self) -> list[list[float]]:
+        """``[[south, west], [north, east]]`` of the villages (and boundary when present)."""
+        frames = [self.villages]
+        if not self.layer("boundary").empty:
+            frames = [self.layer("boundary")]
+        minx, miny, maxx, maxy = pd.concat(frames).total_bounds
+        return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+
+
+def _empty() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"geometry": gpd.GeoSeries([], crs=WEB_CRS)}, crs=WEB_CRS)
+
+
+def plan_status(plan_dir: Path) -> tuple[str, str]:
+    """Check a plan directory without loading it.
+
+    Returns
+    -------
+    (status, detail)
+        ``status`` is ``"ok"``, ``"missing"`` (no plan.gpkg), or ``"outdated"`` (an input
+        listed in manifest.json is newer than the manifest); ``detail`` names the file.
+    """
+    plan_dir = Path(plan_dir)
+    gpkg = plan_dir / "plan.gpkg"
+    if not gpkg.is_file():
+        return "missing", str(gpkg)
+    man = plan_dir / "manifest.json"
+    if man.is_file():
+        try:
+            inputs = json.loads(man.read_text(encoding="utf-8")).get("inputs") or []
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return "ok", ""
+        t0 = man.stat().st_mtime
+        for item in inputs:
+            p = Path(str(item.get("path", "")))
+            if not p.is_absolute():
+                p = (plan_dir / p) if (plan_dir / p).exists() else Path.cwd() / p
+            if p.is_file() and p.stat().st_mtime > t0 + 1:
+                return "outdated", str(p)
+    return "ok", ""
+
+
+def load_plan(plan_dir: Path | str, *, simplify_m: float = 20.0, precision: int = 5) -> Plan:
+    """Load a plan directory (cached until plan.gpkg changes).
+
+    Parameters
+    ----------
+    plan_dir : path
+        The OUT directory of ``anju run``.
+    simplify_m : float
+        Simplification tolerance in metres (applied in the plan's metric CRS).
+    precision : int
+        Decimal places kept in EPSG:4326 coordinates.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    LayerNotFoundError
+        When plan.gpkg or its ``villages`` layer is missing.
+    LayerSchemaError
+        When plan.gpkg, indicators.json or manifest.json cannot be read.
+    """
+    plan_dir = Path(plan_dir).resolve()
+    gpkg = plan_dir / "plan.gpkg"
+    if not gpkg.is_file():
+        raise LayerNotFoundError(
+            f"plan file {gpkg}: expected plan.gpkg written by `{BUILD_COMMAND}`, found nothing"
+        )
+    stamp = gpkg.stat().st_mtime_ns
+    for extra in ("indicators.json", "manifest.json"):
+        p = plan_dir / extra
+        if p.is_file():
+            stamp += p.stat().st_mtime_ns
+    return _load_cached(str(plan_dir), stamp, simplify_m, precision)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(plan_dir: str, stamp: int, simplify_m: float, precision: int) -> Plan:
+    root = Path(plan_dir)
+    gpkg = root / "plan.gpkg"
+    manifest = _read_json(root / "manifest.json", default={})
+    try:
+        names = {row[0] for row in pyogrio.list_layers(gpkg)}
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        raise LayerSchemaError(f"plan file {gpkg}: expected a GeoPackage, found: {exc}") from exc
+    if "villages" not in names:
+        raise LayerNotFoundError(
+            f"plan file {gpkg}: expected a layer 'villages', found layers {sorted(names)}"
+        )
+    metric = manifest.get("crs_metric")
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for name in PLAN_LAYERS:
+        if name not in names:
+            continue
+        try:
+            gdf = pyogrio.read_dataframe(gpkg, layer=name)
+        except (pyogrio.errors.DataSourceError, OSError) as exc:
+            raise LayerSchemaError(f"plan file {gpkg}, layer {name}: unreadable: {exc}") from exc
+        layers[name] = prepare_layer(
+            gdf, metric_crs=metric, simplify_m=simplify_m, precision=precision
+        )
+    ind = _read_json(root / "indicators.json", default=[])
+    indicators, profile = parse_indicators(ind)
+    rasters = {p.stem: p for p in sorted((root / "rasters").glob("*.tif"))}
+    return Plan(
+        plan_dir=root,
+        layers=layers,
+        indicators=indicators,
+        profile=profile,
+        manifest=manifest,
+        rasters=rasters,
+    )
+
+
+def _read_json(path: Path, *, default: Any) -> Any:
+    if not path.is_file():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LayerSchemaError(f"plan file {path}: expected JSON, found: {exc}") from exc
+
+
+def parse_indicators(raw: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Split indicators.json into (indicators, profile).
+
+    Accepts either a bare list of indicators or a dict with ``indicators`` plus profile
+    fields (``name``, ``title``, ``kind``, or a nested ``profile`` dict).
+
+    Raises
+    ------
+    LayerSchemaError
+        When an indicator has no ``id``.
+    """
+    if isinstance(raw, list):
+        items, profile = raw, {}
+    elif isinstance(raw, dict):
+        items = raw.get("indicators") or []
+        profile = dict(raw.get("profile") or {})
+        for key in ("name", "title", "kind"):
+            if key in raw and key not in profile:
+                profile[key] = raw[key]
+    else:
+        raise LayerSchemaError(
+            f"indicators.json: expected a list or an object, found {type(raw).__name__}"
+        )
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "id" not in item:
+            raise LayerSchemaError(f"indicators.json: indicator #{i} has no 'id': {item!r}")
+        d = dict(item)
+        d.setdefault("name_zh", d["id"])
+        d.setdefault("name_en", d["id"])
+        out.append(d)
+    return out, profile
+
+
+def prepare_layer(
+    gdf: gpd.GeoDataFrame,
+    *,
+    metric_crs: str | None = None,
+    simplify_m: float = 20.0,
+    precision: int = 5,
+) -> gpd.GeoDataFrame:
+    """Reproject a layer to EPSG:4326, simplified and rounded, personal columns dropped.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Any CRS (a layer with no CRS is assumed to be EPSG:4490, the storage CRS).
+    metric_crs : str, optional
+        CRS in which to simplify; the layer's estimated UTM zone when None.
+    simplify_m : float
+        Tolerance in metres; 0 disables simplification.
+    precision : int
+        Decimal places of the output coordinates.
+
+    Returns
+    -------
+    GeoDataFrame in EPSG:4326.
+    """
+    gdf = gdf.drop(columns=[c for c in PERSONAL_COLUMNS if c in gdf.columns])
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4490")
+    if gdf.empty:
+        return gdf.to_crs(WEB_CRS)
+    geom_types = set(gdf.geom_type.dropna())
+    if simplify_m > 0 and geom_types - {"Point", "MultiPoint"}:
+        if metric_crs is None:
+            metric_crs = gdf.estimate_utm_crs() if not gdf.crs.is_projected else gdf.crs
+        m = gdf.to_crs(metric_crs)
+        simp = m.geometry.simplify(simplify_m, preserve_topology=True)
+        m = m.set_geometry(simp)
+        gdf = m.to_crs(WEB_CRS)
+    else:
+        gdf = gdf.to_crs(WEB_CRS)
+    rounded = shapely.transform(
+        gdf.geometry.values, lambda c: np.round(c, precision), include_z=False
+    )
+    return gdf.set_geometry(gpd.GeoSeries(rounded, index=gdf.index, crs=WEB_CRS))
+
+
+def json_value(v: Any) -> Any:
+    """A JSON-safe scalar: NA/NaN → None, numpy scalars → Python scalars."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return v

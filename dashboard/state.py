@@ -1,0 +1,105 @@
+"""Where a request finds its plan, configuration and language.
+
+``create_app`` stores the plan directory and configuration in the Flask config; page
+layouts and callbacks read them here.  A process-wide fallback is kept for background
+callbacks, which run outside any Flask request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dashboard.i18n import DEFAULT_LANG, LANGS
+
+LANG_COOKIE = "anju_lang"
+_FALLBACK: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """Dashboard settings.
+
+    Attributes
+    ----------
+    osm : bool
+        Offer OpenStreetMap tiles (needs internet) as a basemap.
+    tianditu_key : str or None
+        A Tianditu key; when given, Tianditu vector and imagery basemaps are offered.
+    simplify_m : float
+        Geometry simplification tolerance (metres) for the browser.
+    precision : int
+        Decimal places of coordinates sent to the browser.
+    extra_basemaps : tuple of dict
+        More XYZ basemaps: ``{"name": ..., "url": ..., "attribution": ...}``.  Gaode and
+        Tencent tiles are in GCJ-02 and appear shifted by up to several hundred metres
+        against the plan's CGCS2000 data; do not add them without converting.
+    """
+
+    osm: bool = True
+    tianditu_key: str | None = None
+    simplify_m: float = 20.0
+    precision: int = 5
+    extra_basemaps: tuple = field(default_factory=tuple)
+
+    @classmethod
+    def from_any(cls, config: DashboardConfig | dict | None) -> DashboardConfig:
+        """Build from None, a dict (unknown keys refused) or a config."""
+        if config is None:
+            return cls()
+        if isinstance(config, cls):
+            return config
+        allowed = set(cls.__dataclass_fields__)
+        unknown = set(config) - allowed
+        if unknown:
+            raise ValueError(
+                f"dashboard config: unknown keys {sorted(unknown)}; expected some of {sorted(allowed)}"
+            )
+        return cls(**config)
+
+
+def set_fallback(plan_dir: Path, config: DashboardConfig) -> None:
+    """Remember the plan and config for code running outside a request."""
+    _FALLBACK["plan_dir"] = Path(plan_dir)
+    _FALLBACK["config"] = config
+
+
+def _flask_config() -> dict | None:
+    from flask import current_app, has_app_context
+
+    return current_app.config if has_app_context() else None
+
+
+def plan_dir() -> Path:
+    """The plan directory of the running app."""
+    cfg = _flask_config()
+    if cfg is not None and "ANJU_PLAN_DIR" in cfg:
+        return Path(cfg["ANJU_PLAN_DIR"])
+    return Path(_FALLBACK.get("plan_dir", "data/demo/plan"))
+
+
+def config() -> DashboardConfig:
+    """The dashboard configuration of the running app."""
+    cfg = _flask_config()
+    if cfg is not None and "ANJU_CONFIG" in cfg:
+        return cfg["ANJU_CONFIG"]
+    return _FALLBACK.get("config", DashboardConfig())
+
+
+def lang() -> str:
+    """The language of this request (cookie ``anju_lang``), ``zh`` by default."""
+    from flask import has_request_context, request
+
+    if has_request_context():
+        v = request.cookies.get(LANG_COOKIE, DEFAULT_LANG)
+        return v if v in LANGS else DEFAULT_LANG
+    return DEFAULT_LANG
+
+
+def get_plan():
+    """Load the current plan (cached); raises the loader's errors."""
+    from dashboard.plan import load_plan
+
+    c = config()
+    return load_plan(plan_dir(), simplify_m=c.simplify_m, precision=c.precision)

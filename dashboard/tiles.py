@@ -1,0 +1,237 @@
+"""Offline XYZ raster tiles served by the dashboard's Flask server.
+
+``/tiles/<layer>/<z>/<x>/<y>.png`` renders, from the plan's ``rasters/``:
+
+- ``hillshade``: grey hillshade of ``dem.tif`` (the offline basemap);
+- ``elevation``: hillshade tinted by elevation;
+- ``slope_deg``, ``travel_min_<kind>``, ``suitability``: coloured overlays with the
+  ranges given by :data:`OVERLAYS` (also used for the legends).
+
+Tiles are rendered with rio-tiler (reprojection to Web Mercator) and cached in memory
+(LRU keyed by file, modification time and tile).  Cells with nodata are transparent.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from matplotlib import colormaps
+from PIL import Image
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+
+EMPTY_PNG_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """How a raster overlay is coloured: colormap name, value range, unit, reversed."""
+
+    raster: str
+    cmap: str
+    vmin: float
+    vmax: float
+    unit: str
+    reverse: bool = False
+
+
+#: Overlays and their colouring (colour-blind-friendly sequential maps).
+OVERLAYS: dict[str, Overlay] = {
+    "slope_deg": Overlay("slope_deg", "magma_r", 0.0, 45.0, "°"),
+    "suitability": Overlay("suitability", "viridis", 0.0, 1.0, ""),
+    **{
+        f"travel_min_{k}": Overlay(f"travel_min_{k}", "cividis", 0.0, 120.0, "min", reverse=True)
+        for k in (
+            "county_seat",
+            "township_seat",
+            "industrial_park",
+            "village_clinic",
+            "health_centre",
+            "school",
+        )
+    },
+}
+BASE_LAYERS = ("hillshade", "elevation")
+
+
+@lru_cache(maxsize=16)
+def _lut(cmap: str, reverse: bool) -> np.ndarray:
+    cm = colormaps[cmap]
+    lut = (cm(np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    return lut[::-1] if reverse else lut
+
+
+def legend_stops(name: str, n: int = 5) -> list[tuple[float, str]]:
+    """``n`` (value, hex colour) pairs for an overlay's legend.
+
+    Raises
+    ------
+    KeyError
+        For an unknown overlay name.
+    """
+    ov = OVERLAYS[name]
+    lut = _lut(ov.cmap, ov.reverse)
+    out = []
+    for i in range(n):
+        f = i / (n - 1)
+        r, g, b = lut[int(round(f * 255))]
+        out.append((ov.vmin + f * (ov.vmax - ov.vmin), f"#{r:02x}{g:02x}{b:02x}"))
+    return out
+
+
+def hillshade(
+    z: np.ndarray, *, cellsize_m: float, azimuth_deg: float = 315.0, altitude_deg: float = 45.0
+) -> np.ndarray:
+    """Hillshade 0..1 of an elevation array (Horn's gradient), NaN where ``z`` is NaN.
+
+    Parameters
+    ----------
+    z : 2-D array
+        Elevation in metres.
+    cellsize_m : float
+        Ground size of a cell in metres.
+    azimuth_deg, altitude_deg : float
+        Sun position (from north, clockwise; above the horizon).
+    """
+    zz = np.asarray(z, dtype=float)
+    filled = np.where(np.isnan(zz), np.nanmean(zz) if np.isfinite(zz).any() else 0.0, zz)
+    p = np.pad(filled, 1, mode="edge")
+    dzdx = (
+        (p[:-2, 2:] + 2 * p[1:-1, 2:] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[1:-1, :-2] + p[2:, :-2])
+    ) / (8 * cellsize_m)
+    dzdy = (
+        (p[2:, :-2] + 2 * p[2:, 1:-1] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[:-2, 1:-1] + p[:-2, 2:])
+    ) / (8 * cellsize_m)
+    slope = np.arctan(np.hypot(dzdx, dzdy))
+    aspect = np.arctan2(dzdy, -dzdx)
+    az = math.radians(360.0 - azimuth_deg + 90.0)
+    alt = math.radians(altitude_deg)
+    hs = np.sin(alt) * np.cos(slope) + np.cos(alt) * np.sin(slope) * np.cos(az - aspect)
+    hs = np.clip(hs, 0, 1)
+    return np.where(np.isnan(zz), np.nan, hs)
+
+
+def colorize(values: np.ndarray, name: str) -> np.ndarray:
+    """RGBA uint8 image of an overlay's values (NaN → transparent)."""
+    ov = OVERLAYS[name]
+    v = np.asarray(values, dtype=float)
+    f = np.clip((v - ov.vmin) / (ov.vmax - ov.vmin), 0, 1)
+    idx = np.nan_to_num(f * 255, nan=0).astype(np.uint8)
+    rgb = _lut(ov.cmap, ov.reverse)[idx]
+    alpha = np.where(np.isnan(v), 0, 255).astype(np.uint8)
+    return np.dstack([rgb, alpha])
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+@lru_cache(maxsize=1)
+def empty_png() -> bytes:
+    """A fully transparent 256x256 PNG."""
+    return _png(np.zeros((EMPTY_PNG_SIZE, EMPTY_PNG_SIZE, 4), np.uint8))
+
+
+def _elev_tint(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    f = np.clip((z - lo) / max(hi - lo, 1.0), 0, 1)
+    cm = colormaps["gist_earth"]
+    return cm(0.25 + 0.7 * np.nan_to_num(f))[..., :3]
+
+
+def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> bytes:
+    """PNG bytes of one XYZ tile (transparent outside the raster).
+
+    Raises
+    ------
+    KeyError
+        For an unknown layer name.
+    FileNotFoundError
+        When the layer's raster is not in ``rasters_dir``.
+    """
+    if layer not in BASE_LAYERS and layer not in OVERLAYS:
+        raise KeyError(
+            f"tile layer: expected one of {[*BASE_LAYERS, *OVERLAYS]}, found {layer!r}"
+        )
+    raster = "dem" if layer in BASE_LAYERS else OVERLAYS[layer].raster
+    path = Path(rasters_dir) / f"{raster}.tif"
+    if not path.is_file():
+        raise FileNotFoundError(f"tile layer {layer}: raster {path} not found")
+    return _render_cached(str(path), path.stat().st_mtime_ns, layer, z, x, y)
+
+
+@lru_cache(maxsize=2048)
+def _render_cached(path: str, mtime: int, layer: str, z: int, x: int, y: int) -> bytes:
+    base = layer in BASE_LAYERS
+    try:
+        with Reader(path) as src:
+            img = src.tile(
+                x, y, z, buffer=1 if base else None, resampling_method="cubic" if base else "nearest",
+                reproject_method="cubic" if base else "nearest",
+            )
+            stats = _dem_range(path, mtime) if layer == "elevation" else None
+    except TileOutsideBounds:
+        return empty_png()
+    arr = img.array[0].astype(float).filled(np.nan)
+    if not base:
+        return _png(colorize(arr, layer))
+    # ground size of a Web-Mercator pixel at this tile's latitude
+    lat = math.radians(_tile_lat(y + 0.5, z))
+    cell = 40075016.686 * math.cos(lat) / (256 * 2**z)
+    hs = hillshade(arr, cellsize_m=cell)[1:-1, 1:-1]
+    zc = arr[1:-1, 1:-1]
+    if layer == "hillshade":
+        g = np.nan_to_num(60 + 195 * hs, nan=0).astype(np.uint8)
+        rgb = np.dstack([g, g, g])
+    else:
+        tint = _elev_tint(zc, *stats)
+        shade = np.nan_to_num(0.45 + 0.55 * hs, nan=0)[..., None]
+        rgb = (np.clip(tint * shade, 0, 1) * 255).astype(np.uint8)
+    alpha = np.where(np.isnan(zc), 0, 255).astype(np.uint8)
+    return _png(np.dstack([rgb, alpha]))
+
+
+@lru_cache(maxsize=8)
+def _dem_range(path: str, mtime: int) -> tuple[float, float]:
+    with rasterio.open(path) as src:
+        ov = src.read(1, out_shape=(max(1, src.height // 8), max(1, src.width // 8)), masked=True)
+    data = ov.astype(float).filled(np.nan)
+    if not np.isfinite(data).any():
+        return 0.0, 1.0
+    return float(np.nanpercentile(data, 2)), float(np.nanpercentile(data, 98))
+
+
+def _tile_lat(ty: float, z: int) -> float:
+    n = math.pi - 2 * math.pi * ty / 2**z
+    return math.degrees(math.atan(math.sinh(n)))
+
+
+def register_tiles(server, rasters_dir_getter) -> None:
+    """Add the ``/tiles/<layer>/<z>/<x>/<y>.png`` route to a Flask server.
+
+    Parameters
+    ----------
+    server : flask.Flask
+    rasters_dir_getter : callable
+        Returns the current plan's ``rasters`` directory.
+    """
+    from flask import Response, abort
+
+    @server.route("/tiles/<layer>/<int:z>/<int:x>/<int:y>.png")
+    def _tile(layer: str, z: int, x: int, y: int):  # pragma: no cover - exercised via HTTP
+        if layer not in BASE_LAYERS and layer not in OVERLAYS:
+            abort(404)
+        try:
+            data = render_tile(rasters_dir_getter(), layer, z, x, y)
+        except FileNotFoundError:
+            data = empty_png()
+        resp = Response(data, mimetype="image/png")
+        resp.headers["Cache-Control"] = "public, max-age=3600"
+        return resp

@@ -1,0 +1,1333 @@
+"""Seeded generator of the synthetic demo county (青岩县, clearly synthetic) in ``data/demo/``.
+
+Everything written here is invented: terrain, names, codes, people and personal fields. The
+county imitates a mountainous county of western Hunan / eastern Guizhou (centre near 109.0°E,
+28.3°N) so that the planning pipeline and the dashboard have something plausible to chew on.
+
+How the terrain is made
+-----------------------
+1. A coarse (4 x the DEM cell, 120 m at scale 1) spectral 1/f^β noise surface with a regional
+   tilt decides where water goes: a priority flood from one outlet on the county boundary gives
+   every cell a downstream neighbour (a dendritic drainage tree) and a flow accumulation.
+2. Elevations are integrated up that tree from the outlet with a steady-state stream-power
+   slope ``S = k_s A^-θ`` (capped at a threshold hillslope gradient), so every valley connects
+   downhill and river profiles are concave; ``k_s`` varies smoothly (higher mountains to the west).
+3. Valley floors along large rivers are flattened (alluvial floors), the surface is rescaled to
+   the target relief, upsampled to 30 m, and fine 1/f^β detail is added on the slopes.
+
+Usage::
+
+    python scripts/make_demo.py --out data/demo --seed 2017 --scale 1
+
+The output is deterministic for a seed and scale (byte-identical DEM, identical vector tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.features
+import shapely
+from rasterio.transform import Affine
+from scipy import ndimage
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from skimage.graph import MCP_Geometric
+from skimage.segmentation import watershed
+
+__all__ = ["generate", "main", "DemoConfig", "VILLAGE_RENAME"]
+
+METRIC_CRS = "EPSG:4545"  # CGCS2000 / 3-degree Gauss-Kruger CM 108E
+STORAGE_CRS = "EPSG:4490"  # CGCS2000 geographic
+WEB_CRS = "EPSG:4326"
+NODATA = -32768
+
+# Shapefile (GB18030) column → canonical column; written into workspace.toml as the rename table.
+# Names are at most 5 Chinese characters (10 bytes in GB18030, the DBF field-name limit).
+VILLAGE_RENAME: dict[str, str] = {
+    "村代码": "village_id",
+    "村名": "name",
+    "乡镇": "township",
+    "人口": "population",
+    "户数": "households",
+    "贫困人口": "poor_population",
+    "贫困户数": "poor_households",
+    "层级": "level",
+    "上级村": "parent_id",
+    "安全饮水": "has_safe_water",
+    "通电": "has_electricity",
+    "宽带": "has_broadband",
+    "文化场所": "has_culture_venue",
+    "广播电视": "has_tv",
+    "通客车": "bus_service",
+    "通村硬化": "road_hardened_claimed",
+    "卫生室达标": "clinic_standard",
+    "有村医": "clinic_doctor",
+    "卫生厕所率": "flush_toilet_frac",
+    "入户路硬化": "household_road_hardened_frac",
+    "医保参保率": "medical_insurance_frac",
+    "集体收入": "collective_income_cny",
+}
+
+_COUNTY_CODE = "439901"  # "99" is no prefecture of Hunan (43): visibly synthetic
+_COUNTY_NAME = "青岩县（合成示范数据）"
+
+_TOWNSHIP_NAMES = (
+    "龙潭镇", "白岩乡", "石门镇", "清溪镇", "茶园乡", "马鞍镇", "枫木乡", "大坪镇", "青龙乡",
+    "竹山乡", "高岩乡", "双河镇", "桃花溪乡", "岩口镇", "杉木乡", "金竹乡", "长潭乡", "水田乡",
+    "梅子乡", "红岩镇", "黄土坪乡", "鹿角乡", "板栗乡", "五里镇", "三岔乡", "凉风乡", "猫儿乡",
+    "獐子乡", "岩门镇", "溪口镇",
+)
+_ROOT_A = "白黑龙凤岩塘坪溪茶竹杉桃李枫石马牛羊鹅青红黄金银上下中高大小新老花梨柳松柏桐梅樟田洞"
+_ROOT_B = "坪溪寨坳冲湾坡岩塘垭屯坝田洞桥岭山口河界园林湖坑场堡"
+_SURNAMES = "张王李刘陈杨黄赵吴周徐孙马朱胡郭何高林罗田彭向龙石滕麻唐曾谭符宋舒姚覃"
+_GIVEN = "国建明华平军志勇春秀英兰芳玉金银桂云海红梅生福贵成家文武德永世光富忠祥"
+
+_CLASS_RANK = {"provincial": 4, "county": 3, "township": 2, "village": 1}
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Numbers that shape the demo county (all scale with ``scale`` where noted).
+
+    Attributes are plain defaults, not policy: the demo only has to look plausible.
+    """
+
+    cell_m: float = 30.0
+    coarse_factor: int = 4
+    side_cells: int = 2000  # DEM side at scale 1 (x sqrt(scale))
+    centre_lonlat: tuple[float, float] = (109.0, 28.3)
+    n_townships: int = 15  # x scale
+    n_villages: int = 250  # x scale
+    n_hamlets: int = 12  # x scale
+    n_household_villages: int = 20  # x scale
+    min_elev_m: float = 260.0
+    relief_m: float = 1650.0
+    theta: float = 0.6
+    max_gradient: float = 0.75  # threshold hillslope gradient before smoothing and rescaling
+    hillslope_km2: float = 0.08  # drainage area of a channel head
+    river_km2: float = 3.0  # drainage area that makes a mapped river
+    floor_km2: float = 15.0  # rivers this large get a flat alluvial floor
+    village_spacing_m: float = 1100.0
+    township_compactness: float = 2.0  # metres of elevation per coarse cell of distance
+
+
+# --------------------------------------------------------------------------------------------
+# terrain
+# --------------------------------------------------------------------------------------------
+
+
+def _fbm(rng: np.random.Generator, shape: tuple[int, int], beta: float) -> np.ndarray:
+    """Spectral 1/f^β noise, zero mean and unit variance."""
+    white = rng.standard_normal(shape)
+    spec = np.fft.rfft2(white)
+    ky = np.fft.fftfreq(shape[0])[:, None]
+    kx = np.fft.rfftfreq(shape[1])[None, :]
+    k = np.hypot(kx, ky)
+    k[0, 0] = 1.0
+    spec *= k ** (-beta / 2.0)
+    spec[0, 0] = 0.0
+    out = np.fft.irfft2(spec, s=shape)
+    return (out - out.mean()) / out.std()
+
+
+def _county_polygon(rng: np.random.Generator, cx: float, cy: float, side_m: float) -> Polygon:
+    """An irregular blob: polar radius with random low harmonics plus a small wiggle."""
+    n = 720
+    t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    r = np.ones(n)
+    for k in range(2, 8):
+        amp = 0.11 / k**0.9
+        r += amp * rng.uniform(0.4, 1.0) * np.cos(k * t + rng.uniform(0, 2 * np.pi))
+    wig = _fbm(rng, (1, n), 1.6)[0]
+    r += 0.012 * wig
+    r = r / r.max() * 0.485 * side_m
+    xs = cx + r * np.cos(t)
+    ys = cy + r * np.sin(t)
+    poly = Polygon(np.column_stack([xs, ys])).buffer(0)
+    return shapely.simplify(poly, 25.0)
+
+
+def _priority_flood(base: np.ndarray, outlet: tuple[int, int]) -> tuple[list[int], np.ndarray]:
+    """Priority flood from one outlet: visiting order and downstream neighbour of every cell.
+
+    Returns flat indices into ``base`` (row-major) in the order cells were reached, and the
+    parent (downstream) index of each cell (-1 at the outlet). Depressions are filled
+    implicitly: a cell reached from a higher one drains to it.
+    """
+    nr, nc = base.shape
+    w = nc + 2
+    padded = np.full((nr + 2, nc + 2), np.inf)
+    padded[1:-1, 1:-1] = base
+    closed = np.zeros(padded.shape, dtype=bool)
+    closed[0, :] = closed[-1, :] = closed[:, 0] = closed[:, -1] = True
+    zl = padded.ravel().tolist()
+    cl = closed.ravel().tolist()
+    offs = (-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1)
+    parent_p = [-1] * len(zl)
+    order_p: list[int] = []
+    o = (outlet[0] + 1) * w + outlet[1] + 1
+    heap = [(zl[o], zl[o], o)]
+    cl[o] = True
+    push, pop = heapq.heappush, heapq.heappop
+    while heap:
+        z, _, i = pop(heap)
+        order_p.append(i)
+        for off in offs:
+            j = i + off
+            if not cl[j]:
+                cl[j] = True
+                parent_p[j] = i
+                zj = zl[j]
+                # inside a filled depression the raw value orders the flood (invasion
+                # percolation), which grows branching channels instead of straight fans
+                push(heap, (zj if zj > z else z, zj, j))
+    op = np.asarray(order_p, dtype=np.int64)
+    pp = np.asarray(parent_p, dtype=np.int64)
+    # back to unpadded flat indices
+    def unpad(a: np.ndarray) -> np.ndarray:
+        return (a // w - 1) * nc + (a % w - 1)
+
+    order = unpad(op)
+    parent = np.full(nr * nc, -1, dtype=np.int64)
+    has = pp[op] >= 0
+    parent[order[has]] = unpad(pp[op][has])
+    return order.tolist(), parent
+
+
+def _terrain(rng: np.random.Generator, cfg: DemoConfig, nrc: int, inside_c: np.ndarray,
+             outlet: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Coarse terrain: elevation, flow accumulation (km²), parent, river elevations."""
+    cc = cfg.cell_m * cfg.coarse_factor
+    yy, xx = np.mgrid[0:nrc, 0:nrc] / nrc
+    base = _fbm(rng, (nrc, nrc), 2.2) + 0.35 * _fbm(rng, (nrc, nrc), 0.8)
+    # regional tilt towards the outlet so the trunk river crosses the county
+    orow, ocol = outlet[0] / nrc, outlet[1] / nrc
+    base += 2.5 * np.hypot(yy - orow, xx - ocol)
+    order, parent = _priority_flood(base, outlet)
+    n = nrc * nrc
+    acc = np.ones(n)
+    par = parent.tolist()
+    accl = acc.tolist()
+    for i in reversed(order):
+        p = par[i]
+        if p >= 0:
+            accl[p] += accl[i]
+    acc = np.asarray(accl) * (cc * cc) / 1e6  # km²
+    uplift = np.exp(0.35 * _fbm(rng, (nrc, nrc), 3.2)) * (1.25 - 0.5 * xx)  # higher to the west
+    ks = (uplift.ravel() * cfg.max_gradient).tolist()
+    accl = acc.tolist()
+    z = [0.0] * n
+    th = cfg.theta
+    a_c = cfg.hillslope_km2
+    sq2 = math.sqrt(2.0)
+    for i in order[1:]:
+        p = par[i]
+        step = cc * (sq2 if (i - p) not in (1, -1, nrc, -nrc) else 1.0)
+        a = accl[i]
+        # threshold hillslopes below the channel-head area, stream power S = k A^-θ above it
+        s = ks[i] if a <= a_c else ks[i] * (a / a_c) ** (-th)
+        z[i] = z[p] + step * s
+    zc = np.asarray(z).reshape(nrc, nrc)
+    acc2 = acc.reshape(nrc, nrc)
+    # alluvial floors along big rivers: flat-bottomed valleys (wider for bigger rivers)
+    big = acc2 >= cfg.floor_km2
+    d, idx = ndimage.distance_transform_edt(~big, return_indices=True)
+    d = d * cc
+    a_near = acc2[idx[0], idx[1]]
+    z_near = zc[idx[0], idx[1]]
+    half_width = 45.0 * a_near**0.38
+    floor = d < half_width
+    zc = np.where(floor, np.minimum(zc, z_near + 0.012 * d), zc)
+    zc = ndimage.gaussian_filter(zc, 0.9)
+    # rescale to the target relief inside the county
+    lo = float(zc[inside_c].min())
+    hi = float(zc[inside_c].max())
+    relief = cfg.relief_m * rng.uniform(0.95, 1.05)
+    zc = cfg.min_elev_m + (zc - lo) / (hi - lo) * relief
+    return {"z": zc, "acc": acc2, "parent": parent.reshape(nrc, nrc), "floor": floor}
+
+
+def _upsample(zc: np.ndarray, factor: int, rng: np.random.Generator) -> np.ndarray:
+    """Cubic upsampling of the coarse surface plus fine 1/f^β detail on the slopes."""
+    z = ndimage.zoom(zc, factor, order=3, mode="nearest", grid_mode=True)
+    detail = _fbm(rng, z.shape, 2.6)
+    lo = ndimage.zoom(ndimage.minimum_filter(zc, 5), factor, order=1, grid_mode=True, mode="nearest")
+    # roughness grows with height above the local valley bottom; valley floors stay smooth
+    amp = np.clip((z - lo) / 150.0, 0.0, 1.0) * 9.0
+    return z + detail * amp
+
+
+def _slope_deg(z: np.ndarray, cell: float) -> np.ndarray:
+    gy, gx = np.gradient(z, cell)
+    return np.degrees(np.arctan(np.hypot(gx, gy)))
+
+
+# --------------------------------------------------------------------------------------------
+# sampling helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _poisson_pick(rng: np.random.Generator, xy: np.ndarray, weight: np.ndarray, n: int,
+                  min_dist: float, existing: np.ndarray | None = None) -> np.ndarray:
+    """Pick up to ``n`` candidate indices ∝ weight with a minimum spacing (greedy, seeded)."""
+    w = np.asarray(weight, dtype=float)
+    keep = np.flatnonzero(w > 0)
+    if keep.size == 0:
+        return np.empty(0, dtype=np.int64)
+    # weighted random order: Efraimidis–Spirakis keys
+    keys = rng.random(keep.size) ** (1.0 / w[keep])
+    cand = keep[np.argsort(-keys, kind="stable")]
+    chosen: list[int] = []
+    pts = [] if existing is None else [tuple(p) for p in existing]
+    md2 = min_dist * min_dist
+    for i in cand:
+        x, y = xy[i]
+        if all((x - px) ** 2 + (y - py) ** 2 >= md2 for px, py in pts):
+            chosen.append(int(i))
+            pts.append((x, y))
+            if len(chosen) >= n:
+                break
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _unique_names(rng: np.random.Generator, n: int, suffix: str, taken: set[str]) -> list[str]:
+    names: list[str] = []
+    while len(names) < n:
+        a = _ROOT_A[rng.integers(len(_ROOT_A))]
+        b = _ROOT_B[rng.integers(len(_ROOT_B))]
+        name = a + b + suffix
+        if name not in taken:
+            taken.add(name)
+            names.append(name)
+    return names
+
+
+def _tri(rng: np.random.Generator, n: int, p_true: float, p_na: float) -> pd.array:
+    """Nullable booleans: True with p_true, <NA> with p_na, else False."""
+    u = rng.random(n)
+    vals = np.where(u < p_true, True, False).astype(object)
+    vals[u >= 1.0 - p_na] = None
+    return pd.array(vals.tolist(), dtype="boolean")
+
+
+def _blob(rng: np.random.Generator, x: float, y: float, r: float, *, elong: float = 1.0,
+          n: int = 24) -> Polygon:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    rr = r * (1.0 + 0.25 * rng.uniform(-1, 1, n))
+    ang = rng.uniform(0, np.pi)
+    px = rr * np.cos(t) * elong
+    py = rr * np.sin(t)
+    ca, sa = math.cos(ang), math.sin(ang)
+    return Polygon(np.column_stack([x + ca * px - sa * py, y + sa * px + ca * py])).buffer(0)
+
+
+def _mask_polygons(mask: np.ndarray, transform: Affine, *, simplify_m: float,
+                   min_area_m2: float) -> list[Polygon]:
+    polys = []
+    for geom, val in rasterio.features.shapes(mask.astype(np.uint8), mask=mask, transform=transform):
+        if val != 1:
+            continue
+        p = shapely.geometry.shape(geom).buffer(0)
+        # round off the raster staircase before simplifying
+        p = p.buffer(transform.a * 0.6, quad_segs=2).buffer(-transform.a * 0.6, quad_segs=2)
+        p = shapely.simplify(p, simplify_m)
+        if p.area >= min_area_m2:
+            if isinstance(p, MultiPolygon):
+                polys.extend(g for g in p.geoms if g.area >= min_area_m2)
+            else:
+                polys.append(p)
+    return polys
+
+
+def _chaikin(coords: np.ndarray, iterations: int = 2) -> np.ndarray:
+    """Chaikin corner cutting with both endpoints fixed (so shared nodes stay shared)."""
+    p = coords
+    for _ in range(iterations):
+        if len(p) < 3:
+            return p
+        q = 0.75 * p[:-1] + 0.25 * p[1:]
+        r = 0.25 * p[:-1] + 0.75 * p[1:]
+        mid = np.empty((2 * (len(p) - 1), 2))
+        mid[0::2] = q
+        mid[1::2] = r
+        p = np.vstack([p[:1], mid[1:-1], p[-1:]])
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# the generator
+# --------------------------------------------------------------------------------------------
+
+
+def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
+             config: DemoConfig | None = None) -> Path:
+    """Write a complete synthetic demo workspace into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write (created; files of the same names are overwritten).
+    seed
+        Random seed; the same seed and scale give a byte-identical DEM and identical tables.
+    scale
+        Multiplies the county area, the number of townships, villages and households.
+    config
+        Shape parameters; defaults give a ~2,000–2,500 km² county with ~15 townships.
+
+    Returns
+    -------
+    Path
+        The workspace folder (holding ``workspace.toml``).
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not positive.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
+    cfg = config or DemoConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+
+    # ---- grid -------------------------------------------------------------------------------
+    f = cfg.coarse_factor
+    nrc = max(64, int(round(cfg.side_cells * math.sqrt(scale) / f)))
+    nr = nrc * f
+    cell = cfg.cell_m
+    cc = cell * f
+    side_m = nr * cell
+    from pyproj import Transformer
+
+    to_metric = Transformer.from_crs(STORAGE_CRS, METRIC_CRS, always_xy=True)
+    cx0, cy0 = to_metric.transform(*cfg.centre_lonlat)
+    x0 = math.floor((cx0 - side_m / 2) / 1000.0) * 1000.0
+    y1 = math.floor((cy0 + side_m / 2) / 1000.0) * 1000.0
+    transform = Affine(cell, 0, x0, 0, -cell, y1)
+    ctransform = Affine(cc, 0, x0, 0, -cc, y1)
+    cx, cy = x0 + side_m / 2, y1 - side_m / 2
+
+    # ---- county outline and terrain -----------------------------------------------------------
+    county = _county_polygon(rng, cx, cy, side_m)
+    inside = rasterio.features.rasterize([(county, 1)], out_shape=(nr, nr), transform=transform,
+                                         fill=0, dtype=np.uint8).astype(bool)
+    inside_c = rasterio.features.rasterize([(county, 1)], out_shape=(nrc, nrc), transform=ctransform,
+                                           fill=0, dtype=np.uint8).astype(bool)
+    interior_c = ndimage.binary_erosion(inside_c, iterations=2)
+    # outlet: a county-boundary cell on the east/south-east side (rivers of the region drain east)
+    edge = inside_c & ~ndimage.binary_erosion(inside_c)
+    er, ec = np.nonzero(edge)
+    ang = np.arctan2(-(er - nrc / 2), ec - nrc / 2)  # 0 = east
+    target = rng.uniform(-0.6, 0.2)
+    k = int(np.argmin(np.abs(np.angle(np.exp(1j * (ang - target))))))
+    outlet = (int(er[k]), int(ec[k]))
+    ter = _terrain(rng, cfg, nrc, inside_c, outlet)
+    zc, acc = ter["z"], ter["acc"]
+    zf = _upsample(zc, f, rng)
+    dem = np.where(inside, np.round(zf), NODATA).astype(np.int16)
+    profile = {
+        "driver": "GTiff", "dtype": "int16", "width": nr, "height": nr, "count": 1,
+        "crs": METRIC_CRS, "transform": transform, "nodata": NODATA, "tiled": True,
+        "blockxsize": 256, "blockysize": 256, "compress": "deflate", "predictor": 2, "zlevel": 9,
+    }
+    with rasterio.open(out / "dem.tif", "w", **profile) as dst:
+        dst.write(dem, 1)
+
+    slope_c = _slope_deg(zc, cc)
+    valid_c = interior_c.copy()
+    # cell centres of the coarse grid
+    rr, cc_ = np.mgrid[0:nrc, 0:nrc]
+    cxs = x0 + (cc_ + 0.5) * cc
+    cys = y1 - (rr + 0.5) * cc
+    xy_c = np.column_stack([cxs.ravel(), cys.ravel()])
+    river = acc >= cfg.river_km2
+    d_river = ndimage.distance_transform_edt(~river) * cc
+    zin = zc[inside_c]
+    z_lo, z_hi = float(np.percentile(zin, 2)), float(np.percentile(zin, 98))
+    zrel = (zc - z_lo) / (z_hi - z_lo)
+
+    def dem_value(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        col = np.floor((x - x0) / cell).astype(int)
+        row = np.floor((y1 - y) / cell).astype(int)
+        ok = (row >= 0) & (row < nr) & (col >= 0) & (col < nr)
+        v = np.full(x.shape, NODATA, dtype=np.int32)
+        v[ok] = dem[row[ok], col[ok]]
+        return v
+
+    # ---- towns: county seat and township seats --------------------------------------------------
+    n_town = max(4, int(round(cfg.n_townships * scale)))
+    gentle = np.exp(-slope_c / 4.0)
+    floor_frac = ndimage.uniform_filter(gentle, 13)
+    seat_score = np.where(valid_c, np.sqrt(acc) * floor_frac * np.exp(-2.0 * zrel), 0.0)
+    # county seat: the widest low valley (largest floor with a big river)
+    county_seat = int(np.argmax(seat_score.ravel()))
+    town_w = np.where(valid_c & river, floor_frac * np.exp(-1.5 * zrel) * np.sqrt(acc), 0.0).ravel()
+    spacing = 0.62 * math.sqrt(county.area / n_town)
+    seats = np.empty(0, dtype=np.int64)
+    while seats.size < n_town - 1 and spacing > 500:
+        seats = _poisson_pick(rng, xy_c, town_w, n_town - 1, spacing, existing=xy_c[[county_seat]])
+        spacing *= 0.9
+    seat_idx = np.concatenate([[county_seat], seats])
+    seat_xy = xy_c[seat_idx] + rng.uniform(-0.3, 0.3, (seat_idx.size, 2)) * cc
+    n_town = seat_idx.size
+    tnames = ["城关镇"] + list(_TOWNSHIP_NAMES[: n_town - 1])
+    if n_town - 1 > len(_TOWNSHIP_NAMES):
+        extra = _unique_names(rng, n_town - 1 - len(_TOWNSHIP_NAMES), "乡", set(tnames))
+        tnames = ["城关镇", *_TOWNSHIP_NAMES, *extra]
+    # township codes: 镇 100-199, 乡 200-399 (the national statistical convention)
+    tcodes = []
+    nz, nx = 100, 200
+    for nm in tnames:
+        if nm.endswith("镇"):
+            nz += 1
+            tcodes.append(f"{_COUNTY_CODE}{nz:03d}")
+        else:
+            nx += 1
+            tcodes.append(f"{_COUNTY_CODE}{nx:03d}")
+
+    # ---- townships: watershed from the seats over the terrain, so borders run on ridges ---------
+    markers = np.zeros((nrc, nrc), dtype=np.int32)
+    for i, (sx, sy) in enumerate(seat_xy):
+        markers[int((y1 - sy) // cc), int((sx - x0) // cc)] = i + 1
+    tlabel = watershed(zc, markers, compactness=cfg.township_compactness).astype(np.int32)
+    tpolys = []
+    for i in range(n_town):
+        parts = [shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
+            tlabel, mask=tlabel == i + 1, transform=ctransform) if v == i + 1]
+        tpolys.append(shapely.make_valid(shapely.union_all(parts).intersection(county)))
+    townships = gpd.GeoDataFrame(
+        {"township_id": [c[:9] for c in tcodes], "name": tnames},
+        geometry=tpolys, crs=METRIC_CRS,
+    )
+    tlabel = np.where(inside_c, tlabel, 0)
+
+    # ---- villages ---------------------------------------------------------------------------
+    n_vill = max(n_town * 3, int(round(cfg.n_villages * scale)))
+    vweight = np.where(
+        valid_c,
+        np.exp(-slope_c / 7.0) * np.exp(-1.8 * zrel) * (0.25 + np.exp(-d_river / 700.0)),
+        0.0,
+    )
+    # keep villages off the seat cells themselves
+    t_w = np.array([vweight[tlabel == i + 1].sum() for i in range(n_town)])
+    t_a = np.array([(tlabel == i + 1).sum() for i in range(n_town)], dtype=float)
+    share = (t_w / t_w.sum()) ** 0.6 * (t_a / t_a.sum()) ** 0.4
+    share /= share.sum()
+    min_per = max(3, n_vill // (n_town * 3))
+    counts = np.maximum(min_per, np.floor(share * n_vill)).astype(int)
+    while counts.sum() < n_vill:
+        counts[int(np.argmax(share * n_vill - counts))] += 1
+    while counts.sum() > n_vill:
+        counts[int(np.argmax(counts))] -= 1
+    seat_pts = seat_xy.copy()
+    vsel: list[int] = []
+    vtown: list[int] = []
+    flat_lab = tlabel.ravel()
+    for i in range(n_town):
+        w_i = np.where(flat_lab == i + 1, vweight.ravel(), 0.0)
+        existing = np.vstack([seat_pts, xy_c[vsel]]) if vsel else seat_pts
+        sp = cfg.village_spacing_m
+        got = np.empty(0, dtype=np.int64)
+        while sp > 200:
+            got = _poisson_pick(rng, xy_c, w_i, int(counts[i]), sp, existing=existing)
+            if got.size >= counts[i]:
+                break
+            sp *= 0.8
+        vsel.extend(got.tolist())
+        vtown.extend([i] * got.size)
+    vsel_a = np.asarray(vsel)
+    vxy = xy_c[vsel_a] + rng.uniform(-0.35, 0.35, (vsel_a.size, 2)) * cc
+    # the jittered point must stay on a valid DEM cell inside the county
+    bad = ~shapely.contains_xy(county, vxy[:, 0], vxy[:, 1]) | (dem_value(vxy[:, 0], vxy[:, 1]) == NODATA)
+    vxy[bad] = xy_c[vsel_a[bad]]
+
+    # hamlets: high, small, scattered
+    n_ham = max(3, int(round(cfg.n_hamlets * scale)))
+    hweight = np.where(valid_c & (slope_c < 28), np.clip(zrel - 0.45, 0, None) ** 1.5, 0.0)
+    hsel = _poisson_pick(rng, xy_c, hweight.ravel(), n_ham, 1500.0, existing=np.vstack([seat_xy, vxy]))
+    hxy = xy_c[hsel] + rng.uniform(-0.3, 0.3, (hsel.size, 2)) * cc
+    bad = ~shapely.contains_xy(county, hxy[:, 0], hxy[:, 1]) | (dem_value(hxy[:, 0], hxy[:, 1]) == NODATA)
+    hxy[bad] = xy_c[hsel[bad]]
+    htown = [int(flat_lab[i]) - 1 for i in hsel]
+
+    villages = _village_table(rng, cfg, vxy, vtown, hxy, htown, tnames, tcodes, zc, ctransform)
+    n_admin = vxy.shape[0]
+
+    # ---- roads --------------------------------------------------------------------------------
+    roads, village_leaf_surface, town_road_cells = _roads(
+        rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outlet, acc,
+        x0=x0, y1=y1, cc=cc,
+    )
+
+    # ---- facilities, hazards, protected, water ---------------------------------------------------
+    towns = _towns(rng, seat_xy, tnames, slope_c, valid_c, xy_c, town_road_cells, nrc)
+    clinics, schools = _clinics_schools(rng, villages, n_admin, seat_xy, tnames)
+    water, in_service = _water(rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope_c)
+    hazards = _hazards(rng, villages, n_admin, county, slope_c, valid_c, xy_c, acc, ter, ctransform)
+    protected = _protected(rng, villages, seat_xy, county, zc, slope_c, inside_c, ctransform, water)
+    _village_indicators(rng, villages, n_admin, clinics, in_service, village_leaf_surface)
+    households, planted = _households(rng, villages, n_admin, cfg, scale)
+    sites = _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c)
+
+    # ---- write --------------------------------------------------------------------------------
+    boundary = gpd.GeoDataFrame({"name": [_COUNTY_NAME]}, geometry=[county], crs=METRIC_CRS)
+    gp = out / "county.gpkg"
+    gp.unlink(missing_ok=True)
+    boundary.to_file(gp, layer="boundary", driver="GPKG")
+    townships.to_file(gp, layer="townships", driver="GPKG")
+
+    for ext in ("shp", "shx", "dbf", "prj", "cpg"):
+        (out / f"villages.{ext}").unlink(missing_ok=True)
+    vout = villages.rename(columns={v: k for k, v in VILLAGE_RENAME.items()})
+    vout = vout[[*VILLAGE_RENAME.keys(), "geometry"]].to_crs(STORAGE_CRS)
+    vout.to_file(out / "villages.shp", encoding="GB18030", driver="ESRI Shapefile")
+    (out / "villages.cpg").write_text("GB18030", encoding="ascii")
+
+    rp = out / "roads.gpkg"
+    rp.unlink(missing_ok=True)
+    roads.to_crs(STORAGE_CRS).to_file(rp, layer="roads", driver="GPKG")
+
+    tp = out / "towns.geojson"
+    tp.unlink(missing_ok=True)
+    towns.to_crs(WEB_CRS).to_file(tp, driver="GeoJSON")
+
+    fp = out / "facilities.gpkg"
+    fp.unlink(missing_ok=True)
+    for name, frame in (("clinics", clinics), ("schools", schools), ("water", water),
+                        ("hazards", hazards), ("protected", protected)):
+        frame.to_crs(STORAGE_CRS).to_file(fp, layer=name, driver="GPKG")
+
+    sp_ = out / "sites.gpkg"
+    sp_.unlink(missing_ok=True)
+    sites.to_file(sp_, layer="sites", driver="GPKG")
+
+    households.to_csv(out / "households.csv", index=False, encoding="utf-8")
+    _write_toml(out, seed=seed, scale=scale)
+    stats = {
+        "seed": seed, "scale": scale, "area_km2": county.area / 1e6,
+        "elev_min": int(dem[inside].min()), "elev_max": int(dem[inside].max()),
+        "n_townships": n_town, "n_admin": n_admin, "n_hamlets": len(villages) - n_admin,
+        "n_roads": len(roads), "road_km": float(roads.length.sum() / 1000.0),
+        "n_households": len(households), "planted": planted,
+    }
+    _write_stats(out, stats)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# villages
+# --------------------------------------------------------------------------------------------
+
+
+def _village_table(rng, cfg, vxy, vtown, hxy, htown, tnames, tcodes, zc, ctransform) -> gpd.GeoDataFrame:
+    n = vxy.shape[0]
+    pop = np.clip(np.round(rng.lognormal(math.log(1050), 0.5, n)), 300, 3000).astype(int)
+    hh = np.maximum(1, np.round(pop / rng.normal(3.3, 0.2, n))).astype(int)
+    # incidence: most 1-15 %, a cluster near the 2-3 % exit thresholds, a few above 15 %
+    u = rng.random(n)
+    inc = np.where(u < 0.18, rng.uniform(0.004, 0.02, n),
+                   np.where(u < 0.33, rng.uniform(0.02, 0.035, n),
+                            np.where(u < 0.93, rng.uniform(0.035, 0.15, n), rng.uniform(0.15, 0.32, n))))
+    poor = np.round(pop * inc).astype(int)
+    poor_hh = np.minimum(hh, np.maximum(np.sign(poor), np.round(poor / rng.uniform(2.6, 3.4, n)))).astype(int)
+    taken: set[str] = set()
+    names = _unique_names(rng, n, "村", taken)
+    ids: list[str] = []
+    seq = {i: 200 for i in range(len(tnames))}
+    for t in vtown:
+        seq[t] += 1
+        ids.append(f"{tcodes[t]}{seq[t]:03d}")
+    admin = pd.DataFrame({
+        "village_id": ids, "name": names, "township": [tnames[t] for t in vtown],
+        "population": pop, "households": hh, "poor_population": poor, "poor_households": poor_hh,
+        "level": "admin", "parent_id": None,
+    })
+    # hamlets (自然村): small, high; a few with incidence >= 50 %
+    m = hxy.shape[0]
+    hpop = rng.integers(35, 190, m)
+    hhh = np.maximum(1, np.round(hpop / rng.normal(3.5, 0.2, m))).astype(int)
+    hinc = np.where(rng.random(m) < 0.4, rng.uniform(0.5, 0.8, m), rng.uniform(0.05, 0.35, m))
+    if m:
+        hinc[0] = 0.62  # always at least one whole-hamlet relocation case
+    hpoor = np.round(hpop * hinc).astype(int)
+    hpoor_hh = np.minimum(hhh, np.maximum(1, np.round(hpoor / 3.0))).astype(int)
+    hnames = _unique_names(rng, m, "寨", taken)
+    hids, parents = [], []
+    hseq = {i: 900 for i in range(len(tnames))}
+    for j in range(m):
+        t = htown[j]
+        same = [i for i in range(n) if vtown[i] == t]
+        cand = same or list(range(n))
+        d = [(vxy[i, 0] - hxy[j, 0]) ** 2 + (vxy[i, 1] - hxy[j, 1]) ** 2 for i in cand]
+        pi = cand[int(np.argmin(d))]
+        parents.append(ids[pi])
+        tt = vtown[pi]
+        hseq[tt] += 1
+        hids.append(f"{tcodes[tt]}{hseq[tt]:03d}")
+        htown[j] = tt
+    ham = pd.DataFrame({
+        "village_id": hids, "name": hnames, "township": [tnames[t] for t in htown],
+        "population": hpop, "households": hhh, "poor_population": hpoor, "poor_households": hpoor_hh,
+        "level": "hamlet", "parent_id": parents,
+    })
+    df = pd.concat([admin, ham], ignore_index=True)
+    xy = np.vstack([vxy, hxy])
+    return gpd.GeoDataFrame(df, geometry=shapely.points(xy), crs=METRIC_CRS)
+
+
+def _village_indicators(rng, villages, n_admin, clinics, in_service, leaf_surface) -> None:
+    n = len(villages)
+    hamlet = (villages["level"] == "hamlet").to_numpy()
+    water_p = np.where(in_service, 0.93, np.where(hamlet, 0.35, 0.6))
+    u = rng.random(n)
+    sw = np.where(u < water_p, True, False).astype(object)
+    sw[rng.random(n) < 0.07] = None
+    villages["has_safe_water"] = pd.array(sw.tolist(), dtype="boolean")
+    villages["has_electricity"] = _tri(rng, n, 0.965, 0.02)
+    villages["has_broadband"] = _tri(rng, n, 0.66, 0.06)
+    villages["has_culture_venue"] = _tri(rng, n, 0.72, 0.06)
+    villages["has_tv"] = _tri(rng, n, 0.9, 0.04)
+    villages["bus_service"] = _tri(rng, n, 0.55, 0.08)
+    for col in ("has_broadband", "has_culture_venue", "bus_service"):
+        v = villages[col].copy()
+        v[hamlet & (rng.random(n) < 0.6)] = False
+        villages[col] = v
+    # clinic attributes follow the clinic layer (with a few unknowns)
+    vc = clinics[clinics["level"] == "village_clinic"].set_index("village_id")
+    std, doc = [], []
+    for vid in villages["village_id"]:
+        if vid in vc.index:
+            std.append(vc.at[vid, "standard"])
+            doc.append(vc.at[vid, "has_doctor"])
+        else:
+            std.append(False)
+            doc.append(False)
+    villages["clinic_standard"] = pd.array(std, dtype="boolean")
+    villages["clinic_doctor"] = pd.array(doc, dtype="boolean")
+    # claimed road hardening vs the road layer: planted disagreements for the cross-check
+    claimed = []
+    for i in range(n):
+        s = leaf_surface.get(i)
+        r = rng.random()
+        if s is None and i not in leaf_surface:
+            claimed.append(False if r < 0.7 else None)  # no road at all
+        elif s in ("asphalt", "concrete"):
+            claimed.append(True if r < 0.95 else None)
+        elif s in ("gravel", "earth"):
+            claimed.append(True if r < 0.4 else (False if r < 0.9 else None))  # 40 % claim falsely
+        else:
+            claimed.append(True if r < 0.7 else None)
+    villages["road_hardened_claimed"] = pd.array(claimed, dtype="boolean")
+
+    def frac(a: float, b: float, p_nan: float) -> np.ndarray:
+        v = np.round(rng.beta(a, b, n), 3)
+        v[rng.random(n) < p_nan] = np.nan
+        return v
+
+    villages["flush_toilet_frac"] = frac(5.0, 2.0, 0.08)
+    villages["household_road_hardened_frac"] = frac(6.0, 1.2, 0.1)
+    mi = np.round(np.clip(rng.normal(0.985, 0.02, n), 0.85, 1.0), 3)
+    mi[rng.random(n) < 0.3] = 1.0
+    mi[rng.random(n) < 0.05] = np.nan
+    villages["medical_insurance_frac"] = mi
+    villages["collective_income_cny"] = np.round(rng.lognormal(math.log(40000), 0.9, n), -2)
+
+
+# --------------------------------------------------------------------------------------------
+# roads
+# --------------------------------------------------------------------------------------------
+
+
+def _roads(rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outlet, acc, *, x0, y1, cc):
+    """Least-cost roads over a slope cost surface, noded on the coarse grid, then smoothed."""
+    nrc = slope_c.shape[0]
+    cost = 1.0 + (slope_c / 9.0) ** 2
+    cost = np.where(inside_c, cost, 400.0)
+    cost = np.where(acc >= 300.0, cost * 1.6, cost)  # bridging the big river costs a bit
+
+    def rc(x: float, y: float) -> tuple[int, int]:
+        c = min(nrc - 1, max(0, int((x - x0) // cc)))
+        r = min(nrc - 1, max(0, int((y1 - y) // cc)))
+        return r, c
+
+    edge_attr: dict[tuple[int, int], tuple[int, str | None]] = {}
+    network: set[int] = set()
+
+    def add_path(path: list[tuple[int, int]], cls: str, name: str | None) -> None:
+        flat = [r * nrc + c for r, c in path]
+        rank = _CLASS_RANK[cls]
+        for a, b in zip(flat[:-1], flat[1:], strict=True):
+            key = (a, b) if a < b else (b, a)
+            old = edge_attr.get(key)
+            if old is None or old[0] < rank:
+                edge_attr[key] = (rank, name)
+        network.update(flat)
+
+    seat_rc = [rc(x, y) for x, y in seat_xy]
+    # provincial trunk: outlet → county seat → the far side of the county
+    edge = inside_c & ~ndimage.binary_erosion(inside_c)
+    er, ec = np.nonzero(edge)
+    d_out = np.hypot(er - outlet[0], ec - outlet[1])
+    far = int(np.argmax(d_out - 0.02 * np.abs(ec - nrc / 2)))
+    a_end = (outlet[0], outlet[1])
+    b_end = (int(er[far]), int(ec[far]))
+    mcp = MCP_Geometric(cost, fully_connected=True)
+    mcp.find_costs([seat_rc[0]])
+    add_path(mcp.traceback(a_end), "provincial", "S305")
+    add_path(mcp.traceback(b_end), "provincial", "S305")
+    # county roads: Prim-like, each township seat joined to the growing network
+    remaining = list(range(1, len(seat_rc)))
+    xno = 0
+    while remaining:
+        starts = [divmod(i, nrc) for i in sorted(network)]
+        mcp = MCP_Geometric(cost, fully_connected=True)
+        costs, _ = mcp.find_costs(starts)
+        best = min(remaining, key=lambda i: costs[seat_rc[i]])
+        remaining.remove(best)
+        xno += 1
+        add_path(mcp.traceback(seat_rc[best]), "county", f"X{xno:03d}")
+    town_cells = set(network)
+
+    # township roads to the larger villages, then village roads to all the rest
+    pop = villages["population"].to_numpy()
+    vxy = shapely.get_coordinates(villages.geometry)
+    admin = np.arange(n_admin)
+    big = admin[pop[:n_admin] >= np.percentile(pop[:n_admin], 70)]
+    hamlets = np.arange(n_admin, len(villages))
+    connected_h = hamlets[rng.random(hamlets.size) < 0.55]
+    village_paths: dict[int, list[int]] = {}
+    yno = cno = 0
+    for group, cls in ((big, "township"), (np.setdiff1d(admin, big), "village"), (connected_h, "village")):
+        starts = [divmod(i, nrc) for i in sorted(network)]
+        mcp = MCP_Geometric(cost, fully_connected=True)
+        mcp.find_costs(starts)
+        paths = []
+        for vi in group:
+            path = mcp.traceback(rc(*vxy[vi]))
+            paths.append((vi, path))
+        for vi, path in paths:
+            if cls == "township":
+                yno += 1
+                name = f"Y{yno:03d}"
+            else:
+                cno += 1
+                name = f"C{cno:04d}" if rng.random() < 0.5 else None
+            add_path(path, cls, name)
+            village_paths[int(vi)] = [r * nrc + c for r, c in path]
+
+    # decompose the cell graph into chains between nodes
+    adj: dict[int, list[int]] = {}
+    for a, b in edge_attr:
+        adj.setdefault(a, []).append(b)
+        adj.setdefault(b, []).append(a)
+    vcell = {}
+    for vi in village_paths:
+        vcell.setdefault(village_paths[vi][-1], vi)
+    anchor = set(vcell) | {r * nrc + c for r, c in seat_rc}
+
+    def is_node(i: int) -> bool:
+        nb = adj[i]
+        if len(nb) != 2 or i in anchor:
+            return True
+        k1 = (min(i, nb[0]), max(i, nb[0]))
+        k2 = (min(i, nb[1]), max(i, nb[1]))
+        return edge_attr[k1] != edge_attr[k2]
+
+    nodes = {i for i in adj if is_node(i)}
+    seen: set[tuple[int, int]] = set()
+    chains: list[list[int]] = []
+    for s in sorted(nodes):
+        for nb in sorted(adj[s]):
+            key = (min(s, nb), max(s, nb))
+            if key in seen:
+                continue
+            seen.add(key)
+            chain = [s, nb]
+            while chain[-1] not in nodes:
+                cur, prev = chain[-1], chain[-2]
+                nxt = adj[cur][0] if adj[cur][0] != prev else adj[cur][1]
+                k = (min(cur, nxt), max(cur, nxt))
+                if k in seen:
+                    break
+                seen.add(k)
+                chain.append(nxt)
+            chains.append(chain)
+    for key in sorted(edge_attr):  # pure cycles (rare)
+        if key not in seen:
+            seen.add(key)
+            chains.append([key[0], key[1]])
+
+    inv_rank = {v: k for k, v in _CLASS_RANK.items()}
+    rows = []
+    leaf_surface: dict[int, str | None] = {}
+    for chain in chains:
+        a, b = chain[0], chain[1]
+        rank, name = edge_attr[(min(a, b), max(a, b))]
+        cls = inv_rank[rank]
+        pts = np.array([[x0 + (i % nrc + 0.5) * cc, y1 - (i // nrc + 0.5) * cc] for i in chain])
+        ends_at_village = None
+        for end, pos in ((chain[-1], -1), (chain[0], 0)):
+            if end in vcell and len(adj[end]) == 1:
+                pts[pos] = vxy[vcell[end]]
+                ends_at_village = vcell[end]
+        u = rng.random()
+        if cls == "provincial":
+            surface = "asphalt"
+        elif cls == "county":
+            surface = "asphalt" if u < 0.75 else "concrete"
+        elif cls == "township":
+            surface = "concrete" if u < 0.8 else ("asphalt" if u < 0.93 else None)
+        elif ends_at_village is not None:
+            # the last link into a village: where unhardened roads remain
+            hamlet = ends_at_village >= n_admin
+            p_un = 0.6 if hamlet else 0.2
+            surface = ("gravel" if u < p_un * 0.65 else "earth") if u < p_un else (
+                "concrete" if u < 0.88 else None)
+        else:
+            surface = "concrete" if u < 0.85 else ("gravel" if u < 0.92 else None)
+        if ends_at_village is not None:
+            leaf_surface[ends_at_village] = surface
+        line = LineString(_chaikin(pts, 2))
+        line = shapely.simplify(line, 4.0)
+        rows.append({"road_class": cls, "surface": surface, "name": name, "geometry": line})
+    # villages whose cell lies inside the network (on a through road) take that road's surface
+    for vi, path in village_paths.items():
+        if vi not in leaf_surface:
+            leaf_surface[vi] = "concrete"
+    roads = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
+    order = roads["road_class"].map(_CLASS_RANK).to_numpy()
+    roads = roads.iloc[np.argsort(-order, kind="stable")].reset_index(drop=True)
+    roads.insert(0, "road_id", [f"R{i + 1:05d}" for i in range(len(roads))])
+    return roads, leaf_surface, town_cells
+
+
+# --------------------------------------------------------------------------------------------
+# towns, clinics, schools, water, hazards, protected areas, sites
+# --------------------------------------------------------------------------------------------
+
+
+def _towns(rng, seat_xy, tnames, slope_c, valid_c, xy_c, town_cells, nrc) -> gpd.GeoDataFrame:
+    rows = []
+    for i, (x, y) in enumerate(seat_xy):
+        nm = tnames[i]
+        if i == 0:
+            rows.append({"town_id": "T00", "name": "青岩县城", "kind": "county_seat",
+                         "jobs": int(rng.integers(14000, 18000)), "township": nm, "geometry": Point(x, y)})
+        else:
+            rows.append({"town_id": f"T{i:02d}", "name": nm, "kind": "township_seat",
+                         "jobs": int(rng.integers(250, 1600)), "township": nm, "geometry": Point(x, y)})
+    # industrial park: a gentle trunk-road cell 3-8 km from the county seat
+    d = np.hypot(xy_c[:, 0] - seat_xy[0, 0], xy_c[:, 1] - seat_xy[0, 1])
+    on_road = np.zeros(nrc * nrc, dtype=bool)
+    on_road[list(town_cells)] = True
+    score = np.where(valid_c.ravel() & on_road & (d > 2500) & (d < 8000), np.exp(-slope_c.ravel() / 3.0), 0.0)
+    if score.max() <= 0:
+        score = np.where(valid_c.ravel() & (d > 1500), np.exp(-slope_c.ravel() / 3.0 - d / 5000.0), 0.0)
+    k = int(np.argmax(score))
+    rows.append({"town_id": "P01", "name": "青岩工业园（合成）", "kind": "industrial_park",
+                 "jobs": 4200, "township": tnames[0], "geometry": Point(*xy_c[k])})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
+
+
+def _clinics_schools(rng, villages, n_admin, seat_xy, tnames):
+    vxy = shapely.get_coordinates(villages.geometry)
+    rows = [{"clinic_id": "H000", "name": "青岩县人民医院", "level": "county_hospital",
+             "standard": True, "has_doctor": True, "village_id": None,
+             "geometry": Point(seat_xy[0, 0] + 180, seat_xy[0, 1] - 120)}]
+    for i, (x, y) in enumerate(seat_xy):
+        rows.append({"clinic_id": f"H{i + 1:03d}", "name": f"{tnames[i]}卫生院",
+                     "level": "township_health_centre", "standard": True, "has_doctor": True,
+                     "village_id": None, "geometry": Point(x + 60, y + 40)})
+    k = 0
+    for i in range(len(villages)):
+        hamlet = i >= n_admin
+        if hamlet or rng.random() < 0.1:  # ~10 % of villages (and all hamlets) have no clinic
+            continue
+        k += 1
+        std = rng.choice([True, False, None], p=[0.74, 0.19, 0.07])
+        doc = rng.choice([True, False, None], p=[0.8, 0.13, 0.07])
+        ang = rng.uniform(0, 2 * np.pi)
+        dist = rng.uniform(30, 150)
+        rows.append({"clinic_id": f"C{k:04d}", "name": f"{villages.at[i, 'name']}卫生室",
+                     "level": "village_clinic", "standard": std, "has_doctor": doc,
+                     "village_id": villages.at[i, "village_id"],
+                     "geometry": Point(vxy[i, 0] + dist * math.cos(ang), vxy[i, 1] + dist * math.sin(ang))})
+    clinics = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
+    for col in ("standard", "has_doctor"):
+        clinics[col] = pd.array([None if v is None else bool(v) for v in clinics[col]], dtype="boolean")
+
+    srows = []
+    for i, (x, y) in enumerate(seat_xy):
+        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": f"{tnames[i][:-1]}中心小学",
+                      "level": "primary", "geometry": Point(x - 150, y + 90)})
+    n_mid = 2 + len(seat_xy) // 8
+    for i in range(min(n_mid, len(seat_xy))):
+        x, y = seat_xy[i]
+        nm = "青岩县第一中学" if i == 0 else f"{tnames[i][:-1]}中学"
+        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": nm, "level": "middle",
+                      "geometry": Point(x + 220, y - 200)})
+    pop = villages["population"].to_numpy()[:n_admin]
+    central = np.argsort(-pop, kind="stable")[: max(3, n_admin // 10)]
+    for i in central:
+        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": f"{villages.at[i, 'name']}小学",
+                      "level": "primary", "geometry": Point(vxy[i, 0] + 90, vxy[i, 1] - 60)})
+    remote = rng.choice(np.setdiff1d(np.arange(n_admin), central), size=max(2, n_admin // 40), replace=False)
+    for i in sorted(remote):
+        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": f"{villages.at[i, 'name']}教学点",
+                      "level": "teaching_point", "geometry": Point(vxy[i, 0] - 70, vxy[i, 1] + 50)})
+    schools = gpd.GeoDataFrame(srows, geometry="geometry", crs=METRIC_CRS)
+    return clinics, schools
+
+
+def _water(rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope_c):
+    vxy = shapely.get_coordinates(villages.geometry)
+    rows = []
+    n = len(villages)
+    zr = zc.ravel()
+    # springs: mid-slope cells near villages
+    n_spring = max(6, n // 6)
+    w = np.where(valid_c.ravel() & (slope_c.ravel() > 8), 1.0, 0.0)
+    near = np.zeros_like(w)
+    pick = rng.choice(n, size=min(n, n_spring * 2), replace=False)
+    for i in pick:
+        d = np.hypot(xy_c[:, 0] - vxy[i, 0], xy_c[:, 1] - vxy[i, 1])
+        near += np.exp(-d / 500.0) * (d > 250)
+    sp = _poisson_pick(rng, xy_c, w * near, n_spring, 800.0)
+    for k, i in enumerate(sp):
+        safe = rng.choice([True, False, None], p=[0.78, 0.12, 0.1])
+        rows.append({"kind": "source", "name": f"泉水{k + 1}号", "safe": safe,
+                     "capacity_m3d": float(round(rng.uniform(20, 300))), "geometry": Point(*xy_c[i])})
+    # reservoirs: on mid-sized tributaries above the county seat
+    d_seat = np.hypot(xy_c[:, 0] - seat_xy[0, 0], xy_c[:, 1] - seat_xy[0, 1])
+    rw = np.where(valid_c.ravel() & (acc.ravel() > 8) & (acc.ravel() < 150) & (d_seat > 4000)
+                  & (d_seat < 16000) & (zr > zr[np.argmin(d_seat)] + 40), 1.0, 0.0)
+    if rw.sum() == 0:
+        rw = np.where(valid_c.ravel() & (acc.ravel() > 2), 1.0, 0.0)
+    res = _poisson_pick(rng, xy_c, rw, 2, 5000.0)
+    for k, i in enumerate(res):
+        rows.append({"kind": "source", "name": ["龙潭水库", "白水冲水库"][k], "safe": True,
+                     "capacity_m3d": float([30000, 12000][k]), "geometry": Point(*xy_c[i])})
+    # plants and piped service areas around seats; a few village schemes
+    areas = []
+    for i, (x, y) in enumerate(seat_xy):
+        r = 3800.0 if i == 0 else rng.uniform(1500, 2800)
+        if i > 0 and rng.random() < 0.2:
+            continue  # some township seats still without a piped network
+        area = _blob(rng, x, y, r, elong=rng.uniform(1.0, 1.6)).intersection(county)
+        areas.append(area)
+        rows.append({"kind": "service_area", "name": f"{tnames[i]}供水管网服务区", "safe": True,
+                     "capacity_m3d": None, "geometry": area})
+        if i == 0 or rng.random() < 0.5:
+            px, py = x + rng.uniform(-900, 900), y + rng.uniform(-900, 900)
+            cap = 20000.0 if i == 0 else float(round(rng.uniform(800, 3000), -2))
+            rows.append({"kind": "plant", "name": f"{tnames[i]}水厂", "safe": True, "capacity_m3d": cap,
+                         "geometry": Point(px, py)})
+            rows.append({"kind": "network", "name": f"{tnames[i]}主供水管", "safe": True,
+                         "capacity_m3d": None, "geometry": LineString([(px, py), (x, y)])})
+    for i in rng.choice(n, size=max(2, n // 7), replace=False):
+        area = _blob(rng, vxy[i, 0], vxy[i, 1], rng.uniform(500, 900)).intersection(county)
+        areas.append(area)
+        safe = rng.choice([True, None], p=[0.85, 0.15])
+        rows.append({"kind": "service_area", "name": f"{villages.at[i, 'name']}集中供水工程",
+                     "safe": safe, "capacity_m3d": None, "geometry": area})
+    water = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
+    water.insert(0, "water_id", [f"W{i + 1:04d}" for i in range(len(water))])
+    water["safe"] = pd.array([None if v is None else bool(v) for v in water["safe"]], dtype="boolean")
+    union = shapely.union_all(areas)
+    in_service = shapely.contains_xy(union, vxy[:, 0], vxy[:, 1])
+    return water, in_service
+
+
+def _hazards(rng, villages, n_admin, county, slope_c, valid_c, xy_c, acc, ter, ctransform):
+    vxy = shapely.get_coordinates(villages.geometry)
+    rows = []
+    n = len(villages)
+    steep = valid_c.ravel() & (slope_c.ravel() > np.percentile(slope_c[valid_c], 80))
+    # near settlements (that is where hazards are surveyed), and some anywhere steep
+    dmin = np.full(xy_c.shape[0], np.inf)
+    for i in range(n):
+        dmin = np.minimum(dmin, np.hypot(xy_c[:, 0] - vxy[i, 0], xy_c[:, 1] - vxy[i, 1]))
+    w = np.where(steep, 0.3 + np.exp(-dmin / 800.0), 0.0)
+    n_poly = max(8, n // 6)
+    sel = _poisson_pick(rng, xy_c, w, n_poly, 1200.0)
+    for k, i in enumerate(sel):
+        kind = ["landslide", "landslide", "collapse", "debris_flow"][k % 4]
+        if kind == "debris_flow":
+            # a tongue down the flow path
+            par = ter["parent"].ravel()
+            path = [int(i)]
+            for _ in range(8):
+                p = int(par[path[-1]])
+                if p < 0:
+                    break
+                path.append(p)
+            geom = LineString(xy_c[path]).buffer(rng.uniform(60, 110)) if len(path) > 1 else Point(*xy_c[i]).buffer(150)
+        else:
+            geom = _blob(rng, *xy_c[i], rng.uniform(120, 380), elong=rng.uniform(1.0, 2.0))
+        rows.append({"kind": kind, "radius_m": None, "geometry": geom.intersection(county)})
+    # hazard spots (隐患点) with a radius: a few right above villages and hamlets
+    n_pt = max(6, n // 12)
+    targets = np.concatenate([np.arange(n_admin, n)[: max(1, (n - n_admin) // 2)],
+                              rng.choice(n_admin, size=n_pt, replace=False)])
+    for i in targets:
+        ang = rng.uniform(0, 2 * np.pi)
+        dist = rng.uniform(40, 160)
+        x, y = vxy[i, 0] + dist * math.cos(ang), vxy[i, 1] + dist * math.sin(ang)
+        if not county.contains(Point(x, y)):
+            x, y = vxy[i]
+        rows.append({"kind": rng.choice(["landslide", "collapse"]), "radius_m": float(round(rng.uniform(150, 300))),
+                     "geometry": Point(x, y)})
+    # flood zone along the main rivers
+    cc = ctransform.a
+    big = acc >= 150.0
+    d = ndimage.distance_transform_edt(~big) * cc
+    flood = (d <= 180.0) & valid_c & ter["floor"]
+    flood = ndimage.binary_opening(flood, iterations=1) | (big & valid_c)
+    for p in _mask_polygons(flood, ctransform, simplify_m=40.0, min_area_m2=2e5):
+        rows.append({"kind": "flood", "radius_m": None, "geometry": p.intersection(county)})
+    hz = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
+    hz = hz[~hz.geometry.is_empty].reset_index(drop=True)
+    hz.insert(0, "hazard_id", [f"Z{i + 1:04d}" for i in range(len(hz))])
+    return hz
+
+
+def _protected(rng, villages, seat_xy, county, zc, slope_c, inside_c, ctransform, water):
+    rows = []
+    zin = zc[inside_c]
+    ridge = inside_c & (zc > np.percentile(zin, 82)) & (slope_c > 15)
+    ridge = ndimage.binary_closing(ridge, iterations=2) & inside_c
+    ridge = ndimage.binary_opening(ridge, iterations=1)
+    for p in _mask_polygons(ridge, ctransform, simplify_m=60.0, min_area_m2=1.5e6):
+        rows.append({"kind": "ecological_redline", "geometry": p.intersection(county)})
+    vxy = shapely.get_coordinates(villages.geometry)
+    settled = shapely.union_all(shapely.buffer(shapely.points(np.vstack([vxy, seat_xy])), 150.0))
+    near = shapely.union_all(shapely.buffer(shapely.points(vxy), 1500.0))
+    farm = inside_c & (slope_c < 7) & (zc < np.percentile(zin, 45))
+    farm = ndimage.binary_opening(farm, iterations=1)
+    for p in _mask_polygons(farm, ctransform, simplify_m=30.0, min_area_m2=1.5e5):
+        g = p.intersection(near).difference(settled).intersection(county)
+        if not g.is_empty and g.area > 1e5:
+            rows.append({"kind": "basic_farmland", "geometry": g})
+    res = water[(water["kind"] == "source") & water["name"].str.endswith("水库")]
+    for g in res.geometry:
+        rows.append({"kind": "water_source_protection",
+                     "geometry": _blob(rng, g.x, g.y, 1500.0, elong=1.4).intersection(county)})
+    pr = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
+    pr = pr[~pr.geometry.is_empty].reset_index(drop=True)
+    pr["geometry"] = [shapely.make_valid(g) for g in pr.geometry]
+    pr = pr.explode(index_parts=False)
+    pr = pr[pr.geometry.geom_type == "Polygon"].reset_index(drop=True)
+    pr.insert(0, "protected_id", [f"P{i + 1:04d}" for i in range(len(pr))])
+    return pr
+
+
+def _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c) -> gpd.GeoDataFrame:
+    rows = []
+    spec = [(0, "城北安置点", 1800, True), (0, "工业园安置点", 1200, False), (1, f"{tnames[1]}集镇安置点", 600, False)]
+    for k, (ti, name, cap, locked) in enumerate(spec):
+        d = np.hypot(xy_c[:, 0] - seat_xy[ti, 0], xy_c[:, 1] - seat_xy[ti, 1])
+        score = np.where(valid_c.ravel() & (d > 700) & (d < 3500), np.exp(-slope_c.ravel() / 3.0 - d / 3000.0), 0.0)
+        for r in rows:
+            dd = np.hypot(xy_c[:, 0] - r["geometry"].centroid.x, xy_c[:, 1] - r["geometry"].centroid.y)
+            score[dd < 1200] = 0.0
+        i = int(np.argmax(score))
+        geom = _blob(rng, *xy_c[i], math.sqrt(cap * 30.0 / math.pi), elong=1.3, n=12)
+        rows.append({"site_id": f"A{k + 1:02d}", "name": name, "capacity_people": cap, "locked": locked,
+                     "geometry": geom})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
+
+
+# --------------------------------------------------------------------------------------------
+# households
+# --------------------------------------------------------------------------------------------
+
+
+def _split(rng: np.random.Generator, total: int, count: int) -> np.ndarray:
+    """``count`` household sizes >= 1 summing to ``total`` (total >= count)."""
+    if count <= 0:
+        return np.empty(0, dtype=int)
+    extra = rng.multinomial(total - count, np.full(count, 1.0 / count))
+    return 1 + extra
+
+
+def _id_number(rng: np.random.Generator) -> str:
+    y = int(rng.integers(1938, 2000))
+    m = int(rng.integers(1, 13))
+    d = int(rng.integers(1, 29))
+    body = f"999999{y:04d}{m:02d}{d:02d}{int(rng.integers(0, 1000)):03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+    return body + check
+
+
+def _households(rng, villages, n_admin, cfg, scale):
+    n_sel = min(n_admin, max(4, int(round(cfg.n_household_villages * scale))))
+    inc = villages["poor_population"].to_numpy()[:n_admin] / villages["population"].to_numpy()[:n_admin]
+    order = np.argsort(-inc, kind="stable")
+    hi = order[: n_sel // 2]
+    rest = rng.choice(order[n_sel // 2:], size=n_sel - hi.size, replace=False)
+    chosen = sorted(int(i) for i in np.concatenate([hi, rest]))
+    # planted disagreement: a village whose register attribute sits under the western 3 % exit line
+    # while its household table holds about three times as many registered poor people
+    planted_i = chosen[len(chosen) // 2]
+    rows = []
+    planted = {}
+    for vi in chosen:
+        vid = villages.at[vi, "village_id"]
+        pop = int(villages.at[vi, "population"])
+        hh = int(villages.at[vi, "households"])
+        poor = int(villages.at[vi, "poor_population"])
+        poor_hh = int(villages.at[vi, "poor_households"])
+        if vi == planted_i:
+            true_poor = max(12, int(round(pop * 0.085)))
+            true_hh = max(4, int(round(true_poor / 3.0)))
+            poor, poor_hh = true_poor, true_hh
+            claimed = max(1, int(round(pop * 0.018)))
+            villages.at[vi, "poor_population"] = claimed
+            villages.at[vi, "poor_households"] = max(1, int(round(claimed / 3.0)))
+            planted = {"village_id": vid, "name": villages.at[vi, "name"], "attribute_poor": claimed,
+                       "household_poor": true_poor, "population": pop}
+        poor_hh = min(poor_hh, poor, hh - 1)
+        sizes_p = _split(rng, poor, poor_hh)
+        sizes_n = _split(rng, pop - poor, hh - poor_hh)
+        sizes = np.concatenate([sizes_p, sizes_n])
+        is_poor = np.concatenate([np.ones(sizes_p.size, bool), np.zeros(sizes_n.size, bool)])
+        perm = rng.permutation(sizes.size)
+        sizes, is_poor = sizes[perm], is_poor[perm]
+        for k in range(sizes.size):
+            p = bool(is_poor[k])
+            income = rng.lognormal(math.log(3900 if p else 9500), 0.35 if p else 0.45)
+
+            def flag(p_false: float) -> bool | None:
+                u = rng.random()
+                if u < 0.02:
+                    return None
+                return not (u < 0.02 + (p_false if p else 0.005))
+
+            surname = _SURNAMES[rng.integers(len(_SURNAMES))]
+            given = "".join(_GIVEN[j] for j in rng.integers(len(_GIVEN), size=rng.integers(1, 3)))
+            rows.append({
+                "household_id": f"{vid}{k + 1:04d}", "village_id": vid, "members": int(sizes[k]),
+                "registered_poor": p, "income_per_capita_cny": float(round(income, -1)),
+                "food_ok": flag(0.03), "clothing_ok": flag(0.03), "education_ok": flag(0.08),
+                "medical_ok": flag(0.1), "housing_ok": flag(0.2), "safe_water_ok": flag(0.15),
+                "head_name": surname + given, "id_number": _id_number(rng),
+                "phone": f"199-0000-{int(rng.integers(0, 10000)):04d}",
+            })
+    hh = pd.DataFrame(rows)
+    for col in ("food_ok", "clothing_ok", "education_ok", "medical_ok", "housing_ok", "safe_water_ok"):
+        hh[col] = pd.array(hh[col].tolist(), dtype="boolean")
+    return hh, planted
+
+
+# --------------------------------------------------------------------------------------------
+# workspace.toml and a small record of the run
+# --------------------------------------------------------------------------------------------
+
+
+def _write_toml(out: Path, *, seed: int, scale: float) -> None:
+    rename = "\n".join(f'"{k}" = "{v}"' for k, v in VILLAGE_RENAME.items())
+    text = f"""# Synthetic demo workspace, written by scripts/make_demo.py (seed {seed}, scale {scale:g}).
+# Everything here is invented; see README.md.
+[workspace]
+name = "{_COUNTY_NAME}"
+crs = "{METRIC_CRS}"
+policy = "national"
+province_group = "west"
+
+[layers.dem]
+path = "dem.tif"
+
+[layers.boundary]
+path = "county.gpkg"
+layer = "boundary"
+
+[layers.townships]
+path = "county.gpkg"
+layer = "townships"
+
+[layers.villages]
+path = "villages.shp"
+encoding = "GB18030"
+
+[layers.villages.rename]
+{rename}
+
+[layers.roads]
+path = "roads.gpkg"
+layer = "roads"
+
+[layers.towns]
+path = "towns.geojson"
+
+[layers.clinics]
+path = "facilities.gpkg"
+layer = "clinics"
+
+[layers.schools]
+path = "facilities.gpkg"
+layer = "schools"
+
+[layers.water]
+path = "facilities.gpkg"
+layer = "water"
+
+[layers.hazards]
+path = "facilities.gpkg"
+layer = "hazards"
+
+[layers.protected]
+path = "facilities.gpkg"
+layer = "protected"
+
+[layers.sites]
+path = "sites.gpkg"
+layer = "sites"
+
+[layers.households]
+path = "households.csv"
+
+[parameters]
+infer_surface_from_class = true
+village_catchment_radius_m = 3000
+"""
+    (out / "workspace.toml").write_text(text, encoding="utf-8")
+
+
+def _write_stats(out: Path, stats: dict) -> None:
+    lines = [f"{k}: {v}" for k, v in stats.items()]
+    (out / "generated.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python scripts/make_demo.py --out data/demo --seed 2017 --scale 1``."""
+    ap = argparse.ArgumentParser(description="Write the synthetic demo county workspace.")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "data" / "demo"))
+    ap.add_argument("--seed", type=int, default=2017)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--clean", action="store_true", help="delete generated files in OUT first")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    if args.clean and out.exists():
+        for p in out.iterdir():
+            if p.is_file() and p.name != "README.md":
+                p.unlink()
+            elif p.is_dir():
+                shutil.rmtree(p)
+    path = generate(out, seed=args.seed, scale=args.scale)
+    print((path / "generated.txt").read_text(encoding="utf-8"), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""Tests for geo.access: speed surfaces, travel time against MCP_Geometric."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString
+from skimage.graph import MCP_Geometric
+
+from geo.access import (
+    DEFAULT_ROAD_SPEEDS,
+    WALK_FLAT_KMH,
+    rasterize_roads,
+    resample_to_grid,
+    sample_at_points,
+    speed_surface,
+    tobler_kmh,
+    travel_time,
+    travel_time_with_nearest,
+    within,
+)
+
+
+def mcp_minutes(speed: np.ndarray, sources: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """Independent reference: skimage's MCP_Geometric on minutes-per-metre costs."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = 60.0 / (1000.0 * speed)
+    cost[~(speed > 0)] = np.inf
+    m = MCP_Geometric(cost, fully_connected=True, sampling=(dy, dx))
+    d, _ = m.find_costs([tuple(p) for p in np.argwhere(sources)])
+    d = np.asarray(d, dtype=float)
+    d[np.isinf(d)] = np.nan
+    return d
+
+
+def test_tobler_values():
+    assert tobler_kmh(0.0) == pytest.approx(6 * math.exp(-0.175))
+    assert tobler_kmh(-0.05) == pytest.approx(6.0)
+    np.testing.assert_allclose(
+        tobler_kmh(np.array([0.2, -0.3])), 6 * np.exp(-3.5 * np.array([0.25, 0.25]))
+    )
+    assert WALK_FLAT_KMH == pytest.approx(5.0367, abs=1e-4)
+
+
+def test_straight_road_time_is_length_over_speed():
+    n, dx, v = 50, 30.0, 40.0
+    speed = np.zeros((3, n))
+    speed[1, :] = v  # a road along the middle row, everything else a barrier
+    src = np.zeros_like(speed, dtype=bool)
+    src[1, 0] = True
+    t = travel_time(speed, src, cellsize=dx)
+    expected = np.arange(n) * dx * 60.0 / (1000.0 * v)
+    np.testing.assert_allclose(t[1], expected, rtol=1e-12)
+    assert np.isnan(t[0]).all() and np.isnan(t[2]).all()
+
+
+def test_diagonal_and_anisotropic_cells():
+    speed = np.full((2, 2), 6.0)
+    src = np.zeros((2, 2), bool)
+    src[0, 0] = True
+    t = travel_time(speed, src, cellsize=(30.0, 40.0))  # dx=30, dy=40
+    per_m = 60.0 / 6000.0
+    assert t[0, 1] == pytest.approx(30 * per_m)
+    assert t[1, 0] == pytest.approx(40 * per_m)
+    assert t[1, 1] == pytest.approx(50 * per_m)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equals_mcp_geometric_on_random_surfaces(seed):
+    rng = np.random.default_rng(seed)
+    shape = (60, 80)
+    speed = rng.uniform(0.5, 60.0, shape)
+    speed[rng.random(shape) < 0.15] = 0.0  # barriers
+    speed[rng.random(shape) < 0.02] = np.nan  # no data
+    src = np.zeros(shape, bool)
+    src[rng.integers(0, shape[0], 4), rng.integers(0, shape[1], 4)] = True
+    speed[src] = 5.0  # MCP cannot start on a barrier: keep the comparison like for like
+    ours = travel_time(speed, src, cellsize=(25.0, 30.0))
+    ref = mcp_minutes(speed, src, 25.0, 30.0)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    ok = ~np.isnan(ref) & (ref > 0)
+    rel = np.abs(ours[ok] - ref[ok]) / ref[ok]
+    assert rel.max() <= 1e-6
+    assert np.all(ours[src] == 0)
+
+
+def test_unreachable_behind_barrier_ring_is_nan():
+    speed = np.full((9, 9), 5.0)
+    speed[2:7, 2] = speed[2:7, 6] = 0
+    speed[2, 2:7] = speed[6, 2:7] = 0
+    src = np.zeros_like(speed, bool)
+    src[0, 0] = True
+    t = travel_time(speed, src, cellsize=10.0)
+    assert np.isnan(t[3:6, 3:6]).all()
+    assert np.isnan(t[2, 4])  # barrier itself
+    assert np.isfinite(t[8, 8]) and t[8, 8] > 0
+
+
+def test_source_on_barrier_is_enterable():
+    speed = np.full((5, 5), 10.0)
+    speed[:, 2] = 0.0  # a river column
+    speed[2, 3] = 4.0
+    src = np.zeros_like(speed, bool)
+    src[2, 2] = True  # a clinic drawn inside the river
+    t = travel_time(speed, src, cellsize=10.0)
+    assert t[2, 2] == 0.0
+    # the source takes the fastest neighbour's speed (10 km/h)
+    per_m_src = 60 / 10000
+    assert t[2, 1] == pytest.approx(10 * (per_m_src + 60 / 10000) / 2)
+    assert t[2, 3] == pytest.approx(10 * (per_m_src + 60 / 4000) / 2)
+    assert np.isnan(t[0, 2])  # other river cells stay barriers
+    # surrounded by barriers only: the source is 0, everything else unreachable
+    s2 = np.zeros((3, 3))
+    src2 = np.zeros((3, 3), bool)
+    src2[1, 1] = True
+    t2 = travel_time(s2, src2, cellsize=10.0)
+    assert t2[1, 1] == 0 and np.isnan(t2).sum() == 8
+
+
+def test_nearest_label_for_two_sources():
+    speed = np.full((1, 11), 5.0)
+    ids = np.full((1, 11), -1)
+    ids[0, 0] = 7
+    ids[0, 10] = 3
+    speed[0, 8:] = 50.0  # source 3 sits on a fast road
+    t, lab = travel_time_with_nearest(speed, ids, cellsize=100.0)
+    # from cell 10 leftwards at 50 km/h over cells 10..8, then walking
+    per_walk, per_fast = 60 / 5000, 60 / 50000
+    t_from_3 = np.zeros(11)
+    c = np.where(np.arange(11) >= 8, per_fast, per_walk)
+    for j in range(9, -1, -1):
+        t_from_3[j] = t_from_3[j + 1] + 100 * (c[j] + c[j + 1]) / 2
+    t_from_7 = np.concatenate([[0], np.cumsum(100 * (c[:-1] + c[1:]) / 2)])
+    expect_lab = np.where(t_from_7 <= t_from_3, 7, 3)
+    assert lab[0].tolist() == expect_lab.tolist()
+    np.testing.assert_allclose(t[0], np.minimum(t_from_7, t_from_3))
+    unreachable = np.zeros((1, 3))
+    ids2 = np.array([[0, -1, -1]])
+    _, lab2 = travel_time_with_nearest(unreachable + [[1, 0, 1]], ids2, cellsize=1.0)
+    assert lab2[0].tolist() == [0, -1, -1]
+
+
+def test_within_threshold_inclusive_and_nan_false():
+    m = np.array([59.999, 60.0, 60.0001, np.nan])
+    assert within(m, 60.0).tolist() == [True, True, False, False]
+
+
+def test_speed_surface_roads_barriers_cliffs():
+    slope = np.array([[0.0, 10.0, 50.0], [0.0, 0.0, 0.0]])
+    road = np.array([[0.0, 0.0, 30.0], [2.0, 0.0, np.nan]])
+    barriers = np.array([[False, False, False], [False, True, False]])
+    s = speed_surface(
+        slope_deg=slope, road_raster_speed=road, barriers=barriers, cliff_slope_deg=45
+    )
+    assert s[0, 0] == pytest.approx(WALK_FLAT_KMH)
+    assert s[0, 1] == pytest.approx(tobler_kmh(math.tan(math.radians(10))))
+    assert s[0, 2] == 30.0  # road through a cliff
+    assert s[1, 0] == pytest.approx(WALK_FLAT_KMH)  # slow road: walking is faster
+    assert s[1, 1] == 0.0
+    s2 = speed_surface(slope_deg=slope, walk_factor=0.5)
+    assert s2[0, 0] == pytest.approx(WALK_FLAT_KMH / 2)
+    with pytest.raises(ValueError, match="walk_factor"):
+        speed_surface(slope_deg=slope, walk_factor=0)
+    with pytest.raises(ValueError, match="barriers must have"):
+        speed_surface(slope_deg=slope, barriers=np.zeros((2, 2), bool))
+
+
+def test_rasterize_roads_max_speed_all_touched():
+    t = Affine(10, 0, 0, 0, -10, 100)  # 10 x 10 grid of 10 m cells
+    r = gpd.GeoDataFrame(
+        {
+            "road_class": ["village", "county", "track"],
+            "hardened": pd.array([False, True, None], dtype="boolean"),
+        },
+        geometry=[
+            LineString([(0, 55), (100, 55)]),  # row 4
+            LineString([(55, 0), (55, 100)]),  # column 5
+            LineString([(0, 95), (100, 95)]),  # row 0
+        ],
+        crs="EPSG:4547",
+    )
+    out = rasterize_roads(r, shape=(10, 10), transform=t)
+    assert out[4, 0] == DEFAULT_ROAD_SPEEDS[("village", "unhardened")]
+    assert out[4, 5] == DEFAULT_ROAD_SPEEDS[("county", "hardened")]  # crossing keeps the max
+    assert out[0, 0] == DEFAULT_ROAD_SPEEDS[("track", "unknown")]
+    assert out[7, 5] == 40.0 and out[7, 0] == 0.0
+    diag = gpd.GeoDataFrame(
+        {"road_class": ["village"], "hardened": [True]},
+        geometry=[LineString([(0, 100), (100, 0)])],
+    )
+    d = rasterize_roads(diag, shape=(10, 10), transform=t)
+    assert (d > 0).sum() >= 10
+    with pytest.raises(KeyError, match="motorway"):
+        rasterize_roads(
+            gpd.GeoDataFrame(
+                {"road_class": ["motorway"], "hardened": [True]},
+                geometry=[LineString([(0, 0), (1, 1)])],
+            ),
+            shape=(10, 10),
+            transform=t,
+        )
+
+
+def test_sample_at_points():
+    t = Affine(10, 0, 100, 0, -10, 200)
+    r = np.arange(12, dtype=float).reshape(3, 4)
+    v = sample_at_points(
+        r, np.array([[101, 199], [139.9, 171], [95, 199], [105, 150]]), transform=t
+    )
+    assert v[:2].tolist() == [0.0, 11.0]
+    assert np.isnan(v[2:]).all()
+
+
+def test_resample_different_resolution_and_extent():
+    crs = "EPSG:4547"
+    src = np.arange(16, dtype=float).reshape(4, 4)  # 20 m cells from (0, 80)
+    src_t = Affine(20, 0, 0, 0, -20, 80)
+    dst_t = Affine(10, 0, 0, 0, -10, 80)  # 10 m cells, larger extent
+    cat = resample_to_grid(
+        src,
+        src_t,
+        crs,
+        dst_shape=(10, 10),
+        dst_transform=dst_t,
+        dst_crs=crs,
+        kind="categorical",
+        dst_nodata=-1,
+    )
+    assert cat[0, 0] == 0 and cat[1, 1] == 0 and cat[2, 2] == 5 and cat[7, 7] == 15
+    assert (cat[8:, :] == -1).all()
+    cont = resample_to_grid(
+        src, src_t, crs, dst_shape=(10, 10), dst_transform=dst_t, dst_crs=crs, kind="continuous"
+    )
+    assert np.isnan(cont[9, 9])
+    assert 0 <= np.nanmin(cont) and np.nanmax(cont) <= 15
+    # bilinear: centres of src[0,0]=0 (10,70), [0,1]=1 (30,70), [1,0]=4 (10,50);
+    # dst cell (2, 2) has its centre at (25, 55): 0.75 * 1 + 0.75 * 4 = 3.75
+    assert cont[2, 2] == pytest.approx(3.75, abs=1e-6)
+    mask = resample_to_grid(
+        src > 7,
+        src_t,
+        crs,
+        dst_shape=(10, 10),
+        dst_transform=dst_t,
+        dst_crs=crs,
+        kind="categorical",
+    )
+    assert mask.dtype == bool and mask[7, 7] and not mask[0, 0]
+    with pytest.raises(ValueError, match="kind"):
+        resample_to_grid(
+            src, src_t, crs, dst_shape=(2, 2), dst_transform=dst_t, dst_crs=crs, kind="cubic"
+        )
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="shape"):
+        travel_time(np.ones((2, 2)), np.zeros((3, 3), bool), cellsize=1.0)
+    with pytest.raises(ValueError, match="cellsize"):
+        travel_time(np.ones((2, 2)), np.zeros((2, 2), bool), cellsize=0.0)
+    with pytest.raises(ValueError, match="integer"):
+        travel_time_with_nearest(np.ones((2, 2)), np.zeros((2, 2)), cellsize=1.0)
+
+
+# ----------------------------------------------------------------- invariants
+
+speeds = st.integers(0, 2**32 - 1).map(lambda s: np.random.default_rng(s))
+
+
+def _surface(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    shape = (int(rng.integers(2, 25)), int(rng.integers(2, 25)))
+    speed = rng.uniform(0.2, 50.0, shape)
+    speed[rng.random(shape) < 0.2] = 0.0
+    src = np.zeros(shape, bool)
+    src[rng.integers(0, shape[0]), rng.integers(0, shape[1])] = True
+    # sources on passable cells: a barrier source takes its neighbours' speed, which
+    # is not monotone when a road later lands on it (documented in travel_time)
+    speed[src] = np.maximum(speed[src], 0.2)
+    return speed, src
+
+
+@settings(max_examples=60, deadline=None)
+@given(speeds)
+def test_invariants_nonnegative_and_roads_never_slow(rng):
+    speed, src = _surface(rng)
+    t = travel_time(speed, src, cellsize=30.0)
+    assert np.all(t[~np.isnan(t)] >= 0)
+    assert np.all(t[src] == 0)
+    faster = speed.copy()
+    road = rng.random(speed.shape) < 0.3
+    faster[road] = np.maximum(faster[road], 40.0)  # adding a road
+    t2 = travel_time(faster, src, cellsize=30.0)
+    reach = ~np.isnan(t)
+    assert np.all(~np.isnan(t2[reach]))
+    assert np.all(t2[reach] <= t[reach] * (1 + 1e-12))
+    t3 = travel_time(speed * 2.0, src, cellsize=30.0)  # uniformly faster
+    np.testing.assert_allclose(t3[reach], t[reach] / 2.0, rtol=1e-12)
+    ref = mcp_minutes(speed, src, 30.0, 30.0)
+    np.testing.assert_allclose(t, ref, rtol=1e-9, equal_nan=True)

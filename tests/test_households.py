@@ -1,0 +1,140 @@
+"""Household exit (两不愁三保障) and masking of personal fields."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.coverage import chinese_headers
+from geo.households import (
+    DEFAULT_FLAGS,
+    evaluate_households,
+    mask_id_number,
+    mask_name,
+    mask_personal,
+    mask_phone,
+)
+from layers.errors import LayerSchemaError
+from layers.policy import load_policy
+
+NA = pd.NA
+IDS = ["520102199001011234", "52010219851231002X", "520102200502280017"]
+PHONES = ["13912345678", "18600001111", "0851-5551234"]
+NAMES = ["王小明", "李四", "欧阳娜娜"]
+
+
+def table(**over) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "household_id": ["h1", "h2", "h3"],
+            "village_id": ["v1", "v1", "v2"],
+            "members": [3, 4, 2],
+            "registered_poor": [True, True, False],
+            "income_per_capita_cny": [5000.0, 4000.0, None],
+            "head_name": NAMES,
+            "id_number": IDS,
+            "phone": PHONES,
+        }
+    )
+    for f in DEFAULT_FLAGS:
+        df[f] = pd.array([True, True, True], dtype="boolean")
+    for k, v in over.items():
+        df[k] = v
+    return df
+
+
+def test_household_statuses_and_income_line_borderline():
+    hh = table(housing_ok=pd.array([True, True, NA], dtype="boolean"))
+    r = evaluate_households(hh, income_line_cny=4000)
+    # income exactly at the line is not "above the line"
+    assert r["income_status"].tolist() == ["met", "not_met", "unknown"]
+    assert r["housing_status"].tolist() == ["met", "met", "unknown"]
+    assert r["exit_ready"].tolist() == [True, False, False]
+    assert r["unmet"].tolist() == ["", "income", ""]
+    assert r["unknown"].tolist() == ["", "", "income,housing"]
+    r2 = evaluate_households(hh, income_line_cny=3999.99)
+    assert r2["income_status"].tolist()[1] == "met"
+
+
+def test_each_flag_blocks():
+    for flag in DEFAULT_FLAGS:
+        hh = table(**{flag: pd.array([False, True, True], dtype="boolean")})
+        r = evaluate_households(hh, income_line_cny=1000)
+        assert not r["exit_ready"].iloc[0]
+        assert r["unmet"].iloc[0] == flag.removesuffix("_ok")
+
+
+def test_profile_income_line_used():
+    prof = load_policy("national")
+    r = evaluate_households(
+        table(), income_line_cny=prof.households["income_line_cny"], flags=prof.households["flags"]
+    )
+    assert r["income_status"].tolist()[:2] == ["met", "not_met"]
+
+
+def test_household_errors():
+    with pytest.raises(LayerSchemaError, match="missing column.*food_ok"):
+        evaluate_households(table().drop(columns="food_ok"), income_line_cny=4000)
+    with pytest.raises(LayerSchemaError, match="income_line_cny must be"):
+        evaluate_households(table(), income_line_cny=-1)
+    with pytest.raises(LayerSchemaError, match="unknown household flag"):
+        evaluate_households(table(), income_line_cny=1, flags=["members"])
+
+
+def test_mask_functions():
+    assert mask_name("王小明") == "王*"
+    assert mask_name("李四") == "李*"
+    assert mask_id_number("520102199001011234") == "520102********1234"
+    assert mask_id_number("52010219851231002X") == "520102********002X"
+    assert mask_id_number("520102900101123") == "520102*********"  # old 15-digit: no tail
+    assert mask_id_number("123") == "***"
+    assert mask_id_number(5.201021990010112e17).startswith("520102********")
+    assert mask_phone("13912345678") == "139****5678"
+    assert mask_phone("0851-5551234") == "085****1234"
+    assert mask_phone("12345") == "*****"
+    assert mask_name(None) is None and pd.isna(mask_phone(float("nan")))
+
+
+def test_masked_by_default_everywhere(tmp_path):
+    hh = table()
+    out = evaluate_households(hh, income_line_cny=4000)
+    path = tmp_path / "households.csv"
+    out.to_csv(path, index=False)
+    zh = tmp_path / "households_zh.csv"
+    chinese_headers(out, "households").to_csv(zh, index=False)
+    for p in (path, zh):
+        text = p.read_text(encoding="utf-8")
+        for secret in IDS + PHONES + NAMES:
+            assert secret not in text
+        for birth in ("19900101", "19851231", "20050228"):
+            assert birth not in text
+    assert hh["id_number"].tolist() == IDS  # input untouched
+    masked = mask_personal(hh)
+    assert masked["head_name"].tolist() == ["王*", "李*", "欧*"]
+
+
+def test_allow_personal_is_explicit():
+    out = evaluate_households(table(), income_line_cny=4000, allow_personal=True)
+    assert out["id_number"].tolist() == IDS
+    assert mask_personal(table(), allow_personal=True)["phone"].tolist() == PHONES
+
+
+def test_missing_personal_values_and_other_columns():
+    df = pd.DataFrame({"head_name": [None, "张三"], "guardian_phone": ["13800000000", None]})
+    m = mask_personal(df, columns=["head_name", "guardian_phone"])
+    assert m["head_name"].isna().tolist() == [True, False]
+    assert m["guardian_phone"].tolist()[0] == "138****0000"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.from_regex(r"[1-6][0-9]{16}[0-9X]", fullmatch=True),
+    st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+)
+def test_mask_never_reveals_middle(id_number, phone):
+    m = mask_id_number(id_number)
+    assert len(m) == 18 and m[6:14] == "*" * 8 and id_number[6:14] not in m[6:]
+    p = mask_phone(phone)
+    assert p[3:7] == "****" and phone not in p

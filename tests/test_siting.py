@@ -1,0 +1,432 @@
+"""Tests for geo.siting: candidate sites, exact and greedy allocation, robustness."""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from affine import Affine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geo.siting import (
+    allocate,
+    greedy_allocate,
+    match_sites,
+    merge_planner_sites,
+    robustness,
+    site_selection_frequency,
+    sites_from_suitability,
+)
+from layers.errors import LayerSchemaError, PolicyError
+
+CRS = "EPSG:4547"
+TR = Affine(100, 0, 500000, 0, -100, 3000000)  # 100 m cells = 1 ha
+
+
+# --------------------------------------------------------------------------- sites
+
+
+def _suit():
+    s = np.full((8, 8), 0.2)
+    s[0:2, 0:3] = 0.9  # patch A: 6 cells, mean 0.9
+    s[2, 3] = 0.8  # touches A diagonally only -> same patch with 8-connectivity
+    s[5:8, 5:8] = 0.7  # patch B: 9 cells
+    s[7, 0] = 0.95  # single cell: below min area
+    s[4, 4] = np.nan
+    return s
+
+
+def test_sites_from_suitability_patches():
+    sites = sites_from_suitability(
+        _suit(), transform=TR, crs=CRS, threshold=0.6, min_area_ha=2, people_per_ha=100
+    )
+    assert list(sites["site_id"]) == ["S001", "S002"]
+    a, b = sites.iloc[0], sites.iloc[1]
+    assert a["area_ha"] == pytest.approx(7.0)  # 6 + the diagonal cell
+    assert a["suitability"] == pytest.approx((6 * 0.9 + 0.8) / 7)
+    assert a["capacity_people"] == 700
+    assert b["area_ha"] == pytest.approx(9.0) and b["capacity_people"] == 900
+    assert b["suitability"] == pytest.approx(0.7)
+    np.testing.assert_allclose(sites.geometry.area / 1e4, sites["area_ha"])
+    assert (sites["source"] == "generated").all() and (~sites["locked"]).all()
+    reps = shapely.points(sites["rep_x"], sites["rep_y"])
+    assert shapely.within(reps, sites.geometry.values).all()
+    assert sites.crs == CRS
+
+
+def test_sites_max_sites_cap_and_empty():
+    s = sites_from_suitability(
+        _suit(), transform=TR, crs=CRS, threshold=0.6, min_area_ha=1, people_per_ha=10.5
+    )
+    assert len(s) == 3 and s.iloc[0]["area_ha"] == 1.0  # the 0.95 cell ranks first
+    assert s.iloc[0]["capacity_people"] == 10  # floor(1 * 10.5)
+    top = sites_from_suitability(
+        _suit(),
+        transform=TR,
+        crs=CRS,
+        threshold=0.6,
+        min_area_ha=1,
+        people_per_ha=100,
+        max_sites=2,
+        max_area_ha=8,
+    )
+    assert len(top) == 2
+    assert top.iloc[1]["area_ha"] == 7.0 and not top.iloc[1]["capped"]
+    capped = sites_from_suitability(
+        _suit(),
+        transform=TR,
+        crs=CRS,
+        threshold=0.6,
+        min_area_ha=8,
+        people_per_ha=100,
+        max_area_ha=5,
+    )
+    assert (
+        capped.iloc[0]["area_ha"] == 9.0
+        and capped.iloc[0]["capacity_people"] == 500
+        and capped.iloc[0]["capped"]
+    )
+    none = sites_from_suitability(
+        _suit(), transform=TR, crs=CRS, threshold=0.99, min_area_ha=1, people_per_ha=1
+    )
+    assert len(none) == 0 and "capacity_people" in none.columns
+    with pytest.raises(PolicyError, match="people_per_ha must be >= 0, found -1"):
+        sites_from_suitability(
+            _suit(), transform=TR, crs=CRS, threshold=0.5, min_area_ha=1, people_per_ha=-1
+        )
+
+
+def test_merge_planner_sites():
+    gen = sites_from_suitability(
+        _suit(), transform=TR, crs=CRS, threshold=0.6, min_area_ha=2, people_per_ha=100
+    )
+    b_geom = gen.geometry.iloc[1]
+    planner = gpd.GeoDataFrame(
+        {
+            "site_id": ["S001", "P2"],
+            "name": ["新村", "镇区"],
+            "capacity_people": [300, None],
+            "locked": [True, None],
+        },
+        geometry=[b_geom.centroid, shapely.box(501000, 2999000, 501200, 2999100)],
+        crs=CRS,
+    )
+    merged = merge_planner_sites(gen, planner, people_per_ha=50)
+    assert list(merged["source"]) == ["planner", "planner", "generated"]
+    assert list(merged["site_id"]) == [
+        "S001",
+        "P2",
+        "S001-gen",
+    ]  # patch B dropped (overlaps), id clash renamed
+    assert list(merged["capacity_people"]) == [300, 100, 700]
+    assert list(merged["locked"]) == [True, False, False]
+    with pytest.raises(LayerSchemaError, match="site 'S001': capacity_people missing"):
+        merge_planner_sites(gen, planner.assign(capacity_people=[None, 5]))
+    assert len(merge_planner_sites(gen, None)) == 2
+
+
+def test_match_sites():
+    base = gpd.GeoDataFrame(
+        {"site_id": ["A", "B"]}, geometry=[shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10)]
+    )
+    other = gpd.GeoDataFrame(
+        {"site_id": ["S001", "S002", "S003"]},
+        geometry=[
+            shapely.box(18, 0, 28, 10),
+            shapely.box(5, 0, 21, 5),
+            shapely.box(100, 100, 101, 101),
+        ],
+    )
+    assert match_sites(base, other) == {"S001": "B", "S002": "A"}
+
+
+# --------------------------------------------------------------------------- brute force reference
+
+
+def brute_force(people, cap, cost, *, p=None, locked=None, allowed=None):
+    """Lexicographic optimum (fewest people left out, then least cost) by enumeration.
+
+    Each village goes whole to one open site or stays unplaced; exactly p sites open
+    (locked among them) when p is given.
+    """
+    n, m = cost.shape
+    locked = np.zeros(m, bool) if locked is None else locked
+    allowed = np.isfinite(cost) if allowed is None else allowed
+    opens = (
+        [tuple(range(m))]
+        if p is None
+        else [
+            c for c in itertools.combinations(range(m), p) if set(np.flatnonzero(locked)) <= set(c)
+        ]
+    )
+    best = (np.inf, np.inf)
+    for open_set in opens:
+        choices = [[None] + [j for j in open_set if allowed[i, j]] for i in range(n)]
+        for combo in itertools.product(*choices):
+            load = np.zeros(m)
+            left = 0
+            obj = 0.0
+            for i, j in enumerate(combo):
+                if j is None:
+                    left += people[i]
+                else:
+                    load[j] += people[i]
+                    obj += people[i] * cost[i, j]
+            if np.all(load <= cap) and (left, obj) < best:
+                best = (left, obj)
+    return best
+
+
+@st.composite
+def instances(draw):
+    n = draw(st.integers(1, 6))
+    m = draw(st.integers(1, 3))
+    people = np.array(draw(st.lists(st.integers(0, 60), min_size=n, max_size=n)))
+    cap = np.array(draw(st.lists(st.integers(0, 150), min_size=m, max_size=m)))
+    raw = draw(st.lists(st.one_of(st.none(), st.integers(1, 120)), min_size=n * m, max_size=n * m))
+    cost = np.array([np.nan if c is None else float(c) for c in raw]).reshape(n, m)
+    p = draw(st.one_of(st.none(), st.integers(1, m)))
+    locked = np.zeros(m, bool)
+    if p is not None and draw(st.booleans()):
+        locked[draw(st.integers(0, m - 1))] = True
+    max_ret = draw(st.one_of(st.none(), st.integers(20, 120)))
+    towns_v = draw(st.lists(st.sampled_from(["t1", "t2"]), min_size=n, max_size=n))
+    towns_s = draw(st.lists(st.sampled_from(["t1", "t2"]), min_size=m, max_size=m))
+    pen = draw(st.sampled_from([0.0, 15.0]))
+    return people, cap, cost, p, locked, max_ret, towns_v, towns_s, pen
+
+
+def _frames(people, cap, towns_v=None, towns_s=None, locked=None):
+    n, m = len(people), len(cap)
+    demand = pd.DataFrame({"village_id": [f"V{i}" for i in range(n)], "people": people})
+    sites = pd.DataFrame({"site_id": [f"S{j}" for j in range(m)], "capacity_people": cap})
+    if towns_v is not None:
+        demand["township"] = towns_v
+        sites["township"] = towns_s
+    if locked is not None:
+        sites["locked"] = locked
+    return demand, sites
+
+
+def _check_feasible(res, people, cap, cost, max_ret):
+    a = res.assignments
+    assert a["village_id"].is_unique
+    idx = {f"V{i}": i for i in range(len(people))}
+    sidx = {f"S{j}": j for j in range(len(cap))}
+    for _, r in a.iterrows():
+        i, j = idx[r.village_id], sidx[r.site_id]
+        assert r.people == people[i]
+        assert np.isfinite(cost[i, j]) and r.travel_min == cost[i, j]
+        if max_ret is not None:
+            assert cost[i, j] <= max_ret
+    load = a.groupby("site_id")["people"].sum()
+    for s, v in load.items():
+        assert v <= cap[sidx[s]]
+    placed = set(a["village_id"]) | set(res.unplaced["village_id"])
+    assert placed == {f"V{i}" for i in range(len(people)) if people[i] > 0}
+    assert a["people"].sum() + res.unplaced["people"].sum() == people.sum()
+
+
+@given(instances())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_allocate_equals_brute_force(inst):
+    people, cap, cost, p, locked, max_ret, towns_v, towns_s, pen = inst
+    demand, sites = _frames(people, cap, towns_v, towns_s, locked)
+    res = allocate(
+        demand,
+        sites,
+        cost,
+        p=p,
+        max_return_min=max_ret,
+        township_penalty_min=pen,
+        mip_gap=0.0,
+        time_limit_s=20,
+    )
+    assert res.status == "optimal"
+    _check_feasible(res, people, cap, cost, max_ret)
+    eff = cost + np.where(np.array(towns_v)[:, None] != np.array(towns_s)[None, :], pen, 0.0)
+    with np.errstate(invalid="ignore"):
+        allowed = np.isfinite(cost) & ((cost <= max_ret) if max_ret is not None else True)
+    left, obj = brute_force(people, cap, eff, p=p, locked=locked, allowed=allowed)
+    assert res.unplaced_people == left
+    assert res.objective == pytest.approx(obj, abs=1e-6)
+    if p is not None:
+        assert set(res.assignments["site_id"]) <= set(res.open_sites)
+        if len(res.assignments):  # with nobody to place no site needs choosing
+            assert len(res.open_sites) == p
+        assert {f"S{j}" for j in np.flatnonzero(locked)} <= set(res.open_sites)
+
+    greedy = greedy_allocate(
+        demand, sites, cost, p=p, max_return_min=max_ret, township_penalty_min=pen
+    )
+    _check_feasible(greedy, people, cap, cost, max_ret)
+    assert greedy.status == "heuristic"
+    assert greedy.unplaced_people >= res.unplaced_people
+    if greedy.unplaced_people == res.unplaced_people:
+        assert greedy.objective >= res.objective - 1e-6
+
+
+def test_unreachable_and_too_large_reported():
+    demand, sites = _frames(np.array([10, 20, 520, 30]), np.array([100, 200]))
+    cost = np.array([[np.nan, np.nan], [95.0, 120.0], [10.0, 10.0], [5.0, 50.0]])
+    res = allocate(demand, sites, cost, max_return_min=90)
+    assert res.status == "optimal"
+    u = res.unplaced.set_index("village_id")
+    assert u.loc["V0", "reason_code"] == "no_site_reachable"
+    assert u.loc["V0", "reason_zh"] == "没有可达的安置点"
+    assert u.loc["V1", "reason_code"] == "no_site_within_limit"
+    assert u.loc["V1", "reason_en"] == "no site within 90 min (nearest 95 min)"
+    assert u.loc["V2", "reason_code"] == "village_too_large"
+    assert "村人口 520 人超过任何可达安置点的容量" in u.loc["V2", "reason_zh"]
+    assert res.assignments.to_dict("records") == [
+        {"village_id": "V3", "site_id": "S0", "people": 30, "travel_min": 5.0}
+    ]
+    assert res.objective == 150.0
+
+
+def test_capacity_shortfall_reported():
+    demand, sites = _frames(np.array([40, 30, 20]), np.array([50, 20]))
+    cost = np.array([[1.0, 2.0], [1.0, 2.0], [3.0, 1.0]])
+    res = allocate(demand, sites, cost)
+    # 90 people, 70 places: best is 40+? -> place 30+20 at S0 (50) and 20 at S1, leave out 40?
+    # or 40 at S0 and 20 at S1, leave out 30: fewest people left out wins (30 < 40).
+    assert res.unplaced_people == 30
+    u = res.unplaced.iloc[0]
+    assert u["village_id"] == "V1" and u["reason_code"] == "capacity_shortfall"
+    assert "缺口 20 人" in u["reason_zh"] and "short by 20" in u["reason_en"]
+    assert res.objective == 40 * 1.0 + 20 * 1.0
+    assert res.status == "optimal"
+    assert any("phase 1" in n for n in res.notes)
+
+
+def test_packing_infeasible_without_shortfall():
+    # capacity 60 >= demand 60, but whole villages of 25 + 25 + 10 do not pack into 30 + 30
+    demand, sites = _frames(np.array([25, 25, 10]), np.array([30, 30]))
+    cost = np.ones((3, 2))
+    res = allocate(demand, sites, cost)
+    assert res.unplaced.to_dict("records")[0]["reason_code"] == "no_room"
+    assert res.unplaced["village_id"].tolist() == ["V2"]  # fewest people left out: the 10
+    assert res.unplaced_people == 10
+    assert "剩余容量不足" in res.unplaced["reason_zh"].iloc[0]
+    split = allocate(demand, sites, cost, split=True)
+    assert split.unplaced_people == 0 and split.assignments["people"].sum() == 60
+    assert split.site_load["assigned_people"].tolist() == [30, 30]
+
+
+def test_split_brute_force_small():
+    # splitting: costs per person; 50 people, sites 30 (cost 1) and 40 (cost 3)
+    demand, sites = _frames(np.array([50]), np.array([30, 40]))
+    res = allocate(demand, sites, np.array([[1.0, 3.0]]), split=True)
+    assert res.objective == 30 * 1 + 20 * 3
+    assert sorted(res.assignments["people"]) == [20, 30]
+    g = greedy_allocate(demand, sites, np.array([[1.0, 3.0]]), split=True)
+    assert g.objective == res.objective
+
+
+def test_time_limited_answer_is_not_called_optimal():
+    rng = np.random.default_rng(3)
+    n, m = 400, 40
+    xy_v, xy_s = rng.uniform(0, 50, (n, 2)), rng.uniform(0, 50, (m, 2))
+    cost = np.hypot(*(xy_v[:, None, :] - xy_s[None, :, :]).transpose(2, 0, 1)) * 2
+    people = rng.integers(20, 300, n)
+    cap = np.full(m, int(people.sum() * 1.3 / 12))
+    demand, sites = _frames(people, cap)
+    res = allocate(demand, sites, cost, p=12, time_limit_s=0.05)
+    assert res.status != "optimal"
+    assert res.status == "time_limit"
+    if len(res.assignments):
+        assert res.mip_gap > 0
+    else:
+        assert (res.unplaced["reason_code"] == "solver_no_solution").all()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PuLP 4 deprecations inside spopt
+def test_uncapacitated_p_median_matches_spopt():
+    spopt_locate = pytest.importorskip("spopt.locate")
+    pulp = pytest.importorskip("pulp")
+    rng = np.random.default_rng(7)
+    n, m, p = 25, 8, 3
+    cost = rng.uniform(1, 100, (n, m)).round(1)
+    people = rng.integers(1, 50, n)
+    model = spopt_locate.PMedian.from_cost_matrix(cost, people, p_facilities=p)
+    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    demand, sites = _frames(people, np.full(m, people.sum()))
+    res = allocate(demand, sites, cost, p=p, mip_gap=0.0)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(model.problem.objective.value(), rel=1e-9)
+
+
+def test_uncapacitated_p_median_matches_brute_force():
+    # Independent of spopt: enumerate the open sets, each village to its nearest open site.
+    rng = np.random.default_rng(11)
+    n, m, p = 15, 6, 2
+    cost = rng.uniform(1, 60, (n, m))
+    people = rng.integers(1, 40, n)
+    best = min(
+        (people * cost[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(m), p)
+    )
+    demand, sites = _frames(people, np.full(m, 10_000))
+    res = allocate(demand, sites, cost, p=p, mip_gap=0.0)
+    assert res.objective == pytest.approx(best)
+
+
+def test_allocate_input_errors():
+    demand, sites = _frames(np.array([10, 20]), np.array([30, 30]))
+    with pytest.raises(
+        LayerSchemaError,
+        match=r"cost_min must have shape \(villages, sites\) = \(2, 2\), found \(2, 3\)",
+    ):
+        allocate(demand, sites, np.ones((2, 3)))
+    with pytest.raises(
+        LayerSchemaError, match=r"village_id must be unique, found duplicates \['V0'\]"
+    ):
+        allocate(demand.assign(village_id="V0"), sites, np.ones((2, 2)))
+    with pytest.raises(LayerSchemaError, match=r"demand: expected columns \['people'\]"):
+        allocate(demand.drop(columns="people"), sites, np.ones((2, 2)))
+    with pytest.raises(
+        PolicyError, match=r"p must be an integer in 1..2 \(number of sites\), found 3"
+    ):
+        allocate(demand, sites, np.ones((2, 2)), p=3)
+    with pytest.raises(PolicyError, match="2 sites are locked but only p=1 may open"):
+        allocate(demand, sites.assign(locked=True), np.ones((2, 2)), p=1)
+    with pytest.raises(LayerSchemaError, match="cost_min must be >= 0"):
+        allocate(demand, sites, -np.ones((2, 2)))
+
+
+def test_nobody_reachable_does_not_crash():
+    demand, sites = _frames(np.array([10, 20]), np.array([30, 30]))
+    for f in (allocate, greedy_allocate):
+        res = f(demand, sites, np.full((2, 2), np.nan), p=1)
+        assert len(res.assignments) == 0
+        assert res.unplaced["reason_code"].tolist() == ["no_site_reachable"] * 2
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_site_selection_frequency():
+    freq = site_selection_frequency(
+        [{"A", "B"}, {"A"}, {"A", "C"}, ["A", "A"]], sites=["A", "B", "C", "D"]
+    )
+    assert freq.to_dict() == {"A": 1.0, "B": 0.25, "C": 0.25, "D": 0.0}
+    assert list(freq.index) == ["A", "B", "C", "D"]
+    assert freq.name == "frac"
+
+
+def test_robustness_driver():
+    draws = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    calls = []
+
+    def run(w):
+        return {"X"} if w[0] > 0.5 else {"Y"}
+
+    freq = robustness(draws, run, sites=["X", "Y", "Z"], progress=lambda d, t: calls.append((d, t)))
+    assert (
+        freq["X"] == pytest.approx(2 / 3) and freq["Y"] == pytest.approx(1 / 3) and freq["Z"] == 0
+    )
+    assert calls == [(1, 3), (2, 3), (3, 3)]
