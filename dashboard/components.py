@@ -290,6 +290,7 @@ def map_frame(
                 children,
                 id=map_id,
                 bounds=plan.bounds,
+                center=plan.center,
                 style={"height": "100%", "width": "100%"},
                 preferCanvas=False,
             ),

@@ -116,6 +116,12 @@ class Plan:
         minx, miny, maxx, maxy = pd.concat(frames).total_bounds
         return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
 
+    @property
+    def center(self) -> list[float]:
+        """``[lat, lon]`` of the middle of :attr:`bounds`."""
+        (s, w), (n, e) = self.bounds
+        return [round((s + n) / 2, 5), round((w + e) / 2, 5)]
+
 
 def _empty() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"geometry": gpd.GeoSeries([], crs=WEB_CRS)}, crs=WEB_CRS)

@@ -396,29 +396,24 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
     """Multi-source Dijkstra on an 8-connected grid with an indexed 4-ary heap.
 
     The grid is padded with a one-cell ring of barriers so the inner loop needs
-    no bounds checks. ``pos[i]``: -1 never queued, -2 settled, else the slot of
-    ``i`` in the heap. Heap keys are stored beside the indices for cache
-    locality; decrease-key keeps at most one heap entry per cell, so memory is
-    bounded by the grid size.
+    no bounds checks. ``cd[i, 0]`` is the cell's cost, ``cd[i, 1]`` its best
+    distance so far (interleaved: one cache line per neighbour). Barriers
+    (infinite cost) and settled cells need no test of their own: a move into a
+    barrier costs ``inf`` and a move into a settled cell can never improve it
+    (costs are non-negative), so ``nd < dist`` rejects both. ``pos[i]`` is the
+    slot of ``i`` in the heap or -1; decrease-key keeps at most one heap entry
+    per cell, so memory is bounded by the grid size.
     """
     inf = np.inf
     pc = ncols + 2
     npad = (nrows + 2) * pc
-    pcost = np.full(npad, inf)
+    cd = np.full((npad, 2), inf)
     for r in range(nrows):
         base = (r + 1) * pc + 1
         for c in range(ncols):
-            pcost[base + c] = cost[r * ncols + c]
-    dist = np.full(npad, inf)
+            cd[base + c, 0] = cost[r * ncols + c]
     label = np.full(npad, -1, dtype=np.int32)
     pos = np.full(npad, -1, dtype=np.int32)
-    for r in range(nrows + 2):  # padding counts as settled: never relaxed
-        if r == 0 or r == nrows + 1:
-            for c in range(pc):
-                pos[r * pc + c] = -2
-        else:
-            pos[r * pc] = -2
-            pos[r * pc + pc - 1] = -2
     heap_i = np.empty(nrows * ncols, dtype=np.int32)
     heap_k = np.empty(nrows * ncols, dtype=np.float64)
     off = np.array([-pc - 1, -pc, -pc + 1, -1, 1, pc - 1, pc, pc + 1])
@@ -429,9 +424,9 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
     for s in range(seeds.shape[0]):
         i0 = seeds[s]
         i = (i0 // ncols + 1) * pc + (i0 % ncols) + 1
-        if dist[i] == 0.0:
+        if cd[i, 1] == 0.0:
             continue
-        dist[i] = 0.0
+        cd[i, 1] = 0.0
         label[i] = seed_labels[s]
         heap_i[size] = i  # all keys are 0: appending keeps the heap property
         heap_k[size] = 0.0
@@ -440,7 +435,7 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
     while size > 0:
         i = heap_i[0]
         d = heap_k[0]
-        pos[i] = -2
+        pos[i] = -1
         size -= 1
         if size > 0:
             li = heap_i[size]
@@ -469,25 +464,18 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
             heap_i[hole] = li
             heap_k[hole] = lk
             pos[li] = hole
-        ci = pcost[i]
+        ci = cd[i, 0]
         lab = label[i]
         for k in range(8):
             j = i + off[k]
-            pj = pos[j]
-            if pj == -2:
-                continue
-            cj = pcost[j]
-            if cj == inf:
-                continue
-            nd = d + half[k] * (ci + cj)
-            if nd < dist[j]:
-                dist[j] = nd
+            nd = d + half[k] * (ci + cd[j, 0])
+            if nd < cd[j, 1]:
+                cd[j, 1] = nd
                 label[j] = lab
-                if pj == -1:
+                hole = pos[j]
+                if hole == -1:
                     hole = size
                     size += 1
-                else:
-                    hole = pj
                 while hole > 0:
                     parent = (hole - 1) >> 2
                     if heap_k[parent] > nd:
@@ -505,7 +493,7 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
     for r in range(nrows):
         base = (r + 1) * pc + 1
         for c in range(ncols):
-            out_d[r * ncols + c] = dist[base + c]
+            out_d[r * ncols + c] = cd[base + c, 1]
             out_l[r * ncols + c] = label[base + c]
     return out_d, out_l
 

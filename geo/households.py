@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_FLAGS",
     "CRITERIA",
     "evaluate_households",
+    "households_by_village",
     "mask_personal",
     "mask_name",
     "mask_id_number",
@@ -142,13 +143,59 @@ def evaluate_households(
 
 
 def _join_where(frame: pd.DataFrame, value: str) -> pd.Series:
-    cols = list(frame.columns)
+    """Comma-separated column names where ``frame == value``, row by row (vectorised)."""
     mask = (frame == value).to_numpy()
-    return pd.Series(
-        [",".join(c for c, m in zip(cols, row, strict=True) if m) for row in mask],
-        index=frame.index,
-        dtype=object,
+    acc = np.full(len(frame), "", dtype=object)
+    for j, col in enumerate(frame.columns):
+        acc = acc + np.where(mask[:, j], f"{col},", "").astype(object)
+    return pd.Series(acc, index=frame.index, dtype=object).str.rstrip(",")
+
+
+def households_by_village(households_eval: pd.DataFrame) -> pd.DataFrame:
+    """Per-village counts from :func:`evaluate_households` (no personal fields).
+
+    Parameters
+    ----------
+    households_eval : DataFrame
+        Output of :func:`evaluate_households` with ``village_id``, ``members`` and
+        ``registered_poor``.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``village_id``: ``n_households``, ``n_registered_poor``,
+        ``poor_people`` (members of registered poor households),
+        ``n_exit_ready``, ``n_poor_not_ready`` (registered poor households not
+        meeting every criterion: the ones exit would be "on paper" for),
+        ``n_with_unknown`` (households with at least one unknown criterion).
+
+    Raises
+    ------
+    LayerSchemaError
+        If a needed column is missing.
+    """
+    need = ["village_id", "members", "registered_poor", "exit_ready", "unknown"]
+    missing = [c for c in need if c not in households_eval.columns]
+    if missing:
+        raise LayerSchemaError(
+            f"households: missing column(s) {', '.join(missing)}; pass the output of "
+            "evaluate_households"
+        )
+    poor = households_eval["registered_poor"].astype("boolean").fillna(False).astype(bool)
+    ready = households_eval["exit_ready"].astype(bool)
+    members = pd.to_numeric(households_eval["members"], errors="coerce").fillna(0)
+    df = pd.DataFrame(
+        {
+            "village_id": households_eval["village_id"].astype(str),
+            "n_households": 1,
+            "n_registered_poor": poor.astype(int),
+            "poor_people": members.where(poor, 0),
+            "n_exit_ready": ready.astype(int),
+            "n_poor_not_ready": (poor & ~ready).astype(int),
+            "n_with_unknown": (households_eval["unknown"].astype(str) != "").astype(int),
+        }
     )
+    return df.groupby("village_id", sort=True).sum().reset_index()
 
 
 # --------------------------------------------------------------------------- masking

@@ -133,7 +133,7 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
             df[c.name] = parsed
         else:
             raw = s.map(lambda v: v.strip() if isinstance(v, str) else v)
-            blank = raw.map(lambda v: v is None or v is pd.NA or (isinstance(v, str) and v.lower() in BOOL_UNKNOWN))
+            blank = raw.map(lambda v: (not isinstance(v, str) and pd.isna(v)) or (isinstance(v, str) and v.lower() in BOOL_UNKNOWN))
             num = pd.to_numeric(raw.where(~blank, np.nan), errors="coerce")
             bad = num.isna() & ~blank
             if bad.any():

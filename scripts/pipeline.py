@@ -601,14 +601,21 @@ def _gpkg_safe(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return _plain_values(gdf, skip=gdf.geometry.name)
 
 
-def _write_table(df: pd.DataFrame, tables: Path, name: str, kind: str | None = None) -> list[str]:
+_TABLE_KIND = {"transport": "transport", "road": "transport", "water": "water", "health": "health",
+               "leaders": "leaders", "households": "households"}
+
+
+def _write_table(df: pd.DataFrame, tables: Path, name: str, *, profile=None) -> list[str]:
+    """Write one bureau table as UTF-8-BOM CSV (Excel opens it) and XLSX with a Chinese and an English sheet."""
     from geo.coverage import chinese_headers
+    from layers.errors import LayerSchemaError
 
     df = _plain_values(pd.DataFrame(df.drop(columns=[c for c in ("geometry",) if c in df.columns])))
     df.to_csv(tables / f"{name}.csv", index=False, encoding="utf-8-sig")
+    kind = _TABLE_KIND.get(name.split("_")[0], "villages")
     try:
-        zh = chinese_headers(df, kind or name)
-    except (KeyError, ValueError):
+        zh = chinese_headers(df, kind, profile=profile)
+    except LayerSchemaError:
         zh = df
     with pd.ExcelWriter(tables / f"{name}.xlsx", engine="openpyxl") as xw:
         zh.to_excel(xw, sheet_name="中文", index=False)
@@ -840,7 +847,7 @@ def _write_plan(out: Path, *, workspace, profile, villages, gaps, net, tables, h
         put("roads", roads)
 
         for name, df in tables.items():
-            outputs += _write_table(df, tmp / "tables", name)
+            outputs += _write_table(df, tmp / "tables", name, profile=profile)
         outputs += _write_table(gaps, tmp / "tables", "road_gaps")
         outputs += _write_table(cand[cand["eligible"].fillna(False).astype(bool)].sort_values("rank"), tmp / "tables",
                                 "relocation_candidates")

@@ -297,19 +297,20 @@ def test_network_to_gaps_end_to_end():
     ev = evaluate(vg, prof)
     assert ev["road_access"].tolist() == ["hardened", "gap", "gap", "unknown", "no_road"]
     assert ev["road_status"].tolist() == ["met", "not_met", "not_met", "unknown", "not_met"]
-    assert ev["road_value"].tolist()[:3] == pytest.approx([0.0, 3.0, 2.0])
+    # V2: r3 1 km + r2 2 km; V3: r4 1 km + r2 2 km
+    assert ev["road_value"].tolist()[:3] == pytest.approx([0.0, 3.0, 3.0])
     assert ev["road_claim_conflict"].tolist()[:3] == [False, True, False]
 
     gaps = road_gaps(net.edges, ev)
     got = list(zip(gaps["villages_served"], gaps["length_km"], gaps["rank"], strict=True))
-    # r2 shared: 100/3 + 300/2 = 183.3 per km; r4: 150; r5 (unknown surface): 40; r3: 33.3
+    # r2 shared: 100/3 + 300/3 = 133.3 per km; r4: 100; r5 (unknown surface): 40; r3: 33.3
     assert got == [
         ("V2,V3", pytest.approx(2.0), 1),
         ("V3", pytest.approx(1.0), 2),
         ("V4", pytest.approx(1.5), 3),
         ("V2", pytest.approx(1.0), 4),
     ]
-    assert gaps["people_per_km"].tolist() == pytest.approx([100 / 3 + 150, 150, 40, 100 / 3])
+    assert gaps["people_per_km"].tolist() == pytest.approx([400 / 3, 100, 40, 100 / 3])
     assert gaps["unknown_surface_km"].tolist() == pytest.approx([0, 0, 1.5, 0])
     t = transport_summary(ev, gaps=gaps).set_index("township")
     assert t.loc["甲乡", "n_without_hardened_road"] == 1

@@ -11,6 +11,7 @@ from geo.coverage import chinese_headers
 from geo.households import (
     DEFAULT_FLAGS,
     evaluate_households,
+    households_by_village,
     mask_id_number,
     mask_name,
     mask_personal,
@@ -138,3 +139,18 @@ def test_mask_never_reveals_middle(id_number, phone):
     assert len(m) == 18 and m[6:14] == "*" * 8 and id_number[6:14] not in m[6:]
     p = mask_phone(phone)
     assert p[3:7] == "****" and phone not in p
+
+
+def test_households_by_village():
+    hh = table(housing_ok=pd.array([True, True, NA], dtype="boolean"))
+    r = households_by_village(evaluate_households(hh, income_line_cny=4000))
+    assert r["village_id"].tolist() == ["v1", "v2"]
+    assert r["n_households"].tolist() == [2, 1]
+    assert r["n_registered_poor"].tolist() == [2, 0]
+    assert r["poor_people"].tolist() == [7, 0]
+    assert r["n_exit_ready"].tolist() == [1, 0]
+    assert r["n_poor_not_ready"].tolist() == [1, 0]  # h2: income exactly at the line
+    assert r["n_with_unknown"].tolist() == [0, 1]
+    assert not set(r.columns) & {"head_name", "id_number", "phone"}
+    with pytest.raises(LayerSchemaError, match="pass the output of evaluate_households"):
+        households_by_village(hh)

@@ -219,3 +219,14 @@ def test_copied_profile_is_independent(tmp_path):
     prof = load_policy(write(tmp_path, text, "copy.toml"))
     assert prof.indicator("clinic").threshold == 30
     assert load_policy("national").indicator("clinic").threshold == 60
+
+
+def test_relocation_and_suitability_sections_accepted_by_their_stages():
+    relocation = pytest.importorskip("geo.relocation")
+    suitability = pytest.importorskip("geo.suitability")
+    for name in list_policies():
+        prof = load_policy(name)
+        rules = relocation.RelocationRules.from_dict(prof.relocation)
+        assert rules.small_poor_max_households == prof.relocation["small_poor_max_households"]
+        params = suitability.SuitabilityParams(**prof.suitability)
+        assert params.slope_limit_deg == pytest.approx(14.04)

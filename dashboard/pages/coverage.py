@@ -44,11 +44,13 @@ def layout(**_kwargs) -> html.Div:
             ),
             html.Label(t("indicator", lg), htmlFor=ids.FILTER_INDICATOR),
             dcc.Dropdown(options=ind_options, value=EXIT_READY, clearable=False, id=ids.FILTER_INDICATOR),
-            html.Label(t("status", lg)),
-            dcc.RadioItems(
+            html.Label(t("status", lg), htmlFor=ids.FILTER_STATUS),
+            dcc.Dropdown(
                 options=[{"label": t("all_status", lg), "value": ""}]
                 + [{"label": t(s, lg), "value": s} for s in ("met", "not_met", "unknown")],
                 value="",
+                clearable=False,
+                searchable=False,
                 id=ids.FILTER_STATUS,
             ),
             html.Div(counts_tpl.format(**c), id=ids.COUNTS, className="counts"),

@@ -1,0 +1,245 @@
+"""Invariants of the synthetic demo county generator (scripts/make_demo.py).
+
+The generator runs once at a small scale into a temporary folder (module fixture); a second
+run checks determinism. The committed ``data/demo`` is only checked for completeness: rebuilding
+it at scale 1 is too slow for the test suite.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+import rasterio.features
+import shapely
+
+from scripts.make_demo import NODATA, VILLAGE_RENAME, generate
+
+SCALE = 0.25
+SEED = 7
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("demo_a"), seed=SEED, scale=SCALE)
+
+
+@pytest.fixture(scope="module")
+def dem(ws):
+    with rasterio.open(ws / "dem.tif") as src:
+        return src.read(1), src.profile, src.transform
+
+
+@pytest.fixture(scope="module")
+def county(ws) -> gpd.GeoDataFrame:
+    return gpd.read_file(ws / "county.gpkg", layer="boundary")
+
+
+@pytest.fixture(scope="module")
+def villages(ws) -> gpd.GeoDataFrame:
+    gdf = pyogrio.read_dataframe(ws / "villages.shp", encoding="GB18030")
+    return gdf.rename(columns=VILLAGE_RENAME)
+
+
+def test_dem_format_and_crs(dem):
+    arr, profile, transform = dem
+    assert arr.dtype == np.int16
+    assert profile["crs"].to_epsg() == 4545
+    assert profile["nodata"] == NODATA
+    assert profile["tiled"] and profile["compress"] == "deflate"
+    assert transform.a == 30.0 and transform.e == -30.0
+    # centred near 109.0E 28.3N: GK CM 108E puts that near x 598 km, y 3132 km
+    cx = transform.c + transform.a * arr.shape[1] / 2
+    cy = transform.f + transform.e * arr.shape[0] / 2
+    assert abs(cx - 598_091) < 2_000 and abs(cy - 3_132_094) < 2_000
+
+
+def test_dem_void_free_inside_nodata_outside_and_relief(dem, county):
+    arr, _, transform = dem
+    geom = county.to_crs(4545).geometry.iloc[0]
+    inside = rasterio.features.rasterize([(geom, 1)], out_shape=arr.shape, transform=transform).astype(bool)
+    assert (arr[inside] != NODATA).all(), "voids inside the county"
+    assert (arr[~inside] == NODATA).all(), "data outside the county"
+    z = arr[inside].astype(float)
+    relief = z.max() - z.min()
+    assert 300 <= relief <= 2500
+    assert 100 < z.min() < 800  # valley floors of the region
+    # the county's area scales with `scale` (about 2,200 km² at scale 1)
+    area_km2 = inside.sum() * 900 / 1e6
+    assert 0.7 * 2200 * SCALE < area_km2 < 1.3 * 2200 * SCALE
+    # mountainous: a sizeable share of slopes above 25 degrees, but not a wall
+    gy, gx = np.gradient(np.where(inside, arr, np.nan).astype(float), 30.0)
+    slope = np.degrees(np.arctan(np.hypot(gx, gy)))
+    mean = np.nanmean(slope)
+    assert 10 < mean < 30
+
+
+def test_villages_inside_county_and_on_dem(villages, county, dem):
+    arr, _, transform = dem
+    assert villages.crs.to_epsg() == 4490
+    v = villages.to_crs(4545)
+    geom = county.to_crs(4545).geometry.iloc[0]
+    assert v.within(geom).all()
+    rows, cols = rasterio.transform.rowcol(transform, v.geometry.x.to_numpy(), v.geometry.y.to_numpy())
+    assert (arr[np.asarray(rows), np.asarray(cols)] != NODATA).all()
+
+
+def test_village_attributes(villages):
+    assert villages["village_id"].is_unique
+    assert villages["village_id"].str.fullmatch(r"\d{12}").all()
+    assert (villages["population"] > 0).all()
+    assert (villages["households"] > 0).all()
+    assert (villages["households"] <= villages["population"]).all()
+    assert (villages["poor_population"] >= 0).all()
+    assert (villages["poor_population"] <= villages["population"]).all()
+    admin = villages[villages["level"] == "admin"]
+    ham = villages[villages["level"] == "hamlet"]
+    assert len(admin) == round(250 * SCALE)
+    assert len(ham) >= 3
+    assert admin["population"].between(300, 3000).all()
+    assert ham["parent_id"].isin(admin["village_id"]).all()
+    inc = villages["poor_population"] / villages["population"]
+    assert (inc[ham.index] >= 0.5).any(), "no high-incidence hamlet"
+    assert ((inc[admin.index] > 0.01) & (inc[admin.index] < 0.15)).mean() > 0.5
+    assert (inc[admin.index] < 0.03).any() and (inc[admin.index] > 0.03).any()
+    # deliberate unknowns so that "unknown" shows on the map
+    for col in ("has_safe_water", "has_broadband", "clinic_standard", "road_hardened_claimed"):
+        assert villages[col].isna().any(), col
+        assert (villages[col] == 0).any(), col
+    for col in ("flush_toilet_frac", "household_road_hardened_frac"):
+        vals = villages[col]
+        assert vals.isna().any()
+        assert vals.dropna().between(0, 1).all()
+
+
+def test_chinese_columns_round_trip(ws, villages):
+    assert (ws / "villages.cpg").read_text().strip().upper() == "GB18030"
+    raw = pyogrio.read_dataframe(ws / "villages.shp")  # encoding taken from the .cpg
+    assert list(raw.columns[:-1]) == list(VILLAGE_RENAME)
+    for name in VILLAGE_RENAME:
+        assert len(name.encode("gb18030")) <= 10
+    assert raw["村名"].str.endswith(("村", "寨")).all()
+    assert raw["乡镇"].str.endswith(("乡", "镇")).all()
+
+
+def test_every_township_has_villages_and_townships_partition(ws, villages, county):
+    tw = gpd.read_file(ws / "county.gpkg", layer="townships").to_crs(4545)
+    assert tw["township_id"].is_unique and len(tw) == round(15 * SCALE)
+    assert tw["name"].str.endswith(("乡", "镇")).all()
+    boundary = county.to_crs(4545).geometry.iloc[0]
+    assert abs(tw.area.sum() - boundary.area) / boundary.area < 1e-6
+    assert abs(shapely.union_all(tw.geometry).area - boundary.area) / boundary.area < 1e-6
+    v = villages.to_crs(4545)
+    joined = gpd.sjoin(v, tw, predicate="within")
+    assert len(joined) == len(v)
+    assert (joined["township"] == joined["name_right"]).all(), "township attribute disagrees with polygon"
+    counts = joined[joined["level"] == "admin"].groupby("name_right").size()
+    assert set(counts.index) == set(tw["name"]) and (counts >= 3).all()
+
+
+def test_roads_connected_and_classified(ws, villages):
+    roads = gpd.read_file(ws / "roads.gpkg", layer="roads")
+    assert roads.crs.to_epsg() == 4490
+    assert roads["road_id"].is_unique
+    assert set(roads["road_class"]) == {"provincial", "county", "township", "village"}
+    surf = roads["surface"]
+    assert set(surf.dropna()) <= {"asphalt", "concrete", "gravel", "earth"}
+    assert surf.isna().any(), "no road with unknown surface"
+    assert surf.isin(["gravel", "earth"]).any(), "no unhardened road"
+    assert (roads.geometry.geom_type == "LineString").all()
+    g = nx.Graph()
+    for line in roads.geometry:
+        c = shapely.get_coordinates(line)
+        a, b = tuple(np.round(c[0], 7)), tuple(np.round(c[-1], 7))
+        g.add_edge(a, b)
+    assert nx.number_connected_components(g) == 1
+    # every administrative village is reached: on a road end or within a coarse cell of a road
+    v = villages[villages["level"] == "admin"].to_crs(4545)
+    r = roads.to_crs(4545)
+    d = v.geometry.apply(lambda p: r.distance(p).min())
+    assert (d < 200).all()
+
+
+def test_towns_and_facilities(ws):
+    towns = gpd.read_file(ws / "towns.geojson")
+    assert towns.crs.to_epsg() == 4326
+    kinds = towns["kind"].value_counts()
+    assert kinds["county_seat"] == 1 and kinds["industrial_park"] == 1
+    assert kinds["township_seat"] == round(15 * SCALE) - 1
+    layers = {name for name, _ in pyogrio.list_layers(ws / "facilities.gpkg")}
+    assert layers == {"clinics", "schools", "water", "hazards", "protected"}
+    clinics = gpd.read_file(ws / "facilities.gpkg", layer="clinics")
+    assert (clinics["level"] == "township_health_centre").sum() == round(15 * SCALE)
+    assert set(gpd.read_file(ws / "facilities.gpkg", layer="water")["kind"]) == {
+        "source", "plant", "network", "service_area"}
+    hz = gpd.read_file(ws / "facilities.gpkg", layer="hazards")
+    pts = hz[hz.geometry.geom_type == "Point"]
+    assert (pts["radius_m"] > 0).all() and "flood" in set(hz["kind"])
+    pr = gpd.read_file(ws / "facilities.gpkg", layer="protected")
+    assert set(pr["kind"]) == {"ecological_redline", "basic_farmland", "water_source_protection"}
+    assert pr.is_valid.all() and hz.is_valid.all()
+    sites = gpd.read_file(ws / "sites.gpkg", layer="sites")
+    assert 2 <= len(sites) <= 3 and sites["locked"].sum() == 1
+
+
+def test_households_synthetic_and_planted_disagreement(ws, villages):
+    hh = pd.read_csv(ws / "households.csv", dtype={"village_id": str, "household_id": str, "id_number": str})
+    assert hh["household_id"].is_unique
+    assert hh["village_id"].isin(villages["village_id"]).all()
+    assert hh["id_number"].str.fullmatch(r"999999\d{11}[\dX]").all()
+    assert hh["phone"].str.fullmatch(r"199-0000-\d{4}").all()
+    assert hh["safe_water_ok"].isna().any()
+    by_v = villages.set_index("village_id")
+    poor = hh[hh["registered_poor"]].groupby("village_id")["members"].sum()
+    members = hh.groupby("village_id")["members"].sum()
+    assert (members == by_v.loc[members.index, "population"]).all()
+    mismatch = [vid for vid in members.index if poor.get(vid, 0) != by_v.at[vid, "poor_population"]]
+    assert len(mismatch) == 1, mismatch
+    vid = mismatch[0]
+    assert poor[vid] > 2 * by_v.at[vid, "poor_population"]
+    assert "planted" in (ws / "generated.txt").read_text(encoding="utf-8")
+
+
+def test_deterministic_for_a_seed(ws, tmp_path):
+    again = generate(tmp_path / "b", seed=SEED, scale=SCALE)
+    assert (ws / "dem.tif").read_bytes() == (again / "dem.tif").read_bytes()
+    a = pyogrio.read_dataframe(ws / "villages.shp")
+    b = pyogrio.read_dataframe(again / "villages.shp")
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+    ra = gpd.read_file(ws / "roads.gpkg")
+    rb = gpd.read_file(again / "roads.gpkg")
+    assert ra.geometry.geom_equals_exact(rb.geometry, tolerance=0).all()
+    assert (ws / "households.csv").read_bytes() == (again / "households.csv").read_bytes()
+
+
+def test_bad_scale_refused(tmp_path):
+    with pytest.raises(ValueError, match="scale must be positive"):
+        generate(tmp_path, scale=0)
+
+
+def test_committed_demo_complete():
+    toml = DEMO / "workspace.toml"
+    assert toml.exists()
+    doc = tomllib.loads(toml.read_text(encoding="utf-8"))
+    assert doc["workspace"]["crs"] == "EPSG:4545"
+    assert doc["workspace"]["policy"] == "national" and doc["workspace"]["province_group"] == "west"
+    kinds = set(doc["layers"])
+    assert {"dem", "boundary", "townships", "villages", "roads", "water", "clinics", "schools",
+            "towns", "hazards", "protected"} <= kinds
+    for kind, spec in doc["layers"].items():
+        path = DEMO / spec["path"]
+        assert path.exists(), f"{kind}: {path} missing"
+        if "layer" in spec:
+            assert spec["layer"] in {n for n, _ in pyogrio.list_layers(path)}, kind
+    assert doc["layers"]["villages"]["rename"] == VILLAGE_RENAME
+    assert (DEMO / "README.md").exists()
+    total = sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file())
+    assert total < 12 * 1024 * 1024

@@ -1,0 +1,140 @@
+"""`anju run` end to end on a tiny workspace: every output written, listed and consistent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+from scripts.pipeline import TRAVEL_KINDS, run_pipeline, run_relocation_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    from tests.conftest import write_full_tiny_workspace
+
+    base = tmp_path_factory.mktemp("pipe")
+    ws = write_full_tiny_workspace(base / "ws")
+    out = base / "out"
+    manifest = run_pipeline(ws, out, progress=False)
+    return ws, out, manifest
+
+
+def test_every_output_is_written_and_listed(plan):
+    ws, out, manifest = plan
+    layers = set(gpd.list_layers(out / "plan.gpkg")["name"])
+    assert {"villages", "road_gaps", "relocation_candidates", "sites", "allocation", "roads", "boundary"} <= layers
+    for rel in manifest["outputs"]:
+        path = out / rel.split(":")[0]
+        assert path.exists(), rel
+    for kind in TRAVEL_KINDS:
+        assert f"rasters/travel_min_{kind}.tif" in manifest["outputs"]
+    assert {"slope_deg.tif", "suitability.tif", "dem.tif"} <= {p.name for p in (out / "rasters").iterdir()}
+    assert not [p for p in out.parent.iterdir() if ".partial-" in p.name]  # nothing half-written left behind
+    for inp in manifest["inputs"]:
+        assert len(inp["sha256"]) == 64
+    assert set(manifest["stages"]) >= {"load", "terrain", "travel time", "indicators", "relocation", "write"}
+
+
+def test_plan_is_stored_in_cgcs2000_and_villages_carry_units(plan):
+    _, out, _ = plan
+    v = gpd.read_file(out / "plan.gpkg", layer="villages")
+    assert v.crs.to_epsg() == 4490
+    for col in ("elev_mean_m", "slope_mean_deg", "slope_gt25_frac", "travel_min_county_seat", "travel_min_health_centre",
+                "unhardened_km", "road_access", "exit_ready", "unmet", "blocker_class", "eligible", "reasons_zh"):
+        assert col in v.columns, col
+    assert len(v) == 3
+
+
+def test_travel_time_at_a_village_on_the_road_matches_road_speed(plan):
+    """The county seat sits on the county road (asphalt, 40 km/h by default): 龙潭村 is 100 m east along it."""
+    _, out, _ = plan
+    v = gpd.read_file(out / "plan.gpkg", layer="villages").set_index("village_id")
+    t = v.loc["431200000001", "travel_min_county_seat"]
+    # 100 m (a few cells) at 40 km/h is 0.15 min; the raster adds at most one diagonal cell of walking
+    assert 0.1 <= t <= 1.0
+
+
+def test_slope_raster_matches_the_ramp(plan):
+    _, out, _ = plan
+    with rasterio.open(out / "rasters" / "slope_deg.tif") as src:
+        s = src.read(1)
+    inner = s[10:-10, 10:-10]
+    inner = inner[np.isfinite(inner)]
+    # dem z = 800 + 2*col + 1*row on 30 m cells → gradient hypot(2, 1)/30
+    assert np.allclose(inner, np.degrees(np.arctan(np.hypot(2, 1) / 30)), atol=1e-3)
+
+
+def test_indicator_counts_add_up_and_personal_data_masked(plan):
+    _, out, manifest = plan
+    s = manifest["summary"]
+    assert s["exit_ready"] + s["blocked_one"] + s["blocked_several"] + s["unknown"] == s["villages"]
+    text = (out / "tables" / "households.csv").read_text(encoding="utf-8-sig")
+    for secret in ("张三丰", "999999195001011234", "19900001111"):
+        assert secret not in text
+    for p in out.rglob("*"):
+        if p.is_file() and p.suffix in (".csv", ".json", ".gpkg"):
+            assert b"999999195001011234" not in p.read_bytes(), p
+
+
+def test_allocation_respects_capacity(plan):
+    _, out, _ = plan
+    sites = gpd.read_file(out / "plan.gpkg", layer="sites")
+    alloc = gpd.read_file(out / "plan.gpkg", layer="allocation")
+    per_site = alloc.groupby("site_id")["people"].sum()
+    cap = sites.set_index("site_id")["capacity_people"]
+    assert (per_site <= cap.reindex(per_site.index)).all()
+
+
+def test_scenario_rerun_changes_with_settings(plan):
+    _, out, manifest = plan
+    base = run_relocation_scenario(out, overrides={})
+    assert base.summary["people_to_relocate"] == manifest["summary"]["people_to_relocate"]
+    none = run_relocation_scenario(out, overrides={"relocation": {"min_score": 100, "hazard_decisive": False,
+                                                                  "protected_decisive": False}})
+    assert none.summary["people_to_relocate"] <= base.summary["people_to_relocate"]
+    assert base.candidates.crs.to_epsg() == 4326
+
+
+def test_bad_input_exits_2_and_leaves_out_untouched(tmp_path):
+    from tests.conftest import write_tiny_workspace
+
+    ws = write_tiny_workspace(tmp_path / "ws")
+    v = gpd.read_file(ws / "villages.geojson")
+    v.loc[0, "贫困人口"] = 99999
+    v.to_file(ws / "villages.geojson", driver="GeoJSON")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous plan", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "run", str(ws), "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "more registered poor than people" in proc.stderr and "Traceback" not in proc.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_unknown_policy_is_a_clear_error(tmp_path):
+    from tests.conftest import write_tiny_workspace
+
+    ws = write_tiny_workspace(tmp_path / "ws")
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "run", str(ws), "--out", str(tmp_path / "o"), "--quiet",
+                           "--policy", "atlantis"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "atlantis" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tables_have_chinese_headers_in_xlsx(plan):
+    _, out, _ = plan
+    x = pd.read_excel(out / "tables" / "leaders_townships.xlsx", sheet_name=None)
+    assert set(x) == {"中文", "en"}
+    assert any("乡镇" in str(c) or "村" in str(c) for c in x["中文"].columns)
+    assert json.loads((out / "indicators.json").read_text(encoding="utf-8"))["indicators"]
