@@ -342,37 +342,9 @@ def travel_time_with_nearest(
     cost = cost.ravel()
     _open_stranded_sources(cost, seeds, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
 
-    dist, label = _shortest(cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy))
+    dist, label = _dijkstra8(cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy))
     dist[np.isinf(dist)] = np.nan
     return dist.reshape(speed.shape), label.reshape(speed.shape)
-
-
-#: Largest bucket ring for the bucket queue; beyond it (speeds spanning more
-#: than ~3 million to one) the binary-heap kernel is used.
-_MAX_BUCKETS = 1 << 22
-
-
-def _shortest(
-    cost: np.ndarray,
-    seeds: np.ndarray,
-    seed_labels: np.ndarray,
-    nrows: int,
-    ncols: int,
-    dx: float,
-    dy: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pick the kernel: bucket queue when the cost range allows it, else heap."""
-    finite = cost[np.isfinite(cost)]
-    if seeds.size == 0 or finite.size == 0:
-        return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy)
-    cmin, cmax = float(finite.min()), float(finite.max())
-    if cmin > 0:
-        # lightest move: min(dx, dy) * (c_a + c_b) / 2 >= min(dx, dy) * cmin; heaviest: diag * cmax
-        delta = min(dx, dy) * cmin * (1.0 - 1e-9)
-        nbuckets = math.ceil(math.hypot(dx, dy) * cmax / delta) + 2
-        if nbuckets <= _MAX_BUCKETS:
-            return _dinitz8(cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets)
-    return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy)
 
 
 def _open_stranded_sources(
@@ -494,127 +466,6 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
         base = (r + 1) * pc + 1
         for c in range(ncols):
             out_d[r * ncols + c] = cd[base + c, 1]
-            out_l[r * ncols + c] = label[base + c]
-    return out_d, out_l
-
-
-@njit(cache=True)
-def _dinitz8(cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets):  # pragma: no cover
-    """Multi-source Dijkstra with Dinitz's bucket queue on an 8-connected grid.
-
-    Buckets of width ``delta`` (a hair below the lightest possible move) make
-    every cell in the lowest non-empty bucket final: a move out of it costs at
-    least ``delta`` and so lands in a later bucket. The distances are the same
-    floating-point minima Dijkstra computes (each cell's value is the minimum
-    over relaxations from final neighbours); only the settling order inside a
-    bucket differs, which can change the label of exactly tied sources.
-    Buckets are a circular array of ``nbuckets`` singly linked lists over a
-    pool of entries with a free list; stale entries (cell already settled or
-    since moved to an earlier bucket) are skipped. Memory is bounded by the
-    number of live entries, typically a small multiple of the front size.
-    """
-    inf = np.inf
-    pc = ncols + 2
-    npad = (nrows + 2) * pc
-    pcost = np.full(npad, inf)
-    for r in range(nrows):
-        base = (r + 1) * pc + 1
-        for c in range(ncols):
-            pcost[base + c] = cost[r * ncols + c]
-    dist = np.full(npad, inf)
-    label = np.full(npad, -1, dtype=np.int32)
-    done = np.zeros(npad, dtype=np.bool_)
-    for r in range(nrows + 2):
-        if r == 0 or r == nrows + 1:
-            for c in range(pc):
-                done[r * pc + c] = True
-        else:
-            done[r * pc] = True
-            done[r * pc + pc - 1] = True
-    off = np.array([-pc - 1, -pc, -pc + 1, -1, 1, pc - 1, pc, pc + 1])
-    diag = math.sqrt(dx * dx + dy * dy)
-    half = np.array([diag, dy, diag, dx, dx, diag, dy, diag]) * 0.5
-    inv_delta = 1.0 / delta
-
-    head = np.full(nbuckets, -1, dtype=np.int32)
-    cap = max(1024, seeds.shape[0] + 16, (nrows * ncols) // 8)
-    ent_node = np.empty(cap, dtype=np.int32)
-    ent_next = np.empty(cap, dtype=np.int32)
-    free = -1
-    used = 0
-    live = 0
-
-    for s in range(seeds.shape[0]):
-        i0 = seeds[s]
-        i = (i0 // ncols + 1) * pc + (i0 % ncols) + 1
-        if dist[i] == 0.0:
-            continue
-        dist[i] = 0.0
-        label[i] = seed_labels[s]
-        e = used
-        used += 1
-        ent_node[e] = i
-        ent_next[e] = head[0]
-        head[0] = e
-        live += 1
-
-    k = 0  # absolute bucket number
-    while live > 0:
-        b = k % nbuckets
-        while head[b] != -1:
-            e = head[b]
-            head[b] = ent_next[e]
-            i = ent_node[e]
-            ent_next[e] = free
-            free = e
-            live -= 1
-            if done[i]:
-                continue
-            d = dist[i]
-            if int(d * inv_delta) != k:
-                continue  # stale: the cell moved to an earlier bucket (already settled)
-            done[i] = True
-            ci = pcost[i]
-            lab = label[i]
-            for q in range(8):
-                j = i + off[q]
-                if done[j]:
-                    continue
-                cj = pcost[j]
-                if cj == inf:
-                    continue
-                nd = d + half[q] * (ci + cj)
-                if nd < dist[j]:
-                    dist[j] = nd
-                    label[j] = lab
-                    if free != -1:
-                        e2 = free
-                        free = ent_next[free]
-                    else:
-                        if used == cap:
-                            ncap = cap * 2
-                            nn = np.empty(ncap, dtype=np.int32)
-                            nx = np.empty(ncap, dtype=np.int32)
-                            nn[:cap] = ent_node
-                            nx[:cap] = ent_next
-                            ent_node = nn
-                            ent_next = nx
-                            cap = ncap
-                        e2 = used
-                        used += 1
-                    bb = int(nd * inv_delta) % nbuckets
-                    ent_node[e2] = j
-                    ent_next[e2] = head[bb]
-                    head[bb] = e2
-                    live += 1
-        k += 1
-
-    out_d = np.empty(nrows * ncols)
-    out_l = np.empty(nrows * ncols, dtype=np.int32)
-    for r in range(nrows):
-        base = (r + 1) * pc + 1
-        for c in range(ncols):
-            out_d[r * ncols + c] = dist[base + c]
             out_l[r * ncols + c] = label[base + c]
     return out_d, out_l
 

@@ -81,10 +81,36 @@ _COUNTY_CODE = "439901"  # "99" is no prefecture of Hunan (43): visibly syntheti
 _COUNTY_NAME = "青岩县（合成示范数据）"
 
 _TOWNSHIP_NAMES = (
-    "龙潭镇", "白岩乡", "石门镇", "清溪镇", "茶园乡", "马鞍镇", "枫木乡", "大坪镇", "青龙乡",
-    "竹山乡", "高岩乡", "双河镇", "桃花溪乡", "岩口镇", "杉木乡", "金竹乡", "长潭乡", "水田乡",
-    "梅子乡", "红岩镇", "黄土坪乡", "鹿角乡", "板栗乡", "五里镇", "三岔乡", "凉风乡", "猫儿乡",
-    "獐子乡", "岩门镇", "溪口镇",
+    "龙潭镇",
+    "白岩乡",
+    "石门镇",
+    "清溪镇",
+    "茶园乡",
+    "马鞍镇",
+    "枫木乡",
+    "大坪镇",
+    "青龙乡",
+    "竹山乡",
+    "高岩乡",
+    "双河镇",
+    "桃花溪乡",
+    "岩口镇",
+    "杉木乡",
+    "金竹乡",
+    "长潭乡",
+    "水田乡",
+    "梅子乡",
+    "红岩镇",
+    "黄土坪乡",
+    "鹿角乡",
+    "板栗乡",
+    "五里镇",
+    "三岔乡",
+    "凉风乡",
+    "猫儿乡",
+    "獐子乡",
+    "岩门镇",
+    "溪口镇",
 )
 _ROOT_A = "白黑龙凤岩塘坪溪茶竹杉桃李枫石马牛羊鹅青红黄金银上下中高大小新老花梨柳松柏桐梅樟田洞"
 _ROOT_B = "坪溪寨坳冲湾坡岩塘垭屯坝田洞桥岭山口河界园林湖坑场堡"
@@ -192,6 +218,7 @@ def _priority_flood(base: np.ndarray, outlet: tuple[int, int]) -> tuple[list[int
                 push(heap, (zj if zj > z else z, zj, j))
     op = np.asarray(order_p, dtype=np.int64)
     pp = np.asarray(parent_p, dtype=np.int64)
+
     # back to unpadded flat indices
     def unpad(a: np.ndarray) -> np.ndarray:
         return (a // w - 1) * nc + (a % w - 1)
@@ -203,8 +230,13 @@ def _priority_flood(base: np.ndarray, outlet: tuple[int, int]) -> tuple[list[int
     return order.tolist(), parent
 
 
-def _terrain(rng: np.random.Generator, cfg: DemoConfig, nrc: int, inside_c: np.ndarray,
-             outlet: tuple[int, int]) -> dict[str, np.ndarray]:
+def _terrain(
+    rng: np.random.Generator,
+    cfg: DemoConfig,
+    nrc: int,
+    inside_c: np.ndarray,
+    outlet: tuple[int, int],
+) -> dict[str, np.ndarray]:
     """Coarse terrain: elevation, flow accumulation (km²), parent, river elevations."""
     cc = cfg.cell_m * cfg.coarse_factor
     yy, xx = np.mgrid[0:nrc, 0:nrc] / nrc
@@ -260,7 +292,9 @@ def _upsample(zc: np.ndarray, factor: int, rng: np.random.Generator) -> np.ndarr
     """Cubic upsampling of the coarse surface plus fine 1/f^β detail on the slopes."""
     z = ndimage.zoom(zc, factor, order=3, mode="nearest", grid_mode=True)
     detail = _fbm(rng, z.shape, 2.6)
-    lo = ndimage.zoom(ndimage.minimum_filter(zc, 5), factor, order=1, grid_mode=True, mode="nearest")
+    lo = ndimage.zoom(
+        ndimage.minimum_filter(zc, 5), factor, order=1, grid_mode=True, mode="nearest"
+    )
     # roughness grows with height above the local valley bottom; valley floors stay smooth
     amp = np.clip((z - lo) / 150.0, 0.0, 1.0) * 9.0
     return z + detail * amp
@@ -276,8 +310,14 @@ def _slope_deg(z: np.ndarray, cell: float) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _poisson_pick(rng: np.random.Generator, xy: np.ndarray, weight: np.ndarray, n: int,
-                  min_dist: float, existing: np.ndarray | None = None) -> np.ndarray:
+def _poisson_pick(
+    rng: np.random.Generator,
+    xy: np.ndarray,
+    weight: np.ndarray,
+    n: int,
+    min_dist: float,
+    existing: np.ndarray | None = None,
+) -> np.ndarray:
     """Pick up to ``n`` candidate indices ∝ weight with a minimum spacing (greedy, seeded)."""
     w = np.asarray(weight, dtype=float)
     keep = np.flatnonzero(w > 0)
@@ -305,7 +345,7 @@ def _unique_names(rng: np.random.Generator, n: int, suffix: str, taken: set[str]
         a = _ROOT_A[rng.integers(len(_ROOT_A))]
         b = _ROOT_B[rng.integers(len(_ROOT_B))]
         name = a + b + suffix
-        if name not in taken:
+        if name not in taken and a != b and b != suffix[0]:
             taken.add(name)
             names.append(name)
     return names
@@ -319,8 +359,9 @@ def _tri(rng: np.random.Generator, n: int, p_true: float, p_na: float) -> pd.arr
     return pd.array(vals.tolist(), dtype="boolean")
 
 
-def _blob(rng: np.random.Generator, x: float, y: float, r: float, *, elong: float = 1.0,
-          n: int = 24) -> Polygon:
+def _blob(
+    rng: np.random.Generator, x: float, y: float, r: float, *, elong: float = 1.0, n: int = 24
+) -> Polygon:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     rr = r * (1.0 + 0.25 * rng.uniform(-1, 1, n))
     ang = rng.uniform(0, np.pi)
@@ -330,10 +371,13 @@ def _blob(rng: np.random.Generator, x: float, y: float, r: float, *, elong: floa
     return Polygon(np.column_stack([x + ca * px - sa * py, y + sa * px + ca * py])).buffer(0)
 
 
-def _mask_polygons(mask: np.ndarray, transform: Affine, *, simplify_m: float,
-                   min_area_m2: float) -> list[Polygon]:
+def _mask_polygons(
+    mask: np.ndarray, transform: Affine, *, simplify_m: float, min_area_m2: float
+) -> list[Polygon]:
     polys = []
-    for geom, val in rasterio.features.shapes(mask.astype(np.uint8), mask=mask, transform=transform):
+    for geom, val in rasterio.features.shapes(
+        mask.astype(np.uint8), mask=mask, transform=transform
+    ):
         if val != 1:
             continue
         p = shapely.geometry.shape(geom).buffer(0)
@@ -368,8 +412,9 @@ def _chaikin(coords: np.ndarray, iterations: int = 2) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
-             config: DemoConfig | None = None) -> Path:
+def generate(
+    out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0, config: DemoConfig | None = None
+) -> Path:
     """Write a complete synthetic demo workspace into ``out_dir``.
 
     Parameters
@@ -419,10 +464,12 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
 
     # ---- county outline and terrain -----------------------------------------------------------
     county = _county_polygon(rng, cx, cy, side_m)
-    inside = rasterio.features.rasterize([(county, 1)], out_shape=(nr, nr), transform=transform,
-                                         fill=0, dtype=np.uint8).astype(bool)
-    inside_c = rasterio.features.rasterize([(county, 1)], out_shape=(nrc, nrc), transform=ctransform,
-                                           fill=0, dtype=np.uint8).astype(bool)
+    inside = rasterio.features.rasterize(
+        [(county, 1)], out_shape=(nr, nr), transform=transform, fill=0, dtype=np.uint8
+    ).astype(bool)
+    inside_c = rasterio.features.rasterize(
+        [(county, 1)], out_shape=(nrc, nrc), transform=ctransform, fill=0, dtype=np.uint8
+    ).astype(bool)
     interior_c = ndimage.binary_erosion(inside_c, iterations=2)
     # outlet: a county-boundary cell on the east/south-east side (rivers of the region drain east)
     edge = inside_c & ~ndimage.binary_erosion(inside_c)
@@ -436,9 +483,20 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
     zf = _upsample(zc, f, rng)
     dem = np.where(inside, np.round(zf), NODATA).astype(np.int16)
     profile = {
-        "driver": "GTiff", "dtype": "int16", "width": nr, "height": nr, "count": 1,
-        "crs": METRIC_CRS, "transform": transform, "nodata": NODATA, "tiled": True,
-        "blockxsize": 256, "blockysize": 256, "compress": "deflate", "predictor": 2, "zlevel": 9,
+        "driver": "GTiff",
+        "dtype": "int16",
+        "width": nr,
+        "height": nr,
+        "count": 1,
+        "crs": METRIC_CRS,
+        "transform": transform,
+        "nodata": NODATA,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "predictor": 2,
+        "zlevel": 9,
     }
     with rasterio.open(out / "dem.tif", "w", **profile) as dst:
         dst.write(dem, 1)
@@ -502,12 +560,16 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
     tlabel = watershed(zc, markers, compactness=cfg.township_compactness).astype(np.int32)
     tpolys = []
     for i in range(n_town):
-        parts = [shapely.geometry.shape(g) for g, v in rasterio.features.shapes(
-            tlabel, mask=tlabel == i + 1, transform=ctransform) if v == i + 1]
+        parts = [
+            shapely.geometry.shape(g)
+            for g, v in rasterio.features.shapes(tlabel, mask=tlabel == i + 1, transform=ctransform)
+            if v == i + 1
+        ]
         tpolys.append(shapely.make_valid(shapely.union_all(parts).intersection(county)))
     townships = gpd.GeoDataFrame(
         {"township_id": [c[:9] for c in tcodes], "name": tnames},
-        geometry=tpolys, crs=METRIC_CRS,
+        geometry=tpolys,
+        crs=METRIC_CRS,
     )
     tlabel = np.where(inside_c, tlabel, 0)
 
@@ -515,7 +577,10 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
     n_vill = max(n_town * 3, int(round(cfg.n_villages * scale)))
     vweight = np.where(
         valid_c,
-        np.exp(-slope_c / 7.0) * np.exp(-1.8 * zrel) * (0.25 + np.exp(-d_river / 700.0)),
+        # near rivers but, mostly, a little above the channel itself
+        np.exp(-slope_c / 7.0)
+        * np.exp(-1.8 * zrel)
+        * (0.25 + np.exp(-d_river / 700.0) * (1.0 - np.exp(-d_river / 250.0))),
         0.0,
     )
     # keep villages off the seat cells themselves
@@ -548,15 +613,21 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
     vsel_a = np.asarray(vsel)
     vxy = xy_c[vsel_a] + rng.uniform(-0.35, 0.35, (vsel_a.size, 2)) * cc
     # the jittered point must stay on a valid DEM cell inside the county
-    bad = ~shapely.contains_xy(county, vxy[:, 0], vxy[:, 1]) | (dem_value(vxy[:, 0], vxy[:, 1]) == NODATA)
+    bad = ~shapely.contains_xy(county, vxy[:, 0], vxy[:, 1]) | (
+        dem_value(vxy[:, 0], vxy[:, 1]) == NODATA
+    )
     vxy[bad] = xy_c[vsel_a[bad]]
 
     # hamlets: high, small, scattered
     n_ham = max(3, int(round(cfg.n_hamlets * scale)))
     hweight = np.where(valid_c & (slope_c < 28), np.clip(zrel - 0.45, 0, None) ** 1.5, 0.0)
-    hsel = _poisson_pick(rng, xy_c, hweight.ravel(), n_ham, 1500.0, existing=np.vstack([seat_xy, vxy]))
+    hsel = _poisson_pick(
+        rng, xy_c, hweight.ravel(), n_ham, 1500.0, existing=np.vstack([seat_xy, vxy])
+    )
     hxy = xy_c[hsel] + rng.uniform(-0.3, 0.3, (hsel.size, 2)) * cc
-    bad = ~shapely.contains_xy(county, hxy[:, 0], hxy[:, 1]) | (dem_value(hxy[:, 0], hxy[:, 1]) == NODATA)
+    bad = ~shapely.contains_xy(county, hxy[:, 0], hxy[:, 1]) | (
+        dem_value(hxy[:, 0], hxy[:, 1]) == NODATA
+    )
     hxy[bad] = xy_c[hsel[bad]]
     htown = [int(flat_lab[i]) - 1 for i in hsel]
 
@@ -565,19 +636,39 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
 
     # ---- roads --------------------------------------------------------------------------------
     roads, village_leaf_surface, town_road_cells = _roads(
-        rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outlet, acc,
-        x0=x0, y1=y1, cc=cc,
+        rng,
+        slope_c,
+        inside_c,
+        ctransform,
+        seat_xy,
+        villages,
+        n_admin,
+        outlet,
+        acc,
+        x0=x0,
+        y1=y1,
+        cc=cc,
     )
 
     # ---- facilities, hazards, protected, water ---------------------------------------------------
     towns = _towns(rng, seat_xy, tnames, slope_c, valid_c, xy_c, town_road_cells, nrc)
     clinics, schools = _clinics_schools(rng, villages, n_admin, seat_xy, tnames)
-    water, in_service = _water(rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope_c)
+    water, in_service = _water(
+        rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope_c
+    )
     hazards = _hazards(rng, villages, n_admin, county, slope_c, valid_c, xy_c, acc, ter, ctransform)
     protected = _protected(rng, villages, seat_xy, county, zc, slope_c, inside_c, ctransform, water)
     _village_indicators(rng, villages, n_admin, clinics, in_service, village_leaf_surface)
     households, planted = _households(rng, villages, n_admin, cfg, scale)
-    sites = _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c)
+    keep_out = shapely.union_all(
+        [
+            *hazards.geometry.buffer(
+                np.where(hazards["radius_m"].notna(), hazards["radius_m"].fillna(0.0), 0.0) + 150.0
+            ),
+            *protected.geometry,
+        ]
+    )
+    sites = _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c, keep_out)
 
     # ---- write --------------------------------------------------------------------------------
     boundary = gpd.GeoDataFrame({"name": [_COUNTY_NAME]}, geometry=[county], crs=METRIC_CRS)
@@ -603,8 +694,13 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
 
     fp = out / "facilities.gpkg"
     fp.unlink(missing_ok=True)
-    for name, frame in (("clinics", clinics), ("schools", schools), ("water", water),
-                        ("hazards", hazards), ("protected", protected)):
+    for name, frame in (
+        ("clinics", clinics),
+        ("schools", schools),
+        ("water", water),
+        ("hazards", hazards),
+        ("protected", protected),
+    ):
         frame.to_crs(STORAGE_CRS).to_file(fp, layer=name, driver="GPKG")
 
     sp_ = out / "sites.gpkg"
@@ -614,11 +710,29 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
     households.to_csv(out / "households.csv", index=False, encoding="utf-8")
     _write_toml(out, seed=seed, scale=scale)
     stats = {
-        "seed": seed, "scale": scale, "area_km2": county.area / 1e6,
-        "elev_min": int(dem[inside].min()), "elev_max": int(dem[inside].max()),
-        "n_townships": n_town, "n_admin": n_admin, "n_hamlets": len(villages) - n_admin,
-        "n_roads": len(roads), "road_km": float(roads.length.sum() / 1000.0),
-        "n_households": len(households), "planted": planted,
+        "seed": seed,
+        "scale": scale,
+        "area_km2": county.area / 1e6,
+        "elev_min": int(dem[inside].min()),
+        "elev_max": int(dem[inside].max()),
+        "n_townships": n_town,
+        "n_admin": n_admin,
+        "n_hamlets": len(villages) - n_admin,
+        "n_roads": len(roads),
+        "road_km": float(roads.length.sum() / 1000.0),
+        "n_households": len(households),
+        "planted": planted,
+        "claimed_hardened_but_last_link_unhardened": [
+            villages.at[i, "village_id"]
+            for i, srf in sorted(village_leaf_surface.items())
+            if srf in ("gravel", "earth")
+            and villages["road_hardened_claimed"].fillna(False).iloc[i]
+        ],
+        "hamlets_without_road": [
+            villages.at[i, "village_id"]
+            for i in range(n_admin, len(villages))
+            if i not in village_leaf_surface
+        ],
     }
     _write_stats(out, stats)
     return out
@@ -629,17 +743,27 @@ def generate(out_dir: str | Path, *, seed: int = 2017, scale: float = 1.0,
 # --------------------------------------------------------------------------------------------
 
 
-def _village_table(rng, cfg, vxy, vtown, hxy, htown, tnames, tcodes, zc, ctransform) -> gpd.GeoDataFrame:
+def _village_table(
+    rng, cfg, vxy, vtown, hxy, htown, tnames, tcodes, zc, ctransform
+) -> gpd.GeoDataFrame:
     n = vxy.shape[0]
     pop = np.clip(np.round(rng.lognormal(math.log(1050), 0.5, n)), 300, 3000).astype(int)
     hh = np.maximum(1, np.round(pop / rng.normal(3.3, 0.2, n))).astype(int)
     # incidence: most 1-15 %, a cluster near the 2-3 % exit thresholds, a few above 15 %
     u = rng.random(n)
-    inc = np.where(u < 0.18, rng.uniform(0.004, 0.02, n),
-                   np.where(u < 0.33, rng.uniform(0.02, 0.035, n),
-                            np.where(u < 0.93, rng.uniform(0.035, 0.15, n), rng.uniform(0.15, 0.32, n))))
+    inc = np.where(
+        u < 0.18,
+        rng.uniform(0.004, 0.02, n),
+        np.where(
+            u < 0.33,
+            rng.uniform(0.02, 0.035, n),
+            np.where(u < 0.93, rng.uniform(0.035, 0.15, n), rng.uniform(0.15, 0.32, n)),
+        ),
+    )
     poor = np.round(pop * inc).astype(int)
-    poor_hh = np.minimum(hh, np.maximum(np.sign(poor), np.round(poor / rng.uniform(2.6, 3.4, n)))).astype(int)
+    poor_hh = np.minimum(
+        hh, np.maximum(np.sign(poor), np.round(poor / rng.uniform(2.6, 3.4, n)))
+    ).astype(int)
     taken: set[str] = set()
     names = _unique_names(rng, n, "村", taken)
     ids: list[str] = []
@@ -647,11 +771,19 @@ def _village_table(rng, cfg, vxy, vtown, hxy, htown, tnames, tcodes, zc, ctransf
     for t in vtown:
         seq[t] += 1
         ids.append(f"{tcodes[t]}{seq[t]:03d}")
-    admin = pd.DataFrame({
-        "village_id": ids, "name": names, "township": [tnames[t] for t in vtown],
-        "population": pop, "households": hh, "poor_population": poor, "poor_households": poor_hh,
-        "level": "admin", "parent_id": None,
-    })
+    admin = pd.DataFrame(
+        {
+            "village_id": ids,
+            "name": names,
+            "township": [tnames[t] for t in vtown],
+            "population": pop,
+            "households": hh,
+            "poor_population": poor,
+            "poor_households": poor_hh,
+            "level": "admin",
+            "parent_id": None,
+        }
+    )
     # hamlets (自然村): small, high; a few with incidence >= 50 %
     m = hxy.shape[0]
     hpop = rng.integers(35, 190, m)
@@ -675,11 +807,19 @@ def _village_table(rng, cfg, vxy, vtown, hxy, htown, tnames, tcodes, zc, ctransf
         hseq[tt] += 1
         hids.append(f"{tcodes[tt]}{hseq[tt]:03d}")
         htown[j] = tt
-    ham = pd.DataFrame({
-        "village_id": hids, "name": hnames, "township": [tnames[t] for t in htown],
-        "population": hpop, "households": hhh, "poor_population": hpoor, "poor_households": hpoor_hh,
-        "level": "hamlet", "parent_id": parents,
-    })
+    ham = pd.DataFrame(
+        {
+            "village_id": hids,
+            "name": hnames,
+            "township": [tnames[t] for t in htown],
+            "population": hpop,
+            "households": hhh,
+            "poor_population": hpoor,
+            "poor_households": hpoor_hh,
+            "level": "hamlet",
+            "parent_id": parents,
+        }
+    )
     df = pd.concat([admin, ham], ignore_index=True)
     xy = np.vstack([vxy, hxy])
     return gpd.GeoDataFrame(df, geometry=shapely.points(xy), crs=METRIC_CRS)
@@ -748,7 +888,9 @@ def _village_indicators(rng, villages, n_admin, clinics, in_service, leaf_surfac
 # --------------------------------------------------------------------------------------------
 
 
-def _roads(rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outlet, acc, *, x0, y1, cc):
+def _roads(
+    rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outlet, acc, *, x0, y1, cc
+):
     """Least-cost roads over a slope cost surface, noded on the coarse grid, then smoothed."""
     nrc = slope_c.shape[0]
     cost = 1.0 + (slope_c / 9.0) ** 2
@@ -807,7 +949,11 @@ def _roads(rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outle
     connected_h = hamlets[rng.random(hamlets.size) < 0.55]
     village_paths: dict[int, list[int]] = {}
     yno = cno = 0
-    for group, cls in ((big, "township"), (np.setdiff1d(admin, big), "village"), (connected_h, "village")):
+    for group, cls in (
+        (big, "township"),
+        (np.setdiff1d(admin, big), "village"),
+        (connected_h, "village"),
+    ):
         starts = [divmod(i, nrc) for i in sorted(network)]
         mcp = MCP_Geometric(cost, fully_connected=True)
         mcp.find_costs(starts)
@@ -891,8 +1037,11 @@ def _roads(rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outle
             # the last link into a village: where unhardened roads remain
             hamlet = ends_at_village >= n_admin
             p_un = 0.6 if hamlet else 0.2
-            surface = ("gravel" if u < p_un * 0.65 else "earth") if u < p_un else (
-                "concrete" if u < 0.88 else None)
+            surface = (
+                ("gravel" if u < p_un * 0.65 else "earth")
+                if u < p_un
+                else ("concrete" if u < 0.88 else None)
+            )
         else:
             surface = "concrete" if u < 0.85 else ("gravel" if u < 0.92 else None)
         if ends_at_village is not None:
@@ -901,7 +1050,7 @@ def _roads(rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outle
         line = shapely.simplify(line, 4.0)
         rows.append({"road_class": cls, "surface": surface, "name": name, "geometry": line})
     # villages whose cell lies inside the network (on a through road) take that road's surface
-    for vi, path in village_paths.items():
+    for vi in village_paths:
         if vi not in leaf_surface:
             leaf_surface[vi] = "concrete"
     roads = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
@@ -921,33 +1070,77 @@ def _towns(rng, seat_xy, tnames, slope_c, valid_c, xy_c, town_cells, nrc) -> gpd
     for i, (x, y) in enumerate(seat_xy):
         nm = tnames[i]
         if i == 0:
-            rows.append({"town_id": "T00", "name": "青岩县城", "kind": "county_seat",
-                         "jobs": int(rng.integers(14000, 18000)), "township": nm, "geometry": Point(x, y)})
+            rows.append(
+                {
+                    "town_id": "T00",
+                    "name": "青岩县城",
+                    "kind": "county_seat",
+                    "jobs": int(rng.integers(14000, 18000)),
+                    "township": nm,
+                    "geometry": Point(x, y),
+                }
+            )
         else:
-            rows.append({"town_id": f"T{i:02d}", "name": nm, "kind": "township_seat",
-                         "jobs": int(rng.integers(250, 1600)), "township": nm, "geometry": Point(x, y)})
+            rows.append(
+                {
+                    "town_id": f"T{i:02d}",
+                    "name": nm,
+                    "kind": "township_seat",
+                    "jobs": int(rng.integers(250, 1600)),
+                    "township": nm,
+                    "geometry": Point(x, y),
+                }
+            )
     # industrial park: a gentle trunk-road cell 3-8 km from the county seat
     d = np.hypot(xy_c[:, 0] - seat_xy[0, 0], xy_c[:, 1] - seat_xy[0, 1])
     on_road = np.zeros(nrc * nrc, dtype=bool)
     on_road[list(town_cells)] = True
-    score = np.where(valid_c.ravel() & on_road & (d > 2500) & (d < 8000), np.exp(-slope_c.ravel() / 3.0), 0.0)
+    score = np.where(
+        valid_c.ravel() & on_road & (d > 2500) & (d < 8000), np.exp(-slope_c.ravel() / 3.0), 0.0
+    )
     if score.max() <= 0:
-        score = np.where(valid_c.ravel() & (d > 1500), np.exp(-slope_c.ravel() / 3.0 - d / 5000.0), 0.0)
+        score = np.where(
+            valid_c.ravel() & (d > 1500), np.exp(-slope_c.ravel() / 3.0 - d / 5000.0), 0.0
+        )
     k = int(np.argmax(score))
-    rows.append({"town_id": "P01", "name": "青岩工业园（合成）", "kind": "industrial_park",
-                 "jobs": 4200, "township": tnames[0], "geometry": Point(*xy_c[k])})
+    rows.append(
+        {
+            "town_id": "P01",
+            "name": "青岩工业园（合成）",
+            "kind": "industrial_park",
+            "jobs": 4200,
+            "township": tnames[0],
+            "geometry": Point(*xy_c[k]),
+        }
+    )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
 
 
 def _clinics_schools(rng, villages, n_admin, seat_xy, tnames):
     vxy = shapely.get_coordinates(villages.geometry)
-    rows = [{"clinic_id": "H000", "name": "青岩县人民医院", "level": "county_hospital",
-             "standard": True, "has_doctor": True, "village_id": None,
-             "geometry": Point(seat_xy[0, 0] + 180, seat_xy[0, 1] - 120)}]
+    rows = [
+        {
+            "clinic_id": "H000",
+            "name": "青岩县人民医院",
+            "level": "county_hospital",
+            "standard": True,
+            "has_doctor": True,
+            "village_id": None,
+            "geometry": Point(seat_xy[0, 0] + 180, seat_xy[0, 1] - 120),
+        }
+    ]
     for i, (x, y) in enumerate(seat_xy):
-        rows.append({"clinic_id": f"H{i + 1:03d}", "name": f"{tnames[i]}卫生院",
-                     "level": "township_health_centre", "standard": True, "has_doctor": True,
-                     "village_id": None, "geometry": Point(x + 60, y + 40)})
+        rows.append(
+            {
+                "clinic_id": f"H{i + 1:03d}",
+                "name": f"{tnames[i]}卫生院",
+                "level": "township_health_centre",
+                "standard": True,
+                "has_doctor": True,
+                "village_id": None,
+                "geometry": Point(x + 60, y + 40),
+            }
+        )
     k = 0
     for i in range(len(villages)):
         hamlet = i >= n_admin
@@ -958,33 +1151,70 @@ def _clinics_schools(rng, villages, n_admin, seat_xy, tnames):
         doc = rng.choice([True, False, None], p=[0.8, 0.13, 0.07])
         ang = rng.uniform(0, 2 * np.pi)
         dist = rng.uniform(30, 150)
-        rows.append({"clinic_id": f"C{k:04d}", "name": f"{villages.at[i, 'name']}卫生室",
-                     "level": "village_clinic", "standard": std, "has_doctor": doc,
-                     "village_id": villages.at[i, "village_id"],
-                     "geometry": Point(vxy[i, 0] + dist * math.cos(ang), vxy[i, 1] + dist * math.sin(ang))})
+        rows.append(
+            {
+                "clinic_id": f"C{k:04d}",
+                "name": f"{villages.at[i, 'name']}卫生室",
+                "level": "village_clinic",
+                "standard": std,
+                "has_doctor": doc,
+                "village_id": villages.at[i, "village_id"],
+                "geometry": Point(
+                    vxy[i, 0] + dist * math.cos(ang), vxy[i, 1] + dist * math.sin(ang)
+                ),
+            }
+        )
     clinics = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
     for col in ("standard", "has_doctor"):
-        clinics[col] = pd.array([None if v is None else bool(v) for v in clinics[col]], dtype="boolean")
+        clinics[col] = pd.array(
+            [None if v is None else bool(v) for v in clinics[col]], dtype="boolean"
+        )
 
     srows = []
     for i, (x, y) in enumerate(seat_xy):
-        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": f"{tnames[i][:-1]}中心小学",
-                      "level": "primary", "geometry": Point(x - 150, y + 90)})
+        srows.append(
+            {
+                "school_id": f"S{len(srows) + 1:03d}",
+                "name": f"{tnames[i][:-1]}中心小学",
+                "level": "primary",
+                "geometry": Point(x - 150, y + 90),
+            }
+        )
     n_mid = 2 + len(seat_xy) // 8
     for i in range(min(n_mid, len(seat_xy))):
         x, y = seat_xy[i]
         nm = "青岩县第一中学" if i == 0 else f"{tnames[i][:-1]}中学"
-        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": nm, "level": "middle",
-                      "geometry": Point(x + 220, y - 200)})
+        srows.append(
+            {
+                "school_id": f"S{len(srows) + 1:03d}",
+                "name": nm,
+                "level": "middle",
+                "geometry": Point(x + 220, y - 200),
+            }
+        )
     pop = villages["population"].to_numpy()[:n_admin]
     central = np.argsort(-pop, kind="stable")[: max(3, n_admin // 10)]
     for i in central:
-        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": f"{villages.at[i, 'name']}小学",
-                      "level": "primary", "geometry": Point(vxy[i, 0] + 90, vxy[i, 1] - 60)})
-    remote = rng.choice(np.setdiff1d(np.arange(n_admin), central), size=max(2, n_admin // 40), replace=False)
+        srows.append(
+            {
+                "school_id": f"S{len(srows) + 1:03d}",
+                "name": f"{villages.at[i, 'name']}小学",
+                "level": "primary",
+                "geometry": Point(vxy[i, 0] + 90, vxy[i, 1] - 60),
+            }
+        )
+    remote = rng.choice(
+        np.setdiff1d(np.arange(n_admin), central), size=max(2, n_admin // 40), replace=False
+    )
     for i in sorted(remote):
-        srows.append({"school_id": f"S{len(srows) + 1:03d}", "name": f"{villages.at[i, 'name']}教学点",
-                      "level": "teaching_point", "geometry": Point(vxy[i, 0] - 70, vxy[i, 1] + 50)})
+        srows.append(
+            {
+                "school_id": f"S{len(srows) + 1:03d}",
+                "name": f"{villages.at[i, 'name']}教学点",
+                "level": "teaching_point",
+                "geometry": Point(vxy[i, 0] - 70, vxy[i, 1] + 50),
+            }
+        )
     schools = gpd.GeoDataFrame(srows, geometry="geometry", crs=METRIC_CRS)
     return clinics, schools
 
@@ -1005,18 +1235,40 @@ def _water(rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope
     sp = _poisson_pick(rng, xy_c, w * near, n_spring, 800.0)
     for k, i in enumerate(sp):
         safe = rng.choice([True, False, None], p=[0.78, 0.12, 0.1])
-        rows.append({"kind": "source", "name": f"泉水{k + 1}号", "safe": safe,
-                     "capacity_m3d": float(round(rng.uniform(20, 300))), "geometry": Point(*xy_c[i])})
+        rows.append(
+            {
+                "kind": "source",
+                "name": f"泉水{k + 1}号",
+                "safe": safe,
+                "capacity_m3d": float(round(rng.uniform(20, 300))),
+                "geometry": Point(*xy_c[i]),
+            }
+        )
     # reservoirs: on mid-sized tributaries above the county seat
     d_seat = np.hypot(xy_c[:, 0] - seat_xy[0, 0], xy_c[:, 1] - seat_xy[0, 1])
-    rw = np.where(valid_c.ravel() & (acc.ravel() > 8) & (acc.ravel() < 150) & (d_seat > 4000)
-                  & (d_seat < 16000) & (zr > zr[np.argmin(d_seat)] + 40), 1.0, 0.0)
+    rw = np.where(
+        valid_c.ravel()
+        & (acc.ravel() > 8)
+        & (acc.ravel() < 150)
+        & (d_seat > 4000)
+        & (d_seat < 16000)
+        & (zr > zr[np.argmin(d_seat)] + 40),
+        1.0,
+        0.0,
+    )
     if rw.sum() == 0:
         rw = np.where(valid_c.ravel() & (acc.ravel() > 2), 1.0, 0.0)
     res = _poisson_pick(rng, xy_c, rw, 2, 5000.0)
     for k, i in enumerate(res):
-        rows.append({"kind": "source", "name": ["龙潭水库", "白水冲水库"][k], "safe": True,
-                     "capacity_m3d": float([30000, 12000][k]), "geometry": Point(*xy_c[i])})
+        rows.append(
+            {
+                "kind": "source",
+                "name": ["龙潭水库", "白水冲水库"][k],
+                "safe": True,
+                "capacity_m3d": float([30000, 12000][k]),
+                "geometry": Point(*xy_c[i]),
+            }
+        )
     # plants and piped service areas around seats; a few village schemes
     areas = []
     for i, (x, y) in enumerate(seat_xy):
@@ -1025,24 +1277,54 @@ def _water(rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope
             continue  # some township seats still without a piped network
         area = _blob(rng, x, y, r, elong=rng.uniform(1.0, 1.6)).intersection(county)
         areas.append(area)
-        rows.append({"kind": "service_area", "name": f"{tnames[i]}供水管网服务区", "safe": True,
-                     "capacity_m3d": None, "geometry": area})
+        rows.append(
+            {
+                "kind": "service_area",
+                "name": f"{tnames[i]}供水管网服务区",
+                "safe": True,
+                "capacity_m3d": None,
+                "geometry": area,
+            }
+        )
         if i == 0 or rng.random() < 0.5:
             px, py = x + rng.uniform(-900, 900), y + rng.uniform(-900, 900)
             cap = 20000.0 if i == 0 else float(round(rng.uniform(800, 3000), -2))
-            rows.append({"kind": "plant", "name": f"{tnames[i]}水厂", "safe": True, "capacity_m3d": cap,
-                         "geometry": Point(px, py)})
-            rows.append({"kind": "network", "name": f"{tnames[i]}主供水管", "safe": True,
-                         "capacity_m3d": None, "geometry": LineString([(px, py), (x, y)])})
+            rows.append(
+                {
+                    "kind": "plant",
+                    "name": f"{tnames[i]}水厂",
+                    "safe": True,
+                    "capacity_m3d": cap,
+                    "geometry": Point(px, py),
+                }
+            )
+            rows.append(
+                {
+                    "kind": "network",
+                    "name": f"{tnames[i]}主供水管",
+                    "safe": True,
+                    "capacity_m3d": None,
+                    "geometry": LineString([(px, py), (x, y)]),
+                }
+            )
     for i in rng.choice(n, size=max(2, n // 7), replace=False):
         area = _blob(rng, vxy[i, 0], vxy[i, 1], rng.uniform(500, 900)).intersection(county)
         areas.append(area)
         safe = rng.choice([True, None], p=[0.85, 0.15])
-        rows.append({"kind": "service_area", "name": f"{villages.at[i, 'name']}集中供水工程",
-                     "safe": safe, "capacity_m3d": None, "geometry": area})
+        rows.append(
+            {
+                "kind": "service_area",
+                "name": f"{villages.at[i, 'name']}集中供水工程",
+                "safe": safe,
+                "capacity_m3d": None,
+                "geometry": area,
+            }
+        )
     water = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
     water.insert(0, "water_id", [f"W{i + 1:04d}" for i in range(len(water))])
-    water["safe"] = pd.array([None if v is None else bool(v) for v in water["safe"]], dtype="boolean")
+    water["safe"] = pd.array(
+        [None if v is None else bool(v) for v in water["safe"]], dtype="boolean"
+    )
     union = shapely.union_all(areas)
     in_service = shapely.contains_xy(union, vxy[:, 0], vxy[:, 1])
     return water, in_service
@@ -1071,27 +1353,40 @@ def _hazards(rng, villages, n_admin, county, slope_c, valid_c, xy_c, acc, ter, c
                 if p < 0:
                     break
                 path.append(p)
-            geom = LineString(xy_c[path]).buffer(rng.uniform(60, 110)) if len(path) > 1 else Point(*xy_c[i]).buffer(150)
+            geom = (
+                LineString(xy_c[path]).buffer(rng.uniform(60, 110))
+                if len(path) > 1
+                else Point(*xy_c[i]).buffer(150)
+            )
         else:
             geom = _blob(rng, *xy_c[i], rng.uniform(120, 380), elong=rng.uniform(1.0, 2.0))
         rows.append({"kind": kind, "radius_m": None, "geometry": geom.intersection(county)})
     # hazard spots (隐患点) with a radius: a few right above villages and hamlets
     n_pt = max(6, n // 12)
-    targets = np.concatenate([np.arange(n_admin, n)[: max(1, (n - n_admin) // 2)],
-                              rng.choice(n_admin, size=n_pt, replace=False)])
+    targets = np.concatenate(
+        [
+            np.arange(n_admin, n)[: max(1, (n - n_admin) // 2)],
+            rng.choice(n_admin, size=n_pt, replace=False),
+        ]
+    )
     for i in targets:
         ang = rng.uniform(0, 2 * np.pi)
         dist = rng.uniform(40, 160)
         x, y = vxy[i, 0] + dist * math.cos(ang), vxy[i, 1] + dist * math.sin(ang)
         if not county.contains(Point(x, y)):
             x, y = vxy[i]
-        rows.append({"kind": rng.choice(["landslide", "collapse"]), "radius_m": float(round(rng.uniform(150, 300))),
-                     "geometry": Point(x, y)})
+        rows.append(
+            {
+                "kind": rng.choice(["landslide", "collapse"]),
+                "radius_m": float(round(rng.uniform(150, 300))),
+                "geometry": Point(x, y),
+            }
+        )
     # flood zone along the main rivers
     cc = ctransform.a
-    big = acc >= 150.0
+    big = acc >= 250.0
     d = ndimage.distance_transform_edt(~big) * cc
-    flood = (d <= 180.0) & valid_c & ter["floor"]
+    flood = (d <= 130.0) & valid_c & ter["floor"]
     flood = ndimage.binary_opening(flood, iterations=1) | (big & valid_c)
     for p in _mask_polygons(flood, ctransform, simplify_m=40.0, min_area_m2=2e5):
         rows.append({"kind": "flood", "radius_m": None, "geometry": p.intersection(county)})
@@ -1120,8 +1415,12 @@ def _protected(rng, villages, seat_xy, county, zc, slope_c, inside_c, ctransform
             rows.append({"kind": "basic_farmland", "geometry": g})
     res = water[(water["kind"] == "source") & water["name"].str.endswith("水库")]
     for g in res.geometry:
-        rows.append({"kind": "water_source_protection",
-                     "geometry": _blob(rng, g.x, g.y, 1500.0, elong=1.4).intersection(county)})
+        rows.append(
+            {
+                "kind": "water_source_protection",
+                "geometry": _blob(rng, g.x, g.y, 1500.0, elong=1.4).intersection(county),
+            }
+        )
     pr = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
     pr = pr[~pr.geometry.is_empty].reset_index(drop=True)
     pr["geometry"] = [shapely.make_valid(g) for g in pr.geometry]
@@ -1131,19 +1430,41 @@ def _protected(rng, villages, seat_xy, county, zc, slope_c, inside_c, ctransform
     return pr
 
 
-def _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c) -> gpd.GeoDataFrame:
+def _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c, keep_out) -> gpd.GeoDataFrame:
     rows = []
-    spec = [(0, "城北安置点", 1800, True), (0, "工业园安置点", 1200, False), (1, f"{tnames[1]}集镇安置点", 600, False)]
+    spec = [
+        (0, "县城安置点", 1800, True),
+        (0, "县城二期安置点", 1200, False),
+        (1, f"{tnames[1]}集镇安置点", 600, False),
+    ]
+    free = ~shapely.contains_xy(keep_out, xy_c[:, 0], xy_c[:, 1])
     for k, (ti, name, cap, locked) in enumerate(spec):
         d = np.hypot(xy_c[:, 0] - seat_xy[ti, 0], xy_c[:, 1] - seat_xy[ti, 1])
-        score = np.where(valid_c.ravel() & (d > 700) & (d < 3500), np.exp(-slope_c.ravel() / 3.0 - d / 3000.0), 0.0)
+        score = np.where(
+            valid_c.ravel() & free & (d > 700) & (d < 4500),
+            np.exp(-slope_c.ravel() / 3.0 - d / 3000.0),
+            0.0,
+        )
         for r in rows:
-            dd = np.hypot(xy_c[:, 0] - r["geometry"].centroid.x, xy_c[:, 1] - r["geometry"].centroid.y)
+            dd = np.hypot(
+                xy_c[:, 0] - r["geometry"].centroid.x, xy_c[:, 1] - r["geometry"].centroid.y
+            )
             score[dd < 1200] = 0.0
         i = int(np.argmax(score))
-        geom = _blob(rng, *xy_c[i], math.sqrt(cap * 30.0 / math.pi), elong=1.3, n=12)
-        rows.append({"site_id": f"A{k + 1:02d}", "name": name, "capacity_people": cap, "locked": locked,
-                     "geometry": geom})
+        geom = _blob(rng, *xy_c[i], math.sqrt(cap * 30.0 / math.pi), elong=1.3, n=12).difference(
+            keep_out
+        )
+        if isinstance(geom, MultiPolygon):
+            geom = max(geom.geoms, key=lambda g: g.area)
+        rows.append(
+            {
+                "site_id": f"A{k + 1:02d}",
+                "name": name,
+                "capacity_people": cap,
+                "locked": locked,
+                "geometry": geom,
+            }
+        )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
 
 
@@ -1172,10 +1493,13 @@ def _id_number(rng: np.random.Generator) -> str:
 
 def _households(rng, villages, n_admin, cfg, scale):
     n_sel = min(n_admin, max(4, int(round(cfg.n_household_villages * scale))))
-    inc = villages["poor_population"].to_numpy()[:n_admin] / villages["population"].to_numpy()[:n_admin]
+    inc = (
+        villages["poor_population"].to_numpy()[:n_admin]
+        / villages["population"].to_numpy()[:n_admin]
+    )
     order = np.argsort(-inc, kind="stable")
     hi = order[: n_sel // 2]
-    rest = rng.choice(order[n_sel // 2:], size=n_sel - hi.size, replace=False)
+    rest = rng.choice(order[n_sel // 2 :], size=n_sel - hi.size, replace=False)
     chosen = sorted(int(i) for i in np.concatenate([hi, rest]))
     # planted disagreement: a village whose register attribute sits under the western 3 % exit line
     # while its household table holds about three times as many registered poor people
@@ -1195,8 +1519,13 @@ def _households(rng, villages, n_admin, cfg, scale):
             claimed = max(1, int(round(pop * 0.018)))
             villages.at[vi, "poor_population"] = claimed
             villages.at[vi, "poor_households"] = max(1, int(round(claimed / 3.0)))
-            planted = {"village_id": vid, "name": villages.at[vi, "name"], "attribute_poor": claimed,
-                       "household_poor": true_poor, "population": pop}
+            planted = {
+                "village_id": vid,
+                "name": villages.at[vi, "name"],
+                "attribute_poor": claimed,
+                "household_poor": true_poor,
+                "population": pop,
+            }
         poor_hh = min(poor_hh, poor, hh - 1)
         sizes_p = _split(rng, poor, poor_hh)
         sizes_n = _split(rng, pop - poor, hh - poor_hh)
@@ -1208,24 +1537,41 @@ def _households(rng, villages, n_admin, cfg, scale):
             p = bool(is_poor[k])
             income = rng.lognormal(math.log(3900 if p else 9500), 0.35 if p else 0.45)
 
-            def flag(p_false: float) -> bool | None:
+            def flag(p_false: float, poor: bool = p) -> bool | None:
                 u = rng.random()
                 if u < 0.02:
                     return None
-                return not (u < 0.02 + (p_false if p else 0.005))
+                return not (u < 0.02 + (p_false if poor else 0.005))
 
             surname = _SURNAMES[rng.integers(len(_SURNAMES))]
             given = "".join(_GIVEN[j] for j in rng.integers(len(_GIVEN), size=rng.integers(1, 3)))
-            rows.append({
-                "household_id": f"{vid}{k + 1:04d}", "village_id": vid, "members": int(sizes[k]),
-                "registered_poor": p, "income_per_capita_cny": float(round(income, -1)),
-                "food_ok": flag(0.03), "clothing_ok": flag(0.03), "education_ok": flag(0.08),
-                "medical_ok": flag(0.1), "housing_ok": flag(0.2), "safe_water_ok": flag(0.15),
-                "head_name": surname + given, "id_number": _id_number(rng),
-                "phone": f"199-0000-{int(rng.integers(0, 10000)):04d}",
-            })
+            rows.append(
+                {
+                    "household_id": f"{vid}{k + 1:04d}",
+                    "village_id": vid,
+                    "members": int(sizes[k]),
+                    "registered_poor": p,
+                    "income_per_capita_cny": float(round(income, -1)),
+                    "food_ok": flag(0.03),
+                    "clothing_ok": flag(0.03),
+                    "education_ok": flag(0.08),
+                    "medical_ok": flag(0.1),
+                    "housing_ok": flag(0.2),
+                    "safe_water_ok": flag(0.15),
+                    "head_name": surname + given,
+                    "id_number": _id_number(rng),
+                    "phone": f"199-0000-{int(rng.integers(0, 10000)):04d}",
+                }
+            )
     hh = pd.DataFrame(rows)
-    for col in ("food_ok", "clothing_ok", "education_ok", "medical_ok", "housing_ok", "safe_water_ok"):
+    for col in (
+        "food_ok",
+        "clothing_ok",
+        "education_ok",
+        "medical_ok",
+        "housing_ok",
+        "safe_water_ok",
+    ):
         hh[col] = pd.array(hh[col].tolist(), dtype="boolean")
     return hh, planted
 

@@ -598,7 +598,19 @@ def _plain_values(df: pd.DataFrame, skip: str | None = None) -> pd.DataFrame:
 
 
 def _gpkg_safe(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return _plain_values(gdf, skip=gdf.geometry.name)
+    """Lists as comma-joined text; yes/no columns as GeoPackage booleans (NULL = unknown)."""
+    g = gdf.copy()
+    for c in g.columns:
+        if c == g.geometry.name:
+            continue
+        s = g[c]
+        if s.dtype == object:
+            vals = s.dropna()
+            if len(vals) and vals.map(lambda v: isinstance(v, bool | np.bool_)).all():
+                g[c] = s.astype("boolean")
+            else:
+                g[c] = s.map(lambda v: ",".join(map(str, v)) if isinstance(v, list | tuple | set | np.ndarray) else v)
+    return g
 
 
 _TABLE_KIND = {"transport": "transport", "road": "transport", "water": "water", "health": "health",
@@ -760,8 +772,10 @@ def run_pipeline(workspace: str | Path, out: str | Path, *, policy: str | None =
                                                                       "unknown_surface_km") if c in tv.columns]])
         hh_eval = None
         if hh is not None and len(hh):
-            hh_eval = hh_mod.evaluate_households(hh, income_line_cny=float((profile.households or {}).get("income_line_cny", 4000)))
-            hh_eval = hh_mod.mask_personal(hh_eval, allow_personal=allow_personal)
+            hcfg = dict(profile.households or {})
+            hh_eval = hh_mod.evaluate_households(hh, income_line_cny=float(hcfg.get("income_line_cny", 4000)),
+                                                 flags=hcfg.get("flags", hh_mod.DEFAULT_FLAGS),
+                                                 allow_personal=allow_personal)
 
         timer.start("relocation", 0.65)
         rasters = {f"travel_min_{k}": v[0] for k, v in results.items()}

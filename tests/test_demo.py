@@ -65,7 +65,9 @@ def test_dem_format_and_crs(dem):
 def test_dem_void_free_inside_nodata_outside_and_relief(dem, county):
     arr, _, transform = dem
     geom = county.to_crs(4545).geometry.iloc[0]
-    inside = rasterio.features.rasterize([(geom, 1)], out_shape=arr.shape, transform=transform).astype(bool)
+    inside = rasterio.features.rasterize(
+        [(geom, 1)], out_shape=arr.shape, transform=transform
+    ).astype(bool)
     assert (arr[inside] != NODATA).all(), "voids inside the county"
     assert (arr[~inside] == NODATA).all(), "data outside the county"
     z = arr[inside].astype(float)
@@ -88,7 +90,9 @@ def test_villages_inside_county_and_on_dem(villages, county, dem):
     v = villages.to_crs(4545)
     geom = county.to_crs(4545).geometry.iloc[0]
     assert v.within(geom).all()
-    rows, cols = rasterio.transform.rowcol(transform, v.geometry.x.to_numpy(), v.geometry.y.to_numpy())
+    rows, cols = rasterio.transform.rowcol(
+        transform, v.geometry.x.to_numpy(), v.geometry.y.to_numpy()
+    )
     assert (arr[np.asarray(rows), np.asarray(cols)] != NODATA).all()
 
 
@@ -140,7 +144,9 @@ def test_every_township_has_villages_and_townships_partition(ws, villages, count
     v = villages.to_crs(4545)
     joined = gpd.sjoin(v, tw, predicate="within")
     assert len(joined) == len(v)
-    assert (joined["township"] == joined["name_right"]).all(), "township attribute disagrees with polygon"
+    assert (joined["township"] == joined["name_right"]).all(), (
+        "township attribute disagrees with polygon"
+    )
     counts = joined[joined["level"] == "admin"].groupby("name_right").size()
     assert set(counts.index) == set(tw["name"]) and (counts >= 3).all()
 
@@ -179,7 +185,11 @@ def test_towns_and_facilities(ws):
     clinics = gpd.read_file(ws / "facilities.gpkg", layer="clinics")
     assert (clinics["level"] == "township_health_centre").sum() == round(15 * SCALE)
     assert set(gpd.read_file(ws / "facilities.gpkg", layer="water")["kind"]) == {
-        "source", "plant", "network", "service_area"}
+        "source",
+        "plant",
+        "network",
+        "service_area",
+    }
     hz = gpd.read_file(ws / "facilities.gpkg", layer="hazards")
     pts = hz[hz.geometry.geom_type == "Point"]
     assert (pts["radius_m"] > 0).all() and "flood" in set(hz["kind"])
@@ -191,7 +201,9 @@ def test_towns_and_facilities(ws):
 
 
 def test_households_synthetic_and_planted_disagreement(ws, villages):
-    hh = pd.read_csv(ws / "households.csv", dtype={"village_id": str, "household_id": str, "id_number": str})
+    hh = pd.read_csv(
+        ws / "households.csv", dtype={"village_id": str, "household_id": str, "id_number": str}
+    )
     assert hh["household_id"].is_unique
     assert hh["village_id"].isin(villages["village_id"]).all()
     assert hh["id_number"].str.fullmatch(r"999999\d{11}[\dX]").all()
@@ -232,8 +244,19 @@ def test_committed_demo_complete():
     assert doc["workspace"]["crs"] == "EPSG:4545"
     assert doc["workspace"]["policy"] == "national" and doc["workspace"]["province_group"] == "west"
     kinds = set(doc["layers"])
-    assert {"dem", "boundary", "townships", "villages", "roads", "water", "clinics", "schools",
-            "towns", "hazards", "protected"} <= kinds
+    assert {
+        "dem",
+        "boundary",
+        "townships",
+        "villages",
+        "roads",
+        "water",
+        "clinics",
+        "schools",
+        "towns",
+        "hazards",
+        "protected",
+    } <= kinds
     for kind, spec in doc["layers"].items():
         path = DEMO / spec["path"]
         assert path.exists(), f"{kind}: {path} missing"

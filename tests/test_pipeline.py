@@ -138,3 +138,12 @@ def test_tables_have_chinese_headers_in_xlsx(plan):
     assert set(x) == {"中文", "en"}
     assert any("乡镇" in str(c) or "村" in str(c) for c in x["中文"].columns)
     assert json.loads((out / "indicators.json").read_text(encoding="utf-8"))["indicators"]
+
+
+def test_allow_personal_flag_writes_personal_fields(tmp_path):
+    from tests.conftest import write_full_tiny_workspace
+
+    ws = write_full_tiny_workspace(tmp_path / "ws")
+    run_pipeline(ws, tmp_path / "out", progress=False, allow_personal=True)
+    text = (tmp_path / "out" / "tables" / "households.csv").read_text(encoding="utf-8-sig")
+    assert "张三丰" in text and "999999195001011234" in text

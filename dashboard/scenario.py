@@ -1,0 +1,193 @@
+"""Relocation scenarios: parameters offered to the planner, overrides, and comparison.
+
+The scenario itself is computed by the lead's
+``scripts.pipeline.run_relocation_scenario(plan_dir, *, overrides, progress)``; this
+module only builds its ``overrides`` and compares its result with the baseline plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Param:
+    """A scenario control: override key, i18n label pair, range, step, default."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    vmin: float
+    vmax: float
+    step: float
+    default: float
+    group: str = "rules"
+
+
+#: Suitability factors in the order of the pipeline's AHP matrix (``SITE_DEFAULTS``).
+AHP_FACTORS: tuple[str, ...] = (
+    "travel_min_county_seat",
+    "travel_min_township_seat",
+    "travel_min_industrial_park",
+    "travel_min_school",
+    "travel_min_health_centre",
+    "road_dist_m",
+    "water_dist_m",
+    "slope_deg",
+)
+
+#: Controls of the scenario panel.  ``relocation`` controls go to the screening rules
+#: (``RelocationRules``), ``suitability`` ones to the site settings, and ``ahp`` ones are
+#: importances (1..9) of each factor, turned into a consistent AHP pairwise matrix.
+PARAMS: tuple[Param, ...] = (
+    Param("min_score", "搬迁评分门槛", "Relocation score threshold", 0, 100, 5, 30, "relocation"),
+    Param("hazard_buffer_m", "地灾影响距离（米）", "Hazard buffer (m)", 0, 1000, 50, 200, "relocation"),
+    Param("steep_frac", "陡坡（>25°）占比门槛", "Steep-land share threshold", 0, 1, 0.05, 0.3, "relocation"),
+    Param("remote_township_seat_min", "到乡镇偏远阈值（分钟）", "Remote from township seat (min)", 15, 180, 5, 60, "relocation"),
+    Param("slope_limit_deg", "安置点坡度上限（度）", "Site slope limit (deg)", 5, 25, 0.5, 14.04, "suitability"),
+    Param("site_threshold", "适宜性门槛", "Suitability threshold", 0.3, 0.9, 0.05, 0.6, "suitability"),
+    Param("capacity_factor", "安置容量系数", "Capacity factor", 0.5, 2.0, 0.1, 1.0, "suitability"),
+    Param("open_sites", "安置点数量（0=自动）", "Number of sites (0 = solver decides)", 0, 30, 1, 0, "suitability"),
+    Param("ahp_travel_min_county_seat", "权重：到县城", "Weight: county seat", 1, 9, 1, 6, "ahp"),
+    Param("ahp_travel_min_township_seat", "权重：到乡镇", "Weight: township seat", 1, 9, 1, 6, "ahp"),
+    Param("ahp_travel_min_industrial_park", "权重：到园区", "Weight: industrial park", 1, 9, 1, 3, "ahp"),
+    Param("ahp_travel_min_school", "权重：到学校", "Weight: school", 1, 9, 1, 3, "ahp"),
+    Param("ahp_travel_min_health_centre", "权重：到卫生院", "Weight: health centre", 1, 9, 1, 3, "ahp"),
+    Param("ahp_road_dist_m", "权重：道路", "Weight: road", 1, 9, 1, 6, "ahp"),
+    Param("ahp_water_dist_m", "权重：水源", "Weight: water", 1, 9, 1, 6, "ahp"),
+    Param("ahp_slope_deg", "权重：坡度", "Weight: slope", 1, 9, 1, 2, "ahp"),
+)
+
+
+def defaults(parameters: dict[str, Any] | None = None) -> dict[str, float]:
+    """Initial control values: the plan's own parameters where present, else defaults.
+
+    ``parameters`` may be flat or nested (``{"relocation": {...}, "suitability": {...}}``).
+    """
+    flat: dict[str, Any] = {}
+    for k, v in (parameters or {}).items():
+        if isinstance(v, dict):
+            flat.update(v)
+        else:
+            flat[k] = v
+    out = {}
+    for prm in PARAMS:
+        v = flat.get(prm.name, prm.default)
+        try:
+            out[prm.name] = float(np.clip(float(v), prm.vmin, prm.vmax))
+        except (TypeError, ValueError):
+            out[prm.name] = prm.default
+    return out
+
+
+def ahp_matrix(importance: dict[str, float], factors: Sequence[str] = AHP_FACTORS) -> list[list[float]]:
+    """A perfectly consistent AHP pairwise matrix ``a_ij = w_i / w_j`` from importances."""
+    w = [float(importance.get(f, 1.0)) for f in factors]
+    return [[round(wi / wj, 6) for wj in w] for wi in w]
+
+
+def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """Overrides for ``run_relocation_scenario`` from the panel's controls.
+
+    Returns ``{"relocation": {...}, "suitability": {...}}``; AHP importances become the
+    ``suitability.ahp`` matrix (see :func:`ahp_matrix`); ``open_sites`` 0 becomes None
+    (the solver decides).
+
+    Raises
+    ------
+    ValueError
+        For an unknown control name or a value out of its range.
+    """
+    by_name = {p.name: p for p in PARAMS}
+    reloc: dict[str, Any] = {}
+    suit: dict[str, Any] = {}
+    imp: dict[str, float] = {}
+    for name, value in zip(names, values, strict=True):
+        if name not in by_name:
+            raise ValueError(f"scenario control: unknown name {name!r}; expected one of {sorted(by_name)}")
+        p = by_name[name]
+        v = float(value)
+        if not p.vmin <= v <= p.vmax:
+            raise ValueError(f"scenario control {name}: expected {p.vmin}..{p.vmax}, found {v}")
+        if p.group == "ahp":
+            imp[name.removeprefix("ahp_")] = v
+        elif p.group == "relocation":
+            reloc[name] = v
+        elif name == "open_sites":
+            suit[name] = int(round(v)) or None
+        else:
+            suit[name] = v
+    if imp:
+        suit["ahp"] = ahp_matrix(imp)
+    out: dict[str, Any] = {}
+    if reloc:
+        out["relocation"] = reloc
+    if suit:
+        out["suitability"] = suit
+    return out
+
+
+def scenario_metrics(
+    summary: dict[str, Any] | None,
+    sites: pd.DataFrame | None,
+    allocation: pd.DataFrame | None,
+) -> dict[str, float]:
+    """People moved, sites opened, mean travel time (people-weighted), robustness.
+
+    Summary values win when present (``people_to_relocate``, ``sites_opened``,
+    ``mean_travel_min``, ``mean_robustness_opened``); the rest comes from the layers.  Robustness is the mean ``robustness_frac`` of opened sites.
+    """
+    s = summary or {}
+    alloc = allocation if allocation is not None else pd.DataFrame()
+    st = sites if sites is not None else pd.DataFrame()
+    people = s.get("people_to_relocate")
+    if people is None:
+        people = float(alloc["people"].sum()) if "people" in alloc.columns else np.nan
+    if "assigned_people" in st.columns:
+        opened = st[st["assigned_people"].fillna(0) > 0]
+    else:
+        opened = st
+    n_open = s.get("sites_opened", len(opened))
+    if {"people", "travel_min"} <= set(alloc.columns) and alloc["people"].sum() > 0:
+        w = alloc["people"].astype(float)
+        tm = alloc["travel_min"].astype(float)
+        ok = tm.notna()
+        mean_t = float((w[ok] * tm[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else np.nan
+    else:
+        mean_t = np.nan
+    rob = float(opened["robustness_frac"].mean()) if "robustness_frac" in opened.columns and len(opened) else np.nan
+    if s.get("mean_travel_min") is not None:
+        mean_t = float(s["mean_travel_min"])
+    if s.get("mean_robustness_opened") is not None:
+        rob = float(s["mean_robustness_opened"])
+    return {
+        "people_moved": float(people),
+        "sites_opened": float(n_open),
+        "mean_travel_min": mean_t,
+        "robustness": rob,
+    }
+
+
+def progress_adapter(set_progress: Callable[[tuple], None]) -> Callable[..., None]:
+    """Adapt the pipeline's ``progress(stage, fraction)`` to ``set_progress((value, max))``.
+
+    Also accepts ``(done, total)`` and ``(fraction,)``; the value is out of 100.
+    """
+
+    def cb(*args: Any, **_kw: Any) -> None:
+        if len(args) >= 2 and isinstance(args[0], str):
+            frac = float(args[1])
+        elif len(args) >= 2 and args[1]:
+            frac = float(args[0]) / float(args[1])
+        elif len(args) == 1 and isinstance(args[0], int | float):
+            frac = float(args[0])
+        else:
+            return
+        set_progress((int(round(100 * min(max(frac, 0.0), 1.0))), 100))
+
+    return cb

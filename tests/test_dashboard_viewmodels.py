@@ -1,0 +1,223 @@
+"""View models of the dashboard: GeoJSON, statuses, filters, panel, bureau tables."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, Point
+
+from dashboard.viewmodels import (
+    coverage_hideout,
+    filter_counts,
+    headline_numbers,
+    health_townships,
+    health_villages,
+    km_per_township,
+    ranked_road_gaps,
+    road_state,
+    roads_geojson,
+    status_codes,
+    to_geojson,
+    township_ranking,
+    transport_villages,
+    village_panel,
+    villages_geojson,
+    water_villages,
+)
+
+INDICATORS = [
+    {"id": "road", "name_zh": "通硬化路", "name_en": "Hardened road", "rule": "==",
+     "evidence": "roads layer", "threshold": True, "unit": "", "clause": "第3条"},
+    {"id": "water", "name_zh": "饮水安全", "name_en": "Safe water", "rule": "<=",
+     "evidence": "water_dist_m", "threshold": 1000, "unit": "m", "clause": "第4条"},
+    {"id": "incidence", "name_zh": "贫困发生率", "name_en": "Incidence", "rule": "<",
+     "evidence": "poor/pop", "threshold": 0.03, "unit": "frac", "clause": "意见二(二)"},
+]
+
+
+def villages() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "village_id": ["V1", "V2", "V3", "V4"],
+            "name": ["甲村", "乙村", "丙村", "丁村"],
+            "township": ["A", "A", "B", "B"],
+            "population": [100, 200, 300, 400],
+            "exit_ready": pd.array([True, False, pd.NA, False], dtype="boolean"),
+            "road_status": ["met", "not_met", "unknown", "met"],
+            "road": pd.array([True, False, pd.NA, True], dtype="boolean"),
+            "water": [1.0, np.nan, 0.0, 1.0],  # as read back from a GeoPackage
+            "water_value": [120.0, np.nan, 2500.0, 300.0],
+            "incidence_status": ["met", "met", "not_met", "not_met"],
+            "incidence_value": [0.01, 0.02, 0.05, 0.031],
+            "road_access": ["hardened", "gap", None, "no_road"],
+            "has_safe_water": [1.0, np.nan, 0.0, 1.0],
+            "water_dist_m": [120.4, np.nan, 2500.6, 300.0],
+            "nearest_water_id": ["W1", "W2", "W1", "W2"],
+            "clinic_standard": pd.array([True, False, True, pd.NA], dtype="boolean"),
+            "clinic_doctor": pd.array([True, True, False, True], dtype="boolean"),
+            "travel_min_health_centre": [10.0, 45.0, np.nan, 70.0],
+            "blocker_class": ["ready", "blocked_one", "unknown", "blocked_several"],
+            "head_name": ["x", "y", "z", "w"],
+        },
+        geometry=[Point(107.1, 26.1), Point(107.2, 26.2), Point(107.3, 26.3), Point(107.4, 26.4)],
+        crs="EPSG:4326",
+    )
+
+
+def test_to_geojson_keeps_only_requested_properties_and_nulls_na():
+    gj = to_geojson(villages(), columns={"village_id": "vid", "water_value": "w", "missing": "x"})
+    assert gj["type"] == "FeatureCollection"
+    assert len(gj["features"]) == 4
+    props = gj["features"][1]["properties"]
+    assert props == {"vid": "V2", "w": None}
+    assert gj["features"][0]["geometry"] == {"type": "Point", "coordinates": (107.1, 26.1)}
+
+
+def test_to_geojson_skips_empty_geometries():
+    g = gpd.GeoDataFrame({"a": [1, 2]}, geometry=[Point(0, 0), None], crs="EPSG:4326")
+    assert len(to_geojson(g, columns=["a"])["features"]) == 1
+
+
+def test_status_codes_from_status_and_boolean_columns():
+    codes = status_codes(villages(), ["road", "water", "nope"])
+    assert list(codes.columns) == ["exit_ready", "road", "water", "nope"]
+    assert codes["exit_ready"].tolist() == ["m", "n", "u", "n"]
+    assert codes["road"].tolist() == ["m", "n", "u", "m"]
+    assert codes["water"].tolist() == ["m", "u", "n", "m"]
+    assert codes["nope"].tolist() == ["u"] * 4
+
+
+def test_villages_geojson_status_string_follows_keys():
+    gj = villages_geojson(villages(), ["road", "incidence"])
+    st_ = [f["properties"]["st"] for f in gj["features"]]
+    assert st_ == ["mmm", "nnm", "uun", "nmn"]
+    assert set(gj["features"][0]["properties"]) == {"vid", "name", "tw", "pop", "st"}
+    assert "head_name" not in gj["features"][0]["properties"]
+
+
+def test_coverage_hideout_indexes_and_codes():
+    h = coverage_hideout(["road", "water"], indicator="water", township="A", status="not_met")
+    assert h["idx"] == 2
+    assert h["township"] == "A" and h["status"] == "n"
+    assert coverage_hideout(["road"], indicator="bogus")["idx"] == 0
+    assert coverage_hideout(["road"])["status"] == ""
+
+
+def test_filter_counts_hand_computed():
+    v = villages()
+    codes = status_codes(v, ["road"])
+    assert filter_counts(codes, v["township"]) == {"n": 4, "met": 1, "not_met": 2, "unknown": 1}
+    assert filter_counts(codes, v["township"], indicator="road", township="B") == {
+        "n": 2, "met": 1, "not_met": 0, "unknown": 1,
+    }
+    assert filter_counts(codes, v["township"], indicator="road", status="met")["n"] == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from("mnu")), min_size=1, max_size=30),
+    st.sampled_from(["", "A", "B"]),
+    st.sampled_from(["", "met", "not_met", "unknown"]),
+)
+def test_filter_counts_invariants(rows, township, status):
+    tw = pd.Series([r[0] for r in rows])
+    codes = pd.DataFrame({"exit_ready": [r[1] for r in rows]})
+    c = filter_counts(codes, tw, township=township, status=status)
+    in_tw = int((tw == township).sum()) if township else len(rows)
+    assert c["met"] + c["not_met"] + c["unknown"] == in_tw
+    assert 0 <= c["n"] <= in_tw
+    if not status:
+        assert c["n"] == in_tw
+
+
+def test_road_state_and_roads_geojson():
+    assert [road_state(x) for x in (True, False, pd.NA, None, np.nan, "unhardened", "weird")] == [
+        "hardened", "unhardened", "unknown", "unknown", "unknown", "unhardened", "unknown",
+    ]
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["R1", "R2"], "road_class": ["county", "track"], "hardened": ["hardened", "unknown"]},
+        geometry=[LineString([(0, 0), (1, 1)]), LineString([(1, 1), (2, 2)])],
+        crs="EPSG:4326",
+    )
+    gj = roads_geojson(roads)
+    assert [f["properties"]["h"] for f in gj["features"]] == ["hardened", "unknown"]
+    assert gj["features"][0]["properties"] == {"rid": "R1", "cls": "county", "h": "hardened"}
+
+
+def test_village_panel_lists_every_indicator_with_evidence():
+    row = villages().iloc[2]
+    p = village_panel(row, INDICATORS, "en")
+    assert p["title"] == "丙村"
+    assert p["exit_status"] == "unknown"
+    assert [r["id"] for r in p["rows"]] == ["road", "water", "incidence"]
+    road, water, inc = p["rows"]
+    assert road["status"] == "unknown" and road["status_label"] == "unknown"
+    assert water["status"] == "not_met"  # from the boolean column 0.0
+    assert water["value"] == "2,500 m"
+    assert water["threshold"] == "<= 1,000 m"
+    assert inc["value"] == "5.0%" and inc["threshold"] == "< 3.0%"
+    assert inc["clause"] == "意见二(二)" and water["evidence"] == "water_dist_m"
+    zh = village_panel(villages().iloc[0], INDICATORS, "zh")
+    assert zh["rows"][0]["name"] == "通硬化路" and zh["rows"][0]["status_label"] == "达标"
+    assert zh["exit"] == "达标"
+
+
+def test_transport_villages_lacking_hardened_road():
+    out = transport_villages(villages())
+    assert out["village_id"].tolist() == ["V4", "V3", "V2"]  # biggest population first
+    assert "geometry" in out.columns
+
+
+def test_ranked_road_gaps_and_km_per_township():
+    gaps = gpd.GeoDataFrame(
+        {"township": ["A", "B", "A"], "length_km": [2.0, 1.0, 4.0], "people_served": [100, 300, 200]},
+        geometry=[LineString([(0, 0), (1, 0)])] * 3,
+        crs="EPSG:4326",
+    )
+    r = ranked_road_gaps(gaps)
+    assert r["people_per_km"].tolist() == [300.0, 50.0, 50.0]
+    assert r["rank"].tolist() == [1, 2, 3]
+    k = km_per_township(r)
+    assert k.set_index("township")["length_km"].to_dict() == {"A": 6.0, "B": 1.0}
+    assert k.set_index("township")["people_served"].to_dict() == {"A": 300, "B": 300}
+    assert k["township"].tolist() == ["A", "B"]
+
+
+def test_water_villages_nearest_source_name():
+    water = gpd.GeoDataFrame(
+        {"water_id": ["W1", "W2"], "name": ["龙泉", "石井"]}, geometry=[Point(0, 0)] * 2, crs="EPSG:4326"
+    )
+    out = water_villages(villages(), water)
+    assert set(out["village_id"]) == {"V2", "V3"}  # unknown and False
+    assert out.set_index("village_id")["nearest_water_name"].to_dict() == {"V2": "石井", "V3": "龙泉"}
+    assert out.set_index("village_id").loc["V3", "water_dist_m"] == 2501.0
+
+
+def test_health_villages_and_township_shares():
+    hv = health_villages(villages())
+    assert set(hv["village_id"]) == {"V2", "V3", "V4"}
+    tw = health_townships(villages()).set_index("township")
+    # A: pop 100 (10 min) + 200 (45 min) -> within 30: 1/3, within 60: 1
+    assert tw.loc["A", "within_30_frac"] == pytest.approx(round(100 / 300, 4))
+    assert tw.loc["A", "within_60_frac"] == pytest.approx(1.0)
+    # B: 300 unreachable (NaN) + 400 at 70 min -> 0 and 0
+    assert tw.loc["B", "within_60_frac"] == 0.0
+    assert tw.loc["全县/County", "within_60_frac"] == pytest.approx(round(300 / 1000, 4))
+    assert tw.loc["B", "villages_clinic_gap"] == 2
+
+
+def test_township_ranking_orders_by_share_ready():
+    r = township_ranking(villages())
+    assert r["township"].tolist() == ["A", "B"]
+    assert r.iloc[0][["villages", "ready", "blocked", "unknown"]].tolist() == [2, 1, 1, 0]
+    assert r.iloc[0]["ready_frac"] == 0.5 and r.iloc[1]["ready_frac"] == 0.0
+
+
+def test_headline_numbers_prefers_manifest_summary():
+    h = headline_numbers({"exit_ready": 99, "km_to_harden": 12.5}, villages())
+    assert h["exit_ready"] == 99 and h["km_to_harden"] == 12.5
+    assert h["villages"] == 4 and h["blocked_one"] == 1 and h["unknown"] == 1
