@@ -80,7 +80,30 @@ def create_app(plan_dir_: Path | str, *, config: DashboardConfig | dict | None =
     register_tiles(app.server, lambda: plan_dir() / "rasters")
     _enable_gzip(app.server)
     app.layout = _shell
+    _warm(app)
     return app
+
+
+def _warm(app: dash.Dash) -> None:
+    """Load the plan and its map payloads in the background so the first page is quick."""
+    import threading
+
+    from dashboard.components import village_data
+    from dashboard.plan import plan_status
+    from layers.errors import AnjuError
+
+    def run() -> None:
+        with app.server.app_context():
+            if plan_status(plan_dir())[0] == "missing":
+                return
+            try:
+                from dashboard.state import get_plan
+
+                village_data(get_plan())
+            except AnjuError:
+                return  # the page will show the alert
+
+    threading.Thread(target=run, name="anju-warm", daemon=True).start()
 
 
 def _enable_gzip(server) -> None:

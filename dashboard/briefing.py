@@ -138,11 +138,18 @@ def render_map_png(plan: Plan, lang: str = "zh", *, dpi: int = 150) -> bytes:
     return buf.getvalue()
 
 
+def _policy_title(policy: dict[str, Any], lang: str) -> str:
+    for key in (f"title_{lang}", "title", "title_zh", "name"):
+        if policy.get(key):
+            return str(policy[key])
+    return "—"
+
+
 def provenance_lines(manifest: dict[str, Any], lang: str = "zh") -> list[str]:
     """Human-readable provenance: creation time, policy, inputs with checksums, stage times."""
     lines = [
         f"{t('created', lang)}: {manifest.get('created', '—')}",
-        f"{t('policy', lang)}: {(manifest.get('policy') or {}).get('title') or (manifest.get('policy') or {}).get('name', '—')}",
+        f"{t('policy', lang)}: {_policy_title(manifest.get('policy') or {}, lang)}",
         f"anju {manifest.get('anju_version', '?')} · CRS {manifest.get('crs_metric', '?')}",
     ]
     for item in manifest.get("inputs") or []:
@@ -171,8 +178,7 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
         fig = plt.figure(figsize=(8.27, 11.69))
         title = plan.manifest.get("workspace", {}).get("name", "")
         fig.text(0.06, 0.95, f"{t('briefing_title', lg)} · {title}", fontsize=18, weight="bold")
-        fig.text(0.06, 0.925, f"{today.isoformat()} · {t('policy', lg)}: "
-                 f"{plan.profile.get('title') or (plan.manifest.get('policy') or {}).get('title', '—')}",
+        fig.text(0.06, 0.925, f"{today.isoformat()} · {t('policy', lg)}: {plan.profile_title(lg)}",
                  fontsize=9, color="#444444")
         for i, (key, label) in enumerate(HEADLINE_KEYS):
             x = 0.06 + (i % 3) * 0.31

@@ -43,6 +43,7 @@ POLY_STYLE = {
     "hazards": {"color": "#D55E00", "weight": 1, "fillColor": "#D55E00", "fillOpacity": 0.25},
     "protected": {"color": "#009E73", "weight": 1, "fillColor": "#009E73", "fillOpacity": 0.15},
     "service_area": {"color": "#56B4E9", "weight": 1, "fillColor": "#56B4E9", "fillOpacity": 0.12},
+    "water_network": {"color": "#0072B2", "weight": 1.5, "opacity": 0.8},
 }
 
 JS = {
@@ -52,6 +53,7 @@ JS = {
     "poi_point": {"variable": "anju.poiPoint"},
     "hideout_style": {"variable": "anju.hideoutStyle"},
     "label_tooltip": {"variable": "anju.bindLabel"},
+    "radius_point": {"variable": "anju.radiusPoint"},
 }
 
 
@@ -99,7 +101,7 @@ def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay
         gdf = gdf[gdf.geom_type.isin(["Point", "MultiPoint"])]
     if gdf.empty:
         return None
-    gj = to_geojson(gdf, columns={"name": "label", "kind": "kind", "level": "kind"})
+    gj = plan.memo(("poi", name), lambda: to_geojson(gdf, columns={"name": "label", "kind": "kind", "level": "kind"}))
     return dl.Overlay(
         dl.GeoJSON(
             data=gj,
@@ -113,13 +115,22 @@ def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay
     )
 
 
-def _poly_layer(gdf, key: str, lang: str, *, checked: bool, label: str | None = None):
+def _poly_layer(plan: Plan, key: str, lang: str, *, checked: bool, label: str | None = None, select=None):
+    """Areas (or lines) with a fixed style; points with ``radius_m`` become circles.
+
+    ``select(plan)`` returns the rows to draw (default: the plan layer named ``key``).
+    """
+    gdf = select(plan) if select is not None else plan.layer(key)
     if gdf.empty:
         return None
+    cols = {"name": "label", "kind": "kind"}
+    if "radius_m" in gdf.columns:
+        cols["radius_m"] = "r"
     return dl.Overlay(
         dl.GeoJSON(
-            data=to_geojson(gdf, columns={"name": "label", "kind": "kind"}),
+            data=plan.memo(("poly", key), lambda: to_geojson(gdf, columns=cols)),
             style=JS["hideout_style"],
+            pointToLayer=JS["radius_point"],
             hideout=POLY_STYLE[key],
             interactive=False,
             id=f"layer-{key}",
@@ -219,23 +230,20 @@ def raster_overlays(plan: Plan, lang: str, *, only: tuple[str, ...] | None = Non
 def context_overlays(plan: Plan, lang: str, *, checked: tuple[str, ...] = ()) -> list:
     """Vector context layers: boundaries, roads, points of interest, hazards, protected."""
     items = [
-        _poly_layer(plan.layer("boundary"), "boundary", lang, checked=True),
-        _poly_layer(plan.layer("townships"), "townships", lang, checked=True),
-        _poly_layer(plan.layer("protected"), "protected", lang, checked="protected" in checked),
-        _poly_layer(plan.layer("hazards"), "hazards", lang, checked="hazards" in checked),
+        _poly_layer(plan, "boundary", lang, checked=True),
+        _poly_layer(plan, "townships", lang, checked=True),
+        _poly_layer(plan, "protected", lang, checked="protected" in checked),
+        _poly_layer(plan, "hazards", lang, checked="hazards" in checked),
+        _poly_layer(plan, "service_area", lang, checked="water" in checked, select=_water_of(("Polygon", "MultiPolygon"))),
+        _poly_layer(plan, "water_network", lang, checked="water" in checked,
+                    select=_water_of(("LineString", "MultiLineString"))),
     ]
-    water = plan.layer("water")
-    if not water.empty and "kind" in water.columns:
-        sa = water[water["kind"] == "service_area"]
-        items.append(
-            _poly_layer(sa, "service_area", lang, checked="water" in checked, label="service_area")
-        )
     roads = plan.layer("roads")
     if not roads.empty:
         items.append(
             dl.Overlay(
                 dl.GeoJSON(
-                    data=roads_geojson(roads),
+                    data=plan.memo("roads", lambda: roads_geojson(roads)),
                     style=JS["road_style"],
                     hideout={"colors": ROAD_COLORS},
                     id=ids.ROADS if "roads" in checked else "layer-roads",
@@ -249,11 +257,24 @@ def context_overlays(plan: Plan, lang: str, *, checked: tuple[str, ...] = ()) ->
     return [i for i in items if i is not None]
 
 
+def _water_of(types: tuple[str, ...]):
+    def select(plan: Plan):
+        w = plan.layer("water")
+        return w[w.geom_type.isin(list(types))] if not w.empty else w
+
+    return select
+
+
+def village_data(plan: Plan) -> dict:
+    """The villages' GeoJSON (computed once per plan)."""
+    return plan.memo("villages", lambda: villages_geojson(plan.villages, plan.indicator_ids))
+
+
 def village_layer(plan: Plan, lang: str, *, indicator: str = "exit_ready") -> dl.Overlay:
     """The villages, coloured by status through ``hideout`` (see assets/anju.js)."""
     return dl.Overlay(
         dl.GeoJSON(
-            data=villages_geojson(plan.villages, plan.indicator_ids),
+            data=village_data(plan),
             style=JS["village_style"],
             pointToLayer=JS["village_point"],
             onEachFeature=JS["label_tooltip"],
@@ -291,6 +312,7 @@ def map_frame(
                 id=map_id,
                 bounds=plan.bounds,
                 center=plan.center,
+                zoomSnap=0.25,
                 style={"height": "100%", "width": "100%"},
                 preferCanvas=False,
             ),
@@ -325,6 +347,7 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
         items.append(html.Div([_swatch(st["color"], shape=st["shape"]), t(name, lang)]))
     for key in ("hazards", "protected", "service_area"):
         items.append(html.Div([_swatch(POLY_STYLE[key]["fillColor"], shape="area"), t(key, lang)]))
+    items.append(html.Div([_swatch(POLY_STYLE["water_network"]["color"], shape="line"), t("water_network", lang)]))
     ramps = []
     if rasters:
         for name in OVERLAYS:
@@ -359,10 +382,11 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
                 ]
             )
         )
-    return html.Div(
-        [html.Div(t("legend", lang), className="legend-title"), *body],
+    return html.Details(
+        [html.Summary(t("legend", lang), className="legend-title"), *body],
         id=ids.LEGEND,
         className="legend",
+        open=True,
     )
 
 

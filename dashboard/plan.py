@@ -87,6 +87,13 @@ class Plan:
     profile: dict[str, Any]
     manifest: dict[str, Any]
     rasters: dict[str, Path] = field(default_factory=dict)
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def memo(self, key: Any, fn):
+        """``fn()`` computed once per plan and ``key`` (GeoJSON payloads, tables)."""
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
 
     @property
     def villages(self) -> gpd.GeoDataFrame:
@@ -95,7 +102,9 @@ class Plan:
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """A layer by name; an empty GeoDataFrame when the plan has none."""
-        return self.layers.get(name, _empty())
+        if name in self.layers:
+            return self.layers[name]
+        return self.memo("empty", _empty)
 
     @property
     def indicator_ids(self) -> list[str]:
@@ -110,11 +119,22 @@ class Plan:
     @property
     def bounds(self) -> list[list[float]]:
         """``[[south, west], [north, east]]`` of the villages (and boundary when present)."""
+        return self.memo("bounds", self._bounds)
+
+    def _bounds(self) -> list[list[float]]:
         frames = [self.villages]
         if not self.layer("boundary").empty:
             frames = [self.layer("boundary")]
         minx, miny, maxx, maxy = pd.concat(frames).total_bounds
         return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
+
+    def profile_title(self, lang: str = "zh") -> str:
+        """The policy profile's title in ``lang`` (falls back to title, then name)."""
+        for src in (self.profile, self.manifest.get("policy") or {}):
+            for key in (f"title_{lang}", "title", "title_zh", "name"):
+                if src.get(key):
+                    return str(src[key])
+        return ""
 
     @property
     def center(self) -> list[float]:
@@ -134,7 +154,8 @@ def plan_status(plan_dir: Path) -> tuple[str, str]:
     -------
     (status, detail)
         ``status`` is ``"ok"``, ``"missing"`` (no plan.gpkg), or ``"outdated"`` (an input
-        listed in manifest.json is newer than the manifest); ``detail`` names the file.
+        listed in manifest.json is newer than the manifest and its sha256 changed);
+        ``detail`` names the file.
     """
     plan_dir = Path(plan_dir)
     gpkg = plan_dir / "plan.gpkg"
@@ -151,9 +172,23 @@ def plan_status(plan_dir: Path) -> tuple[str, str]:
             p = Path(str(item.get("path", "")))
             if not p.is_absolute():
                 p = (plan_dir / p) if (plan_dir / p).exists() else Path.cwd() / p
-            if p.is_file() and p.stat().st_mtime > t0 + 1:
+            if p.is_file() and p.stat().st_mtime > t0 + 1 and not _same_sha(p, item.get("sha256")):
                 return "outdated", str(p)
     return "ok", ""
+
+
+def _same_sha(path: Path, sha: str | None) -> bool:
+    """Whether ``path`` still has checksum ``sha`` (a newer mtime alone, as after a git
+    checkout, does not make a plan outdated)."""
+    if not sha:
+        return False
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest() == sha
 
 
 def load_plan(plan_dir: Path | str, *, simplify_m: float = 20.0, precision: int = 5) -> Plan:

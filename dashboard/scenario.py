@@ -75,6 +75,11 @@ def defaults(parameters: dict[str, Any] | None = None) -> dict[str, float]:
             flat.update(v)
         else:
             flat[k] = v
+    aw = (parameters or {}).get("ahp_weights")
+    if isinstance(aw, dict) and aw:
+        top = max(float(w) for w in aw.values())
+        for f, w in aw.items():
+            flat.setdefault(f"ahp_{f}", min(9.0, max(1.0, round(9.0 * float(w) / top))))
     out = {}
     for prm in PARAMS:
         v = flat.get(prm.name, prm.default)
@@ -89,6 +94,17 @@ def ahp_matrix(importance: dict[str, float], factors: Sequence[str] = AHP_FACTOR
     """A perfectly consistent AHP pairwise matrix ``a_ij = w_i / w_j`` from importances."""
     w = [float(importance.get(f, 1.0)) for f in factors]
     return [[round(wi / wj, 6) for wj in w] for wi in w]
+
+
+def merge_overrides(base: dict[str, Any] | None, top: dict[str, Any]) -> dict[str, Any]:
+    """Two-level merge: ``top``'s sections update ``base``'s (for fixed extra settings)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in (base or {}).items()}
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k].update(v)
+        else:
+            out[k] = v
+    return out
 
 
 def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:

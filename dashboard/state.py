@@ -31,6 +31,9 @@ class DashboardConfig:
         Geometry simplification tolerance (metres) for the browser.
     precision : int
         Decimal places of coordinates sent to the browser.
+    scenario_base : dict
+        Fixed overrides merged under the scenario panel's (e.g.
+        ``{"suitability": {"robustness_draws": 5, "time_limit_s": 20}}`` for quick runs).
     extra_basemaps : tuple of dict
         More XYZ basemaps: ``{"name": ..., "url": ..., "attribution": ...}``.  Gaode and
         Tencent tiles are in GCJ-02 and appear shifted by up to several hundred metres
@@ -42,6 +45,7 @@ class DashboardConfig:
     simplify_m: float = 20.0
     precision: int = 5
     extra_basemaps: tuple = field(default_factory=tuple)
+    scenario_base: dict = field(default_factory=dict)
 
     @classmethod
     def from_any(cls, config: DashboardConfig | dict | None) -> DashboardConfig:

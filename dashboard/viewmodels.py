@@ -60,10 +60,52 @@ def to_geojson(
     return {"type": "FeatureCollection", "features": features}
 
 
+_TRUE = {"true", "1", "yes", "t", "y", "1.0"}
+_FALSE = {"false", "0", "no", "f", "n", "0.0"}
+
+
+def to_bool(v: Any) -> bool | None:
+    """A nullable boolean from bools, numbers or text (``"True"``/``"False"``); else None."""
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | float | np.integer | np.floating):
+        return None if np.isnan(v) else bool(v)
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+    return None
+
+
+def bool_series(s: pd.Series) -> pd.Series:
+    """A pandas nullable-boolean Series from any of the forms :func:`to_bool` accepts."""
+    return pd.Series(pd.array([to_bool(v) for v in s], dtype="boolean"), index=s.index)
+
+
 def _bool_to_code(v: Any) -> str:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+    b = to_bool(v)
+    if b is None:
         return "u"
-    return "m" if bool(v) else "n"
+    return "m" if b else "n"
+
+
+BLOCKER_CODES = {"ready": "m", "blocked_one": "n", "blocked_several": "n", "unknown": "u"}
+
+
+def exit_codes(villages: pd.DataFrame) -> pd.Series:
+    """Exit readiness per village: ``blocker_class`` when present (it keeps unknown apart),
+    else ``exit_ready_status``, else the boolean ``exit_ready``."""
+    if "blocker_class" in villages.columns:
+        return villages["blocker_class"].map(lambda s: BLOCKER_CODES.get(s, "u"))
+    if "exit_ready_status" in villages.columns:
+        return villages["exit_ready_status"].map(lambda s: STATUS_CODES.get(s, "u"))
+    if "exit_ready" in villages.columns:
+        return villages["exit_ready"].map(_bool_to_code)
+    return pd.Series("u", index=villages.index)
 
 
 def status_codes(villages: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
@@ -72,8 +114,8 @@ def status_codes(villages: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.Dat
     ``<id>_status`` (met/not_met/unknown) is used when present, otherwise the nullable
     boolean column ``<id>``.  Columns of the result: ``exit_ready`` then each id.
     """
-    out = {}
-    for col in [EXIT_READY, *indicator_ids]:
+    out = {EXIT_READY: exit_codes(villages)}
+    for col in indicator_ids:
         scol = f"{col}_status"
         if scol in villages.columns:
             out[col] = villages[scol].map(lambda s: STATUS_CODES.get(s, "u"))
@@ -207,7 +249,11 @@ def village_panel(
             status = CODE_STATUS[_bool_to_code(r.get(iid))]
         unit = ind.get("unit") or ""
         value = json_value(r.get(f"{iid}_value"))
-        thr = json_value(r.get(f"{iid}_threshold", ind.get("threshold")))
+        thr = json_value(r.get(f"{iid}_threshold"))
+        if thr is None:
+            thr = json_value(ind.get("threshold"))
+        if thr is None and (unit == "bool" or ind.get("rule") == "is_true"):
+            thr = True
         rows.append(
             {
                 "id": iid,
@@ -220,9 +266,7 @@ def village_panel(
                 "clause": str(ind.get("clause") or "—"),
             }
         )
-    er = CODE_STATUS[
-        STATUS_CODES.get(r.get("exit_ready_status"), _bool_to_code(r.get("exit_ready")))
-    ]
+    er = CODE_STATUS[exit_codes(pd.DataFrame([r])).iloc[0]]
     return {
         "title": str(r.get("name") or r.get("village_id") or ""),
         "subtitle": " · ".join(
@@ -240,19 +284,43 @@ def village_panel(
     }
 
 
+#: Comparison shown before a threshold, by indicator rule name.
+RULE_SYMBOLS = {
+    "<": "<", "<=": "≤", ">": ">", ">=": "≥", "≤": "≤", "≥": "≥",
+    "rate_below": "<", "below": "<", "at_most": "≤", "max": "≤", "within": "≤",
+    "at_least": "≥", "min": "≥", "frac_at_least": "≥", "share_at_least": "≥",
+}
+
+
+def _rule_symbol(rule: str | None) -> str:
+    if not rule:
+        return ""
+    if rule in RULE_SYMBOLS:
+        return RULE_SYMBOLS[rule]
+    if rule.endswith("_within") or rule.endswith("_below"):
+        return "≤" if rule.endswith("_within") else "<"
+    if rule.endswith("_at_least"):
+        return "≥"
+    return ""
+
+
 def _fmt_value(v: Any, unit: str, lang: str, *, rule: str | None = None) -> str:
     v = json_value(v)
     if v is None:
         return "—"
-    if isinstance(v, bool):
-        return t("yes" if v else "no", lang)
+    b = to_bool(v) if isinstance(v, str | bool) else None
+    if isinstance(v, bool) or b is not None:
+        return t("yes" if b else "no", lang)
     if isinstance(v, int | float):
+        if unit in ("bool",):
+            return t("yes" if v else "no", lang)
         if unit in ("frac", "_frac", "ratio"):
             s = fmt_frac(v, lang)
         else:
             s = fmt_num(v, lang, digits=0 if float(v).is_integer() else 2)
             s = f"{s} {unit}".strip()
-        return f"{rule} {s}" if rule in ("<", "<=", ">", ">=", "≤", "≥") else s
+        sym = _rule_symbol(rule)
+        return f"{sym} {s}" if sym else s
     return str(v)
 
 
@@ -264,7 +332,7 @@ def _cols(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
 
 
 def _not_true(s: pd.Series) -> pd.Series:
-    return ~s.astype("boolean").fillna(False).astype(bool)
+    return ~bool_series(s).fillna(False).astype(bool)
 
 
 def transport_villages(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -336,8 +404,9 @@ def water_villages(villages: gpd.GeoDataFrame, water: gpd.GeoDataFrame | None = 
         if names is not None:
             names = names[~names.index.duplicated()]
             out["nearest_water_name"] = out["nearest_water_id"].map(names)
-    if "has_safe_water" in out.columns:
-        out["has_safe_water"] = out["has_safe_water"].astype("boolean")
+    for c in ("has_safe_water", "in_water_service_area"):
+        if c in out.columns:
+            out[c] = bool_series(out[c])
     cols = _cols(
         out,
         [
@@ -380,6 +449,9 @@ def health_villages(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         ],
     )
     out = villages.loc[mask, [*cols, "geometry"]]
+    for c in ("clinic_standard", "clinic_doctor"):
+        if c in out.columns:
+            out = out.assign(**{c: bool_series(out[c])})
     for c in ("travel_min_village_clinic", "travel_min_health_centre"):
         if c in out.columns:
             out = out.assign(**{c: out[c].round(1)})
@@ -470,7 +542,7 @@ def headline_numbers(summary: dict[str, Any], villages: pd.DataFrame) -> dict[st
         "unknown": int((codes == "u").sum()),
     }
     if "eligible" in villages.columns:
-        el = villages["eligible"].astype("boolean").fillna(False).astype(bool)
+        el = bool_series(villages["eligible"]).fillna(False).astype(bool)
         computed["people_to_relocate"] = int(villages.loc[el, "population"].sum())
     out = {**computed, **{k: v for k, v in summary.items() if v is not None}}
     return out
@@ -481,6 +553,8 @@ def relocation_candidates(cands: gpd.GeoDataFrame, lang: str = "zh") -> gpd.GeoD
     if cands.empty:
         return cands
     c = cands.copy()
+    if "eligible" in c.columns:
+        c = c[bool_series(c["eligible"]).fillna(False).astype(bool)]
     rc = "reasons_en" if lang == "en" else "reasons_zh"
     if rc in c.columns:
         c["reasons"] = c[rc]
@@ -501,6 +575,8 @@ def relocation_candidates(cands: gpd.GeoDataFrame, lang: str = "zh") -> gpd.GeoD
     )
     if "score" in cols:
         c["score"] = c["score"].astype(float).round(3)
+    if "rank" in cols:
+        c["rank"] = c["rank"].astype("Int64")
     return c[[*cols, "geometry"]]
 
 

@@ -6,7 +6,10 @@ surface), elsewhere walking speed from slope (Tobler's hiking function), and 0
 on barriers (water bodies, cliffs). :func:`travel_time` turns it into minutes to
 the nearest source (clinic, school, town...) with an 8-neighbour Dijkstra that
 reproduces :class:`skimage.graph.MCP_Geometric` exactly but runs several times
-faster (numba, indexed binary heap, bounded memory).
+faster: numba kernels with Dinitz's bucket queue (buckets as wide as the
+lightest move, so a whole bucket is final at once; O(1) queue operations) and an
+indexed 4-ary heap as fallback when speeds span too wide a range; memory is
+bounded by the grid size.
 
 Cost model (identical to ``MCP_Geometric``): the cost of a cell is minutes per
 metre, ``c = 60 / (1000 * speed_kmh)``; a move between neighbouring cells ``a``
@@ -255,7 +258,8 @@ def travel_time(
 
     Equals ``skimage.graph.MCP_Geometric(60 / (1000 * speed), fully_connected=True,
     sampling=(dy, dx)).find_costs(sources)`` (to float rounding) but is several
-    times faster and needs about 50 bytes per cell.
+    times faster and needs about 50 bytes per cell (see the module docstring
+    for the kernels).
 
     Cells whose speed is 0, negative or NaN are barriers: never entered, NaN in
     the result. Cells that cannot be reached are NaN (never 0). Sources are 0.
@@ -342,9 +346,40 @@ def travel_time_with_nearest(
     cost = cost.ravel()
     _open_stranded_sources(cost, seeds, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
 
-    dist, label = _dijkstra8(cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy))
+    dist, label = _shortest(cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy))
     dist[np.isinf(dist)] = np.nan
     return dist.reshape(speed.shape), label.reshape(speed.shape)
+
+
+#: Largest bucket ring for the bucket queue (speeds spanning more than about a
+#: million to one fall back to the binary-heap kernel).
+_MAX_BUCKETS = 1 << 22
+
+
+def _shortest(
+    cost: np.ndarray,
+    seeds: np.ndarray,
+    seed_labels: np.ndarray,
+    nrows: int,
+    ncols: int,
+    dx: float,
+    dy: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the bucket-queue kernel when the cost range allows it, else the heap."""
+    finite = cost[np.isfinite(cost)]
+    if seeds.size and finite.size:
+        cmin, cmax = float(finite.min()), float(finite.max())
+        if cmin > 0:
+            # lightest move: min(dx, dy) * (c_a + c_b) / 2 >= min(dx, dy) * cmin;
+            # the margin keeps float rounding of nd / delta from landing in the current bucket
+            delta = min(dx, dy) * cmin * (1.0 - 1e-7)
+            need = math.ceil(math.hypot(dx, dy) * cmax / delta) + 2
+            if need <= _MAX_BUCKETS:
+                nb = 1 << max(int(math.ceil(math.log2(need))), 1)
+                dist, label, ok = _dinitz8(cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nb)
+                if ok:
+                    return dist, label
+    return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy)
 
 
 def _open_stranded_sources(
@@ -468,6 +503,105 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
             out_d[r * ncols + c] = cd[base + c, 1]
             out_l[r * ncols + c] = label[base + c]
     return out_d, out_l
+
+
+@njit(cache=True)
+def _dinitz8(cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets_pow2):  # pragma: no cover
+    """Multi-source Dijkstra with Dinitz's bucket queue on an 8-connected grid.
+
+    Buckets of width ``delta`` (a hair below the lightest possible move) make
+    every cell in the lowest non-empty bucket final: a move out of it costs more
+    than ``delta`` and so lands in a later bucket. The distances are the same
+    floating-point minima the heap kernel computes (each cell's value is the
+    minimum over relaxations from final neighbours); only the order of settling
+    inside a bucket differs, which can change the label of exactly tied sources.
+    Buckets form a ring of ``nbuckets_pow2`` singly linked lists (a power of two
+    at least ``ceil(max move / delta) + 2`` so live entries never wrap) over a
+    pool of entries recycled through a free list; entries of cells already
+    settled are skipped. Returns ``ok=False`` if the pool (one entry per cell)
+    runs out, and the caller falls back to the heap kernel.
+    """
+    inf = np.inf
+    pc = ncols + 2
+    npad = (nrows + 2) * pc
+    cd = np.full((npad, 2), inf)
+    for r in range(nrows):
+        base = (r + 1) * pc + 1
+        for c in range(ncols):
+            cd[base + c, 0] = cost[r * ncols + c]
+    label = np.full(npad, -1, dtype=np.int32)
+    done = np.zeros(npad, dtype=np.bool_)
+    off = np.array([-pc - 1, -pc, -pc + 1, -1, 1, pc - 1, pc, pc + 1])
+    diag = math.sqrt(dx * dx + dy * dy)
+    half = np.array([diag, dy, diag, dx, dx, diag, dy, diag]) * 0.5
+    inv_delta = 1.0 / delta
+    mask = nbuckets_pow2 - 1
+    head = np.full(nbuckets_pow2, -1, dtype=np.int32)
+    cap = nrows * ncols + seeds.shape[0] + 1024
+    ent_node = np.empty(cap, dtype=np.int32)
+    ent_next = np.empty(cap, dtype=np.int32)
+    free = -1
+    used = 0
+    live = 0
+    for s in range(seeds.shape[0]):
+        i0 = seeds[s]
+        i = (i0 // ncols + 1) * pc + (i0 % ncols) + 1
+        if cd[i, 1] == 0.0:
+            continue
+        cd[i, 1] = 0.0
+        label[i] = seed_labels[s]
+        e = used
+        used += 1
+        ent_node[e] = i
+        ent_next[e] = head[0]
+        head[0] = e
+        live += 1
+    k = 0
+    ok = True
+    while live > 0:
+        b = k & mask
+        while head[b] != -1:
+            e = head[b]
+            head[b] = ent_next[e]
+            i = ent_node[e]
+            ent_next[e] = free
+            free = e
+            live -= 1
+            if done[i]:
+                continue
+            done[i] = True
+            d = cd[i, 1]
+            ci = cd[i, 0]
+            lab = label[i]
+            for q in range(8):
+                j = i + off[q]
+                nd = d + half[q] * (ci + cd[j, 0])
+                if nd < cd[j, 1]:
+                    cd[j, 1] = nd
+                    label[j] = lab
+                    if free != -1:
+                        e2 = free
+                        free = ent_next[free]
+                    elif used < cap:
+                        e2 = used
+                        used += 1
+                    else:
+                        ok = False  # pool exhausted: let the caller use the heap
+                        return cd[:1, 1], label[:1], ok
+                    bb = np.int64(nd * inv_delta) & mask
+                    ent_node[e2] = j
+                    ent_next[e2] = head[bb]
+                    head[bb] = e2
+                    live += 1
+        k += 1
+    out_d = np.empty(nrows * ncols)
+    out_l = np.empty(nrows * ncols, dtype=np.int32)
+    for r in range(nrows):
+        base = (r + 1) * pc + 1
+        for c in range(ncols):
+            out_d[r * ncols + c] = cd[base + c, 1]
+            out_l[r * ncols + c] = label[base + c]
+    return out_d, out_l, ok
 
 
 # --------------------------------------------------------------------------- helpers

@@ -34,6 +34,7 @@ __all__ = [
     "hardened_subgraph",
     "main_hardened_nodes",
     "network_distance",
+    "road_gaps",
     "snap_points",
     "unhardened_gap",
 ]
@@ -187,9 +188,21 @@ def build_network(roads: gpd.GeoDataFrame, *, snap_tolerance_m: float = 5.0) -> 
     # 2. give each noded segment the attributes of the road it came from
     src_tree = shapely.STRtree(geoms)
     mids = shapely.line_interpolate_point(noded, 0.5, normalized=True)
-    (seg_idx, src_idx), _ = src_tree.query_nearest(mids, return_distance=True, all_matches=True)
+    # a midpoint lies on its source road up to float noise; the bound keeps the search local
+    seg_idx, src_idx = src_tree.query(mids, predicate="dwithin", distance=1e-3)
+    lost = np.setdiff1d(np.arange(len(noded)), seg_idx)
+    if lost.size:
+        (li, lsrc), _ = src_tree.query_nearest(mids[lost], return_distance=True, all_matches=True)
+        seg_idx = np.concatenate([seg_idx, lost[li]])
+        src_idx = np.concatenate([src_idx, lsrc])
+    # a road crossing exactly at the midpoint also matches: prefer the road that
+    # also holds the segment's quarter points, then the preferred class/surface
+    off_line = np.zeros(len(seg_idx))
+    for frac in (0.25, 0.75):
+        q = shapely.line_interpolate_point(noded[seg_idx], frac, normalized=True)
+        off_line = np.maximum(off_line, shapely.distance(q, geoms[src_idx]))
     rank = _preference(parts["road_class"].to_numpy(), hardened)
-    order = np.lexsort((rank[src_idx], seg_idx))
+    order = np.lexsort((rank[src_idx], off_line > 1e-3, seg_idx))
     seg_sorted, src_sorted = seg_idx[order], src_idx[order]
     first = np.ones(len(seg_sorted), dtype=bool)
     first[1:] = seg_sorted[1:] != seg_sorted[:-1]
@@ -206,13 +219,12 @@ def build_network(roads: gpd.GeoDataFrame, *, snap_tolerance_m: float = 5.0) -> 
     v = node_of[m:]
 
     # 4. move segment ends onto their node, drop collapsed slivers
-    new_geoms = []
-    for k in range(m):
-        c = shapely.get_coordinates(noded[k])
-        c[0] = nodes[u[k]]
-        c[-1] = nodes[v[k]]
-        new_geoms.append(LineString(c))
-    new_geoms = np.array(new_geoms, dtype=object)
+    coords, owner = shapely.get_coordinates(noded, return_index=True)
+    starts = np.searchsorted(owner, np.arange(m))
+    ends = np.append(starts[1:], len(owner)) - 1
+    coords[starts] = nodes[u]
+    coords[ends] = nodes[v]
+    new_geoms = shapely.linestrings(coords, indices=owner)
     length = shapely.length(new_geoms)
     keep = ~((u == v) & (length <= max(tol, 1e-9))) & (length > 0)
 
@@ -506,6 +518,39 @@ def unhardened_gap(
     return out
 
 
+def road_gaps(
+    net: RoadNetwork, gap_result: gpd.GeoDataFrame, *, id_col: str = "village_id"
+) -> gpd.GeoDataFrame:
+    """The road sections to harden (or survey), one row per edge, with the villages served.
+
+    Parameters
+    ----------
+    net : RoadNetwork
+    gap_result : geopandas.GeoDataFrame
+        Output of :func:`unhardened_gap` (needs ``gap_edge_ids`` and ``id_col``).
+    id_col : str, default "village_id"
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Edges listed in any village's ``gap_edge_ids``: ``edge_id``, ``road_id``,
+        ``road_class``, ``surface``, ``hardened`` (False = to harden, <NA> = survey
+        first), ``length_m``, ``n_villages``, ``village_ids`` (comma-separated),
+        geometry; sorted by ``n_villages`` then ``length_m`` descending.
+    """
+    served: dict[int, list[str]] = {}
+    for vid, ids in zip(gap_result[id_col], gap_result["gap_edge_ids"], strict=True):
+        for eid in ids:
+            served.setdefault(int(eid), []).append(str(vid))
+    cols = ["edge_id", "road_id", "road_class", "surface", "hardened", "length_m"]
+    e = net.edges.set_index("edge_id", drop=False)
+    out = e.loc[list(served), [*cols, "geometry"]].copy()
+    out["n_villages"] = [len(served[i]) for i in out["edge_id"]]
+    out["village_ids"] = [",".join(served[i]) for i in out["edge_id"]]
+    out = out.sort_values(["n_villages", "length_m"], ascending=False).reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=net.crs)
+
+
 def network_distance(
     net: RoadNetwork,
     from_points: gpd.GeoDataFrame,
@@ -517,6 +562,8 @@ def network_distance(
 
     Distances run along the network between the points' snapped positions
     (the off-road snap distance is not added; add ``snap_dist_m`` if needed).
+    Runs one Dijkstra per distinct edge end of the smaller point set, so keep
+    that set small (e.g. clinics or towns, not every village).
 
     Returns
     -------
@@ -524,6 +571,8 @@ def network_distance(
         (len(from_points), len(to_points)) km; NaN when a point is not snapped
         or the two are not connected.
     """
+    if len(to_points) < len(from_points):  # undirected: search from the smaller side
+        return network_distance(net, to_points, from_points, max_snap_m=max_snap_m).T
     a = snap_points(net, from_points, max_snap_m=max_snap_m)
     b = snap_points(net, to_points, max_snap_m=max_snap_m)
     out = np.full((len(a), len(b)), np.nan)

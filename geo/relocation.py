@@ -204,6 +204,10 @@ class RelocationRules:
     """
 
     min_score: float = 30.0
+    # who moves from an eligible administrative village: "registered_poor" (the 建档立卡
+    # people the 13th Five-Year relocation plan targets; non-poor neighbours may follow
+    # voluntarily — 同步搬迁 — and are not counted) or "all"; a hamlet row always moves whole
+    admin_village_people: str = "registered_poor"
     # thresholds
     hazard_buffer_m: float = 200.0
     high_cold_elev_m: float = 1800.0
@@ -256,6 +260,11 @@ class RelocationRules:
             elif f.name.endswith("_clause"):
                 if not isinstance(value, str):
                     problems.append(f"{f.name}: expected text, found {value!r}")
+            elif f.name == "admin_village_people":
+                if value not in ("registered_poor", "all"):
+                    problems.append(
+                        f"admin_village_people: expected 'registered_poor' or 'all', found {value!r}"
+                    )
             elif f.name == "protected_kinds":
                 if isinstance(value, str) or not all(isinstance(k, str) for k in value):
                     problems.append(f"protected_kinds: expected a list of kinds, found {value!r}")
@@ -799,11 +808,17 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
         clauses.append("；".join(info[c].clause for c in hit))
         unknowns.append(",".join(c for c in RULE_CODES if results[c][0][i] == -1))
 
-    # people: whole population; admin villages whose hamlets are listed keep the rest
+    # people: a hamlet moves whole; an administrative village moves its registered poor
+    # (or everyone, per admin_village_people); admin villages whose hamlets are listed as
+    # rows keep only the people outside those hamlets
     pop = _num(df, "population")
     level = _text(df, "level")
     has_hamlets = any(lv == "hamlet" for lv in level)
     people_base = pop.copy()
+    if rules.admin_village_people == "registered_poor":
+        poor = _num(df, "poor_population") if "poor_population" in df.columns else np.full(n, np.nan)
+        is_admin = np.array([lv != "hamlet" for lv in level])
+        people_base = np.where(is_admin, poor, pop)
     if has_hamlets and "parent_id" in df.columns:
         parent = _text(df, "parent_id")
         hamlet_pop: dict[str, float] = {}
@@ -812,7 +827,8 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
                 hamlet_pop[par] = hamlet_pop.get(par, 0.0) + p  # NaN propagates
         for i, vid in enumerate(ids):
             if level[i] != "hamlet" and vid in hamlet_pop:
-                people_base[i] = max(0.0, pop[i] - hamlet_pop[vid])
+                rest = max(0.0, pop[i] - hamlet_pop[vid])
+                people_base[i] = min(people_base[i], rest)
     people = pd.array(
         [
             (pd.NA if np.isnan(p) else round(p)) if e else 0

@@ -60,7 +60,9 @@ _HILLSHADE = 3
 def _check_dem(z: np.ndarray, name: str = "z") -> np.ndarray:
     z = np.asarray(z)
     if z.ndim != 2:
-        raise LayerSchemaError(f"{name}: expected a 2-D elevation array, found {z.ndim}-D with shape {z.shape}")
+        raise LayerSchemaError(
+            f"{name}: expected a 2-D elevation array, found {z.ndim}-D with shape {z.shape}"
+        )
     if z.shape[0] < 1 or z.shape[1] < 1:
         raise LayerSchemaError(f"{name}: expected a non-empty array, found shape {z.shape}")
     if not np.issubdtype(z.dtype, np.number):
@@ -79,7 +81,9 @@ def _check_cellsize(cellsize: tuple[float, float] | float) -> tuple[float, float
         except (TypeError, ValueError) as exc:
             raise ValueError(f"cellsize: expected (dx, dy) in metres, found {cellsize!r}") from exc
     if not (math.isfinite(dx) and math.isfinite(dy) and dx > 0 and dy > 0):
-        raise ValueError(f"cellsize: expected two positive finite sizes in metres, found ({dx}, {dy})")
+        raise ValueError(
+            f"cellsize: expected two positive finite sizes in metres, found ({dx}, {dy})"
+        )
     return dx, dy
 
 
@@ -461,7 +465,9 @@ def fill_voids(
     """
     z = _check_dem(z).astype(np.float64, copy=True)
     if max_search_cells <= 0:
-        raise ValueError(f"max_search_cells: expected a positive number of cells, found {max_search_cells!r}")
+        raise ValueError(
+            f"max_search_cells: expected a positive number of cells, found {max_search_cells!r}"
+        )
     masks = {}
     for name, m in (("outside", outside), ("nodata_mask", nodata_mask)):
         if m is None:
@@ -469,7 +475,9 @@ def fill_voids(
             continue
         m = np.asarray(m, dtype=bool)
         if m.shape != z.shape:
-            raise LayerSchemaError(f"{name}: expected a boolean mask of shape {z.shape}, found shape {m.shape}")
+            raise LayerSchemaError(
+                f"{name}: expected a boolean mask of shape {z.shape}, found shape {m.shape}"
+            )
         masks[name] = m
     out_mask = masks["outside"]
     z[masks["nodata_mask"]] = np.nan
@@ -596,7 +604,9 @@ def slope_blockwise(
     for r0, r1 in _block_ranges(h, block):
         for c0, c1 in _block_ranges(w, block):
             # One-cell halo, clipped at the raster border (edge replication there).
-            tasks.append((r0, r1, c0, c1, max(r0 - 1, 0), min(r1 + 1, h), max(c0 - 1, 0), min(c1 + 1, w)))
+            tasks.append(
+                (r0, r1, c0, c1, max(r0 - 1, 0), min(r1 + 1, h), max(c0 - 1, 0), min(c1 + 1, w))
+            )
 
     def read(task: tuple[int, ...]) -> np.ndarray:
         _, _, _, _, hr0, hr1, hc0, hc1 = task
@@ -686,7 +696,9 @@ def slope_file(
             )
         t = src.transform
         if t.b != 0 or t.d != 0:
-            raise CRSError(f"{src_path}: expected a north-up transform without rotation, found {tuple(t)[:6]}")
+            raise CRSError(
+                f"{src_path}: expected a north-up transform without rotation, found {tuple(t)[:6]}"
+            )
         cellsize = (abs(t.a), abs(t.e))
         src_nodata = src.nodatavals[band - 1]
 

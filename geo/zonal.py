@@ -50,7 +50,9 @@ def _as_geometry(obj: object, name: str, crs: object) -> shapely.Geometry:
         return shapely.union_all(np.asarray(obj.geometry.values))
     if isinstance(obj, shapely.Geometry):
         return obj
-    raise LayerSchemaError(f"{name}: expected a shapely geometry, GeoSeries or GeoDataFrame, found {type(obj).__name__}")
+    raise LayerSchemaError(
+        f"{name}: expected a shapely geometry, GeoSeries or GeoDataFrame, found {type(obj).__name__}"
+    )
 
 
 def catchments(
@@ -103,7 +105,9 @@ def catchments(
     if crs is None:
         raise CRSError("villages_points: expected a projected CRS in metres, found no CRS")
     if crs.is_geographic:
-        raise CRSError(f"villages_points: expected a projected CRS in metres, found geographic {crs.to_string()}")
+        raise CRSError(
+            f"villages_points: expected a projected CRS in metres, found geographic {crs.to_string()}"
+        )
     if not (radius_m > 0 and math.isfinite(radius_m)):
         raise ValueError(f"radius_m: expected a positive distance in metres, found {radius_m!r}")
     geoms = np.asarray(villages_points.geometry.values)
@@ -256,7 +260,17 @@ def _zonal_kernel(
                         # Everything above the window adds fully to all its rows.
                         top = min(vhi, float(r0))
                         if top > vlo:
-                            _add_piece(cov, dacc, r0 - 1, cc, r0, hw, s, du * (top - vlo) / (vhi - vlo), 0.0)
+                            _add_piece(
+                                cov,
+                                dacc,
+                                r0 - 1,
+                                cc,
+                                r0,
+                                hw,
+                                s,
+                                du * (top - vlo) / (vhi - vlo),
+                                0.0,
+                            )
                         rlo = r0
                     if rhi > r1:
                         rhi = r1  # below the window: no contribution
@@ -319,7 +333,9 @@ def _check_polygons(polygons: object, name: str = "polygons") -> tuple[np.ndarra
     elif isinstance(polygons, gpd.GeoSeries):
         geoms, index = np.asarray(polygons.values), polygons.index
     else:
-        raise LayerSchemaError(f"{name}: expected a GeoDataFrame or GeoSeries of polygons, found {type(polygons).__name__}")
+        raise LayerSchemaError(
+            f"{name}: expected a GeoDataFrame or GeoSeries of polygons, found {type(polygons).__name__}"
+        )
     types = shapely.get_type_id(geoms)
     ok = (
         (types == shapely.GeometryType.POLYGON)
@@ -344,7 +360,9 @@ def _check_transform(transform: object) -> Affine:
         except TypeError as exc:
             raise CRSError(f"transform: expected an affine.Affine, found {transform!r}") from exc
     if transform.b != 0 or transform.d != 0 or transform.a == 0 or transform.e == 0:
-        raise CRSError(f"transform: expected a north-up grid without rotation, found {tuple(transform)[:6]}")
+        raise CRSError(
+            f"transform: expected a north-up grid without rotation, found {tuple(transform)[:6]}"
+        )
     return transform
 
 
@@ -449,7 +467,9 @@ def zonal_stats(
     geoms, index = _check_polygons(polygons)
     arr = np.asarray(raster)
     if arr.ndim != 2:
-        raise LayerSchemaError(f"raster: expected a 2-D array, found {arr.ndim}-D with shape {arr.shape}")
+        raise LayerSchemaError(
+            f"raster: expected a 2-D array, found {arr.ndim}-D with shape {arr.shape}"
+        )
     unknown = [s for s in stats if s not in _STATS]
     if unknown:
         raise ValueError(f"stats: expected any of {_STATS}, found unknown {unknown}")
@@ -518,7 +538,9 @@ def village_terrain_stats(
     geoms, index = _check_polygons(polygons)
     crs = polygons.crs
     if crs is not None and crs.is_geographic:
-        raise CRSError(f"polygons: expected a projected CRS in metres, found geographic {crs.to_string()}")
+        raise CRSError(
+            f"polygons: expected a projected CRS in metres, found geographic {crs.to_string()}"
+        )
     dem = np.asarray(dem)
     slope_arr = np.asarray(slope_deg)
     if dem.ndim != 2 or dem.shape != slope_arr.shape:
@@ -526,12 +548,12 @@ def village_terrain_stats(
             f"dem and slope_deg: expected two 2-D arrays of the same shape, found {dem.shape} and {slope_arr.shape}"
         )
     t = _check_transform(transform)
-    dem64 = dem.astype(np.float32, copy=False)
+    dem32 = dem.astype(np.float32, copy=False)
     if nodata is not None:
-        dem64 = np.where(dem64 == nodata, np.float32(np.nan), dem64)
+        dem32 = np.where(dem32 == nodata, np.float32(np.nan), dem32)
     slope32 = slope_arr.astype(np.float32, copy=False)
     thresholds = [float(x) for x in thresholds_deg]
-    bands = [dem64, slope32]
+    bands = [dem32, slope32]
     nan = np.isnan(slope32)
     for th in thresholds:
         ind = (slope32 > th).astype(np.float32)

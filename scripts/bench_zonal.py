@@ -72,10 +72,18 @@ def timed(fn, repeat: int = 1):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--size", type=int, default=400, help="DEM edge in cells (full benchmark: 4000)")
-    ap.add_argument("--polygons", type=int, default=100, help="number of village polygons (full: 3000)")
-    ap.add_argument("--rasterstats-subset", type=int, default=300, help="polygons given to rasterstats, scaled")
-    ap.add_argument("--repeat", type=int, default=2, help="repetitions for our kernel (best reported)")
+    ap.add_argument(
+        "--size", type=int, default=400, help="DEM edge in cells (full benchmark: 4000)"
+    )
+    ap.add_argument(
+        "--polygons", type=int, default=100, help="number of village polygons (full: 3000)"
+    )
+    ap.add_argument(
+        "--rasterstats-subset", type=int, default=300, help="polygons given to rasterstats, scaled"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=2, help="repetitions for our kernel (best reported)"
+    )
     args = ap.parse_args(argv)
 
     from exactextract import exact_extract
@@ -96,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     zonal_stats(polys.iloc[:2], z, transform=transform)
 
     stats = ("mean", "min", "max")
-    t_ours, ours = timed(lambda: zonal_stats(polys, z, transform=transform, stats=stats), args.repeat)
+    t_ours, ours = timed(
+        lambda: zonal_stats(polys, z, transform=transform, stats=stats), args.repeat
+    )
     ext = args.size * CELL
     src = NumPyRasterSource(z, X0, Y0 - ext, X0 + ext, Y0, nodata=-9999.0)
     t_ee, ref = timed(lambda: exact_extract(src, polys, list(stats), output="pandas"))
@@ -107,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
 
         sub = list(polys.geometry.values[:n_rs])
         t_rs_sub, _ = timed(
-            lambda: rasterstats.zonal_stats(sub, z, affine=transform, stats=list(stats), nodata=-9999.0)
+            lambda: rasterstats.zonal_stats(
+                sub, z, affine=transform, stats=list(stats), nodata=-9999.0
+            )
         )
         t_rs = t_rs_sub * len(polys) / n_rs
     except ImportError:
@@ -127,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'method':52s} {'seconds':>9s} {'speed-up':>9s}")
     print("-" * 72)
     print(f"{'geo.zonal.zonal_stats (coverage, mean/min/max)':52s} {t_ours:9.3f} {1.0:8.2f}x")
-    print(f"{'exactextract (NumPyRasterSource, mean/min/max)':52s} {t_ee:9.3f} {t_ee / t_ours:8.2f}x")
+    print(
+        f"{'exactextract (NumPyRasterSource, mean/min/max)':52s} {t_ee:9.3f} {t_ee / t_ours:8.2f}x"
+    )
     label = f"rasterstats (centre; {n_rs} polygons x {len(polys) / n_rs:.1f})"
     print(f"{label:52s} {t_rs:9.3f} {t_rs / t_ours:8.2f}x")
     print(f"{'geo.zonal.village_terrain_stats (7 columns)':52s} {t_vts:9.3f} {'':>9s}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ import rasterio.features
 import shapely
 from rasterio.transform import Affine
 from scipy import ndimage
+from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from skimage.graph import MCP_Geometric
 from skimage.segmentation import watershed
@@ -49,6 +49,24 @@ METRIC_CRS = "EPSG:4545"  # CGCS2000 / 3-degree Gauss-Kruger CM 108E
 STORAGE_CRS = "EPSG:4490"  # CGCS2000 geographic
 WEB_CRS = "EPSG:4326"
 NODATA = -32768
+
+# Every file generate() writes (README.md is hand-written and never touched).
+GENERATED_FILES = (
+    "workspace.toml",
+    "dem.tif",
+    "county.gpkg",
+    "villages.shp",
+    "villages.shx",
+    "villages.dbf",
+    "villages.prj",
+    "villages.cpg",
+    "roads.gpkg",
+    "towns.geojson",
+    "facilities.gpkg",
+    "sites.gpkg",
+    "households.csv",
+    "generated.txt",
+)
 
 # Shapefile (GB18030) column → canonical column; written into workspace.toml as the rename table.
 # Names are at most 5 Chinese characters (10 bytes in GB18030, the DBF field-name limit).
@@ -931,10 +949,11 @@ def _roads(
     remaining = list(range(1, len(seat_rc)))
     xno = 0
     while remaining:
+        # Prim: the search stops at the first (cheapest) township seat it reaches
         starts = [divmod(i, nrc) for i in sorted(network)]
         mcp = MCP_Geometric(cost, fully_connected=True)
-        costs, _ = mcp.find_costs(starts)
-        best = min(remaining, key=lambda i: costs[seat_rc[i]])
+        costs, _ = mcp.find_costs(starts, ends=[seat_rc[i] for i in remaining], find_all_ends=False)
+        best = min(remaining, key=lambda i: (costs[seat_rc[i]], i))
         remaining.remove(best)
         xno += 1
         add_path(mcp.traceback(seat_rc[best]), "county", f"X{xno:03d}")
@@ -1227,11 +1246,9 @@ def _water(rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope
     # springs: mid-slope cells near villages
     n_spring = max(6, n // 6)
     w = np.where(valid_c.ravel() & (slope_c.ravel() > 8), 1.0, 0.0)
-    near = np.zeros_like(w)
     pick = rng.choice(n, size=min(n, n_spring * 2), replace=False)
-    for i in pick:
-        d = np.hypot(xy_c[:, 0] - vxy[i, 0], xy_c[:, 1] - vxy[i, 1])
-        near += np.exp(-d / 500.0) * (d > 250)
+    d, _ = cKDTree(vxy[pick]).query(xy_c)
+    near = np.exp(-d / 500.0) * (d > 250)
     sp = _poisson_pick(rng, xy_c, w * near, n_spring, 800.0)
     for k, i in enumerate(sp):
         safe = rng.choice([True, False, None], p=[0.78, 0.12, 0.1])
@@ -1336,9 +1353,7 @@ def _hazards(rng, villages, n_admin, county, slope_c, valid_c, xy_c, acc, ter, c
     n = len(villages)
     steep = valid_c.ravel() & (slope_c.ravel() > np.percentile(slope_c[valid_c], 80))
     # near settlements (that is where hazards are surveyed), and some anywhere steep
-    dmin = np.full(xy_c.shape[0], np.inf)
-    for i in range(n):
-        dmin = np.minimum(dmin, np.hypot(xy_c[:, 0] - vxy[i, 0], xy_c[:, 1] - vxy[i, 1]))
+    dmin, _ = cKDTree(vxy).query(xy_c)
     w = np.where(steep, 0.3 + np.exp(-dmin / 800.0), 0.0)
     n_poly = max(8, n // 6)
     sel = _poisson_pick(rng, xy_c, w, n_poly, 1200.0)
@@ -1661,15 +1676,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "data" / "demo"))
     ap.add_argument("--seed", type=int, default=2017)
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--clean", action="store_true", help="delete generated files in OUT first")
+    ap.add_argument(
+        "--clean", action="store_true", help="delete previously generated files in OUT first"
+    )
     args = ap.parse_args(argv)
     out = Path(args.out)
-    if args.clean and out.exists():
-        for p in out.iterdir():
-            if p.is_file() and p.name != "README.md":
-                p.unlink()
-            elif p.is_dir():
-                shutil.rmtree(p)
+    if args.clean:
+        # only the files this generator writes; anything else in OUT is left alone
+        for name in GENERATED_FILES:
+            (out / name).unlink(missing_ok=True)
     path = generate(out, seed=args.seed, scale=args.scale)
     print((path / "generated.txt").read_text(encoding="utf-8"), end="")
     return 0

@@ -77,6 +77,7 @@ SITE_DEFAULTS: dict[str, Any] = {
     "township_penalty_min": 15.0,
     "capacity_factor": 1.0,
     "time_limit_s": 60.0,
+    "mip_gap": 0.005,  # relative MIP gap at which HiGHS stops; the achieved gap is reported
     "cost_grid_factor": 3,  # village→site minutes on a 3x coarser grid (documented speed/accuracy trade)
     "robustness_draws": 30,
 }
@@ -360,9 +361,24 @@ def factor_rasters(rasters: dict[str, np.ndarray], layers: dict, grid: Grid) -> 
     return out
 
 
-def compute_suitability(factors: dict[str, np.ndarray], settings: dict, params, layers: dict, grid: Grid, outside,
-                        *, weights: np.ndarray | None = None) -> tuple[np.ndarray, dict, float]:
-    from geo.suitability import ahp_weights, exclusion_mask, suitability
+@dataclass
+class SuitabilityInputs:
+    """What the overlay needs, computed once: factor names, rescaled factors, exclusions, AHP matrix."""
+
+    names: list[str]
+    rescaled: list[np.ndarray]
+    exclusion: np.ndarray
+    matrix: np.ndarray
+    keep: list[int]
+
+
+def prepare_suitability(factors: dict[str, np.ndarray], settings: dict, params, layers: dict, grid: Grid,
+                        outside) -> SuitabilityInputs:
+    """Exclusion mask and every factor rescaled to 0..1 (cost direction), ready for any weights.
+
+    Only the weights change between Monte Carlo draws, so the expensive parts happen once.
+    """
+    from geo.suitability import exclusion_mask, rescale
 
     names_all = list(settings["factors"])
     known = set(SITE_DEFAULTS["ranges"]) | {f"travel_min_{k}" for k in TRAVEL_KINDS}
@@ -377,13 +393,6 @@ def compute_suitability(factors: dict[str, np.ndarray], settings: dict, params, 
     # pipeline notes it. Its AHP row and column go with it.
     keep = [i for i, n in enumerate(names_all) if n in factors]
     names = [names_all[i] for i in keep]
-    if weights is not None:
-        w_full = np.asarray(weights, dtype=float)
-        w = w_full[keep] / w_full[keep].sum()
-        _, cr, _ = ahp_weights(matrix[np.ix_(keep, keep)])
-    else:
-        w, cr, _ = ahp_weights(matrix[np.ix_(keep, keep)])
-    wd = dict(zip(names, map(float, w), strict=True))
     hz = layers.get("hazards")
     prot = layers.get("protected")
     excl = exclusion_mask(
@@ -397,10 +406,37 @@ def compute_suitability(factors: dict[str, np.ndarray], settings: dict, params, 
         protected_buffer_m=params.protected_buffer_m,
         outside_mask=outside, all_touched=params.all_touched,
     )
-    suit = suitability({n: factors[n] for n in names}, weights=wd, directions={n: "cost" for n in names},
-                       ranges={n: tuple(settings["ranges"].get(n)) if settings["ranges"].get(n) else None for n in names},
-                       exclusion=excl)
-    return suit, wd, float(cr)
+    rescaled = []
+    for n in names:
+        lo, hi = settings["ranges"].get(n) or (None, None)
+        rescaled.append(np.asarray(rescale(factors[n], direction="cost", lo=lo, hi=hi), dtype="float32"))
+    return SuitabilityInputs(names=names, rescaled=rescaled, exclusion=np.asarray(excl, bool), matrix=matrix, keep=keep)
+
+
+def combine_suitability(prep: SuitabilityInputs, weights: np.ndarray | None = None) -> tuple[np.ndarray, dict, float]:
+    """Weighted overlay: sum of weight x rescaled factor, NaN where excluded or a factor is NaN.
+
+    ``weights`` (one per factor of the full AHP matrix) override the AHP weights, as the
+    Monte Carlo draws do. Returns (suitability float32, weights by factor, consistency ratio).
+    """
+    from geo.suitability import ahp_weights
+
+    sub = prep.matrix[np.ix_(prep.keep, prep.keep)]
+    w, cr, _ = ahp_weights(sub)
+    if weights is not None:
+        wf = np.asarray(weights, dtype=float)[prep.keep]
+        w = wf / wf.sum()
+    total = np.zeros(prep.exclusion.shape, dtype="float32")
+    for wk, r in zip(w, prep.rescaled, strict=True):
+        total += np.float32(wk) * r
+    total[prep.exclusion] = np.nan
+    return total, dict(zip(prep.names, map(float, w), strict=True)), float(cr)
+
+
+def compute_suitability(factors: dict[str, np.ndarray], settings: dict, params, layers: dict, grid: Grid, outside,
+                        *, weights: np.ndarray | None = None) -> tuple[np.ndarray, dict, float]:
+    """Suitability raster in one call (see :func:`prepare_suitability` and :func:`combine_suitability`)."""
+    return combine_suitability(prepare_suitability(factors, settings, params, layers, grid, outside), weights)
 
 
 def _coarse(speed: np.ndarray, factor: int) -> np.ndarray:
@@ -461,7 +497,8 @@ def relocation_stages(villages: gpd.GeoDataFrame, layers: dict, grid: Grid, rast
     absent = [n for n in settings["factors"] if n not in factors]
     if absent:
         notes.append(f"suitability factor(s) {', '.join(absent)} left out: the workspace lacks their layer")
-    suit, weights, cr = compute_suitability(factors, settings, params, layers, grid, outside)
+    prep = prepare_suitability(factors, settings, params, layers, grid, outside)
+    suit, weights, cr = combine_suitability(prep)
     if cr > params.cr_warning:
         notes.append(f"AHP consistency ratio {cr:.3f} is above {params.cr_warning}: revise the pairwise judgements")
     t["suitability"] = time.perf_counter() - t0
@@ -495,7 +532,7 @@ def relocation_stages(villages: gpd.GeoDataFrame, layers: dict, grid: Grid, rast
     p = settings.get("open_sites")
     result = siting.allocate(demand, sdf, cost, p=int(p) if p else None, max_return_min=settings["max_return_min"],
                              township_penalty_min=float(settings["township_penalty_min"]),
-                             time_limit_s=float(settings["time_limit_s"]))
+                             time_limit_s=float(settings["time_limit_s"]), mip_gap=float(settings["mip_gap"]))
     greedy = siting.greedy_allocate(demand, sdf, cost, p=int(p) if p else None, max_return_min=settings["max_return_min"],
                                     township_penalty_min=float(settings["township_penalty_min"]))
     t["allocation"] = time.perf_counter() - t0
@@ -512,7 +549,7 @@ def relocation_stages(villages: gpd.GeoDataFrame, layers: dict, grid: Grid, rast
         gen_mask = (sites["source"] == "generated").to_numpy()
 
         def run(wvec):
-            s2, _, _ = compute_suitability(factors, settings, params, layers, grid, outside, weights=wvec)
+            s2, _, _ = combine_suitability(prep, wvec)
             alt = siting.sites_from_suitability(s2, transform=grid.transform, crs=grid.crs,
                                                 threshold=settings["site_threshold"], min_area_ha=settings["site_min_area_ha"],
                                                 people_per_ha=settings["people_per_ha"], max_sites=settings["max_sites"],

@@ -91,6 +91,41 @@ def test_equals_mcp_geometric_on_random_surfaces(seed):
     assert np.all(ours[src] == 0)
 
 
+def test_heap_fallback_for_wide_speed_range_equals_mcp():
+    # speeds spanning 1e9 to one exceed the bucket ring: the heap kernel runs
+    rng = np.random.default_rng(5)
+    speed = rng.uniform(1.0, 50.0, (40, 50))
+    speed[5:8, :] = 1e-7
+    speed[rng.random(speed.shape) < 0.1] = 0.0
+    src = np.zeros(speed.shape, bool)
+    src[[0, 30], [0, 40]] = True
+    speed[src] = 3.0
+    ours = travel_time(speed, src, cellsize=10.0)
+    ref = mcp_minutes(speed, src, 10.0, 10.0)
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, equal_nan=True)
+
+
+def test_bucket_and_heap_kernels_agree():
+    from geo.access import _dijkstra8, _dinitz8
+
+    rng = np.random.default_rng(11)
+    nr, nc = 70, 90
+    speed = rng.uniform(0.5, 60.0, (nr, nc))
+    speed[rng.random((nr, nc)) < 0.1] = 0.0
+    cost = np.where(speed > 0, 60.0 / (1000.0 * np.where(speed > 0, speed, 1.0)), np.inf).ravel()
+    seeds = np.array([5, 1234, 4000], dtype=np.int32)
+    labels = np.array([0, 1, 2], dtype=np.int32)
+    cost[seeds] = 0.01
+    fin = cost[np.isfinite(cost)]
+    delta = 20.0 * fin.min() * (1 - 1e-7)
+    nb = 1 << int(math.ceil(math.log2(math.hypot(20.0, 20.0) * fin.max() / delta + 2)))
+    d_heap, l_heap = _dijkstra8(cost, seeds, labels, nr, nc, 20.0, 20.0)
+    d_buck, l_buck, ok = _dinitz8(cost, seeds, labels, nr, nc, 20.0, 20.0, delta, nb)
+    assert ok
+    np.testing.assert_array_equal(d_heap, d_buck)
+    assert np.mean(l_heap == l_buck) > 0.99  # only exact ties may differ
+
+
 def test_unreachable_behind_barrier_ring_is_nan():
     speed = np.full((9, 9), 5.0)
     speed[2:7, 2] = speed[2:7, 6] = 0

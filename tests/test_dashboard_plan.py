@@ -122,3 +122,10 @@ def test_plan_status(tmp_path, sample):
     os.utime(d / "manifest.json", (old, old))
     status, detail = plan_status(d)
     assert status == "outdated" and detail.endswith("villages.gpkg")
+    # same content, newer mtime (a fresh checkout): not outdated
+    import hashlib
+
+    sha = hashlib.sha256(b"x").hexdigest()
+    (d / "manifest.json").write_text(json.dumps({"inputs": [{"path": str(src), "sha256": sha}]}))
+    os.utime(d / "manifest.json", (old, old))
+    assert plan_status(d) == ("ok", "")

@@ -158,7 +158,7 @@ def test_village_panel_lists_every_indicator_with_evidence():
     assert road["status"] == "unknown" and road["status_label"] == "unknown"
     assert water["status"] == "not_met"  # from the boolean column 0.0
     assert water["value"] == "2,500 m"
-    assert water["threshold"] == "<= 1,000 m"
+    assert water["threshold"] == "≤ 1,000 m"
     assert inc["value"] == "5.0%" and inc["threshold"] == "< 3.0%"
     assert inc["clause"] == "意见二(二)" and water["evidence"] == "water_dist_m"
     zh = village_panel(villages().iloc[0], INDICATORS, "zh")
@@ -221,3 +221,20 @@ def test_headline_numbers_prefers_manifest_summary():
     h = headline_numbers({"exit_ready": 99, "km_to_harden": 12.5}, villages())
     assert h["exit_ready"] == 99 and h["km_to_harden"] == 12.5
     assert h["villages"] == 4 and h["blocked_one"] == 1 and h["unknown"] == 1
+
+
+def test_text_booleans_as_written_by_the_pipeline():
+    """The plan stores nullable booleans as text ("True"/"False"/null) in the GeoPackage."""
+    v = villages().assign(
+        road=["True", "False", None, "True"],
+        has_safe_water=["True", None, "False", "True"],
+    ).drop(columns=["road_status"])
+    codes = status_codes(v, ["road"])
+    assert codes["road"].tolist() == ["m", "n", "u", "m"]
+    assert set(water_villages(v)["village_id"]) == {"V2", "V3"}
+    ind = [{"id": "road", "rule": "is_true", "unit": "bool", "threshold": None},
+           {"id": "incidence", "rule": "rate_below", "unit": "frac", "threshold": 0.03}]
+    p = village_panel(v.iloc[1].to_dict() | {"road_value": "False", "incidence_threshold": np.nan}, ind, "en")
+    assert p["rows"][0]["value"] == "no" and p["rows"][0]["threshold"] == "yes"
+    assert p["rows"][0]["status"] == "not_met"
+    assert p["rows"][1]["threshold"] == "< 3.0%"

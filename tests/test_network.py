@@ -14,6 +14,7 @@ from geo.network import (
     hardened_subgraph,
     main_hardened_nodes,
     network_distance,
+    road_gaps,
     snap_points,
     unhardened_gap,
 )
@@ -72,6 +73,19 @@ def test_crossing_lines_are_noded_into_four_edges():
         c = np.asarray(e.geometry.coords)
         np.testing.assert_allclose(c[0], net.nodes[e["u"]])
         np.testing.assert_allclose(c[-1], net.nodes[e["v"]])
+
+
+def test_overlapping_roads_take_the_better_road():
+    r = roads(
+        [
+            ("v", "village", False, LineString([(0, 0), (100, 0)])),
+            ("c", "county", True, LineString([(50, 0), (150, 0)])),
+        ]
+    )
+    net = build_network(r, snap_tolerance_m=1.0)
+    assert len(net.edges) == 3
+    by_start = {round(min(np.asarray(g.coords)[:, 0])): rid for g, rid in zip(net.edges.geometry, net.edges["road_id"])}
+    assert by_start == {0: "v", 50: "c", 100: "c"}
 
 
 def test_endpoints_one_metre_apart_join_only_within_tolerance():
@@ -197,6 +211,10 @@ def test_unhardened_gap_classes(county):
     assert [e.loc[i, "road_id"] for i in out["gap_edge_ids"].iloc[4]] == ["link"]
     assert out["gap_edge_ids"].iloc[0] == []
     assert isinstance(out, gpd.GeoDataFrame)
+    gaps = road_gaps(county, out)
+    assert sorted(gaps["road_id"]) == ["link", "spur", "unk"]
+    assert gaps.set_index("road_id").loc["spur", "village_ids"] == "v1"
+    assert gaps["length_m"].sum() == pytest.approx(2300 + 1000 + 3000)
 
 
 def test_hardened_network_snap_distance(county):

@@ -228,5 +228,9 @@ def test_relocation_and_suitability_sections_accepted_by_their_stages():
         prof = load_policy(name)
         rules = relocation.RelocationRules.from_dict(prof.relocation)
         assert rules.small_poor_max_households == prof.relocation["small_poor_max_households"]
-        params = suitability.SuitabilityParams(**prof.suitability)
+        from scripts.pipeline import site_settings
+
+        settings, params = site_settings(prof.suitability)  # refuses unknown keys
+        assert isinstance(params, suitability.SuitabilityParams)
         assert params.slope_limit_deg == pytest.approx(14.04)
+        assert len(settings["ahp"]) == len(settings["factors"])

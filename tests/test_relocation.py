@@ -14,7 +14,7 @@ from geo.relocation import RULE_CODES, RelocationRules, rules_table, screen
 from layers.errors import LayerSchemaError, PolicyError
 
 NA = pd.NA
-RULES = RelocationRules()
+RULES = RelocationRules(admin_village_people="all")  # whole villages move in these hand-built cases
 
 # A village that triggers no rule and has every input known.
 QUIET = {
@@ -97,7 +97,7 @@ def test_hazard_rule(dist, frac, expected):
 
 
 def test_hazard_reason_names_distance_and_buffer_and_is_decisive():
-    rules = RelocationRules(min_score=90)
+    rules = RelocationRules(min_score=90, admin_village_people="all")
     row = one(rules, hazard_dist_m=150.0)
     assert row["reasons_zh"] == "距地质灾害隐患区 150 m，不超过 200 m（地质灾害威胁）"
     assert row["reasons_en"] == "150 m from a geological hazard zone, within 200 m (hazard threat)"
@@ -105,7 +105,7 @@ def test_hazard_reason_names_distance_and_buffer_and_is_decisive():
     assert row["eligible"]  # decisive although 30 < 90
     inside = one(rules, hazard_dist_m=0.0, hazard_frac=0.25)
     assert "25%" in inside["reasons_zh"] and "25%" in inside["reasons_en"]
-    not_decisive = RelocationRules(min_score=90, hazard_decisive=False)
+    not_decisive = RelocationRules(min_score=90, hazard_decisive=False, admin_village_people="all")
     assert not one(not_decisive, hazard_dist_m=150.0)["eligible"]
 
 
@@ -511,3 +511,22 @@ def test_invariants(rows, w, min_score):
     assert list(ranks) == list(range(1, len(ranks) + 1))
     ordered = out[out["eligible"]].sort_values("rank")
     assert ordered["score"].is_monotonic_decreasing
+
+
+def test_default_moves_registered_poor_of_admin_villages_and_whole_hamlets():
+    """易地扶贫搬迁 targets 建档立卡 people: an eligible administrative village moves its
+    registered poor by default; a hamlet (自然村) row moves whole."""
+    rules = RelocationRules()
+    df = frame(
+        {"village_id": "adm", "hazard_dist_m": 0.0, "population": 1200, "poor_population": 90},
+        {"village_id": "ham", "hazard_dist_m": 0.0, "population": 80, "poor_population": 30,
+         "level": "hamlet", "parent_id": "adm"},
+    )
+    df.loc[0, "level"] = "admin"
+    out = screen(df, rules=rules).set_index("village_id")
+    assert out.loc["adm", "people_to_move"] == 90
+    assert out.loc["ham", "people_to_move"] == 80
+    everyone = screen(df, rules=RelocationRules(admin_village_people="all")).set_index("village_id")
+    assert everyone.loc["adm", "people_to_move"] == 1200 - 80  # hamlet people are counted once
+    with pytest.raises(PolicyError, match="admin_village_people"):
+        RelocationRules(admin_village_people="some")

@@ -272,8 +272,8 @@ def test_fill_respects_max_search_and_nodata_mask():
 
 
 # --- block-wise ------------------------------------------------------------------------
-@pytest.mark.parametrize("percent", [False, True])
-def test_blockwise_equals_one_piece(percent):
+@pytest.mark.parametrize("percent,prefetch", [(False, False), (True, False), (False, True)])
+def test_blockwise_equals_one_piece(percent, prefetch):
     z = smooth_dem((203, 171), seed=7).astype(np.float64)
     z[50, 60] = np.nan
     one = slope_percent(z, cellsize=(30, 20)) if percent else slope(z, cellsize=(30, 20))
@@ -285,7 +285,9 @@ def test_blockwise_equals_one_piece(percent):
     def write(r, c, a):
         out[r : r + a.shape[0], c : c + a.shape[1]] = a
 
-    slope_blockwise(read, write, z.shape, cellsize=(30, 20), block=64, percent=percent)
+    slope_blockwise(
+        read, write, z.shape, cellsize=(30, 20), block=64, percent=percent, prefetch=prefetch
+    )
     np.testing.assert_array_equal(out, one)
 
 

@@ -222,6 +222,23 @@ def test_coverage_counts_equal_clipped_area(c0, r0, wc, hr):
     assert out.loc[0, "count"] == pytest.approx(inside, abs=1e-9)
 
 
+coord = st.floats(-4, 14)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(coord, coord), min_size=3, max_size=7))
+def test_coverage_count_equals_clipped_area_for_any_polygon(pts):
+    """Sum of coverage of a (made valid) polygon = its area inside the raster."""
+    poly = shapely.make_valid(shapely.Polygon([(X0 + c * CELL, Y0 - r * CELL) for c, r in pts]))
+    poly = shapely.union_all([g for g in shapely.get_parts(poly) if g.geom_type == "Polygon"])
+    if poly.is_empty or poly.geom_type not in ("Polygon", "MultiPolygon"):
+        return
+    r = np.ones((10, 10))
+    out = zonal_stats(gdf([poly]), r, transform=T, stats=("count",))
+    inside = shapely.area(shapely.intersection(poly, pix(0, 0, 10, 10))) / CELL**2
+    assert out.loc[0, "count"] == pytest.approx(inside, abs=1e-7)
+
+
 # --- village terrain stats ---------------------------------------------------------------------
 def test_village_terrain_stats_columns_and_values():
     dem = np.arange(16, dtype=float).reshape(4, 4) * 10
@@ -273,7 +290,7 @@ def test_catchments_cover_points_and_stay_inside():
     assert shapely.covers(geoms, np.asarray(v.geometry.values)).all()
     assert shapely.covers(boundary.buffer(1e-6), geoms).all()
     # Inside the radius: every vertex within radius of its own village.
-    for g, p in zip(geoms, pts):
+    for g, p in zip(geoms, pts, strict=True):
         assert shapely.hausdorff_distance(g, p) <= radius + 1e-6
     # Cells of distinct villages do not overlap (beyond float noise).
     uniq = geoms[:40]

@@ -28,7 +28,7 @@
         opacity: on ? 1 : 0.35,
         fillColor: colors[code] || "#9E9E9E",
         fillOpacity: on ? 0.95 : 0.15,
-        radius: sel ? 9 : (on ? 7 : 4)
+        radius: sel ? 9 : (on ? 6 : 3.5)
       };
     },
     villagePoint: function (feature, latlng) {
@@ -64,6 +64,11 @@
       }
       opts.radius = r;
       return L.circleMarker(latlng, opts);
+    },
+    radiusPoint: function (feature, latlng) {
+      var r = (feature.properties || {}).r;
+      if (r) { return L.circle(latlng, {radius: r}); }
+      return L.circleMarker(latlng, {radius: 4});
     },
     hideoutStyle: function (feature, context) {
       return (context && context.hideout) || {};

@@ -16,7 +16,15 @@ import geopandas as gpd
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import ids
-from dashboard.components import JS, context_overlays, export_bar, grid, legend, map_frame
+from dashboard.components import (
+    JS,
+    context_overlays,
+    export_bar,
+    grid,
+    legend,
+    map_frame,
+    village_data,
+)
 from dashboard.export import export_bytes
 from dashboard.i18n import t
 from dashboard.pages._common import load_or_alert
@@ -27,7 +35,6 @@ from dashboard.viewmodels import (
     centroid_latlon,
     coverage_hideout,
     records,
-    villages_geojson,
 )
 
 
@@ -80,7 +87,7 @@ def bureau_layout(spec: BureauSpec) -> html.Div:
     ind = indicator_for(plan, spec.indicator_hint)
     villages = dl.Overlay(
         dl.GeoJSON(
-            data=villages_geojson(plan.villages, plan.indicator_ids),
+            data=village_data(plan),
             style=JS["village_style"],
             pointToLayer=JS["village_point"],
             onEachFeature=JS["label_tooltip"],

@@ -45,7 +45,7 @@ def layout(**_kwargs):
     prov = provenance_lines(plan.manifest, lg)
     page = html.Div(
         [
-            html.H2(f"{t('briefing_title', lg)} · {plan.profile.get('title', '')}"),
+            html.H2(f"{t('briefing_title', lg)} · {plan.profile_title(lg)}"),
             html.Div([
                 html.Button(t("download_pdf", lg), id=ids.BRIEF_PDF, className="btn btn-primary"),
                 html.Button(t("download_png", lg), id=ids.BRIEF_PNG, className="btn"),

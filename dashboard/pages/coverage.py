@@ -54,14 +54,14 @@ def layout(**_kwargs) -> html.Div:
                 id=ids.FILTER_STATUS,
             ),
             html.Div(counts_tpl.format(**c), id=ids.COUNTS, className="counts"),
-            html.Div(plan.profile.get("title") or plan.manifest.get("policy", {}).get("title", ""),
+            html.Div(plan.profile_title(lg),
                      className="evidence"),
             dcc.Store(id=META, data={"keys": [EXIT_READY, *plan.indicator_ids], "counts": counts_tpl}),
         ],
         className="sidebar",
     )
     overlays = [
-        *context_overlays(plan, lg, checked=("roads", "water", "clinics", "towns", "hazards", "protected")),
+        *context_overlays(plan, lg, checked=("roads", "towns", "hazards")),
         village_layer(plan, lg),
     ]
     children = [

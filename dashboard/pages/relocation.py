@@ -10,14 +10,22 @@ from dashboard import ids
 from dashboard.components import JS, context_overlays, grid, legend, map_frame
 from dashboard.i18n import fmt_frac, fmt_num, t
 from dashboard.pages._common import load_or_alert
-from dashboard.scenario import PARAMS, build_overrides, defaults, progress_adapter, scenario_metrics
+from dashboard.scenario import (
+    PARAMS,
+    build_overrides,
+    defaults,
+    merge_overrides,
+    progress_adapter,
+    scenario_metrics,
+)
 from dashboard.state import config, get_plan, lang, plan_dir
-from dashboard.viewmodels import records, relocation_candidates, to_geojson
+from dashboard.viewmodels import bool_series, records, relocation_candidates, to_geojson
 from layers.errors import AnjuError
 
 dash.register_page(__name__, path="/relocation", name="relocation", title="安居 · 搬迁")
 
-SITE_STYLE = {"color": "#009E73", "weight": 2, "fillColor": "#009E73", "fillOpacity": 0.35}
+SITE_STYLE = {"color": "#009E73", "weight": 2, "fillColor": "#009E73", "fillOpacity": 0.5}
+IDLE_SITE_STYLE = {"color": "#009E73", "weight": 1, "fillColor": "#009E73", "fillOpacity": 0.08, "dashArray": "3 3"}
 FLOW_STYLE = {"color": "#CC79A7", "weight": 2, "opacity": 0.8, "dashArray": "4 3"}
 SCEN_STYLE = {"color": "#7b3294", "weight": 3, "fillColor": "#7b3294", "fillOpacity": 0.3}
 CAND_STYLE = {"color": "#D55E00", "radius": 6, "shape": "circle"}
@@ -62,6 +70,15 @@ def compare_table(base: dict, scen: dict | None, lg: str) -> html.Table:
     return html.Table(rows, className="compare-table")
 
 
+def opened_mask(sites):
+    """Sites in use: ``opened`` when present, else ``assigned_people`` > 0, else all."""
+    if "opened" in sites.columns:
+        return bool_series(sites["opened"]).fillna(False).astype(bool)
+    if "assigned_people" in sites.columns:
+        return sites["assigned_people"].fillna(0) > 0
+    return sites.geometry.notna()
+
+
 def baseline_metrics(plan) -> dict:
     return scenario_metrics(plan.summary, plan.layer("sites"), plan.layer("allocation"))
 
@@ -80,10 +97,16 @@ def layout(**_kwargs):
             data=to_geojson(alloc, columns={"people": "label"}), style=JS["hideout_style"],
             hideout=FLOW_STYLE, id="reloc-flows"), name=t("allocation", lg), checked=True))
     if not sites.empty:
+        opened = opened_mask(sites)
         overlays.append(dl.Overlay(dl.GeoJSON(
-            data=to_geojson(sites, columns={"name": "label"}), style=JS["hideout_style"],
+            data=to_geojson(sites[~opened], columns={"name": "label"}), style=JS["hideout_style"],
+            onEachFeature=JS["label_tooltip"], hideout=IDLE_SITE_STYLE, id="reloc-sites-idle"),
+            name=t('sites_idle', lg), checked=False))
+        overlays.append(dl.Overlay(dl.GeoJSON(
+            data=to_geojson(sites[opened], columns={"name": "label"}), style=JS["hideout_style"],
             onEachFeature=JS["label_tooltip"], hideout=SITE_STYLE, id="reloc-sites"),
-            name=t("sites", lg), checked=True))
+            name=f"{t('sites', lg)} ({t('opened', lg)})", checked=True))
+        sites = sites.assign(_o=opened).sort_values(["_o", "assigned_people"] if "assigned_people" in sites.columns else ["_o"], ascending=False).drop(columns="_o")
     if not cands.empty:
         overlays.append(dl.Overlay(dl.GeoJSON(
             data=to_geojson(cands, columns={"name": "label"}), pointToLayer=JS["poi_point"],
@@ -163,7 +186,7 @@ def run_scenario(set_progress, _n, values, pids, lg):
         from scripts.pipeline import run_relocation_scenario
     except ImportError:
         return compare_table(base, None, lg), empty, html.Div(t("scenario_unavailable", lg), className="alert")
-    overrides = build_overrides([p["name"] for p in pids], values)
+    overrides = merge_overrides(config().scenario_base, build_overrides([p["name"] for p in pids], values))
     set_progress(("0", "100"))
     try:
         res = run_relocation_scenario(plan_dir(), overrides=overrides, progress=progress_adapter(

@@ -59,11 +59,17 @@ def _gap_overlay(plan, lg):
     ]
 
 
+def _with_labels(df, lg):
+    if "road_access" in df.columns:
+        df = df.assign(road_access=df["road_access"].map(lambda x: t(x if isinstance(x, str) else "unknown", lg)))
+    return df
+
+
 SPEC = BureauSpec(
     page="transport",
     title_key="transport_title",
     table_title_key="transport_villages",
-    table=lambda plan, lg: transport_villages(plan.villages),
+    table=lambda plan, lg: _with_labels(transport_villages(plan.villages), lg),
     key="village_id",
     columns=(
         ("name", "name"),
