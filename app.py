@@ -15,21 +15,18 @@ WORKSPACE = ROOT / "data" / "demo"
 PLAN = WORKSPACE / "plan"
 
 
-def plan_is_stale(workspace: Path, plan: Path) -> bool:
-    """True when the plan is missing or any workspace file is newer than its manifest."""
-    stamp = plan / "manifest.json"
-    if not (plan / "plan.gpkg").is_file() or not stamp.is_file():
+def plan_is_stale(plan: Path) -> bool:
+    """True when the plan is missing, or an input it lists changed since it was built."""
+    from dashboard.plan import plan_status
+
+    if not (plan / "manifest.json").is_file():
         return True
-    t0 = stamp.stat().st_mtime
-    for p in workspace.rglob("*"):
-        if p.is_file() and plan not in p.parents and p.stat().st_mtime > t0 + 1:
-            return True
-    return False
+    return plan_status(plan, root=ROOT)[0] != "ok"
 
 
 def ensure_plan(workspace: Path = WORKSPACE, plan: Path = PLAN) -> None:
     """Build the plan with the pipeline when stale; report (not raise) when impossible."""
-    if not plan_is_stale(workspace, plan):
+    if not plan_is_stale(plan):
         return
     try:
         from scripts.pipeline import run_pipeline

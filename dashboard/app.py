@@ -78,6 +78,7 @@ def create_app(plan_dir_: Path | str, *, config: DashboardConfig | dict | None =
     app.server.config["ANJU_PLAN_DIR"] = str(pdir)
     app.server.config["ANJU_CONFIG"] = cfg
     register_tiles(app.server, lambda: plan_dir() / "rasters")
+    _register_briefing_map(app.server)
     _enable_gzip(app.server)
     app.layout = _shell
     _warm(app)
@@ -106,13 +107,36 @@ def _warm(app: dash.Dash) -> None:
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
 
 
+def _register_briefing_map(server) -> None:
+    """``/briefing/map.png``: the printable readiness map (rendered once per plan and language)."""
+    from flask import Response, abort
+
+    from layers.errors import AnjuError
+
+    @server.route("/briefing/map.png")
+    def _briefing_map():  # pragma: no cover - exercised via HTTP
+        from dashboard.briefing import render_map_png
+        from dashboard.state import get_plan
+
+        try:
+            plan = get_plan()
+        except AnjuError:
+            abort(404)
+        lg = lang()
+        data = plan.memo(("map_png", lg), lambda: render_map_png(plan, lg, dpi=110))
+        return Response(data, mimetype="image/png")
+
+
 def _enable_gzip(server) -> None:
     """Gzip JSON and JS responses (the GeoJSON payload shrinks about 4x)."""
     try:
         from flask_compress import Compress
     except ImportError:
         return
-    server.config.setdefault("COMPRESS_MIMETYPES", ["application/json", "text/javascript", "text/css", "text/html", "application/javascript"])
+    server.config.setdefault(
+        "COMPRESS_MIMETYPES",
+        ["application/json", "text/javascript", "text/css", "text/html", "application/javascript"],
+    )
     Compress(server)
 
 

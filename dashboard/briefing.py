@@ -113,8 +113,14 @@ def _draw_map(ax, plan: Plan, lang: str, *, max_px: int = 900) -> None:
     for code, key in (("m", "ready"), ("n", "not_met"), ("u", "unknown")):
         sel = (codes == code).values
         ax.scatter(
-            pts.x[sel], pts.y[sel], s=14, c=STATUS_COLORS[code], edgecolors="white",
-            linewidths=0.4, label=f"{t(key, lang)} ({int(sel.sum())})", zorder=3,
+            pts.x[sel],
+            pts.y[sel],
+            s=14,
+            c=STATUS_COLORS[code],
+            edgecolors="white",
+            linewidths=0.4,
+            label=f"{t(key, lang)} ({int(sel.sum())})",
+            zorder=3,
         )
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
     ax.set_xticks([])
@@ -154,7 +160,9 @@ def provenance_lines(manifest: dict[str, Any], lang: str = "zh") -> list[str]:
     ]
     for item in manifest.get("inputs") or []:
         sha = str(item.get("sha256") or "")[:12]
-        lines.append(f"{item.get('kind', '?')}: {item.get('path', '?')} · sha256 {sha}… · {item.get('features', '?')}")
+        lines.append(
+            f"{item.get('kind', '?')}: {item.get('path', '?')} · sha256 {sha}… · {item.get('features', '?')}"
+        )
     stages = manifest.get("stages") or {}
     if stages:
         lines.append(" · ".join(f"{k} {float(v):.1f}s" for k, v in stages.items()))
@@ -178,27 +186,52 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
         fig = plt.figure(figsize=(8.27, 11.69))
         title = plan.manifest.get("workspace", {}).get("name", "")
         fig.text(0.06, 0.95, f"{t('briefing_title', lg)} · {title}", fontsize=18, weight="bold")
-        fig.text(0.06, 0.925, f"{today.isoformat()} · {t('policy', lg)}: {plan.profile_title(lg)}",
-                 fontsize=9, color="#444444")
+        fig.text(
+            0.06,
+            0.925,
+            f"{today.isoformat()} · {t('policy', lg)}: {plan.profile_title(lg)}",
+            fontsize=9,
+            color="#444444",
+        )
         for i, (key, label) in enumerate(HEADLINE_KEYS):
             x = 0.06 + (i % 3) * 0.31
             y = 0.86 - (i // 3) * 0.065
             val = heads.get(key)
             digits = 1 if key == "km_to_harden" else 0
-            fig.text(x, y, fmt_num(val, lg, digits=digits), fontsize=16, weight="bold", color="#1f3a5f")
+            fig.text(
+                x, y, fmt_num(val, lg, digits=digits), fontsize=16, weight="bold", color="#1f3a5f"
+            )
             fig.text(x, y - 0.018, t(label, lg), fontsize=8, color="#555555")
         ax = fig.add_axes([0.08, 0.42, 0.86, 0.22])
         top = ranking.head(15)
         xs = np.arange(len(top))
         ax.bar(xs, top["ready"], color=STATUS_COLORS["m"], label=t("ready", lg))
-        ax.bar(xs, top["blocked"], bottom=top["ready"], color=STATUS_COLORS["n"], label=t("not_met", lg))
-        ax.bar(xs, top["unknown"], bottom=top["ready"] + top["blocked"], color=STATUS_COLORS["u"], label=t("unknown", lg))
+        ax.bar(
+            xs,
+            top["blocked"],
+            bottom=top["ready"],
+            color=STATUS_COLORS["n"],
+            label=t("not_met", lg),
+        )
+        ax.bar(
+            xs,
+            top["unknown"],
+            bottom=top["ready"] + top["blocked"],
+            color=STATUS_COLORS["u"],
+            label=t("unknown", lg),
+        )
         ax.set_xticks(xs, [str(s) for s in top["township"]], rotation=45, ha="right", fontsize=7)
         ax.set_ylabel(t("villages", lg), fontsize=8)
         ax.legend(fontsize=7)
         ax.set_title(t("township_ranking", lg), fontsize=10)
         rows = [
-            [str(r.rank), str(r.township), str(r.villages), str(r.ready), fmt_frac(r.ready_frac, lg)]
+            [
+                str(r.rank),
+                str(r.township),
+                str(r.villages),
+                str(r.ready),
+                fmt_frac(r.ready_frac, lg),
+            ]
             for r in ranking.head(12).itertuples()
         ]
         tab_ax = fig.add_axes([0.08, 0.13, 0.86, 0.22])
@@ -206,7 +239,13 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
         if rows:
             tab = tab_ax.table(
                 cellText=rows,
-                colLabels=[t("rank", lg), t("township", lg), t("villages", lg), t("ready", lg), t("ready_frac", lg)],
+                colLabels=[
+                    t("rank", lg),
+                    t("township", lg),
+                    t("villages", lg),
+                    t("ready", lg),
+                    t("ready_frac", lg),
+                ],
                 loc="upper center",
                 cellLoc="center",
             )

@@ -101,7 +101,10 @@ def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay
         gdf = gdf[gdf.geom_type.isin(["Point", "MultiPoint"])]
     if gdf.empty:
         return None
-    gj = plan.memo(("poi", name), lambda: to_geojson(gdf, columns={"name": "label", "kind": "kind", "level": "kind"}))
+    gj = plan.memo(
+        ("poi", name),
+        lambda: to_geojson(gdf, columns={"name": "label", "kind": "kind", "level": "kind"}),
+    )
     return dl.Overlay(
         dl.GeoJSON(
             data=gj,
@@ -115,7 +118,9 @@ def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay
     )
 
 
-def _poly_layer(plan: Plan, key: str, lang: str, *, checked: bool, label: str | None = None, select=None):
+def _poly_layer(
+    plan: Plan, key: str, lang: str, *, checked: bool, label: str | None = None, select=None
+):
     """Areas (or lines) with a fixed style; points with ``radius_m`` become circles.
 
     ``select(plan)`` returns the rows to draw (default: the plan layer named ``key``).
@@ -142,7 +147,6 @@ def _poly_layer(plan: Plan, key: str, lang: str, *, checked: bool, label: str | 
 
 def basemaps(cfg: DashboardConfig, lang: str, plan: Plan) -> list[dl.BaseLayer]:
     """Offline hillshade (default) and elevation tint, plus configured online basemaps."""
-    bounds = plan.bounds
     layers = [
         dl.BaseLayer(
             dl.TileLayer(
@@ -234,9 +238,20 @@ def context_overlays(plan: Plan, lang: str, *, checked: tuple[str, ...] = ()) ->
         _poly_layer(plan, "townships", lang, checked=True),
         _poly_layer(plan, "protected", lang, checked="protected" in checked),
         _poly_layer(plan, "hazards", lang, checked="hazards" in checked),
-        _poly_layer(plan, "service_area", lang, checked="water" in checked, select=_water_of(("Polygon", "MultiPolygon"))),
-        _poly_layer(plan, "water_network", lang, checked="water" in checked,
-                    select=_water_of(("LineString", "MultiLineString"))),
+        _poly_layer(
+            plan,
+            "service_area",
+            lang,
+            checked="water" in checked,
+            select=_water_of(("Polygon", "MultiPolygon")),
+        ),
+        _poly_layer(
+            plan,
+            "water_network",
+            lang,
+            checked="water" in checked,
+            select=_water_of(("LineString", "MultiLineString")),
+        ),
     ]
     roads = plan.layer("roads")
     if not roads.empty:
@@ -340,14 +355,21 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
             [_swatch(ROAD_COLORS["unhardened"], shape="line", dash="y"), t("unhardened", lang)]
         ),
         html.Div(
-            [_swatch(ROAD_COLORS["unknown"], shape="line", dash="y"), f"{t('roads', lang)}: {t('unknown', lang)}"]
+            [
+                _swatch(ROAD_COLORS["unknown"], shape="line", dash="y"),
+                f"{t('roads', lang)}: {t('unknown', lang)}",
+            ]
         ),
     ]
     for name, st in POI_STYLE.items():
         items.append(html.Div([_swatch(st["color"], shape=st["shape"]), t(name, lang)]))
     for key in ("hazards", "protected", "service_area"):
         items.append(html.Div([_swatch(POLY_STYLE[key]["fillColor"], shape="area"), t(key, lang)]))
-    items.append(html.Div([_swatch(POLY_STYLE["water_network"]["color"], shape="line"), t("water_network", lang)]))
+    items.append(
+        html.Div(
+            [_swatch(POLY_STYLE["water_network"]["color"], shape="line"), t("water_network", lang)]
+        )
+    )
     ramps = []
     if rasters:
         for name in OVERLAYS:
@@ -360,7 +382,10 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
                 html.Div(
                     [
                         html.Div(t(name, lang), className="ramp-title"),
-                        html.Div(className="ramp", style={"background": f"linear-gradient(to right, {grad})"}),
+                        html.Div(
+                            className="ramp",
+                            style={"background": f"linear-gradient(to right, {grad})"},
+                        ),
                         html.Div(
                             [html.Span(f"{ov.vmin:g}"), html.Span(f"{ov.vmax:g}{ov.unit}")],
                             className="ramp-labels",
@@ -375,7 +400,12 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
                 [
                     html.Summary(t("overlay_opacity", lang)),
                     dcc.Slider(
-                        0, 1, 0.1, value=0.6, id=ids.RASTER_OPACITY, marks=None,
+                        0,
+                        1,
+                        0.1,
+                        value=0.6,
+                        id=ids.RASTER_OPACITY,
+                        marks=None,
                         tooltip={"placement": "bottom"},
                     ),
                     *ramps,
@@ -390,18 +420,35 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
     )
 
 
-def grid(grid_id: str, rows: list[dict], columns: list[tuple[str, str]], *, height: str = "320px",
-         row_id: str | None = None, selectable: bool = True) -> dag.AgGrid:
+def grid(
+    grid_id: str,
+    rows: list[dict],
+    columns: list[tuple[str, str]],
+    *,
+    height: str = "320px",
+    row_id: str | None = None,
+    selectable: bool = True,
+) -> dag.AgGrid:
     """A dash-ag-grid table: ``columns`` are (field, header) pairs."""
     defs = []
     for field, header in columns:
         d: dict[str, Any] = {"field": field, "headerName": header, "filter": True, "sortable": True}
-        if rows and isinstance(next((r[field] for r in rows if r.get(field) is not None), None), int | float):
+        if rows and isinstance(
+            next((r[field] for r in rows if r.get(field) is not None), None), int | float
+        ):
             d["filter"] = "agNumberColumnFilter"
         defs.append(d)
-    opts: dict[str, Any] = {"animateRows": False, "pagination": len(rows) > 200, "paginationPageSize": 100}
+    opts: dict[str, Any] = {
+        "animateRows": False,
+        "pagination": len(rows) > 200,
+        "paginationPageSize": 100,
+    }
     if selectable:
-        opts["rowSelection"] = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
+        opts["rowSelection"] = {
+            "mode": "singleRow",
+            "checkboxes": False,
+            "enableClickSelection": True,
+        }
     return dag.AgGrid(
         id=grid_id,
         rowData=rows,

@@ -48,7 +48,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "显示 {n} 个村：达标 {met}，未达标 {not_met}，未知 {unknown}",
         "{n} villages shown: {met} met, {not_met} not met, {unknown} unknown",
     ),
-    "click_village": ("点击地图上的村查看各项指标", "Click a village on the map to see every indicator"),
+    "click_village": (
+        "点击地图上的村查看各项指标",
+        "Click a village on the map to see every indicator",
+    ),
     "measured": ("实测值", "Measured"),
     "threshold": ("标准", "Threshold"),
     "evidence": ("依据数据", "Evidence"),

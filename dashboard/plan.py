@@ -147,8 +147,11 @@ def _empty() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"geometry": gpd.GeoSeries([], crs=WEB_CRS)}, crs=WEB_CRS)
 
 
-def plan_status(plan_dir: Path) -> tuple[str, str]:
+def plan_status(plan_dir: Path, *, root: Path | None = None) -> tuple[str, str]:
     """Check a plan directory without loading it.
+
+    Relative input paths in manifest.json are looked up in ``plan_dir``, then in ``root``
+    (default: the current directory).
 
     Returns
     -------
@@ -171,7 +174,7 @@ def plan_status(plan_dir: Path) -> tuple[str, str]:
         for item in inputs:
             p = Path(str(item.get("path", "")))
             if not p.is_absolute():
-                p = (plan_dir / p) if (plan_dir / p).exists() else Path.cwd() / p
+                p = (plan_dir / p) if (plan_dir / p).exists() else (root or Path.cwd()) / p
             if p.is_file() and p.stat().st_mtime > t0 + 1 and not _same_sha(p, item.get("sha256")):
                 return "outdated", str(p)
     return "ok", ""

@@ -186,30 +186,48 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     n_unmet = (st == "not_met").sum(axis=1)
     n_unknown = (st == "unknown").sum(axis=1)
     exit_ready = pd.array(
-        [False if a > 0 else (pd.NA if b > 0 else True) for a, b in zip(n_unmet, n_unknown)],
+        [
+            False if a > 0 else (pd.NA if b > 0 else True)
+            for a, b in zip(n_unmet, n_unknown, strict=False)
+        ],
         dtype="boolean",
     )
     v["exit_ready"] = exit_ready
     v["n_unmet"] = n_unmet
     v["n_unknown"] = n_unknown
-    v["unmet"] = [",".join(i["id"] for i, s in zip(INDICATORS, r) if s == "not_met") for r in st]
-    v["unknown"] = [",".join(i["id"] for i, s in zip(INDICATORS, r) if s == "unknown") for r in st]
+    v["unmet"] = [
+        ",".join(i["id"] for i, s in zip(INDICATORS, r, strict=False) if s == "not_met") for r in st
+    ]
+    v["unknown"] = [
+        ",".join(i["id"] for i, s in zip(INDICATORS, r, strict=False) if s == "unknown") for r in st
+    ]
     v["blocker_class"] = np.select(
-        [n_unmet == 1, n_unmet > 1, n_unknown > 0], ["blocked_one", "blocked_several", "unknown"],
+        [n_unmet == 1, n_unmet > 1, n_unknown > 0],
+        ["blocked_one", "blocked_several", "unknown"],
         "ready",
     )
     v["has_safe_water"] = v["water"]
     v["clinic_standard"] = v["clinic"]
     v["clinic_doctor"] = pd.array(rng.random(n_villages) < 0.8, dtype="boolean")
     v["road_access"] = np.where(
-        statuses["road"] == "met", "hardened", np.where(statuses["road"] == "unknown", "unknown", "gap")
+        statuses["road"] == "met",
+        "hardened",
+        np.where(statuses["road"] == "unknown", "unknown", "gap"),
     )
     v["road_snap_m"] = rng.uniform(0, 400, n_villages).round(1)
-    v["unhardened_km"] = np.where(v["road_access"] == "gap", rng.uniform(0.5, 6, n_villages), 0).round(2)
+    v["unhardened_km"] = np.where(
+        v["road_access"] == "gap", rng.uniform(0.5, 6, n_villages), 0
+    ).round(2)
     v["in_water_service_area"] = rng.random(n_villages) < 0.5
     v["nearest_water_id"] = [f"W{rng.integers(0, 6)}" for _ in range(n_villages)]
-    for kind in ("county_seat", "township_seat", "industrial_park", "village_clinic",
-                 "health_centre", "school"):
+    for kind in (
+        "county_seat",
+        "township_seat",
+        "industrial_park",
+        "village_clinic",
+        "health_centre",
+        "school",
+    ):
         tm = rng.uniform(5, 120, n_villages).round(1)
         tm[rng.random(n_villages) < 0.03] = np.nan
         v[f"travel_min_{kind}"] = tm
@@ -220,7 +238,9 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     v["score"] = rng.uniform(0, 100, n_villages).round(1)
     eligible = (v["slope_mean_deg"] > 25) | (v["hazard_dist_m"] < 300)
     v["eligible"] = eligible
-    v["reloc_score"] = np.where(eligible, rng.uniform(0.4, 1, n_villages), rng.uniform(0, 0.4, n_villages)).round(3)
+    v["reloc_score"] = np.where(
+        eligible, rng.uniform(0.4, 1, n_villages), rng.uniform(0, 0.4, n_villages)
+    ).round(3)
     v["reloc_rank"] = v["reloc_score"].rank(ascending=False, method="first").astype(int)
     v["reasons_zh"] = np.where(eligible, "坡度大于25度；地质灾害威胁", "")
     v["reasons_en"] = np.where(eligible, "slope above 25 deg; geological hazard", "")
@@ -234,8 +254,10 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     save(gpd.GeoDataFrame({"name": ["示范县"]}, geometry=[county], crs=METRIC_CRS), "boundary")
     cx, cy = X0 + NX * CELL / 2, Y0 - NY * CELL / 2
     quads = [
-        box(X0, cy, cx, Y0), box(cx, cy, X0 + NX * CELL, Y0),
-        box(X0, Y0 - NY * CELL, cx, cy), box(cx, Y0 - NY * CELL, X0 + NX * CELL, cy),
+        box(X0, cy, cx, Y0),
+        box(cx, cy, X0 + NX * CELL, Y0),
+        box(X0, Y0 - NY * CELL, cx, cy),
+        box(cx, Y0 - NY * CELL, X0 + NX * CELL, cy),
     ]
     save(
         gpd.GeoDataFrame(
@@ -247,7 +269,7 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     )
     order = np.argsort(xy[:, 0])
     lines, cls, hard = [], [], []
-    for a, b in zip(order[:-1], order[1:]):
+    for a, b in zip(order[:-1], order[1:], strict=False):
         lines.append(LineString([xy[a], xy[b]]))
         cls.append(rng.choice(["county", "township", "village"]))
         hard.append(rng.choice([True, False, None], p=[0.6, 0.3, 0.1]))
@@ -256,7 +278,9 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
             "road_id": [f"R{i}" for i in range(len(lines))],
             "road_class": cls,
             "surface": ["concrete" if h else ("gravel" if h is False else None) for h in hard],
-            "hardened": ["hardened" if h else ("unhardened" if h is False else "unknown") for h in hard],
+            "hardened": [
+                "hardened" if h else ("unhardened" if h is False else "unknown") for h in hard
+            ],
             "hardened_inferred": [False] * len(lines),
         },
         geometry=lines,
@@ -264,69 +288,156 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     )
     save(roads, "roads")
     gaps = roads[roads["hardened"] != "hardened"].copy()
-    gaps["township"] = [_township_of(*g.interpolate(0.5, normalized=True).coords[0]) for g in gaps.geometry]
+    gaps["township"] = [
+        _township_of(*g.interpolate(0.5, normalized=True).coords[0]) for g in gaps.geometry
+    ]
     gaps["length_km"] = (gaps.length / 1000).round(3)
     gaps["villages_served"] = rng.integers(1, 4, len(gaps))
     gaps["people_served"] = rng.integers(100, 3000, len(gaps))
     gaps["people_per_km"] = (gaps["people_served"] / gaps["length_km"]).round(1)
     gaps["rank"] = gaps["people_per_km"].rank(ascending=False, method="first").astype(int)
-    save(gaps[["township", "length_km", "villages_served", "people_served", "people_per_km", "rank", "geometry"]], "road_gaps")
+    save(
+        gaps[
+            [
+                "township",
+                "length_km",
+                "villages_served",
+                "people_served",
+                "people_per_km",
+                "rank",
+                "geometry",
+            ]
+        ],
+        "road_gaps",
+    )
     pts = _xy(rng, 14)
-    save(gpd.GeoDataFrame(
-        {"clinic_id": [f"C{i}" for i in range(10)], "name": [f"卫生室{i}" for i in range(10)],
-         "level": ["village_clinic"] * 8 + ["township_health_centre"] * 2,
-         "standard": [True, False] * 5, "has_doctor": [True] * 10},
-        geometry=[Point(p) for p in pts[:10]], crs=METRIC_CRS), "clinics")
-    save(gpd.GeoDataFrame(
-        {"school_id": ["SC0", "SC1"], "name": ["中心小学", "民族中学"], "level": ["primary", "middle"]},
-        geometry=[Point(p) for p in pts[10:12]], crs=METRIC_CRS), "schools")
-    save(gpd.GeoDataFrame(
-        {"town_id": ["TN0", "TN1"], "name": ["县城", "工业园"], "kind": ["county_seat", "industrial_park"], "jobs": [20000, 3000]},
-        geometry=[Point(p) for p in pts[12:14]], crs=METRIC_CRS), "towns")
+    save(
+        gpd.GeoDataFrame(
+            {
+                "clinic_id": [f"C{i}" for i in range(10)],
+                "name": [f"卫生室{i}" for i in range(10)],
+                "level": ["village_clinic"] * 8 + ["township_health_centre"] * 2,
+                "standard": [True, False] * 5,
+                "has_doctor": [True] * 10,
+            },
+            geometry=[Point(p) for p in pts[:10]],
+            crs=METRIC_CRS,
+        ),
+        "clinics",
+    )
+    save(
+        gpd.GeoDataFrame(
+            {
+                "school_id": ["SC0", "SC1"],
+                "name": ["中心小学", "民族中学"],
+                "level": ["primary", "middle"],
+            },
+            geometry=[Point(p) for p in pts[10:12]],
+            crs=METRIC_CRS,
+        ),
+        "schools",
+    )
+    save(
+        gpd.GeoDataFrame(
+            {
+                "town_id": ["TN0", "TN1"],
+                "name": ["县城", "工业园"],
+                "kind": ["county_seat", "industrial_park"],
+                "jobs": [20000, 3000],
+            },
+            geometry=[Point(p) for p in pts[12:14]],
+            crs=METRIC_CRS,
+        ),
+        "towns",
+    )
     wpts = _xy(rng, 6)
     wgeoms = [Point(p) for p in wpts] + [Point(wpts[0]).buffer(2500)]
-    save(gpd.GeoDataFrame(
-        {"water_id": [f"W{i}" for i in range(7)], "kind": ["source"] * 5 + ["plant", "service_area"],
-         "safe": [True] * 7, "name": [f"水源{i}" for i in range(6)] + ["供水区"]},
-        geometry=wgeoms, crs=METRIC_CRS), "water")
+    save(
+        gpd.GeoDataFrame(
+            {
+                "water_id": [f"W{i}" for i in range(7)],
+                "kind": ["source"] * 5 + ["plant", "service_area"],
+                "safe": [True] * 7,
+                "name": [f"水源{i}" for i in range(6)] + ["供水区"],
+            },
+            geometry=wgeoms,
+            crs=METRIC_CRS,
+        ),
+        "water",
+    )
     hz = _xy(rng, 3)
-    save(gpd.GeoDataFrame(
-        {"hazard_id": ["H0", "H1", "H2"], "kind": ["landslide", "debris_flow", "collapse"], "radius_m": [500.0, 400.0, 300.0]},
-        geometry=[Point(p).buffer(r) for p, r in zip(hz, [500, 400, 300])], crs=METRIC_CRS), "hazards")
-    save(gpd.GeoDataFrame(
-        {"protected_id": ["P0"], "kind": ["ecological_redline"]},
-        geometry=[box(X0 + 1000, Y0 - 5000, X0 + 4000, Y0 - 1000)], crs=METRIC_CRS), "protected")
+    save(
+        gpd.GeoDataFrame(
+            {
+                "hazard_id": ["H0", "H1", "H2"],
+                "kind": ["landslide", "debris_flow", "collapse"],
+                "radius_m": [500.0, 400.0, 300.0],
+            },
+            geometry=[Point(p).buffer(r) for p, r in zip(hz, [500, 400, 300], strict=False)],
+            crs=METRIC_CRS,
+        ),
+        "hazards",
+    )
+    save(
+        gpd.GeoDataFrame(
+            {"protected_id": ["P0"], "kind": ["ecological_redline"]},
+            geometry=[box(X0 + 1000, Y0 - 5000, X0 + 4000, Y0 - 1000)],
+            crs=METRIC_CRS,
+        ),
+        "protected",
+    )
 
     # relocation ---------------------------------------------------------------
     el = vil[vil["eligible"]]
     cands = gpd.GeoDataFrame(
         {
-            "village_id": el["village_id"], "name": el["name"], "township": el["township"],
-            "eligible": True, "score": el["reloc_score"], "rank": el["reloc_rank"],
-            "reasons_zh": el["reasons_zh"], "reasons_en": el["reasons_en"],
-            "reason_codes": "slope,hazard", "people_to_move": el["population"],
+            "village_id": el["village_id"],
+            "name": el["name"],
+            "township": el["township"],
+            "eligible": True,
+            "score": el["reloc_score"],
+            "rank": el["reloc_rank"],
+            "reasons_zh": el["reasons_zh"],
+            "reasons_en": el["reasons_en"],
+            "reason_codes": "slope,hazard",
+            "people_to_move": el["population"],
         },
-        geometry=el.geometry, crs=METRIC_CRS,
+        geometry=el.geometry,
+        crs=METRIC_CRS,
     )
     save(cands, "relocation_candidates")
     spts = _xy(rng, 2, margin=4000)
     sites = gpd.GeoDataFrame(
         {
-            "site_id": ["S1", "S2"], "name": ["龙溪安置点", "石门安置点"], "source": ["generated", "planner"],
-            "locked": [False, True], "capacity_people": [5000, 3000], "area_ha": [12.5, 8.0],
-            "suitability": [0.82, 0.74], "assigned_people": [int(el["population"].sum()), 0],
-            "travel_min_county_seat": [25.0, 40.0], "travel_min_township_seat": [5.0, 8.0],
-            "travel_min_health_centre": [6.0, 9.0], "travel_min_school": [4.0, 7.0],
-            "travel_min_industrial_park": [20.0, 35.0], "robustness_frac": [0.9, 0.6],
+            "site_id": ["S1", "S2"],
+            "name": ["龙溪安置点", "石门安置点"],
+            "source": ["generated", "planner"],
+            "locked": [False, True],
+            "capacity_people": [5000, 3000],
+            "area_ha": [12.5, 8.0],
+            "suitability": [0.82, 0.74],
+            "assigned_people": [int(el["population"].sum()), 0],
+            "travel_min_county_seat": [25.0, 40.0],
+            "travel_min_township_seat": [5.0, 8.0],
+            "travel_min_health_centre": [6.0, 9.0],
+            "travel_min_school": [4.0, 7.0],
+            "travel_min_industrial_park": [20.0, 35.0],
+            "robustness_frac": [0.9, 0.6],
         },
-        geometry=[Point(p).buffer(200) for p in spts], crs=METRIC_CRS,
+        geometry=[Point(p).buffer(200) for p in spts],
+        crs=METRIC_CRS,
     )
     save(sites, "sites")
     save(sites.set_geometry(sites.centroid), "site_points")
     alloc = gpd.GeoDataFrame(
-        {"village_id": el["village_id"].values, "site_id": "S1", "people": el["population"].values,
-         "travel_min": rng.uniform(10, 60, len(el)).round(1)},
-        geometry=[LineString([g.coords[0], spts[0]]) for g in el.geometry], crs=METRIC_CRS,
+        {
+            "village_id": el["village_id"].values,
+            "site_id": "S1",
+            "people": el["population"].values,
+            "travel_min": rng.uniform(10, 60, len(el)).round(1),
+        },
+        geometry=[LineString([g.coords[0], spts[0]]) for g in el.geometry],
+        crs=METRIC_CRS,
     )
     save(alloc, "allocation")
 
@@ -338,8 +449,16 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     slope[np.isnan(dem)] = np.nan
     _write_raster(out / "rasters" / "slope_deg.tif", slope)
     yy, xx = np.mgrid[0:NY, 0:NX]
-    for i, kind in enumerate(("county_seat", "township_seat", "industrial_park", "village_clinic",
-                              "health_centre", "school")):
+    for i, kind in enumerate(
+        (
+            "county_seat",
+            "township_seat",
+            "industrial_park",
+            "village_clinic",
+            "health_centre",
+            "school",
+        )
+    ):
         tt = (np.hypot(xx - 40 - 10 * i, yy - 80) * 0.8).astype("float32")
         tt[np.isnan(dem)] = np.nan
         _write_raster(out / "rasters" / f"travel_min_{kind}.tif", tt)
@@ -349,9 +468,14 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
 
     (out / "indicators.json").write_text(
         json.dumps(
-            {"name": "national", "title": "国家贫困村退出标准（示例）", "kind": "village",
-             "indicators": INDICATORS},
-            ensure_ascii=False, indent=1,
+            {
+                "name": "national",
+                "title": "国家贫困村退出标准（示例）",
+                "kind": "village",
+                "indicators": INDICATORS,
+            },
+            ensure_ascii=False,
+            indent=1,
         ),
         encoding="utf-8",
     )
@@ -373,11 +497,20 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
         "workspace": {"name": "sample", "path": "synthetic"},
         "policy": {"name": "national", "title": "国家贫困村退出标准（示例）"},
         "crs_metric": METRIC_CRS,
-        "inputs": [{"kind": "villages", "path": "synthetic/villages.gpkg", "sha256": "0" * 64, "features": n_villages}],
+        "inputs": [
+            {
+                "kind": "villages",
+                "path": "synthetic/villages.gpkg",
+                "sha256": "0" * 64,
+                "features": n_villages,
+            }
+        ],
         "parameters": {"capacity_factor": 1.0, "n_sites": 2},
         "stages": {"terrain": 0.1, "access": 0.2, "indicators": 0.05, "relocation": 0.1},
         "outputs": ["plan.gpkg"],
         "summary": summary,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return out

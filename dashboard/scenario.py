@@ -46,18 +46,71 @@ AHP_FACTORS: tuple[str, ...] = (
 #: importances (1..9) of each factor, turned into a consistent AHP pairwise matrix.
 PARAMS: tuple[Param, ...] = (
     Param("min_score", "搬迁评分门槛", "Relocation score threshold", 0, 100, 5, 30, "relocation"),
-    Param("hazard_buffer_m", "地灾影响距离（米）", "Hazard buffer (m)", 0, 1000, 50, 200, "relocation"),
-    Param("steep_frac", "陡坡（>25°）占比门槛", "Steep-land share threshold", 0, 1, 0.05, 0.3, "relocation"),
-    Param("remote_township_seat_min", "到乡镇偏远阈值（分钟）", "Remote from township seat (min)", 15, 180, 5, 60, "relocation"),
-    Param("slope_limit_deg", "安置点坡度上限（度）", "Site slope limit (deg)", 5, 25, 0.5, 14.04, "suitability"),
-    Param("site_threshold", "适宜性门槛", "Suitability threshold", 0.3, 0.9, 0.05, 0.6, "suitability"),
+    Param(
+        "hazard_buffer_m", "地灾影响距离（米）", "Hazard buffer (m)", 0, 1000, 50, 200, "relocation"
+    ),
+    Param(
+        "steep_frac",
+        "陡坡（>25°）占比门槛",
+        "Steep-land share threshold",
+        0,
+        1,
+        0.05,
+        0.3,
+        "relocation",
+    ),
+    Param(
+        "remote_township_seat_min",
+        "到乡镇偏远阈值（分钟）",
+        "Remote from township seat (min)",
+        15,
+        180,
+        5,
+        60,
+        "relocation",
+    ),
+    Param(
+        "slope_limit_deg",
+        "安置点坡度上限（度）",
+        "Site slope limit (deg)",
+        5,
+        25,
+        0.5,
+        14.04,
+        "suitability",
+    ),
+    Param(
+        "site_threshold", "适宜性门槛", "Suitability threshold", 0.3, 0.9, 0.05, 0.6, "suitability"
+    ),
     Param("capacity_factor", "安置容量系数", "Capacity factor", 0.5, 2.0, 0.1, 1.0, "suitability"),
-    Param("open_sites", "安置点数量（0=自动）", "Number of sites (0 = solver decides)", 0, 30, 1, 0, "suitability"),
+    Param(
+        "open_sites",
+        "安置点数量（0=自动）",
+        "Number of sites (0 = solver decides)",
+        0,
+        30,
+        1,
+        0,
+        "suitability",
+    ),
     Param("ahp_travel_min_county_seat", "权重：到县城", "Weight: county seat", 1, 9, 1, 6, "ahp"),
-    Param("ahp_travel_min_township_seat", "权重：到乡镇", "Weight: township seat", 1, 9, 1, 6, "ahp"),
-    Param("ahp_travel_min_industrial_park", "权重：到园区", "Weight: industrial park", 1, 9, 1, 3, "ahp"),
+    Param(
+        "ahp_travel_min_township_seat", "权重：到乡镇", "Weight: township seat", 1, 9, 1, 6, "ahp"
+    ),
+    Param(
+        "ahp_travel_min_industrial_park",
+        "权重：到园区",
+        "Weight: industrial park",
+        1,
+        9,
+        1,
+        3,
+        "ahp",
+    ),
     Param("ahp_travel_min_school", "权重：到学校", "Weight: school", 1, 9, 1, 3, "ahp"),
-    Param("ahp_travel_min_health_centre", "权重：到卫生院", "Weight: health centre", 1, 9, 1, 3, "ahp"),
+    Param(
+        "ahp_travel_min_health_centre", "权重：到卫生院", "Weight: health centre", 1, 9, 1, 3, "ahp"
+    ),
     Param("ahp_road_dist_m", "权重：道路", "Weight: road", 1, 9, 1, 6, "ahp"),
     Param("ahp_water_dist_m", "权重：水源", "Weight: water", 1, 9, 1, 6, "ahp"),
     Param("ahp_slope_deg", "权重：坡度", "Weight: slope", 1, 9, 1, 2, "ahp"),
@@ -90,7 +143,9 @@ def defaults(parameters: dict[str, Any] | None = None) -> dict[str, float]:
     return out
 
 
-def ahp_matrix(importance: dict[str, float], factors: Sequence[str] = AHP_FACTORS) -> list[list[float]]:
+def ahp_matrix(
+    importance: dict[str, float], factors: Sequence[str] = AHP_FACTORS
+) -> list[list[float]]:
     """A perfectly consistent AHP pairwise matrix ``a_ij = w_i / w_j`` from importances."""
     w = [float(importance.get(f, 1.0)) for f in factors]
     return [[round(wi / wj, 6) for wj in w] for wi in w]
@@ -125,7 +180,9 @@ def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, An
     imp: dict[str, float] = {}
     for name, value in zip(names, values, strict=True):
         if name not in by_name:
-            raise ValueError(f"scenario control: unknown name {name!r}; expected one of {sorted(by_name)}")
+            raise ValueError(
+                f"scenario control: unknown name {name!r}; expected one of {sorted(by_name)}"
+            )
         p = by_name[name]
         v = float(value)
         if not p.vmin <= v <= p.vmax:
@@ -176,7 +233,11 @@ def scenario_metrics(
         mean_t = float((w[ok] * tm[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else np.nan
     else:
         mean_t = np.nan
-    rob = float(opened["robustness_frac"].mean()) if "robustness_frac" in opened.columns and len(opened) else np.nan
+    rob = (
+        float(opened["robustness_frac"].mean())
+        if "robustness_frac" in opened.columns and len(opened)
+        else np.nan
+    )
     if s.get("mean_travel_min") is not None:
         mean_t = float(s["mean_travel_min"])
     if s.get("mean_robustness_opened") is not None:

@@ -157,9 +157,7 @@ def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> 
         When the layer's raster is not in ``rasters_dir``.
     """
     if layer not in BASE_LAYERS and layer not in OVERLAYS:
-        raise KeyError(
-            f"tile layer: expected one of {[*BASE_LAYERS, *OVERLAYS]}, found {layer!r}"
-        )
+        raise KeyError(f"tile layer: expected one of {[*BASE_LAYERS, *OVERLAYS]}, found {layer!r}")
     raster = "dem" if layer in BASE_LAYERS else OVERLAYS[layer].raster
     path = Path(rasters_dir) / f"{raster}.tif"
     if not path.is_file():
@@ -173,7 +171,11 @@ def _render_cached(path: str, mtime: int, layer: str, z: int, x: int, y: int) ->
     try:
         with Reader(path) as src:
             img = src.tile(
-                x, y, z, buffer=1 if base else None, resampling_method="cubic" if base else "nearest",
+                x,
+                y,
+                z,
+                buffer=1 if base else None,
+                resampling_method="cubic" if base else "nearest",
                 reproject_method="cubic" if base else "nearest",
             )
             stats = _dem_range(path, mtime) if layer == "elevation" else None

@@ -286,9 +286,21 @@ def village_panel(
 
 #: Comparison shown before a threshold, by indicator rule name.
 RULE_SYMBOLS = {
-    "<": "<", "<=": "≤", ">": ">", ">=": "≥", "≤": "≤", "≥": "≥",
-    "rate_below": "<", "below": "<", "at_most": "≤", "max": "≤", "within": "≤",
-    "at_least": "≥", "min": "≥", "frac_at_least": "≥", "share_at_least": "≥",
+    "<": "<",
+    "<=": "≤",
+    ">": ">",
+    ">=": "≥",
+    "≤": "≤",
+    "≥": "≥",
+    "rate_below": "<",
+    "below": "<",
+    "at_most": "≤",
+    "max": "≤",
+    "within": "≤",
+    "at_least": "≥",
+    "min": "≥",
+    "frac_at_least": "≥",
+    "share_at_least": "≥",
 }
 
 

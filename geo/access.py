@@ -37,6 +37,7 @@ __all__ = [
     "rasterize_roads",
     "road_speed_kmh",
     "sample_at_points",
+    "source_ids_from_points",
     "speed_surface",
     "tobler_kmh",
     "travel_time",
@@ -240,7 +241,9 @@ def rasterize_roads(
     )
     order = np.argsort(speeds, kind="stable")
     geoms = roads_gdf.geometry.to_numpy()
-    shapes = [(geoms[i], speeds[i]) for i in order if geoms[i] is not None and not geoms[i].is_empty]
+    shapes = [
+        (geoms[i], speeds[i]) for i in order if geoms[i] is not None and not geoms[i].is_empty
+    ]
     if not shapes:
         return out
     return rasterize(
@@ -352,7 +355,7 @@ def travel_time_with_nearest(
 
 
 #: Largest bucket ring for the bucket queue (speeds spanning more than about a
-#: million to one fall back to the binary-heap kernel).
+#: million to one fall back to the 4-ary heap kernel).
 _MAX_BUCKETS = 1 << 22
 
 
@@ -376,7 +379,9 @@ def _shortest(
             need = math.ceil(math.hypot(dx, dy) * cmax / delta) + 2
             if need <= _MAX_BUCKETS:
                 nb = 1 << max(int(math.ceil(math.log2(need))), 1)
-                dist, label, ok = _dinitz8(cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nb)
+                dist, label, ok = _dinitz8(
+                    cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nb
+                )
                 if ok:
                     return dist, label
     return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy)
@@ -506,7 +511,9 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
 
 
 @njit(cache=True)
-def _dinitz8(cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets_pow2):  # pragma: no cover
+def _dinitz8(
+    cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets_pow2
+):  # pragma: no cover
     """Multi-source Dijkstra with Dinitz's bucket queue on an 8-connected grid.
 
     Buckets of width ``delta`` (a hair below the lightest possible move) make
@@ -669,6 +676,37 @@ def sample_at_points(
     return out
 
 
+def source_ids_from_points(
+    points_xy: np.ndarray | gpd.GeoSeries, *, shape: tuple[int, int], transform: Affine
+) -> np.ndarray:
+    """Label grid for :func:`travel_time_with_nearest` from destination points.
+
+    Each point marks the cell containing it with its position (0..n-1) in
+    ``points_xy``; all other cells are -1. Points outside the grid are dropped.
+    When two points fall in one cell the first keeps it.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 array of ``shape``.
+    """
+    if isinstance(points_xy, gpd.GeoSeries | gpd.GeoDataFrame):
+        xs = np.asarray(points_xy.geometry.x, dtype=np.float64)
+        ys = np.asarray(points_xy.geometry.y, dtype=np.float64)
+    else:
+        xy = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+        xs, ys = xy[:, 0], xy[:, 1]
+    cols_f, rows_f = ~transform @ (xs, ys)
+    ids = np.full(shape, -1, dtype=np.int32)
+    ok = np.isfinite(cols_f) & np.isfinite(rows_f)
+    rows = np.floor(np.where(ok, rows_f, -1)).astype(np.int64)
+    cols = np.floor(np.where(ok, cols_f, -1)).astype(np.int64)
+    inside = ok & (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    for k in np.flatnonzero(inside)[::-1]:  # reversed: the first point in a cell wins
+        ids[rows[k], cols[k]] = k
+    return ids
+
+
 def resample_to_grid(
     src_array: np.ndarray,
     src_transform: Affine,
@@ -767,4 +805,6 @@ def _cellsize_pair(cellsize: float | tuple[float, float]) -> tuple[float, float]
 
 def _check_shape(name: str, found: tuple[int, ...], expected: tuple[int, ...]) -> None:
     if tuple(found) != tuple(expected):
-        raise ValueError(f"{name} must have the grid's shape {tuple(expected)}, found {tuple(found)}")
+        raise ValueError(
+            f"{name} must have the grid's shape {tuple(expected)}, found {tuple(found)}"
+        )

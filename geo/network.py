@@ -343,9 +343,7 @@ def hardened_subgraph(net: RoadNetwork) -> RoadNetwork:
     return RoadNetwork(net.nodes, net.edges[mask].copy(), net.crs, net.snap_tolerance_m)
 
 
-def main_hardened_nodes(
-    net: RoadNetwork, *, county_seat: object | None = None
-) -> np.ndarray:
+def main_hardened_nodes(net: RoadNetwork, *, county_seat: object | None = None) -> np.ndarray:
     """Nodes of the main hardened network.
 
     The main hardened network is the connected component of hardened edges
@@ -398,8 +396,9 @@ def unhardened_gap(
     * otherwise the cheapest path to the main network is found, minimising the
       length of not-known-hardened road (unhardened plus unknown surface), ties
       broken by total length (weight ``nonhard_m + tie_weight * length_m``).
-      ``"unknown"`` when that path uses an edge of unknown surface (there is no
-      all-hardened path, but the unknown roads may well be hardened), else ``"gap"``.
+      ``"unknown"`` when the only not-hardened roads on that path are of unknown
+      surface (they may well be hardened); ``"gap"`` as soon as the path has known
+      unhardened km (whatever the unknown parts turn out to be).
       A village whose road does not connect to the main network at all is a
       ``"gap"`` with NaN ``unhardened_km`` (a new road is needed, not hardening).
 
@@ -506,10 +505,10 @@ def unhardened_gap(
         gap_ids[k] = list(dict.fromkeys(ids))
         if unh + unk <= 1e-9:
             access[k] = "hardened"
-        elif unk > 0:
-            access[k] = "unknown"
+        elif unh <= 1e-9:
+            access[k] = "unknown"  # only unknown surfaces stand between it and the network
         else:
-            access[k] = "gap"
+            access[k] = "gap"  # known unhardened km on the way: a gap whatever the unknown parts are
 
     out["road_access"] = access
     out["unhardened_km"] = unhard_km
@@ -684,9 +683,7 @@ def _cluster_points(pts: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray
     tree = cKDTree(pts)
     pairs = tree.query_pairs(r=tol, output_type="ndarray")
     n = len(pts)
-    adj = sparse.coo_matrix(
-        (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
-    ).tocsr()
+    adj = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
     _, lab = connected_components(adj, directed=False)
     counts = np.bincount(lab)
     centre = np.column_stack(

@@ -772,6 +772,9 @@ def _lp_rounding_start(pb: _Problem, greedy: tuple, *, time_limit_s: float, opts
     open_mask[np.argsort(-score, kind="stable")[: pb.p]] = True
     sub = _Problem(**{**pb.__dict__, "allowed": pb.allowed & open_mask[None, :], "p": None})
     o["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 0.1)
+    o["mip_gap"] = max(opts["mip_gap"], 2e-3)  # a start, not the answer
+    sub_start = _greedy_core(sub)
+    o["start"] = sub_start if not sub_start[2] else None
     st2, _, v, _, _, has2 = _solve_highs(
         sub, dummy=False, unplaced_cap=None, phase_one=False, **o
     )

@@ -136,11 +136,15 @@ def main() -> None:
 
     t0 = time.perf_counter()
     speed, src = build_surface(n, cellsize=cs)
-    print(f"grid {n} x {n} = {n * n / 1e6:.1f} M cells, {int(src.sum())} sources, "
-          f"{(speed <= 0).mean():.1%} barrier cells; built in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"grid {n} x {n} = {n * n / 1e6:.1f} M cells, {int(src.sum())} sources, "
+        f"{(speed <= 0).mean():.1%} barrier cells; built in {time.perf_counter() - t0:.1f} s"
+    )
 
     ours, t_ours, c_ours, m_ours = measure(lambda: travel_time(speed, src, cellsize=cs))
-    print(f"anju travel_time       : {t_ours:7.2f} s wall, {c_ours:7.2f} s CPU, peak +{m_ours:6.0f} MB")
+    print(
+        f"anju travel_time       : {t_ours:7.2f} s wall, {c_ours:7.2f} s CPU, peak +{m_ours:6.0f} MB"
+    )
 
     if not args.no_mcp:
         from skimage.graph import MCP_Geometric
@@ -158,9 +162,13 @@ def main() -> None:
         ok = np.isfinite(ref) & (ref > 0)
         rel = np.max(np.abs(ours[ok] - ref[ok]) / ref[ok]) if ok.any() else 0.0
         same_nan = np.array_equal(np.isnan(ours), np.isnan(ref))
-        print(f"skimage MCP_Geometric  : {t_mcp:7.2f} s wall, {c_mcp:7.2f} s CPU, peak +{m_mcp:6.0f} MB")
-        print(f"speed-up vs MCP        : {t_mcp / t_ours:7.2f} x wall, {c_mcp / c_ours:.2f} x CPU; "
-              f"max rel diff {rel:.2e}; same unreachable cells: {same_nan}")
+        print(
+            f"skimage MCP_Geometric  : {t_mcp:7.2f} s wall, {c_mcp:7.2f} s CPU, peak +{m_mcp:6.0f} MB"
+        )
+        print(
+            f"speed-up vs MCP        : {t_mcp / t_ours:7.2f} x wall, {c_mcp / c_ours:.2f} x CPU; "
+            f"max rel diff {rel:.2e}; same unreachable cells: {same_nan}"
+        )
         del ref
 
     if not args.no_xrspatial:
@@ -170,6 +178,7 @@ def main() -> None:
         except ImportError as exc:
             print(f"xarray-spatial not available ({exc}); skipped")
         else:
+
             def run_xrs(sp: np.ndarray, sr: np.ndarray) -> np.ndarray:
                 k = sp.shape[0]
                 ys = (np.arange(k)[::-1] + 0.5) * cs
@@ -187,9 +196,13 @@ def main() -> None:
             xrs, t_xrs, c_xrs, m_xrs = measure(lambda: run_xrs(speed, src))
             ok = np.isfinite(xrs) & np.isfinite(ours) & (ours > 0)
             rel = np.max(np.abs(xrs[ok] - ours[ok]) / ours[ok]) if ok.any() else 0.0
-            print(f"xrspatial cost_distance: {t_xrs:7.2f} s wall, {c_xrs:7.2f} s CPU, peak +{m_xrs:6.0f} MB")
-            print(f"speed-up vs xrspatial  : {t_xrs / t_ours:7.2f} x wall, {c_xrs / c_ours:.2f} x CPU; "
-                  f"max rel diff {rel:.2e} (its output is float32)")
+            print(
+                f"xrspatial cost_distance: {t_xrs:7.2f} s wall, {c_xrs:7.2f} s CPU, peak +{m_xrs:6.0f} MB"
+            )
+            print(
+                f"speed-up vs xrspatial  : {t_xrs / t_ours:7.2f} x wall, {c_xrs / c_ours:.2f} x CPU; "
+                f"max rel diff {rel:.2e} (its output is float32)"
+            )
 
 
 if __name__ == "__main__":

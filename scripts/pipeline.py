@@ -666,7 +666,7 @@ def _write_table(df: pd.DataFrame, tables: Path, name: str, *, profile=None) -> 
         zh = chinese_headers(df, kind, profile=profile)
     except LayerSchemaError:
         zh = df
-    with pd.ExcelWriter(tables / f"{name}.xlsx", engine="openpyxl") as xw:
+    with pd.ExcelWriter(tables / f"{name}.xlsx", engine="xlsxwriter") as xw:
         zh.to_excel(xw, sheet_name="中文", index=False)
         df.to_excel(xw, sheet_name="en", index=False)
     return [f"tables/{name}.csv", f"tables/{name}.xlsx"]

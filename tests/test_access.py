@@ -20,6 +20,7 @@ from geo.access import (
     rasterize_roads,
     resample_to_grid,
     sample_at_points,
+    source_ids_from_points,
     speed_surface,
     tobler_kmh,
     travel_time,
@@ -100,6 +101,11 @@ def test_heap_fallback_for_wide_speed_range_equals_mcp():
     src = np.zeros(speed.shape, bool)
     src[[0, 30], [0, 40]] = True
     speed[src] = 3.0
+    ours = travel_time(speed, src, cellsize=10.0)
+    ref = mcp_minutes(speed, src, 10.0, 10.0)
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, equal_nan=True)
+    # an infinitely fast cell (cost 0) also needs the heap
+    speed[20, 10:30] = np.inf
     ours = travel_time(speed, src, cellsize=10.0)
     ref = mcp_minutes(speed, src, 10.0, 10.0)
     np.testing.assert_allclose(ours, ref, rtol=1e-9, equal_nan=True)
@@ -251,6 +257,17 @@ def test_sample_at_points():
     )
     assert v[:2].tolist() == [0.0, 11.0]
     assert np.isnan(v[2:]).all()
+
+
+def test_source_ids_from_points_round_trip():
+    t = Affine(10, 0, 0, 0, -10, 50)  # 5 x 5 grid
+    pts = np.array([[5, 45], [45, 5], [6, 44], [99, 99]])
+    ids = source_ids_from_points(pts, shape=(5, 5), transform=t)
+    assert ids[0, 0] == 0 and ids[4, 4] == 1  # point 2 shares point 0's cell
+    assert (ids >= 0).sum() == 2
+    minutes, lab = travel_time_with_nearest(np.full((5, 5), 5.0), ids, cellsize=10.0)
+    assert lab[0, 1] == 0 and lab[4, 3] == 1
+    assert sample_at_points(lab, pts[:2], transform=t).tolist() == [0.0, 1.0]
 
 
 def test_resample_different_resolution_and_extent():

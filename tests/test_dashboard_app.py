@@ -46,7 +46,14 @@ def test_every_page_lays_out(app, page):
 
 def test_coverage_page_has_filters_map_and_panel(app):
     text = render(app, "coverage")
-    for cid in (ids.FILTER_TOWNSHIP, ids.FILTER_INDICATOR, ids.FILTER_STATUS, ids.VILLAGES, ids.PANEL, ids.COUNTS):
+    for cid in (
+        ids.FILTER_TOWNSHIP,
+        ids.FILTER_INDICATOR,
+        ids.FILTER_STATUS,
+        ids.VILLAGES,
+        ids.PANEL,
+        ids.COUNTS,
+    ):
         assert f'"{cid}"' in text
     assert "/tiles/hillshade/{z}/{x}/{y}.png" in text
     assert "openstreetmap" not in text  # osm disabled in config

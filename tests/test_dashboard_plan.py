@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point
 
 from dashboard.plan import load_plan, parse_indicators, plan_status, prepare_layer
 from dashboard.sample_plan import write_sample_plan
@@ -101,7 +101,9 @@ def test_load_plan_bad_indicators_json(tmp_path, sample):
 def test_parse_indicators_forms():
     items, prof = parse_indicators([{"id": "a"}])
     assert items[0]["name_zh"] == "a" and prof == {}
-    items, prof = parse_indicators({"name": "n", "title": "T", "indicators": [{"id": "b", "name_zh": "乙"}]})
+    items, prof = parse_indicators(
+        {"name": "n", "title": "T", "indicators": [{"id": "b", "name_zh": "乙"}]}
+    )
     assert prof == {"name": "n", "title": "T"} and items[0]["name_zh"] == "乙"
     with pytest.raises(LayerSchemaError, match="has no 'id'"):
         parse_indicators([{"name_zh": "x"}])

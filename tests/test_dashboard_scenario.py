@@ -54,15 +54,22 @@ def test_build_overrides_errors():
 
 
 def test_scenario_metrics_hand_computed():
-    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "assigned_people": [300, 100, 0],
-                          "robustness_frac": [0.8, 0.4, 0.0]})
+    sites = pd.DataFrame(
+        {
+            "site_id": ["a", "b", "c"],
+            "assigned_people": [300, 100, 0],
+            "robustness_frac": [0.8, 0.4, 0.0],
+        }
+    )
     alloc = pd.DataFrame({"people": [300, 100], "travel_min": [10.0, 30.0]})
     m = scenario_metrics({}, sites, alloc)
     assert m["people_moved"] == 400
     assert m["sites_opened"] == 2
     assert m["mean_travel_min"] == pytest.approx((300 * 10 + 100 * 30) / 400)
     assert m["robustness"] == pytest.approx(0.6)
-    m2 = scenario_metrics({"people_to_relocate": 999, "sites_opened": 5, "mean_travel_min": 12.0}, sites, alloc)
+    m2 = scenario_metrics(
+        {"people_to_relocate": 999, "sites_opened": 5, "mean_travel_min": 12.0}, sites, alloc
+    )
     assert (m2["people_moved"], m2["sites_opened"], m2["mean_travel_min"]) == (999, 5, 12.0)
     empty = scenario_metrics(None, None, None)
     assert np.isnan(empty["mean_travel_min"]) and np.isnan(empty["people_moved"])

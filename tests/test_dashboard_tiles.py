@@ -72,7 +72,9 @@ def centre_tile(rasters, z=12):
     return t.x, t.y, z
 
 
-@pytest.mark.parametrize("layer", ["hillshade", "elevation", "slope_deg", "travel_min_school", "suitability"])
+@pytest.mark.parametrize(
+    "layer", ["hillshade", "elevation", "slope_deg", "travel_min_school", "suitability"]
+)
 def test_render_tile_inside_is_opaque_png(rasters, layer):
     x, y, z = centre_tile(rasters)
     img = Image.open(io.BytesIO(render_tile(rasters, layer, z, x, y)))

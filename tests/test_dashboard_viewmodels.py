@@ -30,12 +30,36 @@ from dashboard.viewmodels import (
 )
 
 INDICATORS = [
-    {"id": "road", "name_zh": "通硬化路", "name_en": "Hardened road", "rule": "==",
-     "evidence": "roads layer", "threshold": True, "unit": "", "clause": "第3条"},
-    {"id": "water", "name_zh": "饮水安全", "name_en": "Safe water", "rule": "<=",
-     "evidence": "water_dist_m", "threshold": 1000, "unit": "m", "clause": "第4条"},
-    {"id": "incidence", "name_zh": "贫困发生率", "name_en": "Incidence", "rule": "<",
-     "evidence": "poor/pop", "threshold": 0.03, "unit": "frac", "clause": "意见二(二)"},
+    {
+        "id": "road",
+        "name_zh": "通硬化路",
+        "name_en": "Hardened road",
+        "rule": "==",
+        "evidence": "roads layer",
+        "threshold": True,
+        "unit": "",
+        "clause": "第3条",
+    },
+    {
+        "id": "water",
+        "name_zh": "饮水安全",
+        "name_en": "Safe water",
+        "rule": "<=",
+        "evidence": "water_dist_m",
+        "threshold": 1000,
+        "unit": "m",
+        "clause": "第4条",
+    },
+    {
+        "id": "incidence",
+        "name_zh": "贫困发生率",
+        "name_en": "Incidence",
+        "rule": "<",
+        "evidence": "poor/pop",
+        "threshold": 0.03,
+        "unit": "frac",
+        "clause": "意见二(二)",
+    },
 ]
 
 
@@ -112,7 +136,10 @@ def test_filter_counts_hand_computed():
     codes = status_codes(v, ["road"])
     assert filter_counts(codes, v["township"]) == {"n": 4, "met": 1, "not_met": 2, "unknown": 1}
     assert filter_counts(codes, v["township"], indicator="road", township="B") == {
-        "n": 2, "met": 1, "not_met": 0, "unknown": 1,
+        "n": 2,
+        "met": 1,
+        "not_met": 0,
+        "unknown": 1,
     }
     assert filter_counts(codes, v["township"], indicator="road", status="met")["n"] == 2
 
@@ -136,10 +163,20 @@ def test_filter_counts_invariants(rows, township, status):
 
 def test_road_state_and_roads_geojson():
     assert [road_state(x) for x in (True, False, pd.NA, None, np.nan, "unhardened", "weird")] == [
-        "hardened", "unhardened", "unknown", "unknown", "unknown", "unhardened", "unknown",
+        "hardened",
+        "unhardened",
+        "unknown",
+        "unknown",
+        "unknown",
+        "unhardened",
+        "unknown",
     ]
     roads = gpd.GeoDataFrame(
-        {"road_id": ["R1", "R2"], "road_class": ["county", "track"], "hardened": ["hardened", "unknown"]},
+        {
+            "road_id": ["R1", "R2"],
+            "road_class": ["county", "track"],
+            "hardened": ["hardened", "unknown"],
+        },
         geometry=[LineString([(0, 0), (1, 1)]), LineString([(1, 1), (2, 2)])],
         crs="EPSG:4326",
     )
@@ -174,7 +211,11 @@ def test_transport_villages_lacking_hardened_road():
 
 def test_ranked_road_gaps_and_km_per_township():
     gaps = gpd.GeoDataFrame(
-        {"township": ["A", "B", "A"], "length_km": [2.0, 1.0, 4.0], "people_served": [100, 300, 200]},
+        {
+            "township": ["A", "B", "A"],
+            "length_km": [2.0, 1.0, 4.0],
+            "people_served": [100, 300, 200],
+        },
         geometry=[LineString([(0, 0), (1, 0)])] * 3,
         crs="EPSG:4326",
     )
@@ -189,11 +230,16 @@ def test_ranked_road_gaps_and_km_per_township():
 
 def test_water_villages_nearest_source_name():
     water = gpd.GeoDataFrame(
-        {"water_id": ["W1", "W2"], "name": ["龙泉", "石井"]}, geometry=[Point(0, 0)] * 2, crs="EPSG:4326"
+        {"water_id": ["W1", "W2"], "name": ["龙泉", "石井"]},
+        geometry=[Point(0, 0)] * 2,
+        crs="EPSG:4326",
     )
     out = water_villages(villages(), water)
     assert set(out["village_id"]) == {"V2", "V3"}  # unknown and False
-    assert out.set_index("village_id")["nearest_water_name"].to_dict() == {"V2": "石井", "V3": "龙泉"}
+    assert out.set_index("village_id")["nearest_water_name"].to_dict() == {
+        "V2": "石井",
+        "V3": "龙泉",
+    }
     assert out.set_index("village_id").loc["V3", "water_dist_m"] == 2501.0
 
 
@@ -225,16 +271,24 @@ def test_headline_numbers_prefers_manifest_summary():
 
 def test_text_booleans_as_written_by_the_pipeline():
     """The plan stores nullable booleans as text ("True"/"False"/null) in the GeoPackage."""
-    v = villages().assign(
-        road=["True", "False", None, "True"],
-        has_safe_water=["True", None, "False", "True"],
-    ).drop(columns=["road_status"])
+    v = (
+        villages()
+        .assign(
+            road=["True", "False", None, "True"],
+            has_safe_water=["True", None, "False", "True"],
+        )
+        .drop(columns=["road_status"])
+    )
     codes = status_codes(v, ["road"])
     assert codes["road"].tolist() == ["m", "n", "u", "m"]
     assert set(water_villages(v)["village_id"]) == {"V2", "V3"}
-    ind = [{"id": "road", "rule": "is_true", "unit": "bool", "threshold": None},
-           {"id": "incidence", "rule": "rate_below", "unit": "frac", "threshold": 0.03}]
-    p = village_panel(v.iloc[1].to_dict() | {"road_value": "False", "incidence_threshold": np.nan}, ind, "en")
+    ind = [
+        {"id": "road", "rule": "is_true", "unit": "bool", "threshold": None},
+        {"id": "incidence", "rule": "rate_below", "unit": "frac", "threshold": 0.03},
+    ]
+    p = village_panel(
+        v.iloc[1].to_dict() | {"road_value": "False", "incidence_threshold": np.nan}, ind, "en"
+    )
     assert p["rows"][0]["value"] == "no" and p["rows"][0]["threshold"] == "yes"
     assert p["rows"][0]["status"] == "not_met"
     assert p["rows"][1]["threshold"] == "< 3.0%"

@@ -84,7 +84,10 @@ def test_overlapping_roads_take_the_better_road():
     )
     net = build_network(r, snap_tolerance_m=1.0)
     assert len(net.edges) == 3
-    by_start = {round(min(np.asarray(g.coords)[:, 0])): rid for g, rid in zip(net.edges.geometry, net.edges["road_id"])}
+    by_start = {
+        round(min(np.asarray(g.coords)[:, 0])): rid
+        for g, rid in zip(net.edges.geometry, net.edges["road_id"], strict=True)
+    }
     assert by_start == {0: "v", 50: "c", 100: "c"}
 
 
@@ -285,3 +288,26 @@ def test_network_distance(county):
     assert np.isnan(d[:, 2]).all()
     same = network_distance(county, points([(6000, 0)]), points([(6500, 5)]))
     assert same[0, 0] == pytest.approx(0.5)
+
+
+def test_known_gravel_plus_unknown_surface_is_a_gap_not_unknown():
+    """A path with known unhardened km fails the road indicator whatever its unknown parts are."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import LineString, Point
+
+    from geo.network import build_network, unhardened_gap
+
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["main", "unk", "grav"], "road_class": ["county", "village", "village"],
+         "surface": ["asphalt", None, "gravel"],
+         "hardened": pd.array([True, None, False], dtype="boolean")},
+        geometry=[LineString([(0, 0), (5000, 0)]), LineString([(2000, 0), (2000, 600)]),
+                  LineString([(2000, 600), (2000, 1300)])],
+        crs="EPSG:4545",
+    )
+    net = build_network(roads)
+    v = gpd.GeoDataFrame({"village_id": ["a"]}, geometry=[Point(2000, 1300)], crs="EPSG:4545")
+    out = unhardened_gap(net, v, max_snap_m=100, hardened_network_snap_m=20).iloc[0]
+    assert out["road_access"] == "gap"
+    assert out["unhardened_km"] == pytest.approx(0.7) and out["unknown_surface_km"] == pytest.approx(0.6)

@@ -22,10 +22,21 @@ dash.register_page(__name__, path="/briefing", name="briefing", title="安居 ·
 def ranking_figure(ranking, lg: str) -> go.Figure:
     """Stacked bars of villages ready / blocked / unknown per township."""
     fig = go.Figure()
-    for col, code, key in (("ready", "m", "ready"), ("blocked", "n", "not_met"), ("unknown", "u", "unknown")):
-        fig.add_bar(x=ranking["township"], y=ranking[col], name=t(key, lg), marker_color=STATUS_COLORS[code])
-    fig.update_layout(barmode="stack", height=320, margin=dict(l=40, r=10, t=30, b=80),
-                      title=t("township_ranking", lg), legend=dict(orientation="h"))
+    for col, code, key in (
+        ("ready", "m", "ready"),
+        ("blocked", "n", "not_met"),
+        ("unknown", "u", "unknown"),
+    ):
+        fig.add_bar(
+            x=ranking["township"], y=ranking[col], name=t(key, lg), marker_color=STATUS_COLORS[code]
+        )
+    fig.update_layout(
+        barmode="stack",
+        height=320,
+        margin=dict(l=40, r=10, t=30, b=80),
+        title=t("township_ranking", lg),
+        legend=dict(orientation="h"),
+    )
     return fig
 
 
@@ -36,8 +47,17 @@ def layout(**_kwargs):
         return alert
     heads = headline_numbers(plan.summary, plan.villages)
     cards = [
-        html.Div([html.Div(fmt_num(heads.get(k), lg, digits=1 if k == "km_to_harden" else 0), className="value"),
-                  html.Div(t(label, lg), className="label")], className="card", **{"data-key": k})
+        html.Div(
+            [
+                html.Div(
+                    fmt_num(heads.get(k), lg, digits=1 if k == "km_to_harden" else 0),
+                    className="value",
+                ),
+                html.Div(t(label, lg), className="label"),
+            ],
+            className="card",
+            **{"data-key": k},
+        )
         for k, label in HEADLINE_KEYS
     ]
     ranking = township_ranking(plan.villages)
@@ -46,21 +66,50 @@ def layout(**_kwargs):
     page = html.Div(
         [
             html.H2(f"{t('briefing_title', lg)} · {plan.profile_title(lg)}"),
-            html.Div([
-                html.Button(t("download_pdf", lg), id=ids.BRIEF_PDF, className="btn btn-primary"),
-                html.Button(t("download_png", lg), id=ids.BRIEF_PNG, className="btn"),
-                dcc.Download(id=ids.BRIEF_DOWNLOAD),
-            ], className="export-bar"),
+            html.Div(
+                [
+                    html.Button(
+                        t("download_pdf", lg), id=ids.BRIEF_PDF, className="btn btn-primary"
+                    ),
+                    html.Button(t("download_png", lg), id=ids.BRIEF_PNG, className="btn"),
+                    dcc.Download(id=ids.BRIEF_DOWNLOAD),
+                ],
+                className="export-bar",
+            ),
             html.Div(cards, className="cards", id=ids.BRIEF_HEADLINES),
-            html.Div([
-                dcc.Graph(figure=ranking_figure(ranking, lg), config={"displaylogo": False}),
-                grid(ids.BRIEF_RANKING, records(shown), [
-                    ("rank", t("rank", lg)), ("township", t("township", lg)), ("villages", t("villages", lg)),
-                    ("ready", t("ready", lg)), ("blocked", t("not_met", lg)), ("unknown", t("unknown", lg)),
-                    ("ready_frac", t("ready_frac", lg))], height="320px", selectable=False),
-            ], className="two-col"),
-            html.H3(t("provenance", lg)),
-            html.Div([html.Div(line) for line in prov], className="provenance"),
+            html.Div(
+                [
+                    dcc.Graph(figure=ranking_figure(ranking, lg), config={"displaylogo": False}),
+                    grid(
+                        ids.BRIEF_RANKING,
+                        records(shown),
+                        [
+                            ("rank", t("rank", lg)),
+                            ("township", t("township", lg)),
+                            ("villages", t("villages", lg)),
+                            ("ready", t("ready", lg)),
+                            ("blocked", t("not_met", lg)),
+                            ("unknown", t("unknown", lg)),
+                            ("ready_frac", t("ready_frac", lg)),
+                        ],
+                        height="320px",
+                        selectable=False,
+                    ),
+                ],
+                className="two-col",
+            ),
+            html.Div(
+                [
+                    html.Img(src="/briefing/map.png", alt=t("exit_ready", lg), className="brief-map"),
+                    html.Div(
+                        [
+                            html.H3(t("provenance", lg)),
+                            html.Div([html.Div(line) for line in prov], className="provenance"),
+                        ]
+                    ),
+                ],
+                className="two-col",
+            ),
         ],
         className="briefing",
     )

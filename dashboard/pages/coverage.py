@@ -43,7 +43,9 @@ def layout(**_kwargs) -> html.Div:
                 id=ids.FILTER_TOWNSHIP,
             ),
             html.Label(t("indicator", lg), htmlFor=ids.FILTER_INDICATOR),
-            dcc.Dropdown(options=ind_options, value=EXIT_READY, clearable=False, id=ids.FILTER_INDICATOR),
+            dcc.Dropdown(
+                options=ind_options, value=EXIT_READY, clearable=False, id=ids.FILTER_INDICATOR
+            ),
             html.Label(t("status", lg), htmlFor=ids.FILTER_STATUS),
             dcc.Dropdown(
                 options=[{"label": t("all_status", lg), "value": ""}]
@@ -54,9 +56,10 @@ def layout(**_kwargs) -> html.Div:
                 id=ids.FILTER_STATUS,
             ),
             html.Div(counts_tpl.format(**c), id=ids.COUNTS, className="counts"),
-            html.Div(plan.profile_title(lg),
-                     className="evidence"),
-            dcc.Store(id=META, data={"keys": [EXIT_READY, *plan.indicator_ids], "counts": counts_tpl}),
+            html.Div(plan.profile_title(lg), className="evidence"),
+            dcc.Store(
+                id=META, data={"keys": [EXIT_READY, *plan.indicator_ids], "counts": counts_tpl}
+            ),
         ],
         className="sidebar",
     )
@@ -66,7 +69,9 @@ def layout(**_kwargs) -> html.Div:
     ]
     children = [
         sidebar,
-        map_frame(plan, config(), lg, map_id=ids.MAP, overlays=overlays, legend=legend(lg, plan=plan)),
+        map_frame(
+            plan, config(), lg, map_id=ids.MAP, overlays=overlays, legend=legend(lg, plan=plan)
+        ),
         html.Div(html.P(t("click_village", lg)), id=ids.PANEL, className="panel"),
     ]
     page = html.Div(children, className="coverage")
@@ -112,8 +117,13 @@ def panel_component(panel: dict, lg: str) -> html.Div:
         body.append(
             html.Tr(
                 [
-                    html.Td([html.Div(r["name"]), html.Div(f"{t('evidence', lg)}: {r['evidence']}", className="evidence"),
-                             html.Div(f"{t('clause', lg)}: {r['clause']}", className="evidence")]),
+                    html.Td(
+                        [
+                            html.Div(r["name"]),
+                            html.Div(f"{t('evidence', lg)}: {r['evidence']}", className="evidence"),
+                            html.Div(f"{t('clause', lg)}: {r['clause']}", className="evidence"),
+                        ]
+                    ),
                     html.Td(html.Span(r["status_label"], className=f"status status-{r['status']}")),
                     html.Td(r["value"]),
                     html.Td(r["threshold"]),
@@ -125,7 +135,13 @@ def panel_component(panel: dict, lg: str) -> html.Div:
         [
             html.H3(panel["title"], id="panel-title"),
             html.Div(panel["subtitle"], className="subtitle"),
-            html.Div([t("exit_ready", lg), ": ", html.Span(panel["exit"], className=f"status status-{panel['exit_status']}")]),
+            html.Div(
+                [
+                    t("exit_ready", lg),
+                    ": ",
+                    html.Span(panel["exit"], className=f"status status-{panel['exit_status']}"),
+                ]
+            ),
             html.Table([html.Thead(head), html.Tbody(body)], className="ind-table"),
         ]
     )

@@ -23,9 +23,15 @@ def _extra(plan, lg):
     return [
         html.Div(
             [
-                html.Span(f"{t('within_30', lg)}: {fmt_frac(county['within_30_frac'])}", id="health-within-30"),
+                html.Span(
+                    f"{t('within_30', lg)}: {fmt_frac(county['within_30_frac'])}",
+                    id="health-within-30",
+                ),
                 html.Br(),
-                html.Span(f"{t('within_60', lg)}: {fmt_frac(county['within_60_frac'])}", id="health-within-60"),
+                html.Span(
+                    f"{t('within_60', lg)}: {fmt_frac(county['within_60_frac'])}",
+                    id="health-within-60",
+                ),
             ],
             className="summary-line",
         ),

@@ -25,7 +25,13 @@ from layers.errors import AnjuError
 dash.register_page(__name__, path="/relocation", name="relocation", title="安居 · 搬迁")
 
 SITE_STYLE = {"color": "#009E73", "weight": 2, "fillColor": "#009E73", "fillOpacity": 0.5}
-IDLE_SITE_STYLE = {"color": "#009E73", "weight": 1, "fillColor": "#009E73", "fillOpacity": 0.08, "dashArray": "3 3"}
+IDLE_SITE_STYLE = {
+    "color": "#009E73",
+    "weight": 1,
+    "fillColor": "#009E73",
+    "fillOpacity": 0.08,
+    "dashArray": "3 3",
+}
 FLOW_STYLE = {"color": "#CC79A7", "weight": 2, "opacity": 0.8, "dashArray": "4 3"}
 SCEN_STYLE = {"color": "#7b3294", "weight": 3, "fillColor": "#7b3294", "fillOpacity": 0.3}
 CAND_STYLE = {"color": "#D55E00", "radius": 6, "shape": "circle"}
@@ -34,8 +40,11 @@ CAND_STYLE = {"color": "#D55E00", "radius": 6, "shape": "circle"}
 def _controls(plan, lg):
     vals = defaults(plan.manifest.get("parameters"))
     out = []
-    heads = {"relocation": ("搬迁对象规则", "Who moves"), "suitability": ("安置点", "Sites"),
-             "ahp": ("适宜性权重（AHP）", "Suitability weights (AHP)")}
+    heads = {
+        "relocation": ("搬迁对象规则", "Who moves"),
+        "suitability": ("安置点", "Sites"),
+        "ahp": ("适宜性权重（AHP）", "Suitability weights (AHP)"),
+    }
     group = None
     for p in PARAMS:
         if p.group != group:
@@ -44,8 +53,13 @@ def _controls(plan, lg):
         out += [
             html.Label(p.label_en if lg == "en" else p.label_zh, className="field-label"),
             dcc.Slider(
-                p.vmin, p.vmax, p.step, value=vals[p.name], id={"type": ids.RELOC_PARAM, "name": p.name},
-                marks=None, tooltip={"placement": "bottom", "always_visible": False},
+                p.vmin,
+                p.vmax,
+                p.step,
+                value=vals[p.name],
+                id={"type": ids.RELOC_PARAM, "name": p.name},
+                marks=None,
+                tooltip={"placement": "bottom", "always_visible": False},
             ),
         ]
     return out
@@ -53,6 +67,7 @@ def _controls(plan, lg):
 
 def compare_table(base: dict, scen: dict | None, lg: str) -> html.Table:
     """Baseline vs scenario table."""
+
     def f(key, v):
         if key == "robustness":
             return fmt_frac(v, lg)
@@ -62,8 +77,11 @@ def compare_table(base: dict, scen: dict | None, lg: str) -> html.Table:
     for key in ("people_moved", "sites_opened", "mean_travel_min", "robustness"):
         rows.append(
             html.Tr(
-                [html.Td(t(key, lg)), html.Td(f(key, base.get(key))),
-                 html.Td(f(key, scen.get(key)) if scen else "—")],
+                [
+                    html.Td(t(key, lg)),
+                    html.Td(f(key, base.get(key))),
+                    html.Td(f(key, scen.get(key)) if scen else "—"),
+                ],
                 **{"data-metric": key},
             )
         )
@@ -93,43 +111,118 @@ def layout(**_kwargs):
     overlays = context_overlays(plan, lg, checked=("hazards", "protected", "towns"))
     alloc = plan.layer("allocation")
     if not alloc.empty:
-        overlays.append(dl.Overlay(dl.GeoJSON(
-            data=to_geojson(alloc, columns={"people": "label"}), style=JS["hideout_style"],
-            hideout=FLOW_STYLE, id="reloc-flows"), name=t("allocation", lg), checked=True))
+        overlays.append(
+            dl.Overlay(
+                dl.GeoJSON(
+                    data=to_geojson(alloc, columns={"people": "label"}),
+                    style=JS["hideout_style"],
+                    hideout=FLOW_STYLE,
+                    id="reloc-flows",
+                ),
+                name=t("allocation", lg),
+                checked=True,
+            )
+        )
     if not sites.empty:
         opened = opened_mask(sites)
-        overlays.append(dl.Overlay(dl.GeoJSON(
-            data=to_geojson(sites[~opened], columns={"name": "label"}), style=JS["hideout_style"],
-            onEachFeature=JS["label_tooltip"], hideout=IDLE_SITE_STYLE, id="reloc-sites-idle"),
-            name=t('sites_idle', lg), checked=False))
-        overlays.append(dl.Overlay(dl.GeoJSON(
-            data=to_geojson(sites[opened], columns={"name": "label"}), style=JS["hideout_style"],
-            onEachFeature=JS["label_tooltip"], hideout=SITE_STYLE, id="reloc-sites"),
-            name=f"{t('sites', lg)} ({t('opened', lg)})", checked=True))
-        sites = sites.assign(_o=opened).sort_values(["_o", "assigned_people"] if "assigned_people" in sites.columns else ["_o"], ascending=False).drop(columns="_o")
+        overlays.append(
+            dl.Overlay(
+                dl.GeoJSON(
+                    data=to_geojson(sites[~opened], columns={"name": "label"}),
+                    style=JS["hideout_style"],
+                    onEachFeature=JS["label_tooltip"],
+                    hideout=IDLE_SITE_STYLE,
+                    id="reloc-sites-idle",
+                ),
+                name=t("sites_idle", lg),
+                checked=False,
+            )
+        )
+        overlays.append(
+            dl.Overlay(
+                dl.GeoJSON(
+                    data=to_geojson(sites[opened], columns={"name": "label"}),
+                    style=JS["hideout_style"],
+                    onEachFeature=JS["label_tooltip"],
+                    hideout=SITE_STYLE,
+                    id="reloc-sites",
+                ),
+                name=f"{t('sites', lg)} ({t('opened', lg)})",
+                checked=True,
+            )
+        )
+        sites = (
+            sites.assign(_o=opened)
+            .sort_values(
+                ["_o", "assigned_people"] if "assigned_people" in sites.columns else ["_o"],
+                ascending=False,
+            )
+            .drop(columns="_o")
+        )
     if not cands.empty:
-        overlays.append(dl.Overlay(dl.GeoJSON(
-            data=to_geojson(cands, columns={"name": "label"}), pointToLayer=JS["poi_point"],
-            onEachFeature=JS["label_tooltip"], hideout=CAND_STYLE, id="reloc-cands"),
-            name=t("candidates", lg), checked=True))
-    overlays.append(dl.Overlay(dl.GeoJSON(
-        data={"type": "FeatureCollection", "features": []}, style=JS["hideout_style"],
-        onEachFeature=JS["label_tooltip"], hideout=SCEN_STYLE, id=ids.RELOC_SCENARIO_LAYER),
-        name=t("scenario_result", lg), checked=True))
-    the_map = map_frame(plan, config(), lg, map_id=ids.RELOC_MAP, overlays=overlays,
-                        rasters=("suitability", "slope_deg"), legend=legend(lg, plan=plan))
-    site_cols = [("name", t("name", lg)), ("source", "source"), ("capacity_people", t("capacity", lg)),
-                 ("assigned_people", t("assigned", lg)), ("suitability", t("suitability", lg)),
-                 ("robustness_frac", t("robustness", lg))]
-    site_rows = records(sites.assign(suitability=sites["suitability"].round(3)) if "suitability" in sites.columns else sites)
+        overlays.append(
+            dl.Overlay(
+                dl.GeoJSON(
+                    data=to_geojson(cands, columns={"name": "label"}),
+                    pointToLayer=JS["poi_point"],
+                    onEachFeature=JS["label_tooltip"],
+                    hideout=CAND_STYLE,
+                    id="reloc-cands",
+                ),
+                name=t("candidates", lg),
+                checked=True,
+            )
+        )
+    overlays.append(
+        dl.Overlay(
+            dl.GeoJSON(
+                data={"type": "FeatureCollection", "features": []},
+                style=JS["hideout_style"],
+                onEachFeature=JS["label_tooltip"],
+                hideout=SCEN_STYLE,
+                id=ids.RELOC_SCENARIO_LAYER,
+            ),
+            name=t("scenario_result", lg),
+            checked=True,
+        )
+    )
+    the_map = map_frame(
+        plan,
+        config(),
+        lg,
+        map_id=ids.RELOC_MAP,
+        overlays=overlays,
+        rasters=("suitability", "slope_deg"),
+        legend=legend(lg, plan=plan),
+    )
+    site_cols = [
+        ("name", t("name", lg)),
+        ("source", "source"),
+        ("capacity_people", t("capacity", lg)),
+        ("assigned_people", t("assigned", lg)),
+        ("suitability", t("suitability", lg)),
+        ("robustness_frac", t("robustness", lg)),
+    ]
+    site_rows = records(
+        sites.assign(suitability=sites["suitability"].round(3))
+        if "suitability" in sites.columns
+        else sites
+    )
     side = html.Div(
         [
             html.H3(t("scenario", lg)),
             *_controls(plan, lg),
-            html.Div([
-                html.Button(t("run_scenario", lg), id=ids.RELOC_RUN, className="btn btn-primary"),
-                html.Button(t("cancel", lg), id=ids.RELOC_CANCEL, className="btn", disabled=True),
-            ], className="export-bar"),
+            html.Div(
+                [
+                    html.Button(
+                        t("run_scenario", lg), id=ids.RELOC_RUN, className="btn btn-primary"
+                    ),
+                    html.Button(
+                        t("cancel", lg), id=ids.RELOC_CANCEL, className="btn", disabled=True
+                    ),
+                ],
+                className="export-bar",
+            ),
             html.Progress(id=ids.RELOC_PROGRESS, value="0", max="100", style={"width": "100%"}),
             html.Div(id=ids.RELOC_RESULT),
             html.Div(compare_table(baseline_metrics(plan), None, lg), id=ids.RELOC_COMPARE),
@@ -141,14 +234,37 @@ def layout(**_kwargs):
             the_map,
             html.Div(
                 [
-                    html.Div([html.H3(f"{t('candidates', lg)} ({len(cands)})"),
-                              grid(ids.RELOC_GRID, records(cands), [
-                                  ("rank", t("rank", lg)), ("name", t("name", lg)), ("township", t("township", lg)),
-                                  ("score", t("score", lg)), ("people_to_move", t("people_to_move", lg)),
-                                  ("reasons", t("reasons", lg))], height="88%", selectable=False)]),
-                    html.Div([html.H3(f"{t('sites', lg)} ({len(sites)})"),
-                              grid(ids.RELOC_SITES_GRID, site_rows,
-                                   [c for c in site_cols if c[0] in sites.columns], height="88%", selectable=False)]),
+                    html.Div(
+                        [
+                            html.H3(f"{t('candidates', lg)} ({len(cands)})"),
+                            grid(
+                                ids.RELOC_GRID,
+                                records(cands),
+                                [
+                                    ("rank", t("rank", lg)),
+                                    ("name", t("name", lg)),
+                                    ("township", t("township", lg)),
+                                    ("score", t("score", lg)),
+                                    ("people_to_move", t("people_to_move", lg)),
+                                    ("reasons", t("reasons", lg)),
+                                ],
+                                height="88%",
+                                selectable=False,
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.H3(f"{t('sites', lg)} ({len(sites)})"),
+                            grid(
+                                ids.RELOC_SITES_GRID,
+                                site_rows,
+                                [c for c in site_cols if c[0] in sites.columns],
+                                height="88%",
+                                selectable=False,
+                            ),
+                        ]
+                    ),
                 ],
                 className="two-col",
             ),
@@ -185,14 +301,27 @@ def run_scenario(set_progress, _n, values, pids, lg):
     try:
         from scripts.pipeline import run_relocation_scenario
     except ImportError:
-        return compare_table(base, None, lg), empty, html.Div(t("scenario_unavailable", lg), className="alert")
-    overrides = merge_overrides(config().scenario_base, build_overrides([p["name"] for p in pids], values))
+        return (
+            compare_table(base, None, lg),
+            empty,
+            html.Div(t("scenario_unavailable", lg), className="alert"),
+        )
+    overrides = merge_overrides(
+        config().scenario_base, build_overrides([p["name"] for p in pids], values)
+    )
     set_progress(("0", "100"))
     try:
-        res = run_relocation_scenario(plan_dir(), overrides=overrides, progress=progress_adapter(
-            lambda pair: set_progress((str(pair[0]), str(pair[1])))))
+        res = run_relocation_scenario(
+            plan_dir(),
+            overrides=overrides,
+            progress=progress_adapter(lambda pair: set_progress((str(pair[0]), str(pair[1])))),
+        )
     except (AnjuError, ValueError) as exc:
-        return compare_table(base, None, lg), empty, html.Div(f"{t('scenario_failed', lg)}{exc}", className="alert")
+        return (
+            compare_table(base, None, lg),
+            empty,
+            html.Div(f"{t('scenario_failed', lg)}{exc}", className="alert"),
+        )
     summary = getattr(res, "summary", None) or {}
     sites = getattr(res, "sites", None)
     alloc = getattr(res, "allocation", None)

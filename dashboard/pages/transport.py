@@ -9,7 +9,13 @@ from dash import html
 from dashboard.components import grid
 from dashboard.i18n import fmt_num, t
 from dashboard.pages._bureau import BureauSpec, bureau_layout, register_bureau_callbacks
-from dashboard.viewmodels import km_per_township, ranked_road_gaps, records, to_geojson, transport_villages
+from dashboard.viewmodels import (
+    km_per_township,
+    ranked_road_gaps,
+    records,
+    to_geojson,
+    transport_villages,
+)
 
 dash.register_page(__name__, path="/transport", name="transport", title="安居 · 交通")
 
@@ -18,9 +24,14 @@ def _gaps_extra(plan, lg):
     gaps = ranked_road_gaps(plan.layer("road_gaps"))
     per_tw = km_per_township(gaps)
     total = float(gaps["length_km"].sum()) if "length_km" in gaps.columns else 0.0
-    gap_cols = [("rank", t("rank", lg)), ("township", t("township", lg)),
-                ("length_km", t("length_km", lg)), ("villages_served", t("villages", lg)),
-                ("people_served", t("people_served", lg)), ("people_per_km", t("people_per_km", lg))]
+    gap_cols = [
+        ("rank", t("rank", lg)),
+        ("township", t("township", lg)),
+        ("length_km", t("length_km", lg)),
+        ("villages_served", t("villages", lg)),
+        ("people_served", t("people_served", lg)),
+        ("people_per_km", t("people_per_km", lg)),
+    ]
     gap_cols = [c for c in gap_cols if c[0] in gaps.columns]
     if "length_km" in gaps.columns:
         gaps = gaps.assign(length_km=gaps["length_km"].round(2))
@@ -33,8 +44,11 @@ def _gaps_extra(plan, lg):
         grid(
             "transport-townships-grid",
             records(per_tw),
-            [("township", t("township", lg)), ("length_km", t("length_km", lg)),
-             ("people_served", t("people_served", lg))],
+            [
+                ("township", t("township", lg)),
+                ("length_km", t("length_km", lg)),
+                ("people_served", t("people_served", lg)),
+            ],
             height="220px",
             selectable=False,
         ),
@@ -61,7 +75,11 @@ def _gap_overlay(plan, lg):
 
 def _with_labels(df, lg):
     if "road_access" in df.columns:
-        df = df.assign(road_access=df["road_access"].map(lambda x: t(x if isinstance(x, str) else "unknown", lg)))
+        df = df.assign(
+            road_access=df["road_access"].map(
+                lambda x: t(x if isinstance(x, str) else "unknown", lg)
+            )
+        )
     return df
 
 

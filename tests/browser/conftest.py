@@ -29,7 +29,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # quick scenario runs in tests: few robustness draws, short solver time limit
-TEST_CONFIG = {"osm": False, "scenario_base": {"suitability": {"robustness_draws": 3, "time_limit_s": 10.0}}}
+TEST_CONFIG = {
+    "osm": False,
+    "scenario_base": {"suitability": {"robustness_draws": 3, "time_limit_s": 10.0}},
+}
 
 
 def pytest_collection_modifyitems(config, items):

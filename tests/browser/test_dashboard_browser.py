@@ -24,7 +24,9 @@ def open_page(page, url):
     page.wait_for_load_state("networkidle")
 
 
-@pytest.mark.parametrize("path", ["/", "/transport", "/water", "/health", "/relocation", "/briefing"])
+@pytest.mark.parametrize(
+    "path", ["/", "/transport", "/water", "/health", "/relocation", "/briefing"]
+)
 def test_every_page_opens_without_console_errors(page, server, path):
     open_page(page, server + path)
     page.wait_for_selector(".navbar")
@@ -62,7 +64,9 @@ def test_filter_changes_counts_client_side(page, server, plan_dir):
     open_page(page, server + "/")
     page.wait_for_selector(VILLAGE_PATHS)
     requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url) if "_dash-update-component" in r.url else None)
+    page.on(
+        "request", lambda r: requests.append(r.url) if "_dash-update-component" in r.url else None
+    )
     page.click("#filter-township")
     page.locator("[role=option]", has_text=township).first.click()
     page.click("#filter-status")
@@ -106,7 +110,9 @@ def test_switch_language(page, server):
     open_page(page, server + "/")
     assert page.inner_text("#nav-coverage") == "覆盖图"
     page.click("#lang-toggle")
-    page.wait_for_function("(document.querySelector('#nav-coverage') || {}).innerText === 'Coverage'")
+    page.wait_for_function(
+        "(document.querySelector('#nav-coverage') || {}).innerText === 'Coverage'"
+    )
     page.wait_for_selector("#filter-counts")
     assert "villages shown" in page.inner_text("#filter-counts")
     page.click("#lang-toggle")
