@@ -13,10 +13,10 @@ from pathlib import Path
 import dash
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 
-from dashboard import ids
+from dashboard import ids, state
 from dashboard.components import PAGES, navbar
 from dashboard.i18n import t
-from dashboard.state import DashboardConfig, lang, plan_dir, set_fallback
+from dashboard.state import DashboardConfig, lang, set_fallback
 from dashboard.tiles import register_tiles
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -45,12 +45,12 @@ def _background_manager(cache_dir: Path | None):
     return dash.DiskcacheManager(diskcache.Cache(str(d)))
 
 
-def create_app(plan_dir_: Path | str, *, config: DashboardConfig | dict | None = None) -> dash.Dash:
+def create_app(plan_dir: Path | str, *, config: DashboardConfig | dict | None = None) -> dash.Dash:
     """Build the dashboard for a plan directory.
 
     Parameters
     ----------
-    plan_dir_ : path
+    plan_dir : path
         The OUT directory of ``anju run``.  It may be missing: every page then shows an
         alert telling how to build it.
     config : DashboardConfig or dict, optional
@@ -62,7 +62,7 @@ def create_app(plan_dir_: Path | str, *, config: DashboardConfig | dict | None =
         Call ``.run(host=..., port=...)`` to serve it.
     """
     cfg = DashboardConfig.from_any(config)
-    pdir = Path(plan_dir_).resolve()
+    pdir = Path(plan_dir).resolve()
     set_fallback(pdir, cfg)
     app = dash.Dash(
         __name__,
@@ -77,12 +77,35 @@ def create_app(plan_dir_: Path | str, *, config: DashboardConfig | dict | None =
     )
     app.server.config["ANJU_PLAN_DIR"] = str(pdir)
     app.server.config["ANJU_CONFIG"] = cfg
-    register_tiles(app.server, lambda: plan_dir() / "rasters")
+    register_tiles(app.server, lambda: state.plan_dir() / "rasters")
     _register_briefing_map(app.server)
     _enable_gzip(app.server)
     app.layout = _shell
     _warm(app)
     return app
+
+
+def warm_tiles(plan, *, zooms: tuple[int, ...] = (9, 10, 11), max_tiles: int = 80) -> int:
+    """Render the hillshade tiles of the county at the zooms a first visit shows.
+
+    Returns the number of tiles rendered (0 without a DEM).
+    """
+    import morecantile
+
+    from dashboard.tiles import render_tile
+
+    if "dem" not in plan.rasters:
+        return 0
+    (s, w), (n, e) = plan.bounds
+    tms = morecantile.tms.get("WebMercatorQuad")
+    done = 0
+    for z in zooms:
+        for tile in tms.tiles(w, s, e, n, [z]):
+            if done >= max_tiles:
+                return done
+            render_tile(plan.rasters["dem"].parent, "hillshade", tile.z, tile.x, tile.y)
+            done += 1
+    return done
 
 
 def _warm(app: dash.Dash) -> None:
@@ -95,14 +118,16 @@ def _warm(app: dash.Dash) -> None:
 
     def run() -> None:
         with app.server.app_context():
-            if plan_status(plan_dir())[0] == "missing":
+            if plan_status(state.plan_dir())[0] == "missing":
                 return
             try:
                 from dashboard.state import get_plan
 
-                village_data(get_plan())
+                plan = get_plan()
+                village_data(plan)
             except AnjuError:
                 return  # the page will show the alert
+            warm_tiles(plan)
 
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
 

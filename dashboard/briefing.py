@@ -115,14 +115,14 @@ def _draw_map(ax, plan: Plan, lang: str, *, max_px: int = 900) -> None:
         ax.scatter(
             pts.x[sel],
             pts.y[sel],
-            s=14,
+            s=26,
             c=STATUS_COLORS[code],
             edgecolors="white",
-            linewidths=0.4,
+            linewidths=0.5,
             label=f"{t(key, lang)} ({int(sel.sum())})",
             zorder=3,
         )
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("")
@@ -160,8 +160,10 @@ def provenance_lines(manifest: dict[str, Any], lang: str = "zh") -> list[str]:
     ]
     for item in manifest.get("inputs") or []:
         sha = str(item.get("sha256") or "")[:12]
+        n = item.get("features")
         lines.append(
-            f"{item.get('kind', '?')}: {item.get('path', '?')} · sha256 {sha}… · {item.get('features', '?')}"
+            f"{item.get('kind', '?')}: {item.get('path', '?')} · sha256 {sha}…"
+            + (f" · {n}" if n is not None else "")
         )
     stages = manifest.get("stages") or {}
     if stages:

@@ -41,10 +41,12 @@ POLY_STYLE = {
     "boundary": {"color": "#222222", "weight": 2.5, "fill": False, "dashArray": "8 4"},
     "townships": {"color": "#555555", "weight": 1, "fill": False, "dashArray": "3 3"},
     "hazards": {"color": "#D55E00", "weight": 1, "fillColor": "#D55E00", "fillOpacity": 0.25},
-    "protected": {"color": "#009E73", "weight": 1, "fillColor": "#009E73", "fillOpacity": 0.15},
+    "protected": {"color": "#009E73", "weight": 0.5, "fillColor": "#009E73", "fillOpacity": 0.12},
     "service_area": {"color": "#56B4E9", "weight": 1, "fillColor": "#56B4E9", "fillOpacity": 0.12},
     "water_network": {"color": "#0072B2", "weight": 1.5, "opacity": 0.8},
 }
+
+VILLAGE_PANE = "villages"
 
 JS = {
     "village_style": {"variable": "anju.villageStyle"},
@@ -313,6 +315,8 @@ def map_frame(
 ) -> html.Div:
     """A dl.Map with basemaps, the given overlays, raster overlays, scale bar and legend."""
     children = [
+        # villages draw in their own pane, above clinics, schools and towns (marker pane)
+        dl.Pane(name=VILLAGE_PANE, style={"zIndex": 620}),
         dl.LayersControl(
             [*basemaps(cfg, lang, plan), *overlays, *raster_overlays(plan, lang, only=rasters)],
             collapsed=True,
@@ -428,11 +432,21 @@ def grid(
     height: str = "320px",
     row_id: str | None = None,
     selectable: bool = True,
+    wide: tuple[str, ...] = (),
 ) -> dag.AgGrid:
-    """A dash-ag-grid table: ``columns`` are (field, header) pairs."""
+    """A dash-ag-grid table: ``columns`` are (field, header) pairs; ``wide`` fields get
+    more room and a tooltip with the full text."""
     defs = []
     for field, header in columns:
-        d: dict[str, Any] = {"field": field, "headerName": header, "filter": True, "sortable": True}
+        d: dict[str, Any] = {
+            "field": field,
+            "headerName": header,
+            "filter": True,
+            "sortable": True,
+            "headerTooltip": header,
+        }
+        if field in wide:
+            d.update({"flex": 3, "tooltipField": field, "minWidth": 200})
         if rows and isinstance(
             next((r[field] for r in rows if r.get(field) is not None), None), int | float
         ):

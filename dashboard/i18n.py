@@ -148,6 +148,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "capacity": ("容量（人）", "Capacity (people)"),
     "assigned": ("已分配（人）", "Assigned (people)"),
     "nearest_water": ("最近安全水源", "Nearest safe source"),
+    "water_id": ("水源编号", "Source id"),
+    "per_township": ("按乡镇汇总", "Per township"),
     "water_dist_m": ("距离（米）", "Distance (m)"),
     "road_access": ("道路状况", "Road access"),
     "unhardened_km": ("未硬化（公里）", "Unhardened (km)"),

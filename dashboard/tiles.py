@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import rasterio
 from matplotlib import colormaps
 from PIL import Image
-from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
 from rio_tiler.io import Reader
 
 EMPTY_PNG_SIZE = 256
@@ -169,7 +170,11 @@ def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> 
 def _render_cached(path: str, mtime: int, layer: str, z: int, x: int, y: int) -> bytes:
     base = layer in BASE_LAYERS
     try:
-        with Reader(path) as src:
+        with warnings.catch_warnings():
+            # plan rasters are small; reading them without overviews is fine
+            warnings.simplefilter("ignore", NoOverviewWarning)
+            src = Reader(path)
+        with src:
             img = src.tile(
                 x,
                 y,

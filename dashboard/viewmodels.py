@@ -178,6 +178,7 @@ def coverage_hideout(
         "status": STATUS_CODES.get(status or "", ""),
         "colors": STATUS_COLORS,
         "selected": selected or "",
+        "pane": "villages",
     }
 
 
@@ -440,6 +441,18 @@ def water_villages(villages: gpd.GeoDataFrame, water: gpd.GeoDataFrame | None = 
     return out
 
 
+def count_by_township(rows: pd.DataFrame) -> pd.DataFrame:
+    """Villages and population per township in a selection, most people first."""
+    if rows.empty or "township" not in rows.columns:
+        return pd.DataFrame(columns=["township", "villages", "population"])
+    pop = rows["population"] if "population" in rows.columns else pd.Series(0, index=rows.index)
+    g = pd.DataFrame({"township": rows["township"], "population": pop}).groupby(
+        "township", dropna=False
+    )
+    out = g.agg(villages=("population", "size"), population=("population", "sum")).reset_index()
+    return out.sort_values(["population", "villages"], ascending=False, ignore_index=True)
+
+
 def health_villages(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Villages whose clinic is not standard or has no qualified doctor (or unknown)."""
     mask = pd.Series(False, index=villages.index)
@@ -596,6 +609,36 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-safe dicts (geometry dropped) for dash-ag-grid."""
     d = pd.DataFrame(df.drop(columns=["geometry"], errors="ignore"))
     return [{k: json_value(v) for k, v in r.items()} for r in d.to_dict("records")]
+
+
+def display_records(df: pd.DataFrame, lang: str = "zh", *, digits: int = 2) -> list[dict[str, Any]]:
+    """Rows for a grid, readable: floats rounded, booleans (also text ones) as 是/否/未知.
+
+    A column counts as boolean when every known value is a boolean or "True"/"False".
+    """
+    d = pd.DataFrame(df.drop(columns=["geometry"], errors="ignore")).copy()
+    for c in d.columns:
+        col = d[c]
+        known = col.dropna()
+        if len(known) == 0:
+            continue
+        if (
+            col.dtype == bool
+            or str(col.dtype) == "boolean"
+            or (
+                (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col))
+                and known.map(
+                    lambda v: isinstance(v, bool | np.bool_) or str(v) in ("True", "False")
+                ).all()
+            )
+        ):
+            d[c] = [
+                t("unknown", lang) if b is None else t("yes" if b else "no", lang)
+                for b in (to_bool(v) for v in col)
+            ]
+        elif pd.api.types.is_float_dtype(col) and not c.startswith("_"):
+            d[c] = col.round(digits)
+    return records(d)
 
 
 def centroid_latlon(gdf: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -723,7 +723,9 @@ def _solve_highs(
     if start is not None:
         x0 = _start_vector(pb, start, ii, jj, act, use_y=use_y, dummy=dummy)
         left_w = float(x0[k + n_y :] @ u_weight) if dummy else 0.0
-        feasible = (dummy or not start[2]) and (unplaced_cap is None or left_w <= unplaced_cap + 1e-6)
+        feasible = (dummy or not start[2]) and (
+            unplaced_cap is None or left_w <= unplaced_cap + 1e-6
+        )
         if feasible:
             sol = highspy.HighsSolution()
             sol.col_value = x0
@@ -756,7 +758,9 @@ def _rows_cost(pb: _Problem, rows: list[tuple[int, int, float]]) -> float:
     return float(sum(ppl * pb.cost[i, j] for i, j, ppl in rows))
 
 
-def _lp_rounding_start(pb: _Problem, greedy: tuple, *, time_limit_s: float, opts: dict) -> tuple | None:
+def _lp_rounding_start(
+    pb: _Problem, greedy: tuple, *, time_limit_s: float, opts: dict
+) -> tuple | None:
     """A better first incumbent for the p-median: LP relaxation -> open the p sites with the
     largest y (locked first) -> solve the assignment to those sites as a smaller MIP.
     Returns a start tuple like :func:`_greedy_core` if it beats the greedy one, else None."""
@@ -772,15 +776,38 @@ def _lp_rounding_start(pb: _Problem, greedy: tuple, *, time_limit_s: float, opts
     open_mask[np.argsort(-score, kind="stable")[: pb.p]] = True
     sub = _Problem(**{**pb.__dict__, "allowed": pb.allowed & open_mask[None, :], "p": None})
     o["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 0.1)
-    o["mip_gap"] = max(opts["mip_gap"], 2e-3)  # a start, not the answer
-    sub_start = _greedy_core(sub)
-    o["start"] = sub_start if not sub_start[2] else None
+    # The assignment LP has a basic optimum with at most (#sites) fractional villages:
+    # keep the integral ones, place the rest greedily in the room left.
     st2, _, v, _, _, has2 = _solve_highs(
-        sub, dummy=False, unplaced_cap=None, phase_one=False, **o
+        sub, dummy=False, unplaced_cap=None, phase_one=False, relax=True, **o
     )
-    if not has2:
-        return None
-    rows = _rows_from(sub, v)
+    rows = []
+    if has2 and st2 == "optimal":
+        ii, jj = np.nonzero(sub.allowed)
+        whole = v > 1 - 1e-6 if not pb.split else np.zeros(len(v), bool)
+        rows = [(int(ii[k]), int(jj[k]), float(pb.people[ii[k]])) for k in np.flatnonzero(whole)]
+        rest = np.ones(len(pb.vid), bool)
+        rest[[r[0] for r in rows]] = False
+        room = np.where(open_mask, pb.cap, 0).astype(float)
+        for _, j, ppl in rows:
+            room[j] -= ppl
+        c = np.where(sub.allowed, pb.cost, np.inf)
+        todo = np.flatnonzero(rest & pb.active)
+        for i in todo[np.argsort(-pb.people[todo], kind="stable")]:
+            for j in np.argsort(c[i], kind="stable"):
+                if np.isfinite(c[i, j]) and room[j] >= pb.people[i]:
+                    rows.append((int(i), int(j), float(pb.people[i])))
+                    room[j] -= pb.people[i]
+                    break
+    if pb.split or not rows or len(rows) < pb.active.sum():
+        o["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 0.1)
+        o["mip_gap"] = max(opts["mip_gap"], 2e-3)  # a start, not the answer
+        st3, _, v3, _, _, has3 = _solve_highs(
+            sub, dummy=False, unplaced_cap=None, phase_one=False, **o
+        )
+        if not has3:
+            return None
+        rows = _rows_from(sub, v3)
     placed = np.zeros(len(pb.vid))
     for i, _, ppl in rows:
         placed[i] += ppl
@@ -914,7 +941,12 @@ def allocate(
     opts = dict(
         time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, presolve=presolve, start=start
     )
-    if start is not None and pb.p is not None and demand_total <= usable and pb.allowed.sum() > 5000:
+    if (
+        start is not None
+        and pb.p is not None
+        and demand_total <= usable
+        and pb.allowed.sum() > 5000
+    ):
         budget = heuristic_frac * time_limit_s
         better = _lp_rounding_start(pb, start, time_limit_s=budget, opts=opts)
         if better is not None:

@@ -38,10 +38,12 @@ def render(app, page, *, lang="zh", plan_dir=None):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_lays_out(app, page):
+def test_every_page_lays_out_without_personal_data(app, page):
     text = render(app, page)
     assert ids.PAGE_ALERT not in text
     assert len(text) > 1000
+    for field in ("head_name", "id_number", "phone", "households.csv"):
+        assert field not in text
 
 
 def test_coverage_page_has_filters_map_and_panel(app):

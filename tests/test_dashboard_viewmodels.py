@@ -292,3 +292,36 @@ def test_text_booleans_as_written_by_the_pipeline():
     assert p["rows"][0]["value"] == "no" and p["rows"][0]["threshold"] == "yes"
     assert p["rows"][0]["status"] == "not_met"
     assert p["rows"][1]["threshold"] == "< 3.0%"
+
+
+def test_display_records_rounds_floats_and_labels_booleans():
+    from dashboard.viewmodels import display_records
+
+    df = pd.DataFrame(
+        {
+            "a": [1.23456, np.nan],
+            "b": ["True", None],
+            "c": pd.array([False, pd.NA], dtype="boolean"),
+            "name": ["x", "y"],
+            "_lat": [26.123456, 26.2],
+        }
+    )
+    rows = display_records(df, "zh")
+    assert rows[0] == {"a": 1.23, "b": "是", "c": "否", "name": "x", "_lat": 26.123456}
+    assert rows[1]["a"] is None and rows[1]["b"] == "未知" and rows[1]["c"] == "未知"
+    assert display_records(df, "en")[0]["c"] == "no"
+
+
+def test_count_by_township():
+    from dashboard.viewmodels import count_by_township
+
+    out = count_by_township(water_villages(villages()))
+    assert out.to_dict("records") == [
+        {"township": "B", "villages": 1, "population": 300},
+        {"township": "A", "villages": 1, "population": 200},
+    ]
+    assert list(count_by_township(villages().iloc[:0]).columns) == [
+        "township",
+        "villages",
+        "population",
+    ]

@@ -430,3 +430,69 @@ def test_robustness_driver():
         freq["X"] == pytest.approx(2 / 3) and freq["Y"] == pytest.approx(1 / 3) and freq["Z"] == 0
     )
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_lp_rounding_start_keeps_the_optimum():
+    # > 5,000 village-site pairs with p: allocate first builds an LP-rounding incumbent.
+    from scripts.bench_allocation import make_instance
+
+    demand, sites, cost = make_instance(110, 50, 6, cap_ratio=1.15, seed=4)
+    warm = allocate(demand, sites, cost, p=6, mip_gap=0.0, time_limit_s=30)
+    cold = allocate(demand, sites, cost, p=6, mip_gap=0.0, time_limit_s=30, warm_start=False)
+    assert warm.status == cold.status == "optimal"
+    assert any(n.startswith("start: LP rounding") for n in warm.notes)
+    assert warm.objective == pytest.approx(cold.objective)
+    load = warm.site_load
+    assert (load["assigned_people"] <= load["capacity_people"]).all()
+    assert load["open"].sum() == 6 and warm.unplaced_people == 0
+    greedy = greedy_allocate(demand, sites, cost, p=6)
+    assert greedy.objective >= warm.objective
+
+
+def test_bench_smoke(capsys):
+    import json
+
+    from scripts.bench_allocation import main
+
+    assert main(["--villages", "40", "--sites", "6", "--p", "3", "--no-spopt", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["highs"]["status"] == "optimal"
+    assert out["greedy"]["objective"] >= out["highs"]["objective"] - 1e-6
+
+
+def test_suitability_to_sites_respects_exclusions():
+    from geo.suitability import ahp_weights, exclusion_mask, suitability
+
+    shape = (40, 40)
+    tr = Affine(50, 0, 500000, 0, -50, 3002000)  # 50 m cells = 0.25 ha
+    rows, cols = np.indices(shape)
+    travel = (cols * 2.0).astype(float)  # minutes to the township seat grow eastward
+    slope = np.where(rows > 30, 20.0, 5.0)  # the south is steep
+    hazard = shapely.Point(500000 + 10 * 50, 3002000 - 10 * 50)
+    excl = exclusion_mask(
+        shape=shape,
+        transform=tr,
+        slope_deg=slope,
+        hazard_geoms=[hazard],
+        hazard_radius_m=[100.0],
+        hazard_buffer_m=200.0,
+    )
+    w, cr, _ = ahp_weights([[1, 3], [1 / 3, 1]])
+    suit = suitability(
+        {"travel": travel, "slope": slope},
+        weights={"travel": w[0], "slope": w[1]},
+        directions={"travel": "cost", "slope": "cost"},
+        ranges={"travel": (0, 60), "slope": (0, 15)},
+        exclusion=excl,
+    )
+    sites = sites_from_suitability(
+        suit, transform=tr, crs=CRS, threshold=0.6, min_area_ha=5, people_per_ha=80
+    )
+    assert len(sites) >= 1
+    zone = hazard.buffer(300.0)
+    for g in sites.geometry:
+        assert g.intersection(zone).area == pytest.approx(0.0, abs=1e-6)
+        # nothing in the steep south (rows > 30 -> y below 3002000 - 31 * 50)
+        assert g.bounds[1] >= 3002000 - 31 * 50 - 1e-6
+    assert (sites["suitability"] >= 0.6).all()
+    assert (sites["capacity_people"] == np.floor(sites["area_ha"] * 80)).all()

@@ -31,8 +31,10 @@
         radius: sel ? 9 : (on ? 6 : 3.5)
       };
     },
-    villagePoint: function (feature, latlng) {
-      return L.circleMarker(latlng, {radius: 7});
+    villagePoint: function (feature, latlng, context) {
+      /* the villages pane (z 620) keeps villages above clinics, schools and towns */
+      var pane = ((context && context.hideout) || {}).pane || "overlayPane";
+      return L.circleMarker(latlng, {radius: 6, pane: pane});
     },
     roadStyle: function (feature, context) {
       var h = (context && context.hideout) || {};

@@ -34,7 +34,7 @@ from dashboard.viewmodels import (
     EXIT_READY,
     centroid_latlon,
     coverage_hideout,
-    records,
+    display_records,
 )
 
 
@@ -68,12 +68,12 @@ def indicator_for(plan: Plan, hint: str) -> str:
     return EXIT_READY
 
 
-def table_rows(gdf: gpd.GeoDataFrame) -> list[dict]:
-    """Grid rows with hidden ``_lat``/``_lon`` for flying the map to a row."""
+def table_rows(gdf: gpd.GeoDataFrame, lang: str = "zh") -> list[dict]:
+    """Readable grid rows with hidden ``_lat``/``_lon`` for flying the map to a row."""
     if gdf.empty:
         return []
     ll = centroid_latlon(gdf)
-    return records(gdf.assign(_lat=ll["lat"], _lon=ll["lon"]))
+    return display_records(gdf.assign(_lat=ll["lat"], _lon=ll["lon"]), lang)
 
 
 def bureau_layout(spec: BureauSpec) -> html.Div:
@@ -115,7 +115,7 @@ def bureau_layout(spec: BureauSpec) -> html.Div:
         html.H2(t(spec.title_key, lg)),
         html.H3(f"{t(spec.table_title_key, lg)} ({len(table)})", id=bid["summary"]),
         export_bar(bid, lg),
-        grid(bid["grid"], table_rows(table), cols, row_id=spec.key),
+        grid(bid["grid"], table_rows(table, lg), cols, row_id=spec.key),
     ]
     if spec.extra is not None:
         tables += spec.extra(plan, lg)

@@ -14,28 +14,35 @@ from dashboard.components import grid
 from dashboard.i18n import fmt_frac, fmt_num, t
 from dashboard.pages._common import load_or_alert
 from dashboard.state import get_plan, lang
-from dashboard.viewmodels import STATUS_COLORS, headline_numbers, records, township_ranking
+from dashboard.viewmodels import STATUS_COLORS, display_records, headline_numbers, township_ranking
 
 dash.register_page(__name__, path="/briefing", name="briefing", title="安居 · 简报")
 
 
 def ranking_figure(ranking, lg: str) -> go.Figure:
-    """Stacked bars of villages ready / blocked / unknown per township."""
+    """Horizontal stacked bars of villages ready / blocked / unknown per township (best on top)."""
     fig = go.Figure()
+    r = ranking.iloc[::-1]
     for col, code, key in (
         ("ready", "m", "ready"),
         ("blocked", "n", "not_met"),
         ("unknown", "u", "unknown"),
     ):
         fig.add_bar(
-            x=ranking["township"], y=ranking[col], name=t(key, lg), marker_color=STATUS_COLORS[code]
+            y=r["township"],
+            x=r[col],
+            name=t(key, lg),
+            orientation="h",
+            marker_color=STATUS_COLORS[code],
         )
     fig.update_layout(
         barmode="stack",
-        height=320,
-        margin=dict(l=40, r=10, t=30, b=80),
+        height=max(260, 60 + 22 * len(r)),
+        margin=dict(l=90, r=10, t=36, b=30),
         title=t("township_ranking", lg),
-        legend=dict(orientation="h"),
+        legend=dict(orientation="h", y=-0.08),
+        plot_bgcolor="#ffffff",
+        xaxis=dict(gridcolor="#e5e8ec"),
     )
     return fig
 
@@ -82,7 +89,7 @@ def layout(**_kwargs):
                     dcc.Graph(figure=ranking_figure(ranking, lg), config={"displaylogo": False}),
                     grid(
                         ids.BRIEF_RANKING,
-                        records(shown),
+                        display_records(shown, lg),
                         [
                             ("rank", t("rank", lg)),
                             ("township", t("township", lg)),
@@ -100,7 +107,9 @@ def layout(**_kwargs):
             ),
             html.Div(
                 [
-                    html.Img(src="/briefing/map.png", alt=t("exit_ready", lg), className="brief-map"),
+                    html.Img(
+                        src="/briefing/map.png", alt=t("exit_ready", lg), className="brief-map"
+                    ),
                     html.Div(
                         [
                             html.H3(t("provenance", lg)),

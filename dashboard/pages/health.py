@@ -8,7 +8,7 @@ from dash import html
 from dashboard.components import grid
 from dashboard.i18n import fmt_frac, t
 from dashboard.pages._bureau import BureauSpec, bureau_layout, register_bureau_callbacks
-from dashboard.viewmodels import health_townships, health_villages, records
+from dashboard.viewmodels import display_records, health_townships, health_villages
 
 dash.register_page(__name__, path="/health", name="health", title="安居 · 卫健")
 
@@ -37,7 +37,7 @@ def _extra(plan, lg):
         ),
         grid(
             "health-townships-grid",
-            records(shown),
+            display_records(shown, lg),
             [
                 ("township", t("township", lg)),
                 ("population", t("population", lg)),

@@ -19,7 +19,7 @@ from dashboard.scenario import (
     scenario_metrics,
 )
 from dashboard.state import config, get_plan, lang, plan_dir
-from dashboard.viewmodels import bool_series, records, relocation_candidates, to_geojson
+from dashboard.viewmodels import bool_series, display_records, relocation_candidates, to_geojson
 from layers.errors import AnjuError
 
 dash.register_page(__name__, path="/relocation", name="relocation", title="安居 · 搬迁")
@@ -34,7 +34,8 @@ IDLE_SITE_STYLE = {
 }
 FLOW_STYLE = {"color": "#CC79A7", "weight": 2, "opacity": 0.8, "dashArray": "4 3"}
 SCEN_STYLE = {"color": "#7b3294", "weight": 3, "fillColor": "#7b3294", "fillOpacity": 0.3}
-CAND_STYLE = {"color": "#D55E00", "radius": 6, "shape": "circle"}
+SITE_POINT_STYLE = {"color": "#009E73", "radius": 8, "shape": "circle"}
+CAND_STYLE = {"color": "#D55E00", "radius": 4, "shape": "circle"}
 
 
 def _controls(plan, lg):
@@ -203,11 +204,7 @@ def layout(**_kwargs):
         ("suitability", t("suitability", lg)),
         ("robustness_frac", t("robustness", lg)),
     ]
-    site_rows = records(
-        sites.assign(suitability=sites["suitability"].round(3))
-        if "suitability" in sites.columns
-        else sites
-    )
+    site_rows = display_records(sites, lg, digits=3)
     side = html.Div(
         [
             html.H3(t("scenario", lg)),
@@ -239,7 +236,7 @@ def layout(**_kwargs):
                             html.H3(f"{t('candidates', lg)} ({len(cands)})"),
                             grid(
                                 ids.RELOC_GRID,
-                                records(cands),
+                                display_records(cands, lg),
                                 [
                                     ("rank", t("rank", lg)),
                                     ("name", t("name", lg)),
@@ -250,6 +247,7 @@ def layout(**_kwargs):
                                 ],
                                 height="88%",
                                 selectable=False,
+                                wide=("reasons",),
                             ),
                         ]
                     ),
@@ -266,7 +264,7 @@ def layout(**_kwargs):
                         ]
                     ),
                 ],
-                className="two-col",
+                className="two-col reloc-tables",
             ),
         ],
         className="reloc-main",

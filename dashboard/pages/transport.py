@@ -10,9 +10,9 @@ from dashboard.components import grid
 from dashboard.i18n import fmt_num, t
 from dashboard.pages._bureau import BureauSpec, bureau_layout, register_bureau_callbacks
 from dashboard.viewmodels import (
+    display_records,
     km_per_township,
     ranked_road_gaps,
-    records,
     to_geojson,
     transport_villages,
 )
@@ -28,7 +28,7 @@ def _gaps_extra(plan, lg):
         ("rank", t("rank", lg)),
         ("township", t("township", lg)),
         ("length_km", t("length_km", lg)),
-        ("villages_served", t("villages", lg)),
+        ("n_villages" if "n_villages" in gaps.columns else "villages_served", t("villages", lg)),
         ("people_served", t("people_served", lg)),
         ("people_per_km", t("people_per_km", lg)),
     ]
@@ -39,11 +39,17 @@ def _gaps_extra(plan, lg):
         gaps = gaps.assign(people_per_km=gaps["people_per_km"].round(1))
     return [
         html.H3(f"{t('road_gaps', lg)} · {fmt_num(total, lg, digits=1)} km"),
-        grid("transport-gaps-grid", records(gaps), gap_cols, height="260px", selectable=False),
+        grid(
+            "transport-gaps-grid",
+            display_records(gaps, lg),
+            gap_cols,
+            height="260px",
+            selectable=False,
+        ),
         html.H3(t("km_per_township", lg)),
         grid(
             "transport-townships-grid",
-            records(per_tw),
+            display_records(per_tw, lg),
             [
                 ("township", t("township", lg)),
                 ("length_km", t("length_km", lg)),

@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 import dash
+from dash import html
 
+from dashboard.components import grid
+from dashboard.i18n import t
 from dashboard.pages._bureau import BureauSpec, bureau_layout, register_bureau_callbacks
-from dashboard.viewmodels import water_villages
+from dashboard.viewmodels import count_by_township, display_records, water_villages
+
+
+def _extra(plan, lg):
+    per = count_by_township(water_villages(plan.villages, plan.layer("water")))
+    return [
+        html.H3(f"{t('water_villages', lg)} · {t('per_township', lg)}"),
+        grid(
+            "water-townships-grid",
+            display_records(per, lg),
+            [
+                ("township", t("township", lg)),
+                ("villages", t("villages", lg)),
+                ("population", t("population", lg)),
+            ],
+            height="300px",
+            selectable=False,
+        ),
+    ]
+
 
 dash.register_page(__name__, path="/water", name="water", title="安居 · 水务")
 
@@ -20,11 +42,12 @@ SPEC = BureauSpec(
         ("township", "township"),
         ("population", "population"),
         ("nearest_water_name", "nearest_water"),
-        ("nearest_water_id", "nearest_water"),
+        ("nearest_water_id", "water_id"),
         ("water_dist_m", "water_dist_m"),
     ),
     indicator_hint="water",
     context=("water",),
+    extra=_extra,
 )
 
 

@@ -106,6 +106,19 @@ def test_transport_export_csv_reads_back(page, server, plan_dir):
     assert len(gj) == len(expected)
 
 
+def test_select_row_flies_the_map_there(page, server):
+    open_page(page, server + "/water")
+    page.wait_for_selector("#water-grid .ag-row")
+    before = page.inner_text("#water-map .leaflet-control-scale")
+    page.locator("#water-grid .ag-row .ag-cell").first.click()
+    assert "km" in before
+    # flyTo zoom 14: the scale bar ends in metres, not kilometres
+    page.wait_for_function(
+        "() => !document.querySelector('#water-map .leaflet-control-scale').innerText.includes('km')",
+        timeout=15_000,
+    )
+
+
 def test_switch_language(page, server):
     open_page(page, server + "/")
     assert page.inner_text("#nav-coverage") == "覆盖图"
@@ -120,13 +133,17 @@ def test_switch_language(page, server):
 
 
 def test_briefing_pdf_download_and_screenshot(page, server, plan_dir):
+    page.set_viewport_size({"width": 1400, "height": 1350})
     open_page(page, server + "/briefing")
     page.wait_for_selector("#brief-headlines .card")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.brief-map'); return i && i.complete && i.naturalWidth > 0; }"
+    )
+    if plan_dir[1] == "demo":
+        page.screenshot(path=str(DOCS / "briefing.png"))
     with page.expect_download(timeout=60_000) as dl:
         page.click("#brief-pdf")
     assert Path(dl.value.path()).read_bytes().startswith(b"%PDF")
-    if plan_dir[1] == "demo":
-        page.screenshot(path=str(DOCS / "briefing.png"), full_page=True)
     assert page.errors == []
 
 
