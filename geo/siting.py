@@ -955,7 +955,7 @@ def allocate(
                 f"(greedy {_rows_cost(pb, start[0]):.6g})"
             )
             opts["start"] = better
-        opts["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 1.0)
+        opts["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 1e-3)
     if len(act) == 0:
         open_mask = pb.locked.copy()
         return _result(
