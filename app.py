@@ -36,8 +36,17 @@ def ensure_plan(workspace: Path = WORKSPACE, plan: Path = PLAN) -> None:
     if not (workspace / "workspace.toml").is_file():
         print(f"anju: no demo workspace at {workspace}; run `anju demo` first.", file=sys.stderr)
         return
+    from layers.errors import AnjuError, ValidationError
+
     print(f"anju: building the demo plan in {plan} ...", file=sys.stderr)
-    run_pipeline(workspace, plan, progress=True)
+    try:
+        run_pipeline(workspace, plan, progress=True)
+    except ValidationError as exc:  # the dashboard then shows how to fix and rebuild
+        print(f"anju: cannot build {plan}; the inputs have problems:", file=sys.stderr)
+        for p in exc.problems:
+            print("  " + p.line(), file=sys.stderr)
+    except AnjuError as exc:
+        print(f"anju: cannot build {plan}: {exc}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

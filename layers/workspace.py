@@ -217,6 +217,9 @@ def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> 
             from layers.readers import osm_roads
 
             frame = osm_roads(frame)
+        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None and src.crs and src.x is None:
+            # the user declared the CRS of a file that carries none (a Shapefile without .prj)
+            frame = frame.set_crs(src.crs)
         if info.note:
             problems.append(Problem(label, src.layer or kind, info.note, severity="warning"))
         clean, probs = validate_layer(frame, kind, file=label, layer=src.layer or kind, renames=src.rename,

@@ -315,3 +315,15 @@ def test_real_srtm_tile_and_osm_extract():
 
 def test_shutil_which_is_available():
     assert shutil.which("python") or shutil.which("python3")
+
+
+def test_declared_crs_fills_a_missing_prj(tiny_workspace):
+    g = gpd.GeoDataFrame({"school_id": ["S1"], "level": ["primary"]}, geometry=[Point(598300, 3132700)])
+    g.to_file(tiny_workspace / "schools.shp")
+    t = tiny_workspace / "workspace.toml"
+    base = t.read_text(encoding="utf-8")
+    t.write_text(base + '\n[layers.schools]\npath = "schools.shp"\n', encoding="utf-8")
+    assert any("no CRS" in p.message for p in load_workspace(tiny_workspace).errors)
+    t.write_text(base + '\n[layers.schools]\npath = "schools.shp"\ncrs = "EPSG:4545"\n', encoding="utf-8")
+    lw = load_workspace(tiny_workspace)
+    assert lw.errors == [] and lw.layers["schools"].crs.to_epsg() == 4545
