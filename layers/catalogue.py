@@ -137,13 +137,13 @@ SPECS: dict[str, LayerSpec] = {
         geometry=("Point", "LineString", "Polygon"),
         columns=(
             Column("water_id", "str", required=True),
-            Column("kind", "str", required=True, choices=("source", "plant", "network", "service_area")),
+            Column("kind", "str", required=True, choices=("source", "plant", "network", "service_area", "water_body")),
             Column("safe", _B),
             Column("name", "str"),
             Column("capacity_m3d", "float", min=0),
         ),
         id_column="water_id",
-        desc="water sources, plants, piped networks and their service areas",
+        desc="water sources, plants, piped networks, their service areas, and water bodies (rivers, lakes: barriers)",
     ),
     "clinics": LayerSpec(
         kind="clinics",

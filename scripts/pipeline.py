@@ -248,15 +248,34 @@ def stage_network(layers, villages, *, snap_tolerance_m: float, max_snap_m: floa
     return net, gap
 
 
+def water_bodies(layers: dict) -> gpd.GeoDataFrame | None:
+    """Rivers, lakes and reservoirs of the water layer (kind ``water_body``), or None."""
+    water = layers.get("water")
+    if water is None or not len(water):
+        return None
+    wb = water[(water["kind"] == "water_body") & water.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    return wb if len(wb) else None
+
+
+def speed_raster(layers: dict, grid: Grid, slope, outside, *, road_speeds=None, cliff_slope_deg: float = 45.0) -> np.ndarray:
+    """Speed surface (km/h): roads by class and surface; Tobler off road; water bodies, cliffs and
+    land outside the county as barriers (a road crossing water is a bridge and stays passable)."""
+    from rasterio.features import geometry_mask
+
+    road_speed = access.rasterize_roads(layers["roads"], shape=grid.shape, transform=grid.transform,
+                                        **({"speed_by_class_surface": road_speeds} if road_speeds else {}))
+    barriers = outside.copy()
+    wb = water_bodies(layers)
+    if wb is not None:
+        barriers |= geometry_mask(wb.geometry, out_shape=grid.shape, transform=grid.transform, invert=True)
+    return access.speed_surface(slope_deg=np.where(outside, np.nan, slope), road_raster_speed=np.where(outside, 0, road_speed),
+                                barriers=barriers, cliff_slope_deg=cliff_slope_deg)
+
+
 def stage_access(layers, grid: Grid, slope, outside, *, road_speeds=None, cliff_slope_deg: float = 45.0,
                  progress: ProgressFn | None = None, frac0: float = 0.0, frac1: float = 1.0):
     """Speed surface and travel-time rasters; returns (speed, {kind: (minutes, nearest_label, dest gdf)})."""
-    roads = layers["roads"].copy()
-    road_speed = access.rasterize_roads(roads, shape=grid.shape, transform=grid.transform,
-                                        **({"speed_by_class_surface": road_speeds} if road_speeds else {}))
-    barriers = outside.copy()
-    speed = access.speed_surface(slope_deg=np.where(outside, np.nan, slope), road_raster_speed=np.where(outside, 0, road_speed),
-                                 barriers=barriers, cliff_slope_deg=cliff_slope_deg)
+    speed = speed_raster(layers, grid, slope, outside, road_speeds=road_speeds, cliff_slope_deg=cliff_slope_deg)
     results = {}
     for k, kind in enumerate(TRAVEL_KINDS):
         if progress:
@@ -404,6 +423,8 @@ def prepare_suitability(factors: dict[str, np.ndarray], settings: dict, params, 
         hazard_buffer_m=params.hazard_buffer_m,
         protected_geoms=list(prot.geometry) if prot is not None and len(prot) else None,
         protected_buffer_m=params.protected_buffer_m,
+        water_geoms=list(wb.geometry) if (wb := water_bodies(layers)) is not None else None,
+        water_buffer_m=params.water_buffer_m,
         outside_mask=outside, all_touched=params.all_touched,
     )
     rescaled = []
@@ -1026,10 +1047,7 @@ def run_relocation_scenario(plan_dir: str | Path, *, overrides: dict | None = No
             rasters[f"travel_min_{kind}"] = src.read(1)
     with rasterio.open(plan_dir / "rasters" / "dem.tif") as src:
         outside = ~np.isfinite(src.read(1))
-    speed = access.speed_surface(slope_deg=np.where(outside, np.nan, rasters["slope_deg"]),
-                                 road_raster_speed=np.where(outside, 0, access.rasterize_roads(
-                                     layers["roads"], shape=grid.shape, transform=grid.transform)),
-                                 barriers=outside, cliff_slope_deg=45.0)
+    speed = speed_raster(layers, grid, rasters["slope_deg"], outside)
     planner = manifest.get("parameters", {})
     profile = load_policy(manifest["policy"]["name"])
     sites_layer = gpd.read_file(gpkg, layer="sites").to_crs(crs) if "sites" in names else None

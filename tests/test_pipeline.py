@@ -147,3 +147,24 @@ def test_allow_personal_flag_writes_personal_fields(tmp_path):
     run_pipeline(ws, tmp_path / "out", progress=False, allow_personal=True)
     text = (tmp_path / "out" / "tables" / "households.csv").read_text(encoding="utf-8-sig")
     assert "张三丰" in text and "999999195001011234" in text
+
+
+def test_water_bodies_are_barriers_except_where_a_road_bridges_them():
+    from rasterio.transform import from_origin
+    from shapely.geometry import LineString, box
+
+    from scripts.pipeline import Grid, speed_raster
+
+    crs = "EPSG:4545"
+    grid = Grid((20, 20), from_origin(0, 600, 30, 30), crs)
+    river = gpd.GeoDataFrame({"water_id": ["WB1"], "kind": ["water_body"]}, geometry=[box(0, 270, 600, 330)], crs=crs)
+    road = gpd.GeoDataFrame({"road_id": ["R"], "road_class": ["county"], "hardened": pd.array([True], dtype="boolean")},
+                            geometry=[LineString([(315, 0), (315, 600)])], crs=crs)
+    slope = np.zeros(grid.shape, dtype="float32")
+    outside = np.zeros(grid.shape, bool)
+    sp = speed_raster({"roads": road, "water": river}, grid, slope, outside)
+    assert sp[10, 2] == 0  # river cell: barrier
+    assert sp[10, 10] > 30  # the bridge: the road stays passable at its speed
+    assert sp[2, 2] > 4  # dry land: walking speed
+    sp_dry = speed_raster({"roads": road}, grid, slope, outside)
+    assert sp_dry[10, 2] > 4
