@@ -6,6 +6,7 @@ Commands (a contract: DESIGN.md):
   anju run WORKSPACE --out OUT [--policy P] [--allow-personal]
                                         run the pipeline and write the plan
   anju serve OUT [--host --port]        serve the dashboard on a plan directory
+  anju batch ROOT --out OUT [--jobs N]  run every workspace under ROOT, one plan each
 
 Exit codes: 0 success, 2 bad input (one line per problem on stderr, no traceback,
 nothing half-written in OUT), 1 unexpected failure.
@@ -92,6 +93,54 @@ def run(workspace: Path, out: Path, policy: str | None, allow_personal: bool, qu
         f"plan written to {out}: {s.get('villages', '?')} villages, {s.get('exit_ready', '?')} ready to exit, "
         f"{s.get('people_to_relocate', '?')} people to relocate, {s.get('km_to_harden', 0):.1f} km to harden"
     )
+
+
+def _run_one(args: tuple[str, str, str | None]) -> tuple[str, str, list[str]]:
+    """Worker for ``anju batch``: run one workspace; return (workspace, status, messages)."""
+    from scripts.pipeline import run_pipeline
+
+    ws, out, policy = args
+    try:
+        m = run_pipeline(Path(ws), Path(out), policy=policy, progress=False)
+    except ValidationError as exc:
+        return ws, "bad input", [p.line() for p in exc.problems if p.severity == "error"]
+    except AnjuError as exc:
+        return ws, "bad input", [str(exc)]
+    s = m["summary"]
+    return ws, "ok", [f"{s['villages']} villages, {s['exit_ready']} ready, {s.get('people_to_relocate', 0)} to relocate"]
+
+
+@main.command()
+@click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="folder for one plan per workspace")
+@click.option("--jobs", default=1, show_default=True, help="workspaces run in parallel (one process each)")
+@click.option("--policy", default=None, help="policy profile for every workspace (default: each one's own)")
+def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
+    """Run every workspace under ROOT (folders with workspace.toml), one plan each in OUT/<name>.
+
+    Counties are independent, so this is how a prefecture or province scales out on one
+    machine; on a cluster, run `anju run` per county as separate jobs.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    workspaces = sorted(p.parent for p in root.glob("*/workspace.toml"))
+    if (root / "workspace.toml").exists():
+        workspaces.insert(0, root)
+    if not workspaces:
+        click.echo(f"ERROR: {root}: no folder with a workspace.toml", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    tasks = [(str(w), str(out / w.name), policy) for w in workspaces]
+    failed = 0
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for ws, status, msgs in pool.map(_run_one, tasks):
+            click.echo(f"{status.upper()}: {ws}: " + ("; ".join(msgs[:1]) if status == "ok" else f"{len(msgs)} problem(s)"))
+            if status != "ok":
+                failed += 1
+                for m in msgs:
+                    click.echo("  " + m, err=True)
+    click.echo(f"{len(tasks) - failed} of {len(tasks)} workspace(s) planned into {out}")
+    if failed:
+        sys.exit(EXIT_BAD_INPUT)
 
 
 @main.command()

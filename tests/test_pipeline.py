@@ -168,3 +168,18 @@ def test_water_bodies_are_barriers_except_where_a_road_bridges_them():
     assert sp[2, 2] > 4  # dry land: walking speed
     sp_dry = speed_raster({"roads": road}, grid, slope, outside)
     assert sp_dry[10, 2] > 4
+
+
+def test_batch_runs_each_workspace_and_reports_bad_ones(tmp_path):
+    from tests.conftest import write_tiny_workspace
+
+    root = tmp_path / "counties"
+    write_tiny_workspace(root / "a")
+    bad = write_tiny_workspace(root / "b")
+    (bad / "roads.gpkg").unlink()
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "batch", str(root), "--out", str(tmp_path / "plans"),
+                           "--jobs", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert "OK:" in proc.stdout and "BAD INPUT:" in proc.stdout and "roads.gpkg" in proc.stderr
+    assert (tmp_path / "plans" / "a" / "manifest.json").exists()
+    assert not (tmp_path / "plans" / "b").exists()
