@@ -304,6 +304,14 @@ def test_real_srtm_tile_and_osm_extract():
     with rasterio.open(gdal_path(SHARED / "N42E001.hgt.zip")) as src:
         raw = src.read(1)
     assert (raw == -32768).sum() == 7652  # the documented voids are seen as nodata
+    from geo.terrain import fill_voids, slope
+
+    z = np.where(raw == -32768, np.nan, raw.astype(float))
+    filled, n = fill_voids(z)
+    assert n == 7652 and np.isfinite(filled).all()
+    assert 349 <= filled.min() and filled.max() <= 3100  # the harmonic fill never leaves the rim's range
+    s = slope(filled, cellsize=(92.6 * np.cos(np.radians(42.5)), 92.6))
+    assert 10 < np.median(s) < 35  # steep Pyrenean terrain, as VERIFY.txt describes
     lines, _ = read_vector(SHARED / "andorra.osm.pbf", layer="lines")
     roads = osm_roads(lines)
     clean, probs = validate_layer(roads, "roads", file="andorra.osm.pbf", layer="lines")
