@@ -14,6 +14,10 @@ How the terrain is made
    downhill and river profiles are concave; ``k_s`` varies smoothly (higher mountains to the west).
 3. Valley floors along large rivers are flattened (alluvial floors), the surface is rescaled to
    the target relief, upsampled to 30 m, and fine 1/f^β detail is added on the slopes.
+4. Water bodies: the rivers above ``floor_km2`` get channel polygons around centre lines traced
+   through the lowest cells of the 30 m surface (width growing with drainage area), burnt into
+   the DEM; each reservoir gets a lake filling its valley behind a dam. Seats and villages are
+   moved off the channels, and roads pay extra to run on a channel cell (they cross on bridges).
 
 Usage::
 
@@ -162,6 +166,17 @@ class DemoConfig:
     floor_km2: float = 15.0  # rivers this large get a flat alluvial floor
     village_spacing_m: float = 1100.0
     township_compactness: float = 2.0  # metres of elevation per coarse cell of distance
+    # water bodies: channels of the rivers above floor_km2, width growing with drainage area
+    channel_min_width_m: float = 15.0
+    channel_max_width_m: float = 60.0
+    channel_width_exp: float = 0.28  # width ∝ A^b: 15 m at 15 km², 60 m from about 2,000 km²
+    channel_depth_m: float = 1.0  # channels are burnt at least this far below the water level
+    named_river_km2: float = 120.0  # smaller tributaries dissolve into the river they join
+    min_water_body_m2: float = 10_000.0  # smaller slivers (cut at the county edge) are dropped
+    channel_road_cost: float = 10.0  # roads keep to the banks, crossing the channels on bridges
+    reservoir_lake_m2: tuple[float, ...] = (350_000.0, 220_000.0)  # target lake areas
+    settlement_clear_m: float = 40.0  # villages, seats (and reservoir lakes) keep this clearance
+    dam_search_cells: int = 12  # a reservoir's dam may sit this many coarse cells up or down
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,6 +441,423 @@ def _chaikin(coords: np.ndarray, iterations: int = 2) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# water bodies: river channels and reservoir lakes
+# --------------------------------------------------------------------------------------------
+
+_RIVER_NAMES = (
+    "清水河",
+    "龙溪",
+    "白水河",
+    "麻溪",
+    "桃花溪",
+    "杉木河",
+    "青龙河",
+    "石门溪",
+    "竹溪",
+    "茶溪",
+    "枫木河",
+    "马鞍溪",
+    "梅溪",
+    "黄泥河",
+    "双溪",
+    "岩鹰河",
+)
+
+
+def _channel_width_m(acc_km2: np.ndarray, cfg: DemoConfig) -> np.ndarray:
+    """Bankfull width growing with drainage area: ``min_w (A/A_0)^b`` capped at ``max_w``."""
+    a = np.maximum(np.asarray(acc_km2, dtype=float), cfg.floor_km2)
+    w = cfg.channel_min_width_m * (a / cfg.floor_km2) ** cfg.channel_width_exp
+    return np.clip(w, cfg.channel_min_width_m, cfg.channel_max_width_m)
+
+
+def _river_streams(acc: np.ndarray, parent: np.ndarray, min_km2: float) -> list[dict]:
+    """Hack decomposition of the channel tree (cells with ``acc >= min_km2``) into streams.
+
+    Each stream follows the larger branch upstream from its mouth; it is a dict with ``cells``
+    (flat coarse indices from the mouth junction cell upstream), ``recv`` (the receiving
+    stream's index, -1 for the trunk) and ``area_km2`` (drainage area at its first own cell).
+    """
+    accf = acc.ravel()
+    par = parent.ravel()
+    chan = np.flatnonzero(accf >= min_km2)
+    children: dict[int, list[int]] = {}
+    roots = []
+    for i in chan.tolist():
+        p = int(par[i])
+        if p >= 0 and accf[p] >= min_km2:
+            children.setdefault(p, []).append(i)
+        else:
+            roots.append(i)
+    streams: list[dict] = []
+    stack = [(r, -1, None) for r in sorted(roots, key=lambda j: (accf[j], -j))]
+    while stack:
+        start, recv, mouth = stack.pop()
+        sid = len(streams)
+        cells = [] if mouth is None else [mouth]
+        cur = start
+        branches = []
+        while True:
+            cells.append(cur)
+            ch = sorted(children.get(cur, []), key=lambda j: (-accf[j], j))
+            if not ch:
+                break
+            branches.extend((j, sid, cur) for j in ch[1:])
+            cur = ch[0]
+        streams.append({"cells": cells, "recv": recv, "area_km2": float(accf[start])})
+        # smallest pushed first, so the largest branch is processed next (depth first)
+        stack.extend(sorted(branches, key=lambda b: (accf[b[0]], -b[0])))
+    return streams
+
+
+def _rivers(
+    cfg: DemoConfig,
+    acc: np.ndarray,
+    parent: np.ndarray,
+    county: Polygon,
+    zf: np.ndarray,
+    *,
+    x0: float,
+    y1: float,
+    cc: float,
+    cell: float,
+) -> tuple[list[tuple[str, Polygon | MultiPolygon]], np.ndarray, np.ndarray]:
+    """River channel polygons along the big rivers of the flow tree.
+
+    The flow tree lives on the coarse grid; the channel centre lines are traced on the fine
+    surface ``zf`` (a least-cost path through the lowest cells of a corridor one coarse cell
+    either side of the coarse channel), so they follow the valley bottoms of the DEM.
+
+    Returns ``(name, geometry)`` per named river (trunk first; tributaries below
+    ``cfg.named_river_km2`` are dissolved into the river they join), and the densified centre
+    line vertices ``(n, 2)`` with their water levels (running minimum of the DEM downstream),
+    for burning the channels into the DEM.
+    """
+    nrc = acc.shape[0]
+    f = zf.shape[0] // nrc
+    accf = acc.ravel()
+    streams = _river_streams(acc, parent, cfg.floor_km2)
+    group: list[int] = []
+    for sid, s in enumerate(streams):
+        big = s["recv"] < 0 or s["area_km2"] >= cfg.named_river_km2
+        group.append(sid if big else group[s["recv"]])
+    # fine-grid cost: cheap on the lowest cells, impassable outside the channel corridor
+    corridor = ndimage.binary_dilation(acc >= cfg.floor_km2, structure=np.ones((3, 3)))
+    corridor = np.kron(corridor, np.ones((f, f), dtype=bool))
+    above = zf - ndimage.minimum_filter(zf, size=9)
+    # on flat valley floors the coarse channel (cell centre to downstream cell centre) guides
+    # the path, so the river meanders with the valley instead of running straight
+    ch = np.flatnonzero((accf >= cfg.floor_km2) & (parent.ravel() >= 0))
+    pa = parent.ravel()[ch]
+    segs = [
+        LineString(
+            [
+                (x0 + (a % nrc + 0.5) * cc, y1 - (a // nrc + 0.5) * cc),
+                (x0 + (b % nrc + 0.5) * cc, y1 - (b // nrc + 0.5) * cc),
+            ]
+        )
+        for a, b in zip(ch.tolist(), pa.tolist(), strict=True)
+    ]
+    fine_t = Affine(cell, 0, x0, 0, -cell, y1)
+    on_tree = rasterio.features.rasterize(
+        [(g, 1) for g in segs], out_shape=zf.shape, transform=fine_t, all_touched=True
+    ).astype(bool)
+    off = ndimage.distance_transform_edt(~on_tree) * cell
+    cost = np.where(corridor, 1.0 + (above / 4.0) ** 2 + (off / 90.0) ** 2, np.inf)
+
+    def lowest(i: int) -> tuple[int, int]:
+        r, c = divmod(int(i), nrc)
+        blk = zf[r * f : (r + 1) * f, c * f : (c + 1) * f]
+        k = int(np.argmin(blk))
+        return r * f + k // f, c * f + k % f
+
+    mcp = MCP_Geometric(cost, fully_connected=True)
+    mcp.find_costs([lowest(streams[0]["cells"][0])])
+    traced = np.zeros(zf.shape, dtype=bool)
+    parts: dict[int, list] = {}
+    verts, levels = [], []
+    nr = zf.shape[0]
+    for sid, s in enumerate(streams):
+        cells = np.asarray(s["cells"][::-1])  # upstream → downstream
+        if cells.size < 2:
+            continue
+        pts = np.column_stack([x0 + (cells % nrc + 0.5) * cc, y1 - (cells // nrc + 0.5) * cc])
+        path = np.asarray(mcp.traceback(lowest(cells[0])))[::-1]  # head → outlet
+        hit = np.flatnonzero(traced[path[:, 0], path[:, 1]])
+        if hit.size:
+            path = path[: hit[0] + 1]  # up to the junction with a river already traced
+        traced[path[:, 0], path[:, 1]] = True
+        if len(path) < 2:
+            continue
+        fine = np.column_stack([x0 + (path[:, 1] + 0.5) * cell, y1 - (path[:, 0] + 0.5) * cell])
+        # the 30 m staircase is smoothed; the mouth (on the receiving river) stays put
+        sm = _chaikin(shapely.get_coordinates(shapely.simplify(LineString(fine), 12.0)), 3)
+        line = shapely.segmentize(LineString(sm), cell / 2.0)
+        xy = shapely.get_coordinates(line)
+        # drainage area at each vertex: that of the nearest original cell centre
+        near = cKDTree(pts).query(xy)[1]
+        width = _channel_width_m(accf[cells[near]], cfg)
+        col = np.clip(((xy[:, 0] - x0) // cell).astype(int), 0, nr - 1)
+        row = np.clip(((y1 - xy[:, 1]) // cell).astype(int), 0, nr - 1)
+        lev = np.minimum.accumulate(zf[row, col])  # water runs downhill
+        verts.append(xy)
+        levels.append(lev)
+        # constant-width pieces, 5 m classes
+        wcls = np.round(width / 5.0) * 5.0
+        cut = np.flatnonzero(np.diff(wcls) != 0) + 1
+        bounds = [0, *cut.tolist(), len(xy) - 1]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            seg = xy[a : b + 1] if b > a else xy[max(0, a - 1) : a + 1]
+            if len(seg) < 2:
+                continue
+            parts.setdefault(group[sid], []).append(
+                shapely.buffer(LineString(seg), float(wcls[a]) / 2.0, quad_segs=4)
+            )
+    out = []
+    taken = shapely.Polygon()
+    order = sorted(parts, key=lambda g: (g != 0, -streams[g]["area_km2"], g))
+    k = 0
+    for g in order:
+        geom = shapely.simplify(shapely.union_all(parts[g]), 2.0)
+        geom = shapely.make_valid(geom.intersection(county).difference(taken))
+        polys = [p for p in getattr(geom, "geoms", [geom]) if p.geom_type == "Polygon"]
+        polys = [p for p in polys if p.area >= cfg.min_water_body_m2]
+        if not polys:
+            continue
+        geom = polys[0] if len(polys) == 1 else MultiPolygon(polys)
+        taken = taken.union(geom)
+        name = _RIVER_NAMES[k] if k < len(_RIVER_NAMES) else f"{k + 1}号河"
+        out.append((name, geom))
+        k += 1
+    v = np.vstack(verts) if verts else np.empty((0, 2))
+    lv = np.concatenate(levels) if levels else np.empty(0)
+    return out, v, lv
+
+
+def _burn_channels(
+    dem: np.ndarray,
+    geoms: list,
+    verts: np.ndarray,
+    levels: np.ndarray,
+    transform: Affine,
+    *,
+    depth_m: float,
+) -> np.ndarray:
+    """Lower the DEM under the river polygons to the water level minus ``depth_m``.
+
+    The water level of a cell is that of the nearest centre-line vertex (a running minimum
+    downstream), so channels are the lowest cells across the valley and never run uphill.
+    """
+    if not geoms or verts.size == 0:
+        return dem
+    mask = rasterio.features.rasterize(
+        [(g, 1) for g in geoms], out_shape=dem.shape, transform=transform, all_touched=True
+    ).astype(bool)
+    mask &= dem != NODATA
+    rows, cols = np.nonzero(mask)
+    xs = transform.c + (cols + 0.5) * transform.a
+    ys = transform.f + (rows + 0.5) * transform.e
+    lev = levels[cKDTree(verts).query(np.column_stack([xs, ys]))[1]]
+    out = dem.copy()
+    out[rows, cols] = np.minimum(dem[rows, cols], np.round(lev - depth_m)).astype(dem.dtype)
+    return out
+
+
+def _push_out(
+    xy: np.ndarray,
+    water: Polygon | MultiPolygon,
+    margin_m: float,
+    ok=None,
+) -> tuple[np.ndarray, int]:
+    """Move points lying in ``water`` (grown by ``margin_m``) to just outside it.
+
+    A point goes to the nearest bank (plus ``margin_m``) or, if ``ok(i, x, y)`` refuses that,
+    to the opposite bank. Returns the new coordinates and how many points moved.
+    """
+    out = np.array(xy, dtype=float, copy=True)
+    if water.is_empty or len(out) == 0:
+        return out, 0
+    zone = water.buffer(margin_m, quad_segs=4)
+    hit = np.flatnonzero(shapely.contains_xy(zone, out[:, 0], out[:, 1]))
+    moved = 0
+    boundary = zone.boundary
+    for i in hit.tolist():
+        p = Point(*out[i])
+        qx, qy = shapely.get_coordinates(shapely.shortest_line(boundary, p))[0]
+        d = np.array([qx - p.x, qy - p.y])
+        n = float(np.hypot(*d))
+        d = d / n if n > 0 else np.array([1.0, 0.0])
+        cands = [np.array([qx, qy]) + d * 5.0]
+        # the opposite bank: walk the other way until leaving the zone
+        for step in np.arange(5.0, 400.0, 5.0):
+            c = out[i] - d * step
+            if not zone.contains(Point(*c)):
+                cands.append(c + -d * 5.0)
+                break
+        for c in cands:
+            if not zone.contains(Point(*c)) and (ok is None or ok(i, c[0], c[1])):
+                out[i] = c
+                moved += 1
+                break
+    return out, moved
+
+
+def _reservoir_lake(
+    dam_xy: tuple[float, float],
+    dem: np.ndarray,
+    basin_fine: np.ndarray,
+    transform: Affine,
+    avoid: np.ndarray,
+    *,
+    target_m2: float,
+) -> tuple[np.ndarray, float, tuple[int, int, int, int]] | None:
+    """The lake behind a dam: the fine cells of the dam's basin below a water level.
+
+    The level rises in 0.5 m steps from the lowest basin cell next to the dam while the lake
+    stays under ``target_m2`` and clear of the ``avoid`` mask (settlements with a margin).
+    Returns the lake mask in a window, its depth at the dam (m) and the window (row0, row1,
+    col0, col1), or None when the lake stays under half the target.
+    """
+    cell = transform.a
+    col = int((dam_xy[0] - transform.c) // cell)
+    row = int((transform.f - dam_xy[1]) // cell)
+    r0, c0 = max(0, row - 2), max(0, col - 2)
+    win = dem[r0 : row + 3, c0 : col + 3].astype(float)
+    win = np.where((win == NODATA) | ~basin_fine[r0 : row + 3, c0 : col + 3], np.inf, win)
+    if not np.isfinite(win).any():
+        return None
+    k = int(np.argmin(win))
+    sr, sc = r0 + k // win.shape[1], c0 + k % win.shape[1]
+    z0 = float(dem[sr, sc])
+    h = 60  # work in a window around the dam
+    ra, rb = max(0, sr - h), min(dem.shape[0], sr + h + 1)
+    ca, cb = max(0, sc - h), min(dem.shape[1], sc + h + 1)
+    z = dem[ra:rb, ca:cb].astype(float)
+    av = avoid[ra:rb, ca:cb]
+    allowed = basin_fine[ra:rb, ca:cb] & (z != NODATA)
+    best, depth = None, 0.0
+    for level in np.arange(z0 + 0.5, z0 + 80.0, 0.5):
+        lab, _ = ndimage.label(allowed & (z <= level), structure=np.ones((3, 3)))
+        seed = lab[sr - ra, sc - ca]
+        if seed == 0:
+            break
+        comp = lab == seed
+        if comp.sum() * cell * cell > target_m2 or (comp & av).any():
+            break
+        best, depth = comp, float(level - z0)
+    if best is None or best.sum() * cell * cell < 0.5 * target_m2:
+        return None
+    return best, depth, (ra, rb, ca, cb)
+
+
+def _lakes(
+    cfg: DemoConfig,
+    water: gpd.GeoDataFrame,
+    dem: np.ndarray,
+    parent: np.ndarray,
+    acc: np.ndarray,
+    transform: Affine,
+    avoid_frames: list[gpd.GeoDataFrame],
+    county: Polygon,
+) -> list[tuple[str, Polygon]]:
+    """A lake polygon behind every reservoir (水库) source point of ``water``.
+
+    The dam is placed on the reservoir's valley within a few kilometres up or down the flow
+    tree, where the lake (filling the dam's upstream basin up to a water level) reaches half to
+    all of its target area with the greatest depth, i.e. in the narrowest valley; it keeps
+    ``cfg.settlement_clear_m`` clear of every point in ``avoid_frames``. The reservoir point in
+    ``water`` is moved onto its dam (in place).
+    """
+    is_res = (water["kind"] == "source") & water["name"].str.endswith("水库")
+    if not is_res.any():
+        return []
+    f = cfg.coarse_factor
+    nrc = parent.shape[0]
+    cc = transform.a * f
+    par = parent.ravel()
+    accf = acc.ravel()
+    has = np.flatnonzero(par >= 0)
+    by_par = has[np.argsort(par[has], kind="stable")]
+    sorted_par = par[by_par]
+
+    def kids(i: int) -> list[int]:
+        lo, hi = np.searchsorted(sorted_par, [i, i + 1])
+        return by_par[lo:hi].tolist()
+
+    # settlements and facilities, with their clearance, on the fine grid
+    avoid = np.zeros(dem.shape, dtype=bool)
+    for frame in avoid_frames:
+        xy = shapely.get_coordinates(frame.geometry[frame.geometry.geom_type == "Point"])
+        col = ((xy[:, 0] - transform.c) // transform.a).astype(int)
+        row = ((transform.f - xy[:, 1]) // transform.a).astype(int)
+        ok = (row >= 0) & (row < dem.shape[0]) & (col >= 0) & (col < dem.shape[1])
+        avoid[row[ok], col[ok]] = True
+    r_cl = int(math.ceil(cfg.settlement_clear_m / transform.a))
+    yy, xx = np.mgrid[-r_cl : r_cl + 1, -r_cl : r_cl + 1]
+    avoid = ndimage.binary_dilation(avoid, structure=(yy**2 + xx**2) <= r_cl**2)
+    out = []
+    for k, wi in enumerate(np.flatnonzero(is_res.to_numpy())):
+        g = water.geometry.iloc[wi]
+        name = water["name"].iloc[wi]
+        i0 = int((transform.f - g.y) // cc) * nrc + int((g.x - transform.c) // cc)
+        # candidate dams: down the flow path and up the main branch from the reservoir point
+        cands = [i0]
+        i = i0
+        for _ in range(cfg.dam_search_cells):
+            i = int(par[i])
+            if i < 0 or accf[i] >= cfg.floor_km2 * 4:
+                break
+            cands.append(i)
+        i = i0
+        for _ in range(cfg.dam_search_cells):
+            ch = kids(i)
+            if not ch:
+                break
+            i = max(ch, key=lambda j: (accf[j], -j))
+            if accf[i] < cfg.river_km2:
+                break
+            cands.append(i)
+        target = cfg.reservoir_lake_m2[k % len(cfg.reservoir_lake_m2)]
+        best = None
+        for dam in cands:
+            r, c = divmod(dam, nrc)
+            # the dam's upstream basin within 3 km, walking the flow tree upstream
+            basin = np.zeros(nrc * nrc, dtype=bool)
+            stack = [dam]
+            reach = (3000.0 / cc) ** 2
+            while stack:
+                j = stack.pop()
+                basin[j] = True
+                stack.extend(
+                    q for q in kids(j) if (q // nrc - r) ** 2 + (q % nrc - c) ** 2 <= reach
+                )
+            basin_fine = np.kron(basin.reshape(nrc, nrc), np.ones((f, f), dtype=bool))
+            xy = (transform.c + (c + 0.5) * cc, transform.f - (r + 0.5) * cc)
+            got = _reservoir_lake(xy, dem, basin_fine, transform, avoid, target_m2=target)
+            if got is not None and (best is None or got[1] > best[1][1]):
+                best = (xy, got)
+        if best is None:
+            continue
+        xy, (mask, _, (ra, _, ca, _)) = best
+        wt = transform @ Affine.translation(ca, ra)
+        polys = _mask_polygons(mask, wt, simplify_m=8.0, min_area_m2=1000.0)
+        if not polys:
+            continue
+        lake = max(polys, key=lambda p: p.area)
+        # round the raster staircase off the shore
+        lake = shapely.simplify(lake.buffer(25.0, quad_segs=4).buffer(-25.0, quad_segs=4), 5.0)
+        lake = shapely.make_valid(lake.intersection(county))
+        lake = max(
+            (g for g in getattr(lake, "geoms", [lake]) if g.geom_type == "Polygon"),
+            key=lambda g: g.area,
+        )
+        dam = shapely.get_coordinates(shapely.shortest_line(lake.exterior, Point(*xy)))[0]
+        water.loc[water.index[wi], "geometry"] = Point(*dam)
+        out.append((name, lake))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # the generator
 # --------------------------------------------------------------------------------------------
 
@@ -500,6 +932,19 @@ def generate(
     zc, acc = ter["z"], ter["acc"]
     zf = _upsample(zc, f, rng)
     dem = np.where(inside, np.round(zf), NODATA).astype(np.int16)
+    # river channels (no random numbers: the rest of the stream is unchanged)
+    rivers, river_verts, river_levels = _rivers(
+        cfg, acc, ter["parent"], county, zf, x0=x0, y1=y1, cc=cc, cell=cell
+    )
+    dem = _burn_channels(
+        dem,
+        [g for _, g in rivers],
+        river_verts,
+        river_levels,
+        transform,
+        depth_m=cfg.channel_depth_m,
+    )
+    river_union = shapely.union_all([g for _, g in rivers])
     profile = {
         "driver": "GTiff",
         "dtype": "int16",
@@ -555,6 +1000,13 @@ def generate(
         spacing *= 0.9
     seat_idx = np.concatenate([[county_seat], seats])
     seat_xy = xy_c[seat_idx] + rng.uniform(-0.3, 0.3, (seat_idx.size, 2)) * cc
+    # seats sit on a river bank, not in the channel
+    seat_xy, n_moved_seats = _push_out(
+        seat_xy,
+        river_union,
+        cfg.settlement_clear_m,
+        ok=lambda i, x, y: bool(shapely.contains_xy(county, x, y)),
+    )
     n_town = seat_idx.size
     tnames = ["城关镇"] + list(_TOWNSHIP_NAMES[: n_town - 1])
     if n_town - 1 > len(_TOWNSHIP_NAMES):
@@ -636,6 +1088,22 @@ def generate(
     )
     vxy[bad] = xy_c[vsel_a[bad]]
 
+    def _bank_ok(towns_of: list[int]):
+        def ok(i: int, x: float, y: float) -> bool:
+            r, c = int((y1 - y) // cc), int((x - x0) // cc)
+            return (
+                0 <= r < nrc
+                and 0 <= c < nrc
+                and tlabel[r, c] == towns_of[i] + 1
+                and bool(shapely.contains_xy(county, x, y))
+                and dem_value(np.array([x]), np.array([y]))[0] != NODATA
+            )
+
+        return ok
+
+    # no village stands in a river channel: move it to the nearer bank in its township
+    vxy, n_moved_v = _push_out(vxy, river_union, cfg.settlement_clear_m, ok=_bank_ok(vtown))
+
     # hamlets: high, small, scattered
     n_ham = max(3, int(round(cfg.n_hamlets * scale)))
     hweight = np.where(valid_c & (slope_c < 28), np.clip(zrel - 0.45, 0, None) ** 1.5, 0.0)
@@ -648,6 +1116,7 @@ def generate(
     )
     hxy[bad] = xy_c[hsel[bad]]
     htown = [int(flat_lab[i]) - 1 for i in hsel]
+    hxy, n_moved_h = _push_out(hxy, river_union, cfg.settlement_clear_m, ok=_bank_ok(htown))
 
     villages = _village_table(rng, cfg, vxy, vtown, hxy, htown, tnames, tcodes, zc, ctransform)
     n_admin = vxy.shape[0]
@@ -666,6 +1135,8 @@ def generate(
         x0=x0,
         y1=y1,
         cc=cc,
+        wet=shapely.contains_xy(river_union.buffer(30.0), xy_c[:, 0], xy_c[:, 1]).reshape(nrc, nrc),
+        wet_cost=cfg.channel_road_cost,
     )
 
     # ---- facilities, hazards, protected, water ---------------------------------------------------
@@ -674,6 +1145,54 @@ def generate(
     water, in_service = _water(
         rng, villages, seat_xy, tnames, county, zc, acc, xy_c, valid_c, slope_c
     )
+    # water bodies: the river channels, and a lake behind each reservoir dam
+    lakes = _lakes(
+        cfg,
+        water,
+        dem,
+        ter["parent"],
+        acc,
+        transform,
+        [villages, towns, clinics, schools, water[~water["name"].str.endswith("水库")]],
+        county,
+    )
+    lake_union = shapely.union_all([g for _, g in lakes]) if lakes else shapely.Polygon()
+    bodies = [(n_, g) for n_, g in lakes]
+    for n_, g in rivers:
+        # one feature per named river (several parts where it leaves and re-enters the county)
+        g = shapely.make_valid(g.difference(lake_union))
+        polys = [p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"]
+        polys = [p for p in polys if p.area >= cfg.min_water_body_m2]
+        if polys:
+            bodies.append((n_, polys[0] if len(polys) == 1 else MultiPolygon(polys)))
+    wb = gpd.GeoDataFrame(
+        {
+            "water_id": [f"WB{i + 1:03d}" for i in range(len(bodies))],
+            "kind": "water_body",
+            "name": [n_ for n_, _ in bodies],
+            "safe": pd.array([pd.NA] * len(bodies), dtype="boolean"),
+            "capacity_m3d": np.nan,
+        },
+        geometry=[g for _, g in bodies],
+        crs=METRIC_CRS,
+    )
+    water_union = shapely.union_all(wb.geometry.to_numpy())
+    # point facilities placed beside settlements must not stand in the water either
+    for frame, keep in (
+        (clinics, None),
+        (schools, None),
+        (towns, None),
+        (water, ~water["name"].str.endswith("水库")),
+    ):
+        pts = frame.geometry.geom_type == "Point"
+        if keep is not None:
+            pts &= keep
+        idx = np.flatnonzero(pts.to_numpy())
+        if idx.size:
+            xy, _ = _push_out(shapely.get_coordinates(frame.geometry.iloc[idx]), water_union, 15.0)
+            frame.loc[frame.index[idx], "geometry"] = shapely.points(xy)
+    water = pd.concat([water, wb], ignore_index=True)
+    water["safe"] = water["safe"].astype("boolean")
     hazards = _hazards(rng, villages, n_admin, county, slope_c, valid_c, xy_c, acc, ter, ctransform)
     protected = _protected(rng, villages, seat_xy, county, zc, slope_c, inside_c, ctransform, water)
     _village_indicators(rng, villages, n_admin, clinics, in_service, village_leaf_surface)
@@ -684,6 +1203,7 @@ def generate(
                 np.where(hazards["radius_m"].notna(), hazards["radius_m"].fillna(0.0), 0.0) + 150.0
             ),
             *protected.geometry,
+            water_union.buffer(cfg.settlement_clear_m),
         ]
     )
     sites = _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c, keep_out)
@@ -739,6 +1259,12 @@ def generate(
         "n_roads": len(roads),
         "road_km": float(roads.length.sum() / 1000.0),
         "n_households": len(households),
+        "n_water_bodies": len(wb),
+        "river_channels_km2": round(
+            float(wb.loc[~wb["name"].str.endswith("水库")].area.sum() / 1e6), 3
+        ),
+        "reservoir_lakes_ha": {n_: round(g.area / 1e4, 1) for n_, g in lakes},
+        "moved_off_channels": {"seats": n_moved_seats, "villages": n_moved_v + n_moved_h},
         "planted": planted,
         "claimed_hardened_but_last_link_unhardened": [
             villages.at[i, "village_id"]
@@ -907,13 +1433,31 @@ def _village_indicators(rng, villages, n_admin, clinics, in_service, leaf_surfac
 
 
 def _roads(
-    rng, slope_c, inside_c, ctransform, seat_xy, villages, n_admin, outlet, acc, *, x0, y1, cc
+    rng,
+    slope_c,
+    inside_c,
+    ctransform,
+    seat_xy,
+    villages,
+    n_admin,
+    outlet,
+    acc,
+    *,
+    x0,
+    y1,
+    cc,
+    wet=None,
+    wet_cost=1.0,
 ):
     """Least-cost roads over a slope cost surface, noded on the coarse grid, then smoothed."""
     nrc = slope_c.shape[0]
     cost = 1.0 + (slope_c / 9.0) ** 2
     cost = np.where(inside_c, cost, 400.0)
     cost = np.where(acc >= 300.0, cost * 1.6, cost)  # bridging the big river costs a bit
+    # cells whose centre is in or beside a river channel: roads keep to the bank, crossing on
+    # bridges
+    if wet is not None:
+        cost = np.where(wet, cost * wet_cost, cost)
 
     def rc(x: float, y: float) -> tuple[int, int]:
         c = min(nrc - 1, max(0, int((x - x0) // cc)))

@@ -20,8 +20,19 @@ import pytest
 import rasterio
 import rasterio.features
 import shapely
+from scipy import ndimage
 
-from scripts.make_demo import GENERATED_FILES, NODATA, VILLAGE_RENAME, generate, main
+from scripts.make_demo import (
+    GENERATED_FILES,
+    NODATA,
+    VILLAGE_RENAME,
+    DemoConfig,
+    _channel_width_m,
+    _push_out,
+    _river_streams,
+    generate,
+    main,
+)
 
 SCALE = 0.25
 SEED = int(os.environ.get("ANJU_DEMO_TEST_SEED", "7"))  # other seeds: set the variable
@@ -190,6 +201,7 @@ def test_towns_and_facilities(ws):
         "plant",
         "network",
         "service_area",
+        "water_body",
     }
     hz = gpd.read_file(ws / "facilities.gpkg", layer="hazards")
     pts = hz[hz.geometry.geom_type == "Point"]
@@ -230,6 +242,10 @@ def test_deterministic_for_a_seed(ws, tmp_path):
     ra = gpd.read_file(ws / "roads.gpkg")
     rb = gpd.read_file(again / "roads.gpkg")
     assert ra.geometry.geom_equals_exact(rb.geometry, tolerance=0).all()
+    wa = gpd.read_file(ws / "facilities.gpkg", layer="water")
+    wb = gpd.read_file(again / "facilities.gpkg", layer="water")
+    assert list(wa["water_id"]) == list(wb["water_id"])
+    assert wa.geometry.geom_equals_exact(wb.geometry, tolerance=0).all()
     assert (ws / "households.csv").read_bytes() == (again / "households.csv").read_bytes()
 
 
@@ -266,7 +282,11 @@ def test_committed_demo_complete():
     assert doc["layers"]["villages"]["rename"] == VILLAGE_RENAME
     assert (DEMO / "README.md").exists()
     # the committed inputs only: a plan built into data/demo/plan by `python app.py` is not committed
-    total = sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file() and "plan" not in p.relative_to(DEMO).parts)
+    total = sum(
+        p.stat().st_size
+        for p in DEMO.rglob("*")
+        if p.is_file() and "plan" not in p.relative_to(DEMO).parts
+    )
     assert total < 12 * 1024 * 1024
 
 
@@ -284,3 +304,117 @@ def test_cli_clean_keeps_foreign_files(tmp_path, capsys):
     assert (out / "notes.txt").read_text() == "mine"
     assert "seed: 1" in capsys.readouterr().out
     assert (out / "workspace.toml").exists() and (out / "dem.tif").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# water bodies (kind "water_body" in the water layer): river channels and reservoir lakes
+# --------------------------------------------------------------------------------------------
+
+
+def _water_bodies(folder: Path) -> gpd.GeoDataFrame:
+    water = gpd.read_file(folder / "facilities.gpkg", layer="water")
+    return water[water["kind"] == "water_body"].to_crs(4545)
+
+
+def _assert_water_bodies(folder: Path) -> None:
+    """The invariants of the water bodies of one generated workspace."""
+    wb = _water_bodies(folder)
+    assert len(wb) >= 3, "expected river channels and reservoir lakes"
+    assert wb["water_id"].str.fullmatch(r"WB\d{3}").all() and wb["water_id"].is_unique
+    assert wb["safe"].isna().all() and wb["capacity_m3d"].isna().all()
+    assert wb["name"].notna().all()
+    assert set(wb.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert wb.is_valid.all() and not wb.is_empty.any()
+    county = gpd.read_file(folder / "county.gpkg", layer="boundary").to_crs(4545).geometry.iloc[0]
+    # inside the county (1 m slack for the EPSG:4490 round trip)
+    assert wb.within(county.buffer(1.0)).all()
+    # water bodies do not overlap one another
+    assert abs(shapely.union_all(wb.geometry.to_numpy()).area - wb.area.sum()) < 1.0
+    lakes = wb[wb["name"].str.endswith("水库")]
+    rivers = wb[~wb["name"].str.endswith("水库")]
+    assert len(lakes) >= 1 and len(rivers) >= 1
+    # a reservoir lake: a few tens of hectares, with its source point (the dam) on its shore
+    assert lakes.area.between(5e4, 6e5).all(), lakes.area
+    water = gpd.read_file(folder / "facilities.gpkg", layer="water").to_crs(4545)
+    src = water[(water["kind"] == "source") & water["name"].str.endswith("水库")]
+    for name, g in zip(lakes["name"], lakes.geometry, strict=True):
+        assert src[src["name"] == name].distance(g).min() < 30.0, name
+    # river channels: 15-60 m wide, so their area is 15-60 m times their length (~half the
+    # perimeter); they cover a small share of the county
+    for g in rivers.geometry:
+        width = g.area / (g.length / 2.0)
+        assert 10.0 < width < 62.0, width
+    assert 0.002 < rivers.area.sum() / county.area < 0.03
+    # no village, hamlet or town stands in the water
+    union = shapely.union_all(wb.geometry.to_numpy())
+    villages = pyogrio.read_dataframe(folder / "villages.shp", encoding="GB18030").to_crs(4545)
+    assert not villages.intersects(union).any()
+    towns = gpd.read_file(folder / "towns.geojson").to_crs(4545)
+    assert not towns.intersects(union).any()
+    # water lies in the valleys: each body's mean DEM is below that of a 300 m ring around it
+    with rasterio.open(folder / "dem.tif") as src_:
+        arr, transform = src_.read(1), src_.transform
+    for wid, g in zip(wb["water_id"], wb.geometry, strict=True):
+        ring = g.buffer(300.0).difference(union)
+        m_in = rasterio.features.geometry_mask([g], arr.shape, transform, invert=True)
+        m_ring = rasterio.features.geometry_mask([ring], arr.shape, transform, invert=True)
+        m_in &= arr != NODATA
+        m_ring &= arr != NODATA
+        assert m_in.sum() > 0 and m_ring.sum() > 0, wid
+        assert arr[m_in].mean() < arr[m_ring].mean() - 5.0, wid
+    # stricter for the river channels (the ring test above passes even for channels shifted
+    # 250 m sideways): their cells are the valley bottom, on average within a few metres of
+    # the lowest cell 150 m around (steep reaches drop that much along the channel). Shifted
+    # 90 m sideways the channels sit 4-6 m above it on average, 250 m sideways 17-30 m.
+    z = np.where(arr == NODATA, np.inf, arr.astype(float))
+    low = ndimage.minimum_filter(z, size=11)
+    above = []
+    for wid, g in zip(rivers["water_id"], rivers.geometry, strict=True):
+        m_in = rasterio.features.geometry_mask([g], arr.shape, transform, invert=True)
+        m_in &= arr != NODATA
+        above.append(z[m_in] - low[m_in])
+        assert above[-1].mean() < 5.0, wid
+    assert np.concatenate(above).mean() < 3.0
+
+
+def test_water_bodies(ws):
+    _assert_water_bodies(ws)
+
+
+def test_committed_demo_water_bodies():
+    _assert_water_bodies(DEMO)
+    wb = _water_bodies(DEMO)
+    assert "清水河" in set(wb["name"])  # the trunk river
+
+
+def test_channel_width_grows_with_area_and_is_capped():
+    cfg = DemoConfig()
+    w = _channel_width_m(np.array([1.0, 15.0, 150.0, 1500.0, 1e6]), cfg)
+    assert w[0] == w[1] == 15.0  # below the threshold: the narrowest channel
+    assert w[2] == pytest.approx(15.0 * 10**0.28)  # 28.6 m
+    assert w[3] == pytest.approx(15.0 * 100**0.28)  # 54.6 m
+    assert w[4] == 60.0
+
+
+def test_river_streams_hack_order():
+    # a 1 x 5 strip draining east to the outlet at column 4, with a side branch:
+    # flat indices 0 → 1 → 2 → 3 → 4 (outlet); cell 5 (row 1) drains to 2
+    parent = np.array([[1, 2, 3, 4, -1], [2, -1, -1, -1, -1]])
+    acc = np.array([[20.0, 40.0, 90.0, 95.0, 100.0], [30.0, 1.0, 1.0, 1.0, 1.0]])
+    streams = _river_streams(acc, parent, 15.0)
+    assert [s["cells"] for s in streams] == [[4, 3, 2, 1, 0], [2, 5]]
+    assert [s["recv"] for s in streams] == [-1, 0]
+    assert streams[1]["area_km2"] == 30.0
+
+
+def test_push_out_moves_points_to_the_nearer_bank():
+    river = shapely.box(0.0, -20.0, 1000.0, 20.0)  # a 40 m wide channel along the x axis
+    xy = np.array([[500.0, 5.0], [500.0, -12.0], [500.0, 80.0]])
+    out, moved = _push_out(xy, river, 10.0)
+    assert moved == 2
+    assert out[0] == pytest.approx([500.0, 35.0])  # 20 m bank + 10 m margin + 5 m
+    assert out[1] == pytest.approx([500.0, -35.0])
+    assert out[2] == pytest.approx([500.0, 80.0])  # already dry: untouched
+    # when the nearer bank is refused, the point goes to the other bank
+    out, moved = _push_out(xy[:1], river, 10.0, ok=lambda i, x, y: y < 0)
+    assert moved == 1 and out[0, 1] < -30.0
