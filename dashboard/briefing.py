@@ -47,7 +47,7 @@ HEADLINE_KEYS = (
     ("exit_ready", "ready"),
     ("blocked_one", "blocked_one"),
     ("blocked_several", "blocked_several"),
-    ("unknown", "unknown"),
+    ("unknown", "unknown_villages"),
     ("people_to_relocate", "people_to_relocate"),
     ("km_to_harden", "km_to_harden"),
     ("no_safe_water", "no_safe_water"),

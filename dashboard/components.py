@@ -44,6 +44,7 @@ POLY_STYLE = {
     "protected": {"color": "#009E73", "weight": 0.5, "fillColor": "#009E73", "fillOpacity": 0.12},
     "service_area": {"color": "#56B4E9", "weight": 1, "fillColor": "#56B4E9", "fillOpacity": 0.12},
     "water_network": {"color": "#0072B2", "weight": 1.5, "opacity": 0.8},
+    "water_bodies": {"color": "#3A86C8", "weight": 0.5, "fillColor": "#8EC3EA", "fillOpacity": 0.85},
 }
 
 VILLAGE_PANE = "villages"
@@ -56,6 +57,7 @@ JS = {
     "hideout_style": {"variable": "anju.hideoutStyle"},
     "label_tooltip": {"variable": "anju.bindLabel"},
     "radius_point": {"variable": "anju.radiusPoint"},
+    "site_point": {"variable": "anju.sitePoint"},
 }
 
 
@@ -242,10 +244,17 @@ def context_overlays(plan: Plan, lang: str, *, checked: tuple[str, ...] = ()) ->
         _poly_layer(plan, "hazards", lang, checked="hazards" in checked),
         _poly_layer(
             plan,
+            "water_bodies",
+            lang,
+            checked=True,
+            select=_water_of(("Polygon", "MultiPolygon"), kinds=("water_body",)),
+        ),
+        _poly_layer(
+            plan,
             "service_area",
             lang,
             checked="water" in checked,
-            select=_water_of(("Polygon", "MultiPolygon")),
+            select=_water_of(("Polygon", "MultiPolygon"), kinds=("service_area",)),
         ),
         _poly_layer(
             plan,
@@ -274,10 +283,17 @@ def context_overlays(plan: Plan, lang: str, *, checked: tuple[str, ...] = ()) ->
     return [i for i in items if i is not None]
 
 
-def _water_of(types: tuple[str, ...]):
+def _water_of(types: tuple[str, ...], *, kinds: tuple[str, ...] | None = None):
+    """Rows of the water layer with these geometry types (and ``kind`` values, when given)."""
+
     def select(plan: Plan):
         w = plan.layer("water")
-        return w[w.geom_type.isin(list(types))] if not w.empty else w
+        if w.empty:
+            return w
+        keep = w.geom_type.isin(list(types))
+        if kinds is not None and "kind" in w.columns:
+            keep &= w["kind"].isin(list(kinds))
+        return w[keep]
 
     return select
 
@@ -348,55 +364,86 @@ def _swatch(color: str, *, shape: str = "circle", dash: str | None = None) -> ht
     return html.Span(className=f"swatch swatch-{shape}", style=style)
 
 
-def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html.Div:
-    """Legend for statuses, roads, points, areas and (collapsed) raster ramps."""
+def legend_entry(
+    label: str, color: str, *, shape: str = "circle", dash: bool = False, outline: str | None = None
+) -> html.Div:
+    """One legend row: a swatch (circle, square, triangle, line or area) and its label."""
+    sw = _swatch(color, shape=shape, dash="y" if dash else None)
+    if outline is not None and shape != "line":
+        sw.style = {
+            **sw.style,
+            "border": f"2px {'dashed' if dash else 'solid'} {outline}",
+            "opacity": 1,
+        }
+    return html.Div([sw, label])
+
+
+def coverage_entries(lang: str) -> list[html.Div]:
+    """Legend rows of the coverage and bureau maps: statuses, roads, points, areas."""
     items = [
-        html.Div([_swatch(STATUS_COLORS["m"]), t("met", lang)]),
-        html.Div([_swatch(STATUS_COLORS["n"]), t("not_met", lang)]),
-        html.Div([_swatch(STATUS_COLORS["u"]), t("unknown", lang)]),
-        html.Div([_swatch(ROAD_COLORS["hardened"], shape="line"), t("hardened", lang)]),
-        html.Div(
-            [_swatch(ROAD_COLORS["unhardened"], shape="line", dash="y"), t("unhardened", lang)]
-        ),
-        html.Div(
-            [
-                _swatch(ROAD_COLORS["unknown"], shape="line", dash="y"),
-                f"{t('roads', lang)}: {t('unknown', lang)}",
-            ]
+        legend_entry(t("met", lang), STATUS_COLORS["m"]),
+        legend_entry(t("not_met", lang), STATUS_COLORS["n"]),
+        legend_entry(t("unknown", lang), STATUS_COLORS["u"]),
+        legend_entry(t("hardened", lang), ROAD_COLORS["hardened"], shape="line"),
+        legend_entry(t("unhardened", lang), ROAD_COLORS["unhardened"], shape="line", dash=True),
+        legend_entry(
+            f"{t('roads', lang)}: {t('unknown', lang)}",
+            ROAD_COLORS["unknown"],
+            shape="line",
+            dash=True,
         ),
     ]
     for name, st in POI_STYLE.items():
-        items.append(html.Div([_swatch(st["color"], shape=st["shape"]), t(name, lang)]))
-    for key in ("hazards", "protected", "service_area"):
-        items.append(html.Div([_swatch(POLY_STYLE[key]["fillColor"], shape="area"), t(key, lang)]))
+        items.append(legend_entry(t(name, lang), st["color"], shape=st["shape"]))
+    for key in ("water_bodies", "hazards", "protected", "service_area"):
+        items.append(legend_entry(t(key, lang), POLY_STYLE[key]["fillColor"], shape="area"))
     items.append(
-        html.Div(
-            [_swatch(POLY_STYLE["water_network"]["color"], shape="line"), t("water_network", lang)]
-        )
+        legend_entry(t("water_network", lang), POLY_STYLE["water_network"]["color"], shape="line")
     )
+    return items
+
+
+def raster_legend_names(plan: Plan | None, rasters: bool | tuple[str, ...]) -> list[str]:
+    """The raster overlays a legend describes: those the page offers (``rasters`` names,
+    or all when True, none when False) that the plan has."""
+    if rasters is False or rasters is None:
+        return []
+    names = list(OVERLAYS) if rasters is True else [n for n in rasters if n in OVERLAYS]
+    return [n for n in names if plan is None or n in plan.rasters]
+
+
+def legend(
+    lang: str,
+    *,
+    plan: Plan | None = None,
+    rasters: bool | tuple[str, ...] = True,
+    entries: list | None = None,
+) -> html.Div:
+    """Legend: ``entries`` (default: the coverage rows) and, collapsed, the opacity
+    slider and colour ramps of the raster overlays the page offers (``rasters``)."""
+    items = coverage_entries(lang) if entries is None else entries
     ramps = []
-    if rasters:
-        for name in OVERLAYS:
-            if plan is not None and name not in plan.rasters:
-                continue
-            stops = legend_stops(name)
-            grad = ", ".join(c for _, c in stops)
-            ov = OVERLAYS[name]
-            ramps.append(
-                html.Div(
-                    [
-                        html.Div(t(name, lang), className="ramp-title"),
-                        html.Div(
-                            className="ramp",
-                            style={"background": f"linear-gradient(to right, {grad})"},
-                        ),
-                        html.Div(
-                            [html.Span(f"{ov.vmin:g}"), html.Span(f"{ov.vmax:g}{ov.unit}")],
-                            className="ramp-labels",
-                        ),
-                    ]
-                )
+    for name in raster_legend_names(plan, rasters):
+        stops = legend_stops(name)
+        grad = ", ".join(c for _, c in stops)
+        ov = OVERLAYS[name]
+        ramps.append(
+            html.Div(
+                [
+                    html.Div(t(name, lang), className="ramp-title"),
+                    html.Div(
+                        className="ramp",
+                        style={"background": f"linear-gradient(to right, {grad})"},
+                    ),
+                    html.Div(
+                        [html.Span(f"{ov.vmin:g}"), html.Span(f"{ov.vmax:g}{ov.unit}")],
+                        className="ramp-labels",
+                    ),
+                ],
+                className="ramp-block",
+                **{"data-raster": name},
             )
+        )
     body = [html.Div(items, className="legend-items")]
     if ramps:
         body.append(
@@ -409,8 +456,9 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
                         0.1,
                         value=0.6,
                         id=ids.RASTER_OPACITY,
-                        marks=None,
-                        tooltip={"placement": "bottom"},
+                        marks={0: "0", 1: "1"},
+                        allow_direct_input=False,
+                        tooltip={"placement": "bottom", "always_visible": True},
                     ),
                     *ramps,
                 ]
@@ -424,6 +472,49 @@ def legend(lang: str, *, plan: Plan | None = None, rasters: bool = True) -> html
     )
 
 
+# ---- relocation page styles and legend rows
+SITE_STYLE = {"color": "#009E73", "weight": 2, "fillColor": "#009E73", "fillOpacity": 0.5}
+IDLE_SITE_STYLE = {
+    "color": "#009E73",
+    "weight": 1,
+    "fillColor": "#009E73",
+    "fillOpacity": 0.08,
+    "dashArray": "3 3",
+}
+FLOW_STYLE = {"color": "#CC79A7", "weight": 2, "opacity": 0.8, "dashArray": "4 3"}
+SCEN_STYLE = {"color": "#7b3294", "weight": 3, "fillColor": "#7b3294", "fillOpacity": 0.3}
+SITE_COLOR = "#009E73"
+CAND_STYLE = {"color": "#D55E00", "radius": 4, "shape": "circle"}
+RELOC_RASTERS = ("suitability", "slope_deg")
+
+
+def reloc_legend_entries(lg: str) -> list[html.Div]:
+    """Legend rows for what this page draws: candidate villages, sites (opened or not,
+    planner or generated), allocation flows, scenario sites, and the context layers."""
+    src = {"planner": t("planner", lg), "generated": t("generated", lg)}
+    opened, idle = t("opened", lg), t("not_opened", lg)
+    return [
+        legend_entry(t("candidates", lg), CAND_STYLE["color"]),
+        legend_entry(
+            f"{t('sites', lg)}: {opened} · {src['generated']}", SITE_COLOR, outline="#1b1b1b"
+        ),
+        legend_entry(
+            f"{t('sites', lg)}: {opened} · {src['planner']}",
+            SITE_COLOR,
+            shape="diamond",
+            outline="#1b1b1b",
+        ),
+        legend_entry(f"{t('sites', lg)}: {idle}", "#ffffff", dash=True, outline=SITE_COLOR),
+        legend_entry(t("allocation_flow", lg), FLOW_STYLE["color"], shape="line", dash=True),
+        legend_entry(t("scenario_sites", lg), SCEN_STYLE["fillColor"], shape="area"),
+        legend_entry(t("towns", lg), POI_STYLE["towns"]["color"], shape="square"),
+        legend_entry(t("hazards", lg), POLY_STYLE["hazards"]["fillColor"], shape="area"),
+        legend_entry(t("protected", lg), POLY_STYLE["protected"]["fillColor"], shape="area"),
+        legend_entry(t("boundary", lg), POLY_STYLE["boundary"]["color"], shape="line", dash=True),
+        legend_entry(t("townships", lg), POLY_STYLE["townships"]["color"], shape="line", dash=True),
+    ]
+
+
 def grid(
     grid_id: str,
     rows: list[dict],
@@ -433,6 +524,7 @@ def grid(
     row_id: str | None = None,
     selectable: bool = True,
     wide: tuple[str, ...] = (),
+    min_widths: dict[str, int] | None = None,
 ) -> dag.AgGrid:
     """A dash-ag-grid table: ``columns`` are (field, header) pairs; ``wide`` fields get
     more room and a tooltip with the full text."""
@@ -447,6 +539,8 @@ def grid(
         }
         if field in wide:
             d.update({"flex": 3, "tooltipField": field, "minWidth": 200})
+        if min_widths and field in min_widths:
+            d["minWidth"] = min_widths[field]
         if rows and isinstance(
             next((r[field] for r in rows if r.get(field) is not None), None), int | float
         ):
@@ -467,7 +561,14 @@ def grid(
         id=grid_id,
         rowData=rows,
         columnDefs=defs,
-        defaultColDef={"resizable": True, "minWidth": 80, "flex": 1},
+        # headers wrap onto two lines instead of being cut to "容…" stubs
+        defaultColDef={
+            "resizable": True,
+            "minWidth": 80,
+            "flex": 1,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+        },
         dashGridOptions=opts,
         getRowId=f"params.data.{row_id}" if row_id else None,
         style={"height": height, "width": "100%"},

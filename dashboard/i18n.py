@@ -63,6 +63,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "water": ("水源与供水", "Water sources & supply"),
     "service_area": ("供水覆盖区", "Water service areas"),
     "water_network": ("供水管网", "Water network"),
+    "water_bodies": ("河流水库", "Rivers and reservoirs"),
     "gap": ("未硬化", "not hardened"),
     "no_road": ("不通路", "no road"),
     "opened": ("启用", "opened"),
@@ -161,6 +162,13 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "eligible": ("符合条件", "Eligible"),
     "people_to_move": ("搬迁人数", "People to move"),
     "legend": ("图例", "Legend"),
+    "not_opened": ("未启用", "not opened"),
+    "unknown_villages": ("状态未知", "Status unknown"),
+    "col_not_met": ("未达标", "Not met"),
+    "col_unknown": ("未知", "Unknown"),
+    "allocation_flow": ("搬迁去向（村→安置点）", "Allocation flows (village → site)"),
+    "scenario_sites": ("新情景安置点", "Scenario sites"),
+    "selected_village": ("选中的村", "Selected village"),
 }
 
 

@@ -49,6 +49,8 @@ RELOC_PROGRESS = "reloc-progress"
 RELOC_RESULT = "reloc-result"
 RELOC_COMPARE = "reloc-compare"
 RELOC_PARAM = "reloc-param"  # pattern-matching: {"type": RELOC_PARAM, "name": ...}
+RELOC_PARAM_VALUE = "reloc-param-value"  # {"type": RELOC_PARAM_VALUE, "name": ...}: value label
+RELOC_PARAM_FORMATS = "reloc-param-formats"  # store: display spec of every control
 RELOC_SCENARIO_LAYER = "reloc-scenario-layer"
 
 # briefing

@@ -117,6 +117,60 @@ PARAMS: tuple[Param, ...] = (
 )
 
 
+#: How each control's value reads next to its slider: decimal places, unit suffix per
+#: language (zh, en), shown as a percentage, and the text for 0 when 0 means "automatic".
+PARAM_FORMATS: dict[str, dict[str, Any]] = {
+    "min_score": {"digits": 0, "unit": (" 分", " pts")},
+    "hazard_buffer_m": {"digits": 0, "unit": (" 米", " m")},
+    "steep_frac": {"digits": 0, "pct": True},
+    "remote_township_seat_min": {"digits": 0, "unit": (" 分钟", " min")},
+    "slope_limit_deg": {"digits": 1, "unit": ("°", "°")},
+    "site_threshold": {"digits": 2},
+    "capacity_factor": {"digits": 1, "unit": (" 倍", "×")},
+    "open_sites": {"digits": 0, "unit": (" 个", " sites"), "zero": ("自动", "auto")},
+    **{f"ahp_{f}": {"digits": 0, "unit": (" / 9", " / 9")} for f in AHP_FACTORS},
+}
+
+
+def param_format(name: str, lang: str = "zh") -> dict[str, Any]:
+    """The display spec of control ``name`` in ``lang``: ``digits``, ``suffix``, ``pct``,
+    ``zero`` (text for 0, or None).  Also sent to the browser for the live label.
+
+    Raises
+    ------
+    KeyError
+        For an unknown control name.
+    """
+    f = PARAM_FORMATS[name]
+    i = 1 if lang == "en" else 0
+    return {
+        "digits": int(f.get("digits", 0)),
+        "suffix": f["unit"][i] if "unit" in f else "",
+        "pct": bool(f.get("pct", False)),
+        "zero": f["zero"][i] if "zero" in f else None,
+    }
+
+
+def format_param(name: str, value: Any, lang: str = "zh", *, unit: bool = True) -> str:
+    """The value of control ``name`` as shown beside its slider (``"200 米"``, ``"30%"``).
+
+    Mirrors ``anju.paramLabel`` in ``assets/anju.js``; ``"—"`` for a missing value.
+    ``unit=False`` drops the unit suffix (for the short end marks under a slider).
+    """
+    spec = param_format(name, lang)
+    if not unit:
+        spec["suffix"] = ""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if spec["zero"] is not None and v == 0:
+        return spec["zero"]
+    if spec["pct"]:
+        return f"{100 * v:.{spec['digits']}f}%"
+    return f"{v:.{spec['digits']}f}{spec['suffix']}"
+
+
 def defaults(parameters: dict[str, Any] | None = None) -> dict[str, float]:
     """Initial control values: the plan's own parameters where present, else defaults.
 

@@ -645,3 +645,48 @@ def centroid_latlon(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     """``lat``/``lon`` of each row (representative point) for flying the map there."""
     pts = gdf.geometry.representative_point()
     return pd.DataFrame({"lat": pts.y.round(5), "lon": pts.x.round(5)}, index=gdf.index)
+
+
+def site_source(value: Any) -> str:
+    """A site's source as ``"planner"`` or ``"generated"`` (anything else: ``"generated"``)."""
+    return (
+        "planner" if str(value).strip().lower() in ("planner", "规划", "规划提供") else "generated"
+    )
+
+
+def site_points_geojson(sites: gpd.GeoDataFrame, lang: str = "zh") -> dict[str, Any]:
+    """Resettlement sites as points (a point inside each site) for the county-scale map.
+
+    Properties: ``label`` (name and translated source), ``src`` (planner/generated).
+    """
+    if sites.empty:
+        return {"type": "FeatureCollection", "features": []}
+    pts = sites.geometry.representative_point()
+    names = (
+        sites["name"]
+        if "name" in sites.columns
+        else sites.get("site_id", pd.Series("", index=sites.index))
+    )
+    src = (
+        sites["source"].map(site_source)
+        if "source" in sites.columns
+        else pd.Series("generated", index=sites.index)
+    )
+    out = gpd.GeoDataFrame(
+        {
+            "label": [f"{n} · {t(s, lang)}" for n, s in zip(names.astype(str), src, strict=True)],
+            "src": src.values,
+        },
+        geometry=gpd.points_from_xy(pts.x.round(5), pts.y.round(5)),
+        crs=sites.crs,
+    )
+    return to_geojson(out, columns=("label", "src"))
+
+
+def sites_table(sites: pd.DataFrame, lang: str = "zh", *, digits: int = 3) -> list[dict[str, Any]]:
+    """Rows of the sites grid: as :func:`display_records`, with ``source`` translated
+    (规划提供/系统生成, planner/generated)."""
+    d = pd.DataFrame(sites.drop(columns=["geometry"], errors="ignore")).copy()
+    if "source" in d.columns:
+        d["source"] = [t(site_source(v), lang) for v in d["source"]]
+    return display_records(d, lang, digits=digits)

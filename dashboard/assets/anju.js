@@ -24,11 +24,11 @@
       var colors = h.colors || {m: "#0072B2", n: "#E69F00", u: "#9E9E9E"};
       return {
         color: sel ? "#000000" : (on ? "#ffffff" : colors[code]),
-        weight: sel ? 3 : 1,
-        opacity: on ? 1 : 0.35,
+        weight: sel ? 4 : 1,
+        opacity: (on || sel) ? 1 : 0.35,
         fillColor: colors[code] || "#9E9E9E",
-        fillOpacity: on ? 0.95 : 0.15,
-        radius: sel ? 9 : (on ? 6 : 3.5)
+        fillOpacity: (on || sel) ? 0.95 : 0.15,
+        radius: sel ? 10 : (on ? 6 : 3.5)
       };
     },
     villagePoint: function (feature, latlng, context) {
@@ -67,6 +67,25 @@
       opts.radius = r;
       return L.circleMarker(latlng, opts);
     },
+    /* resettlement sites: planner sites as diamonds, generated ones as circles; filled
+       when opened, hollow (dashed) when not opened */
+    sitePoint: function (feature, latlng, context) {
+      var h = (context && context.hideout) || {};
+      var p = feature.properties || {};
+      var opened = !!h.opened;
+      var fill = opened ? (h.color || "#009E73") : "#ffffff";
+      var stroke = h.color || "#009E73";
+      if (p.src === "planner") {
+        var s = 13;
+        var html = '<div style="width:' + s + 'px;height:' + s + 'px;transform:rotate(45deg);' +
+          'box-sizing:border-box;background:' + fill + ';border:2px ' + (opened ? 'solid #1b1b1b' : 'dashed ' + stroke) + '"></div>';
+        return L.marker(latlng, {icon: L.divIcon({className: "poi site-planner", html: html,
+          iconSize: [s, s], iconAnchor: [s / 2, s / 2]})});
+      }
+      return L.circleMarker(latlng, {radius: 6, color: opened ? "#1b1b1b" : stroke,
+        weight: opened ? 1.5 : 2, dashArray: opened ? null : "3 2", fillColor: fill,
+        fillOpacity: 1});
+    },
     radiusPoint: function (feature, latlng) {
       var r = (feature.properties || {}).r;
       if (r) { return L.circle(latlng, {radius: r}); }
@@ -74,6 +93,17 @@
     },
     hideoutStyle: function (feature, context) {
       return (context && context.hideout) || {};
+    },
+    /* value label of a scenario slider; mirrors dashboard.scenario.format_param */
+    paramLabel: function (drag, value, fmts, id) {
+      var v = (drag === null || drag === undefined) ? value : drag;
+      if (Array.isArray(v)) { v = v[0]; }
+      var f = (fmts || {})[(id || {}).name] || {digits: 0, suffix: ""};
+      if (v === null || v === undefined || isNaN(Number(v))) { return "—"; }
+      v = Number(v);
+      if (f.zero !== null && f.zero !== undefined && v === 0) { return f.zero; }
+      if (f.pct) { return (100 * v).toFixed(f.digits) + "%"; }
+      return v.toFixed(f.digits) + (f.suffix || "");
     },
     bindLabel: function (feature, layer) {
       var p = feature.properties || {};
@@ -91,7 +121,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside || {}, {
     anju: {
       /* filters -> [hideout, counts text]; mirrors viewmodels.filter_counts */
-      filter: function (township, indicator, status, meta, data, hideout) {
+      filter: function (township, indicator, status, meta, data, hideout, click) {
         meta = meta || {};
         var keys = meta.keys || ["exit_ready"];
         var idx = Math.max(0, keys.indexOf(indicator || "exit_ready"));
@@ -99,6 +129,8 @@
         var h = Object.assign({}, hideout || {}, {
           idx: idx, township: township || "", status: codes[status] || ""
         });
+        var cp = (click && click.properties) || null;
+        if (cp && cp.vid !== undefined && cp.vid !== null) { h.selected = cp.vid; }
         var c = {n: 0, met: 0, not_met: 0, unknown: 0};
         var feats = (data && data.features) || [];
         for (var i = 0; i < feats.length; i++) {

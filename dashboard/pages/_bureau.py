@@ -108,7 +108,7 @@ def bureau_layout(spec: BureauSpec) -> html.Div:
         map_id=bid["map"],
         overlays=overlays,
         rasters=spec.rasters,
-        legend=legend(lg, plan=plan, rasters=bool(spec.rasters)),
+        legend=legend(lg, plan=plan, rasters=tuple(spec.rasters or ())),
     )
     cols = [(f, t(k, lg)) for f, k in spec.columns if f in table.columns]
     tables = [

@@ -25,8 +25,8 @@ def ranking_figure(ranking, lg: str) -> go.Figure:
     r = ranking.iloc[::-1]
     for col, code, key in (
         ("ready", "m", "ready"),
-        ("blocked", "n", "not_met"),
-        ("unknown", "u", "unknown"),
+        ("blocked", "n", "col_not_met"),
+        ("unknown", "u", "col_unknown"),
     ):
         fig.add_bar(
             y=r["township"],
@@ -95,8 +95,8 @@ def layout(**_kwargs):
                             ("township", t("township", lg)),
                             ("villages", t("villages", lg)),
                             ("ready", t("ready", lg)),
-                            ("blocked", t("not_met", lg)),
-                            ("unknown", t("unknown", lg)),
+                            ("blocked", t("col_not_met", lg)),
+                            ("unknown", t("col_unknown", lg)),
                             ("ready_frac", t("ready_frac", lg)),
                         ],
                         height="320px",

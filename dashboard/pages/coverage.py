@@ -78,13 +78,16 @@ def layout(**_kwargs) -> html.Div:
     return html.Div([alert, page], className="page") if alert is not None else page
 
 
+# filters and the clicked village -> hideout (restyle, with a ring on the selected
+# village so the map and the side panel agree) and counts; no server round trip
 clientside_callback(
-    "function(tw, ind, st, meta, data, h){ return window.dash_clientside.anju.filter(tw, ind, st, meta, data, h); }",
+    "function(tw, ind, st, click, meta, data, h){ return window.dash_clientside.anju.filter(tw, ind, st, meta, data, h, click); }",
     Output(ids.VILLAGES, "hideout"),
     Output(ids.COUNTS, "children"),
     Input(ids.FILTER_TOWNSHIP, "value"),
     Input(ids.FILTER_INDICATOR, "value"),
     Input(ids.FILTER_STATUS, "value"),
+    Input(ids.VILLAGES, "clickData"),
     State(META, "data"),
     State(ids.VILLAGES, "data"),
     State(ids.VILLAGES, "hideout"),

@@ -4,47 +4,59 @@ from __future__ import annotations
 
 import dash
 import dash_leaflet as dl
-from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import ids
-from dashboard.components import JS, context_overlays, grid, legend, map_frame
+from dashboard.components import (
+    CAND_STYLE,
+    FLOW_STYLE,
+    IDLE_SITE_STYLE,
+    JS,
+    RELOC_RASTERS,
+    SCEN_STYLE,
+    SITE_COLOR,
+    SITE_STYLE,
+    context_overlays,
+    grid,
+    legend,
+    map_frame,
+    reloc_legend_entries,
+)
 from dashboard.i18n import fmt_frac, fmt_num, t
 from dashboard.pages._common import load_or_alert
 from dashboard.scenario import (
     PARAMS,
     build_overrides,
     defaults,
+    format_param,
     merge_overrides,
+    param_format,
     progress_adapter,
     scenario_metrics,
 )
 from dashboard.state import config, get_plan, lang, plan_dir
-from dashboard.viewmodels import bool_series, display_records, relocation_candidates, to_geojson
+from dashboard.viewmodels import (
+    bool_series,
+    display_records,
+    relocation_candidates,
+    site_points_geojson,
+    sites_table,
+    to_geojson,
+)
 from layers.errors import AnjuError
 
 dash.register_page(__name__, path="/relocation", name="relocation", title="安居 · 搬迁")
 
-SITE_STYLE = {"color": "#009E73", "weight": 2, "fillColor": "#009E73", "fillOpacity": 0.5}
-IDLE_SITE_STYLE = {
-    "color": "#009E73",
-    "weight": 1,
-    "fillColor": "#009E73",
-    "fillOpacity": 0.08,
-    "dashArray": "3 3",
-}
-FLOW_STYLE = {"color": "#CC79A7", "weight": 2, "opacity": 0.8, "dashArray": "4 3"}
-SCEN_STYLE = {"color": "#7b3294", "weight": 3, "fillColor": "#7b3294", "fillOpacity": 0.3}
-SITE_POINT_STYLE = {"color": "#009E73", "radius": 8, "shape": "circle"}
-CAND_STYLE = {"color": "#D55E00", "radius": 4, "shape": "circle"}
-
 
 def _controls(plan, lg):
+    """Sliders of the scenario panel, each with its current value and unit beside the label
+    (kept up to date while dragging by ``anju.paramLabel``) and its range as end marks."""
     vals = defaults(plan.manifest.get("parameters"))
     out = []
     heads = {
         "relocation": ("搬迁对象规则", "Who moves"),
         "suitability": ("安置点", "Sites"),
-        "ahp": ("适宜性权重（AHP）", "Suitability weights (AHP)"),
+        "ahp": ("适宜性权重（AHP，1–9）", "Suitability weights (AHP, 1–9)"),
     }
     group = None
     for p in PARAMS:
@@ -52,17 +64,38 @@ def _controls(plan, lg):
             group = p.group
             out.append(html.H4(heads[group][1 if lg == "en" else 0]))
         out += [
-            html.Label(p.label_en if lg == "en" else p.label_zh, className="field-label"),
+            html.Div(
+                [
+                    html.Label(
+                        p.label_en if lg == "en" else p.label_zh,
+                    ),
+                    html.Span(
+                        format_param(p.name, vals[p.name], lg),
+                        id={"type": ids.RELOC_PARAM_VALUE, "name": p.name},
+                        className="param-value",
+                    ),
+                ],
+                className="param-head",
+            ),
             dcc.Slider(
                 p.vmin,
                 p.vmax,
                 p.step,
                 value=vals[p.name],
                 id={"type": ids.RELOC_PARAM, "name": p.name},
-                marks=None,
-                tooltip={"placement": "bottom", "always_visible": False},
+                marks={
+                    v: {"label": format_param(p.name, v, lg, unit=False)} for v in (p.vmin, p.vmax)
+                },
+                allow_direct_input=False,
+                updatemode="mouseup",
+                className="param-slider",
             ),
         ]
+    out.append(
+        dcc.Store(
+            id=ids.RELOC_PARAM_FORMATS, data={p.name: param_format(p.name, lg) for p in PARAMS}
+        )
+    )
     return out
 
 
@@ -120,35 +153,60 @@ def layout(**_kwargs):
                     hideout=FLOW_STYLE,
                     id="reloc-flows",
                 ),
-                name=t("allocation", lg),
+                name=t("allocation_flow", lg),
                 checked=True,
             )
         )
     if not sites.empty:
         opened = opened_mask(sites)
+        # site areas (visible when zoomed in) and site points (visible at county scale)
         overlays.append(
             dl.Overlay(
-                dl.GeoJSON(
-                    data=to_geojson(sites[~opened], columns={"name": "label"}),
-                    style=JS["hideout_style"],
-                    onEachFeature=JS["label_tooltip"],
-                    hideout=IDLE_SITE_STYLE,
-                    id="reloc-sites-idle",
+                dl.LayerGroup(
+                    [
+                        dl.GeoJSON(
+                            data=to_geojson(sites[~opened], columns={"name": "label"}),
+                            style=JS["hideout_style"],
+                            onEachFeature=JS["label_tooltip"],
+                            hideout=IDLE_SITE_STYLE,
+                            id="reloc-sites-idle",
+                        ),
+                        dl.GeoJSON(
+                            data=site_points_geojson(sites[~opened], lg),
+                            pointToLayer=JS["site_point"],
+                            onEachFeature=JS["label_tooltip"],
+                            hideout={"opened": False, "color": SITE_COLOR},
+                            id="reloc-site-points-idle",
+                        ),
+                    ]
                 ),
                 name=t("sites_idle", lg),
-                checked=False,
+                checked=True,
             )
         )
         overlays.append(
             dl.Overlay(
-                dl.GeoJSON(
-                    data=to_geojson(sites[opened], columns={"name": "label"}),
-                    style=JS["hideout_style"],
-                    onEachFeature=JS["label_tooltip"],
-                    hideout=SITE_STYLE,
-                    id="reloc-sites",
+                dl.LayerGroup(
+                    [
+                        dl.GeoJSON(
+                            data=to_geojson(sites[opened], columns={"name": "label"}),
+                            style=JS["hideout_style"],
+                            onEachFeature=JS["label_tooltip"],
+                            hideout=SITE_STYLE,
+                            id="reloc-sites",
+                        ),
+                        dl.GeoJSON(
+                            data=site_points_geojson(sites[opened], lg),
+                            pointToLayer=JS["site_point"],
+                            onEachFeature=JS["label_tooltip"],
+                            hideout={"opened": True, "color": SITE_COLOR},
+                            id="reloc-site-points",
+                        ),
+                    ]
                 ),
-                name=f"{t('sites', lg)} ({t('opened', lg)})",
+                name=f"{t('sites', lg)}（{t('opened', lg)}）"
+                if lg != "en"
+                else f"{t('sites', lg)} ({t('opened', lg)})",
                 checked=True,
             )
         )
@@ -183,7 +241,7 @@ def layout(**_kwargs):
                 hideout=SCEN_STYLE,
                 id=ids.RELOC_SCENARIO_LAYER,
             ),
-            name=t("scenario_result", lg),
+            name=t("scenario_sites", lg),
             checked=True,
         )
     )
@@ -193,18 +251,18 @@ def layout(**_kwargs):
         lg,
         map_id=ids.RELOC_MAP,
         overlays=overlays,
-        rasters=("suitability", "slope_deg"),
-        legend=legend(lg, plan=plan),
+        rasters=RELOC_RASTERS,
+        legend=legend(lg, plan=plan, rasters=RELOC_RASTERS, entries=reloc_legend_entries(lg)),
     )
     site_cols = [
         ("name", t("name", lg)),
-        ("source", "source"),
+        ("source", t("source", lg)),
         ("capacity_people", t("capacity", lg)),
         ("assigned_people", t("assigned", lg)),
         ("suitability", t("suitability", lg)),
         ("robustness_frac", t("robustness", lg)),
     ]
-    site_rows = display_records(sites, lg, digits=3)
+    site_rows = sites_table(sites, lg, digits=3)
     side = html.Div(
         [
             html.H3(t("scenario", lg)),
@@ -248,6 +306,13 @@ def layout(**_kwargs):
                                 height="88%",
                                 selectable=False,
                                 wide=("reasons",),
+                                min_widths={
+                                    "rank": 72,
+                                    "name": 90,
+                                    "township": 96,
+                                    "score": 76,
+                                    "people_to_move": 100,
+                                },
                             ),
                         ]
                     ),
@@ -260,6 +325,14 @@ def layout(**_kwargs):
                                 [c for c in site_cols if c[0] in sites.columns],
                                 height="88%",
                                 selectable=False,
+                                min_widths={
+                                    "name": 110,
+                                    "source": 104,
+                                    "capacity_people": 96,
+                                    "assigned_people": 96,
+                                    "suitability": 96,
+                                    "robustness_frac": 96,
+                                },
                             ),
                         ]
                     ),
@@ -329,3 +402,14 @@ def run_scenario(set_progress, _n, values, pids, lg):
         gj = to_geojson(sites.to_crs("EPSG:4326"), columns={"name": "label"})
     set_progress(("100", "100"))
     return compare_table(base, scen, lg), gj, html.Div("✓", className="summary-line")
+
+
+clientside_callback(
+    "function(drag, value, fmts, id){ return window.anju.paramLabel(drag, value, fmts, id); }",
+    Output({"type": ids.RELOC_PARAM_VALUE, "name": MATCH}, "children"),
+    Input({"type": ids.RELOC_PARAM, "name": MATCH}, "drag_value"),
+    Input({"type": ids.RELOC_PARAM, "name": MATCH}, "value"),
+    State(ids.RELOC_PARAM_FORMATS, "data"),
+    State({"type": ids.RELOC_PARAM, "name": MATCH}, "id"),
+    prevent_initial_call=True,
+)

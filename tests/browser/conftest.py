@@ -77,9 +77,15 @@ def plan_dir(tmp_path_factory) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="session")
-def server(plan_dir):
-    """Base URL of the dashboard served from a subprocess."""
+def server(plan_dir, tmp_path_factory):
+    """Base URL of the dashboard served from a subprocess.
+
+    The server's log goes to a file, not a pipe: nobody reads a pipe while the tests run,
+    and once its buffer fills with request log lines the server blocks on writing.
+    """
     port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
     code = (
         "import sys, json; from dashboard.app import create_app; "
         f"app = create_app(sys.argv[1], config=json.loads(sys.argv[2])); app.run(host='127.0.0.1', port={port})"
@@ -90,7 +96,7 @@ def server(plan_dir):
         [sys.executable, "-c", code, str(plan_dir[0]), json.dumps(TEST_CONFIG)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -100,10 +106,12 @@ def server(plan_dir):
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+                log.close()
+                raise RuntimeError(log_path.read_text(errors="replace")[-2000:]) from None
             time.sleep(0.3)
     else:
         proc.kill()
+        log.close()
         raise RuntimeError("the dashboard did not start within 60 s")
     yield url
     proc.terminate()
@@ -111,6 +119,7 @@ def server(plan_dir):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 @pytest.fixture(scope="session")
