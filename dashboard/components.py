@@ -515,6 +515,15 @@ def reloc_legend_entries(lg: str) -> list[html.Div]:
     ]
 
 
+# Numbers in grids follow the page language (cookie anju_lang): 12,345.6 in both zh-CN and en,
+# but without trailing zeros and with at most two decimals; sorting and filtering use the raw value.
+NUMBER_FORMATTER = (
+    "params.value == null || params.value === '' ? '' : "
+    "Number(params.value).toLocaleString(document.cookie.indexOf('anju_lang=en') >= 0 ? 'en-US' : 'zh-CN', "
+    "{maximumFractionDigits: 2})"
+)
+
+
 def grid(
     grid_id: str,
     rows: list[dict],
@@ -545,6 +554,8 @@ def grid(
             next((r[field] for r in rows if r.get(field) is not None), None), int | float
         ):
             d["filter"] = "agNumberColumnFilter"
+            d["valueFormatter"] = {"function": NUMBER_FORMATTER}
+            d["type"] = "rightAligned"
         defs.append(d)
     opts: dict[str, Any] = {
         "animateRows": False,
