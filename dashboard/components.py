@@ -555,7 +555,6 @@ def grid(
         ):
             d["filter"] = "agNumberColumnFilter"
             d["valueFormatter"] = {"function": NUMBER_FORMATTER}
-            d["type"] = "rightAligned"
         defs.append(d)
     opts: dict[str, Any] = {
         "animateRows": False,
