@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from layers.catalogue import HOUSEHOLD_FLAGS, PERSONAL_COLUMNS
 from layers.errors import LayerSchemaError
 
 __all__ = [
@@ -40,17 +41,8 @@ __all__ = [
     "mask_phone",
 ]
 
-#: Columns holding personal data.
-PERSONAL_COLUMNS: tuple[str, ...] = ("head_name", "id_number", "phone")
-#: Household flags of 两不愁三保障 plus safe water, in the contract's names.
-DEFAULT_FLAGS: tuple[str, ...] = (
-    "food_ok",
-    "clothing_ok",
-    "education_ok",
-    "medical_ok",
-    "housing_ok",
-    "safe_water_ok",
-)
+#: Columns holding personal data; household flags of 两不愁三保障 plus safe water.
+DEFAULT_FLAGS: tuple[str, ...] = HOUSEHOLD_FLAGS
 #: Criterion id for each flag (status columns are ``<criterion>_status``).
 CRITERIA: dict[str, str] = {
     "food_ok": "food",

@@ -259,6 +259,8 @@ SPECS: dict[str, LayerSpec] = {
 
 LAYER_KINDS = tuple(SPECS)
 PERSONAL_COLUMNS = ("head_name", "id_number", "phone")
+# 两不愁三保障 flags plus safe water, in the households spec's names
+HOUSEHOLD_FLAGS = ("food_ok", "clothing_ok", "education_ok", "medical_ok", "housing_ok", "safe_water_ok")
 
 # Applied when present and no explicit rename maps the column.
 COMMON_RENAMES: dict[str, str] = {

@@ -92,6 +92,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from layers.catalogue import HOUSEHOLD_FLAGS
 from layers.errors import PolicyError
 
 __all__ = [
@@ -121,14 +122,6 @@ _NO_THRESHOLD = frozenset({"is_true", "road_access_hardened"})
 _FRACTION_RULES = frozenset({"rate_below", "households_share_at_least"})
 
 PROVINCE_GROUPS: tuple[str, ...] = ("east", "central", "west")
-HOUSEHOLD_FLAGS: tuple[str, ...] = (
-    "food_ok",
-    "clothing_ok",
-    "education_ok",
-    "medical_ok",
-    "housing_ok",
-    "safe_water_ok",
-)
 
 _SECTIONS = ("profile", "indicators", "road", "households", "relocation", "suitability")
 _PROFILE_FIELDS = (
