@@ -116,6 +116,13 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "sites_opened": ("启用安置点", "Sites opened"),
     "mean_travel_min": ("平均搬迁距离（分钟）", "Mean travel time (min)"),
     "robustness": ("稳健性", "Robustness"),
+    "people_unplaced": ("未能安置人口", "People not placed"),
+    "allocation_status": ("分配求解状态", "Allocation solver status"),
+    "allocation_gap": ("最优性间隙", "Optimality gap"),
+    "status_optimal": ("最优（在间隙内）", "Optimal (within gap)"),
+    "status_time_limit": ("达到时限（非最优）", "Time limit (not proven optimal)"),
+    "status_infeasible": ("无可行解", "Infeasible"),
+    "status_heuristic": ("启发式", "Heuristic"),
     "capacity_factor": ("安置容量系数", "Capacity factor"),
     "n_sites": ("安置点数量", "Number of sites"),
     "scenario_unavailable": (

@@ -296,11 +296,16 @@ def scenario_metrics(
         mean_t = float(s["mean_travel_min"])
     if s.get("mean_robustness_opened") is not None:
         rob = float(s["mean_robustness_opened"])
+    gap = s.get("allocation_gap")
     return {
         "people_moved": float(people),
+        "people_unplaced": float(s["people_unplaced"]) if s.get("people_unplaced") is not None else np.nan,
         "sites_opened": float(n_open),
         "mean_travel_min": mean_t,
         "robustness": rob,
+        # the solver's own verdict: "optimal" within the gap, or "time_limit" (never called optimal)
+        "allocation_status": s.get("allocation_status"),
+        "allocation_gap": float(gap) if gap is not None else np.nan,
     }
 
 

@@ -103,12 +103,15 @@ def compare_table(base: dict, scen: dict | None, lg: str) -> html.Table:
     """Baseline vs scenario table."""
 
     def f(key, v):
-        if key == "robustness":
-            return fmt_frac(v, lg)
+        if key == "allocation_status":
+            return t(f"status_{v}", lg) if v else "—"
+        if key in ("robustness", "allocation_gap"):
+            return fmt_frac(v, lg, digits=2 if key == "allocation_gap" else 1)
         return fmt_num(v, lg, digits=1 if key == "mean_travel_min" else 0)
 
     rows = [html.Tr([html.Th(""), html.Th(t("baseline", lg)), html.Th(t("scenario_result", lg))])]
-    for key in ("people_moved", "sites_opened", "mean_travel_min", "robustness"):
+    for key in ("people_moved", "people_unplaced", "sites_opened", "mean_travel_min", "robustness",
+                "allocation_status", "allocation_gap"):
         rows.append(
             html.Tr(
                 [
