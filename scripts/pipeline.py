@@ -40,7 +40,7 @@ from shapely.geometry import LineString
 
 from geo import access, network, terrain, zonal
 from geo.crs import STORAGE_CRS
-from layers.errors import AnjuError, PolicyError
+from layers.errors import PolicyError
 
 ProgressFn = Callable[[str, float], None]
 
@@ -729,22 +729,7 @@ def _summary(villages: pd.DataFrame, gaps: pd.DataFrame | None, reloc: dict | No
         ok = cs.astype("boolean").fillna(False) & cd.astype("boolean").fillna(False)
         s["no_standard_clinic"] = int((~ok).sum())
     if reloc is not None:
-        res = reloc["result"]
-        s.update({
-            "relocation_candidates": int(reloc["screened"]["eligible"].fillna(False).sum()),
-            "people_to_relocate": int(reloc["demand"]["people"].sum()),
-            "people_placed": int(round(res.placed_people)),
-            "people_unplaced": int(round(res.unplaced_people)),
-            "sites_candidate": int(len(reloc["sites"])),
-            "sites_opened": int(len(res.open_sites)),
-            "allocation_status": res.status,
-            "allocation_gap": None if res.mip_gap is None or not np.isfinite(res.mip_gap) else float(res.mip_gap),
-            "mean_travel_min": float(round((res.assignments["people"] * res.assignments["travel_min"]).sum()
-                                           / max(1.0, res.assignments["people"].sum()), 1)) if len(res.assignments) else None,
-            "greedy_objective": float(reloc["greedy"].objective) if reloc["greedy"].objective is not None else None,
-            "exact_objective": float(res.objective) if res.objective is not None else None,
-            "ahp_cr": round(reloc["cr"], 4),
-        })
+        s.update(_summary_reloc(reloc))
     return s
 
 
@@ -1053,9 +1038,8 @@ def run_relocation_scenario(plan_dir: str | Path, *, overrides: dict | None = No
         if k in layers:
             layers[k]["hardened"] = layers[k]["hardened"].map({"hardened": True, "unhardened": False}).astype("boolean")
     villages = layers.pop("villages")
-    for c in villages.columns:
-        if c in ("in_protected",):
-            villages[c] = villages[c].fillna(False).astype(bool)
+    if "in_protected" in villages.columns:
+        villages["in_protected"] = villages["in_protected"].fillna(False).astype(bool)
     rasters = {}
     with rasterio.open(plan_dir / "rasters" / "slope_deg.tif") as src:
         grid = Grid(src.shape, src.transform, crs)
@@ -1066,7 +1050,6 @@ def run_relocation_scenario(plan_dir: str | Path, *, overrides: dict | None = No
     with rasterio.open(plan_dir / "rasters" / "dem.tif") as src:
         outside = ~np.isfinite(src.read(1))
     speed = speed_raster(layers, grid, rasters["slope_deg"], outside)
-    planner = manifest.get("parameters", {})
     profile = load_policy(manifest["policy"]["name"])
     sites_layer = gpd.read_file(gpkg, layer="sites").to_crs(crs) if "sites" in names else None
     if sites_layer is not None:
@@ -1076,7 +1059,6 @@ def run_relocation_scenario(plan_dir: str | Path, *, overrides: dict | None = No
                               relocation_settings=dict(profile.relocation or {}),
                               suitability_settings={**dict(profile.suitability or {})}, overrides=overrides,
                               progress=progress)
-    del planner
     sc = reloc["screened"]
     cand = gpd.GeoDataFrame(villages[["village_id", "name", "township", "population", "geometry"]].join(
         sc.drop(columns=[c for c in ("village_id",) if c in sc.columns])), geometry="geometry", crs=crs)
@@ -1086,12 +1068,12 @@ def run_relocation_scenario(plan_dir: str | Path, *, overrides: dict | None = No
     sites["assigned_people"] = sites["site_id"].map(assigned).fillna(0).astype(int)
     sites["opened"] = sites["site_id"].isin(res.open_sites)
     alloc, unplaced = allocation_frames(villages, sites, res)
-    summary = {k: v for k, v in _summary_reloc(reloc).items()}
-    return ScenarioResult(summary=summary, candidates=cand.to_crs(4326), sites=sites.to_crs(4326),
+    return ScenarioResult(summary=_summary_reloc(reloc), candidates=cand.to_crs(4326), sites=sites.to_crs(4326),
                           allocation=alloc.to_crs(4326), unplaced=unplaced, notes=reloc["notes"])
 
 
 def _summary_reloc(reloc: dict) -> dict:
+    """Headline figures of the relocation stages (plan manifest and scenario comparison)."""
     res = reloc["result"]
     a = res.assignments
     sites = reloc["sites"]
@@ -1101,13 +1083,16 @@ def _summary_reloc(reloc: dict) -> dict:
         "people_to_relocate": int(reloc["demand"]["people"].sum()),
         "people_placed": int(round(res.placed_people)),
         "people_unplaced": int(round(res.unplaced_people)),
+        "sites_candidate": int(len(sites)),
         "sites_opened": int(len(res.open_sites)),
         "mean_travel_min": float(round((a["people"] * a["travel_min"]).sum() / max(1.0, a["people"].sum()), 1)) if len(a) else None,
         "mean_robustness_opened": float(round(opened["robustness_frac"].mean(), 3)) if len(opened) else None,
         "allocation_status": res.status,
         "allocation_gap": None if res.mip_gap is None or not np.isfinite(res.mip_gap) else float(res.mip_gap),
+        "exact_objective": float(res.objective) if res.objective is not None else None,
+        "greedy_objective": float(reloc["greedy"].objective) if reloc["greedy"].objective is not None else None,
         "ahp_cr": round(reloc["cr"], 4),
     }
 
 
-__all__ = ["run_pipeline", "run_relocation_scenario", "ScenarioResult", "TRAVEL_KINDS", "AnjuError"]
+__all__ = ["run_pipeline", "run_relocation_scenario", "ScenarioResult", "TRAVEL_KINDS"]
