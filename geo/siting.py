@@ -53,6 +53,31 @@ _UNPLACED_COLS = ["village_id", "people", "reason_code", "reason_en", "reason_zh
 # --------------------------------------------------------------------------- candidate sites
 
 
+
+def _quiet_highs():
+    """A ``highspy.Highs`` without its copyright banner on stdout.
+
+    HiGHS prints the banner from C++ when the object is built, before any option can
+    be set; it would break the pipeline's progress bar and a CLI's clean output. The
+    process-level stdout is muted for that one call only.
+    """
+    import os
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (captured, notebook)
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
 def sites_from_suitability(
     suit: np.ndarray,
     *,
@@ -694,7 +719,7 @@ def _solve_highs(
         (np.concatenate(rows_v), (np.concatenate(rows_r), np.concatenate(rows_c))), shape=(r0, ncol)
     )
     a.sort_indices()
-    h = highspy.Highs()
+    h = _quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
