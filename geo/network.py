@@ -312,11 +312,12 @@ def snap_points(
     egeom = net.edges.geometry.to_numpy()[ei]
     pgeom = geoms[pi]
     is_point = shapely.get_type_id(pgeom) == 0
-    on_edge = np.where(
-        is_point,
-        shapely.line_interpolate_point(egeom, shapely.line_locate_point(egeom, pgeom)),
-        shapely.get_point(shapely.shortest_line(egeom, pgeom), 0),
-    )
+    on_edge = np.empty(len(pgeom), dtype=object)
+    if is_point.any():  # projecting onto the line is exact for points
+        e, g = egeom[is_point], pgeom[is_point]
+        on_edge[is_point] = shapely.line_interpolate_point(e, shapely.line_locate_point(e, g))
+    if (~is_point).any():  # polygons (and lines): the edge's point nearest to them
+        on_edge[~is_point] = shapely.get_point(shapely.shortest_line(egeom[~is_point], pgeom[~is_point]), 0)
     pos = shapely.line_locate_point(egeom, on_edge)
     length = net.edges["length_m"].to_numpy()[ei]
     xy = shapely.get_coordinates(on_edge)

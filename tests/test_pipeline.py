@@ -183,3 +183,22 @@ def test_batch_runs_each_workspace_and_reports_bad_ones(tmp_path):
     assert "OK:" in proc.stdout and "BAD INPUT:" in proc.stdout and "roads.gpkg" in proc.stderr
     assert (tmp_path / "plans" / "a" / "manifest.json").exists()
     assert not (tmp_path / "plans" / "b").exists()
+
+
+def test_polygon_villages_run_end_to_end(tmp_path):
+    """Villages delivered as polygons use their own polygon for terrain statistics."""
+    from tests.conftest import write_full_tiny_workspace
+
+    ws = write_full_tiny_workspace(tmp_path / "ws")
+    v = gpd.read_file(ws / "villages.geojson").to_crs(4545)
+    v["geometry"] = v.geometry.buffer(150)
+    v.to_crs(4490).to_file(ws / "villages.geojson", driver="GeoJSON")
+    m = run_pipeline(ws, tmp_path / "out", progress=False)
+    out = gpd.read_file(tmp_path / "out" / "plan.gpkg", layer="villages")
+    assert out.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    # dem = 800 + 2*col + row on 30 m cells: a disc's mean elevation is the plane at its centre
+    c = v.geometry.centroid
+    col = (c.x - 598_000) / 30 - 0.5
+    row = (3_133_000 - c.y) / 30 - 0.5
+    assert np.allclose(out["elev_mean_m"], 800 + 2 * col + row, atol=0.5)
+    assert m["summary"]["villages"] == 3
