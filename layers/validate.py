@@ -370,4 +370,20 @@ def validate_layer(
                 )
         elif kind == "hazards" and df.geometry.geom_type.isin(["Point", "MultiPoint"]).any():
             col.error("point hazards need a radius_m column", column="radius_m")
-    return df, col.items
+    return _add_missing_optional(df, spec), col.items
+
+
+_NA_DTYPE = {"bool": "boolean", "int": "Int64", "float": "float64", "frac": "float64", "str": "object"}
+
+
+def _add_missing_optional(df: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
+    """Optional columns the file lacks become all-missing columns of their type.
+
+    A village layer without ``has_safe_water`` then says "unknown" for every village
+    (never "met"), and later stages can read the column without special cases.
+    """
+    for c in spec.columns:
+        if c.name not in df.columns:
+            fill = {"bool": pd.NA, "int": pd.NA, "str": None}.get(c.dtype, np.nan)
+            df[c.name] = pd.Series(fill, index=df.index, dtype=_NA_DTYPE[c.dtype])
+    return df

@@ -156,5 +156,26 @@ def serve(plan: Path, host: str, port: int, debug: bool) -> None:
     app.run(host=host, port=port, debug=debug)
 
 
+def entry() -> None:
+    """Console entry point: ``main`` with a last line of defence against tracebacks.
+
+    Input problems exit 2 inside the commands. Anything else is a bug in anju: the user
+    gets one line saying so (exit 1) and the traceback only with ``ANJU_DEBUG=1``.
+    """
+    import os
+
+    try:
+        main(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: never show a user a traceback
+        if os.environ.get("ANJU_DEBUG"):
+            raise
+        click.echo(f"anju: internal error ({type(exc).__name__}: {exc}); this is a bug in anju — "
+                   "rerun with ANJU_DEBUG=1 to see the traceback and report it", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

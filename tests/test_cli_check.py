@@ -95,3 +95,22 @@ def test_check_broken_workspace_lists_every_problem(tmp_path):
         assert any(file in ln and text in ln for ln in lines), f"{what} not reported:\n{err}"
     assert all(ln.count("ERROR") == 1 for ln in lines)  # one problem per line
     assert _digest(root) == before  # check changes no input file
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch, capsys, tiny_workspace, tmp_path):
+    import pytest
+
+    import scripts.pipeline
+    from scripts.cli import entry
+
+    def boom(*_a, **_k):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(scripts.pipeline, "run_pipeline", boom)
+    monkeypatch.setattr(sys, "argv", ["anju", "run", str(tiny_workspace), "--out", str(tmp_path / "o"), "--quiet"])
+    monkeypatch.delenv("ANJU_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        entry()
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: kaboom)" in err and "ANJU_DEBUG=1" in err and "Traceback" not in err

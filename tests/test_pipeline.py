@@ -202,3 +202,40 @@ def test_polygon_villages_run_end_to_end(tmp_path):
     row = (3_133_000 - c.y) / 30 - 0.5
     assert np.allclose(out["elev_mean_m"], 800 + 2 * col + row, atol=0.5)
     assert m["summary"]["villages"] == 3
+
+
+SHARED = ROOT.parent / "shared" / "realdata" / "andorra"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/realdata not present")
+def test_real_srtm_and_osm_workspace_runs_end_to_end(tmp_path):
+    """A workspace nobody here made: the SRTM tile (geographic, voids), OSM roads with sparse
+    surface tags, OSM places as villages (populations are placeholders). Missing layers and
+    attributes must come out unknown, never met."""
+    from shapely.geometry import box
+
+    pts = gpd.read_file(SHARED / "andorra.osm.pbf", layer="points")
+    places = pts[pts["place"].isin(["town", "village", "hamlet"])]
+    gpd.GeoDataFrame({"name": ["area"]}, geometry=[box(*places.total_bounds).buffer(0.03)], crs=4326).to_file(
+        tmp_path / "boundary.geojson")
+    gpd.GeoDataFrame({"village_id": places["osm_id"].astype(str), "name": places["name"].fillna("?"),
+                      "township": "AD", "population": 300, "households": 100, "poor_population": 3},
+                     geometry=places.geometry.values, crs=4326).to_file(tmp_path / "villages.geojson")
+    towns = places[places["place"] == "town"]
+    gpd.GeoDataFrame({"town_id": towns["osm_id"].astype(str), "name": towns["name"],
+                      "kind": ["county_seat"] + ["township_seat"] * (len(towns) - 1)},
+                     geometry=towns.geometry.values, crs=4326).to_file(tmp_path / "towns.geojson")
+    (tmp_path / "workspace.toml").write_text(
+        f'[workspace]\nname = "Andorra"\n\n[layers.dem]\npath = "{SHARED / "N42E001.hgt.zip"}"\n\n'
+        '[layers.boundary]\npath = "boundary.geojson"\n\n[layers.villages]\npath = "villages.geojson"\n\n'
+        f'[layers.roads]\npath = "{SHARED / "andorra.osm.pbf"}"\nlayer = "lines"\n\n'
+        '[layers.towns]\npath = "towns.geojson"\n', encoding="utf-8")
+    m = run_pipeline(tmp_path, tmp_path / "out", progress=False)
+    assert m["crs_metric"] == "EPSG:32631"  # UTM outside China, chosen from the geographic DEM
+    assert any("filled" in w and "void" in w for w in m["warnings"])
+    v = gpd.read_file(tmp_path / "out" / "plan.gpkg", layer="villages")
+    assert (v["water_status"] == "unknown").all()  # no water data: unknown, never met
+    assert set(v["road_access"]) <= {"hardened", "gap", "unknown", "no_road"}
+    assert (v["road_access"] == "unknown").any()  # residential roads without surface tags stay unknown
+    assert v["travel_min_county_seat"].notna().mean() > 0.9
+    assert 900 < v["elev_mean_m"].median() < 2400  # settlements of the Pyrenees (VERIFY.txt: 915–2,104 m)
