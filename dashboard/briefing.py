@@ -234,9 +234,10 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
                 str(r.ready),
                 fmt_frac(r.ready_frac, lg),
             ]
-            for r in ranking.head(12).itertuples()
+            for r in ranking.head(20).itertuples()
         ]
-        tab_ax = fig.add_axes([0.08, 0.13, 0.86, 0.22])
+        # every township (a county has 10-30): the table takes the lower third of page 1
+        tab_ax = fig.add_axes([0.08, 0.04, 0.86, 0.33])
         tab_ax.axis("off")
         if rows:
             tab = tab_ax.table(
@@ -254,15 +255,20 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
             tab.auto_set_font_size(False)
             tab.set_fontsize(7)
             tab.scale(1, 1.1)
-        prov = provenance_lines(plan.manifest, lg)
-        fig.text(0.06, 0.105, t("provenance", lg), fontsize=8, weight="bold")
-        for j, line in enumerate(prov[:6]):
-            fig.text(0.06, 0.09 - j * 0.013, line, fontsize=6, color="#444444")
         pdf.savefig(fig)
         plt.close(fig)
-        fig2, ax2 = plt.subplots(figsize=(8.27, 11.69))
+        fig2 = plt.figure(figsize=(8.27, 11.69))
+        ax2 = fig2.add_axes([0.06, 0.36, 0.88, 0.60])
         _draw_map(ax2, plan, lg)
-        fig2.text(0.06, 0.02, f"{today.isoformat()} · anju", fontsize=7, color="#666666")
+        # the data's provenance in full, under the map: inputs with checksums, policy, CRS, stage times
+        import textwrap
+
+        prov = [w for line in provenance_lines(plan.manifest, lg) for w in textwrap.wrap(line, 150) or [""]]
+        fig2.text(0.06, 0.325, t("provenance", lg), fontsize=8, weight="bold")
+        step = min(0.012, 0.28 / max(1, len(prov)))
+        for j, line in enumerate(prov):
+            fig2.text(0.06, 0.305 - j * step, line, fontsize=6, color="#444444")
+        fig2.text(0.06, 0.015, f"{today.isoformat()} · anju", fontsize=7, color="#666666")
         pdf.savefig(fig2)
         plt.close(fig2)
     return buf.getvalue()
