@@ -139,9 +139,12 @@ def _tqdm_progress() -> tuple[ProgressFn, Callable[[], None]]:
         state["n"] = max(state["n"], target)
         bar.set_postfix_str(name)
 
-    def close() -> None:
-        bar.update(100 - state["n"])
-        bar.set_postfix_str("done")
+    def close(ok: bool = True) -> None:
+        if ok:
+            bar.update(100 - state["n"])
+            bar.set_postfix_str("done")
+        else:
+            bar.set_postfix_str("stopped: see the problems below")
         bar.close()
 
     return cb, close
@@ -860,10 +863,14 @@ def run_pipeline(workspace: str | Path, out: str | Path, *, policy: str | None =
         manifest = _write_plan(out, workspace=lw, profile=profile, villages=villages, gaps=gaps, net=net, tables=tables,
                                hh_eval=hh_eval, reloc=reloc, grid=grid, z=z, slope=slope, results=results,
                                n_filled=n_filled, timer=timer, file_sha256=file_sha256, allow_personal=allow_personal)
-    finally:
+    except BaseException:
         timer.stop()
         if close:
-            close()
+            close(ok=False)
+        raise
+    timer.stop()
+    if close:
+        close()
     return manifest
 
 
