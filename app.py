@@ -56,13 +56,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8050)
     ap.add_argument("--plan", type=Path, default=None, help="plan directory (default: the demo)")
     ap.add_argument("--no-build", action="store_true", help="do not build the demo plan")
+    ap.add_argument("--config", type=Path, default=None,
+                    help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps)")
     args = ap.parse_args(argv)
     plan = args.plan or PLAN
     if args.plan is None and not args.no_build:
         ensure_plan()
     from dashboard.app import create_app
 
-    app = create_app(plan)
+    from dashboard.state import DashboardConfig
+
+    try:
+        config = DashboardConfig.from_toml(args.config) if args.config else None
+    except ValueError as exc:
+        print(f"anju: {exc}", file=sys.stderr)
+        sys.exit(2)
+    app = create_app(plan, config=config)
     print(f"anju: dashboard on http://{args.host}:{args.port}", file=sys.stderr)
     app.run(host=args.host, port=args.port, debug=False)
 

@@ -60,7 +60,32 @@ class DashboardConfig:
             raise ValueError(
                 f"dashboard config: unknown keys {sorted(unknown)}; expected some of {sorted(allowed)}"
             )
-        return cls(**config)
+        cfg = dict(config)
+        if "extra_basemaps" in cfg:
+            cfg["extra_basemaps"] = tuple(cfg["extra_basemaps"])
+        return cls(**cfg)
+
+    @classmethod
+    def from_toml(cls, path: Path | str) -> DashboardConfig:
+        """Read the ``[dashboard]`` table of a TOML file, e.g.::
+
+            [dashboard]
+            osm = false                      # a county network that cannot reach foreign tiles
+            tianditu_key = "your-key"        # offers Tianditu vector and imagery basemaps
+
+        Raises
+        ------
+        ValueError
+            Unreadable TOML, or unknown keys (named, with the valid ones).
+        """
+        import tomllib
+
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read the dashboard config: {exc}") from exc
+        return cls.from_any(doc.get("dashboard", {}))
 
 
 def set_fallback(plan_dir: Path, config: DashboardConfig) -> None:

@@ -148,11 +148,19 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True)
 @click.option("--debug", is_flag=True, default=False)
-def serve(plan: Path, host: str, port: int, debug: bool) -> None:
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps, ...)")
+def serve(plan: Path, host: str, port: int, debug: bool, config_path: Path | None) -> None:
     """Serve the dashboard on the plan directory PLAN."""
     from dashboard.app import create_app
+    from dashboard.state import DashboardConfig
 
-    app = create_app(plan)
+    try:
+        config = DashboardConfig.from_toml(config_path) if config_path else None
+    except ValueError as exc:
+        click.echo(f"ERROR: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    app = create_app(plan, config=config)
     app.run(host=host, port=port, debug=debug)
 
 

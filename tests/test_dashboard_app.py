@@ -107,3 +107,17 @@ def test_number_formatting_per_locale():
     assert fmt_frac(0.1234) == "12.3%"
     assert t("counts", "en", n=1, met=1, not_met=0, unknown=0).startswith("1 villages")
     assert t("no_such_key") == "no_such_key"
+
+
+def test_dashboard_config_from_toml(tmp_path):
+    import pytest
+
+    from dashboard.state import DashboardConfig
+
+    p = tmp_path / "d.toml"
+    p.write_text('[dashboard]\nosm = false\ntianditu_key = "abc"\n', encoding="utf-8")
+    cfg = DashboardConfig.from_toml(p)
+    assert cfg.osm is False and cfg.tianditu_key == "abc"
+    p.write_text('[dashboard]\nosn = false\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown keys"):
+        DashboardConfig.from_toml(p)
