@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.plan is None and not args.no_build:
         ensure_plan()
     from dashboard.app import create_app
-
     from dashboard.state import DashboardConfig
 
     try:
