@@ -41,6 +41,7 @@ __all__ = [
     "speed_surface",
     "tobler_kmh",
     "travel_time",
+    "travel_time_anisotropic",
     "travel_time_with_nearest",
     "within",
 ]
@@ -609,6 +610,249 @@ def _dinitz8(
             out_d[r * ncols + c] = cd[base + c, 1]
             out_l[r * ncols + c] = label[base + c]
     return out_d, out_l, ok
+
+
+# --------------------------------------------------------------------------- anisotropic walking
+
+
+def travel_time_anisotropic(
+    speed_kmh: np.ndarray,
+    z: np.ndarray,
+    sources: np.ndarray,
+    *,
+    cellsize: float | tuple[float, float],
+    road_mask: np.ndarray | None = None,
+    walk_factor: float | np.ndarray = 1.0,
+    direction: str = "to_source",
+) -> np.ndarray:
+    """Minutes to (or from) the nearest source with direction-aware walking.
+
+    Like AccessMod's anisotropic mode: off road, walking uphill is slower than
+    downhill. A move from cell ``a`` to a neighbour ``b`` over the horizontal
+    distance ``d`` (metres; ``dx``, ``dy`` or the diagonal) has the signed slope
+    ``s = (z_b - z_a) / d`` in the direction of travel, and each end contributes
+    half the move at its own pace (minutes per metre, as in :func:`travel_time`):
+
+    * a road cell (``road_mask`` True and ``speed_kmh > 0``) walks at its road
+      speed whatever the slope: pace ``60 / (1000 * speed_kmh)``;
+    * an off-road cell at Tobler's speed of the move's slope,
+      ``v = 6 * exp(-3.5 * |s + 0.05|) * walk_factor`` km/h: pace ``60 / (1000 * v)``.
+
+    So ``cost(a -> b) = d * (pace_a + pace_b) / 2``: a move between two off-road
+    cells (with one ``walk_factor``) costs ``d / v``; between two road cells it is
+    exactly :func:`travel_time`'s cost; a move with one road end averages the
+    road pace and the directional walking pace (paces, not speeds, are
+    averaged, as in :func:`travel_time`). On flat ground with no roads the result
+    equals :func:`travel_time` on ``speed_surface(slope_deg=0, walk_factor=...)``.
+
+    Off road, ``speed_kmh`` only decides passability: cells whose speed is 0,
+    negative or NaN are barriers (never entered, NaN in the result), as are
+    off-road cells whose elevation is NaN. Sources are always enterable, as
+    :func:`travel_time` documents: a source on a barrier is crossed at the pace
+    of its fastest passable neighbour (or flat walking speed), irrespective of
+    slope, and a missing elevation there is filled from its neighbours (a
+    passable off-road source without an elevation keeps its own isotropic speed).
+
+    Parameters
+    ----------
+    speed_kmh : numpy.ndarray
+        2-D isotropic speed surface in km/h (e.g. from :func:`speed_surface`).
+    z : numpy.ndarray
+        2-D elevations in metres on the same grid.
+    sources : numpy.ndarray of bool
+        2-D mask, True at source cells (time 0).
+    cellsize : float or (float, float)
+        Cell size in metres; a pair is ``(dx, dy)`` (column width, row height).
+    road_mask : numpy.ndarray of bool, optional
+        True at road cells (keep their ``speed_kmh`` irrespective of slope).
+        None means no roads.
+    walk_factor : float or numpy.ndarray, default 1.0
+        Multiplier on walking speed (land-cover friction), > 0; a scalar or a
+        2-D per-cell array.
+    direction : {"to_source", "from_source"}, default "to_source"
+        ``"to_source"``: time for a person to travel FROM each cell TO the
+        nearest source (a village walking to a clinic; the search expands from
+        the sources over reversed moves). ``"from_source"``: time from the
+        nearest source out to each cell.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 minutes, 0 at sources, NaN where unreachable.
+
+    Raises
+    ------
+    ValueError
+        On shape mismatch, a non-2-D grid, a non-positive cell size or
+        ``walk_factor``, or an unknown ``direction``.
+    """
+    speed = np.asarray(speed_kmh, dtype=np.float64)
+    if speed.ndim != 2:
+        raise ValueError(f"speed_kmh must be 2-D, found shape {speed.shape}")
+    elev = np.asarray(z, dtype=np.float64)
+    _check_shape("z", elev.shape, speed.shape)
+    src = np.asarray(sources, dtype=bool)
+    _check_shape("sources", src.shape, speed.shape)
+    if road_mask is None:
+        road = np.zeros(speed.shape, dtype=bool)
+    else:
+        road = np.asarray(road_mask, dtype=bool)
+        _check_shape("road_mask", road.shape, speed.shape)
+    wf = np.asarray(walk_factor, dtype=np.float64)
+    if wf.ndim != 0:
+        _check_shape("walk_factor", wf.shape, speed.shape)
+    if not np.all(wf > 0):
+        raise ValueError(f"walk_factor must be > 0 everywhere, found min {np.nanmin(wf)!r}")
+    if direction not in ("to_source", "from_source"):
+        raise ValueError(f"direction must be 'to_source' or 'from_source', found {direction!r}")
+    dx, dy = _cellsize_pair(cellsize)
+    nrows, ncols = speed.shape
+    if nrows * ncols >= np.iinfo(np.int32).max:
+        raise ValueError(f"grid of {nrows}x{ncols} cells is too large (max 2**31-1 cells)")
+
+    passable = speed > 0  # NaN compares False
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iso = np.where(passable, 60.0 / (1000.0 * speed), np.inf).ravel()
+    seeds = np.flatnonzero(src.ravel()).astype(np.int32)
+    # fixed pace: road cells (slope-free); walking base pace: off-road cells,
+    # multiplied in the kernel by exp(3.5 * |s + 0.05|)
+    fixed = np.where(passable & road, iso.reshape(speed.shape), np.nan).ravel()
+    walk = np.broadcast_to(60.0 / (1000.0 * 6.0 * wf), speed.shape)
+    walk = np.where(passable & ~road, walk, np.inf).ravel()
+    zz = elev.ravel().copy()
+    # sources on barriers, or off road without an elevation, become slope-free cells
+    stuck = ~passable.ravel() | (~road.ravel() & np.isnan(zz))
+    stranded = seeds[stuck[seeds]]
+    if stranded.size:
+        opened = iso.copy()
+        _open_stranded_sources(opened, stranded, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
+        fixed[stranded] = opened[stranded]
+        walk[stranded] = np.inf
+        z2 = elev.reshape(nrows, ncols)
+        for i in stranded[np.isnan(zz[stranded])]:
+            r, c = divmod(int(i), ncols)
+            block = z2[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2]
+            finite = block[np.isfinite(block)]
+            zz[i] = finite.mean() if finite.size else 0.0
+    sign = 1.0 if direction == "from_source" else -1.0
+    dist = _dijkstra8_aniso(fixed, walk, zz, seeds, nrows, ncols, float(dx), float(dy), sign)
+    dist[np.isinf(dist)] = np.nan
+    return dist.reshape(speed.shape)
+
+
+@njit(cache=True)
+def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # pragma: no cover
+    """Multi-source Dijkstra with direction-dependent move costs (binary heap).
+
+    ``fixed[i]`` is the slope-free pace of a road cell (NaN otherwise),
+    ``walk[i]`` the base walking pace of an off-road cell (inf for barriers and
+    fixed cells), so that an off-road end contributes
+    ``walk * exp(3.5 * |s + 0.05|)``. When cell ``i`` is settled and neighbour
+    ``j`` relaxed, the move of the traveller is ``i -> j`` if ``sign`` is +1
+    (from the sources) and ``j -> i`` if -1 (to the sources); its slope is
+    ``sign * (z_j - z_i) / d``. A NaN slope gives a NaN cost, which ``nd < dist``
+    rejects. The grid is padded with a ring of barriers; the heap is indexed
+    (decrease-key), so it holds at most one entry per cell.
+    """
+    inf = np.inf
+    pc = ncols + 2
+    npad = (nrows + 2) * pc
+    fx = np.full(npad, np.nan)
+    wk = np.full(npad, inf)
+    zp = np.zeros(npad)
+    dist = np.full(npad, inf)
+    for r in range(nrows):
+        base = (r + 1) * pc + 1
+        for c in range(ncols):
+            fx[base + c] = fixed[r * ncols + c]
+            wk[base + c] = walk[r * ncols + c]
+            zp[base + c] = z[r * ncols + c]
+    pos = np.full(npad, -1, dtype=np.int32)
+    heap_i = np.empty(nrows * ncols, dtype=np.int32)
+    heap_k = np.empty(nrows * ncols, dtype=np.float64)
+    off = np.array([-pc - 1, -pc, -pc + 1, -1, 1, pc - 1, pc, pc + 1])
+    diag = math.sqrt(dx * dx + dy * dy)
+    length = np.array([diag, dy, diag, dx, dx, diag, dy, diag])
+    inv_len = 1.0 / length
+    size = 0
+    for s in range(seeds.shape[0]):
+        i0 = seeds[s]
+        i = (i0 // ncols + 1) * pc + (i0 % ncols) + 1
+        if dist[i] == 0.0:
+            continue
+        dist[i] = 0.0
+        heap_i[size] = i  # all keys 0: appending keeps the heap property
+        heap_k[size] = 0.0
+        pos[i] = size
+        size += 1
+    while size > 0:
+        i = heap_i[0]
+        d = heap_k[0]
+        pos[i] = -1
+        size -= 1
+        if size > 0:  # sift the last entry down from the root
+            li = heap_i[size]
+            lk = heap_k[size]
+            hole = 0
+            while True:
+                ch = 2 * hole + 1
+                if ch >= size:
+                    break
+                if ch + 1 < size and heap_k[ch + 1] < heap_k[ch]:
+                    ch += 1
+                if heap_k[ch] < lk:
+                    heap_i[hole] = heap_i[ch]
+                    heap_k[hole] = heap_k[ch]
+                    pos[heap_i[hole]] = hole
+                    hole = ch
+                else:
+                    break
+            heap_i[hole] = li
+            heap_k[hole] = lk
+            pos[li] = hole
+        fi = fx[i]
+        wi = wk[i]
+        zi = zp[i]
+        i_fixed = not math.isnan(fi)
+        for k in range(8):
+            j = i + off[k]
+            if d >= dist[j]:  # settled (or no better): skip the exp
+                continue
+            fj = fx[j]
+            j_fixed = not math.isnan(fj)
+            if i_fixed and j_fixed:
+                pace2 = fi + fj
+            else:
+                wj = wk[j]
+                if not j_fixed and wj == inf:
+                    continue  # barrier
+                g = math.exp(3.5 * abs(sign * (zp[j] - zi) * inv_len[k] + 0.05))
+                pace2 = (fi if i_fixed else wi * g) + (fj if j_fixed else wj * g)
+            nd = d + 0.5 * length[k] * pace2
+            if nd < dist[j]:
+                dist[j] = nd
+                hole = pos[j]
+                if hole == -1:
+                    hole = size
+                    size += 1
+                while hole > 0:  # sift up
+                    parent = (hole - 1) >> 1
+                    if heap_k[parent] > nd:
+                        heap_i[hole] = heap_i[parent]
+                        heap_k[hole] = heap_k[parent]
+                        pos[heap_i[hole]] = hole
+                        hole = parent
+                    else:
+                        break
+                heap_i[hole] = j
+                heap_k[hole] = nd
+                pos[j] = hole
+    out = np.empty(nrows * ncols)
+    for r in range(nrows):
+        base = (r + 1) * pc + 1
+        for c in range(ncols):
+            out[r * ncols + c] = dist[base + c]
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
