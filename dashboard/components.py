@@ -515,13 +515,9 @@ def reloc_legend_entries(lg: str) -> list[html.Div]:
     ]
 
 
-# Numbers in grids follow the page language (cookie anju_lang): 12,345.6 in both zh-CN and en,
-# but without trailing zeros and with at most two decimals; sorting and filtering use the raw value.
-NUMBER_FORMATTER = (
-    "params.value == null || params.value === '' ? '' : "
-    "Number(params.value).toLocaleString(document.cookie.indexOf('anju_lang=en') >= 0 ? 'en-US' : 'zh-CN', "
-    "{maximumFractionDigits: 2})"
-)
+# Numbers in grids: thousands separators and at most two decimals without trailing zeros
+# (12,345.6 reads the same in zh-CN and en); sorting and filtering still use the raw value.
+NUMBER_FORMATTER = "params.value == null || params.value === '' ? '' : d3.format(',.2~f')(params.value)"
 
 
 def grid(
