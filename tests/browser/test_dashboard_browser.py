@@ -256,3 +256,16 @@ def test_basemap_tiles_overlap_to_avoid_seams(page, server):
     page.wait_for_selector("img.leaflet-tile")
     w = page.eval_on_selector("img.leaflet-tile", "e => getComputedStyle(e).width")
     assert float(w.removesuffix("px")) > 256
+
+
+def test_grid_numbers_have_thousands_separators(page, server, plan_dir):
+    plan = load_plan(plan_dir[0])
+    big = transport_villages(plan.villages)
+    big = big[big["population"] >= 1000]
+    if big.empty:
+        pytest.skip("no village of 1,000+ people lacks a hardened road in this plan")
+    open_page(page, server + "/transport")
+    page.wait_for_selector(".ag-cell[col-id='population']")
+    cells = page.eval_on_selector_all(".ag-cell[col-id='population']", "els => els.map(e => e.innerText)")
+    assert any("," in c for c in cells), cells[:5]
+    assert page.errors == []
