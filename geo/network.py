@@ -34,7 +34,6 @@ __all__ = [
     "hardened_subgraph",
     "main_hardened_nodes",
     "network_distance",
-    "road_gaps",
     "snap_points",
     "unhardened_gap",
 ]
@@ -516,39 +515,6 @@ def unhardened_gap(
     out["unknown_surface_km"] = unknown_km
     out["gap_edge_ids"] = gap_ids
     return out
-
-
-def road_gaps(
-    net: RoadNetwork, gap_result: gpd.GeoDataFrame, *, id_col: str = "village_id"
-) -> gpd.GeoDataFrame:
-    """The road sections to harden (or survey), one row per edge, with the villages served.
-
-    Parameters
-    ----------
-    net : RoadNetwork
-    gap_result : geopandas.GeoDataFrame
-        Output of :func:`unhardened_gap` (needs ``gap_edge_ids`` and ``id_col``).
-    id_col : str, default "village_id"
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Edges listed in any village's ``gap_edge_ids``: ``edge_id``, ``road_id``,
-        ``road_class``, ``surface``, ``hardened`` (False = to harden, <NA> = survey
-        first), ``length_m``, ``n_villages``, ``village_ids`` (comma-separated),
-        geometry; sorted by ``n_villages`` then ``length_m`` descending.
-    """
-    served: dict[int, list[str]] = {}
-    for vid, ids in zip(gap_result[id_col], gap_result["gap_edge_ids"], strict=True):
-        for eid in ids:
-            served.setdefault(int(eid), []).append(str(vid))
-    cols = ["edge_id", "road_id", "road_class", "surface", "hardened", "length_m"]
-    e = net.edges.set_index("edge_id", drop=False)
-    out = e.loc[list(served), [*cols, "geometry"]].copy()
-    out["n_villages"] = [len(served[i]) for i in out["edge_id"]]
-    out["village_ids"] = [",".join(served[i]) for i in out["edge_id"]]
-    out = out.sort_values(["n_villages", "length_m"], ascending=False).reset_index(drop=True)
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=net.crs)
 
 
 def network_distance(
