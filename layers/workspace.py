@@ -53,6 +53,8 @@ DEFAULT_PARAMETERS: dict = {
     "infer_surface_from_class": True,
     "village_catchment_radius_m": 3000.0,
     "road_snap_tolerance_m": 5.0,
+    # cells steeper than this are cliffs: impassable on foot (roads cross them in cuttings)
+    "cliff_slope_deg": 45.0,
 }
 
 

@@ -263,7 +263,7 @@ def water_bodies(layers: dict) -> gpd.GeoDataFrame | None:
     return wb if len(wb) else None
 
 
-def speed_raster(layers: dict, grid: Grid, slope, outside, *, road_speeds=None, cliff_slope_deg: float = 45.0) -> np.ndarray:
+def speed_raster(layers: dict, grid: Grid, slope, outside, *, cliff_slope_deg: float, road_speeds=None) -> np.ndarray:
     """Speed surface (km/h): roads by class and surface; Tobler off road; water bodies, cliffs and
     land outside the county as barriers (a road crossing water is a bridge and stays passable)."""
     from rasterio.features import geometry_mask
@@ -278,7 +278,7 @@ def speed_raster(layers: dict, grid: Grid, slope, outside, *, road_speeds=None, 
                                 barriers=barriers, cliff_slope_deg=cliff_slope_deg)
 
 
-def stage_access(layers, grid: Grid, slope, outside, *, road_speeds=None, cliff_slope_deg: float = 45.0,
+def stage_access(layers, grid: Grid, slope, outside, *, cliff_slope_deg: float, road_speeds=None,
                  progress: ProgressFn | None = None, frac0: float = 0.0, frac1: float = 1.0):
     """Speed surface and travel-time rasters; returns (speed, {kind: (minutes, nearest_label, dest gdf)})."""
     speed = speed_raster(layers, grid, slope, outside, road_speeds=road_speeds, cliff_slope_deg=cliff_slope_deg)
@@ -808,7 +808,8 @@ def run_pipeline(workspace: str | Path, out: str | Path, *, policy: str | None =
         villages = villages.join(gap[[c for c in gap_cols if c in gap.columns]])
 
         timer.start("travel time", 0.35)
-        speed, results = stage_access(L, grid, slope, outside, progress=cb, frac0=0.35, frac1=0.55)
+        speed, results = stage_access(L, grid, slope, outside, cliff_slope_deg=float(params["cliff_slope_deg"]),
+                                      progress=cb, frac0=0.35, frac1=0.55)
         villages = villages.join(sample_access(villages, grid, results))
         villages = villages.join(stage_water(villages, L.get("water")))
 
@@ -1056,7 +1057,10 @@ def run_relocation_scenario(plan_dir: str | Path, *, overrides: dict | None = No
             rasters[f"travel_min_{kind}"] = src.read(1)
     with rasterio.open(plan_dir / "rasters" / "dem.tif") as src:
         outside = ~np.isfinite(src.read(1))
-    speed = speed_raster(layers, grid, rasters["slope_deg"], outside)
+    from layers.workspace import DEFAULT_PARAMETERS
+
+    ws_params = {**DEFAULT_PARAMETERS, **manifest.get("parameters", {}).get("workspace", {})}
+    speed = speed_raster(layers, grid, rasters["slope_deg"], outside, cliff_slope_deg=float(ws_params["cliff_slope_deg"]))
     profile = load_policy(manifest["policy"]["name"])
     sites_layer = gpd.read_file(gpkg, layer="sites").to_crs(crs) if "sites" in names else None
     if sites_layer is not None:

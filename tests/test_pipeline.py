@@ -162,11 +162,11 @@ def test_water_bodies_are_barriers_except_where_a_road_bridges_them():
                             geometry=[LineString([(315, 0), (315, 600)])], crs=crs)
     slope = np.zeros(grid.shape, dtype="float32")
     outside = np.zeros(grid.shape, bool)
-    sp = speed_raster({"roads": road, "water": river}, grid, slope, outside)
+    sp = speed_raster({"roads": road, "water": river}, grid, slope, outside, cliff_slope_deg=45.0)
     assert sp[10, 2] == 0  # river cell: barrier
     assert sp[10, 10] > 30  # the bridge: the road stays passable at its speed
     assert sp[2, 2] > 4  # dry land: walking speed
-    sp_dry = speed_raster({"roads": road}, grid, slope, outside)
+    sp_dry = speed_raster({"roads": road}, grid, slope, outside, cliff_slope_deg=45.0)
     assert sp_dry[10, 2] > 4
 
 
