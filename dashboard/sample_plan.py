@@ -18,6 +18,8 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, box
 
+from layers.catalogue import TRAVEL_KINDS
+
 METRIC_CRS = "EPSG:4545"  # CGCS2000 3-degree Gauss-Kruger, central meridian 108E
 X0, Y0 = 480_000.0, 2_960_000.0  # upper-left corner, about 107.8E 26.7N
 CELL = 100.0
@@ -220,14 +222,7 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     ).round(2)
     v["in_water_service_area"] = rng.random(n_villages) < 0.5
     v["nearest_water_id"] = [f"W{rng.integers(0, 6)}" for _ in range(n_villages)]
-    for kind in (
-        "county_seat",
-        "township_seat",
-        "industrial_park",
-        "village_clinic",
-        "health_centre",
-        "school",
-    ):
+    for kind in TRAVEL_KINDS:
         tm = rng.uniform(5, 120, n_villages).round(1)
         tm[rng.random(n_villages) < 0.03] = np.nan
         v[f"travel_min_{kind}"] = tm
@@ -450,14 +445,7 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     _write_raster(out / "rasters" / "slope_deg.tif", slope)
     yy, xx = np.mgrid[0:NY, 0:NX]
     for i, kind in enumerate(
-        (
-            "county_seat",
-            "township_seat",
-            "industrial_park",
-            "village_clinic",
-            "health_centre",
-            "school",
-        )
+        TRAVEL_KINDS
     ):
         tt = (np.hypot(xx - 40 - 10 * i, yy - 80) * 0.8).astype("float32")
         tt[np.isnan(dem)] = np.nan

@@ -27,6 +27,8 @@ from PIL import Image
 from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
 from rio_tiler.io import Reader
 
+from layers.catalogue import TRAVEL_KINDS
+
 EMPTY_PNG_SIZE = 256
 
 
@@ -48,14 +50,7 @@ OVERLAYS: dict[str, Overlay] = {
     "suitability": Overlay("suitability", "viridis", 0.0, 1.0, ""),
     **{
         f"travel_min_{k}": Overlay(f"travel_min_{k}", "cividis", 0.0, 120.0, "min", reverse=True)
-        for k in (
-            "county_seat",
-            "township_seat",
-            "industrial_park",
-            "village_clinic",
-            "health_centre",
-            "school",
-        )
+        for k in TRAVEL_KINDS
     },
 }
 BASE_LAYERS = ("hillshade", "elevation")

@@ -258,6 +258,8 @@ SPECS: dict[str, LayerSpec] = {
 }
 
 LAYER_KINDS = tuple(SPECS)
+# destinations of the travel-time rasters (travel_min_<kind>.tif, villages' travel_min_<kind>)
+TRAVEL_KINDS = ("county_seat", "township_seat", "industrial_park", "village_clinic", "health_centre", "school")
 PERSONAL_COLUMNS = ("head_name", "id_number", "phone")
 # 两不愁三保障 flags plus safe water, in the households spec's names
 HOUSEHOLD_FLAGS = ("food_ok", "clothing_ok", "education_ok", "medical_ok", "housing_ok", "safe_water_ok")

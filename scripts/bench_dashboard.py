@@ -23,15 +23,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))
+from scripts.chromium import CHROMIUM  # noqa: E402
+from scripts.chromium import CHROMIUM_ARGS as ARGS  # noqa: E402
+
 PAGES = ["/", "/transport", "/water", "/health", "/relocation", "/briefing"]
 VILLAGES = ",".join(
     f'path.leaflet-interactive[fill="{c}"]' for c in ("#0072B2", "#E69F00", "#9E9E9E")

@@ -40,11 +40,11 @@ from shapely.geometry import LineString
 
 from geo import access, network, terrain, zonal
 from geo.crs import STORAGE_CRS
+from layers.catalogue import TRAVEL_KINDS
 from layers.errors import PolicyError
 
 ProgressFn = Callable[[str, float], None]
 
-TRAVEL_KINDS = ("county_seat", "township_seat", "industrial_park", "village_clinic", "health_centre", "school")
 
 # Defaults of the relocation-site stages; a policy profile's [suitability] section
 # overrides any of them (see data/policies/national.toml).
