@@ -56,8 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8050)
     ap.add_argument("--plan", type=Path, default=None, help="plan directory (default: the demo)")
     ap.add_argument("--no-build", action="store_true", help="do not build the demo plan")
-    ap.add_argument("--config", type=Path, default=None,
-                    help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps)")
+    ap.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps)",
+    )
     args = ap.parse_args(argv)
     plan = args.plan or PLAN
     if args.plan is None and not args.no_build:

@@ -263,7 +263,11 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
         # the data's provenance in full, under the map: inputs with checksums, policy, CRS, stage times
         import textwrap
 
-        prov = [w for line in provenance_lines(plan.manifest, lg) for w in textwrap.wrap(line, 150) or [""]]
+        prov = [
+            w
+            for line in provenance_lines(plan.manifest, lg)
+            for w in textwrap.wrap(line, 150) or [""]
+        ]
         fig2.text(0.06, 0.325, t("provenance", lg), fontsize=8, weight="bold")
         step = min(0.012, 0.28 / max(1, len(prov)))
         for j, line in enumerate(prov):

@@ -44,7 +44,12 @@ POLY_STYLE = {
     "protected": {"color": "#009E73", "weight": 0.5, "fillColor": "#009E73", "fillOpacity": 0.12},
     "service_area": {"color": "#56B4E9", "weight": 1, "fillColor": "#56B4E9", "fillOpacity": 0.12},
     "water_network": {"color": "#0072B2", "weight": 1.5, "opacity": 0.8},
-    "water_bodies": {"color": "#3A86C8", "weight": 0.5, "fillColor": "#8EC3EA", "fillOpacity": 0.85},
+    "water_bodies": {
+        "color": "#3A86C8",
+        "weight": 0.5,
+        "fillColor": "#8EC3EA",
+        "fillOpacity": 0.85,
+    },
 }
 
 VILLAGE_PANE = "villages"
@@ -517,7 +522,9 @@ def reloc_legend_entries(lg: str) -> list[html.Div]:
 
 # Numbers in grids: thousands separators and at most two decimals without trailing zeros
 # (12,345.6 reads the same in zh-CN and en); sorting and filtering still use the raw value.
-NUMBER_FORMATTER = "params.value == null || params.value === '' ? '' : d3.format(',.2~f')(params.value)"
+NUMBER_FORMATTER = (
+    "params.value == null || params.value === '' ? '' : d3.format(',.2~f')(params.value)"
+)
 
 
 def grid(

@@ -94,7 +94,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "export_xlsx": ("导出 Excel", "Export XLSX"),
     "export_geojson": ("导出 GeoJSON", "Export GeoJSON"),
     "transport_title": ("交通局：通硬化路", "Transport bureau: hardened roads"),
-    "transport_villages": ("未通硬化路或路况未知的村", "Villages without a confirmed hardened road"),
+    "transport_villages": (
+        "未通硬化路或路况未知的村",
+        "Villages without a confirmed hardened road",
+    ),
     "road_gaps": ("待硬化路段（按每公里受益人数排序）", "Road gaps ranked by people per km"),
     "km_per_township": ("各乡镇待硬化里程", "Km to harden per township"),
     "water_title": ("水务局：饮水安全", "Water bureau: safe drinking water"),

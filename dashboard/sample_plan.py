@@ -444,9 +444,7 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     slope[np.isnan(dem)] = np.nan
     _write_raster(out / "rasters" / "slope_deg.tif", slope)
     yy, xx = np.mgrid[0:NY, 0:NX]
-    for i, kind in enumerate(
-        TRAVEL_KINDS
-    ):
+    for i, kind in enumerate(TRAVEL_KINDS):
         tt = (np.hypot(xx - 40 - 10 * i, yy - 80) * 0.8).astype("float32")
         tt[np.isnan(dem)] = np.nan
         _write_raster(out / "rasters" / f"travel_min_{kind}.tif", tt)

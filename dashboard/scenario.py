@@ -299,7 +299,9 @@ def scenario_metrics(
     gap = s.get("allocation_gap")
     return {
         "people_moved": float(people),
-        "people_unplaced": float(s["people_unplaced"]) if s.get("people_unplaced") is not None else np.nan,
+        "people_unplaced": float(s["people_unplaced"])
+        if s.get("people_unplaced") is not None
+        else np.nan,
         "sites_opened": float(n_open),
         "mean_travel_min": mean_t,
         "robustness": rob,

@@ -695,26 +695,51 @@ def sites_table(sites: pd.DataFrame, lang: str = "zh", *, digits: int = 3) -> li
 #: What each evidence source is, for the village panel; the raw name stays in brackets so the
 #: figure traces back to its column (挤干水分: every number shows where it comes from).
 EVIDENCE_LABELS: dict[str, tuple[str, str]] = {
-    "poverty_incidence_frac": ("贫困发生率：建档立卡户表优先，与村表核对", "poverty incidence: household register first, checked against the village table"),
-    "road_access": ("路网分析：入村道路是否连通硬化路网", "road network analysis: hardened path into the village"),
-    "travel_min_health_centre": ("通行时间分析：到乡镇卫生院（分钟）", "travel-time analysis: minutes to the township health centre"),
-    "travel_min_township_seat": ("通行时间分析：到乡镇政府（分钟）", "travel-time analysis: minutes to the township seat"),
+    "poverty_incidence_frac": (
+        "贫困发生率：建档立卡户表优先，与村表核对",
+        "poverty incidence: household register first, checked against the village table",
+    ),
+    "road_access": (
+        "路网分析：入村道路是否连通硬化路网",
+        "road network analysis: hardened path into the village",
+    ),
+    "travel_min_health_centre": (
+        "通行时间分析：到乡镇卫生院（分钟）",
+        "travel-time analysis: minutes to the township health centre",
+    ),
+    "travel_min_township_seat": (
+        "通行时间分析：到乡镇政府（分钟）",
+        "travel-time analysis: minutes to the township seat",
+    ),
     "has_safe_water": ("村表属性：饮水安全", "village table: safe drinking water"),
     "has_electricity": ("村表属性：通生产生活用电", "village table: electricity"),
     "has_broadband": ("村表属性：通宽带", "village table: broadband"),
     "has_culture_venue": ("村表属性：综合文化服务中心", "village table: cultural service centre"),
     "has_tv": ("村表属性：广播电视户户通", "village table: radio and TV"),
     "clinic_standard": ("村表属性：标准化卫生室", "village table: standard clinic"),
-    "flush_toilet_frac": ("村表属性：卫生厕所户比例", "village table: share of households with a flush toilet"),
-    "household_road_hardened_frac": ("村表属性：入户道路硬化比例", "village table: share of household access roads hardened"),
-    "collective_income_cny": ("村表属性：村集体经济收入（元）", "village table: collective income (CNY)"),
+    "flush_toilet_frac": (
+        "村表属性：卫生厕所户比例",
+        "village table: share of households with a flush toilet",
+    ),
+    "household_road_hardened_frac": (
+        "村表属性：入户道路硬化比例",
+        "village table: share of household access roads hardened",
+    ),
+    "collective_income_cny": (
+        "村表属性：村集体经济收入（元）",
+        "village table: collective income (CNY)",
+    ),
     "funds_cny": ("村表属性：扶贫资金（元）", "village table: poverty funds (CNY)"),
 }
 
 
 def evidence_label(evidence: object, lang: str = "zh") -> str:
     """Human label of an indicator's evidence source, with the raw source name in brackets."""
-    if evidence is None or (isinstance(evidence, float) and np.isnan(evidence)) or str(evidence) == "":
+    if (
+        evidence is None
+        or (isinstance(evidence, float) and np.isnan(evidence))
+        or str(evidence) == ""
+    ):
         return "—"
     key = str(evidence)
     if key.startswith("households:"):

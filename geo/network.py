@@ -316,7 +316,9 @@ def snap_points(
         e, g = egeom[is_point], pgeom[is_point]
         on_edge[is_point] = shapely.line_interpolate_point(e, shapely.line_locate_point(e, g))
     if (~is_point).any():  # polygons (and lines): the edge's point nearest to them
-        on_edge[~is_point] = shapely.get_point(shapely.shortest_line(egeom[~is_point], pgeom[~is_point]), 0)
+        on_edge[~is_point] = shapely.get_point(
+            shapely.shortest_line(egeom[~is_point], pgeom[~is_point]), 0
+        )
     pos = shapely.line_locate_point(egeom, on_edge)
     length = net.edges["length_m"].to_numpy()[ei]
     xy = shapely.get_coordinates(on_edge)
@@ -508,7 +510,9 @@ def unhardened_gap(
         elif unh <= 1e-9:
             access[k] = "unknown"  # only unknown surfaces stand between it and the network
         else:
-            access[k] = "gap"  # known unhardened km on the way: a gap whatever the unknown parts are
+            access[k] = (
+                "gap"  # known unhardened km on the way: a gap whatever the unknown parts are
+            )
 
     out["road_access"] = access
     out["unhardened_km"] = unhard_km

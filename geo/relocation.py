@@ -816,7 +816,9 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
     has_hamlets = any(lv == "hamlet" for lv in level)
     people_base = pop.copy()
     if rules.admin_village_people == "registered_poor":
-        poor = _num(df, "poor_population") if "poor_population" in df.columns else np.full(n, np.nan)
+        poor = (
+            _num(df, "poor_population") if "poor_population" in df.columns else np.full(n, np.nan)
+        )
         is_admin = np.array([lv != "hamlet" for lv in level])
         people_base = np.where(is_admin, poor, pop)
     if has_hamlets and "parent_id" in df.columns:

@@ -53,7 +53,6 @@ _UNPLACED_COLS = ["village_id", "people", "reason_code", "reason_en", "reason_zh
 # --------------------------------------------------------------------------- candidate sites
 
 
-
 def _quiet_highs():
     """A ``highspy.Highs`` without its copyright banner on stdout.
 
@@ -77,6 +76,7 @@ def _quiet_highs():
     finally:
         os.dup2(saved, fd)
         os.close(saved)
+
 
 def sites_from_suitability(
     suit: np.ndarray,

@@ -67,7 +67,10 @@ _VILLAGE_BOOLS = (
     ("has_culture_venue", "comprehensive cultural service centre / activity venue"),
     ("has_tv", "radio/TV to every household"),
     ("bus_service", "passenger bus stops in the village"),
-    ("road_hardened_claimed", "the register says the road into the village is hardened (cross-checked)"),
+    (
+        "road_hardened_claimed",
+        "the register says the road into the village is hardened (cross-checked)",
+    ),
     ("clinic_standard", "village clinic built to standard (标准化卫生室)"),
     ("clinic_doctor", "village clinic has a qualified doctor"),
 )
@@ -106,7 +109,13 @@ SPECS: dict[str, LayerSpec] = {
             Column("township", "str", required=True),
             Column("population", "int", required=True, min=0, max=200_000),
             Column("households", "int", required=True, min=0, max=100_000),
-            Column("poor_population", "int", required=True, min=0, desc="registered poor people (建档立卡)"),
+            Column(
+                "poor_population",
+                "int",
+                required=True,
+                min=0,
+                desc="registered poor people (建档立卡)",
+            ),
             Column("poor_households", "int", min=0),
             Column("level", "str", choices=("admin", "hamlet")),
             Column("parent_id", "str"),
@@ -137,7 +146,12 @@ SPECS: dict[str, LayerSpec] = {
         geometry=("Point", "LineString", "Polygon"),
         columns=(
             Column("water_id", "str", required=True),
-            Column("kind", "str", required=True, choices=("source", "plant", "network", "service_area", "water_body")),
+            Column(
+                "kind",
+                "str",
+                required=True,
+                choices=("source", "plant", "network", "service_area", "water_body"),
+            ),
             Column("safe", _B),
             Column("name", "str"),
             Column("capacity_m3d", "float", min=0),
@@ -181,7 +195,12 @@ SPECS: dict[str, LayerSpec] = {
         columns=(
             Column("town_id", "str", required=True),
             Column("name", "str", required=True),
-            Column("kind", "str", required=True, choices=("county_seat", "township_seat", "industrial_park")),
+            Column(
+                "kind",
+                "str",
+                required=True,
+                choices=("county_seat", "township_seat", "industrial_park"),
+            ),
             Column("jobs", "int", min=0),
             Column("township", "str"),
         ),
@@ -259,10 +278,24 @@ SPECS: dict[str, LayerSpec] = {
 
 LAYER_KINDS = tuple(SPECS)
 # destinations of the travel-time rasters (travel_min_<kind>.tif, villages' travel_min_<kind>)
-TRAVEL_KINDS = ("county_seat", "township_seat", "industrial_park", "village_clinic", "health_centre", "school")
+TRAVEL_KINDS = (
+    "county_seat",
+    "township_seat",
+    "industrial_park",
+    "village_clinic",
+    "health_centre",
+    "school",
+)
 PERSONAL_COLUMNS = ("head_name", "id_number", "phone")
 # 两不愁三保障 flags plus safe water, in the households spec's names
-HOUSEHOLD_FLAGS = ("food_ok", "clothing_ok", "education_ok", "medical_ok", "housing_ok", "safe_water_ok")
+HOUSEHOLD_FLAGS = (
+    "food_ok",
+    "clothing_ok",
+    "education_ok",
+    "medical_ok",
+    "housing_ok",
+    "safe_water_ok",
+)
 
 # Applied when present and no explicit rename maps the column.
 COMMON_RENAMES: dict[str, str] = {
@@ -282,27 +315,66 @@ COMMON_RENAMES: dict[str, str] = {
 
 # Values normalised on load: road classes and surfaces as counties and OSM write them.
 ROAD_CLASS_ALIASES: dict[str, str] = {
-    "国道": "national", "省道": "provincial", "县道": "county", "乡道": "township",
-    "村道": "village", "机耕道": "track", "小路": "path",
-    "motorway": "national", "trunk": "national", "primary": "provincial",
-    "secondary": "provincial", "tertiary": "county", "unclassified": "township",
-    "residential": "village", "service": "village", "living_street": "village",
-    "road": "village", "track": "track", "path": "path", "footway": "path",
-    "steps": "path", "bridleway": "path", "pedestrian": "path", "cycleway": "path",
+    "国道": "national",
+    "省道": "provincial",
+    "县道": "county",
+    "乡道": "township",
+    "村道": "village",
+    "机耕道": "track",
+    "小路": "path",
+    "motorway": "national",
+    "trunk": "national",
+    "primary": "provincial",
+    "secondary": "provincial",
+    "tertiary": "county",
+    "unclassified": "township",
+    "residential": "village",
+    "service": "village",
+    "living_street": "village",
+    "road": "village",
+    "track": "track",
+    "path": "path",
+    "footway": "path",
+    "steps": "path",
+    "bridleway": "path",
+    "pedestrian": "path",
+    "cycleway": "path",
 }
 for _k in list(ROAD_CLASS_ALIASES):
     if _k in ("motorway", "trunk", "primary", "secondary", "tertiary"):
         ROAD_CLASS_ALIASES[_k + "_link"] = ROAD_CLASS_ALIASES[_k]
 
 SURFACE_ALIASES: dict[str, str] = {
-    "沥青": "asphalt", "柏油": "asphalt", "水泥": "concrete", "混凝土": "concrete",
-    "硬化": "paved", "砂石": "gravel", "碎石": "gravel", "泥结石": "gravel", "土": "earth",
-    "土路": "earth", "未知": "unknown",
-    "asphalt": "asphalt", "concrete": "concrete", "cement": "concrete",
-    "concrete:plates": "concrete", "concrete:lanes": "concrete", "paving_stones": "paved",
-    "sett": "paved", "paved": "paved", "gravel": "gravel", "fine_gravel": "gravel",
-    "compacted": "gravel", "pebblestone": "gravel", "earth": "earth", "dirt": "earth",
-    "ground": "earth", "grass": "earth", "mud": "earth", "sand": "earth", "unpaved": "earth",
+    "沥青": "asphalt",
+    "柏油": "asphalt",
+    "水泥": "concrete",
+    "混凝土": "concrete",
+    "硬化": "paved",
+    "砂石": "gravel",
+    "碎石": "gravel",
+    "泥结石": "gravel",
+    "土": "earth",
+    "土路": "earth",
+    "未知": "unknown",
+    "asphalt": "asphalt",
+    "concrete": "concrete",
+    "cement": "concrete",
+    "concrete:plates": "concrete",
+    "concrete:lanes": "concrete",
+    "paving_stones": "paved",
+    "sett": "paved",
+    "paved": "paved",
+    "gravel": "gravel",
+    "fine_gravel": "gravel",
+    "compacted": "gravel",
+    "pebblestone": "gravel",
+    "earth": "earth",
+    "dirt": "earth",
+    "ground": "earth",
+    "grass": "earth",
+    "mud": "earth",
+    "sand": "earth",
+    "unpaved": "earth",
 }
 
 # The documented inference rule (parameter ``infer_surface_from_class``): when a road's
@@ -311,12 +383,25 @@ SURFACE_ALIASES: dict[str, str] = {
 # unhardened, and *village roads stay unknown* — they are exactly what the transport
 # bureau must verify. Inferred values carry ``hardened_inferred = True``.
 HARDENED_BY_CLASS: dict[str, bool | None] = {
-    "national": True, "provincial": True, "county": True, "township": True,
-    "village": None, "track": False, "path": False,
+    "national": True,
+    "provincial": True,
+    "county": True,
+    "township": True,
+    "village": None,
+    "track": False,
+    "path": False,
 }
 # OSM tracktype: grade1 is a solid (usually paved) track.
-TRACKTYPE_HARDENED = {"grade1": True, "grade2": False, "grade3": False, "grade4": False, "grade5": False}
+TRACKTYPE_HARDENED = {
+    "grade1": True,
+    "grade2": False,
+    "grade3": False,
+    "grade4": False,
+    "grade5": False,
+}
 
 BOOL_TRUE = frozenset({"true", "1", "yes", "y", "t", "是", "有", "达标", "通", "已通", "合格"})
-BOOL_FALSE = frozenset({"false", "0", "no", "n", "f", "否", "无", "未达标", "不达标", "未通", "不合格"})
+BOOL_FALSE = frozenset(
+    {"false", "0", "no", "n", "f", "否", "无", "未达标", "不达标", "未通", "不合格"}
+)
 BOOL_UNKNOWN = frozenset({"", "nan", "none", "null", "na", "<na>", "unknown", "未知", "不详", "-"})

@@ -28,7 +28,18 @@ from rasterio.transform import Affine
 
 from layers.errors import CRSError, LayerNotFoundError, LayerSchemaError
 
-VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".parquet", ".geoparquet", ".pbf", ".fgb", ".csv", ".zip"}
+VECTOR_SUFFIXES = {
+    ".gpkg",
+    ".shp",
+    ".geojson",
+    ".json",
+    ".parquet",
+    ".geoparquet",
+    ".pbf",
+    ".fgb",
+    ".csv",
+    ".zip",
+}
 RASTER_SUFFIXES = {".tif", ".tiff", ".hgt", ".zip", ".vrt", ".img"}
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -111,7 +122,9 @@ def read_vector(
     if layer is not None:
         names = list_layers(spath)
         if layer not in names:
-            raise LayerNotFoundError(f"{spath}: no layer {layer!r}; layers present: {', '.join(names) or 'none'}")
+            raise LayerNotFoundError(
+                f"{spath}: no layer {layer!r}; layers present: {', '.join(names) or 'none'}"
+            )
     kwargs = {"layer": layer} if layer is not None else {}
     if suffix == ".shp" and encoding is None and not Path(spath).with_suffix(".cpg").exists():
         try:
@@ -135,7 +148,7 @@ def read_vector(
     except UnicodeDecodeError as exc:
         raise LayerSchemaError(
             f"{spath}: text is not in encoding {encoding or 'declared by the file'} ({exc.reason}); "
-            "set encoding = \"GB18030\" (or the right one) for this layer in workspace.toml"
+            'set encoding = "GB18030" (or the right one) for this layer in workspace.toml'
         ) from exc
     return gdf, info
 
@@ -155,7 +168,9 @@ def _read_csv(spath, *, encoding, x, y, crs, info) -> pd.DataFrame | gpd.GeoData
         except pd.errors.ParserError as exc:
             raise LayerSchemaError(f"{spath}: malformed CSV: {exc}") from exc
     if df is None:
-        raise LayerSchemaError(f"{spath}: text is neither UTF-8 nor GB18030; set the layer's encoding")
+        raise LayerSchemaError(
+            f"{spath}: text is neither UTF-8 nor GB18030; set the layer's encoding"
+        )
     if info.encoding == "gb18030":
         info.note = "text is not UTF-8: read as GB18030"
     df.columns = [c.strip() for c in df.columns]
@@ -168,7 +183,9 @@ def _read_csv(spath, *, encoding, x, y, crs, info) -> pd.DataFrame | gpd.GeoData
             f"columns present: {', '.join(df.columns)}"
         )
     if not crs:
-        raise CRSError(f"{spath}: CSV points need a declared crs (e.g. crs = \"EPSG:4490\") in workspace.toml")
+        raise CRSError(
+            f'{spath}: CSV points need a declared crs (e.g. crs = "EPSG:4490") in workspace.toml'
+        )
     xs = pd.to_numeric(df[x], errors="coerce")
     ys = pd.to_numeric(df[y], errors="coerce")
     bad = df.index[xs.isna() | ys.isna()]
@@ -224,7 +241,9 @@ def gdal_path(path: str | Path) -> str:
         raise LayerNotFoundError(f"{spath}: file not found")
     try:
         with zipfile.ZipFile(spath) as zf:
-            names = [n for n in zf.namelist() if Path(n).suffix.lower() in RASTER_SUFFIXES - {".zip"}]
+            names = [
+                n for n in zf.namelist() if Path(n).suffix.lower() in RASTER_SUFFIXES - {".zip"}
+            ]
     except zipfile.BadZipFile as exc:
         raise LayerSchemaError(f"{spath}: not a valid zip archive ({exc})") from exc
     if not names:
@@ -250,18 +269,24 @@ def read_dem(path: str | Path, *, metric_crs: CRS | None = None, band: int = 1) 
     try:
         with rasterio.open(gpath) as src:
             if src.crs is None:
-                raise CRSError(f"{path}: the DEM has no CRS; expected a georeferenced raster (refusing to guess)")
+                raise CRSError(
+                    f"{path}: the DEM has no CRS; expected a georeferenced raster (refusing to guess)"
+                )
             crs = _normalise_crs(src.crs)
             z = src.read(band, masked=True).astype("float64").filled(np.nan)
             transform = src.transform
     except RasterioIOError as exc:
-        raise LayerSchemaError(f"{path}: cannot read the raster (truncated or not a raster?): {exc}") from exc
+        raise LayerSchemaError(
+            f"{path}: cannot read the raster (truncated or not a raster?): {exc}"
+        ) from exc
     if not np.isfinite(z).any():
         raise LayerSchemaError(f"{path}: the DEM holds no valid elevation (all cells are nodata)")
     dem = Dem(z=z, transform=transform, crs=crs, path=str(path), source_crs=crs)
     if crs.is_geographic:
         if metric_crs is None:
-            raise CRSError(f"{path}: DEM is geographic ({crs.to_string()}); a metric CRS is needed to warp it")
+            raise CRSError(
+                f"{path}: DEM is geographic ({crs.to_string()}); a metric CRS is needed to warp it"
+            )
         dem = warp_dem(dem, metric_crs)
     return dem
 
@@ -297,8 +322,14 @@ def warp_dem(dem: Dem, dst_crs: CRS, *, resolution: float | None = None) -> Dem:
         dst_nodata=np.nan,
         resampling=Resampling.bilinear,
     )
-    return Dem(z=out, transform=dst_transform, crs=CRS.from_user_input(dst_crs), path=dem.path,
-               source_crs=dem.source_crs, warped=True)
+    return Dem(
+        z=out,
+        transform=dst_transform,
+        crs=CRS.from_user_input(dst_crs),
+        path=dem.path,
+        source_crs=dem.source_crs,
+        warped=True,
+    )
 
 
 def raster_crs_and_bounds(path: str | Path) -> tuple[CRS | None, tuple[float, float, float, float]]:
@@ -308,7 +339,9 @@ def raster_crs_and_bounds(path: str | Path) -> tuple[CRS | None, tuple[float, fl
         with rasterio.open(gpath) as src:
             return (_normalise_crs(src.crs) if src.crs else None), tuple(src.bounds)
     except RasterioIOError as exc:
-        raise LayerSchemaError(f"{path}: cannot read the raster (truncated or not a raster?): {exc}") from exc
+        raise LayerSchemaError(
+            f"{path}: cannot read the raster (truncated or not a raster?): {exc}"
+        ) from exc
 
 
 def _normalise_crs(crs) -> CRS:
@@ -337,12 +370,20 @@ def osm_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
     # construction, proposed, platform, raceway... are not roads people travel on.
     out = frame[frame["highway"].isin(list(ROAD_CLASS_ALIASES))].copy()
-    tags = out["other_tags"].fillna("") if "other_tags" in out.columns else pd.Series("", index=out.index)
+    tags = (
+        out["other_tags"].fillna("")
+        if "other_tags" in out.columns
+        else pd.Series("", index=out.index)
+    )
     for key in _OSM_TAGS:
         col = key.replace(":", "_")
         if col not in out.columns:
             pat = re.compile(r'"' + re.escape(key) + r'"=>"([^"]*)"')
-            out[col] = tags.map(lambda t, pat=pat: (m.group(1) if (m := pat.search(t)) else None))
+            out[col] = tags.map(lambda t, pat=pat: m.group(1) if (m := pat.search(t)) else None)
     out = out.rename(columns={"highway": "road_class", "osm_id": "road_id"})
-    keep = [c for c in ("road_id", "road_class", "surface", "tracktype", "name", "ref") if c in out.columns]
+    keep = [
+        c
+        for c in ("road_id", "road_class", "surface", "tracktype", "name", "ref")
+        if c in out.columns
+    ]
     return out[keep + ["geometry"]].reset_index(drop=True)

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import check_bounds
 from layers.catalogue import (
     BOOL_FALSE,
     BOOL_TRUE,
@@ -26,6 +25,7 @@ from layers.catalogue import (
     TRACKTYPE_HARDENED,
     LayerSpec,
 )
+from layers.crs import check_bounds
 from layers.errors import Problem
 
 _MAX_LISTED = 10
@@ -47,21 +47,33 @@ class _Collector:
         self.items.append(Problem(self.file, self.layer, message, row=row, column=column))
 
     def warn(self, message, *, row=None, column=None):
-        self.items.append(Problem(self.file, self.layer, message, row=row, column=column, severity="warning"))
+        self.items.append(
+            Problem(self.file, self.layer, message, row=row, column=column, severity="warning")
+        )
 
 
-def apply_renames(df: pd.DataFrame, kind: str, renames: dict[str, str] | None, col: _Collector | None = None) -> pd.DataFrame:
+def apply_renames(
+    df: pd.DataFrame, kind: str, renames: dict[str, str] | None, col: _Collector | None = None
+) -> pd.DataFrame:
     """Map user column names to canonical ones (explicit renames first, then common Chinese names)."""
     renames = dict(renames or {})
     for src in list(renames):
         if src not in df.columns:
             if col is not None:
-                col.warn(f"rename {src!r} → {renames[src]!r} given in workspace.toml but the file has no column {src!r}")
+                col.warn(
+                    f"rename {src!r} → {renames[src]!r} given in workspace.toml but the file has no column {src!r}"
+                )
             renames.pop(src)
     spec = SPECS[kind]
     canon = {c.name for c in spec.columns}
     for src, dst in COMMON_RENAMES.items():
-        if src in df.columns and src not in renames and dst in canon and dst not in df.columns and dst not in renames.values():
+        if (
+            src in df.columns
+            and src not in renames
+            and dst in canon
+            and dst not in df.columns
+            and dst not in renames.values()
+        ):
             renames[src] = dst
     return df.rename(columns=renames)
 
@@ -119,7 +131,15 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
         s = df[c.name]
         if c.dtype == "str":
             s = s.where(~s.isna(), None)
-            s = s.map(lambda v: v if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip())
+            s = s.map(
+                lambda v: (
+                    v
+                    if v is None
+                    else (
+                        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+                    ).strip()
+                )
+            )
             s = s.map(lambda v: None if v in ("", "nan", "None") else v)
             df[c.name] = s
         elif c.dtype == "bool":
@@ -133,7 +153,12 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
             df[c.name] = parsed
         else:
             raw = s.map(lambda v: v.strip() if isinstance(v, str) else v)
-            blank = raw.map(lambda v: (not isinstance(v, str) and pd.isna(v)) or (isinstance(v, str) and v.lower() in BOOL_UNKNOWN))
+            blank = raw.map(
+                lambda v: (
+                    (not isinstance(v, str) and pd.isna(v))
+                    or (isinstance(v, str) and v.lower() in BOOL_UNKNOWN)
+                )
+            )
             num = pd.to_numeric(raw.where(~blank, np.nan), errors="coerce")
             bad = num.isna() & ~blank
             if bad.any():
@@ -198,16 +223,24 @@ def _check_choices(df, spec, col):
 def _normalise_roads(df: pd.DataFrame, *, infer_surface_from_class: bool) -> pd.DataFrame:
     if "road_class" in df.columns:
         df["road_class"] = df["road_class"].map(
-            lambda v: ROAD_CLASS_ALIASES.get(str(v).strip().lower(), ROAD_CLASS_ALIASES.get(str(v).strip(), v))
-            if isinstance(v, str)
-            else v
+            lambda v: (
+                ROAD_CLASS_ALIASES.get(
+                    str(v).strip().lower(), ROAD_CLASS_ALIASES.get(str(v).strip(), v)
+                )
+                if isinstance(v, str)
+                else v
+            )
         )
     if "surface" not in df.columns:
         df["surface"] = None
     df["surface"] = df["surface"].map(
-        lambda v: SURFACE_ALIASES.get(str(v).strip().lower(), SURFACE_ALIASES.get(str(v).strip(), "unknown"))
-        if isinstance(v, str) and v.strip()
-        else "unknown"
+        lambda v: (
+            SURFACE_ALIASES.get(
+                str(v).strip().lower(), SURFACE_ALIASES.get(str(v).strip(), "unknown")
+            )
+            if isinstance(v, str) and v.strip()
+            else "unknown"
+        )
     )
     hardened = pd.Series(pd.NA, index=df.index, dtype="boolean")
     known = df["surface"] != "unknown"
@@ -231,7 +264,9 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: LayerSpec, col: _Collector) -> 
     geom = gdf.geometry
     null = geom.isna() | geom.is_empty
     if null.any():
-        col.error(f"{int(null.sum())} feature(s) have no geometry: rows {_listed(_row_labels(gdf, spec, null))}")
+        col.error(
+            f"{int(null.sum())} feature(s) have no geometry: rows {_listed(_row_labels(gdf, spec, null))}"
+        )
     types = geom.geom_type.fillna("").str.replace("Multi", "", regex=False)
     wrong = ~null & ~types.isin(spec.geometry)
     if wrong.any():
@@ -260,15 +295,19 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: LayerSpec, col: _Collector) -> 
                     refused_ids.append(f"{label}: {reason}")
                     continue
                 fixed = fixed_poly
-            elif shapely.get_type_id(fixed) != shapely.get_type_id(g) and not fixed.geom_type.startswith("Multi"):
+            elif shapely.get_type_id(fixed) != shapely.get_type_id(
+                g
+            ) and not fixed.geom_type.startswith("Multi"):
                 refused_ids.append(f"{label}: {reason}")
                 continue
             new.iloc[i] = fixed
             repaired_ids.append(label)
         gdf = gdf.set_geometry(new)
         if repaired_ids:
-            col.warn(f"repaired {len(repaired_ids)} invalid geometr{'y' if len(repaired_ids) == 1 else 'ies'} "
-                     f"(make_valid; area unchanged): rows {_listed(repaired_ids)}")
+            col.warn(
+                f"repaired {len(repaired_ids)} invalid geometr{'y' if len(repaired_ids) == 1 else 'ies'} "
+                f"(make_valid; area unchanged): rows {_listed(repaired_ids)}"
+            )
         if refused_ids:
             col.error(
                 f"{len(refused_ids)} invalid geometr{'y' if len(refused_ids) == 1 else 'ies'} that cannot be repaired "
@@ -324,7 +363,10 @@ def validate_layer(
         ids = df[spec.id_column]
         empty = ids.isna()
         if empty.any():
-            col.error(f"{int(empty.sum())} empty id(s): rows {_listed(_row_labels(df, spec, empty))}", column=spec.id_column)
+            col.error(
+                f"{int(empty.sum())} empty id(s): rows {_listed(_row_labels(df, spec, empty))}",
+                column=spec.id_column,
+            )
         dup = ids.notna() & ids.duplicated(keep=False)
         if dup.any():
             col.error(
@@ -352,7 +394,9 @@ def validate_layer(
             col.error(f"the layer has no geometry; expected {' or '.join(spec.geometry)} features")
             return df, col.items
         if df.crs is None:
-            col.error("the layer has no CRS (no .prj / srs); refusing to guess one — add the .prj or set crs in workspace.toml")
+            col.error(
+                "the layer has no CRS (no .prj / srs); refusing to guess one — add the .prj or set crs in workspace.toml"
+            )
         else:
             valid_geom = df.geometry[~(df.geometry.isna() | df.geometry.is_empty)]
             if len(valid_geom):
@@ -373,7 +417,13 @@ def validate_layer(
     return _add_missing_optional(df, spec), col.items
 
 
-_NA_DTYPE = {"bool": "boolean", "int": "Int64", "float": "float64", "frac": "float64", "str": "object"}
+_NA_DTYPE = {
+    "bool": "boolean",
+    "int": "Int64",
+    "float": "float64",
+    "frac": "float64",
+    "str": "object",
+}
 
 
 def _add_missing_optional(df: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:

@@ -38,8 +38,8 @@ import pandas as pd
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
-from geo.crs import choose_metric_crs
 from layers.catalogue import SPECS
+from layers.crs import choose_metric_crs
 from layers.errors import AnjuError, LayerNotFoundError, Problem, ValidationError
 from layers.readers import Dem, read_dem, read_vector
 from layers.validate import validate_layer
@@ -114,8 +114,18 @@ def _unknown_keys(found, valid, where, file, problems):
     for k in found:
         if k not in valid:
             hint = difflib.get_close_matches(k, sorted(valid), n=1)
-            problems.append(Problem(file, "workspace.toml", f"unknown key {k!r} in {where}"
-                                    + (f"; did you mean {hint[0]!r}?" if hint else f"; valid keys: {', '.join(sorted(valid))}")))
+            problems.append(
+                Problem(
+                    file,
+                    "workspace.toml",
+                    f"unknown key {k!r} in {where}"
+                    + (
+                        f"; did you mean {hint[0]!r}?"
+                        if hint
+                        else f"; valid keys: {', '.join(sorted(valid))}"
+                    ),
+                )
+            )
 
 
 def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
@@ -127,7 +137,11 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
     if not root.is_dir():
         return None, [Problem(str(root), "", "workspace folder not found")]
     if not toml_path.exists():
-        return None, [Problem(f, "", "workspace.toml not found; a workspace needs one naming each layer's file")]
+        return None, [
+            Problem(
+                f, "", "workspace.toml not found; a workspace needs one naming each layer's file"
+            )
+        ]
     try:
         doc = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -143,8 +157,18 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
             import difflib
 
             hint = difflib.get_close_matches(kind, list(SPECS), n=1)
-            problems.append(Problem(f, kind, f"unknown layer kind [layers.{kind}]"
-                                    + (f"; did you mean {hint[0]!r}?" if hint else f"; known kinds: {', '.join(SPECS)}")))
+            problems.append(
+                Problem(
+                    f,
+                    kind,
+                    f"unknown layer kind [layers.{kind}]"
+                    + (
+                        f"; did you mean {hint[0]!r}?"
+                        if hint
+                        else f"; known kinds: {', '.join(SPECS)}"
+                    ),
+                )
+            )
             continue
         if not isinstance(spec, dict) or "path" not in spec:
             problems.append(Problem(f, kind, f"[layers.{kind}] needs a path"))
@@ -152,22 +176,46 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
         _unknown_keys(spec, _LAYER_KEYS, f"[layers.{kind}]", f, problems)
         p = str(spec["path"])
         path = Path(p) if p.startswith("/vsi") or Path(p).is_absolute() else root / p
-        sources[kind] = LayerSource(kind=kind, path=path, layer=spec.get("layer"), encoding=spec.get("encoding"),
-                                    rename=dict(spec.get("rename") or {}), x=spec.get("x"), y=spec.get("y"),
-                                    crs=spec.get("crs"))
+        sources[kind] = LayerSource(
+            kind=kind,
+            path=path,
+            layer=spec.get("layer"),
+            encoding=spec.get("encoding"),
+            rename=dict(spec.get("rename") or {}),
+            x=spec.get("x"),
+            y=spec.get("y"),
+            crs=spec.get("crs"),
+        )
     for kind in REQUIRED_KINDS:
         if kind not in sources:
-            problems.append(Problem(f, kind, f"required layer {kind!r} is not declared ([layers.{kind}] with a path)"))
+            problems.append(
+                Problem(
+                    f,
+                    kind,
+                    f"required layer {kind!r} is not declared ([layers.{kind}] with a path)",
+                )
+            )
     params = dict(DEFAULT_PARAMETERS)
     user_params = doc.get("parameters") or {}
     _unknown_keys(user_params, set(DEFAULT_PARAMETERS), "[parameters]", f, problems)
     params.update({k: v for k, v in user_params.items() if k in DEFAULT_PARAMETERS})
     group = ws.get("province_group", "west")
     if group not in ("east", "central", "west"):
-        problems.append(Problem(f, "workspace", f"province_group must be east, central or west; found {group!r}"))
+        problems.append(
+            Problem(
+                f, "workspace", f"province_group must be east, central or west; found {group!r}"
+            )
+        )
     return (
-        Workspace(root=root, name=str(ws.get("name", root.name)), crs=ws.get("crs"), policy=str(ws.get("policy", "national")),
-                  province_group=group, sources=sources, parameters=params),
+        Workspace(
+            root=root,
+            name=str(ws.get("name", root.name)),
+            crs=ws.get("crs"),
+            policy=str(ws.get("policy", "national")),
+            province_group=group,
+            sources=sources,
+            parameters=params,
+        ),
         problems,
     )
 
@@ -180,7 +228,9 @@ def file_sha256(path: Path) -> str | None:
     h = hashlib.sha256()
     parts = [p]
     if p.suffix.lower() == ".shp":
-        parts += [p.with_suffix(s) for s in (".dbf", ".shx", ".prj", ".cpg") if p.with_suffix(s).exists()]
+        parts += [
+            p.with_suffix(s) for s in (".dbf", ".shx", ".prj", ".cpg") if p.with_suffix(s).exists()
+        ]
     for q in parts:
         with open(q, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -208,7 +258,9 @@ def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> 
             continue
         label = str(src.path)
         try:
-            frame, info = read_vector(src.path, layer=src.layer, encoding=src.encoding, x=src.x, y=src.y, crs=src.crs)
+            frame, info = read_vector(
+                src.path, layer=src.layer, encoding=src.encoding, x=src.x, y=src.y, crs=src.crs
+            )
         except LayerNotFoundError as exc:
             problems.append(Problem(label, src.layer or kind, str(exc).split(": ", 1)[-1]))
             continue
@@ -224,8 +276,14 @@ def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> 
             frame = frame.set_crs(src.crs)
         if info.note:
             problems.append(Problem(label, src.layer or kind, info.note, severity="warning"))
-        clean, probs = validate_layer(frame, kind, file=label, layer=src.layer or kind, renames=src.rename,
-                                      infer_surface_from_class=bool(ws.parameters["infer_surface_from_class"]))
+        clean, probs = validate_layer(
+            frame,
+            kind,
+            file=label,
+            layer=src.layer or kind,
+            renames=src.rename,
+            infer_surface_from_class=bool(ws.parameters["infer_surface_from_class"]),
+        )
         problems += probs
         frames[kind] = clean
 
@@ -249,9 +307,15 @@ def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> 
             ok = ~(frame.geometry.isna() | frame.geometry.is_empty)
             frame = frame[ok].to_crs(crs)
         layers[kind] = frame
-    if "boundary" in layers and isinstance(layers["boundary"], gpd.GeoDataFrame) and len(layers["boundary"]):
+    if (
+        "boundary" in layers
+        and isinstance(layers["boundary"], gpd.GeoDataFrame)
+        and len(layers["boundary"])
+    ):
         b = layers["boundary"]
-        layers["boundary"] = gpd.GeoDataFrame({"name": [ws.name]}, geometry=[b.union_all()], crs=b.crs)
+        layers["boundary"] = gpd.GeoDataFrame(
+            {"name": [ws.name]}, geometry=[b.union_all()], crs=b.crs
+        )
     _cross_checks(ws, layers, dem, problems)
     return LoadedWorkspace(workspace=ws, metric_crs=crs, dem=dem, layers=layers, problems=problems)
 
@@ -263,10 +327,18 @@ def _pick_crs(ws: Workspace, override, frames, problems) -> CRS | None:
             try:
                 crs = CRS.from_user_input(value)
             except ProjCRSError as exc:
-                problems.append(Problem(f, "workspace", f"crs {value!r} is not a CRS pyproj knows ({exc})"))
+                problems.append(
+                    Problem(f, "workspace", f"crs {value!r} is not a CRS pyproj knows ({exc})")
+                )
                 return None
             if not crs.is_projected:
-                problems.append(Problem(f, "workspace", f"crs {value!r} is geographic; the workspace CRS must be projected in metres"))
+                problems.append(
+                    Problem(
+                        f,
+                        "workspace",
+                        f"crs {value!r} is geographic; the workspace CRS must be projected in metres",
+                    )
+                )
                 return None
             return crs
     if "dem" in ws.sources:
@@ -290,13 +362,25 @@ def _pick_crs(ws: Workspace, override, frames, problems) -> CRS | None:
 def _cross_checks(ws: Workspace, layers, dem: Dem | None, problems: list[Problem]) -> None:
     v = layers.get("villages")
     b = layers.get("boundary")
-    if isinstance(v, gpd.GeoDataFrame) and isinstance(b, gpd.GeoDataFrame) and len(v) and len(b) and v.crs == b.crs:
+    if (
+        isinstance(v, gpd.GeoDataFrame)
+        and isinstance(b, gpd.GeoDataFrame)
+        and len(v)
+        and len(b)
+        and v.crs == b.crs
+    ):
         outside = ~v.geometry.representative_point().within(b.geometry.iloc[0].buffer(1.0))
         if outside.any():
             ids = v.loc[outside, "village_id"] if "village_id" in v.columns else v.index[outside]
-            problems.append(Problem(str(ws.sources["villages"].path), "villages",
-                                    f"{int(outside.sum())} village(s) lie outside the county boundary: "
-                                    f"{', '.join(map(str, list(ids)[:10]))}", severity="warning"))
+            problems.append(
+                Problem(
+                    str(ws.sources["villages"].path),
+                    "villages",
+                    f"{int(outside.sum())} village(s) lie outside the county boundary: "
+                    f"{', '.join(map(str, list(ids)[:10]))}",
+                    severity="warning",
+                )
+            )
     if isinstance(v, gpd.GeoDataFrame) and dem is not None and len(v) and v.crs is not None:
         from rasterio.transform import rowcol
 
@@ -309,15 +393,35 @@ def _cross_checks(ws: Workspace, layers, dem: Dem | None, problems: list[Problem
         vals[inside] = dem.z[r[inside], c[inside]]
         off = ~np.isfinite(vals)
         if off.any():
-            ids = v["village_id"].to_numpy()[off] if "village_id" in v.columns else np.flatnonzero(off)
-            problems.append(Problem(str(ws.sources["villages"].path), "villages",
-                                    f"{int(off.sum())} village(s) fall outside the DEM or on nodata cells: "
-                                    f"{', '.join(map(str, ids[:10]))}", severity="warning"))
+            ids = (
+                v["village_id"].to_numpy()[off]
+                if "village_id" in v.columns
+                else np.flatnonzero(off)
+            )
+            problems.append(
+                Problem(
+                    str(ws.sources["villages"].path),
+                    "villages",
+                    f"{int(off.sum())} village(s) fall outside the DEM or on nodata cells: "
+                    f"{', '.join(map(str, ids[:10]))}",
+                    severity="warning",
+                )
+            )
     hh = layers.get("households")
-    if isinstance(hh, pd.DataFrame) and isinstance(v, pd.DataFrame) and "village_id" in hh.columns and "village_id" in v.columns:
+    if (
+        isinstance(hh, pd.DataFrame)
+        and isinstance(v, pd.DataFrame)
+        and "village_id" in hh.columns
+        and "village_id" in v.columns
+    ):
         unknown = ~hh["village_id"].isin(set(v["village_id"]))
         if unknown.any():
-            problems.append(Problem(str(ws.sources["households"].path), "households",
-                                    f"{int(unknown.sum())} household(s) name a village_id not in the villages layer: "
-                                    f"{', '.join(sorted(set(hh.loc[unknown, 'village_id'].astype(str)))[:10])}",
-                                    column="village_id"))
+            problems.append(
+                Problem(
+                    str(ws.sources["households"].path),
+                    "households",
+                    f"{int(unknown.sum())} household(s) name a village_id not in the villages layer: "
+                    f"{', '.join(sorted(set(hh.loc[unknown, 'village_id'].astype(str)))[:10])}",
+                    column="village_id",
+                )
+            )

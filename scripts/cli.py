@@ -36,9 +36,16 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("directory", required=False, type=click.Path(path_type=Path), default=Path("data/demo"))
+@click.argument(
+    "directory", required=False, type=click.Path(path_type=Path), default=Path("data/demo")
+)
 @click.option("--seed", default=2017, show_default=True, help="random seed of the generator")
-@click.option("--scale", default=1.0, show_default=True, help="area/village multiplier (4 = province-sized test set)")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    help="area/village multiplier (4 = province-sized test set)",
+)
 def demo(directory: Path, seed: int, scale: float) -> None:
     """Write the synthetic demo county workspace into DIRECTORY."""
     from scripts.make_demo import generate
@@ -65,23 +72,39 @@ def check(workspace: Path) -> None:
         sys.exit(EXIT_BAD_INPUT)
     layers = ", ".join(f"{k} {len(v)}" for k, v in loaded.layers.items())
     dem = loaded.dem
-    dem_txt = f"dem {dem.shape[1]}x{dem.shape[0]} @ {dem.cellsize[0]:g} m" if dem is not None else "no dem"
-    click.echo(f"OK {workspace}: {layers}; {dem_txt}; metric CRS {loaded.metric_crs.to_string()}; {n_warn} warning(s)")
+    dem_txt = (
+        f"dem {dem.shape[1]}x{dem.shape[0]} @ {dem.cellsize[0]:g} m"
+        if dem is not None
+        else "no dem"
+    )
+    click.echo(
+        f"OK {workspace}: {layers}; {dem_txt}; metric CRS {loaded.metric_crs.to_string()}; {n_warn} warning(s)"
+    )
 
 
 @main.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="plan output directory")
-@click.option("--policy", default=None, help="policy profile name or path (default: the workspace's)")
-@click.option("--allow-personal", is_flag=True, default=False,
-              help="write household names, ID numbers and phones unmasked (needs a role that allows it)")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="plan output directory"
+)
+@click.option(
+    "--policy", default=None, help="policy profile name or path (default: the workspace's)"
+)
+@click.option(
+    "--allow-personal",
+    is_flag=True,
+    default=False,
+    help="write household names, ID numbers and phones unmasked (needs a role that allows it)",
+)
 @click.option("--quiet", is_flag=True, default=False, help="no progress bar")
 def run(workspace: Path, out: Path, policy: str | None, allow_personal: bool, quiet: bool) -> None:
     """Run the pipeline on WORKSPACE and write the plan into OUT."""
     from scripts.pipeline import run_pipeline
 
     try:
-        manifest = run_pipeline(workspace, out, policy=policy, allow_personal=allow_personal, progress=not quiet)
+        manifest = run_pipeline(
+            workspace, out, policy=policy, allow_personal=allow_personal, progress=not quiet
+        )
     except ValidationError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_BAD_INPUT)
@@ -107,14 +130,30 @@ def _run_one(args: tuple[str, str, str | None]) -> tuple[str, str, list[str]]:
     except AnjuError as exc:
         return ws, "bad input", [str(exc)]
     s = m["summary"]
-    return ws, "ok", [f"{s['villages']} villages, {s['exit_ready']} ready, {s.get('people_to_relocate', 0)} to relocate"]
+    return (
+        ws,
+        "ok",
+        [
+            f"{s['villages']} villages, {s['exit_ready']} ready, {s.get('people_to_relocate', 0)} to relocate"
+        ],
+    )
 
 
 @main.command()
 @click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="folder for one plan per workspace")
-@click.option("--jobs", default=1, show_default=True, help="workspaces run in parallel (one process each)")
-@click.option("--policy", default=None, help="policy profile for every workspace (default: each one's own)")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="folder for one plan per workspace",
+)
+@click.option(
+    "--jobs", default=1, show_default=True, help="workspaces run in parallel (one process each)"
+)
+@click.option(
+    "--policy", default=None, help="policy profile for every workspace (default: each one's own)"
+)
 def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
     """Run every workspace under ROOT (folders with workspace.toml), one plan each in OUT/<name>.
 
@@ -133,7 +172,10 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
     failed = 0
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         for ws, status, msgs in pool.map(_run_one, tasks):
-            click.echo(f"{status.upper()}: {ws}: " + ("; ".join(msgs[:1]) if status == "ok" else f"{len(msgs)} problem(s)"))
+            click.echo(
+                f"{status.upper()}: {ws}: "
+                + ("; ".join(msgs[:1]) if status == "ok" else f"{len(msgs)} problem(s)")
+            )
             if status != "ok":
                 failed += 1
                 for m in msgs:
@@ -148,8 +190,13 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True)
 @click.option("--debug", is_flag=True, default=False)
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps, ...)")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps, ...)",
+)
 def serve(plan: Path, host: str, port: int, debug: bool, config_path: Path | None) -> None:
     """Serve the dashboard on the plan directory PLAN."""
     from dashboard.app import create_app
@@ -180,8 +227,11 @@ def entry() -> None:
     except Exception as exc:  # noqa: BLE001 - the CLI boundary: never show a user a traceback
         if os.environ.get("ANJU_DEBUG"):
             raise
-        click.echo(f"anju: internal error ({type(exc).__name__}: {exc}); this is a bug in anju — "
-                   "rerun with ANJU_DEBUG=1 to see the traceback and report it", err=True)
+        click.echo(
+            f"anju: internal error ({type(exc).__name__}: {exc}); this is a bug in anju — "
+            "rerun with ANJU_DEBUG=1 to see the traceback and report it",
+            err=True,
+        )
         sys.exit(1)
 
 

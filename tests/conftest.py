@@ -22,12 +22,24 @@ def write_tiny_workspace(root: Path, *, extra_toml: str = "") -> Path:
     yy, xx = np.mgrid[0:N, 0:N]
     z = (800 + 2.0 * xx + 1.0 * yy).astype("float32")
     z[:2, :] = -32768  # nodata strip
-    with rasterio.open(root / "dem.tif", "w", driver="GTiff", width=N, height=N, count=1, dtype="float32",
-                       crs="EPSG:4545", transform=from_origin(X0, Y0, CELL, CELL), nodata=-32768) as dst:
+    with rasterio.open(
+        root / "dem.tif",
+        "w",
+        driver="GTiff",
+        width=N,
+        height=N,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4545",
+        transform=from_origin(X0, Y0, CELL, CELL),
+        nodata=-32768,
+    ) as dst:
         dst.write(z, 1)
     crs = "EPSG:4545"
     bnd = box(X0 + 60, Y0 - N * CELL + 60, X0 + N * CELL - 60, Y0 - 90)
-    gpd.GeoDataFrame({"name": ["测试县"]}, geometry=[bnd], crs=crs).to_file(root / "county.gpkg", layer="boundary")
+    gpd.GeoDataFrame({"name": ["测试县"]}, geometry=[bnd], crs=crs).to_file(
+        root / "county.gpkg", layer="boundary"
+    )
     pts = [Point(X0 + 300, Y0 - 300), Point(X0 + 900, Y0 - 900), Point(X0 + 1500, Y0 - 1200)]
     v = gpd.GeoDataFrame(
         {
@@ -44,10 +56,16 @@ def write_tiny_workspace(root: Path, *, extra_toml: str = "") -> Path:
     ).to_crs(4490)
     v.to_file(root / "villages.geojson", driver="GeoJSON")
     roads = gpd.GeoDataFrame(
-        {"road_id": ["R1", "R2", "R3"], "road_class": ["县道", "村道", "village"], "surface": ["沥青", None, "gravel"]},
-        geometry=[LineString([(X0 + 100, Y0 - 300), (X0 + 1700, Y0 - 300)]),
-                  LineString([(X0 + 900, Y0 - 300), (X0 + 900, Y0 - 900)]),
-                  LineString([(X0 + 900, Y0 - 900), (X0 + 1500, Y0 - 1200)])],
+        {
+            "road_id": ["R1", "R2", "R3"],
+            "road_class": ["县道", "村道", "village"],
+            "surface": ["沥青", None, "gravel"],
+        },
+        geometry=[
+            LineString([(X0 + 100, Y0 - 300), (X0 + 1700, Y0 - 300)]),
+            LineString([(X0 + 900, Y0 - 300), (X0 + 900, Y0 - 900)]),
+            LineString([(X0 + 900, Y0 - 900), (X0 + 1500, Y0 - 1200)]),
+        ],
         crs=crs,
     )
     roads.to_file(root / "roads.gpkg", layer="roads")
@@ -82,34 +100,74 @@ def write_full_tiny_workspace(root: Path) -> Path:
     )
     write_tiny_workspace(root, extra_toml=extra)
     crs = "EPSG:4545"
-    gpd.GeoDataFrame({"town_id": ["T0", "T1", "P1"], "name": ["城关镇", "白岩乡", "工业园"],
-                      "kind": ["county_seat", "township_seat", "industrial_park"], "jobs": [0, 0, 800]},
-                     geometry=[Point(X0 + 200, Y0 - 300), Point(X0 + 1600, Y0 - 300), Point(X0 + 1200, Y0 - 300)],
-                     crs=crs).to_file(root / "towns.gpkg", layer="towns")
+    gpd.GeoDataFrame(
+        {
+            "town_id": ["T0", "T1", "P1"],
+            "name": ["城关镇", "白岩乡", "工业园"],
+            "kind": ["county_seat", "township_seat", "industrial_park"],
+            "jobs": [0, 0, 800],
+        },
+        geometry=[
+            Point(X0 + 200, Y0 - 300),
+            Point(X0 + 1600, Y0 - 300),
+            Point(X0 + 1200, Y0 - 300),
+        ],
+        crs=crs,
+    ).to_file(root / "towns.gpkg", layer="towns")
     f = root / "facilities.gpkg"
-    gpd.GeoDataFrame({"clinic_id": ["C0", "C1"], "name": ["城关卫生院", "龙潭村卫生室"],
-                      "level": ["township_health_centre", "village_clinic"], "standard": [True, False],
-                      "has_doctor": [True, None]},
-                     geometry=[Point(X0 + 210, Y0 - 310), Point(X0 + 310, Y0 - 310)], crs=crs).to_file(f, layer="clinics")
-    gpd.GeoDataFrame({"school_id": ["S0"], "name": ["城关小学"], "level": ["primary"]},
-                     geometry=[Point(X0 + 220, Y0 - 320)], crs=crs).to_file(f, layer="schools")
-    gpd.GeoDataFrame({"water_id": ["W0", "W1"], "kind": ["source", "service_area"], "safe": [True, True]},
-                     geometry=[Point(X0 + 400, Y0 - 500), box(X0 + 100, Y0 - 600, X0 + 700, Y0 - 100)],
-                     crs=crs).to_file(f, layer="water")
-    gpd.GeoDataFrame({"hazard_id": ["H0", "H1"], "kind": ["landslide", "debris_flow"], "radius_m": [None, 150.0]},
-                     geometry=[box(X0 + 1400, Y0 - 1300, X0 + 1600, Y0 - 1100), Point(X0 + 1000, Y0 - 1000)],
-                     crs=crs).to_file(f, layer="hazards")
-    gpd.GeoDataFrame({"protected_id": ["E0"], "kind": ["ecological_redline"]},
-                     geometry=[box(X0 + 1300, Y0 - 1700, X0 + 1700, Y0 - 1400)], crs=crs).to_file(f, layer="protected")
-    pd.DataFrame({
-        "household_id": ["h1", "h2", "h3"], "village_id": ["431200000003"] * 3, "members": [3, 4, 2],
-        "registered_poor": ["是", "是", "否"], "income_per_capita_cny": [3500, 5200, 8000],
-        "food_ok": [True, True, True], "clothing_ok": [True, True, True], "education_ok": [True, True, True],
-        "medical_ok": [True, False, True], "housing_ok": [False, True, True], "safe_water_ok": [True, True, None],
-        "head_name": ["张三丰", "李四", "王五"], "id_number": ["999999195001011234", "999999196002022345",
-                                                         "999999197003033456"],
-        "phone": ["19900001111", "19900002222", "19900003333"],
-    }).to_csv(root / "households.csv", index=False)
+    gpd.GeoDataFrame(
+        {
+            "clinic_id": ["C0", "C1"],
+            "name": ["城关卫生院", "龙潭村卫生室"],
+            "level": ["township_health_centre", "village_clinic"],
+            "standard": [True, False],
+            "has_doctor": [True, None],
+        },
+        geometry=[Point(X0 + 210, Y0 - 310), Point(X0 + 310, Y0 - 310)],
+        crs=crs,
+    ).to_file(f, layer="clinics")
+    gpd.GeoDataFrame(
+        {"school_id": ["S0"], "name": ["城关小学"], "level": ["primary"]},
+        geometry=[Point(X0 + 220, Y0 - 320)],
+        crs=crs,
+    ).to_file(f, layer="schools")
+    gpd.GeoDataFrame(
+        {"water_id": ["W0", "W1"], "kind": ["source", "service_area"], "safe": [True, True]},
+        geometry=[Point(X0 + 400, Y0 - 500), box(X0 + 100, Y0 - 600, X0 + 700, Y0 - 100)],
+        crs=crs,
+    ).to_file(f, layer="water")
+    gpd.GeoDataFrame(
+        {
+            "hazard_id": ["H0", "H1"],
+            "kind": ["landslide", "debris_flow"],
+            "radius_m": [None, 150.0],
+        },
+        geometry=[box(X0 + 1400, Y0 - 1300, X0 + 1600, Y0 - 1100), Point(X0 + 1000, Y0 - 1000)],
+        crs=crs,
+    ).to_file(f, layer="hazards")
+    gpd.GeoDataFrame(
+        {"protected_id": ["E0"], "kind": ["ecological_redline"]},
+        geometry=[box(X0 + 1300, Y0 - 1700, X0 + 1700, Y0 - 1400)],
+        crs=crs,
+    ).to_file(f, layer="protected")
+    pd.DataFrame(
+        {
+            "household_id": ["h1", "h2", "h3"],
+            "village_id": ["431200000003"] * 3,
+            "members": [3, 4, 2],
+            "registered_poor": ["是", "是", "否"],
+            "income_per_capita_cny": [3500, 5200, 8000],
+            "food_ok": [True, True, True],
+            "clothing_ok": [True, True, True],
+            "education_ok": [True, True, True],
+            "medical_ok": [True, False, True],
+            "housing_ok": [False, True, True],
+            "safe_water_ok": [True, True, None],
+            "head_name": ["张三丰", "李四", "王五"],
+            "id_number": ["999999195001011234", "999999196002022345", "999999197003033456"],
+            "phone": ["19900001111", "19900002222", "19900003333"],
+        }
+    ).to_csv(root / "households.csv", index=False)
     return root
 
 

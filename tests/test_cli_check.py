@@ -20,7 +20,11 @@ from tests.conftest import X0, Y0
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_check_clean_workspace_exits_0(tiny_workspace):
@@ -36,29 +40,43 @@ def _broken_workspace(root: Path) -> Path:
     # truncated GeoTIFF as the DEM
     data = (root / "dem.tif").read_bytes()
     big = np.random.default_rng(1).random((300, 300)).astype("float32")
-    with rasterio.open(root / "big.tif", "w", driver="GTiff", width=300, height=300, count=1, dtype="float32",
-                       crs="EPSG:4545", transform=from_origin(X0, Y0, 30, 30)) as dst:
+    with rasterio.open(
+        root / "big.tif",
+        "w",
+        driver="GTiff",
+        width=300,
+        height=300,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4545",
+        transform=from_origin(X0, Y0, 30, 30),
+    ) as dst:
         dst.write(big, 1)
     data = (root / "big.tif").read_bytes()
     (root / "big.tif").unlink()
     (root / "dem_trunc.tif").write_bytes(data[: len(data) // 2])
     # GeoJSON with a self-intersecting (bow-tie) polygon
     bow = Polygon([(109, 28.28), (109.01, 28.29), (109.01, 28.28), (109, 28.29)])
-    gpd.GeoDataFrame({"protected_id": ["P1"], "kind": ["ecological_redline"]}, geometry=[bow], crs=4490).to_file(
-        root / "protected.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {"protected_id": ["P1"], "kind": ["ecological_redline"]}, geometry=[bow], crs=4490
+    ).to_file(root / "protected.geojson", driver="GeoJSON")
     # CSV missing a column (households without members)
-    pd.DataFrame({"household_id": ["h1"], "village_id": ["431200000001"], "registered_poor": ["是"]}).to_csv(
-        root / "households.csv", index=False)
+    pd.DataFrame(
+        {"household_id": ["h1"], "village_id": ["431200000001"], "registered_poor": ["是"]}
+    ).to_csv(root / "households.csv", index=False)
     # layer with no CRS (schools written without a .prj)
-    gpd.GeoDataFrame({"school_id": ["S1"], "level": ["primary"]}, geometry=[Point(X0 + 300, Y0 - 300)]).to_file(
-        root / "schools.shp")
+    gpd.GeoDataFrame(
+        {"school_id": ["S1"], "level": ["primary"]}, geometry=[Point(X0 + 300, Y0 - 300)]
+    ).to_file(root / "schools.shp")
     # poor > population, duplicate ids in the villages
     v = gpd.read_file(root / "villages.geojson")
     v.loc[2, "贫困人口"] = 500
     v.loc[1, "村代码"] = v.loc[0, "村代码"]
     v.to_file(root / "villages.geojson", driver="GeoJSON")
     # empty file
-    (root / "towns.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    (root / "towns.geojson").write_text(
+        '{"type": "FeatureCollection", "features": []}', encoding="utf-8"
+    )
     t = root / "workspace.toml"
     t.write_text(
         t.read_text(encoding="utf-8").replace('path = "dem.tif"', 'path = "dem_trunc.tif"')
@@ -75,8 +93,12 @@ def _broken_workspace(root: Path) -> Path:
 def test_check_broken_workspace_lists_every_problem(tmp_path):
     root = _broken_workspace(tmp_path / "broken")
     before = _digest(root)
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "check", str(root)], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "check", str(root)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert proc.returncode == 2, proc.stderr
     err = proc.stderr
     assert "Traceback" not in err and "Traceback" not in proc.stdout
@@ -97,7 +119,9 @@ def test_check_broken_workspace_lists_every_problem(tmp_path):
     assert _digest(root) == before  # check changes no input file
 
 
-def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch, capsys, tiny_workspace, tmp_path):
+def test_an_internal_error_is_one_line_not_a_traceback(
+    monkeypatch, capsys, tiny_workspace, tmp_path
+):
     import pytest
 
     import scripts.pipeline
@@ -107,10 +131,16 @@ def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch, capsys, tiny
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(scripts.pipeline, "run_pipeline", boom)
-    monkeypatch.setattr(sys, "argv", ["anju", "run", str(tiny_workspace), "--out", str(tmp_path / "o"), "--quiet"])
+    monkeypatch.setattr(
+        sys, "argv", ["anju", "run", str(tiny_workspace), "--out", str(tmp_path / "o"), "--quiet"]
+    )
     monkeypatch.delenv("ANJU_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exc:
         entry()
     assert exc.value.code == 1
     err = capsys.readouterr().err
-    assert "internal error (RuntimeError: kaboom)" in err and "ANJU_DEBUG=1" in err and "Traceback" not in err
+    assert (
+        "internal error (RuntimeError: kaboom)" in err
+        and "ANJU_DEBUG=1" in err
+        and "Traceback" not in err
+    )

@@ -118,6 +118,6 @@ def test_dashboard_config_from_toml(tmp_path):
     p.write_text('[dashboard]\nosm = false\ntianditu_key = "abc"\n', encoding="utf-8")
     cfg = DashboardConfig.from_toml(p)
     assert cfg.osm is False and cfg.tianditu_key == "abc"
-    p.write_text('[dashboard]\nosn = false\n', encoding="utf-8")
+    p.write_text("[dashboard]\nosn = false\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown keys"):
         DashboardConfig.from_toml(p)

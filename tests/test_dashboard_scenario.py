@@ -86,8 +86,11 @@ def test_progress_adapter_forms():
 
 
 def test_scenario_metrics_carry_the_solver_verdict_and_unplaced_people():
-    m = scenario_metrics({"allocation_status": "time_limit", "allocation_gap": 0.0123, "people_unplaced": 70},
-                         None, None)
+    m = scenario_metrics(
+        {"allocation_status": "time_limit", "allocation_gap": 0.0123, "people_unplaced": 70},
+        None,
+        None,
+    )
     assert m["allocation_status"] == "time_limit"
     assert m["allocation_gap"] == pytest.approx(0.0123) and m["people_unplaced"] == 70
     assert np.isnan(scenario_metrics({}, None, None)["allocation_gap"])  # unknown stays unknown

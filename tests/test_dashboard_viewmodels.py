@@ -331,6 +331,9 @@ def test_evidence_labels_name_the_source_and_keep_the_column():
     from dashboard.viewmodels import evidence_label
 
     assert evidence_label("road_access", "zh") == "路网分析：入村道路是否连通硬化路网 (road_access)"
-    assert evidence_label("households:housing_ok", "en") == "households table: housing_ok (households:housing_ok)"
+    assert (
+        evidence_label("households:housing_ok", "en")
+        == "households table: housing_ok (households:housing_ok)"
+    )
     assert evidence_label("some_new_column", "zh") == "some_new_column"
     assert evidence_label(None, "zh") == "—"

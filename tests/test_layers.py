@@ -81,7 +81,11 @@ def test_csv_lon_lat_needs_crs_and_gb18030_fallback(tmp_path):
     df = pd.DataFrame({"村名": ["甲", "乙"], "lon": [109.0, 109.1], "lat": [28.3, 28.4]})
     df.to_csv(tmp_path / "p.csv", index=False, encoding="gb18030")
     frame, info = read_vector(tmp_path / "p.csv", x="lon", y="lat", crs="EPSG:4490")
-    assert frame.crs.to_epsg() == 4490 and frame["村名"].tolist() == ["甲", "乙"] and info.encoding == "gb18030"
+    assert (
+        frame.crs.to_epsg() == 4490
+        and frame["村名"].tolist() == ["甲", "乙"]
+        and info.encoding == "gb18030"
+    )
     with pytest.raises(CRSError, match="need a declared crs"):
         read_vector(tmp_path / "p.csv", x="lon", y="lat")
     with pytest.raises(LayerSchemaError, match=r"coordinate column\(s\) 'x' not found"):
@@ -92,8 +96,18 @@ def test_csv_lon_lat_needs_crs_and_gb18030_fallback(tmp_path):
 
 def _write_tif(path, z, *, crs="EPSG:4545", nodata=-9999.0, transform=None):
     h, w = z.shape
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32", crs=crs,
-                       transform=transform or from_origin(598000, 3133000, 30, 30), nodata=nodata) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform or from_origin(598000, 3133000, 30, 30),
+        nodata=nodata,
+    ) as dst:
         dst.write(z.astype("float32"), 1)
 
 
@@ -125,15 +139,33 @@ def test_srtm_hgt_and_zip_and_warp(tmp_path):
     z = (np.add.outer(np.arange(1201), np.arange(1201)) % 3000).astype("int16")
     z[600, 600] = -32768
     mem = tmp_path / "src.tif"
-    with rasterio.open(mem, "w", driver="GTiff", width=1201, height=1201, count=1, dtype="int16", crs="EPSG:4326",
-                       transform=from_origin(108.99958333, 29.00041667, 1 / 1200, 1 / 1200), nodata=-32768) as dst:
+    with rasterio.open(
+        mem,
+        "w",
+        driver="GTiff",
+        width=1201,
+        height=1201,
+        count=1,
+        dtype="int16",
+        crs="EPSG:4326",
+        transform=from_origin(108.99958333, 29.00041667, 1 / 1200, 1 / 1200),
+        nodata=-32768,
+    ) as dst:
         dst.write(z, 1)
     with rasterio.open(mem) as src:
         profile = src.profile
         data = src.read(1)
     hgt = tmp_path / "N28E109.hgt"
     profile.update(driver="SRTMHGT")
-    with rasterio.open(hgt, "w", **{k: v for k, v in profile.items() if k in ("driver", "width", "height", "count", "dtype", "crs", "transform", "nodata")}) as dst:
+    with rasterio.open(
+        hgt,
+        "w",
+        **{
+            k: v
+            for k, v in profile.items()
+            if k in ("driver", "width", "height", "count", "dtype", "crs", "transform", "nodata")
+        },
+    ) as dst:
         dst.write(data, 1)
     import zipfile
 
@@ -151,12 +183,21 @@ def test_srtm_hgt_and_zip_and_warp(tmp_path):
 
 def test_osm_roads_lifts_tags():
     frame = gpd.GeoDataFrame(
-        {"osm_id": ["1", "2", "3", "4"], "highway": ["primary", "track", None, "construction"],
-         "other_tags": ['"surface"=>"asphalt"', '"tracktype"=>"grade1"', None, None], "name": [None] * 4},
-        geometry=[LineString([(0, 0), (1, 1)])] * 4, crs=4326,
+        {
+            "osm_id": ["1", "2", "3", "4"],
+            "highway": ["primary", "track", None, "construction"],
+            "other_tags": ['"surface"=>"asphalt"', '"tracktype"=>"grade1"', None, None],
+            "name": [None] * 4,
+        },
+        geometry=[LineString([(0, 0), (1, 1)])] * 4,
+        crs=4326,
     )
     r = osm_roads(frame)
-    assert r["road_id"].tolist() == ["1", "2"] and r["surface"].iloc[0] == "asphalt" and pd.isna(r["surface"].iloc[1])
+    assert (
+        r["road_id"].tolist() == ["1", "2"]
+        and r["surface"].iloc[0] == "asphalt"
+        and pd.isna(r["surface"].iloc[1])
+    )
     clean, probs = validate_layer(r, "roads", file="x.pbf", layer="lines")
     assert not [p for p in probs if p.severity == "error"]
     assert clean["hardened"].tolist() == [True, True]
@@ -179,7 +220,11 @@ def test_missing_column_names_the_column_and_what_is_present():
     g = _villages().drop(columns=["poor_population"])
     _, probs = validate_layer(g, "villages", file="v.gpkg")
     (p,) = _errors(probs)
-    assert p.column == "poor_population" and "columns present" in p.message and "population" in p.message
+    assert (
+        p.column == "poor_population"
+        and "columns present" in p.message
+        and "population" in p.message
+    )
 
 
 def test_wrong_type_out_of_range_and_poor_above_population_all_reported_at_once():
@@ -189,19 +234,34 @@ def test_wrong_type_out_of_range_and_poor_above_population_all_reported_at_once(
     g.loc[3, "village_id"] = g.loc[0, "village_id"]
     _, probs = validate_layer(g, "villages", file="v.gpkg")
     msgs = [p.line() for p in _errors(probs)]
-    assert any("not numbers" in m and "'abc'" in m and "row 2" not in m and "rows 2" in m for m in msgs), msgs
+    assert any(
+        "not numbers" in m and "'abc'" in m and "row 2" not in m and "rows 2" in m for m in msgs
+    ), msgs
     assert any("below 0" in m and "-5" in m for m in msgs), msgs
-    assert any("more registered poor than people" in m and "4 (village_id 431200000000)" in m for m in msgs), msgs
+    assert any(
+        "more registered poor than people" in m and "4 (village_id 431200000000)" in m for m in msgs
+    ), msgs
     assert any("duplicate ids" in m and "431200000000" in m for m in msgs), msgs
     assert any("more households than people" in m for m in msgs), msgs
     assert len(msgs) == 5
 
 
 def test_chinese_renames_apply_and_explicit_rename_wins():
-    g = _villages().rename(columns={"name": "村名", "population": "人口", "poor_population": "贫困人口", "township": "XZ"})
+    g = _villages().rename(
+        columns={
+            "name": "村名",
+            "population": "人口",
+            "poor_population": "贫困人口",
+            "township": "XZ",
+        }
+    )
     clean, probs = validate_layer(g, "villages", file="v.shp", renames={"XZ": "township"})
-    assert not _errors(probs) and {"name", "population", "poor_population", "township"} <= set(clean.columns)
-    _, probs = validate_layer(g, "villages", file="v.shp", renames={"XZ": "township", "乡": "township"})
+    assert not _errors(probs) and {"name", "population", "poor_population", "township"} <= set(
+        clean.columns
+    )
+    _, probs = validate_layer(
+        g, "villages", file="v.shp", renames={"XZ": "township", "乡": "township"}
+    )
     assert any("no column '乡'" in p.message and p.severity == "warning" for p in probs)
 
 
@@ -227,13 +287,30 @@ def test_geometry_type_and_invalid_geometry_repair_or_refusal():
     g = _villages()
     g.geometry = [LineString([(109, 28), (109.1, 28.1)]), Point(109, 28), Point(109, 28.1)]
     _, probs = validate_layer(g, "villages", file="v.gpkg")
-    assert any("geometry type LineString" in p.message and "Point or Polygon" in p.message for p in _errors(probs))
+    assert any(
+        "geometry type LineString" in p.message and "Point or Polygon" in p.message
+        for p in _errors(probs)
+    )
     # bow-tie: the two standard repairs disagree → refused
     bowtie = Polygon([(109, 28), (109.1, 28.1), (109.1, 28), (109, 28.1)])
     # a ring with a spike-free self-touch that make_valid and buffer(0) repair the same way
-    dup = Polygon([(109, 28), (109.1, 28), (109.1, 28.1), (109.05, 28.1), (109.05, 28.1), (109.05, 28.05),
-                   (109.05, 28.1), (109, 28.1)])
-    p = gpd.GeoDataFrame({"protected_id": ["P1", "P2"], "kind": ["basic_farmland"] * 2}, geometry=[bowtie, dup], crs=4490)
+    dup = Polygon(
+        [
+            (109, 28),
+            (109.1, 28),
+            (109.1, 28.1),
+            (109.05, 28.1),
+            (109.05, 28.1),
+            (109.05, 28.05),
+            (109.05, 28.1),
+            (109, 28.1),
+        ]
+    )
+    p = gpd.GeoDataFrame(
+        {"protected_id": ["P1", "P2"], "kind": ["basic_farmland"] * 2},
+        geometry=[bowtie, dup],
+        crs=4490,
+    )
     clean, probs = validate_layer(p, "protected", file="p.geojson")
     errs = _errors(probs)
     assert len(errs) == 1 and "P1" in errs[0].message and "cannot be repaired" in errs[0].message
@@ -243,16 +320,25 @@ def test_geometry_type_and_invalid_geometry_repair_or_refusal():
 
 
 def test_point_hazard_needs_radius():
-    h = gpd.GeoDataFrame({"hazard_id": ["H1", "H2"], "kind": ["landslide", "flood"], "radius_m": [200.0, None]},
-                         geometry=[Point(109, 28), Point(109.1, 28)], crs=4490)
+    h = gpd.GeoDataFrame(
+        {"hazard_id": ["H1", "H2"], "kind": ["landslide", "flood"], "radius_m": [200.0, None]},
+        geometry=[Point(109, 28), Point(109.1, 28)],
+        crs=4490,
+    )
     _, probs = validate_layer(h, "hazards", file="h.gpkg")
     assert any("without radius_m" in p.message and "H2" in p.message for p in _errors(probs))
 
 
 def test_road_surface_rule_and_switch_off():
-    r = gpd.GeoDataFrame({"road_id": ["a", "b", "c", "d"], "road_class": ["国道", "村道", "track", "county"],
-                          "surface": ["", "水泥", None, None]},
-                         geometry=[LineString([(109, 28), (109.1, 28)])] * 4, crs=4490)
+    r = gpd.GeoDataFrame(
+        {
+            "road_id": ["a", "b", "c", "d"],
+            "road_class": ["国道", "村道", "track", "county"],
+            "surface": ["", "水泥", None, None],
+        },
+        geometry=[LineString([(109, 28), (109.1, 28)])] * 4,
+        crs=4490,
+    )
     clean, _ = validate_layer(r, "roads", file="r.gpkg")
     assert clean["hardened"].tolist() == [True, True, False, True]
     assert clean["hardened_inferred"].tolist() == [True, False, True, True]
@@ -273,14 +359,20 @@ def test_tiny_workspace_loads_in_dem_crs(tiny_workspace):
     assert lw.metric_crs.to_epsg() == 4545
     v = lw.layers["villages"]
     assert v.crs.to_epsg() == 4545 and v["name"].tolist() == ["龙潭村", "白岩村", "高坡村"]
-    assert v["has_safe_water"].tolist()[:2] == [True, False] and pd.isna(v["has_safe_water"].iloc[2])
+    assert v["has_safe_water"].tolist()[:2] == [True, False] and pd.isna(
+        v["has_safe_water"].iloc[2]
+    )
     assert np.isnan(lw.dem.z[0, 0]) and lw.dem.z[5, 5] == pytest.approx(800 + 10 + 5)
 
 
 def test_workspace_toml_typos_are_reported(tiny_workspace):
     t = tiny_workspace / "workspace.toml"
-    t.write_text(t.read_text(encoding="utf-8").replace("[layers.roads]", "[layers.raods]").replace("policy", "polcy"),
-                 encoding="utf-8")
+    t.write_text(
+        t.read_text(encoding="utf-8")
+        .replace("[layers.roads]", "[layers.raods]")
+        .replace("policy", "polcy"),
+        encoding="utf-8",
+    )
     ws, probs = read_workspace(tiny_workspace)
     text = "\n".join(p.line() for p in probs)
     assert "did you mean 'roads'" in text and "did you mean 'policy'" in text
@@ -289,18 +381,24 @@ def test_workspace_toml_typos_are_reported(tiny_workspace):
 
 def test_workspace_crs_must_be_projected(tiny_workspace):
     t = tiny_workspace / "workspace.toml"
-    t.write_text(t.read_text(encoding="utf-8").replace('policy = "national"', 'policy = "national"\ncrs = "EPSG:4490"'),
-                 encoding="utf-8")
+    t.write_text(
+        t.read_text(encoding="utf-8").replace(
+            'policy = "national"', 'policy = "national"\ncrs = "EPSG:4490"'
+        ),
+        encoding="utf-8",
+    )
     lw = load_workspace(tiny_workspace)
     assert any("geographic" in p.message for p in lw.errors)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared/realdata not present")
 def test_real_srtm_tile_and_osm_extract():
-    from geo.crs import choose_metric_crs
+    from layers.crs import choose_metric_crs
 
     dem = read_dem(SHARED / "N42E001.hgt.zip", metric_crs=choose_metric_crs(1.5, 42.5))
-    assert dem.crs.to_epsg() == 32631 and 349 - 5 <= np.nanmin(dem.z) and np.nanmax(dem.z) <= 3100 + 5
+    assert (
+        dem.crs.to_epsg() == 32631 and 349 - 5 <= np.nanmin(dem.z) and np.nanmax(dem.z) <= 3100 + 5
+    )
     with rasterio.open(gdal_path(SHARED / "N42E001.hgt.zip")) as src:
         raw = src.read(1)
     assert (raw == -32768).sum() == 7652  # the documented voids are seen as nodata
@@ -309,7 +407,9 @@ def test_real_srtm_tile_and_osm_extract():
     z = np.where(raw == -32768, np.nan, raw.astype(float))
     filled, n = fill_voids(z)
     assert n == 7652 and np.isfinite(filled).all()
-    assert 349 <= filled.min() and filled.max() <= 3100  # the harmonic fill never leaves the rim's range
+    assert (
+        349 <= filled.min() and filled.max() <= 3100
+    )  # the harmonic fill never leaves the rim's range
     s = slope(filled, cellsize=(92.6 * np.cos(np.radians(42.5)), 92.6))
     assert 10 < np.median(s) < 35  # steep Pyrenean terrain, as VERIFY.txt describes
     lines, _ = read_vector(SHARED / "andorra.osm.pbf", layer="lines")
@@ -326,12 +426,16 @@ def test_shutil_which_is_available():
 
 
 def test_declared_crs_fills_a_missing_prj(tiny_workspace):
-    g = gpd.GeoDataFrame({"school_id": ["S1"], "level": ["primary"]}, geometry=[Point(598300, 3132700)])
+    g = gpd.GeoDataFrame(
+        {"school_id": ["S1"], "level": ["primary"]}, geometry=[Point(598300, 3132700)]
+    )
     g.to_file(tiny_workspace / "schools.shp")
     t = tiny_workspace / "workspace.toml"
     base = t.read_text(encoding="utf-8")
     t.write_text(base + '\n[layers.schools]\npath = "schools.shp"\n', encoding="utf-8")
     assert any("no CRS" in p.message for p in load_workspace(tiny_workspace).errors)
-    t.write_text(base + '\n[layers.schools]\npath = "schools.shp"\ncrs = "EPSG:4545"\n', encoding="utf-8")
+    t.write_text(
+        base + '\n[layers.schools]\npath = "schools.shp"\ncrs = "EPSG:4545"\n', encoding="utf-8"
+    )
     lw = load_workspace(tiny_workspace)
     assert lw.errors == [] and lw.layers["schools"].crs.to_epsg() == 4545

@@ -295,15 +295,23 @@ def test_known_gravel_plus_unknown_surface_is_a_gap_not_unknown():
     from geo.network import build_network, unhardened_gap
 
     roads = gpd.GeoDataFrame(
-        {"road_id": ["main", "unk", "grav"], "road_class": ["county", "village", "village"],
-         "surface": ["asphalt", None, "gravel"],
-         "hardened": pd.array([True, None, False], dtype="boolean")},
-        geometry=[LineString([(0, 0), (5000, 0)]), LineString([(2000, 0), (2000, 600)]),
-                  LineString([(2000, 600), (2000, 1300)])],
+        {
+            "road_id": ["main", "unk", "grav"],
+            "road_class": ["county", "village", "village"],
+            "surface": ["asphalt", None, "gravel"],
+            "hardened": pd.array([True, None, False], dtype="boolean"),
+        },
+        geometry=[
+            LineString([(0, 0), (5000, 0)]),
+            LineString([(2000, 0), (2000, 600)]),
+            LineString([(2000, 600), (2000, 1300)]),
+        ],
         crs="EPSG:4545",
     )
     net = build_network(roads)
     v = gpd.GeoDataFrame({"village_id": ["a"]}, geometry=[Point(2000, 1300)], crs="EPSG:4545")
     out = unhardened_gap(net, v, max_snap_m=100, hardened_network_snap_m=20).iloc[0]
     assert out["road_access"] == "gap"
-    assert out["unhardened_km"] == pytest.approx(0.7) and out["unknown_surface_km"] == pytest.approx(0.6)
+    assert out["unhardened_km"] == pytest.approx(0.7) and out[
+        "unknown_surface_km"
+    ] == pytest.approx(0.6)

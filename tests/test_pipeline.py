@@ -32,25 +32,56 @@ def plan(tmp_path_factory):
 def test_every_output_is_written_and_listed(plan):
     ws, out, manifest = plan
     layers = set(gpd.list_layers(out / "plan.gpkg")["name"])
-    assert {"villages", "road_gaps", "relocation_candidates", "sites", "allocation", "roads", "boundary"} <= layers
+    assert {
+        "villages",
+        "road_gaps",
+        "relocation_candidates",
+        "sites",
+        "allocation",
+        "roads",
+        "boundary",
+    } <= layers
     for rel in manifest["outputs"]:
         path = out / rel.split(":")[0]
         assert path.exists(), rel
     for kind in TRAVEL_KINDS:
         assert f"rasters/travel_min_{kind}.tif" in manifest["outputs"]
-    assert {"slope_deg.tif", "suitability.tif", "dem.tif"} <= {p.name for p in (out / "rasters").iterdir()}
-    assert not [p for p in out.parent.iterdir() if ".partial-" in p.name]  # nothing half-written left behind
+    assert {"slope_deg.tif", "suitability.tif", "dem.tif"} <= {
+        p.name for p in (out / "rasters").iterdir()
+    }
+    assert not [
+        p for p in out.parent.iterdir() if ".partial-" in p.name
+    ]  # nothing half-written left behind
     for inp in manifest["inputs"]:
         assert len(inp["sha256"]) == 64
-    assert set(manifest["stages"]) >= {"load", "terrain", "travel time", "indicators", "relocation", "write"}
+    assert set(manifest["stages"]) >= {
+        "load",
+        "terrain",
+        "travel time",
+        "indicators",
+        "relocation",
+        "write",
+    }
 
 
 def test_plan_is_stored_in_cgcs2000_and_villages_carry_units(plan):
     _, out, _ = plan
     v = gpd.read_file(out / "plan.gpkg", layer="villages")
     assert v.crs.to_epsg() == 4490
-    for col in ("elev_mean_m", "slope_mean_deg", "slope_gt25_frac", "travel_min_county_seat", "travel_min_health_centre",
-                "unhardened_km", "road_access", "exit_ready", "unmet", "blocker_class", "eligible", "reasons_zh"):
+    for col in (
+        "elev_mean_m",
+        "slope_mean_deg",
+        "slope_gt25_frac",
+        "travel_min_county_seat",
+        "travel_min_health_centre",
+        "unhardened_km",
+        "road_access",
+        "exit_ready",
+        "unmet",
+        "blocker_class",
+        "eligible",
+        "reasons_zh",
+    ):
         assert col in v.columns, col
     assert len(v) == 3
 
@@ -99,8 +130,12 @@ def test_scenario_rerun_changes_with_settings(plan):
     _, out, manifest = plan
     base = run_relocation_scenario(out, overrides={})
     assert base.summary["people_to_relocate"] == manifest["summary"]["people_to_relocate"]
-    none = run_relocation_scenario(out, overrides={"relocation": {"min_score": 100, "hazard_decisive": False,
-                                                                  "protected_decisive": False}})
+    none = run_relocation_scenario(
+        out,
+        overrides={
+            "relocation": {"min_score": 100, "hazard_decisive": False, "protected_decisive": False}
+        },
+    )
     assert none.summary["people_to_relocate"] <= base.summary["people_to_relocate"]
     assert base.candidates.crs.to_epsg() == 4326
 
@@ -115,8 +150,12 @@ def test_bad_input_exits_2_and_leaves_out_untouched(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("previous plan", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "run", str(ws), "--out", str(out), "--quiet"],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "run", str(ws), "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2
     assert "more registered poor than people" in proc.stderr and "Traceback" not in proc.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
@@ -127,8 +166,23 @@ def test_unknown_policy_is_a_clear_error(tmp_path):
     from tests.conftest import write_tiny_workspace
 
     ws = write_tiny_workspace(tmp_path / "ws")
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "run", str(ws), "--out", str(tmp_path / "o"), "--quiet",
-                           "--policy", "atlantis"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.cli",
+            "run",
+            str(ws),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+            "--policy",
+            "atlantis",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2 and "atlantis" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -157,9 +211,14 @@ def test_water_bodies_are_barriers_except_where_a_road_bridges_them():
 
     crs = "EPSG:4545"
     grid = Grid((20, 20), from_origin(0, 600, 30, 30), crs)
-    river = gpd.GeoDataFrame({"water_id": ["WB1"], "kind": ["water_body"]}, geometry=[box(0, 270, 600, 330)], crs=crs)
-    road = gpd.GeoDataFrame({"road_id": ["R"], "road_class": ["county"], "hardened": pd.array([True], dtype="boolean")},
-                            geometry=[LineString([(315, 0), (315, 600)])], crs=crs)
+    river = gpd.GeoDataFrame(
+        {"water_id": ["WB1"], "kind": ["water_body"]}, geometry=[box(0, 270, 600, 330)], crs=crs
+    )
+    road = gpd.GeoDataFrame(
+        {"road_id": ["R"], "road_class": ["county"], "hardened": pd.array([True], dtype="boolean")},
+        geometry=[LineString([(315, 0), (315, 600)])],
+        crs=crs,
+    )
     slope = np.zeros(grid.shape, dtype="float32")
     outside = np.zeros(grid.shape, bool)
     sp = speed_raster({"roads": road, "water": river}, grid, slope, outside, cliff_slope_deg=45.0)
@@ -177,8 +236,22 @@ def test_batch_runs_each_workspace_and_reports_bad_ones(tmp_path):
     write_tiny_workspace(root / "a")
     bad = write_tiny_workspace(root / "b")
     (bad / "roads.gpkg").unlink()
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "batch", str(root), "--out", str(tmp_path / "plans"),
-                           "--jobs", "2"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.cli",
+            "batch",
+            str(root),
+            "--out",
+            str(tmp_path / "plans"),
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "OK:" in proc.stdout and "BAD INPUT:" in proc.stdout and "roads.gpkg" in proc.stderr
     assert (tmp_path / "plans" / "a" / "manifest.json").exists()
@@ -216,26 +289,48 @@ def test_real_srtm_and_osm_workspace_runs_end_to_end(tmp_path):
 
     pts = gpd.read_file(SHARED / "andorra.osm.pbf", layer="points")
     places = pts[pts["place"].isin(["town", "village", "hamlet"])]
-    gpd.GeoDataFrame({"name": ["area"]}, geometry=[box(*places.total_bounds).buffer(0.03)], crs=4326).to_file(
-        tmp_path / "boundary.geojson")
-    gpd.GeoDataFrame({"village_id": places["osm_id"].astype(str), "name": places["name"].fillna("?"),
-                      "township": "AD", "population": 300, "households": 100, "poor_population": 3},
-                     geometry=places.geometry.values, crs=4326).to_file(tmp_path / "villages.geojson")
+    gpd.GeoDataFrame(
+        {"name": ["area"]}, geometry=[box(*places.total_bounds).buffer(0.03)], crs=4326
+    ).to_file(tmp_path / "boundary.geojson")
+    gpd.GeoDataFrame(
+        {
+            "village_id": places["osm_id"].astype(str),
+            "name": places["name"].fillna("?"),
+            "township": "AD",
+            "population": 300,
+            "households": 100,
+            "poor_population": 3,
+        },
+        geometry=places.geometry.values,
+        crs=4326,
+    ).to_file(tmp_path / "villages.geojson")
     towns = places[places["place"] == "town"]
-    gpd.GeoDataFrame({"town_id": towns["osm_id"].astype(str), "name": towns["name"],
-                      "kind": ["county_seat"] + ["township_seat"] * (len(towns) - 1)},
-                     geometry=towns.geometry.values, crs=4326).to_file(tmp_path / "towns.geojson")
+    gpd.GeoDataFrame(
+        {
+            "town_id": towns["osm_id"].astype(str),
+            "name": towns["name"],
+            "kind": ["county_seat"] + ["township_seat"] * (len(towns) - 1),
+        },
+        geometry=towns.geometry.values,
+        crs=4326,
+    ).to_file(tmp_path / "towns.geojson")
     (tmp_path / "workspace.toml").write_text(
         f'[workspace]\nname = "Andorra"\n\n[layers.dem]\npath = "{SHARED / "N42E001.hgt.zip"}"\n\n'
         '[layers.boundary]\npath = "boundary.geojson"\n\n[layers.villages]\npath = "villages.geojson"\n\n'
         f'[layers.roads]\npath = "{SHARED / "andorra.osm.pbf"}"\nlayer = "lines"\n\n'
-        '[layers.towns]\npath = "towns.geojson"\n', encoding="utf-8")
+        '[layers.towns]\npath = "towns.geojson"\n',
+        encoding="utf-8",
+    )
     m = run_pipeline(tmp_path, tmp_path / "out", progress=False)
     assert m["crs_metric"] == "EPSG:32631"  # UTM outside China, chosen from the geographic DEM
     assert any("filled" in w and "void" in w for w in m["warnings"])
     v = gpd.read_file(tmp_path / "out" / "plan.gpkg", layer="villages")
     assert (v["water_status"] == "unknown").all()  # no water data: unknown, never met
     assert set(v["road_access"]) <= {"hardened", "gap", "unknown", "no_road"}
-    assert (v["road_access"] == "unknown").any()  # residential roads without surface tags stay unknown
+    assert (
+        v["road_access"] == "unknown"
+    ).any()  # residential roads without surface tags stay unknown
     assert v["travel_min_county_seat"].notna().mean() > 0.9
-    assert 900 < v["elev_mean_m"].median() < 2400  # settlements of the Pyrenees (VERIFY.txt: 915–2,104 m)
+    assert (
+        900 < v["elev_mean_m"].median() < 2400
+    )  # settlements of the Pyrenees (VERIFY.txt: 915–2,104 m)

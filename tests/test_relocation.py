@@ -519,8 +519,14 @@ def test_default_moves_registered_poor_of_admin_villages_and_whole_hamlets():
     rules = RelocationRules()
     df = frame(
         {"village_id": "adm", "hazard_dist_m": 0.0, "population": 1200, "poor_population": 90},
-        {"village_id": "ham", "hazard_dist_m": 0.0, "population": 80, "poor_population": 30,
-         "level": "hamlet", "parent_id": "adm"},
+        {
+            "village_id": "ham",
+            "hazard_dist_m": 0.0,
+            "population": 80,
+            "poor_population": 30,
+            "level": "hamlet",
+            "parent_id": "adm",
+        },
     )
     df.loc[0, "level"] = "admin"
     out = screen(df, rules=rules).set_index("village_id")

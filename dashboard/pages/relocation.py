@@ -110,8 +110,15 @@ def compare_table(base: dict, scen: dict | None, lg: str) -> html.Table:
         return fmt_num(v, lg, digits=1 if key == "mean_travel_min" else 0)
 
     rows = [html.Tr([html.Th(""), html.Th(t("baseline", lg)), html.Th(t("scenario_result", lg))])]
-    for key in ("people_moved", "people_unplaced", "sites_opened", "mean_travel_min", "robustness",
-                "allocation_status", "allocation_gap"):
+    for key in (
+        "people_moved",
+        "people_unplaced",
+        "sites_opened",
+        "mean_travel_min",
+        "robustness",
+        "allocation_status",
+        "allocation_gap",
+    ):
         rows.append(
             html.Tr(
                 [

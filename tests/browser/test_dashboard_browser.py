@@ -266,6 +266,8 @@ def test_grid_numbers_have_thousands_separators(page, server, plan_dir):
         pytest.skip("no village of 1,000+ people lacks a hardened road in this plan")
     open_page(page, server + "/transport")
     page.wait_for_selector(".ag-cell[col-id='population']")
-    cells = page.eval_on_selector_all(".ag-cell[col-id='population']", "els => els.map(e => e.innerText)")
+    cells = page.eval_on_selector_all(
+        ".ag-cell[col-id='population']", "els => els.map(e => e.innerText)"
+    )
     assert any("," in c for c in cells), cells[:5]
     assert page.errors == []

@@ -36,8 +36,7 @@ def gk3_epsg(lon: float) -> int:
     cm = int(round(lon / 3.0) * 3)
     if cm < _GK3_FIRST_CM or cm > _GK3_LAST_CM:
         raise CRSError(
-            f"no CGCS2000 3-degree Gauss-Kruger zone for longitude {lon:.3f}; "
-            f"expected 73.5–136.5°E"
+            f"no CGCS2000 3-degree Gauss-Kruger zone for longitude {lon:.3f}; expected 73.5–136.5°E"
         )
     return _GK3_FIRST_EPSG + (cm - _GK3_FIRST_CM) // 3
 
@@ -76,7 +75,9 @@ def _is_metre(crs: CRS) -> bool:
     return bool(units) and units <= {"metre", "meter", "m"}
 
 
-def require_projected(obj: gpd.GeoDataFrame | gpd.GeoSeries | CRS | None, *, what: str = "data") -> CRS:
+def require_projected(
+    obj: gpd.GeoDataFrame | gpd.GeoSeries | CRS | None, *, what: str = "data"
+) -> CRS:
     """Refuse geographic or missing CRSs for distance, area and slope work.
 
     Raises
