@@ -17,6 +17,8 @@ from shapely.geometry import mapping
 
 from dashboard.i18n import fmt_frac, fmt_num, status_label, t
 from dashboard.plan import json_value
+from layers.errors import LayerSchemaError
+from layers.tristate import invalid_tristate, parse_tristate, to_tristate
 
 #: Okabe-Ito colour-blind-safe palette for statuses.
 STATUS_COLORS = {"m": "#0072B2", "n": "#E69F00", "u": "#9E9E9E"}
@@ -60,30 +62,25 @@ def to_geojson(
     return {"type": "FeatureCollection", "features": features}
 
 
-_TRUE = {"true", "1", "yes", "t", "y", "1.0"}
-_FALSE = {"false", "0", "no", "f", "n", "0.0"}
-
-
 def to_bool(v: Any) -> bool | None:
-    """A nullable boolean from bools, numbers or text (``"True"``/``"False"``); else None."""
-    if v is None or v is pd.NA:
+    """A nullable boolean from bools, 0/1 numbers or yes/no text (:mod:`layers.tristate`).
+
+    Lenient, for display: a value outside the vocabulary reads as unknown (None),
+    never as True or False.
+    """
+    try:
+        return parse_tristate(v)
+    except LayerSchemaError:
         return None
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | float | np.integer | np.floating):
-        return None if np.isnan(v) else bool(v)
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-    return None
 
 
 def bool_series(s: pd.Series) -> pd.Series:
-    """A pandas nullable-boolean Series from any of the forms :func:`to_bool` accepts."""
-    return pd.Series(pd.array([to_bool(v) for v in s], dtype="boolean"), index=s.index)
+    """A pandas nullable-boolean Series from any of the forms :func:`to_bool` accepts.
+
+    Values outside the vocabulary read as unknown (<NA>), as in :func:`to_bool`.
+    """
+    bad = invalid_tristate(s)
+    return to_tristate(s.mask(bad) if bad.any() else s)
 
 
 def _bool_to_code(v: Any) -> str:

@@ -22,16 +22,22 @@ Diagonal moves may cut the corner between two barrier cells, as in
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from affine import Affine
 from numba import njit
+from rasterio.features import geometry_mask, rasterize
+from rasterio.warp import Resampling, reproject
+
+from layers.errors import LayerSchemaError, PolicyError
+from layers.grid import Grid, cells
+from layers.tristate import parse_tristate
 
 __all__ = [
-    "DEFAULT_ROAD_SPEEDS",
     "WALK_FLAT_KMH",
     "resample_to_grid",
     "rasterize_roads",
@@ -42,39 +48,16 @@ __all__ = [
     "tobler_kmh",
     "travel_time",
     "travel_time_anisotropic",
+    "travel_time_anisotropic_with_nearest",
     "travel_time_with_nearest",
     "within",
+    "destinations",
+    "water_bodies",
+    "county_speed_surface",
+    "travel_times",
+    "sample_travel_times",
+    "TravelTimes",
 ]
-
-#: Sensible default road speeds in km/h for mountainous counties, keyed by
-#: ``(road_class, surface_state)`` with ``surface_state`` one of ``"hardened"``
-#: (asphalt/concrete), ``"unhardened"`` (gravel/earth) or ``"unknown"``.
-#: Unknown surfaces default to the unhardened speed (conservative: an unknown
-#: surface never makes a village look better served than it is). These are
-#: placeholders to be overridden by the workspace or policy profile.
-DEFAULT_ROAD_SPEEDS: dict[tuple[str, str], float] = {
-    ("national", "hardened"): 60.0,
-    ("national", "unhardened"): 30.0,
-    ("national", "unknown"): 30.0,
-    ("provincial", "hardened"): 50.0,
-    ("provincial", "unhardened"): 25.0,
-    ("provincial", "unknown"): 25.0,
-    ("county", "hardened"): 40.0,
-    ("county", "unhardened"): 20.0,
-    ("county", "unknown"): 20.0,
-    ("township", "hardened"): 30.0,
-    ("township", "unhardened"): 15.0,
-    ("township", "unknown"): 15.0,
-    ("village", "hardened"): 25.0,
-    ("village", "unhardened"): 12.0,
-    ("village", "unknown"): 12.0,
-    ("track", "hardened"): 15.0,
-    ("track", "unhardened"): 8.0,
-    ("track", "unknown"): 8.0,
-    ("path", "hardened"): 6.0,
-    ("path", "unhardened"): 5.0,
-    ("path", "unknown"): 5.0,
-}
 
 
 def tobler_kmh(slope_rise_over_run: np.ndarray | float) -> np.ndarray | float:
@@ -142,23 +125,25 @@ def speed_surface(
 
     Raises
     ------
-    ValueError
-        If shapes differ or ``walk_factor`` is not positive.
+    layers.errors.LayerSchemaError
+        If ``barriers`` or ``road_raster_speed`` do not have the grid's shape.
+    layers.errors.PolicyError
+        If ``walk_factor`` is not positive.
     """
     slope = np.asarray(slope_deg, dtype=np.float64)
     if not walk_factor > 0:
-        raise ValueError(f"walk_factor must be > 0, found {walk_factor!r}")
+        raise PolicyError(f"speed_surface: walk_factor must be > 0, found {walk_factor!r}")
     speed = tobler_kmh(np.tan(np.deg2rad(np.abs(slope)))) * float(walk_factor)
     speed = np.asarray(speed, dtype=np.float64)
     if cliff_slope_deg is not None:
         speed[np.abs(slope) > cliff_slope_deg] = 0.0
     if barriers is not None:
         b = np.asarray(barriers, dtype=bool)
-        _check_shape("barriers", b.shape, slope.shape)
+        _check_shape("speed_surface: barriers", b.shape, slope.shape)
         speed[b] = 0.0
     if road_raster_speed is not None:
         road = np.asarray(road_raster_speed, dtype=np.float64)
-        _check_shape("road_raster_speed", road.shape, slope.shape)
+        _check_shape("speed_surface: road_raster_speed", road.shape, slope.shape)
         on_road = road > 0  # NaN compares False
         speed[on_road] = np.fmax(speed[on_road], road[on_road])
     return speed
@@ -168,21 +153,32 @@ def road_speed_kmh(
     road_class: str,
     hardened: object,
     *,
-    speed_by_class_surface: Mapping[tuple[str, str], float] = DEFAULT_ROAD_SPEEDS,
+    speed_by_class_surface: Mapping[tuple[str, str], float],
 ) -> float:
     """Speed of one road from its class and hardened flag (True/False/None/NA).
 
     Raises
     ------
-    KeyError
-        If the (class, surface state) pair is not in the speed table.
+    layers.errors.LayerSchemaError
+        If the speed table has no entry at all for ``road_class`` (a class the
+        table does not know: a value problem of the roads layer).
+    layers.errors.PolicyError
+        If the table knows ``road_class`` but not its surface state (a gap in
+        the table).
     """
     state = _surface_state(hardened)
     key = (str(road_class), state)
     if key not in speed_by_class_surface:
-        raise KeyError(
-            f"road speed table has no entry for road_class={road_class!r}, surface {state!r}; "
-            f"expected one of {sorted(speed_by_class_surface)}"
+        known = sorted({str(c) for c, _ in speed_by_class_surface})
+        if key[0] not in known:
+            raise LayerSchemaError(
+                f"road_class {road_class!r} has no speed: expected one of the road speed "
+                f"table's classes {known}"
+            )
+        states = sorted(str(st) for c, st in speed_by_class_surface if str(c) == key[0])
+        raise PolicyError(
+            f"road speed table has no entry for ({key[0]!r}, {state!r}): expected a speed for "
+            f"every surface state of road_class {key[0]!r}, found only {states}"
         )
     return float(speed_by_class_surface[key])
 
@@ -192,7 +188,7 @@ def rasterize_roads(
     *,
     shape: tuple[int, int],
     transform: Affine,
-    speed_by_class_surface: Mapping[tuple[str, str], float] = DEFAULT_ROAD_SPEEDS,
+    speed_by_class_surface: Mapping[tuple[str, str], float],
 ) -> np.ndarray:
     """Burn each road's speed (km/h) into a grid; 0 off road.
 
@@ -209,7 +205,8 @@ def rasterize_roads(
         (rows, cols) of the grid.
     transform : affine.Affine
         Grid transform.
-    speed_by_class_surface : mapping, default DEFAULT_ROAD_SPEEDS
+    speed_by_class_surface : mapping
+        From the profile's ``[access.road_speeds_kmh]`` (:attr:`layers.settings.AccessSettings.road_speed_table`).
         ``(road_class, "hardened"|"unhardened"|"unknown") -> km/h``.
 
     Returns
@@ -219,27 +216,37 @@ def rasterize_roads(
 
     Raises
     ------
-    KeyError
-        If a road's class/surface is missing from the speed table.
-    ValueError
-        If ``road_class`` or ``hardened`` columns are missing.
+    layers.errors.LayerSchemaError
+        If ``road_class`` or ``hardened`` columns are missing, or a road's class
+        is not in the speed table (every such road is reported at once).
+    layers.errors.PolicyError
+        If the table knows a road's class but not its surface state.
     """
-    from rasterio.features import rasterize
 
     out = np.zeros(shape, dtype=np.float64)
     if len(roads_gdf) == 0:
         return out
-    for col in ("road_class", "hardened"):
-        if col not in roads_gdf.columns:
-            raise ValueError(
-                f"roads need a {col!r} column to rasterize speeds; found {list(roads_gdf.columns)}"
-            )
-    speeds = np.array(
-        [
-            road_speed_kmh(c, h, speed_by_class_surface=speed_by_class_surface)
-            for c, h in zip(roads_gdf["road_class"], roads_gdf["hardened"], strict=True)
-        ]
-    )
+    missing = [col for col in ("road_class", "hardened") if col not in roads_gdf.columns]
+    if missing:
+        raise LayerSchemaError(
+            f"rasterize_roads: roads must have columns {missing} to rasterize speeds; "
+            f"found {list(roads_gdf.columns)}"
+        )
+    speeds = np.empty(len(roads_gdf))
+    problems: dict[str, int] = {}  # message -> number of roads
+    layer_problem = False
+    for k, (c, h) in enumerate(zip(roads_gdf["road_class"], roads_gdf["hardened"], strict=True)):
+        try:
+            speeds[k] = road_speed_kmh(c, h, speed_by_class_surface=speed_by_class_surface)
+        except (LayerSchemaError, PolicyError) as exc:
+            problems[str(exc)] = problems.get(str(exc), 0) + 1
+            layer_problem = layer_problem or isinstance(exc, LayerSchemaError)
+    if problems:
+        error = LayerSchemaError if layer_problem else PolicyError
+        raise error(
+            f"rasterize_roads: {sum(problems.values())} road(s) cannot be given a speed: "
+            + "; ".join(f"{msg} ({n} road(s))" for msg, n in problems.items())
+        )
     order = np.argsort(speeds, kind="stable")
     geoms = roads_gdf.geometry.to_numpy()
     shapes = [
@@ -290,9 +297,14 @@ def travel_time(
     -------
     numpy.ndarray
         float64 minutes, NaN where unreachable.
+
+    Raises
+    ------
+    layers.errors.LayerSchemaError
+        On shape mismatch, a non-2-D grid or a non-positive cell size.
     """
     src = np.asarray(sources, dtype=bool)
-    _check_shape("sources", src.shape, np.shape(speed_kmh))
+    _check_shape("travel_time: sources", src.shape, np.shape(speed_kmh))
     ids = np.where(src, 0, -1).astype(np.int32)
     minutes, _ = travel_time_with_nearest(speed_kmh, ids, cellsize=cellsize)
     return minutes
@@ -326,20 +338,26 @@ def travel_time_with_nearest(
 
     Raises
     ------
-    ValueError
-        On shape mismatch, a non-2-D grid or a non-positive cell size.
+    layers.errors.LayerSchemaError
+        On shape mismatch, a non-2-D grid, non-integer ``source_ids``, a
+        non-positive cell size or a grid too large to index.
     """
+    where = "travel_time"
     speed = np.asarray(speed_kmh, dtype=np.float64)
     if speed.ndim != 2:
-        raise ValueError(f"speed_kmh must be 2-D, found shape {speed.shape}")
+        raise LayerSchemaError(f"{where}: speed_kmh must be 2-D, found shape {speed.shape}")
     ids = np.asarray(source_ids)
-    _check_shape("source_ids", ids.shape, speed.shape)
+    _check_shape(f"{where}: source_ids", ids.shape, speed.shape)
     if not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"source_ids must be an integer array, found dtype {ids.dtype}")
-    dx, dy = _cellsize_pair(cellsize)
+        raise LayerSchemaError(
+            f"{where}: source_ids must be an integer array, found dtype {ids.dtype}"
+        )
+    dx, dy = _cellsize_pair(where, cellsize)
     nrows, ncols = speed.shape
     if nrows * ncols >= np.iinfo(np.int32).max:
-        raise ValueError(f"grid of {nrows}x{ncols} cells is too large (max 2**31-1 cells)")
+        raise LayerSchemaError(
+            f"{where}: grid must have fewer than 2**31-1 cells, found {nrows}x{ncols}"
+        )
 
     with np.errstate(divide="ignore", invalid="ignore"):
         cost = 60.0 / (1000.0 * speed)  # minutes per metre
@@ -682,38 +700,126 @@ def travel_time_anisotropic(
 
     Raises
     ------
-    ValueError
-        On shape mismatch, a non-2-D grid, a non-positive cell size or
-        ``walk_factor``, or an unknown ``direction``.
+    layers.errors.LayerSchemaError
+        On shape mismatch, a non-2-D grid, a non-positive cell size or a grid
+        too large to index.
+    layers.errors.PolicyError
+        If ``walk_factor`` is not positive everywhere or ``direction`` is unknown.
     """
+    src = np.asarray(sources, dtype=bool)
+    _check_shape("travel_time_anisotropic: sources", src.shape, np.shape(speed_kmh))
+    minutes, _ = travel_time_anisotropic_with_nearest(
+        speed_kmh,
+        z,
+        np.where(src, 0, -1),
+        cellsize=cellsize,
+        road_mask=road_mask,
+        walk_factor=walk_factor,
+        direction=direction,
+    )
+    return minutes
+
+
+def travel_time_anisotropic_with_nearest(
+    speed_kmh: np.ndarray,
+    z: np.ndarray,
+    source_ids: np.ndarray,
+    *,
+    cellsize: float | tuple[float, float],
+    road_mask: np.ndarray | None = None,
+    walk_factor: float | np.ndarray = 1.0,
+    direction: str = "to_source",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Direction-aware minutes to (or from) the nearest source, and its label.
+
+    Same cost model, barrier and source rules as :func:`travel_time_anisotropic`
+    (which calls this function); sources are given as labels, as in
+    :func:`travel_time_with_nearest`. "Nearest" is in travel time along the
+    chosen ``direction``: with ``"to_source"`` the destination a person in the
+    cell reaches first, with ``"from_source"`` the source that reaches the cell
+    first (not the same source on sloping ground).
+
+    Parameters
+    ----------
+    speed_kmh : numpy.ndarray
+        2-D isotropic speed surface in km/h (e.g. from :func:`speed_surface`).
+    z : numpy.ndarray
+        2-D elevations in metres on the same grid.
+    source_ids : numpy.ndarray of int
+        2-D labels: -1 (or any negative) where the cell is not a source, else the
+        destination's integer label (several cells may share one label, e.g. a
+        rasterized town polygon).
+    cellsize : float or (float, float)
+        Cell size in metres; a pair is ``(dx, dy)`` (column width, row height).
+    road_mask : numpy.ndarray of bool, optional
+        True at road cells (keep their ``speed_kmh`` irrespective of slope).
+        None means no roads.
+    walk_factor : float or numpy.ndarray, default 1.0
+        Multiplier on walking speed (land-cover friction), > 0; a scalar or a
+        2-D per-cell array.
+    direction : {"to_source", "from_source"}, default "to_source"
+        See :func:`travel_time_anisotropic`.
+
+    Returns
+    -------
+    minutes : numpy.ndarray
+        float64, 0 at sources, NaN where unreachable.
+    nearest : numpy.ndarray
+        int64 label of the nearest source, -1 where unreachable. Ties between
+        equally near sources go to whichever the search reached first.
+
+    Raises
+    ------
+    layers.errors.LayerSchemaError
+        On shape mismatch, a non-2-D grid, non-integer ``source_ids``, a
+        non-positive cell size or a grid too large to index.
+    layers.errors.PolicyError
+        If ``walk_factor`` is not positive everywhere or ``direction`` is unknown.
+    """
+    where = "travel_time_anisotropic"
     speed = np.asarray(speed_kmh, dtype=np.float64)
     if speed.ndim != 2:
-        raise ValueError(f"speed_kmh must be 2-D, found shape {speed.shape}")
+        raise LayerSchemaError(f"{where}: speed_kmh must be 2-D, found shape {speed.shape}")
     elev = np.asarray(z, dtype=np.float64)
-    _check_shape("z", elev.shape, speed.shape)
-    src = np.asarray(sources, dtype=bool)
-    _check_shape("sources", src.shape, speed.shape)
+    _check_shape(f"{where}: z", elev.shape, speed.shape)
+    ids = np.asarray(source_ids)
+    _check_shape(f"{where}: source_ids", ids.shape, speed.shape)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise LayerSchemaError(
+            f"{where}: source_ids must be an integer array, found dtype {ids.dtype}"
+        )
     if road_mask is None:
         road = np.zeros(speed.shape, dtype=bool)
     else:
         road = np.asarray(road_mask, dtype=bool)
-        _check_shape("road_mask", road.shape, speed.shape)
+        _check_shape(f"{where}: road_mask", road.shape, speed.shape)
     wf = np.asarray(walk_factor, dtype=np.float64)
     if wf.ndim != 0:
-        _check_shape("walk_factor", wf.shape, speed.shape)
-    if not np.all(wf > 0):
-        raise ValueError(f"walk_factor must be > 0 everywhere, found min {np.nanmin(wf)!r}")
+        _check_shape(f"{where}: walk_factor", wf.shape, speed.shape)
+    bad = ~(wf > 0)  # NaN is bad too
+    if bad.any():
+        if wf.ndim == 0:
+            found = repr(float(wf))
+        else:
+            found = f"{int(bad.sum())} cell(s) such as {float(wf[bad][0])!r}"
+        raise PolicyError(f"{where}: walk_factor must be > 0 everywhere, found {found}")
     if direction not in ("to_source", "from_source"):
-        raise ValueError(f"direction must be 'to_source' or 'from_source', found {direction!r}")
-    dx, dy = _cellsize_pair(cellsize)
+        raise PolicyError(
+            f"{where}: direction must be 'to_source' or 'from_source', found {direction!r}"
+        )
+    dx, dy = _cellsize_pair(where, cellsize)
     nrows, ncols = speed.shape
     if nrows * ncols >= np.iinfo(np.int32).max:
-        raise ValueError(f"grid of {nrows}x{ncols} cells is too large (max 2**31-1 cells)")
+        raise LayerSchemaError(
+            f"{where}: grid must have fewer than 2**31-1 cells, found {nrows}x{ncols}"
+        )
 
     passable = speed > 0  # NaN compares False
     with np.errstate(divide="ignore", invalid="ignore"):
         iso = np.where(passable, 60.0 / (1000.0 * speed), np.inf).ravel()
-    seeds = np.flatnonzero(src.ravel()).astype(np.int32)
+    flat_ids = ids.ravel()
+    seeds = np.flatnonzero(flat_ids >= 0).astype(np.int32)
+    seed_labels = flat_ids[seeds].astype(np.int64)
     # fixed pace: road cells (slope-free); walking base pace: off-road cells,
     # multiplied in the kernel by exp(3.5 * |s + 0.05|)
     fixed = np.where(passable & road, iso.reshape(speed.shape), np.nan).ravel()
@@ -735,13 +841,17 @@ def travel_time_anisotropic(
             finite = block[np.isfinite(block)]
             zz[i] = finite.mean() if finite.size else 0.0
     sign = 1.0 if direction == "from_source" else -1.0
-    dist = _dijkstra8_aniso(fixed, walk, zz, seeds, nrows, ncols, float(dx), float(dy), sign)
+    dist, label = _dijkstra8_aniso(
+        fixed, walk, zz, seeds, seed_labels, nrows, ncols, float(dx), float(dy), sign
+    )
     dist[np.isinf(dist)] = np.nan
-    return dist.reshape(speed.shape)
+    return dist.reshape(speed.shape), label.reshape(speed.shape)
 
 
 @njit(cache=True)
-def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # pragma: no cover
+def _dijkstra8_aniso(
+    fixed, walk, z, seeds, seed_labels, nrows, ncols, dx, dy, sign
+):  # pragma: no cover
     """Multi-source Dijkstra with direction-dependent move costs (binary heap).
 
     ``fixed[i]`` is the slope-free pace of a road cell (NaN otherwise),
@@ -752,7 +862,10 @@ def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # prag
     (from the sources) and ``j -> i`` if -1 (to the sources); its slope is
     ``sign * (z_j - z_i) / d``. A NaN slope gives a NaN cost, which ``nd < dist``
     rejects. The grid is padded with a ring of barriers; the heap is indexed
-    (decrease-key), so it holds at most one entry per cell.
+    (decrease-key), so it holds at most one entry per cell. Each cell inherits
+    ``seed_labels`` of the seed its best path starts from (as in
+    :func:`_dijkstra8`); exact ties go to whichever path relaxed the cell first.
+    Returns ``(dist, label)`` with label -1 where no seed reaches.
     """
     inf = np.inf
     pc = ncols + 2
@@ -761,6 +874,7 @@ def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # prag
     wk = np.full(npad, inf)
     zp = np.zeros(npad)
     dist = np.full(npad, inf)
+    label = np.full(npad, -1, dtype=np.int64)
     for r in range(nrows):
         base = (r + 1) * pc + 1
         for c in range(ncols):
@@ -781,6 +895,7 @@ def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # prag
         if dist[i] == 0.0:
             continue
         dist[i] = 0.0
+        label[i] = seed_labels[s]
         heap_i[size] = i  # all keys 0: appending keeps the heap property
         heap_k[size] = 0.0
         pos[i] = size
@@ -813,6 +928,7 @@ def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # prag
         fi = fx[i]
         wi = wk[i]
         zi = zp[i]
+        lab = label[i]
         i_fixed = not math.isnan(fi)
         for k in range(8):
             j = i + off[k]
@@ -831,6 +947,7 @@ def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # prag
             nd = d + 0.5 * length[k] * pace2
             if nd < dist[j]:
                 dist[j] = nd
+                label[j] = lab
                 hole = pos[j]
                 if hole == -1:
                     hole = size
@@ -847,12 +964,14 @@ def _dijkstra8_aniso(fixed, walk, z, seeds, nrows, ncols, dx, dy, sign):  # prag
                 heap_i[hole] = j
                 heap_k[hole] = nd
                 pos[j] = hole
-    out = np.empty(nrows * ncols)
+    out_d = np.empty(nrows * ncols)
+    out_l = np.empty(nrows * ncols, dtype=np.int64)
     for r in range(nrows):
         base = (r + 1) * pc + 1
         for c in range(ncols):
-            out[r * ncols + c] = dist[base + c]
-    return out
+            out_d[r * ncols + c] = dist[base + c]
+            out_l[r * ncols + c] = label[base + c]
+    return out_d, out_l
 
 
 # --------------------------------------------------------------------------- helpers
@@ -992,10 +1111,9 @@ def resample_to_grid(
 
     Raises
     ------
-    ValueError
+    layers.errors.PolicyError
         If ``kind`` is not one of the two values.
     """
-    from rasterio.warp import Resampling, reproject
 
     src = np.asarray(src_array)
     if kind == "continuous":
@@ -1012,7 +1130,9 @@ def resample_to_grid(
         dst = np.full(dst_shape, fill, dtype=src_w.dtype)
         s_nodata = src_nodata
     else:
-        raise ValueError(f"kind must be 'categorical' or 'continuous', found {kind!r}")
+        raise PolicyError(
+            f"resample_to_grid: kind must be 'categorical' or 'continuous', found {kind!r}"
+        )
     reproject(
         source=src_w,
         destination=dst,
@@ -1030,25 +1150,248 @@ def resample_to_grid(
 
 
 def _surface_state(hardened: object) -> str:
-    if hardened is None or hardened is pd.NA:
+    state = parse_tristate(hardened, where="roads.hardened")
+    if state is None:
         return "unknown"
-    if isinstance(hardened, float) and math.isnan(hardened):
-        return "unknown"
-    return "hardened" if bool(hardened) else "unhardened"
+    return "hardened" if state else "unhardened"
 
 
-def _cellsize_pair(cellsize: float | tuple[float, float]) -> tuple[float, float]:
-    if np.ndim(cellsize) == 0:
-        dx = dy = float(cellsize)  # type: ignore[arg-type]
-    else:
-        dx, dy = (float(v) for v in cellsize)  # type: ignore[union-attr]
+def _cellsize_pair(where: str, cellsize: float | tuple[float, float]) -> tuple[float, float]:
+    """``(dx, dy)`` from a cell size or a pair; ``where`` names the caller in errors."""
+    expected = "a positive finite number or a (dx, dy) pair of them"
+    try:
+        if np.ndim(cellsize) == 0:
+            dx = dy = float(cellsize)  # type: ignore[arg-type]
+        else:
+            dx, dy = (float(v) for v in cellsize)  # type: ignore[union-attr]
+    except (TypeError, ValueError):  # not numbers, or not exactly two of them
+        raise LayerSchemaError(
+            f"{where}: cellsize must be {expected}, found {cellsize!r}"
+        ) from None
     if not (dx > 0 and dy > 0 and math.isfinite(dx) and math.isfinite(dy)):
-        raise ValueError(f"cellsize must be positive and finite, found {cellsize!r}")
+        raise LayerSchemaError(f"{where}: cellsize must be {expected}, found {cellsize!r}")
     return abs(dx), abs(dy)
 
 
 def _check_shape(name: str, found: tuple[int, ...], expected: tuple[int, ...]) -> None:
     if tuple(found) != tuple(expected):
-        raise ValueError(
+        raise LayerSchemaError(
             f"{name} must have the grid's shape {tuple(expected)}, found {tuple(found)}"
         )
+
+
+# --------------------------------------------------------------------------- county stage
+
+
+def water_bodies(water: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Rivers, lakes and reservoirs of the water layer (kind ``water_body``, polygons), or None."""
+    if water is None or not len(water):
+        return None
+    wb = water[
+        (water["kind"] == "water_body") & water.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    ]
+    return wb if len(wb) else None
+
+
+#: Which towns and clinics each travel-time kind reaches (a county seat is also a
+#: township seat; a county hospital also serves as a health centre).
+_TOWN_KINDS = {
+    "county_seat": ("county_seat",),
+    "township_seat": ("township_seat", "county_seat"),
+    "industrial_park": ("industrial_park",),
+}
+_CLINIC_LEVELS = {
+    "village_clinic": ("village_clinic",),
+    "health_centre": ("township_health_centre", "county_hospital"),
+}
+
+
+def destinations(
+    kind: str,
+    *,
+    towns: gpd.GeoDataFrame | None,
+    clinics: gpd.GeoDataFrame | None,
+    schools: gpd.GeoDataFrame | None,
+    crs: object,
+) -> gpd.GeoDataFrame:
+    """The destinations of one travel-time kind as points with a ``dest_id`` column.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`layers.catalogue.TRAVEL_KINDS`.
+    towns, clinics, schools : GeoDataFrame or None
+        The workspace layers (absent layers give no destinations).
+    crs
+        CRS of the empty result when there are no destinations.
+
+    Raises
+    ------
+    PolicyError
+        For an unknown kind.
+    """
+    empty = gpd.GeoDataFrame({"dest_id": []}, geometry=[], crs=crs)
+    if kind in _TOWN_KINDS:
+        layer, key, col, wanted = towns, "town_id", "kind", _TOWN_KINDS[kind]
+    elif kind in _CLINIC_LEVELS:
+        layer, key, col, wanted = clinics, "clinic_id", "level", _CLINIC_LEVELS[kind]
+    elif kind == "school":
+        layer, key, col, wanted = schools, "school_id", None, ()
+    else:
+        known = (*_TOWN_KINDS, *_CLINIC_LEVELS, "school")
+        raise PolicyError(f"unknown travel kind {kind!r}; expected one of {', '.join(known)}")
+    if layer is None:
+        return empty
+    d = layer[layer[col].isin(wanted)] if col else layer
+    return gpd.GeoDataFrame(
+        {"dest_id": d[key].to_numpy()},
+        geometry=d.geometry.representative_point().to_numpy(),
+        crs=d.crs,
+    )
+
+
+def county_speed_surface(
+    roads: gpd.GeoDataFrame,
+    *,
+    slope_deg: np.ndarray,
+    outside: np.ndarray,
+    transform: Affine,
+    water: gpd.GeoDataFrame | None,
+    road_speeds: Mapping[tuple[str, str], float],
+    cliff_slope_deg: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Speed surface (km/h) of a county, and its road cells.
+
+    Roads by class and surface; Tobler off road; water bodies, cliffs and land outside
+    the county as barriers (a road crossing water is a bridge and stays passable).
+
+    Returns
+    -------
+    (speed, road_mask)
+    """
+    shape = slope_deg.shape
+    road_speed = rasterize_roads(
+        roads, shape=shape, transform=transform, speed_by_class_surface=road_speeds
+    )
+    barriers = outside.copy()
+    wb = water_bodies(water)
+    if wb is not None:
+        barriers |= geometry_mask(wb.geometry, out_shape=shape, transform=transform, invert=True)
+    road_in = np.where(outside, 0, road_speed)
+    speed = speed_surface(
+        slope_deg=np.where(outside, np.nan, slope_deg),
+        road_raster_speed=road_in,
+        barriers=barriers,
+        cliff_slope_deg=cliff_slope_deg,
+    )
+    return speed, road_in > 0
+
+
+@dataclass
+class TravelTimes:
+    """Minutes to the nearest destination of one kind, which one, and the destinations."""
+
+    minutes: np.ndarray
+    nearest: np.ndarray
+    destinations: gpd.GeoDataFrame
+    outside_grid: int = 0
+
+
+def travel_times(
+    speed: np.ndarray,
+    dests: Mapping[str, gpd.GeoDataFrame],
+    *,
+    transform: Affine,
+    walking: str,
+    z: np.ndarray | None = None,
+    road_mask: np.ndarray | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict[str, TravelTimes]:
+    """Travel minutes from every cell to the nearest destination of each kind.
+
+    Parameters
+    ----------
+    speed : ndarray
+        Speed surface (km/h), NaN or 0 = barrier.
+    dests : mapping
+        Kind → destination points (``dest_id``) in the grid's CRS.
+    transform : Affine
+        Grid transform.
+    walking : {"isotropic", "anisotropic"}
+        Off-road walking model: Tobler on the absolute slope, or direction-aware
+        (uphill slower; minutes from each cell *to* the destination), which needs ``z``.
+    z, road_mask : ndarray, optional
+        Elevation and road cells (anisotropic walking only).
+    progress : callable, optional
+        ``progress(kind, fraction)``.
+
+    Returns
+    -------
+    dict
+        Kind → :class:`TravelTimes` (float32 minutes, NaN where unreachable; ``nearest``
+        is the row of ``destinations``, -1 where none; ``outside_grid`` counts the
+        destinations that fell off the grid and were left out).
+
+    Raises
+    ------
+    PolicyError
+        For an unknown walking model, or anisotropic walking without elevations.
+    """
+    if walking not in ("isotropic", "anisotropic"):
+        raise PolicyError(f"[access] walking: expected isotropic or anisotropic, found {walking!r}")
+    if walking == "anisotropic" and z is None:
+        raise PolicyError("[access] walking = anisotropic needs the elevation grid")
+    grid = Grid(speed.shape, transform, None)
+    cellsize = grid.cellsize
+    out: dict[str, TravelTimes] = {}
+    for k, (kind, d) in enumerate(dests.items()):
+        if progress:
+            progress(kind, k / max(1, len(dests)))
+        labels = np.full(speed.shape, -1, dtype=np.int64)
+        r, c, inside = cells(grid, d.geometry.x.to_numpy(), d.geometry.y.to_numpy())
+        # two destinations in one cell: the later one labels it (both are 0 minutes away)
+        labels[r[inside], c[inside]] = np.flatnonzero(inside)
+        placed = int(inside.sum())
+        if placed:
+            if walking == "anisotropic":
+                minutes, nearest = travel_time_anisotropic_with_nearest(
+                    speed,
+                    z,
+                    labels,
+                    cellsize=cellsize,
+                    road_mask=road_mask,
+                    direction="to_source",
+                )
+            else:
+                minutes, nearest = travel_time_with_nearest(speed, labels, cellsize=cellsize)
+        else:
+            minutes = np.full(speed.shape, np.nan)
+            nearest = np.full(speed.shape, -1)
+        out[kind] = TravelTimes(
+            minutes=minutes.astype("float32"),
+            nearest=np.asarray(nearest),
+            destinations=d,
+            outside_grid=int(len(d)) - placed,
+        )
+    return out
+
+
+def sample_travel_times(
+    points: gpd.GeoSeries, results: Mapping[str, TravelTimes], *, transform: Affine
+) -> pd.DataFrame:
+    """``travel_min_<kind>`` (2 decimals) and ``nearest_<kind>_id`` at each point."""
+    out = pd.DataFrame(index=points.index)
+    for kind, tt in results.items():
+        grid = Grid(tt.minutes.shape, transform, None)
+        r, c, inside = cells(grid, points.x.to_numpy(), points.y.to_numpy())
+        vals = np.full(len(points), np.nan)
+        vals[inside] = tt.minutes[r[inside], c[inside]]
+        lab = np.full(len(points), -1, dtype=np.int64)
+        lab[inside] = tt.nearest[r[inside], c[inside]]
+        near = np.full(len(points), None, dtype=object)
+        ok = lab >= 0
+        ids = tt.destinations["dest_id"].to_numpy()
+        near[ok] = ids[lab[ok]]
+        out[f"travel_min_{kind}"] = np.round(vals, 2)
+        out[f"nearest_{kind}_id"] = near
+    return out

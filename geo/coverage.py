@@ -28,6 +28,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from layers.errors import LayerSchemaError
+from layers.tristate import to_tristate
 
 __all__ = [
     "road_gaps",
@@ -52,12 +53,6 @@ def _require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         raise LayerSchemaError(
             f"{what}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}"
         )
-
-
-def _boolean(s: pd.Series) -> pd.Series:
-    if s.dtype == "boolean":
-        return s
-    return s.astype(object).where(s.notna(), None).astype("boolean")
 
 
 def _township(df: pd.DataFrame, label: str) -> pd.Series:
@@ -359,7 +354,7 @@ def water_summary(villages_eval: pd.DataFrame) -> pd.DataFrame:
         ``water_dist_m``, ``in_water_service_area``; not_met first, then by distance.
     """
     _require(villages_eval, ["village_id", "has_safe_water"], "villages")
-    safe = _boolean(villages_eval["has_safe_water"])
+    safe = to_tristate(villages_eval["has_safe_water"], where="villages.has_safe_water")
     keep = ~safe.fillna(False).to_numpy(dtype=bool)
     cols = _village_cols(
         villages_eval, ["nearest_water_id", "water_dist_m", "in_water_service_area"]
@@ -389,7 +384,7 @@ def water_township_summary(
         ``n_without_safe_water``, ``n_water_unknown``, ``people_without_safe_water``.
     """
     _require(villages_eval, ["has_safe_water"], "villages")
-    safe = _boolean(villages_eval["has_safe_water"])
+    safe = to_tristate(villages_eval["has_safe_water"], where="villages.has_safe_water")
     no = (~safe).fillna(False).astype(bool)
     df = pd.DataFrame(
         {
@@ -410,8 +405,16 @@ def water_township_summary(
 
 def _clinic_state(df: pd.DataFrame) -> pd.Series:
     na = pd.Series(pd.NA, index=df.index, dtype="boolean")
-    std = _boolean(df["clinic_standard"]) if "clinic_standard" in df else na
-    doc = _boolean(df["clinic_doctor"]) if "clinic_doctor" in df else na
+    std = (
+        to_tristate(df["clinic_standard"], where="villages.clinic_standard")
+        if "clinic_standard" in df
+        else na
+    )
+    doc = (
+        to_tristate(df["clinic_doctor"], where="villages.clinic_doctor")
+        if "clinic_doctor" in df
+        else na
+    )
     both = std & doc  # Kleene logic: False if either is False
     return pd.Series(
         np.where(both.isna(), "unknown", np.where(both.fillna(False), "met", "not_met")),
@@ -699,3 +702,47 @@ def chinese_headers(
         elif isinstance(c, str) and c.startswith("share_within_") and c.endswith("_min_frac"):
             rename[c] = f"{c[len('share_within_') : -len('_min_frac')]}分钟内人口比例"
     return df.rename(columns=rename)
+
+
+def water_access(villages: gpd.GeoDataFrame, water: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """Straight-line distance to the nearest safe water source, plant or network, its id,
+    and whether the village lies in a water service area.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``villages``: ``water_dist_m``, ``nearest_water_id``,
+        ``in_water_service_area`` (nullable boolean; unknown without a water layer).
+    """
+    out = pd.DataFrame(index=villages.index)
+    out["water_dist_m"] = np.nan
+    out["nearest_water_id"] = None
+    out["in_water_service_area"] = pd.array([pd.NA] * len(villages), dtype="boolean")
+    if water is None or not len(water):
+        return out
+    safe = (
+        water["safe"].fillna(True).astype(bool)
+        if "safe" in water.columns
+        else pd.Series(True, index=water.index)
+    )
+    src = water[water["kind"].isin(["source", "plant", "network"]) & safe]
+    pts = villages.geometry.representative_point()
+    if len(src):
+        g = gpd.GeoDataFrame(
+            {"nearest_water_id": src["water_id"].to_numpy()},
+            geometry=src.geometry.to_numpy(),
+            crs=water.crs,
+        )
+        j = gpd.sjoin_nearest(
+            gpd.GeoDataFrame(geometry=pts, crs=villages.crs),
+            g,
+            how="left",
+            distance_col="water_dist_m",
+        )
+        j = j[~j.index.duplicated(keep="first")]
+        out["water_dist_m"] = j["water_dist_m"].round(1).to_numpy()
+        out["nearest_water_id"] = j["nearest_water_id"].to_numpy()
+    areas = water[water["kind"] == "service_area"]
+    inside = pts.within(areas.union_all()) if len(areas) else pd.Series(False, index=villages.index)
+    out["in_water_service_area"] = pd.array(inside.to_numpy(), dtype="boolean")
+    return out

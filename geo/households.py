@@ -28,6 +28,7 @@ import pandas as pd
 
 from layers.catalogue import HOUSEHOLD_FLAGS, PERSONAL_COLUMNS
 from layers.errors import LayerSchemaError
+from layers.tristate import to_tristate
 
 __all__ = [
     "PERSONAL_COLUMNS",
@@ -58,7 +59,7 @@ MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 
 def _bool_status(values: pd.Series) -> pd.Series:
     """Map a nullable-boolean-like series to met / not_met / unknown."""
-    s = values.astype("boolean") if values.dtype != "boolean" else values
+    s = to_tristate(values, where=f"households.{values.name}" if values.name else "households")
     out = pd.Series(UNKNOWN, index=values.index, dtype=object)
     out[s.fillna(False).to_numpy(dtype=bool)] = MET
     out[(~s).fillna(False).to_numpy(dtype=bool)] = NOT_MET
@@ -173,7 +174,11 @@ def households_by_village(households_eval: pd.DataFrame) -> pd.DataFrame:
             f"households: missing column(s) {', '.join(missing)}; pass the output of "
             "evaluate_households"
         )
-    poor = households_eval["registered_poor"].astype("boolean").fillna(False).astype(bool)
+    poor = (
+        to_tristate(households_eval["registered_poor"], where="households.registered_poor")
+        .fillna(False)
+        .astype(bool)
+    )
     ready = households_eval["exit_ready"].astype(bool)
     members = pd.to_numeric(households_eval["members"], errors="coerce").fillna(0)
     df = pd.DataFrame(

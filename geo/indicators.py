@@ -46,6 +46,7 @@ import pandas as pd
 
 from layers.errors import LayerSchemaError, PolicyError
 from layers.policy import Indicator, PolicyProfile
+from layers.tristate import to_tristate
 
 __all__ = [
     "MET",
@@ -67,41 +68,6 @@ ROAD_STATES = ("hardened", "gap", "unknown", "no_road")
 
 def _numeric(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s, errors="coerce").astype(float)
-
-
-def _as_boolean(s: pd.Series, name: str) -> pd.Series:
-    """Coerce to pandas nullable boolean; strings and 0/1 accepted."""
-    if s.dtype == "boolean":
-        return s
-    if s.dtype == bool:
-        return s.astype("boolean")
-    mapping = {
-        True: True,
-        False: False,
-        "true": True,
-        "false": False,
-        "yes": True,
-        "no": False,
-        "1": True,
-        "0": False,
-        "是": True,
-        "否": False,
-    }
-    out = []
-    for v in s.to_numpy(dtype=object):
-        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-            out.append(pd.NA)
-            continue
-        key = v.strip().lower() if isinstance(v, str) else v
-        if isinstance(key, (bool, np.bool_)):
-            out.append(bool(key))
-        elif key in mapping:
-            out.append(mapping[key])
-        else:
-            raise LayerSchemaError(
-                f"column {name!r}: expected a boolean (true/false, 1/0), found {v!r}"
-            )
-    return pd.Series(out, index=s.index, dtype="boolean")
 
 
 def _status_from(met: np.ndarray, not_met: np.ndarray, index: pd.Index) -> pd.Series:
@@ -175,7 +141,9 @@ def poverty_incidence(
             {
                 "village_id": households["village_id"].astype(str),
                 "members": _numeric(households["members"]),
-                "poor": _as_boolean(households["registered_poor"], "registered_poor"),
+                "poor": to_tristate(
+                    households["registered_poor"], where="households column 'registered_poor'"
+                ),
             }
         )
         hh["bad"] = hh["members"].isna() | hh["poor"].isna()
@@ -223,7 +191,7 @@ def _rule_compare(ind: Indicator, values: pd.Series, thr: float) -> tuple[pd.Ser
 
 
 def _rule_is_true(values: pd.Series, name: str) -> tuple[pd.Series, pd.Series]:
-    b = _as_boolean(values, name)
+    b = to_tristate(values, where=f"villages column {name!r}")
     met = b.fillna(False).to_numpy(dtype=bool)
     not_met = (~b).fillna(False).to_numpy(dtype=bool)
     return _status_from(met, not_met, b.index), b
@@ -253,8 +221,16 @@ def _rule_road(v: pd.DataFrame, ind: Indicator) -> tuple[pd.Series, pd.Series]:
 def _rule_clinic(v: pd.DataFrame, ind: Indicator, thr: float) -> tuple[pd.Series, pd.Series]:
     idx = v.index
     na = pd.Series(pd.NA, index=idx, dtype="boolean")
-    std = _as_boolean(v["clinic_standard"], "clinic_standard") if "clinic_standard" in v else na
-    doc = _as_boolean(v["clinic_doctor"], "clinic_doctor") if "clinic_doctor" in v else na
+    std = (
+        to_tristate(v["clinic_standard"], where="villages column 'clinic_standard'")
+        if "clinic_standard" in v
+        else na
+    )
+    doc = (
+        to_tristate(v["clinic_doctor"], where="villages column 'clinic_doctor'")
+        if "clinic_doctor" in v
+        else na
+    )
     travel = _numeric(v[ind.evidence]) if ind.evidence in v else pd.Series(np.nan, index=idx)
     own = (std & doc).fillna(False).to_numpy(dtype=bool)
     own_no = (~(std & doc)).fillna(False).to_numpy(dtype=bool)
@@ -276,7 +252,7 @@ def _rule_household_share(
     nan = pd.Series(np.nan, index=idx)
     if households is None or flag not in households or "village_id" not in households:
         return pd.Series(UNKNOWN, index=idx, dtype=object), nan
-    b = _as_boolean(households[flag], flag)
+    b = to_tristate(households[flag], where=f"households column {flag!r}")
     g = (
         pd.DataFrame(
             {
@@ -443,7 +419,9 @@ def _road_claim_conflict(out: pd.DataFrame, profile: PolicyProfile) -> pd.Series
     roads = profile.indicators_by_rule("road_access_hardened")
     if "road_hardened_claimed" not in out.columns or not roads:
         return conflict
-    claim = _as_boolean(out["road_hardened_claimed"], "road_hardened_claimed")
+    claim = to_tristate(
+        out["road_hardened_claimed"], where="villages column 'road_hardened_claimed'"
+    )
     measured = out[roads[0].id]
     both = (claim.notna() & measured.notna()).to_numpy()
     conflict[both] = (claim != measured)[both]

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
 from layers.errors import CRSError, LayerSchemaError
+from layers.tristate import to_tristate
 
 __all__ = [
     "ROAD_CLASS_RANK",
@@ -156,7 +157,7 @@ def build_network(roads: gpd.GeoDataFrame, *, snap_tolerance_m: float = 5.0) -> 
         )
     parts = roads.explode(index_parts=False).reset_index(drop=True)
     parts = parts[parts.geometry.length > 0].reset_index(drop=True)
-    hardened = _to_nullable_bool(parts["hardened"])
+    hardened = to_tristate(parts["hardened"], where="roads.hardened")
     surface = parts["surface"] if "surface" in parts.columns else pd.Series(None, index=parts.index)
 
     if len(parts) == 0:
@@ -595,15 +596,6 @@ def _same_crs(crs: object, net_crs: object, what: str) -> None:
         raise CRSError(f"{what}: CRS {crs} differs from the road network's CRS {net_crs}")
 
 
-def _to_nullable_bool(s: pd.Series) -> pd.Series:
-    def conv(x: object) -> object:
-        if x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
-            return pd.NA
-        return bool(x)
-
-    return pd.Series(pd.array([conv(x) for x in s], dtype="boolean"), index=s.index)
-
-
 def _preference(road_class: np.ndarray, hardened: pd.Series) -> np.ndarray:
     rank = np.array([ROAD_CLASS_RANK.get(str(c), len(ROAD_CLASS_RANK)) for c in road_class])
     h = hardened.to_numpy(dtype=object)
@@ -683,3 +675,35 @@ def _csgraph(
         (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)
     ).tocsr()
     return graph, pair_edge
+
+
+def village_road_access(
+    roads: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    *,
+    towns: gpd.GeoDataFrame | None,
+    snap_tolerance_m: float,
+    max_snap_m: float,
+    hardened_snap_m: float,
+) -> tuple[RoadNetwork, pd.DataFrame]:
+    """Build the road network and find each village's road access and unhardened gap
+    (towards the county seat's hardened network when the towns layer has a county seat).
+
+    Returns
+    -------
+    (network, gap)
+        ``gap`` is indexed like ``villages`` (see :func:`unhardened_gap`).
+    """
+    net = build_network(roads, snap_tolerance_m=snap_tolerance_m)
+    seat = None
+    if towns is not None and (towns["kind"] == "county_seat").any():
+        seat = towns[towns["kind"] == "county_seat"].geometry.representative_point().iloc[0]
+    gap = unhardened_gap(
+        net,
+        villages,
+        max_snap_m=max_snap_m,
+        hardened_network_snap_m=hardened_snap_m,
+        county_seat=seat,
+    )
+    gap.index = villages.index
+    return net, gap

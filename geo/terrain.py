@@ -751,3 +751,26 @@ def slope_file(
                 percent=percent,
                 prefetch=prefetch,
             )
+
+
+def county_terrain(
+    z: np.ndarray, outside: np.ndarray, *, cellsize: float | tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The county's DEM with its voids filled, and its slope.
+
+    Parameters
+    ----------
+    z : ndarray
+        Elevations (NaN = void).
+    outside : ndarray of bool
+        Cells outside the county: left NaN, never filled.
+    cellsize : float or (float, float)
+        Metres.
+
+    Returns
+    -------
+    (z_filled, slope_deg float32, n_filled)
+    """
+    z_filled, n_filled = fill_voids(np.where(outside, np.nan, z), outside=outside)
+    z_filled = np.where(outside, np.nan, z_filled)
+    return z_filled, slope(z_filled, cellsize=cellsize).astype("float32"), n_filled

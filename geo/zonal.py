@@ -590,3 +590,68 @@ def _area_share(geoms: np.ndarray, other: shapely.Geometry) -> np.ndarray:
         share[hit] = np.minimum(inter / area[hit], 1.0)
     share[area <= 0] = np.nan
     return share
+
+
+def hazard_zones(hazards: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Hazard polygons, with points buffered by their ``radius_m``; None when there are none."""
+    if hazards is None or not len(hazards):
+        return None
+    g = hazards.copy()
+    pts = g.geometry.geom_type.isin(["Point", "MultiPoint"])
+    if pts.any():
+        g.loc[pts, "geometry"] = g.loc[pts].geometry.buffer(
+            g.loc[pts, "radius_m"].astype(float).to_numpy()
+        )
+    return g
+
+
+def village_terrain(
+    villages: gpd.GeoDataFrame,
+    *,
+    boundary: gpd.GeoDataFrame,
+    z: np.ndarray,
+    slope_deg: np.ndarray,
+    transform: Affine,
+    hazards: gpd.GeoDataFrame | None,
+    protected: gpd.GeoDataFrame | None,
+    radius_m: float,
+) -> pd.DataFrame:
+    """Terrain statistics of each village (its polygon, or the Voronoi catchment of its
+    point within ``radius_m``), distance to hazard zones and the protected land it lies in.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``villages``: :func:`village_terrain_stats` columns plus
+        ``hazard_dist_m`` (inf with no hazards), ``in_protected``, ``protected_kind``.
+    """
+    is_point = villages.geometry.geom_type.isin(["Point", "MultiPoint"]).all()
+    if is_point:
+        polys = catchments(
+            villages[["village_id", "geometry"]], boundary=boundary, radius_m=radius_m
+        )
+        polys = polys.set_index(villages.index) if len(polys) == len(villages) else polys
+    else:
+        polys = villages[["village_id", "geometry"]]
+    hz = hazard_zones(hazards)
+    stats = village_terrain_stats(polys, z, slope_deg, transform=transform, hazard_polygons=hz)
+    stats.index = villages.index
+    out = stats.copy()
+    geom = villages.geometry
+    if hz is not None and len(hz):
+        out["hazard_dist_m"] = geom.distance(hz.union_all()).round(1).to_numpy()
+    else:
+        out["hazard_dist_m"] = np.inf
+    out["in_protected"] = False
+    out["protected_kind"] = None
+    if protected is not None and len(protected):
+        j = gpd.sjoin(
+            gpd.GeoDataFrame(geometry=geom.representative_point(), crs=villages.crs),
+            protected[["kind", "geometry"]],
+            predicate="within",
+            how="left",
+        )
+        j = j[~j.index.duplicated(keep="first")]
+        out["in_protected"] = j["kind"].notna().to_numpy()
+        out["protected_kind"] = j["kind"].where(j["kind"].notna(), None).to_numpy()
+    return out

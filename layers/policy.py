@@ -123,9 +123,13 @@ _FRACTION_RULES = frozenset({"rate_below", "households_share_at_least"})
 
 PROVINCE_GROUPS: tuple[str, ...] = ("east", "central", "west")
 
-_SECTIONS = ("profile", "indicators", "road", "households", "relocation", "suitability")
+#: Settings sections (validated by :mod:`layers.settings`); a profile that ``extends``
+#: another merges each of them key by key over its base.
+SETTINGS_SECTIONS = ("parameters", "road", "access", "households", "relocation", "suitability")
+_SECTIONS = ("profile", "indicators", *SETTINGS_SECTIONS)
 _PROFILE_FIELDS = (
     "name",
+    "extends",
     "title_zh",
     "title_en",
     "kind",
@@ -279,11 +283,29 @@ class PolicyProfile:
     pass_score: float | None = None
     verified: bool = True
     notes: str = ""
-    road: Mapping[str, Any] = field(default_factory=dict)
-    households: Mapping[str, Any] = field(default_factory=dict)
-    relocation: Mapping[str, Any] = field(default_factory=dict)
-    suitability: Mapping[str, Any] = field(default_factory=dict)
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     path: str = ""
+    extends: str = ""
+
+    @property
+    def road(self) -> Mapping[str, Any]:
+        """The raw ``[road]`` section (merged over the base profile)."""
+        return self.sections.get("road", {})
+
+    @property
+    def households(self) -> Mapping[str, Any]:
+        """The raw ``[households]`` section (merged over the base profile)."""
+        return self.sections.get("households", {})
+
+    @property
+    def relocation(self) -> Mapping[str, Any]:
+        """The raw ``[relocation]`` section (merged over the base profile)."""
+        return self.sections.get("relocation", {})
+
+    @property
+    def suitability(self) -> Mapping[str, Any]:
+        """The raw ``[suitability]`` section (merged over the base profile)."""
+        return self.sections.get("suitability", {})
 
     @property
     def scored(self) -> bool:
@@ -362,14 +384,37 @@ def load_policy(
         (all problems of the file in one message, each naming the file and the
         indicator).
     """
+    return _load(name_or_path, policies_dir, chain=())
+
+
+def _load(
+    name_or_path: str | Path, policies_dir: str | Path | None, *, chain: tuple[str, ...]
+) -> PolicyProfile:
     path = _resolve(name_or_path, policies_dir)
+    if str(path.resolve()) in chain:
+        raise PolicyError(
+            f"policy profile {path}: 'extends' loops back to itself ({' -> '.join(chain)})"
+        )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise PolicyError(f"{path}: expected UTF-8 text: {exc}") from exc
-    return _build(raw, str(path))
+    base = None
+    parent = (
+        (raw.get("profile") or {}).get("extends") if isinstance(raw.get("profile"), dict) else None
+    )
+    if parent is not None:
+        if not isinstance(parent, str) or not parent:
+            raise PolicyError(
+                f"policy profile {path}: [profile] extends must name a profile, found {parent!r}"
+            )
+        # a named base is looked up beside the profile first, then among the built-in ones
+        beside = path.parent / f"{parent}.toml"
+        ref: str | Path = beside if beside.is_file() and "/" not in parent else parent
+        base = _load(ref, policies_dir, chain=(*chain, str(path.resolve())))
+    return _build(raw, str(path), base=base)
 
 
 def _resolve(name_or_path: str | Path, policies_dir: str | Path | None) -> Path:
@@ -408,7 +453,7 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _build(raw: dict[str, Any], path: str) -> PolicyProfile:
+def _build(raw: dict[str, Any], path: str, *, base: PolicyProfile | None = None) -> PolicyProfile:
     problems: list[str] = []
     for key in raw:
         if key not in _SECTIONS:
@@ -444,7 +489,10 @@ def _build(raw: dict[str, Any], path: str) -> PolicyProfile:
         problems.append(f"[profile] verified must be true or false, found {prof['verified']!r}")
 
     raw_inds = raw.get("indicators")
-    if not isinstance(raw_inds, list) or not raw_inds:
+    inherited = base is not None and raw_inds is None
+    if inherited:
+        raw_inds = []
+    elif not isinstance(raw_inds, list) or not raw_inds:
         problems.append("missing [[indicators]]: a profile needs at least one indicator")
         raw_inds = []
     indicators: list[Indicator] = []
@@ -459,6 +507,8 @@ def _build(raw: dict[str, Any], path: str) -> PolicyProfile:
         seen.add(ind.id)
         indicators.append(ind)
 
+    if inherited:
+        indicators = list(base.indicators)  # type: ignore[union-attr]
     if kind == "scored" and indicators and all(i.weight is not None for i in indicators):
         total = sum(float(i.weight) for i in indicators)  # type: ignore[arg-type]
         if abs(total - 100.0) > 1e-6:
@@ -467,41 +517,23 @@ def _build(raw: dict[str, Any], path: str) -> PolicyProfile:
                 f"weights of a scored profile must sum to 100, found {total:g} ({detail})"
             )
 
-    road = raw.get("road", {})
-    if not isinstance(road, dict):
-        problems.append("[road] must be a table")
-        road = {}
-    problems += _unknown_fields(road, _ROAD_FIELDS, "[road]")
-    for key in _ROAD_FIELDS:
-        if key in road and (not _is_number(road[key]) or road[key] < 0):
-            problems.append(f"[road] {key} must be a number >= 0 (metres), found {road[key]!r}")
-
-    hh = raw.get("households", {})
-    if not isinstance(hh, dict):
-        problems.append("[households] must be a table")
-        hh = {}
-    problems += _unknown_fields(hh, _HOUSEHOLD_FIELDS, "[households]")
-    if "income_line_cny" in hh and (
-        not _is_number(hh["income_line_cny"]) or hh["income_line_cny"] < 0
-    ):
-        problems.append(
-            f"[households] income_line_cny must be a number >= 0, found {hh['income_line_cny']!r}"
-        )
-    if "flags" in hh:
-        flags = hh["flags"]
-        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-            problems.append(f"[households] flags must be a list of strings, found {flags!r}")
-        else:
-            for f in flags:
-                if f not in HOUSEHOLD_FLAGS:
-                    problems.append(
-                        f"[households] unknown flag {f!r}{_suggest(f, HOUSEHOLD_FLAGS)}; "
-                        f"expected some of {', '.join(HOUSEHOLD_FLAGS)}"
-                    )
-
-    for key in ("relocation", "suitability"):
-        if key in raw and not isinstance(raw[key], dict):
+    sections: dict[str, dict[str, Any]] = {
+        k: dict(v) for k, v in (base.sections.items() if base is not None else ())
+    }
+    for key in SETTINGS_SECTIONS:
+        if key not in raw:
+            continue
+        if not isinstance(raw[key], dict):
             problems.append(f"[{key}] must be a table")
+            continue
+        # one level deep: a table value (e.g. [access.road_speeds_kmh]) merges too
+        merged = dict(sections.get(key, {}))
+        for k, v in raw[key].items():
+            if isinstance(v, dict) and isinstance(merged.get(k), dict):
+                merged[k] = {**merged[k], **v}
+            else:
+                merged[k] = v
+        sections[key] = merged
 
     if problems:
         raise PolicyError(
@@ -518,11 +550,9 @@ def _build(raw: dict[str, Any], path: str) -> PolicyProfile:
         pass_score=float(pass_score) if pass_score is not None else None,
         verified=prof.get("verified", True),
         notes=prof.get("notes", ""),
-        road=MappingProxyType(dict(road)),
-        households=MappingProxyType(dict(hh)),
-        relocation=MappingProxyType(dict(raw.get("relocation", {}))),
-        suitability=MappingProxyType(dict(raw.get("suitability", {}))),
+        sections=MappingProxyType({k: MappingProxyType(v) for k, v in sections.items()}),
         path=path,
+        extends=base.name if base is not None else "",
     )
 
 

@@ -13,8 +13,6 @@ import pandas as pd
 import shapely
 
 from layers.catalogue import (
-    BOOL_FALSE,
-    BOOL_TRUE,
     BOOL_UNKNOWN,
     COMMON_RENAMES,
     HARDENED_BY_CLASS,
@@ -27,6 +25,8 @@ from layers.catalogue import (
 )
 from layers.crs import check_bounds
 from layers.errors import Problem
+from layers.tristate import ACCEPTED as TRISTATE_ACCEPTED
+from layers.tristate import invalid_tristate, to_tristate
 
 _MAX_LISTED = 10
 # A repair is accepted when the two standard repairs agree on the area within this share.
@@ -92,36 +92,14 @@ def _row_labels(df: pd.DataFrame, spec: LayerSpec, mask) -> list[str]:
 
 
 def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse yes/no values (English or Chinese, 1/0, booleans) into a nullable boolean.
+    """Parse yes/no values (see :mod:`layers.tristate`) into a nullable boolean.
 
-    Returns the parsed series and a mask of values that could not be read.
+    Returns the parsed series (unrecognised values read as unknown) and a mask of
+    the values that could not be read, so the caller can report every one of them.
     """
-    if series.dtype == bool:
-        return series.astype("boolean"), pd.Series(False, index=series.index)
-    out = pd.Series(pd.NA, index=series.index, dtype="boolean")
-    bad = pd.Series(False, index=series.index)
-    for i, v in series.items():
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            continue
-        if isinstance(v, bool | np.bool_):
-            out[i] = bool(v)
-            continue
-        if isinstance(v, int | np.integer | float | np.floating):
-            if v in (0, 1):
-                out[i] = bool(v)
-            else:
-                bad[i] = True
-            continue
-        s = str(v).strip().lower()
-        if s in BOOL_TRUE:
-            out[i] = True
-        elif s in BOOL_FALSE:
-            out[i] = False
-        elif s in BOOL_UNKNOWN:
-            continue
-        else:
-            bad[i] = True
-    return out, bad
+    bad = invalid_tristate(series)
+    parsed = to_tristate(series.mask(bad)) if bad.any() else to_tristate(series)
+    return parsed, bad
 
 
 def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
@@ -145,9 +123,10 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
         elif c.dtype == "bool":
             parsed, bad = parse_bool(s)
             if bad.any():
+                found = list(dict.fromkeys(repr(v) for v in s[bad]))
                 col.error(
-                    f"{int(bad.sum())} value(s) are not yes/no (expected true/false, 1/0, 是/否, 有/无, or empty for "
-                    f"unknown): rows {_listed(_row_labels(df, spec, bad))}; found e.g. {s[bad].iloc[0]!r}",
+                    f"{int(bad.sum())} value(s) are not yes/no (expected {TRISTATE_ACCEPTED}): "
+                    f"rows {_listed(_row_labels(df, spec, bad))}; found {_listed(found)}",
                     column=c.name,
                 )
             df[c.name] = parsed

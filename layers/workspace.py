@@ -40,22 +40,15 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from layers.catalogue import SPECS
 from layers.crs import choose_metric_crs
-from layers.errors import AnjuError, LayerNotFoundError, Problem, ValidationError
+from layers.errors import AnjuError, LayerNotFoundError, PolicyError, Problem, ValidationError
 from layers.readers import Dem, read_dem, read_vector
+from layers.settings import Settings, load_settings
 from layers.validate import validate_layer
 
 REQUIRED_KINDS = ("dem", "boundary", "villages", "roads")
 _LAYER_KEYS = {"path", "layer", "encoding", "rename", "x", "y", "crs"}
 _WS_KEYS = {"name", "crs", "policy", "province_group"}
 _TOP_KEYS = {"workspace", "layers", "parameters"}
-
-DEFAULT_PARAMETERS: dict = {
-    "infer_surface_from_class": True,
-    "village_catchment_radius_m": 3000.0,
-    "road_snap_tolerance_m": 5.0,
-    # cells steeper than this are cliffs: impassable on foot (roads cross them in cuttings)
-    "cliff_slope_deg": 45.0,
-}
 
 
 @dataclass
@@ -87,13 +80,15 @@ class Workspace:
 
 @dataclass
 class LoadedWorkspace:
-    """Validated layers in one metric CRS, the DEM on its grid, and every problem found."""
+    """Validated layers in one metric CRS, the DEM on its grid, the settings (profile +
+    parameters; None when they are invalid) and every problem found."""
 
     workspace: Workspace
     metric_crs: CRS | None
     dem: Dem | None
     layers: dict[str, gpd.GeoDataFrame | pd.DataFrame]
     problems: list[Problem]
+    settings: Settings | None = None
 
     @property
     def errors(self) -> list[Problem]:
@@ -195,10 +190,12 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
                     f"required layer {kind!r} is not declared ([layers.{kind}] with a path)",
                 )
             )
-    params = dict(DEFAULT_PARAMETERS)
-    user_params = doc.get("parameters") or {}
-    _unknown_keys(user_params, set(DEFAULT_PARAMETERS), "[parameters]", f, problems)
-    params.update({k: v for k, v in user_params.items() if k in DEFAULT_PARAMETERS})
+    # the workspace's own [parameters]: validated, with the profile's base values, by
+    # layers.settings.load_settings (unknown keys, types and ranges)
+    params = doc.get("parameters") or {}
+    if not isinstance(params, dict):
+        problems.append(Problem(f, "workspace", f"[parameters] must be a table; found {params!r}"))
+        params = {}
     group = ws.get("province_group", "west")
     if group not in ("east", "central", "west"):
         problems.append(
@@ -238,7 +235,30 @@ def file_sha256(path: Path) -> str | None:
     return h.hexdigest()
 
 
-def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> LoadedWorkspace:
+def workspace_settings(
+    ws: Workspace, *, policy: str | Path | None = None
+) -> tuple[Settings | None, list[Problem]]:
+    """The workspace's :class:`~layers.settings.Settings` (its profile, or ``policy``,
+    plus its ``[parameters]``), or None with one problem per line of what is wrong."""
+    ref = policy or ws.policy
+    try:
+        return (
+            load_settings(ref, province_group=ws.province_group, parameters=ws.parameters),
+            [],
+        )
+    except PolicyError as exc:
+        f = str(ws.root / "workspace.toml")
+        lines = [ln.strip() for ln in str(exc).splitlines()]
+        if len(lines) > 1 and lines[0].endswith("problem(s):"):
+            head, lines = lines[0].split(":", 1)[0], lines[1:]
+        else:
+            head = f"policy {ref!r}"
+        return None, [Problem(f, "policy", f"{head}: {ln}") for ln in lines if ln]
+
+
+def load_workspace(
+    root: str | Path, *, metric_crs: str | CRS | None = None, policy: str | Path | None = None
+) -> LoadedWorkspace:
     """Read, validate and reproject every layer of a workspace, collecting all problems.
 
     Parameters
@@ -248,10 +268,21 @@ def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> 
     metric_crs
         Override for the computation CRS (else ``[workspace] crs``, else the DEM's
         projected CRS, else the GK zone at the centre).
+    policy
+        Policy profile name or path overriding the workspace's ``policy``.
     """
     ws, problems = read_workspace(root)
     if ws is None:
         raise ValidationError(problems)
+    settings, setting_problems = workspace_settings(ws, policy=policy)
+    problems += setting_problems
+    # when the settings are invalid the run is refused; the layers are still checked,
+    # reading surfaces as the workspace says (or as recorded, if it says nothing usable)
+    infer = (
+        settings.parameters.infer_surface_from_class
+        if settings is not None
+        else ws.parameters.get("infer_surface_from_class") is not False
+    )
     frames: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {}
     for kind, src in ws.sources.items():
         if kind == "dem":
@@ -282,7 +313,7 @@ def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> 
             file=label,
             layer=src.layer or kind,
             renames=src.rename,
-            infer_surface_from_class=bool(ws.parameters["infer_surface_from_class"]),
+            infer_surface_from_class=infer,
         )
         problems += probs
         frames[kind] = clean
@@ -317,7 +348,9 @@ def load_workspace(root: str | Path, *, metric_crs: str | CRS | None = None) -> 
             {"name": [ws.name]}, geometry=[b.union_all()], crs=b.crs
         )
     _cross_checks(ws, layers, dem, problems)
-    return LoadedWorkspace(workspace=ws, metric_crs=crs, dem=dem, layers=layers, problems=problems)
+    return LoadedWorkspace(
+        workspace=ws, metric_crs=crs, dem=dem, layers=layers, problems=problems, settings=settings
+    )
 
 
 def _pick_crs(ws: Workspace, override, frames, problems) -> CRS | None:

@@ -19,6 +19,7 @@ from geo.access import (
     WALK_FLAT_KMH,
     rasterize_roads,
     resample_to_grid,
+    road_speed_kmh,
     sample_at_points,
     source_ids_from_points,
     speed_surface,
@@ -27,6 +28,7 @@ from geo.access import (
     travel_time_with_nearest,
     within,
 )
+from layers.errors import AnjuError, LayerSchemaError, PolicyError
 
 
 def mcp_minutes(speed: np.ndarray, sources: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -238,7 +240,7 @@ def test_rasterize_roads_max_speed_all_touched():
     )
     d = rasterize_roads(diag, shape=(10, 10), transform=t)
     assert (d > 0).sum() >= 10
-    with pytest.raises(KeyError, match="motorway"):
+    with pytest.raises(LayerSchemaError, match="road_class 'motorway'"):
         rasterize_roads(
             gpd.GeoDataFrame(
                 {"road_class": ["motorway"], "hardened": [True]},
@@ -318,6 +320,153 @@ def test_argument_errors():
         travel_time(np.ones((2, 2)), np.zeros((2, 2), bool), cellsize=0.0)
     with pytest.raises(ValueError, match="integer"):
         travel_time_with_nearest(np.ones((2, 2)), np.zeros((2, 2)), cellsize=1.0)
+
+
+# ----------------------------------------------------------------- project error types
+# Every bad-input path raises an AnjuError subclass that still is a ValueError.
+
+_ONE = np.ones((2, 2))
+_NO_SRC = np.zeros((2, 2), bool)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        pytest.param(
+            lambda: speed_surface(slope_deg=_ONE, walk_factor=0),
+            PolicyError,
+            r"speed_surface: walk_factor must be > 0, found 0",
+            id="speed_surface-walk_factor",
+        ),
+        pytest.param(
+            lambda: speed_surface(slope_deg=_ONE, barriers=np.zeros((3, 3), bool)),
+            LayerSchemaError,
+            r"speed_surface: barriers must have the grid's shape \(2, 2\), found \(3, 3\)",
+            id="speed_surface-barriers-shape",
+        ),
+        pytest.param(
+            lambda: speed_surface(slope_deg=_ONE, road_raster_speed=np.zeros(4)),
+            LayerSchemaError,
+            r"speed_surface: road_raster_speed must have the grid's shape \(2, 2\), found \(4,\)",
+            id="speed_surface-road-shape",
+        ),
+        pytest.param(
+            lambda: road_speed_kmh("motorway", True),
+            LayerSchemaError,
+            r"road_class 'motorway' has no speed: expected one of .*'village'",
+            id="road_speed-unknown-class",
+        ),
+        pytest.param(
+            lambda: road_speed_kmh(
+                "county", None, speed_by_class_surface={("county", "hardened"): 40.0}
+            ),
+            PolicyError,
+            r"no entry for \('county', 'unknown'\).*found only \['hardened'\]",
+            id="road_speed-missing-surface",
+        ),
+        pytest.param(
+            lambda: rasterize_roads(
+                gpd.GeoDataFrame(
+                    {"road_class": ["county"]}, geometry=[LineString([(0, 0), (1, 1)])]
+                ),
+                shape=(2, 2),
+                transform=Affine.identity(),
+            ),
+            LayerSchemaError,
+            r"rasterize_roads: roads must have columns \['hardened'\].*found \['road_class', 'geometry'\]",
+            id="rasterize-missing-column",
+        ),
+        pytest.param(
+            lambda: travel_time(_ONE, np.zeros((3, 3), bool), cellsize=1.0),
+            LayerSchemaError,
+            r"travel_time: sources must have the grid's shape \(2, 2\), found \(3, 3\)",
+            id="travel_time-sources-shape",
+        ),
+        pytest.param(
+            lambda: travel_time_with_nearest(np.ones(4), np.full(4, -1), cellsize=1.0),
+            LayerSchemaError,
+            r"travel_time: speed_kmh must be 2-D, found shape \(4,\)",
+            id="nearest-not-2d",
+        ),
+        pytest.param(
+            lambda: travel_time_with_nearest(_ONE, np.full((2, 3), -1), cellsize=1.0),
+            LayerSchemaError,
+            r"travel_time: source_ids must have the grid's shape \(2, 2\), found \(2, 3\)",
+            id="nearest-ids-shape",
+        ),
+        pytest.param(
+            lambda: travel_time_with_nearest(_ONE, np.zeros((2, 2)), cellsize=1.0),
+            LayerSchemaError,
+            r"travel_time: source_ids must be an integer array, found dtype float64",
+            id="nearest-ids-dtype",
+        ),
+        pytest.param(
+            lambda: travel_time(_ONE, _NO_SRC, cellsize=0.0),
+            LayerSchemaError,
+            r"travel_time: cellsize must be a positive finite number .*, found 0\.0",
+            id="cellsize-zero",
+        ),
+        pytest.param(
+            lambda: travel_time(_ONE, _NO_SRC, cellsize=(30.0, 30.0, 30.0)),
+            LayerSchemaError,
+            r"travel_time: cellsize must be .*\(dx, dy\) pair.*, found \(30\.0, 30\.0, 30\.0\)",
+            id="cellsize-triple",
+        ),
+        pytest.param(
+            lambda: travel_time(_ONE, _NO_SRC, cellsize="thirty"),
+            LayerSchemaError,
+            r"travel_time: cellsize must be .*, found 'thirty'",
+            id="cellsize-text",
+        ),
+        pytest.param(
+            lambda: resample_to_grid(
+                _ONE,
+                Affine.identity(),
+                "EPSG:4547",
+                dst_shape=(2, 2),
+                dst_transform=Affine.identity(),
+                dst_crs="EPSG:4547",
+                kind="cubic",
+            ),
+            PolicyError,
+            r"resample_to_grid: kind must be 'categorical' or 'continuous', found 'cubic'",
+            id="resample-kind",
+        ),
+    ],
+)
+def test_errors_are_project_types(call, error, match):
+    with pytest.raises(error, match=match) as info:
+        call()
+    assert isinstance(info.value, AnjuError) and isinstance(info.value, ValueError)
+
+
+def test_rasterize_roads_reports_every_road_without_a_speed_at_once():
+    roads = gpd.GeoDataFrame(
+        {
+            "road_class": ["motorway", "county", "motorway", "county"],
+            "hardened": [True, None, False, True],
+        },
+        geometry=[LineString([(0, 0), (5, 5)])] * 4,
+    )
+    table = {("county", "hardened"): 40.0}
+    with pytest.raises(LayerSchemaError, match=r"3 road\(s\) cannot be given a speed") as info:
+        rasterize_roads(
+            roads,
+            shape=(2, 2),
+            transform=Affine(10, 0, 0, 0, -10, 20),
+            speed_by_class_surface=table,
+        )
+    msg = str(info.value)
+    assert "road_class 'motorway'" in msg and "(2 road(s))" in msg  # one line per problem
+    assert "('county', 'unknown')" in msg
+    # a gap in the table only (every class known) is a policy problem
+    with pytest.raises(PolicyError, match=r"1 road\(s\).*\('county', 'unknown'\)"):
+        rasterize_roads(
+            roads.iloc[[1, 3]],
+            shape=(2, 2),
+            transform=Affine(10, 0, 0, 0, -10, 20),
+            speed_by_class_surface=table,
+        )
 
 
 # ----------------------------------------------------------------- invariants

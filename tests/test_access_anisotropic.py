@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.access import speed_surface, travel_time, travel_time_anisotropic
+from geo.access import (
+    speed_surface,
+    travel_time,
+    travel_time_anisotropic,
+    travel_time_anisotropic_with_nearest,
+)
+from layers.errors import AnjuError, LayerSchemaError, PolicyError
 
 
 def tobler(s: float) -> float:
@@ -258,6 +264,103 @@ def test_argument_errors():
         travel_time_anisotropic(one, one, src, cellsize=-5.0)
     with pytest.raises(ValueError, match="2-D"):
         travel_time_anisotropic(np.ones(3), np.ones(3), np.zeros(3, bool), cellsize=1.0)
+
+
+_ONE = np.ones((3, 3))
+_SRC = np.zeros((3, 3), bool)
+_IDS = np.full((3, 3), -1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        pytest.param(
+            {"direction": "uphill"},
+            PolicyError,
+            r"travel_time_anisotropic: direction must be 'to_source' or 'from_source', "
+            r"found 'uphill'",
+            id="direction",
+        ),
+        pytest.param(
+            {"z": np.ones((2, 3))},
+            LayerSchemaError,
+            r"travel_time_anisotropic: z must have the grid's shape \(3, 3\), found \(2, 3\)",
+            id="z-shape",
+        ),
+        pytest.param(
+            {"sources": np.zeros((3, 4), bool)},
+            LayerSchemaError,
+            r"travel_time_anisotropic: sources must have the grid's shape \(3, 3\), "
+            r"found \(3, 4\)",
+            id="sources-shape",
+        ),
+        pytest.param(
+            {"road_mask": np.ones((1, 1), bool)},
+            LayerSchemaError,
+            r"travel_time_anisotropic: road_mask must have the grid's shape \(3, 3\), "
+            r"found \(1, 1\)",
+            id="road_mask-shape",
+        ),
+        pytest.param(
+            {"walk_factor": np.ones((3, 2))},
+            LayerSchemaError,
+            r"travel_time_anisotropic: walk_factor must have the grid's shape \(3, 3\), "
+            r"found \(3, 2\)",
+            id="walk_factor-shape",
+        ),
+        pytest.param(
+            {"walk_factor": 0.0},
+            PolicyError,
+            r"travel_time_anisotropic: walk_factor must be > 0 everywhere, found 0\.0",
+            id="walk_factor-scalar",
+        ),
+        pytest.param(
+            {"walk_factor": np.array([[1.0, np.nan, 1.0], [1.0, 1.0, -2.0], [1.0] * 3])},
+            PolicyError,
+            r"walk_factor must be > 0 everywhere, found 2 cell\(s\) such as nan",
+            id="walk_factor-array",
+        ),
+        pytest.param(
+            {"cellsize": -5.0},
+            LayerSchemaError,
+            r"travel_time_anisotropic: cellsize must be a positive finite number.*found -5\.0",
+            id="cellsize",
+        ),
+        pytest.param(
+            {"speed_kmh": np.ones(3), "z": np.ones(3), "sources": np.zeros(3, bool)},
+            LayerSchemaError,
+            r"travel_time_anisotropic: speed_kmh must be 2-D, found shape \(3,\)",
+            id="not-2d",
+        ),
+    ],
+)
+def test_errors_are_project_types(kwargs, error, match):
+    args = {"speed_kmh": _ONE, "z": _ONE, "sources": _SRC, "cellsize": 1.0} | kwargs
+    with pytest.raises(error, match=match) as info:
+        travel_time_anisotropic(**args)
+    assert isinstance(info.value, AnjuError) and isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("ids", "match"),
+    [
+        pytest.param(
+            np.zeros((3, 3)),
+            r"travel_time_anisotropic: source_ids must be an integer array, found dtype float64",
+            id="ids-dtype",
+        ),
+        pytest.param(
+            np.full((3, 2), -1),
+            r"travel_time_anisotropic: source_ids must have the grid's shape \(3, 3\), "
+            r"found \(3, 2\)",
+            id="ids-shape",
+        ),
+    ],
+)
+def test_with_nearest_source_id_errors_are_project_types(ids, match):
+    with pytest.raises(LayerSchemaError, match=match) as info:
+        travel_time_anisotropic_with_nearest(_ONE, _ONE, ids, cellsize=1.0)
+    assert isinstance(info.value, AnjuError) and isinstance(info.value, ValueError)
 
 
 # ----------------------------------------------------------------- invariants

@@ -1,0 +1,552 @@
+"""The relocation chain: who moves → where they could go → which sites open → who goes where.
+
+One function, :func:`plan_resettlement`, runs the chain the pipeline and the dashboard's
+scenario panel share, on arrays and GeoDataFrames in the workspace's metric CRS::
+
+    screening (geo.relocation) → suitability overlay (geo.suitability) →
+    candidate sites (geo.siting) → village → site travel minutes (geo.access) →
+    capacitated allocation (HiGHS) and greedy baseline → robustness (Monte Carlo)
+
+Its settings are the typed :class:`~layers.settings.RelocationRules` and
+:class:`~layers.settings.SiteSettings`; nothing here has a default of its own. The
+result is a :class:`ResettlementResult`, whose :meth:`~ResettlementResult.summary` gives
+the headline figures the manifest and the scenario comparison show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio.features import rasterize
+from scipy import ndimage
+from shapely.geometry import LineString
+
+from geo import access, relocation, siting
+from geo.suitability import ahp_weights, exclusion_mask, monte_carlo_weights, rescale
+from layers.catalogue import TRAVEL_KINDS
+from layers.errors import PolicyError
+from layers.grid import Grid, cells
+from layers.settings import RelocationRules, SiteSettings
+
+__all__ = [
+    "RANGED_FACTORS",
+    "ResettlementResult",
+    "SuitabilityInputs",
+    "allocation_frames",
+    "combine_suitability",
+    "factor_rasters",
+    "plan_resettlement",
+    "prepare_suitability",
+    "site_cost_matrix",
+]
+
+ProgressFn = Callable[[str, float], None]
+
+#: Factors computed here besides the travel-time rasters.
+RANGED_FACTORS: tuple[str, ...] = ("road_dist_m", "water_dist_m", "slope_deg")
+#: Every factor name a profile may list.
+KNOWN_FACTORS: frozenset[str] = frozenset(RANGED_FACTORS) | {
+    f"travel_min_{k}" for k in TRAVEL_KINDS
+}
+
+
+def _points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    return gdf.geometry.representative_point()
+
+
+def _cells(grid: Grid, pts: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return cells(grid, pts.x.to_numpy(), pts.y.to_numpy())
+
+
+def _distance_to(geoms: gpd.GeoSeries, grid: Grid) -> np.ndarray:
+    """Metres from every cell to the nearest cell the geometries touch (inf when none)."""
+    if not len(geoms):
+        return np.full(grid.shape, np.inf, "float32")
+    mask = rasterize(
+        ((g, 1) for g in geoms),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        all_touched=True,
+        dtype="uint8",
+    )
+    if not mask.any():
+        return np.full(grid.shape, np.inf, "float32")
+    return (ndimage.distance_transform_edt(mask == 0) * grid.cellsize[0]).astype("float32")
+
+
+def factor_rasters(
+    rasters: Mapping[str, np.ndarray], layers: Mapping[str, gpd.GeoDataFrame], grid: Grid
+) -> dict[str, np.ndarray]:
+    """All suitability factors on the grid: the given rasters (travel minutes, slope) plus
+    the distance to a hardened road and to a water source, plant or network."""
+    out = dict(rasters)
+    roads = layers.get("roads")
+    if roads is not None and len(roads):
+        hard = roads[roads["hardened"].fillna(False).astype(bool)]
+        out["road_dist_m"] = _distance_to(hard.geometry, grid)
+    water = layers.get("water")
+    if water is not None and len(water):
+        w = water[water["kind"].isin(["source", "plant", "network"])]
+        out["water_dist_m"] = _distance_to(w.geometry, grid)
+    return out
+
+
+@dataclass
+class SuitabilityInputs:
+    """What the overlay needs, computed once: factor names, rescaled factors, exclusions, AHP matrix."""
+
+    names: list[str]
+    rescaled: list[np.ndarray]
+    exclusion: np.ndarray
+    matrix: np.ndarray
+    keep: list[int]
+
+
+def prepare_suitability(
+    factors: Mapping[str, np.ndarray],
+    sites: SiteSettings,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    grid: Grid,
+    outside: np.ndarray,
+) -> SuitabilityInputs:
+    """Exclusion mask and every factor rescaled to 0..1 (cost direction), ready for any weights.
+
+    Only the weights change between Monte Carlo draws, so the expensive parts happen once.
+
+    Raises
+    ------
+    PolicyError
+        For an unknown factor name or an AHP matrix that does not match the factors.
+    """
+    names_all = list(sites.factors)
+    unknown = [n for n in names_all if n not in KNOWN_FACTORS]
+    if unknown:
+        raise PolicyError(
+            f"[suitability] unknown factor(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_FACTORS))}"
+        )
+    matrix = np.asarray(sites.ahp, dtype=float)
+    if matrix.shape != (len(names_all), len(names_all)):
+        raise PolicyError(
+            f"[suitability] ahp must be {len(names_all)}x{len(names_all)} (one row per factor); "
+            f"found {matrix.shape[0]}x{matrix.shape[1] if matrix.ndim == 2 else '?'}"
+        )
+    # A factor whose layer the workspace lacks (no water layer, say) leaves the overlay; the
+    # caller notes it. Its AHP row and column go with it.
+    keep = [i for i, n in enumerate(names_all) if n in factors]
+    names = [names_all[i] for i in keep]
+    hz = layers.get("hazards")
+    prot = layers.get("protected")
+    wb = access.water_bodies(layers.get("water"))
+    excl = exclusion_mask(
+        shape=grid.shape,
+        transform=grid.transform,
+        slope_deg=factors.get("slope_deg"),
+        slope_limit_deg=sites.slope_limit_deg,
+        hazard_geoms=list(hz.geometry) if hz is not None and len(hz) else None,
+        hazard_radius_m=(
+            hz["radius_m"].fillna(0).to_numpy(float)
+            if hz is not None and "radius_m" in hz.columns and len(hz)
+            else None
+        ),
+        hazard_buffer_m=sites.hazard_buffer_m,
+        protected_geoms=list(prot.geometry) if prot is not None and len(prot) else None,
+        protected_buffer_m=sites.protected_buffer_m,
+        water_geoms=list(wb.geometry) if wb is not None else None,
+        water_buffer_m=sites.water_buffer_m,
+        outside_mask=outside,
+        all_touched=sites.all_touched,
+    )
+    rescaled = []
+    for n in names:
+        lo, hi = sites.ranges.get(n) or (None, None)
+        rescaled.append(
+            np.asarray(rescale(factors[n], direction="cost", lo=lo, hi=hi), dtype="float32")
+        )
+    return SuitabilityInputs(
+        names=names, rescaled=rescaled, exclusion=np.asarray(excl, bool), matrix=matrix, keep=keep
+    )
+
+
+def combine_suitability(
+    prep: SuitabilityInputs, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, float], float]:
+    """Weighted overlay: sum of weight x rescaled factor, NaN where excluded or a factor is NaN.
+
+    ``weights`` (one per factor of the full AHP matrix) override the AHP weights, as the
+    Monte Carlo draws do. Returns (suitability float32, weights by factor, consistency ratio).
+    """
+    sub = prep.matrix[np.ix_(prep.keep, prep.keep)]
+    w, cr, _ = ahp_weights(sub)
+    if weights is not None:
+        wf = np.asarray(weights, dtype=float)[prep.keep]
+        w = wf / wf.sum()
+    total = np.zeros(prep.exclusion.shape, dtype="float32")
+    for wk, r in zip(w, prep.rescaled, strict=True):
+        total += np.float32(wk) * r
+    total[prep.exclusion] = np.nan
+    return total, dict(zip(prep.names, map(float, w), strict=True)), float(cr)
+
+
+def _coarse(speed: np.ndarray, factor: int) -> np.ndarray:
+    """The fastest cell of each factor x factor block (NaN counts as 0, a barrier)."""
+    if factor <= 1:
+        return speed
+    h, w = speed.shape
+    H, W = h // factor * factor, w // factor * factor
+    s = np.where(np.isfinite(speed), speed, 0.0)[:H, :W].reshape(
+        H // factor, factor, W // factor, factor
+    )
+    # the fastest cell in a block stands for it: roads are thin and must survive the coarsening
+    return s.max(axis=(1, 3))
+
+
+def site_cost_matrix(
+    speed: np.ndarray,
+    grid: Grid,
+    demand_pts: gpd.GeoSeries,
+    site_pts: gpd.GeoSeries,
+    *,
+    factor: int,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Travel minutes from every demand point to every site (cost-distance from each site
+    on a ``factor`` times coarser grid); NaN where a point is off the grid or unreachable."""
+    coarse = _coarse(speed, factor)
+    cg = grid.coarsened(factor) if factor > 1 else grid
+    dr, dc, dins = _cells(cg, demand_pts)
+    sr, sc, sins = _cells(cg, site_pts)
+    cost = np.full((len(demand_pts), len(site_pts)), np.nan)
+    for j in range(len(site_pts)):
+        if progress:
+            progress(f"site {j + 1}/{len(site_pts)}", j / max(1, len(site_pts)))
+        if not sins[j]:
+            continue
+        src = np.zeros(coarse.shape, bool)
+        src[sr[j], sc[j]] = True
+        tt = access.travel_time(coarse, src, cellsize=cg.cellsize)
+        cost[dins, j] = tt[dr[dins], dc[dins]]
+    return cost
+
+
+def _site_attributes(
+    sites: gpd.GeoDataFrame,
+    grid: Grid,
+    rasters: Mapping[str, np.ndarray],
+    suit: np.ndarray,
+    layers: Mapping[str, gpd.GeoDataFrame],
+) -> gpd.GeoDataFrame:
+    sites = sites.copy()
+    pts = sites.geometry.representative_point()
+    r, c, inside = _cells(grid, pts)
+    for kind in ("county_seat", "township_seat", "health_centre", "school", "industrial_park"):
+        key = f"travel_min_{kind}"
+        vals = np.full(len(sites), np.nan)
+        if key in rasters:
+            vals[inside] = rasters[key][r[inside], c[inside]]
+        sites[key] = np.round(vals, 1)
+    if "suitability" not in sites.columns or sites["suitability"].isna().any():
+        vals = np.full(len(sites), np.nan)
+        vals[inside] = suit[r[inside], c[inside]]
+        sites["suitability"] = sites.get(
+            "suitability", pd.Series(np.nan, index=sites.index)
+        ).fillna(pd.Series(vals, index=sites.index))
+    tw = layers.get("townships")
+    sites["township"] = None
+    if tw is not None and len(tw):
+        j = gpd.sjoin(
+            gpd.GeoDataFrame(geometry=pts, crs=sites.crs),
+            tw[["name", "geometry"]],
+            predicate="within",
+            how="left",
+        )
+        j = j[~j.index.duplicated(keep="first")]
+        sites["township"] = j["name"].to_numpy()
+    if "name" not in sites.columns:
+        sites["name"] = None
+    sites["name"] = sites["name"].where(
+        sites["name"].notna(), sites["site_id"].map(lambda s: f"安置点 {s}")
+    )
+    return sites
+
+
+@dataclass
+class ResettlementResult:
+    """What :func:`plan_resettlement` found.
+
+    Attributes
+    ----------
+    screened : DataFrame
+        One row per village (index of the villages): eligible, score, rank, reasons,
+        people_to_move, repair-in-place cost... (see :func:`geo.relocation.screen`).
+    sites : GeoDataFrame
+        Candidate and planner sites with capacity, suitability, travel minutes, township,
+        ``robustness_frac``, ``assigned_people`` and ``opened``.
+    suitability : ndarray
+        The suitability raster (NaN where excluded).
+    weights : dict
+        AHP weight of each factor used.
+    cr : float
+        AHP consistency ratio.
+    allocation, greedy : siting.AllocationResult
+        The exact (HiGHS) allocation and the greedy baseline.
+    demand : DataFrame
+        village_id, people, township of every eligible village.
+    cost : ndarray
+        Minutes from each demand village (rows) to each site (columns).
+    notes : list of str
+        Warnings for the manifest and the page (a factor left out, a high CR...).
+    timings : dict
+        Seconds per step.
+    """
+
+    screened: pd.DataFrame
+    sites: gpd.GeoDataFrame
+    suitability: np.ndarray
+    weights: dict[str, float]
+    cr: float
+    allocation: siting.AllocationResult
+    greedy: siting.AllocationResult
+    demand: pd.DataFrame
+    cost: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Headline figures (plan manifest and scenario comparison)."""
+        res = self.allocation
+        a = res.assignments
+        opened = self.sites[self.sites["site_id"].isin(res.open_sites)]
+        return {
+            "relocation_candidates": int(self.screened["eligible"].fillna(False).sum()),
+            "people_to_relocate": int(self.demand["people"].sum()),
+            "people_placed": int(round(res.placed_people)),
+            "people_unplaced": int(round(res.unplaced_people)),
+            "sites_candidate": int(len(self.sites)),
+            "sites_opened": int(len(res.open_sites)),
+            "mean_travel_min": float(
+                round((a["people"] * a["travel_min"]).sum() / max(1.0, a["people"].sum()), 1)
+            )
+            if len(a)
+            else None,
+            "mean_robustness_opened": float(round(opened["robustness_frac"].mean(), 3))
+            if len(opened)
+            else None,
+            "allocation_status": res.status,
+            "allocation_gap": None
+            if res.mip_gap is None or not np.isfinite(res.mip_gap)
+            else float(res.mip_gap),
+            "exact_objective": float(res.objective) if res.objective is not None else None,
+            "greedy_objective": float(self.greedy.objective)
+            if self.greedy.objective is not None
+            else None,
+            "ahp_cr": round(self.cr, 4),
+        }
+
+    def candidates(self, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """Every village with its screening columns (the ``relocation_candidates`` layer)."""
+        sc = self.screened
+        cand = villages[["village_id", "name", "township", "population", "geometry"]].join(
+            sc.drop(columns=[c for c in ("village_id",) if c in sc.columns])
+        )
+        return gpd.GeoDataFrame(cand, geometry="geometry", crs=villages.crs)
+
+
+def allocation_frames(
+    villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, result: siting.AllocationResult
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Allocation lines (village → site) and the unplaced table."""
+    a = result.assignments.copy()
+    vpt = dict(zip(villages["village_id"], _points(villages), strict=True))
+    spt = dict(zip(sites["site_id"], sites.geometry.representative_point(), strict=True))
+    geoms = [
+        LineString([vpt[v], spt[s]]) for v, s in zip(a["village_id"], a["site_id"], strict=True)
+    ]
+    alloc = gpd.GeoDataFrame(a, geometry=geoms, crs=villages.crs)
+    return alloc, result.unplaced.copy()
+
+
+def plan_resettlement(
+    villages: gpd.GeoDataFrame,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    grid: Grid,
+    rasters: Mapping[str, np.ndarray],
+    speed: np.ndarray,
+    outside: np.ndarray,
+    *,
+    rules: RelocationRules,
+    sites: SiteSettings,
+    progress: ProgressFn | None = None,
+) -> ResettlementResult:
+    """Screening → suitability → sites → allocation → robustness, in the metric CRS.
+
+    Parameters
+    ----------
+    villages : GeoDataFrame
+        Villages with the measured columns the screening reads.
+    layers : mapping
+        The workspace layers the chain reads: roads (``hardened``), water, hazards,
+        protected, townships, and planner ``sites`` (optional).
+    grid : Grid
+        The analysis grid of every raster.
+    rasters : mapping
+        ``travel_min_<kind>`` and ``slope_deg`` on the grid.
+    speed : ndarray
+        The speed surface (km/h) the village → site travel minutes run on.
+    outside : ndarray of bool
+        Cells outside the county.
+    rules, sites
+        The profile's relocation rules and site settings.
+    progress : callable, optional
+        ``progress(step, fraction)``.
+
+    Returns
+    -------
+    ResettlementResult
+    """
+    notes: list[str] = []
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if progress:
+        progress("relocation screening", 0.0)
+    screened = relocation.screen(villages, rules=rules)
+    t["screening"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if progress:
+        progress("suitability", 0.1)
+    factors = factor_rasters(rasters, layers, grid)
+    absent = [n for n in sites.factors if n not in factors]
+    if absent:
+        notes.append(
+            f"suitability factor(s) {', '.join(absent)} left out: the workspace lacks their layer"
+        )
+    prep = prepare_suitability(factors, sites, layers, grid, outside)
+    suit, weights, cr = combine_suitability(prep)
+    if cr > sites.cr_warning:
+        notes.append(
+            f"AHP consistency ratio {cr:.3f} is above {sites.cr_warning}: revise the pairwise judgements"
+        )
+    t["suitability"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if progress:
+        progress("sites", 0.25)
+
+    def patches(s: np.ndarray) -> gpd.GeoDataFrame:
+        return siting.sites_from_suitability(
+            s,
+            transform=grid.transform,
+            crs=grid.crs,
+            threshold=sites.site_threshold,
+            min_area_ha=sites.site_min_area_ha,
+            people_per_ha=sites.people_per_ha,
+            max_sites=sites.max_sites,
+            max_area_ha=sites.site_max_area_ha,
+        )
+
+    gen = patches(suit)
+    site_gdf = siting.merge_planner_sites(
+        gen, layers.get("sites"), people_per_ha=sites.people_per_ha
+    )
+    site_gdf["capacity_people"] = np.floor(
+        site_gdf["capacity_people"].astype(float) * float(sites.capacity_factor)
+    ).astype(int)
+    site_gdf = _site_attributes(site_gdf, grid, rasters, suit, layers)
+    t["sites"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    elig = screened[screened["eligible"].fillna(False).astype(bool)]
+    vil = villages.loc[elig.index]
+    demand = pd.DataFrame(
+        {
+            "village_id": vil["village_id"].to_numpy(),
+            "people": elig["people_to_move"].fillna(0).astype(int).to_numpy(),
+            "township": vil["township"].to_numpy(),
+        }
+    )
+    if progress:
+        progress("village → site travel times", 0.35)
+    cost = site_cost_matrix(
+        speed,
+        grid,
+        _points(vil),
+        site_gdf.geometry.representative_point(),
+        factor=sites.cost_grid_factor,
+    )
+    sdf = pd.DataFrame(
+        {
+            "site_id": site_gdf["site_id"].to_numpy(),
+            "capacity_people": site_gdf["capacity_people"].to_numpy(),
+            "township": site_gdf["township"].to_numpy(),
+            "locked": site_gdf["locked"].fillna(False).astype(bool).to_numpy(),
+        }
+    )
+    if progress:
+        progress("allocation (HiGHS)", 0.55)
+    p = sites.open_sites or None
+    model = {
+        "p": p,
+        "max_return_min": sites.max_return_min,
+        "township_penalty_min": sites.township_penalty_min,
+    }
+    result = siting.allocate(
+        demand, sdf, cost, time_limit_s=sites.time_limit_s, mip_gap=sites.mip_gap, **model
+    )
+    greedy = siting.greedy_allocate(demand, sdf, cost, **model)
+    t["allocation"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if progress:
+        progress("robustness (Monte Carlo over AHP weights)", 0.7)
+    freq = pd.Series(0.0, index=site_gdf["site_id"])
+    if sites.robustness_draws > 0 and len(demand) and len(site_gdf):
+        rng = np.random.default_rng(sites.robustness_seed)
+        draws = monte_carlo_weights(
+            np.asarray(sites.ahp, float), n=sites.robustness_draws, spread=sites.mc_spread, rng=rng
+        )
+        base_ids = site_gdf["site_id"].to_numpy()
+        gen_mask = (site_gdf["source"] == "generated").to_numpy()
+
+        def run(wvec: np.ndarray) -> list[str]:
+            alt = patches(combine_suitability(prep, wvec)[0])
+            m = siting.match_sites(site_gdf[gen_mask], alt) if len(alt) else {}
+            keep = np.array(
+                [(not g) or (sid in m) for sid, g in zip(base_ids, gen_mask, strict=True)]
+            )
+            if not keep.any():
+                return []
+            r = siting.greedy_allocate(
+                demand, sdf[keep].reset_index(drop=True), cost[:, keep], **model
+            )
+            return r.open_sites
+
+        def cb(done: int, total: int) -> None:
+            if progress:
+                progress(f"robustness {done}/{total}", 0.7 + 0.25 * done / total)
+
+        freq = siting.robustness(draws, run, sites=list(base_ids), progress=cb)
+    t["robustness"] = time.perf_counter() - t0
+    site_gdf["robustness_frac"] = site_gdf["site_id"].map(freq).fillna(0.0).round(3).to_numpy()
+    a = result.assignments
+    assigned = a.groupby("site_id")["people"].sum() if len(a) else pd.Series(dtype=float)
+    site_gdf["assigned_people"] = site_gdf["site_id"].map(assigned).fillna(0).astype(int)
+    site_gdf["opened"] = site_gdf["site_id"].isin(result.open_sites)
+    return ResettlementResult(
+        screened=screened,
+        sites=site_gdf,
+        suitability=suit,
+        weights=weights,
+        cr=cr,
+        allocation=result,
+        greedy=greedy,
+        demand=demand,
+        cost=cost,
+        notes=notes,
+        timings=t,
+    )

@@ -1,0 +1,615 @@
+"""The plan contract: what ``anju run`` writes, and the only writer and reader of it.
+
+A plan directory holds::
+
+    plan.gpkg            vector layers in EPSG:4490 (:data:`PLAN_LAYERS`)
+    rasters/<name>.tif   rasters on the analysis grid, in the metric CRS (:data:`PLAN_RASTERS`)
+    tables/<name>.csv    bureau tables (UTF-8 with BOM) and .xlsx (a 中文 and an en sheet)
+    indicators.json      the policy profile's indicators as evaluated
+    manifest.json        inputs and checksums, settings, stage timings, warnings, summary
+
+The pipeline writes a plan through :func:`write_plan` (atomically: a failed run never
+leaves half a plan); the dashboard, scenarios and tests read one through
+:func:`open_plan`. Both check layers against the declarations here
+(:func:`check_layer`), so a column the dashboard relies on cannot silently disappear.
+A PostGIS backend will implement the same reader and writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+from pyproj import CRS
+from rasterio.enums import Resampling
+
+from layers.catalogue import PERSONAL_COLUMNS, TRAVEL_KINDS
+from layers.crs import STORAGE_CRS, to_storage
+from layers.errors import LayerNotFoundError, LayerSchemaError
+from layers.grid import Grid
+from layers.settings import Settings, settings_from_dict
+
+__all__ = [
+    "PLAN_LAYERS",
+    "PLAN_RASTERS",
+    "PLAN_TABLES",
+    "ROAD_SURFACE_STATES",
+    "LayerDecl",
+    "PlanOutput",
+    "StoredPlan",
+    "check_layer",
+    "decode_road_surface",
+    "open_plan",
+    "write_plan",
+]
+
+
+@dataclass(frozen=True)
+class LayerDecl:
+    """One layer of ``plan.gpkg``: allowed geometry types and the columns readers rely on.
+
+    ``columns`` maps a column name to its kind: ``text``, ``int``, ``float`` (int or
+    float), ``bool`` (True/False/NULL = unknown) or ``any``. Other columns may follow
+    (indicator columns, measured values); the declared ones must be there.
+    """
+
+    name: str
+    geometry: tuple[str, ...]
+    columns: Mapping[str, str] = field(default_factory=dict)
+    required: bool = False
+    desc: str = ""
+
+
+def _d(
+    layer: str, geometry: tuple[str, ...], desc: str, required: bool = False, **cols: str
+) -> LayerDecl:
+    return LayerDecl(layer, geometry, dict(cols), required, desc)
+
+
+_PT, _LN, _PG = (
+    ("Point", "MultiPoint"),
+    ("LineString", "MultiLineString"),
+    ("Polygon", "MultiPolygon"),
+)
+
+#: The vector layers of ``plan.gpkg``; only ``villages`` is required.
+PLAN_LAYERS: dict[str, LayerDecl] = {
+    d.name: d
+    for d in (
+        _d(
+            "villages",
+            _PT + _PG,
+            "one row per village: measured values, one column per indicator, exit readiness",
+            required=True,
+            village_id="text",
+            name="text",
+            township="text",
+            population="float",
+            road_access="text",
+            unhardened_km="float",
+            unknown_surface_km="float",
+            exit_ready="bool",
+            unmet="any",
+            blocker_class="text",
+            eligible="bool",
+            reloc_score="float",
+            site_id="any",
+        ),
+        _d(
+            "road_gaps",
+            _LN,
+            "unhardened road segments on the way into villages, ranked by people per km",
+            gap_id="text",
+            township="text",
+            length_km="float",
+            people_served="float",
+            people_per_km="float",
+            rank="int",
+        ),
+        _d(
+            "relocation_candidates",
+            _PT + _PG,
+            "every village with its relocation screening",
+            village_id="text",
+            eligible="bool",
+            score="float",
+            rank="float",
+            reasons_zh="any",
+            reasons_en="any",
+            people_to_move="float",
+        ),
+        _d(
+            "sites",
+            _PG,
+            "candidate and planner resettlement sites",
+            site_id="text",
+            name="text",
+            capacity_people="int",
+            suitability="float",
+            source="text",
+            locked="bool",
+            robustness_frac="float",
+            assigned_people="int",
+            opened="bool",
+        ),
+        _d("site_points", _PT, "the sites as points (labels)", site_id="text", name="text"),
+        _d(
+            "allocation",
+            _LN,
+            "who goes where: village → site",
+            village_id="text",
+            site_id="text",
+            people="float",
+            travel_min="float",
+        ),
+        _d("unplaced", (), "villages the allocation could not place, with the reason"),
+        _d("boundary", _PG, "the county"),
+        _d("townships", _PG, "township polygons", name="text"),
+        _d("roads", _LN, "roads with surface state", road_class="text", hardened="text"),
+        _d("clinics", _PT, "village clinics and health centres", clinic_id="text", level="text"),
+        _d("schools", _PT, "schools", school_id="text"),
+        _d(
+            "towns",
+            _PT,
+            "county seat, township seats, industrial parks",
+            town_id="text",
+            kind="text",
+        ),
+        _d(
+            "water",
+            _PT + _LN + _PG,
+            "water sources, plants, networks, service areas, bodies",
+            kind="text",
+        ),
+        _d("hazards", _PT + _PG, "hazard points and zones", kind="text"),
+        _d("protected", _PG, "protected land", kind="text"),
+    )
+}
+
+#: Rasters of ``rasters/``: name → the largest error LERC may add (None = lossless).
+PLAN_RASTERS: dict[str, float | None] = {
+    "dem": None,
+    "slope_deg": None,
+    **{f"travel_min_{k}": 0.05 for k in TRAVEL_KINDS},
+    "suitability": 0.0005,
+}
+
+#: Tables of ``tables/`` the pipeline writes (``households`` only with a household layer).
+PLAN_TABLES: tuple[str, ...] = (
+    "transport_townships",
+    "water_villages",
+    "water_townships",
+    "health_villages",
+    "health_townships",
+    "leaders_townships",
+    "transport_villages",
+    "road_gaps",
+    "relocation_candidates",
+    "sites",
+    "allocation",
+    "unplaced",
+    "households",
+)
+
+#: How a road's nullable ``hardened`` is stored in the plan (text a person can read).
+ROAD_SURFACE_STATES: dict[str, bool | None] = {
+    "hardened": True,
+    "unhardened": False,
+    "unknown": None,
+}
+
+_KIND_OK = {
+    "text": lambda s: s.dtype == object or pd.api.types.is_string_dtype(s) or s.isna().all(),
+    "int": lambda s: pd.api.types.is_integer_dtype(s) or s.isna().all(),
+    "float": lambda s: (
+        pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) or s.isna().all()
+    ),
+    "bool": lambda s: (
+        pd.api.types.is_bool_dtype(s)
+        or s.dropna().map(lambda v: isinstance(v, bool | np.bool_)).all()
+    ),
+    "any": lambda s: True,
+}
+
+
+def check_layer(name: str, frame: pd.DataFrame) -> list[str]:
+    """Problems of ``frame`` as plan layer ``name`` (empty when it follows the contract).
+
+    Each problem names the layer, the column, what was expected and what was found.
+    """
+    decl = PLAN_LAYERS.get(name)
+    if decl is None:
+        return [f"plan layer {name!r}: not a plan layer; expected one of {', '.join(PLAN_LAYERS)}"]
+    problems = []
+    for col, kind in decl.columns.items():
+        if col not in frame.columns:
+            problems.append(f"plan layer {name!r}: missing column {col!r} ({kind})")
+        elif not _KIND_OK[kind](frame[col]):
+            problems.append(
+                f"plan layer {name!r}, column {col!r}: expected {kind}, found dtype {frame[col].dtype}"
+            )
+    if decl.geometry and isinstance(frame, gpd.GeoDataFrame) and len(frame):
+        found = set(frame.geom_type.dropna()) - set(decl.geometry)
+        if found:
+            problems.append(
+                f"plan layer {name!r}: expected geometry {'/'.join(decl.geometry)}, found {', '.join(sorted(found))}"
+            )
+    return problems
+
+
+def decode_road_surface(roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Roads read from a plan with ``hardened`` back as a nullable boolean."""
+    out = roads.copy()
+    out["hardened"] = out["hardened"].map(ROAD_SURFACE_STATES).astype("boolean")
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class PlanOutput:
+    """Everything a plan directory holds, in memory, before writing.
+
+    Attributes
+    ----------
+    grid : Grid
+        The analysis grid (metric CRS) of every raster.
+    layers : dict
+        Plan layer name → GeoDataFrame (metric CRS) or DataFrame (``unplaced``).
+    rasters : dict
+        Raster name (a key of :data:`PLAN_RASTERS`) → 2-D array on ``grid``.
+    tables : dict
+        Table name → DataFrame (English headers).
+    tables_zh : dict
+        Table name → the same table with Chinese headers (the XLSX's 中文 sheet).
+    indicators : dict
+        The content of ``indicators.json``.
+    manifest : dict
+        ``manifest.json`` without ``outputs``, ``crs_storage`` and ``raster_max_error``,
+        which the writer fills in.
+    """
+
+    grid: Grid
+    layers: dict[str, pd.DataFrame]
+    rasters: dict[str, np.ndarray]
+    tables: dict[str, pd.DataFrame]
+    tables_zh: dict[str, pd.DataFrame]
+    indicators: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+def _encode(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A layer as stored: a road's nullable ``hardened`` becomes readable text."""
+    if name != "roads" or "hardened" not in frame.columns:
+        return frame
+    out = frame.copy()
+    out["hardened"] = out["hardened"].map(
+        lambda h: "unknown" if pd.isna(h) else ("hardened" if h else "unhardened")
+    )
+    return out
+
+
+def _write_raster(
+    path: Path, arr: np.ndarray, grid: Grid, *, max_z_error: float | None = None
+) -> None:
+    """Tiled float32 GeoTIFF with overviews: lossless DEFLATE, or LERC within ``max_z_error``
+    (a bounded error stated in the manifest; travel minutes to 0.05 min compress 3x better)."""
+    comp: dict[str, Any] = {"compress": "deflate", "predictor": 3}
+    if max_z_error:
+        comp = {"compress": "LERC_DEFLATE", "max_z_error": max_z_error}
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=grid.shape[1],
+        height=grid.shape[0],
+        count=1,
+        dtype="float32",
+        crs=grid.crs,
+        transform=grid.transform,
+        nodata=np.nan,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        **comp,
+    ) as dst:
+        dst.write(arr.astype("float32"), 1)
+        # overviews let the dashboard's tile server read a county at low zoom without the full grid
+        factors = [f for f in (2, 4, 8, 16) if min(grid.shape) // f >= 64]
+        if factors:
+            dst.build_overviews(factors, Resampling.average)
+            dst.update_tags(ns="rio_overview", resampling="average")
+
+
+def _joined(v: Any) -> Any:
+    return ",".join(map(str, v)) if isinstance(v, list | tuple | set | np.ndarray) else v
+
+
+def _plain_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Nullable booleans as True/False/None and lists as comma-joined text (CSV/XLSX-safe)."""
+    g = df.copy()
+    for c in g.columns:
+        s = g[c]
+        if str(s.dtype) == "boolean":
+            g[c] = s.astype("object").where(s.notna(), None)
+        elif s.dtype == object:
+            g[c] = s.map(_joined)
+    return g
+
+
+def _gpkg_safe(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Lists as comma-joined text; yes/no columns as GeoPackage booleans (NULL = unknown)."""
+    g = gdf.copy()
+    for c in g.columns:
+        if c == g.geometry.name:
+            continue
+        s = g[c]
+        if s.dtype == object:
+            vals = s.dropna()
+            if len(vals) and vals.map(lambda v: isinstance(v, bool | np.bool_)).all():
+                g[c] = s.astype("boolean")
+            else:
+                g[c] = s.map(_joined)
+    return g
+
+
+def _write_table(df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: str) -> list[str]:
+    """One table as UTF-8-BOM CSV (Excel opens it) and XLSX with a Chinese and an English sheet."""
+    plain = _plain_values(
+        pd.DataFrame(df.drop(columns=[c for c in ("geometry",) if c in df.columns]))
+    )
+    plain.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    zh_plain = (
+        plain
+        if zh is None
+        else _plain_values(
+            pd.DataFrame(zh.drop(columns=[c for c in ("geometry",) if c in zh.columns]))
+        )
+    )
+    with pd.ExcelWriter(folder / f"{name}.xlsx", engine="xlsxwriter") as xw:
+        zh_plain.to_excel(xw, sheet_name="中文", index=False)
+        plain.to_excel(xw, sheet_name="en", index=False)
+    return [f"tables/{name}.csv", f"tables/{name}.xlsx"]
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def write_plan(out: str | Path, plan: PlanOutput) -> dict[str, Any]:
+    """Write a plan directory atomically and return its manifest.
+
+    The plan is written into a hidden sibling folder and moved into place at the end, so
+    ``out`` holds either the previous plan or the complete new one.
+
+    Raises
+    ------
+    LayerSchemaError
+        When a layer breaks the contract (a bug in the caller: nothing is written).
+    """
+    out = Path(out)
+    stored = {name: _encode(name, frame) for name, frame in plan.layers.items()}
+    problems = [p for name, frame in stored.items() for p in check_layer(name, frame)]
+    unknown = [r for r in plan.rasters if r not in PLAN_RASTERS]
+    problems += [f"plan raster {r!r}: not declared in PLAN_RASTERS" for r in unknown]
+    if problems:
+        raise LayerSchemaError("plan does not follow its contract:\n" + "\n".join(problems))
+    t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        (tmp / "rasters").mkdir()
+        (tmp / "tables").mkdir()
+        outputs: list[str] = []
+        for name, arr in plan.rasters.items():
+            _write_raster(
+                tmp / "rasters" / f"{name}.tif", arr, plan.grid, max_z_error=PLAN_RASTERS[name]
+            )
+            outputs.append(f"rasters/{name}.tif")
+        gpkg = tmp / "plan.gpkg"
+        for name, frame in stored.items():
+            if not isinstance(frame, gpd.GeoDataFrame):
+                continue
+            _gpkg_safe(to_storage(frame)).to_file(gpkg, layer=name, driver="GPKG")
+            outputs.append(f"plan.gpkg:{name}")
+        for name, df in plan.tables.items():
+            if name == "unplaced":  # a plain CSV: the allocation's own words, no XLSX
+                df.to_csv(tmp / "tables" / "unplaced.csv", index=False, encoding="utf-8-sig")
+                continue
+            outputs += _write_table(df, plan.tables_zh.get(name), tmp / "tables", name)
+        (tmp / "indicators.json").write_text(
+            json.dumps(plan.indicators, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+        )
+        outputs.append("indicators.json")
+        stages = {**plan.manifest.get("stages", {}), "write": round(time.perf_counter() - t0, 3)}
+        manifest = {
+            **plan.manifest,
+            "stages": stages,
+            "crs_storage": STORAGE_CRS.to_string(),
+            "raster_max_error": {
+                "travel_min": PLAN_RASTERS[f"travel_min_{TRAVEL_KINDS[0]}"],
+                "suitability": PLAN_RASTERS["suitability"],
+            },
+            "outputs": outputs,
+        }
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=1, default=_json_default),
+            encoding="utf-8",
+        )
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+BUILD_COMMAND = "anju run data/demo --out data/demo/plan"
+
+
+def _read_json(path: Path, *, default: Any) -> Any:
+    if not path.is_file():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LayerSchemaError(f"plan file {path}: expected JSON, found: {exc}") from exc
+
+
+@dataclass
+class StoredPlan:
+    """A plan directory opened for reading (nothing but the JSON files is read yet).
+
+    Attributes
+    ----------
+    plan_dir : Path
+    manifest : dict
+        ``manifest.json`` (``{}`` when absent).
+    indicators : Any
+        ``indicators.json`` as parsed (``[]`` when absent).
+    layer_names : set of str
+        Layers present in ``plan.gpkg``.
+    """
+
+    plan_dir: Path
+    manifest: dict[str, Any]
+    indicators: Any
+    layer_names: set[str]
+
+    @property
+    def gpkg(self) -> Path:
+        return self.plan_dir / "plan.gpkg"
+
+    @property
+    def metric_crs(self) -> CRS | None:
+        """The CRS the plan was computed in (``None`` when the manifest does not say)."""
+        crs = self.manifest.get("crs_metric")
+        return CRS.from_user_input(crs) if crs else None
+
+    def read_layer(
+        self, name: str, *, crs: Any = None, allow_personal: bool = False
+    ) -> gpd.GeoDataFrame:
+        """One layer of ``plan.gpkg`` (storage CRS unless ``crs``); personal columns dropped.
+
+        Raises
+        ------
+        LayerNotFoundError
+            When the plan has no such layer.
+        LayerSchemaError
+            When the layer cannot be read.
+        """
+        if name not in self.layer_names:
+            raise LayerNotFoundError(
+                f"plan file {self.gpkg}: expected a layer {name!r}, found layers {sorted(self.layer_names)}"
+            )
+        try:
+            gdf = pyogrio.read_dataframe(self.gpkg, layer=name)
+        except (pyogrio.errors.DataSourceError, OSError) as exc:
+            raise LayerSchemaError(
+                f"plan file {self.gpkg}, layer {name}: unreadable: {exc}"
+            ) from exc
+        if not allow_personal:
+            gdf = gdf.drop(columns=[c for c in PERSONAL_COLUMNS if c in gdf.columns])
+        if crs is not None and gdf.crs is not None:
+            gdf = gdf.to_crs(crs)
+        return gdf
+
+    @property
+    def raster_paths(self) -> dict[str, Path]:
+        """Raster name → file, for the rasters present."""
+        return {p.stem: p for p in sorted((self.plan_dir / "rasters").glob("*.tif"))}
+
+    def read_raster(self, name: str) -> tuple[np.ndarray, Grid]:
+        """A raster's first band (NaN = nodata) and its grid.
+
+        Raises
+        ------
+        LayerNotFoundError
+            When the plan has no such raster.
+        """
+        path = self.plan_dir / "rasters" / f"{name}.tif"
+        if not path.is_file():
+            raise LayerNotFoundError(f"plan raster {path}: expected a GeoTIFF, found nothing")
+        with rasterio.open(path) as src:
+            crs = self.metric_crs or (CRS.from_user_input(src.crs) if src.crs else None)
+            return src.read(1), Grid(src.shape, src.transform, crs)
+
+    def settings(self) -> Settings:
+        """The settings the plan was made with (``manifest.json["settings"]``).
+
+        Raises
+        ------
+        LayerSchemaError
+            When the manifest records no settings (a plan from an older anju).
+        """
+        recorded = self.manifest.get("settings")
+        if not recorded:
+            raise LayerSchemaError(
+                f"plan file {self.plan_dir / 'manifest.json'}: expected the run's settings, found none "
+                f"(re-run `anju run` to rebuild the plan)"
+            )
+        return settings_from_dict(recorded)
+
+
+def open_plan(plan_dir: str | Path) -> StoredPlan:
+    """Open a plan directory written by :func:`write_plan`.
+
+    Raises
+    ------
+    LayerNotFoundError
+        When plan.gpkg or its ``villages`` layer is missing.
+    LayerSchemaError
+        When plan.gpkg, indicators.json or manifest.json cannot be read.
+    """
+    root = Path(plan_dir).resolve()
+    gpkg = root / "plan.gpkg"
+    if not gpkg.is_file():
+        raise LayerNotFoundError(
+            f"plan file {gpkg}: expected plan.gpkg written by `{BUILD_COMMAND}`, found nothing"
+        )
+    manifest = _read_json(root / "manifest.json", default={})
+    try:
+        names = {row[0] for row in pyogrio.list_layers(gpkg)}
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        raise LayerSchemaError(f"plan file {gpkg}: expected a GeoPackage, found: {exc}") from exc
+    if "villages" not in names:
+        raise LayerNotFoundError(
+            f"plan file {gpkg}: expected a layer 'villages', found layers {sorted(names)}"
+        )
+    return StoredPlan(
+        plan_dir=root,
+        manifest=manifest,
+        indicators=_read_json(root / "indicators.json", default=[]),
+        layer_names=names,
+    )
