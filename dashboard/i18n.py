@@ -128,10 +128,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "status_heuristic": ("启发式", "Heuristic"),
     "capacity_factor": ("安置容量系数", "Capacity factor"),
     "n_sites": ("安置点数量", "Number of sites"),
-    "scenario_unavailable": (
-        "情景计算模块（scripts.pipeline.run_relocation_scenario）尚不可用",
-        "The scenario runner (scripts.pipeline.run_relocation_scenario) is not available",
-    ),
     "scenario_failed": ("情景计算失败：", "The scenario failed: "),
     "briefing_title": ("领导简报", "Leader's briefing"),
     "download_pdf": ("下载 PDF 简报", "Download PDF briefing"),

@@ -19,45 +19,16 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
+from layers.catalogue import PERSONAL_COLUMNS, TRAVEL_KINDS
 from layers.errors import LayerNotFoundError, LayerSchemaError
+from layers.plan import BUILD_COMMAND, PLAN_LAYERS, open_plan
 
-BUILD_COMMAND = "anju run data/demo --out data/demo/plan"
 WEB_CRS = "EPSG:4326"
 
-#: Layers the dashboard reads from plan.gpkg; only ``villages`` is required.
-PLAN_LAYERS = (
-    "villages",
-    "road_gaps",
-    "relocation_candidates",
-    "sites",
-    "site_points",
-    "allocation",
-    "unplaced",
-    "boundary",
-    "townships",
-    "roads",
-    "clinics",
-    "schools",
-    "towns",
-    "water",
-    "hazards",
-    "protected",
-)
-
-#: Columns that may hold personal data; dropped from every layer on load.
-PERSONAL_COLUMNS = ("head_name", "id_number", "phone")
-
-RASTER_KINDS = (
-    "travel_min_county_seat",
-    "travel_min_township_seat",
-    "travel_min_industrial_park",
-    "travel_min_village_clinic",
-    "travel_min_health_centre",
-    "travel_min_school",
-)
+#: The travel-time rasters the overlays offer.
+RASTER_KINDS = tuple(f"travel_min_{k}" for k in TRAVEL_KINDS)
 
 
 @dataclass
@@ -233,49 +204,24 @@ def load_plan(plan_dir: Path | str, *, simplify_m: float = 20.0, precision: int 
 
 @lru_cache(maxsize=4)
 def _load_cached(plan_dir: str, stamp: int, simplify_m: float, precision: int) -> Plan:
-    root = Path(plan_dir)
-    gpkg = root / "plan.gpkg"
-    manifest = _read_json(root / "manifest.json", default={})
-    try:
-        names = {row[0] for row in pyogrio.list_layers(gpkg)}
-    except (pyogrio.errors.DataSourceError, OSError) as exc:
-        raise LayerSchemaError(f"plan file {gpkg}: expected a GeoPackage, found: {exc}") from exc
-    if "villages" not in names:
-        raise LayerNotFoundError(
-            f"plan file {gpkg}: expected a layer 'villages', found layers {sorted(names)}"
+    stored = open_plan(plan_dir)
+    metric = stored.manifest.get("crs_metric")
+    layers = {
+        name: prepare_layer(
+            stored.read_layer(name), metric_crs=metric, simplify_m=simplify_m, precision=precision
         )
-    metric = manifest.get("crs_metric")
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    for name in PLAN_LAYERS:
-        if name not in names:
-            continue
-        try:
-            gdf = pyogrio.read_dataframe(gpkg, layer=name)
-        except (pyogrio.errors.DataSourceError, OSError) as exc:
-            raise LayerSchemaError(f"plan file {gpkg}, layer {name}: unreadable: {exc}") from exc
-        layers[name] = prepare_layer(
-            gdf, metric_crs=metric, simplify_m=simplify_m, precision=precision
-        )
-    ind = _read_json(root / "indicators.json", default=[])
-    indicators, profile = parse_indicators(ind)
-    rasters = {p.stem: p for p in sorted((root / "rasters").glob("*.tif"))}
+        for name in PLAN_LAYERS
+        if name in stored.layer_names
+    }
+    indicators, profile = parse_indicators(stored.indicators)
     return Plan(
-        plan_dir=root,
+        plan_dir=stored.plan_dir,
         layers=layers,
         indicators=indicators,
         profile=profile,
-        manifest=manifest,
-        rasters=rasters,
+        manifest=stored.manifest,
+        rasters=stored.raster_paths,
     )
-
-
-def _read_json(path: Path, *, default: Any) -> Any:
-    if not path.is_file():
-        return default
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LayerSchemaError(f"plan file {path}: expected JSON, found: {exc}") from exc
 
 
 def parse_indicators(raw: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:

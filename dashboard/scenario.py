@@ -1,23 +1,38 @@
-"""Relocation scenarios: parameters offered to the planner, overrides, and comparison.
+"""Relocation scenarios: the controls offered to the planner, the re-run, the comparison.
 
-The scenario itself is computed by the lead's
-``scripts.pipeline.run_relocation_scenario(plan_dir, *, overrides, progress)``; this
-module only builds its ``overrides`` and compares its result with the baseline plan.
+:func:`run_relocation_scenario` reads a written plan through the plan contract
+(:func:`layers.plan.open_plan`), applies the planner's overrides to the settings the plan
+was made with, and calls the same :func:`geo.resettlement.plan_resettlement` the pipeline
+calls. The rest of this module builds the overrides from the panel's controls and
+compares the result with the baseline plan.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+
+from geo import access, resettlement
+from geo.suitability import ahp_weights
+from layers.catalogue import TRAVEL_KINDS
+from layers.plan import decode_road_surface, open_plan
+from layers.settings import load_settings
+
+ProgressFn = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
 class Param:
-    """A scenario control: override key, i18n label pair, range, step, default."""
+    """A scenario control: override key, i18n label pair, range and step (its starting
+    value is the plan's own setting: see :func:`defaults`)."""
 
     name: str
     label_zh: str
@@ -25,7 +40,6 @@ class Param:
     vmin: float
     vmax: float
     step: float
-    default: float
     group: str = "rules"
 
 
@@ -45,19 +59,12 @@ AHP_FACTORS: tuple[str, ...] = (
 #: (``RelocationRules``), ``suitability`` ones to the site settings, and ``ahp`` ones are
 #: importances (1..9) of each factor, turned into a consistent AHP pairwise matrix.
 PARAMS: tuple[Param, ...] = (
-    Param("min_score", "搬迁评分门槛", "Relocation score threshold", 0, 100, 5, 30, "relocation"),
+    Param("min_score", "搬迁评分门槛", "Relocation score threshold", 0, 100, 5, "relocation"),
     Param(
-        "hazard_buffer_m", "地灾影响距离（米）", "Hazard buffer (m)", 0, 1000, 50, 200, "relocation"
+        "hazard_buffer_m", "地灾影响距离（米）", "Hazard buffer (m)", 0, 1000, 50, "relocation"
     ),
     Param(
-        "steep_frac",
-        "陡坡（>25°）占比门槛",
-        "Steep-land share threshold",
-        0,
-        1,
-        0.05,
-        0.3,
-        "relocation",
+        "steep_frac", "陡坡（>25°）占比门槛", "Steep-land share threshold", 0, 1, 0.05, "relocation"
     ),
     Param(
         "remote_township_seat_min",
@@ -66,7 +73,6 @@ PARAMS: tuple[Param, ...] = (
         15,
         180,
         5,
-        60,
         "relocation",
     ),
     Param(
@@ -76,13 +82,10 @@ PARAMS: tuple[Param, ...] = (
         5,
         25,
         0.5,
-        14.04,
         "suitability",
     ),
-    Param(
-        "site_threshold", "适宜性门槛", "Suitability threshold", 0.3, 0.9, 0.05, 0.6, "suitability"
-    ),
-    Param("capacity_factor", "安置容量系数", "Capacity factor", 0.5, 2.0, 0.1, 1.0, "suitability"),
+    Param("site_threshold", "适宜性门槛", "Suitability threshold", 0.3, 0.9, 0.05, "suitability"),
+    Param("capacity_factor", "安置容量系数", "Capacity factor", 0.5, 2.0, 0.1, "suitability"),
     Param(
         "open_sites",
         "安置点数量（0=自动）",
@@ -90,30 +93,20 @@ PARAMS: tuple[Param, ...] = (
         0,
         30,
         1,
-        0,
         "suitability",
     ),
-    Param("ahp_travel_min_county_seat", "权重：到县城", "Weight: county seat", 1, 9, 1, 6, "ahp"),
+    Param("ahp_travel_min_county_seat", "权重：到县城", "Weight: county seat", 1, 9, 1, "ahp"),
+    Param("ahp_travel_min_township_seat", "权重：到乡镇", "Weight: township seat", 1, 9, 1, "ahp"),
     Param(
-        "ahp_travel_min_township_seat", "权重：到乡镇", "Weight: township seat", 1, 9, 1, 6, "ahp"
+        "ahp_travel_min_industrial_park", "权重：到园区", "Weight: industrial park", 1, 9, 1, "ahp"
     ),
+    Param("ahp_travel_min_school", "权重：到学校", "Weight: school", 1, 9, 1, "ahp"),
     Param(
-        "ahp_travel_min_industrial_park",
-        "权重：到园区",
-        "Weight: industrial park",
-        1,
-        9,
-        1,
-        3,
-        "ahp",
+        "ahp_travel_min_health_centre", "权重：到卫生院", "Weight: health centre", 1, 9, 1, "ahp"
     ),
-    Param("ahp_travel_min_school", "权重：到学校", "Weight: school", 1, 9, 1, 3, "ahp"),
-    Param(
-        "ahp_travel_min_health_centre", "权重：到卫生院", "Weight: health centre", 1, 9, 1, 3, "ahp"
-    ),
-    Param("ahp_road_dist_m", "权重：道路", "Weight: road", 1, 9, 1, 6, "ahp"),
-    Param("ahp_water_dist_m", "权重：水源", "Weight: water", 1, 9, 1, 6, "ahp"),
-    Param("ahp_slope_deg", "权重：坡度", "Weight: slope", 1, 9, 1, 2, "ahp"),
+    Param("ahp_road_dist_m", "权重：道路", "Weight: road", 1, 9, 1, "ahp"),
+    Param("ahp_water_dist_m", "权重：水源", "Weight: water", 1, 9, 1, "ahp"),
+    Param("ahp_slope_deg", "权重：坡度", "Weight: slope", 1, 9, 1, "ahp"),
 )
 
 
@@ -171,29 +164,46 @@ def format_param(name: str, value: Any, lang: str = "zh", *, unit: bool = True) 
     return f"{v:.{spec['digits']}f}{spec['suffix']}"
 
 
+@lru_cache(maxsize=1)
+def _base_parameters() -> dict[str, Any]:
+    """The national (base) profile's relocation and suitability values, and its AHP weights."""
+    base = load_settings("national").to_dict()
+    w, _, _ = ahp_weights(np.asarray(base["suitability"]["ahp"], float))
+    return {
+        "relocation": base["relocation"],
+        "suitability": base["suitability"],
+        "ahp_weights": dict(zip(base["suitability"]["factors"], map(float, w), strict=True)),
+    }
+
+
 def defaults(parameters: dict[str, Any] | None = None) -> dict[str, float]:
-    """Initial control values: the plan's own parameters where present, else defaults.
+    """Initial control values: the plan's own parameters; where a plan records none, the
+    base profile's (every default lives in the profile files).
 
     ``parameters`` may be flat or nested (``{"relocation": {...}, "suitability": {...}}``).
     """
+    parameters = {**copy.deepcopy(_base_parameters()), **(parameters or {})}
     flat: dict[str, Any] = {}
-    for k, v in (parameters or {}).items():
+    for k, v in parameters.items():
         if isinstance(v, dict):
             flat.update(v)
         else:
             flat[k] = v
-    aw = (parameters or {}).get("ahp_weights")
+    aw = parameters.get("ahp_weights")
     if isinstance(aw, dict) and aw:
         top = max(float(w) for w in aw.values())
         for f, w in aw.items():
             flat.setdefault(f"ahp_{f}", min(9.0, max(1.0, round(9.0 * float(w) / top))))
     out = {}
     for prm in PARAMS:
-        v = flat.get(prm.name, prm.default)
+        v = flat.get(prm.name)
         try:
             out[prm.name] = float(np.clip(float(v), prm.vmin, prm.vmax))
         except (TypeError, ValueError):
-            out[prm.name] = prm.default
+            # a plan value that is not a number: the base profile's value
+            base = _base_parameters()
+            fb = {**base["relocation"], **base["suitability"]}.get(prm.name, prm.vmin)
+            out[prm.name] = float(np.clip(float(fb), prm.vmin, prm.vmax))
     return out
 
 
@@ -329,3 +339,98 @@ def progress_adapter(set_progress: Callable[[tuple], None]) -> Callable[..., Non
         set_progress((int(round(100 * min(max(frac, 0.0), 1.0))), 100))
 
     return cb
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's headline figures and layers (EPSG:4326, for the map)."""
+
+    summary: dict
+    candidates: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    allocation: gpd.GeoDataFrame
+    unplaced: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+#: Plan layers the relocation chain reads besides the villages.
+_SCENARIO_LAYERS = ("roads", "hazards", "protected", "water", "townships", "boundary")
+
+
+def run_relocation_scenario(
+    plan_dir: str | Path,
+    *,
+    overrides: dict | None = None,
+    progress: ProgressFn | None = None,
+) -> ScenarioResult:
+    """Re-run screening, suitability, sites, allocation and robustness on a written plan.
+
+    Parameters
+    ----------
+    plan_dir
+        A plan directory written by ``anju run``.
+    overrides
+        ``{"relocation": {...}, "suitability": {...}}``: values that replace the plan's
+        own settings (validated like a profile's).
+    progress
+        ``progress(stage, fraction)``.
+
+    Returns
+    -------
+    ScenarioResult
+
+    Raises
+    ------
+    PolicyError
+        For an unknown or out-of-range override.
+    LayerSchemaError, LayerNotFoundError
+        When the plan is incomplete or unreadable.
+    """
+    plan = open_plan(plan_dir)
+    settings = plan.settings().with_overrides(overrides)
+    crs = plan.metric_crs
+    layers = {k: plan.read_layer(k, crs=crs) for k in _SCENARIO_LAYERS if k in plan.layer_names}
+    if "roads" in layers:
+        layers["roads"] = decode_road_surface(layers["roads"])
+    villages = plan.read_layer("villages", crs=crs)
+    if "in_protected" in villages.columns:
+        villages["in_protected"] = villages["in_protected"].fillna(False).astype(bool)
+    slope, grid = plan.read_raster("slope_deg")
+    rasters = {"slope_deg": slope}
+    for kind in TRAVEL_KINDS:
+        rasters[f"travel_min_{kind}"] = plan.read_raster(f"travel_min_{kind}")[0]
+    outside = ~np.isfinite(plan.read_raster("dem")[0])
+    speed, _ = access.county_speed_surface(
+        layers["roads"],
+        slope_deg=slope,
+        outside=outside,
+        transform=grid.transform,
+        water=layers.get("water"),
+        road_speeds=settings.access.road_speed_table,
+        cliff_slope_deg=settings.parameters.cliff_slope_deg,
+    )
+    if "sites" in plan.layer_names:
+        s = plan.read_layer("sites", crs=crs)
+        layers["sites"] = s[s["source"] == "planner"][
+            ["site_id", "name", "capacity_people", "locked", "geometry"]
+        ]
+    reloc = resettlement.plan_resettlement(
+        villages,
+        layers,
+        grid,
+        rasters,
+        speed,
+        outside,
+        rules=settings.relocation,
+        sites=settings.sites,
+        progress=progress,
+    )
+    alloc, unplaced = resettlement.allocation_frames(villages, reloc.sites, reloc.allocation)
+    return ScenarioResult(
+        summary=reloc.summary(),
+        candidates=reloc.candidates(villages).to_crs(4326),
+        sites=reloc.sites.to_crs(4326),
+        allocation=alloc.to_crs(4326),
+        unplaced=unplaced,
+        notes=reloc.notes,
+    )

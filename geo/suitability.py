@@ -30,8 +30,6 @@ from layers.errors import LayerSchemaError, PolicyError
 
 __all__ = [
     "RANDOM_INDEX",
-    "CJJ83_SLOPE_LIMIT_DEG",
-    "SuitabilityParams",
     "ahp_weights",
     "rescale",
     "suitability",
@@ -59,45 +57,7 @@ RANDOM_INDEX: dict[int, float] = {
     15: 1.59,
 }
 
-#: Natural slope limit for residential land: a 25 % grade (CJJ 83-2016), atan(0.25) in degrees.
-CJJ83_SLOPE_LIMIT_DEG: float = math.degrees(math.atan(0.25))
-
 _DIRECTIONS = ("benefit", "cost")
-
-
-@dataclass(frozen=True)
-class SuitabilityParams:
-    """Settings of the suitability overlay (the policy loader builds this from TOML).
-
-    Attributes
-    ----------
-    slope_limit_deg : float
-        Cells steeper than this are excluded. Default: 25 % grade = 14.04 degrees (CJJ 83-2016).
-    hazard_buffer_m : float
-        Buffer added around every hazard geometry (on top of a point's own ``radius_m``).
-    protected_buffer_m : float
-        Buffer around protected land (ecological redline, basic farmland, water-source protection).
-    water_buffer_m : float
-        Buffer around water bodies.
-    cr_warning : float
-        AHP consistency ratio above which the output carries a warning (Saaty: 0.1).
-    mc_spread : float
-        Monte Carlo perturbation of each AHP judgement: multiplied or divided by up to ``1 + mc_spread``.
-    mc_draws : int
-        Number of Monte Carlo draws for the robustness analysis.
-    all_touched : bool
-        Rasterize exclusions with ``all_touched`` (a cell touched by a hazard zone is excluded:
-        conservative, what a site hazard assessment would ask for).
-    """
-
-    slope_limit_deg: float = CJJ83_SLOPE_LIMIT_DEG
-    hazard_buffer_m: float = 200.0
-    protected_buffer_m: float = 0.0
-    water_buffer_m: float = 0.0
-    cr_warning: float = 0.10
-    mc_spread: float = 0.25
-    mc_draws: int = 100
-    all_touched: bool = True
 
 
 # --------------------------------------------------------------------------- AHP
@@ -457,7 +417,7 @@ def exclusion_mask(
     shape: tuple[int, int],
     transform: Affine,
     slope_deg: np.ndarray | None = None,
-    slope_limit_deg: float = CJJ83_SLOPE_LIMIT_DEG,
+    slope_limit_deg: float | None = None,
     hazard_geoms: Iterable | None = None,
     hazard_radius_m: Sequence[float] | np.ndarray | None = None,
     hazard_buffer_m: float = 0.0,
@@ -476,8 +436,9 @@ def exclusion_mask(
         The analysis grid (metric CRS; buffers are in its units, metres).
     slope_deg : numpy.ndarray, optional
         Slope raster; cells with slope > ``slope_limit_deg`` are excluded, NaN slope too.
-    slope_limit_deg : float
-        Default: 25 % grade = 14.04 degrees (CJJ 83-2016).
+    slope_limit_deg : float, optional
+        Required with ``slope_deg`` (the profile's ``[suitability] slope_limit_deg``;
+        the national profile gives a 25 % grade = 14.04 degrees, CJJ 83-2016).
     hazard_geoms : iterable of shapely geometries or GeoDataFrame, optional
         Hazard points (with ``hazard_radius_m``) or polygons.
     hazard_radius_m : sequence of float, optional
@@ -510,7 +471,7 @@ def exclusion_mask(
         ("hazard_buffer_m", hazard_buffer_m),
         ("protected_buffer_m", protected_buffer_m),
         ("water_buffer_m", water_buffer_m),
-        ("slope_limit_deg", slope_limit_deg),
+        ("slope_limit_deg", 0.0 if slope_limit_deg is None else slope_limit_deg),
     ):
         if not np.isfinite(val) or val < 0:
             raise PolicyError(f"exclusion_mask: {name} must be a non-negative number, found {val}")
@@ -521,6 +482,8 @@ def exclusion_mask(
             raise LayerSchemaError(
                 f"exclusion_mask: slope_deg has shape {s.shape}, expected {shape}"
             )
+        if slope_limit_deg is None:
+            raise PolicyError("exclusion_mask: slope_deg given without slope_limit_deg")
         with np.errstate(invalid="ignore"):
             mask |= ~(s <= slope_limit_deg)
     if outside_mask is not None:

@@ -296,10 +296,20 @@ def _encode(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     if name != "roads" or "hardened" not in frame.columns:
         return frame
     out = frame.copy()
-    out["hardened"] = out["hardened"].map(
-        lambda h: "unknown" if pd.isna(h) else ("hardened" if h else "unhardened")
-    )
+    out["hardened"] = out["hardened"].map(_surface_text)
     return out
+
+
+def _surface_text(h: Any) -> str:
+    if isinstance(h, str) and h in ROAD_SURFACE_STATES:  # already in its stored form
+        return h
+    if h is None or h is pd.NA or (isinstance(h, float) and np.isnan(h)):
+        return "unknown"
+    if isinstance(h, bool | np.bool_):
+        return "hardened" if h else "unhardened"
+    raise LayerSchemaError(
+        f"plan layer 'roads', column 'hardened': expected True/False/unknown, found {h!r}"
+    )
 
 
 def _write_raster(

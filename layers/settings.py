@@ -570,7 +570,10 @@ class RelocationRules:
         unknown = [k for k in d if k not in valid]
         missing = [k for k in valid if k not in d]
         if unknown or missing:
-            parts = [f"unknown key {k!r}{_suggest(k, valid)}" for k in unknown]
+            parts = [
+                f"unknown key {k!r}{_suggest(k, valid)} (valid keys: {', '.join(valid)})"
+                for k in unknown
+            ]
             parts += [f"missing key {k!r}" for k in missing]
             raise PolicyError("[relocation] " + "; ".join(parts))
         kwargs: dict[str, Any] = {}

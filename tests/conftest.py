@@ -174,3 +174,22 @@ def write_full_tiny_workspace(root: Path) -> Path:
 @pytest.fixture
 def full_tiny_workspace(tmp_path: Path) -> Path:
     return write_full_tiny_workspace(tmp_path / "fullws")
+
+
+def national_settings():
+    """The national profile's settings (every value the analysis reads, from the file)."""
+    from layers.settings import load_settings
+
+    return load_settings("national", province_group="west")
+
+
+def national_rules(**changes):
+    """The national relocation rules, with some fields changed (hand-built test cases)."""
+    import dataclasses
+
+    return dataclasses.replace(national_settings().relocation, **changes)
+
+
+def road_speeds():
+    """The national profile's road speeds, ``{(class, surface): km/h}``."""
+    return national_settings().access.road_speed_table

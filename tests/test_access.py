@@ -15,7 +15,6 @@ from shapely.geometry import LineString
 from skimage.graph import MCP_Geometric
 
 from geo.access import (
-    DEFAULT_ROAD_SPEEDS,
     WALK_FLAT_KMH,
     rasterize_roads,
     resample_to_grid,
@@ -29,6 +28,9 @@ from geo.access import (
     within,
 )
 from layers.errors import AnjuError, LayerSchemaError, PolicyError
+from tests.conftest import road_speeds
+
+ROAD_SPEEDS = road_speeds()
 
 
 def mcp_minutes(speed: np.ndarray, sources: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -229,16 +231,16 @@ def test_rasterize_roads_max_speed_all_touched():
         ],
         crs="EPSG:4547",
     )
-    out = rasterize_roads(r, shape=(10, 10), transform=t)
-    assert out[4, 0] == DEFAULT_ROAD_SPEEDS[("village", "unhardened")]
-    assert out[4, 5] == DEFAULT_ROAD_SPEEDS[("county", "hardened")]  # crossing keeps the max
-    assert out[0, 0] == DEFAULT_ROAD_SPEEDS[("track", "unknown")]
+    out = rasterize_roads(r, shape=(10, 10), transform=t, speed_by_class_surface=ROAD_SPEEDS)
+    assert out[4, 0] == ROAD_SPEEDS[("village", "unhardened")]
+    assert out[4, 5] == ROAD_SPEEDS[("county", "hardened")]  # crossing keeps the max
+    assert out[0, 0] == ROAD_SPEEDS[("track", "unknown")]
     assert out[7, 5] == 40.0 and out[7, 0] == 0.0
     diag = gpd.GeoDataFrame(
         {"road_class": ["village"], "hardened": [True]},
         geometry=[LineString([(0, 100), (100, 0)])],
     )
-    d = rasterize_roads(diag, shape=(10, 10), transform=t)
+    d = rasterize_roads(diag, shape=(10, 10), transform=t, speed_by_class_surface=ROAD_SPEEDS)
     assert (d > 0).sum() >= 10
     with pytest.raises(LayerSchemaError, match="road_class 'motorway'"):
         rasterize_roads(
@@ -248,6 +250,7 @@ def test_rasterize_roads_max_speed_all_touched():
             ),
             shape=(10, 10),
             transform=t,
+            speed_by_class_surface=ROAD_SPEEDS,
         )
 
 
@@ -351,7 +354,7 @@ _NO_SRC = np.zeros((2, 2), bool)
             id="speed_surface-road-shape",
         ),
         pytest.param(
-            lambda: road_speed_kmh("motorway", True),
+            lambda: road_speed_kmh("motorway", True, speed_by_class_surface=ROAD_SPEEDS),
             LayerSchemaError,
             r"road_class 'motorway' has no speed: expected one of .*'village'",
             id="road_speed-unknown-class",
@@ -371,6 +374,7 @@ _NO_SRC = np.zeros((2, 2), bool)
                 ),
                 shape=(2, 2),
                 transform=Affine.identity(),
+                speed_by_class_surface=ROAD_SPEEDS,
             ),
             LayerSchemaError,
             r"rasterize_roads: roads must have columns \['hardened'\].*found \['road_class', 'geometry'\]",

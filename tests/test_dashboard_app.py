@@ -11,8 +11,8 @@ from plotly.utils import PlotlyJSONEncoder
 from dashboard import ids
 from dashboard.app import create_app
 from dashboard.i18n import fmt_frac, fmt_num, t
-from dashboard.sample_plan import write_sample_plan
 from dashboard.state import DashboardConfig
+from tests.sample_plan import write_sample_plan
 
 PAGES = ["coverage", "transport", "water", "health", "relocation", "briefing"]
 

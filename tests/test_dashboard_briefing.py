@@ -10,7 +10,7 @@ from PIL import Image
 
 import dashboard.briefing as briefing
 from dashboard.plan import load_plan
-from dashboard.sample_plan import write_sample_plan
+from tests.sample_plan import write_sample_plan
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import shapely
 from shapely.geometry import Point
 
 from dashboard.plan import load_plan, parse_indicators, plan_status, prepare_layer
-from dashboard.sample_plan import write_sample_plan
 from layers.errors import LayerNotFoundError, LayerSchemaError
+from tests.sample_plan import write_sample_plan
 
 
 @pytest.fixture(scope="module")

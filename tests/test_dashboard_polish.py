@@ -36,7 +36,7 @@ def test_every_slider_has_a_format_and_marks_drop_the_unit():
     for p in PARAMS:
         spec = param_format(p.name, "zh")
         assert set(spec) == {"digits", "suffix", "pct", "zero"}
-        assert format_param(p.name, p.default, "en") not in ("", "—")
+        assert format_param(p.name, p.vmax, "en") not in ("", "—")
     assert format_param("hazard_buffer_m", 1000, "zh", unit=False) == "1000"
     with pytest.raises(KeyError):
         param_format("no_such_control")

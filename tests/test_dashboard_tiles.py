@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from rio_tiler.io import Reader
 
-from dashboard.sample_plan import write_sample_plan
 from dashboard.tiles import OVERLAYS, colorize, empty_png, hillshade, legend_stops, render_tile
+from tests.sample_plan import write_sample_plan
 
 
 def reference_shade(g_east, g_north, az_deg, alt_deg):

@@ -13,7 +13,10 @@ import pandas as pd
 import pytest
 import rasterio
 
-from scripts.pipeline import TRAVEL_KINDS, run_pipeline, run_relocation_scenario
+from dashboard.scenario import run_relocation_scenario
+from layers.catalogue import TRAVEL_KINDS
+from layers.grid import Grid
+from scripts.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -207,10 +210,23 @@ def test_water_bodies_are_barriers_except_where_a_road_bridges_them():
     from rasterio.transform import from_origin
     from shapely.geometry import LineString, box
 
-    from scripts.pipeline import Grid, speed_raster
+    from geo.access import county_speed_surface
+    from tests.conftest import road_speeds
 
     crs = "EPSG:4545"
     grid = Grid((20, 20), from_origin(0, 600, 30, 30), crs)
+
+    def speed_raster(layers, grid, slope, outside, *, cliff_slope_deg):
+        return county_speed_surface(
+            layers["roads"],
+            slope_deg=slope,
+            outside=outside,
+            transform=grid.transform,
+            water=layers.get("water"),
+            road_speeds=road_speeds(),
+            cliff_slope_deg=cliff_slope_deg,
+        )[0]
+
     river = gpd.GeoDataFrame(
         {"water_id": ["WB1"], "kind": ["water_body"]}, geometry=[box(0, 270, 600, 330)], crs=crs
     )

@@ -197,13 +197,18 @@ def test_bad_toml_and_missing_file(tmp_path):
 
 
 def test_raw_sections_kept_and_household_flags_checked(tmp_path):
+    from layers.settings import load_settings
+
     text = MINI + "\n[relocation]\nmax_households = 50\n[suitability]\nslope_max_deg = 14\n"
     prof = load_policy(write(tmp_path, text))
     assert prof.relocation["max_households"] == 50
     assert prof.suitability["slope_max_deg"] == 14
-    bad = MINI + '\n[households]\nflags = ["food_okk"]\n'
+    # the settings refuse what the profile loader keeps raw (the profile does not extend national)
+    with pytest.raises(PolicyError, match=r"\[relocation\] unknown key 'max_households'"):
+        load_settings(write(tmp_path, text))
+    bad = NATIONAL.read_text(encoding="utf-8").replace('"food_ok",', '"food_okk",')
     with pytest.raises(PolicyError, match=r"unknown flag 'food_okk'; did you mean 'food_ok'"):
-        load_policy(write(tmp_path, bad))
+        load_settings(write(tmp_path, bad, "bad.toml"))
 
 
 def test_unknown_province_group_and_indicator():
@@ -222,15 +227,13 @@ def test_copied_profile_is_independent(tmp_path):
 
 
 def test_relocation_and_suitability_sections_accepted_by_their_stages():
-    relocation = pytest.importorskip("geo.relocation")
-    suitability = pytest.importorskip("geo.suitability")
+    from layers.settings import load_settings
+
     for name in list_policies():
         prof = load_policy(name)
-        rules = relocation.RelocationRules.from_dict(prof.relocation)
-        assert rules.small_poor_max_households == prof.relocation["small_poor_max_households"]
-        from scripts.pipeline import site_settings
-
-        settings, params = site_settings(prof.suitability)  # refuses unknown keys
-        assert isinstance(params, suitability.SuitabilityParams)
-        assert params.slope_limit_deg == pytest.approx(14.04)
-        assert len(settings["ahp"]) == len(settings["factors"])
+        s = load_settings(name)  # refuses unknown keys, wrong types, missing keys
+        assert (
+            s.relocation.small_poor_max_households == prof.relocation["small_poor_max_households"]
+        )
+        assert s.sites.slope_limit_deg == pytest.approx(14.04)
+        assert len(s.sites.ahp) == len(s.sites.factors)

@@ -12,9 +12,10 @@ from shapely.geometry import Point
 
 from geo.relocation import RULE_CODES, RelocationRules, rules_table, screen
 from layers.errors import LayerSchemaError, PolicyError
+from tests.conftest import national_rules
 
 NA = pd.NA
-RULES = RelocationRules(admin_village_people="all")  # whole villages move in these hand-built cases
+RULES = national_rules(admin_village_people="all")  # whole villages move in these hand-built cases
 
 # A village that triggers no rule and has every input known.
 QUIET = {
@@ -97,7 +98,7 @@ def test_hazard_rule(dist, frac, expected):
 
 
 def test_hazard_reason_names_distance_and_buffer_and_is_decisive():
-    rules = RelocationRules(min_score=90, admin_village_people="all")
+    rules = national_rules(min_score=90, admin_village_people="all")
     row = one(rules, hazard_dist_m=150.0)
     assert row["reasons_zh"] == "距地质灾害隐患区 150 m，不超过 200 m（地质灾害威胁）"
     assert row["reasons_en"] == "150 m from a geological hazard zone, within 200 m (hazard threat)"
@@ -105,7 +106,7 @@ def test_hazard_reason_names_distance_and_buffer_and_is_decisive():
     assert row["eligible"]  # decisive although 30 < 90
     inside = one(rules, hazard_dist_m=0.0, hazard_frac=0.25)
     assert "25%" in inside["reasons_zh"] and "25%" in inside["reasons_en"]
-    not_decisive = RelocationRules(min_score=90, hazard_decisive=False, admin_village_people="all")
+    not_decisive = national_rules(min_score=90, hazard_decisive=False, admin_village_people="all")
     assert not one(not_decisive, hazard_dist_m=150.0)["eligible"]
 
 
@@ -228,13 +229,11 @@ def test_protected_rule(inside, kind, expected):
 
 
 def test_protected_reason_and_decisive():
-    row = one(
-        RelocationRules(min_score=100), in_protected=True, protected_kind="ecological_redline"
-    )
+    row = one(national_rules(min_score=100), in_protected=True, protected_kind="ecological_redline")
     assert row["eligible"]
     assert "生态保护红线" in row["reasons_zh"]
     assert "ecological redline" in row["reasons_en"]
-    kinds = RelocationRules(protected_kinds=("basic_farmland",))
+    kinds = national_rules(protected_kinds=("basic_farmland",))
     assert state(one(kinds, in_protected=True, protected_kind="basic_farmland"), "PROTECTED") == (
         "triggered"
     )
@@ -328,7 +327,7 @@ def test_score_and_reason_weights_default():
 
 def test_score_is_scaled_to_100():
     # weights 2,1,1,1,1,1,1 -> total 8; STEEP alone = 100 * 1 / 8 = 12.5
-    rules = RelocationRules(
+    rules = national_rules(
         hazard_weight=2, high_cold_weight=1, steep_weight=1, remote_weight=1,
         small_poor_weight=1, protected_weight=1, repair_weight=1, min_score=25,
     )  # fmt: skip
@@ -417,18 +416,25 @@ def test_boolean_column_with_garbage_text():
 # ----------------------------------------------------------------------------- settings
 def test_from_dict_refuses_unknown_keys_and_lists_valid_ones():
     with pytest.raises(PolicyError, match=r"'hazard_bufer_m'.*valid keys.*hazard_buffer_m"):
-        RelocationRules.from_dict({"hazard_bufer_m": 300})
+        RelocationRules.from_dict({**national_rules().to_dict(), "hazard_bufer_m": 300})
+    with pytest.raises(PolicyError, match=r"missing key 'min_score'"):
+        RelocationRules.from_dict({"hazard_buffer_m": 300})  # no default in code
 
 
 def test_from_dict_accepts_toml_types_and_round_trips():
     rules = RelocationRules.from_dict(
-        {"hazard_buffer_m": 300, "protected_kinds": ["ecological_redline"], "steep_decisive": True}
+        {
+            **national_rules().to_dict(),
+            "hazard_buffer_m": 300,
+            "protected_kinds": ["ecological_redline"],
+            "steep_decisive": True,
+        }
     )
     assert rules.hazard_buffer_m == 300.0 and isinstance(rules.hazard_buffer_m, float)
     assert rules.protected_kinds == ("ecological_redline",)
     assert rules.rule("STEEP").decisive
     assert RelocationRules.from_dict(rules.to_dict()) == rules
-    assert RelocationRules.from_dict({}) == RelocationRules()
+    assert RelocationRules.from_dict(national_rules().to_dict()) == national_rules()
 
 
 @pytest.mark.parametrize(
@@ -449,7 +455,7 @@ def test_from_dict_accepts_toml_types_and_round_trips():
 )  # fmt: skip
 def test_bad_settings_are_refused(d, match):
     with pytest.raises(PolicyError, match=match):
-        RelocationRules.from_dict(d)
+        RelocationRules.from_dict({**national_rules().to_dict(), **d})
 
 
 def test_rule_lookup_and_table():
@@ -487,7 +493,7 @@ def test_invariants(rows, w, min_score):
     rows = [{k: (np.nan if v is None and k != "protected_kind" else v) for k, v in r.items()}
             for r in rows]  # fmt: skip
     prefixes = ("hazard", "protected", "high_cold", "steep", "remote", "small_poor", "repair")
-    rules = RelocationRules(
+    rules = national_rules(
         min_score=min_score, **{f"{p}_weight": float(x) for p, x in zip(prefixes, w, strict=True)}
     )
     out = screen(frame(*rows), rules=rules)
@@ -516,7 +522,7 @@ def test_invariants(rows, w, min_score):
 def test_default_moves_registered_poor_of_admin_villages_and_whole_hamlets():
     """易地扶贫搬迁 targets 建档立卡 people: an eligible administrative village moves its
     registered poor by default; a hamlet (自然村) row moves whole."""
-    rules = RelocationRules()
+    rules = national_rules()
     df = frame(
         {"village_id": "adm", "hazard_dist_m": 0.0, "population": 1200, "poor_population": 90},
         {
@@ -532,7 +538,7 @@ def test_default_moves_registered_poor_of_admin_villages_and_whole_hamlets():
     out = screen(df, rules=rules).set_index("village_id")
     assert out.loc["adm", "people_to_move"] == 90
     assert out.loc["ham", "people_to_move"] == 80
-    everyone = screen(df, rules=RelocationRules(admin_village_people="all")).set_index("village_id")
+    everyone = screen(df, rules=national_rules(admin_village_people="all")).set_index("village_id")
     assert everyone.loc["adm", "people_to_move"] == 1200 - 80  # hamlet people are counted once
     with pytest.raises(PolicyError, match="admin_village_people"):
-        RelocationRules(admin_village_people="some")
+        national_rules(admin_village_people="some")

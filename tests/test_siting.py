@@ -473,6 +473,7 @@ def test_suitability_to_sites_respects_exclusions():
         shape=shape,
         transform=tr,
         slope_deg=slope,
+        slope_limit_deg=14.04,
         hazard_geoms=[hazard],
         hazard_radius_m=[100.0],
         hazard_buffer_m=200.0,

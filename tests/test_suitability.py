@@ -12,8 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.suitability import (
-    CJJ83_SLOPE_LIMIT_DEG,
-    SuitabilityParams,
     ahp_weights,
     exclusion_mask,
     monte_carlo_weights,
@@ -21,6 +19,7 @@ from geo.suitability import (
     suitability,
 )
 from layers.errors import LayerSchemaError, PolicyError
+from tests.conftest import national_settings
 
 # Saaty, T. L. (2008). "Decision making with the analytic hierarchy process."
 # Int. J. Services Sciences 1(1): 83-98, the relative consumption of drinks in the USA.
@@ -205,7 +204,7 @@ def test_exclusion_slope_protected_water_outside():
         shape=shape,
         transform=tr,
         slope_deg=slope,
-        slope_limit_deg=SuitabilityParams().slope_limit_deg,
+        slope_limit_deg=national_settings().sites.slope_limit_deg,
         protected_geoms=[protected],
         water_geoms=[water],
         outside_mask=outside,
@@ -215,8 +214,10 @@ def test_exclusion_slope_protected_water_outside():
     assert m[8, 0] and m[8, 1] and not m[8, 2] and not m[7, 0]
     assert m[:, 7].all() and not m[3, 6]
     assert m[9].all()
-    assert SuitabilityParams().slope_limit_deg == pytest.approx(math.degrees(math.atan(0.25)))
-    assert CJJ83_SLOPE_LIMIT_DEG == pytest.approx(14.036, abs=1e-3)
+    # CJJ 83-2016: a 25 % grade, atan(0.25) in degrees, stated in the national profile
+    assert national_settings().sites.slope_limit_deg == pytest.approx(
+        math.degrees(math.atan(0.25)), abs=0.01
+    )
 
 
 def test_exclusion_errors():
@@ -233,6 +234,8 @@ def test_exclusion_errors():
         exclusion_mask(shape=shape, transform=tr, hazard_buffer_m=-5)
     with pytest.raises(LayerSchemaError, match=r"slope_deg has shape \(3, 3\)"):
         exclusion_mask(shape=shape, transform=tr, slope_deg=np.zeros((3, 3)))
+    with pytest.raises(PolicyError, match="slope_deg given without slope_limit_deg"):
+        exclusion_mask(shape=shape, transform=tr, slope_deg=np.zeros(shape))
 
 
 def test_monte_carlo_weights_matrix():

@@ -32,6 +32,7 @@ from dashboard.scenario import (
     merge_overrides,
     param_format,
     progress_adapter,
+    run_relocation_scenario,
     scenario_metrics,
 )
 from dashboard.state import config, get_plan, lang, plan_dir
@@ -379,14 +380,6 @@ def run_scenario(set_progress, _n, values, pids, lg):
     plan = get_plan()
     base = baseline_metrics(plan)
     empty = {"type": "FeatureCollection", "features": []}
-    try:
-        from scripts.pipeline import run_relocation_scenario
-    except ImportError:
-        return (
-            compare_table(base, None, lg),
-            empty,
-            html.Div(t("scenario_unavailable", lg), className="alert"),
-        )
     overrides = merge_overrides(
         config().scenario_base, build_overrides([p["name"] for p in pids], values)
     )
@@ -403,13 +396,11 @@ def run_scenario(set_progress, _n, values, pids, lg):
             empty,
             html.Div(f"{t('scenario_failed', lg)}{exc}", className="alert"),
         )
-    summary = getattr(res, "summary", None) or {}
-    sites = getattr(res, "sites", None)
-    alloc = getattr(res, "allocation", None)
-    scen = scenario_metrics(summary, sites, alloc)
+    sites = res.sites
+    scen = scenario_metrics(res.summary, sites, res.allocation)
     gj = empty
-    if sites is not None and len(sites):
-        gj = to_geojson(sites.to_crs("EPSG:4326"), columns={"name": "label"})
+    if len(sites):
+        gj = to_geojson(sites, columns={"name": "label"})
     set_progress(("100", "100"))
     return compare_table(base, scen, lg), gj, html.Div("✓", className="summary-line")
 

@@ -64,7 +64,7 @@ def plan_dir(tmp_path_factory) -> tuple[Path, str]:
         if run_pipeline is not None and (ROOT / "data" / "demo" / "workspace.toml").is_file():
             run_pipeline(ROOT / "data" / "demo", demo, progress=False)
             return demo, "demo"
-    from dashboard.sample_plan import write_sample_plan
+    from tests.sample_plan import write_sample_plan
 
     return write_sample_plan(tmp_path_factory.mktemp("browser") / "plan", n_villages=40), "sample"
 

@@ -1,24 +1,26 @@
-"""A tiny synthetic plan directory that follows the plan output contract.
+"""A tiny synthetic plan directory, written through the plan contract.
 
-Used by the dashboard's tests (and to develop pages before a real plan exists).  Every
-value is synthetic.  ``write_sample_plan(out_dir, seed=0)`` writes plan.gpkg (EPSG:4490),
-rasters/, indicators.json and manifest.json.
+Used by the dashboard's unit tests. Every value is synthetic. ``write_sample_plan(out_dir,
+seed=0)`` builds a :class:`layers.plan.PlanOutput` and writes it with
+:func:`layers.plan.write_plan`, so it is checked against the same declaration as a real
+plan (a layer missing a declared column is refused).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
+from pyproj import CRS
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, box
 
 from layers.catalogue import TRAVEL_KINDS
+from layers.grid import Grid
+from layers.plan import PlanOutput, write_plan
 
 METRIC_CRS = "EPSG:4545"  # CGCS2000 3-degree Gauss-Kruger, central meridian 108E
 X0, Y0 = 480_000.0, 2_960_000.0  # upper-left corner, about 107.8E 26.7N
@@ -98,21 +100,6 @@ def _dem() -> np.ndarray:
     return z.astype("float32")
 
 
-def _write_raster(path: Path, arr: np.ndarray) -> None:
-    profile = {
-        "driver": "GTiff",
-        "height": arr.shape[0],
-        "width": arr.shape[1],
-        "count": 1,
-        "dtype": "float32",
-        "crs": METRIC_CRS,
-        "transform": from_origin(X0, Y0, CELL, CELL),
-        "nodata": np.nan,
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(arr.astype("float32"), 1)
-
-
 def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 40) -> Path:
     """Write a small synthetic plan directory.
 
@@ -131,17 +118,12 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
         ``out_dir``.
     """
     out = Path(out_dir)
-    (out / "rasters").mkdir(parents=True, exist_ok=True)
-    (out / "tables").mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
-    gpkg = out / "plan.gpkg"
-    if gpkg.exists():
-        gpkg.unlink()
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    rasters: dict[str, np.ndarray] = {}
 
     def save(gdf: gpd.GeoDataFrame, name: str) -> None:
-        gdf.set_crs(METRIC_CRS, allow_override=True).to_crs("EPSG:4490").to_file(
-            gpkg, layer=name, driver="GPKG"
-        )
+        layers[name] = gdf.set_crs(METRIC_CRS, allow_override=True)
 
     # villages ---------------------------------------------------------------
     xy = _xy(rng, n_villages)
@@ -220,6 +202,7 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     v["unhardened_km"] = np.where(
         v["road_access"] == "gap", rng.uniform(0.5, 6, n_villages), 0
     ).round(2)
+    v["unknown_surface_km"] = np.where(v["road_access"] == "unknown", 1.0, 0.0)
     v["in_water_service_area"] = rng.random(n_villages) < 0.5
     v["nearest_water_id"] = [f"W{rng.integers(0, 6)}" for _ in range(n_villages)]
     for kind in TRAVEL_KINDS:
@@ -291,9 +274,11 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
     gaps["people_served"] = rng.integers(100, 3000, len(gaps))
     gaps["people_per_km"] = (gaps["people_served"] / gaps["length_km"]).round(1)
     gaps["rank"] = gaps["people_per_km"].rank(ascending=False, method="first").astype(int)
+    gaps["gap_id"] = [f"G{i + 1}" for i in range(len(gaps))]
     save(
         gaps[
             [
+                "gap_id",
                 "township",
                 "length_km",
                 "villages_served",
@@ -418,6 +403,7 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
             "travel_min_school": [4.0, 7.0],
             "travel_min_industrial_park": [20.0, 35.0],
             "robustness_frac": [0.9, 0.6],
+            "opened": [True, False],
         },
         geometry=[Point(p).buffer(200) for p in spts],
         crs=METRIC_CRS,
@@ -438,33 +424,25 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
 
     # rasters -------------------------------------------------------------------
     dem = _dem()
-    _write_raster(out / "rasters" / "dem.tif", dem)
+    rasters["dem"] = dem
     gy, gx = np.gradient(np.nan_to_num(dem, nan=800.0), CELL)
     slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype("float32")
     slope[np.isnan(dem)] = np.nan
-    _write_raster(out / "rasters" / "slope_deg.tif", slope)
+    rasters["slope_deg"] = slope
     yy, xx = np.mgrid[0:NY, 0:NX]
     for i, kind in enumerate(TRAVEL_KINDS):
         tt = (np.hypot(xx - 40 - 10 * i, yy - 80) * 0.8).astype("float32")
         tt[np.isnan(dem)] = np.nan
-        _write_raster(out / "rasters" / f"travel_min_{kind}.tif", tt)
+        rasters[f"travel_min_{kind}"] = tt
     suit = np.clip(1 - slope / 30, 0, 1).astype("float32")
     suit[slope > 25] = np.nan
-    _write_raster(out / "rasters" / "suitability.tif", suit)
-
-    (out / "indicators.json").write_text(
-        json.dumps(
-            {
-                "name": "national",
-                "title": "国家贫困村退出标准（示例）",
-                "kind": "village",
-                "indicators": INDICATORS,
-            },
-            ensure_ascii=False,
-            indent=1,
-        ),
-        encoding="utf-8",
-    )
+    rasters["suitability"] = suit
+    indicators = {
+        "name": "national",
+        "title": "国家贫困村退出标准（示例）",
+        "kind": "village",
+        "indicators": INDICATORS,
+    }
     summary = {
         "villages": n_villages,
         "exit_ready": int((v["blocker_class"] == "ready").sum()),
@@ -493,10 +471,18 @@ def write_sample_plan(out_dir: Path | str, *, seed: int = 0, n_villages: int = 4
         ],
         "parameters": {"capacity_factor": 1.0, "n_sites": 2},
         "stages": {"terrain": 0.1, "access": 0.2, "indicators": 0.05, "relocation": 0.1},
-        "outputs": ["plan.gpkg"],
         "summary": summary,
     }
-    (out / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+    write_plan(
+        out,
+        PlanOutput(
+            grid=Grid((NY, NX), from_origin(X0, Y0, CELL, CELL), CRS.from_user_input(METRIC_CRS)),
+            layers=layers,
+            rasters=rasters,
+            tables={},
+            tables_zh={},
+            indicators=indicators,
+            manifest=manifest,
+        ),
     )
     return out
