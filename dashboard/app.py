@@ -8,16 +8,21 @@ that reads the plan through :mod:`dashboard.state`.
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 
 import dash
+import morecantile
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
+from flask import Response, abort
 
 from dashboard import ids, state
-from dashboard.components import PAGES, navbar
+from dashboard.components import PAGES, navbar, village_data
 from dashboard.i18n import t
-from dashboard.state import DashboardConfig, lang, set_fallback
-from dashboard.tiles import register_tiles
+from dashboard.plan import plan_status
+from dashboard.state import DashboardConfig, get_plan, lang, set_fallback
+from dashboard.tiles import register_tiles, render_tile
+from layers.errors import AnjuError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -90,10 +95,6 @@ def warm_tiles(plan, *, zooms: tuple[int, ...] = (9, 10, 11), max_tiles: int = 8
 
     Returns the number of tiles rendered (0 without a DEM).
     """
-    import morecantile
-
-    from dashboard.tiles import render_tile
-
     if "dem" not in plan.rasters:
         return 0
     (s, w), (n, e) = plan.bounds
@@ -110,19 +111,12 @@ def warm_tiles(plan, *, zooms: tuple[int, ...] = (9, 10, 11), max_tiles: int = 8
 
 def _warm(app: dash.Dash) -> None:
     """Load the plan and its map payloads in the background so the first page is quick."""
-    import threading
-
-    from dashboard.components import village_data
-    from dashboard.plan import plan_status
-    from layers.errors import AnjuError
 
     def run() -> None:
         with app.server.app_context():
             if plan_status(state.plan_dir())[0] == "missing":
                 return
             try:
-                from dashboard.state import get_plan
-
                 plan = get_plan()
                 village_data(plan)
             except AnjuError:
@@ -134,14 +128,11 @@ def _warm(app: dash.Dash) -> None:
 
 def _register_briefing_map(server) -> None:
     """``/briefing/map.png``: the printable readiness map (rendered once per plan and language)."""
-    from flask import Response, abort
-
-    from layers.errors import AnjuError
 
     @server.route("/briefing/map.png")
     def _briefing_map():  # pragma: no cover - exercised via HTTP
+        # deferred: the briefing module loads matplotlib (about 1 s), needed only for this route
         from dashboard.briefing import render_map_png
-        from dashboard.state import get_plan
 
         try:
             plan = get_plan()

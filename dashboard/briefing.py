@@ -8,6 +8,7 @@ and the county and township boundaries.  Chinese text needs a CJK font (Debian:
 from __future__ import annotations
 
 import io
+import textwrap
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -261,8 +262,6 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
         ax2 = fig2.add_axes([0.06, 0.36, 0.88, 0.60])
         _draw_map(ax2, plan, lg)
         # the data's provenance in full, under the map: inputs with checksums, policy, CRS, stage times
-        import textwrap
-
         prov = [
             w
             for line in provenance_lines(plan.manifest, lg)

@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 
 from dashboard.plan import PERSONAL_COLUMNS, json_value
+from dashboard.viewmodels import to_geojson
 
 
 def _table(df: pd.DataFrame) -> pd.DataFrame:
@@ -32,8 +33,6 @@ def to_xlsx_bytes(df: pd.DataFrame, *, sheet: str = "data") -> bytes:
 
 def to_geojson_bytes(gdf: gpd.GeoDataFrame) -> bytes:
     """A GeoJSON FeatureCollection in EPSG:4326 (UTF-8, Chinese kept readable)."""
-    from dashboard.viewmodels import to_geojson
-
     g = gdf.drop(columns=[c for c in PERSONAL_COLUMNS if c in gdf.columns])
     if g.crs is not None and g.crs.to_epsg() != 4326:
         g = g.to_crs("EPSG:4326")

@@ -9,6 +9,7 @@ The households table is never read here: personal data must not reach the browse
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import shapely
 
 from layers.catalogue import PERSONAL_COLUMNS, TRAVEL_KINDS
 from layers.errors import LayerNotFoundError, LayerSchemaError
-from layers.plan import BUILD_COMMAND, PLAN_LAYERS, open_plan
+from layers.plan import BUILD_COMMAND, PLAN_FORMAT, PLAN_LAYERS, open_plan
 
 WEB_CRS = "EPSG:4326"
 
@@ -128,7 +129,8 @@ def plan_status(plan_dir: Path, *, root: Path | None = None) -> tuple[str, str]:
     -------
     (status, detail)
         ``status`` is ``"ok"``, ``"missing"`` (no plan.gpkg), or ``"outdated"`` (an input
-        listed in manifest.json is newer than the manifest and its sha256 changed);
+        listed in manifest.json is newer than the manifest and its sha256 changed, or the
+        plan was written in an older layout than :data:`layers.plan.PLAN_FORMAT`);
         ``detail`` names the file.
     """
     plan_dir = Path(plan_dir)
@@ -138,9 +140,16 @@ def plan_status(plan_dir: Path, *, root: Path | None = None) -> tuple[str, str]:
     man = plan_dir / "manifest.json"
     if man.is_file():
         try:
-            inputs = json.loads(man.read_text(encoding="utf-8")).get("inputs") or []
+            manifest = json.loads(man.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             return "ok", ""
+        if manifest.get("plan_format") != PLAN_FORMAT and "inputs" in manifest:
+            # a plan the pipeline wrote in an older layout: rebuild it
+            return (
+                "outdated",
+                f"{man} (plan format {manifest.get('plan_format', 1)}, expected {PLAN_FORMAT})",
+            )
+        inputs = manifest.get("inputs") or []
         t0 = man.stat().st_mtime
         for item in inputs:
             p = Path(str(item.get("path", "")))
@@ -156,8 +165,6 @@ def _same_sha(path: Path, sha: str | None) -> bool:
     checkout, does not make a plan outdated)."""
     if not sha:
         return False
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

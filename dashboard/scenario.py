@@ -60,9 +60,7 @@ AHP_FACTORS: tuple[str, ...] = (
 #: importances (1..9) of each factor, turned into a consistent AHP pairwise matrix.
 PARAMS: tuple[Param, ...] = (
     Param("min_score", "搬迁评分门槛", "Relocation score threshold", 0, 100, 5, "relocation"),
-    Param(
-        "hazard_buffer_m", "地灾影响距离（米）", "Hazard buffer (m)", 0, 1000, 50, "relocation"
-    ),
+    Param("hazard_buffer_m", "地灾影响距离（米）", "Hazard buffer (m)", 0, 1000, 50, "relocation"),
     Param(
         "steep_frac", "陡坡（>25°）占比门槛", "Steep-land share threshold", 0, 1, 0.05, "relocation"
     ),

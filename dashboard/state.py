@@ -7,11 +7,15 @@ callbacks, which run outside any Flask request.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flask import current_app, has_app_context, has_request_context, request
+
 from dashboard.i18n import DEFAULT_LANG, LANGS
+from dashboard.plan import load_plan
 
 LANG_COOKIE = "anju_lang"
 _FALLBACK: dict[str, Any] = {}
@@ -78,8 +82,6 @@ class DashboardConfig:
         ValueError
             Unreadable TOML, or unknown keys (named, with the valid ones).
         """
-        import tomllib
-
         path = Path(path)
         try:
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -95,8 +97,6 @@ def set_fallback(plan_dir: Path, config: DashboardConfig) -> None:
 
 
 def _flask_config() -> dict | None:
-    from flask import current_app, has_app_context
-
     return current_app.config if has_app_context() else None
 
 
@@ -118,8 +118,6 @@ def config() -> DashboardConfig:
 
 def lang() -> str:
     """The language of this request (cookie ``anju_lang``), ``zh`` by default."""
-    from flask import has_request_context, request
-
     if has_request_context():
         v = request.cookies.get(LANG_COOKIE, DEFAULT_LANG)
         return v if v in LANGS else DEFAULT_LANG
@@ -128,7 +126,5 @@ def lang() -> str:
 
 def get_plan():
     """Load the current plan (cached); raises the loader's errors."""
-    from dashboard.plan import load_plan
-
     c = config()
     return load_plan(plan_dir(), simplify_m=c.simplify_m, precision=c.precision)

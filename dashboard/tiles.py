@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from flask import Response, abort
 from matplotlib import colormaps
 from PIL import Image
 from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
@@ -224,7 +225,6 @@ def register_tiles(server, rasters_dir_getter) -> None:
     rasters_dir_getter : callable
         Returns the current plan's ``rasters`` directory.
     """
-    from flask import Response, abort
 
     @server.route("/tiles/<layer>/<int:z>/<int:x>/<int:y>.png")
     def _tile(layer: str, z: int, x: int, y: int):  # pragma: no cover - exercised via HTTP

@@ -239,6 +239,12 @@ def mask_phone(value: object) -> object:
     return "*" * len(digits)
 
 
+def _mask_all(value: object) -> object:
+    """Every character starred (a personal column no specific masker knows)."""
+    text = _as_text(value)
+    return value if text is None else "*" * len(text)
+
+
 _MASKERS = {"head_name": mask_name, "id_number": mask_id_number, "phone": mask_phone}
 
 
@@ -280,10 +286,6 @@ def mask_personal(
             elif "name" in col:
                 masker = mask_name
             else:
-
-                def masker(v: object) -> object:
-                    t = _as_text(v)
-                    return v if t is None else "*" * len(t)
-
+                masker = _mask_all
         out[col] = out[col].astype(object).map(masker)
     return out

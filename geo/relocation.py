@@ -77,6 +77,7 @@ import pandas as pd
 
 from layers.errors import LayerSchemaError
 from layers.settings import RULE_CODES, RelocationRules, RuleInfo
+from layers.tristate import to_tristate
 
 __all__ = [
     "RULE_CODES",
@@ -133,28 +134,17 @@ def _num(df: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def _tri(df: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
-    """Column as three-valued boolean: (value, known). Absent column: all unknown."""
+    """Column as three-valued boolean: (value, known). Absent column: all unknown.
+
+    Read through :func:`layers.tristate.to_tristate`, which raises
+    :class:`~layers.errors.LayerSchemaError` for a value outside the yes/no vocabulary.
+    """
     n = len(df)
     if col not in df.columns:
         return np.zeros(n, bool), np.zeros(n, bool)
-    s = df[col]
-    known = ~s.isna().to_numpy()
-    value = np.zeros(n, bool)
-    for i, v in enumerate(s.to_numpy(dtype=object)):
-        if known[i]:
-            if isinstance(v, str):
-                low = v.strip().lower()
-                if low in ("true", "1", "yes", "y", "t", "是"):
-                    value[i] = True
-                elif low in ("false", "0", "no", "n", "f", "否"):
-                    value[i] = False
-                else:
-                    raise LayerSchemaError(
-                        f"villages: column {col!r} row {s.index[i]!r}: expected a boolean, "
-                        f"found {v!r}"
-                    )
-            else:
-                value[i] = bool(v)
+    s = to_tristate(df[col], where=f"villages.{col}")
+    known = s.notna().to_numpy(dtype=bool)
+    value = s.fillna(False).to_numpy(dtype=bool)
     return value, known
 
 
@@ -239,9 +229,10 @@ def _rule_protected(df: pd.DataFrame, r: RelocationRules) -> _Result:
         if not inside[i]:
             state[i] = 0
             continue
-        if kinds[i] is None:
+        kind = kinds[i]
+        if kind is None:
             continue  # inside something, but we cannot tell whether it counts
-        listed = [k.strip() for k in kinds[i].replace(";", ",").split(",") if k.strip()]
+        listed = [k.strip() for k in kind.replace(";", ",").split(",") if k.strip()]
         hits = [k for k in listed if k in wanted]
         if not hits:
             state[i] = 0
@@ -478,8 +469,8 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
     Raises
     ------
     LayerSchemaError
-        If ``village_id`` is missing, empty or duplicated, or a boolean column holds
-        text that is not a boolean.
+        If ``village_id`` is missing, empty or duplicated, or a yes/no column holds a
+        value outside the :mod:`layers.tristate` vocabulary.
     """
     if "village_id" not in villages.columns:
         raise LayerSchemaError(
@@ -537,8 +528,9 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
     reasons_zh, reasons_en, codes, weights, clauses, unknowns = [], [], [], [], [], []
     for i in range(n):
         hit = [c for j, c in enumerate(order) if triggered[i, j]]
-        reasons_zh.append("；".join(results[c][1][i] for c in hit))
-        reasons_en.append("; ".join(results[c][2][i] for c in hit))
+        # a rule sets both texts on every row it triggers, so nothing is dropped here
+        reasons_zh.append("；".join(t for c in hit if (t := results[c][1][i]) is not None))
+        reasons_en.append("; ".join(t for c in hit if (t := results[c][2][i]) is not None))
         codes.append(",".join(hit))
         weights.append(",".join(f"{c}:{round(points[c], 1):g}" for c in hit))
         clauses.append("；".join(info[c].clause for c in hit))

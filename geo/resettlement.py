@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -46,6 +47,15 @@ __all__ = [
 ]
 
 ProgressFn = Callable[[str, float], None]
+
+
+class _ModelArgs(TypedDict):
+    """The allocation model shared by the exact solve, the greedy baseline and robustness."""
+
+    p: int | None
+    max_return_min: float | None
+    township_penalty_min: float
+
 
 #: Factors computed here besides the travel-time rasters.
 RANGED_FACTORS: tuple[str, ...] = ("road_dist_m", "water_dist_m", "slope_deg")
@@ -490,7 +500,7 @@ def plan_resettlement(
     if progress:
         progress("allocation (HiGHS)", 0.55)
     p = sites.open_sites or None
-    model = {
+    model: _ModelArgs = {
         "p": p,
         "max_return_min": sites.max_return_min,
         "township_penalty_min": sites.township_penalty_min,

@@ -19,9 +19,11 @@ Travel minutes come from ``geo.access``; this module only reads the cost matrix.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import highspy
@@ -53,16 +55,13 @@ _UNPLACED_COLS = ["village_id", "people", "reason_code", "reason_en", "reason_zh
 # --------------------------------------------------------------------------- candidate sites
 
 
-def _quiet_highs():
+def _quiet_highs() -> highspy.Highs:
     """A ``highspy.Highs`` without its copyright banner on stdout.
 
     HiGHS prints the banner from C++ when the object is built, before any option can
     be set; it would break the pipeline's progress bar and a CLI's clean output. The
     process-level stdout is muted for that one call only.
     """
-    import os
-    import sys
-
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # no real stdout (captured, notebook)
@@ -373,6 +372,23 @@ class _Problem:
     split: bool
 
 
+#: A solution as :func:`_greedy_core` returns it and HiGHS takes it as a start:
+#: (village row, site column, people) rows, open-site mask, left-out village rows and
+#: the people each of them leaves out.
+_Start = tuple[list[tuple[int, int, float]], np.ndarray, list[int], dict[int, int]]
+
+
+@dataclass(frozen=True)
+class _HighsOptions:
+    """Solver options of one :func:`_solve_highs` call (see :func:`allocate`)."""
+
+    time_limit_s: float
+    mip_gap: float
+    threads: int | None
+    presolve: str
+    start: _Start | None = None
+
+
 def _reason(code: str, vid: str, people: int, en: str, zh: str) -> dict:
     return {
         "village_id": vid,
@@ -550,6 +566,7 @@ def _result(
     method: str,
     notes: list[str],
 ) -> AllocationResult:
+    load: np.ndarray
     if rows:
         ii = np.array([r[0] for r in rows])
         jj = np.array([r[1] for r in rows])
@@ -606,16 +623,12 @@ _STATUS = {
 
 def _solve_highs(
     pb: _Problem,
+    opts: _HighsOptions,
     *,
     dummy: bool,
     unplaced_cap: float | None,
     phase_one: bool,
     relax: bool = False,
-    time_limit_s: float,
-    mip_gap: float,
-    threads: int | None,
-    presolve: str,
-    start: tuple | None = None,
 ) -> tuple[str, float, np.ndarray, np.ndarray, np.ndarray, bool]:
     """Build and solve one MIP. Returns status, gap, pair values, y, u, has_solution.
 
@@ -685,7 +698,7 @@ def _solve_highs(
         lo.append(np.full(m, -np.inf))
         hi.append(pb.cap.astype(float))
     r0 += m
-    if use_y:
+    if pb.p is not None:  # use_y
         # strong linking v_ij <= ub_ij y_j: tight LP bound for the p-median
         rows_r += [r0 + np.arange(k), r0 + np.arange(k)]
         rows_c += [np.arange(k), k + jj]
@@ -721,11 +734,11 @@ def _solve_highs(
     a.sort_indices()
     h = _quiet_highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("time_limit", float(opts.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
     h.setOptionValue("random_seed", 0)
-    if threads is not None:
-        h.setOptionValue("threads", int(threads))
+    if opts.threads is not None:
+        h.setOptionValue("threads", int(opts.threads))
     lp = highspy.HighsLp()
     lp.num_col_ = ncol
     lp.num_row_ = r0
@@ -743,8 +756,9 @@ def _solve_highs(
     lp.a_matrix_.num_row_ = r0
     if not relax:
         lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol
-    h.setOptionValue("presolve", presolve)
+    h.setOptionValue("presolve", opts.presolve)
     h.passModel(lp)
+    start = opts.start
     if start is not None:
         x0 = _start_vector(pb, start, ii, jj, act, use_y=use_y, dummy=dummy)
         left_w = float(x0[k + n_y :] @ u_weight) if dummy else 0.0
@@ -784,29 +798,29 @@ def _rows_cost(pb: _Problem, rows: list[tuple[int, int, float]]) -> float:
 
 
 def _lp_rounding_start(
-    pb: _Problem, greedy: tuple, *, time_limit_s: float, opts: dict
-) -> tuple | None:
+    pb: _Problem, greedy: _Start, *, time_limit_s: float, opts: _HighsOptions
+) -> _Start | None:
     """A better first incumbent for the p-median: LP relaxation -> open the p sites with the
     largest y (locked first) -> solve the assignment to those sites as a smaller MIP.
     Returns a start tuple like :func:`_greedy_core` if it beats the greedy one, else None."""
     t0 = time.perf_counter()
-    o = {**opts, "start": None, "time_limit_s": time_limit_s}
+    o = replace(opts, start=None, time_limit_s=time_limit_s)
     st, _, _, y, _, has = _solve_highs(
-        pb, dummy=False, unplaced_cap=None, phase_one=False, relax=True, **o
+        pb, o, dummy=False, unplaced_cap=None, phase_one=False, relax=True
     )
     if not has or st != "optimal":
         return None
     score = np.where(pb.locked, np.inf, y)
     open_mask = np.zeros(len(pb.sid), bool)
     open_mask[np.argsort(-score, kind="stable")[: pb.p]] = True
-    sub = _Problem(**{**pb.__dict__, "allowed": pb.allowed & open_mask[None, :], "p": None})
-    o["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 0.1)
+    sub = replace(pb, allowed=pb.allowed & open_mask[None, :], p=None)
+    o = replace(o, time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.1))
     # The assignment LP has a basic optimum with at most (#sites) fractional villages:
     # keep the integral ones, place the rest greedily in the room left.
     st2, _, v, _, _, has2 = _solve_highs(
-        sub, dummy=False, unplaced_cap=None, phase_one=False, relax=True, **o
+        sub, o, dummy=False, unplaced_cap=None, phase_one=False, relax=True
     )
-    rows = []
+    rows: list[tuple[int, int, float]] = []
     if has2 and st2 == "optimal":
         ii, jj = np.nonzero(sub.allowed)
         whole = v > 1 - 1e-6 if not pb.split else np.zeros(len(v), bool)
@@ -825,10 +839,13 @@ def _lp_rounding_start(
                     room[j] -= pb.people[i]
                     break
     if pb.split or not rows or len(rows) < pb.active.sum():
-        o["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 0.1)
-        o["mip_gap"] = max(opts["mip_gap"], 2e-3)  # a start, not the answer
+        o = replace(
+            o,
+            time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.1),
+            mip_gap=max(opts.mip_gap, 2e-3),  # a start, not the answer
+        )
         st3, _, v3, _, _, has3 = _solve_highs(
-            sub, dummy=False, unplaced_cap=None, phase_one=False, **o
+            sub, o, dummy=False, unplaced_cap=None, phase_one=False
         )
         if not has3:
             return None
@@ -845,7 +862,7 @@ def _lp_rounding_start(
 
 def _start_vector(
     pb: _Problem,
-    start: tuple,
+    start: _Start,
     ii: np.ndarray,
     jj: np.ndarray,
     act: np.ndarray,
@@ -963,7 +980,7 @@ def allocate(
     demand_total = int(pb.people[act].sum())
     usable = _usable_capacity(pb)
     start = _greedy_core(pb) if warm_start and len(act) else None
-    opts = dict(
+    opts = _HighsOptions(
         time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, presolve=presolve, start=start
     )
     if (
@@ -979,17 +996,19 @@ def allocate(
                 f"start: LP rounding {_rows_cost(pb, better[0]):.6g} "
                 f"(greedy {_rows_cost(pb, start[0]):.6g})"
             )
-            opts["start"] = better
-        opts["time_limit_s"] = max(time_limit_s - (time.perf_counter() - t0), 1e-3)
+            opts = replace(opts, start=better)
+        opts = replace(opts, time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 1e-3))
     if len(act) == 0:
         open_mask = pb.locked.copy()
         return _result(
             pb, [], open_mask, [], status="optimal", gap=0.0, t0=t0, method="highs", notes=notes
         )
-    status, gap, v, y, u, has = ("infeasible", math.inf, None, None, None, False)
+    # v, y, u stay empty unless a solve below finds a solution (has)
+    empty = np.zeros(0)
+    status, gap, v, y, u, has = "infeasible", math.inf, empty, empty, empty, False
     if demand_total <= usable:
         status, gap, v, y, u, has = _solve_highs(
-            pb, dummy=False, unplaced_cap=None, phase_one=False, **opts
+            pb, opts, dummy=False, unplaced_cap=None, phase_one=False
         )
     if status == "infeasible" or demand_total > usable:
         notes.append(
@@ -997,7 +1016,7 @@ def allocate(
             "phase 1 minimised people left out, phase 2 travel time"
         )
         s1, g1, _, _, u1, has1 = _solve_highs(
-            pb, dummy=True, unplaced_cap=None, phase_one=True, **opts
+            pb, opts, dummy=True, unplaced_cap=None, phase_one=True
         )
         if not has1:
             notes.append(f"phase 1 found no solution ({s1})")
@@ -1007,7 +1026,7 @@ def allocate(
             left_out = float(np.round(u1 @ w))
             notes.append(f"phase 1: {s1}, {left_out:g} people left out")
             status, gap, v, y, u, has = _solve_highs(
-                pb, dummy=True, unplaced_cap=left_out, phase_one=False, **opts
+                pb, opts, dummy=True, unplaced_cap=left_out, phase_one=False
             )
             if s1 != "optimal" and status == "optimal":
                 status, gap = s1, g1  # the number left out is only as good as phase 1
@@ -1042,15 +1061,13 @@ def allocate(
     if pb.split:
         for rec, i in zip(extra, left, strict=True):
             rec["people"] = int(pb.people[i] - placed[i])
-    open_mask = (np.round(y) > 0.5) if y is not None and len(y) else np.zeros(len(pb.sid), bool)
+    open_mask = (np.round(y) > 0.5) if len(y) else np.zeros(len(pb.sid), bool)
     return _result(
         pb, rows, open_mask, extra, status=status, gap=gap, t0=t0, method="highs", notes=notes
     )
 
 
-def _greedy_core(
-    pb: _Problem,
-) -> tuple[list[tuple[int, int, float]], np.ndarray, list[int], dict[int, int]]:
+def _greedy_core(pb: _Problem) -> _Start:
     """Greedy opening (with p) and assignment; returns rows, open mask, left-out rows and people."""
     act = np.flatnonzero(pb.active)
     demand_total = int(pb.people[act].sum())
@@ -1128,7 +1145,6 @@ def greedy_allocate(
     max_return_min: float | None = None,
     township_penalty_min: float = 0.0,
     split: bool = False,
-    **_ignored,
 ) -> AllocationResult:
     """Greedy baseline with the inputs and outputs of :func:`allocate`.
 
@@ -1136,7 +1152,8 @@ def greedy_allocate(
     lowers the uncapacitated population-weighted cost, among those that keep the open
     capacity able to reach the demand. Then place villages in descending size, each in
     its cheapest open site with room (split: fill the cheapest, then the next).
-    ``status`` is ``heuristic``, ``mip_gap`` NaN. Solver options are accepted and ignored.
+    ``status`` is ``heuristic``, ``mip_gap`` NaN. It takes no solver options: a misspelt
+    or solver-only keyword is a ``TypeError``, not silently ignored.
     """
     t0 = time.perf_counter()
     pb = _prepare(

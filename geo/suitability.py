@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import rasterio.features
@@ -466,7 +465,7 @@ def exclusion_mask(
     PolicyError
         If a buffer or the slope limit is negative.
     """
-    shape = tuple(int(s) for s in shape)
+    shape = (int(shape[0]), int(shape[1]))
     for name, val in (
         ("hazard_buffer_m", hazard_buffer_m),
         ("protected_buffer_m", protected_buffer_m),

@@ -400,8 +400,4 @@ TRACKTYPE_HARDENED = {
     "grade5": False,
 }
 
-BOOL_TRUE = frozenset({"true", "1", "yes", "y", "t", "是", "有", "达标", "通", "已通", "合格"})
-BOOL_FALSE = frozenset(
-    {"false", "0", "no", "n", "f", "否", "无", "未达标", "不达标", "未通", "不合格"}
-)
 BOOL_UNKNOWN = frozenset({"", "nan", "none", "null", "na", "<na>", "unknown", "未知", "不详", "-"})

@@ -9,7 +9,7 @@ inside China (EPSG:4534–4554, central meridians 75°E–135°E), UTM elsewhere
 from __future__ import annotations
 
 import geopandas as gpd
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from layers.errors import CRSError
 
@@ -137,8 +137,6 @@ def check_bounds(bounds: tuple[float, float, float, float], crs: CRS) -> str | N
     aou = crs.area_of_use
     if aou is None:
         return None
-    from pyproj import Transformer
-
     tr = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
     # Project the area of use and allow a wide margin (1 zone) before calling it wrong.
     ax0, ay0, ax1, ay1 = tr.transform_bounds(aou.west, aou.south, aou.east, aou.north)

@@ -42,6 +42,7 @@ from layers.grid import Grid
 from layers.settings import Settings, settings_from_dict
 
 __all__ = [
+    "PLAN_FORMAT",
     "PLAN_LAYERS",
     "PLAN_RASTERS",
     "PLAN_TABLES",
@@ -54,6 +55,11 @@ __all__ = [
     "open_plan",
     "write_plan",
 ]
+
+
+#: Version of the plan's layout; a reader refuses (and ``python app.py`` rebuilds) a plan
+#: of another version. 2: settings recorded in the manifest (``settings``).
+PLAN_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -216,8 +222,10 @@ _KIND_OK = {
     "float": lambda s: (
         pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) or s.isna().all()
     ),
+    # a GeoPackage boolean with NULLs (unknown) reads back as 1.0 / 0.0 / NaN
     "bool": lambda s: (
         pd.api.types.is_bool_dtype(s)
+        or (pd.api.types.is_float_dtype(s) and s.dropna().isin([0.0, 1.0]).all())
         or s.dropna().map(lambda v: isinstance(v, bool | np.bool_)).all()
     ),
     "any": lambda s: True,
@@ -452,6 +460,7 @@ def write_plan(out: str | Path, plan: PlanOutput) -> dict[str, Any]:
         outputs.append("indicators.json")
         stages = {**plan.manifest.get("stages", {}), "write": round(time.perf_counter() - t0, 3)}
         manifest = {
+            "plan_format": PLAN_FORMAT,
             **plan.manifest,
             "stages": stages,
             "crs_storage": STORAGE_CRS.to_string(),

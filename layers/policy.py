@@ -90,7 +90,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from layers.catalogue import HOUSEHOLD_FLAGS
 from layers.errors import PolicyError
@@ -449,7 +449,8 @@ def _unknown_fields(table: Mapping[str, Any], valid: tuple[str, ...], where: str
     ]
 
 
-def _is_number(x: Any) -> bool:
+def _is_number(x: object) -> TypeGuard[float]:
+    # TypeGuard, not TypeIs: a False answer (bool, NaN, text) says nothing about the type
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -507,12 +508,13 @@ def _build(raw: dict[str, Any], path: str, *, base: PolicyProfile | None = None)
         seen.add(ind.id)
         indicators.append(ind)
 
-    if inherited:
-        indicators = list(base.indicators)  # type: ignore[union-attr]
-    if kind == "scored" and indicators and all(i.weight is not None for i in indicators):
-        total = sum(float(i.weight) for i in indicators)  # type: ignore[arg-type]
+    if inherited and base is not None:
+        indicators = list(base.indicators)
+    weights = [i.weight for i in indicators if i.weight is not None]
+    if kind == "scored" and indicators and len(weights) == len(indicators):
+        total = sum(weights)
         if abs(total - 100.0) > 1e-6:
-            detail = ", ".join(f"{i.id}={i.weight:g}" for i in indicators)  # type: ignore[str-format]
+            detail = ", ".join(f"{i.id}={w:g}" for i, w in zip(indicators, weights, strict=True))
             problems.append(
                 f"weights of a scored profile must sum to 100, found {total:g} ({detail})"
             )
@@ -632,6 +634,8 @@ def _build_indicator(item: Any, pos: int, kind: str) -> tuple[Indicator | None, 
             problems.append(f"{where}: {key} must be a string, found {item[key]!r}")
     if problems:
         return None, problems
+    # with no problems the checks above have established both
+    assert isinstance(ident, str) and isinstance(rule, str)
     return (
         Indicator(
             id=ident,

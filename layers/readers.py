@@ -12,6 +12,7 @@ with the file and layer named. ``layers.validate`` checks content.
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ import rasterio
 from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from rasterio.transform import Affine
+from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from layers.catalogue import ROAD_CLASS_ALIASES
 from layers.errors import CRSError, LayerNotFoundError, LayerSchemaError
 
 VECTOR_SUFFIXES = {
@@ -297,8 +300,6 @@ def warp_dem(dem: Dem, dst_crs: CRS, *, resolution: float | None = None) -> Dem:
     The output resolution defaults to the source's cell size in metres at its centre
     (rounded to the metre), so a 3-arc-second SRTM tile becomes a ~90 m grid.
     """
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
-
     h, w = dem.z.shape
     x0, y0, x1, y1 = dem.bounds
     if resolution is None:
@@ -362,12 +363,8 @@ def osm_roads(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ``other_tags`` hstore text. Ways without a surface tag keep it unknown (the
     class rule may infer it, visibly, later).
     """
-    import re
-
     if "highway" not in frame.columns:
         raise LayerSchemaError("OSM lines layer has no highway column; is this the 'lines' layer?")
-    from layers.catalogue import ROAD_CLASS_ALIASES
-
     # construction, proposed, platform, raceway... are not roads people travel on.
     out = frame[frame["highway"].isin(list(ROAD_CLASS_ALIASES))].copy()
     tags = (

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from layers.catalogue import HOUSEHOLD_FLAGS
 from layers.errors import PolicyError
 from layers.policy import PROVINCE_GROUPS, PolicyProfile, load_policy
 
@@ -138,9 +139,8 @@ def _build(cls: type, section: str, raw: Mapping[str, Any], problems: list[str])
         return None
 
 
-def _m(**meta: Any) -> Any:
-    """Field with validation metadata (min, max, gt, choices, inf)."""
-    return field(metadata=meta)
+# Fields carry their validation in ``field(metadata=...)``: min, max, gt, choices, inf
+# (read by _check_value). Written out as ``field`` so type checkers see no default.
 
 
 @dataclass(frozen=True)
@@ -160,9 +160,9 @@ class WorkspaceParameters:
     """
 
     infer_surface_from_class: bool
-    village_catchment_radius_m: float = _m(gt=0)
-    road_snap_tolerance_m: float = _m(min=0)
-    cliff_slope_deg: float = _m(gt=0, max=90)
+    village_catchment_radius_m: float = field(metadata={"gt": 0})
+    road_snap_tolerance_m: float = field(metadata={"min": 0})
+    cliff_slope_deg: float = field(metadata={"gt": 0, "max": 90})
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,8 @@ class RoadSettings:
         Beyond this distance a village has no road.
     """
 
-    snap_tolerance_m: float = _m(min=0)
-    max_snap_m: float = _m(min=0)
+    snap_tolerance_m: float = field(metadata={"min": 0})
+    max_snap_m: float = field(metadata={"min": 0})
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class AccessSettings:
         (``hardened``, ``unhardened``, ``unknown``); see :attr:`road_speed_table`.
     """
 
-    walking: str = _m(choices=WALKING_MODELS)
+    walking: str = field(metadata={"choices": WALKING_MODELS})
     road_speeds_kmh: Any
 
     def __post_init__(self) -> None:
@@ -251,8 +251,8 @@ class HouseholdSettings:
         Household flags that must be met (两不愁三保障 and safe water).
     """
 
-    income_line_cny: float = _m(min=0)
-    income_line_year: int = _m(min=1949)
+    income_line_cny: float = field(metadata={"min": 0})
+    income_line_year: int = field(metadata={"min": 1949})
     income_line_note: str
     flags: tuple[str, ...]
 
@@ -288,27 +288,27 @@ class SiteSettings:
     factors: tuple[str, ...]
     ahp: Any
     ranges: Any
-    slope_limit_deg: float = _m(gt=0, max=90)
-    hazard_buffer_m: float = _m(min=0)
-    protected_buffer_m: float = _m(min=0)
-    water_buffer_m: float = _m(min=0)
+    slope_limit_deg: float = field(metadata={"gt": 0, "max": 90})
+    hazard_buffer_m: float = field(metadata={"min": 0})
+    protected_buffer_m: float = field(metadata={"min": 0})
+    water_buffer_m: float = field(metadata={"min": 0})
     all_touched: bool
-    cr_warning: float = _m(min=0)
-    site_threshold: float = _m(min=0, max=1)
-    site_min_area_ha: float = _m(min=0)
-    site_max_area_ha: float = _m(gt=0)
-    people_per_ha: float = _m(gt=0)
-    max_sites: int = _m(min=1)
-    open_sites: int = _m(min=0)
-    max_return_min: float = _m(gt=0)
-    township_penalty_min: float = _m(min=0)
-    capacity_factor: float = _m(gt=0)
-    time_limit_s: float = _m(gt=0)
-    mip_gap: float = _m(min=0, max=1)
-    cost_grid_factor: int = _m(min=1)
-    robustness_draws: int = _m(min=0)
-    mc_spread: float = _m(min=0)
-    robustness_seed: int = _m(min=0)
+    cr_warning: float = field(metadata={"min": 0})
+    site_threshold: float = field(metadata={"min": 0, "max": 1})
+    site_min_area_ha: float = field(metadata={"min": 0})
+    site_max_area_ha: float = field(metadata={"gt": 0})
+    people_per_ha: float = field(metadata={"gt": 0})
+    max_sites: int = field(metadata={"min": 1})
+    open_sites: int = field(metadata={"min": 0})
+    max_return_min: float = field(metadata={"gt": 0})
+    township_penalty_min: float = field(metadata={"min": 0})
+    capacity_factor: float = field(metadata={"gt": 0})
+    time_limit_s: float = field(metadata={"gt": 0})
+    mip_gap: float = field(metadata={"min": 0, "max": 1})
+    cost_grid_factor: int = field(metadata={"min": 1})
+    robustness_draws: int = field(metadata={"min": 0})
+    mc_spread: float = field(metadata={"min": 0})
+    robustness_seed: int = field(metadata={"min": 0})
 
     def __post_init__(self) -> None:
         problems = []
@@ -707,8 +707,6 @@ def _from_sections(profile: PolicyProfile, d: Mapping[str, Any]) -> Settings:
     except PolicyError as exc:
         problems.append(str(exc))
     if built["households"] is not None:
-        from layers.catalogue import HOUSEHOLD_FLAGS
-
         for f in built["households"].flags:
             if f not in HOUSEHOLD_FLAGS:
                 problems.append(
@@ -755,7 +753,7 @@ def load_settings(
         wrong type or out of range: every problem in one message, one line each.
     """
     profile = load_policy(policy, policies_dir=policies_dir)
-    sections = {k: dict(v) for k, v in profile.sections.items()}
+    sections: dict[str, Any] = {k: dict(v) for k, v in profile.sections.items()}
     sections["parameters"] = {**sections.get("parameters", {}), **dict(parameters or {})}
     sections["province_group"] = province_group
     return _from_sections(profile, sections)

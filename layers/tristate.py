@@ -123,11 +123,11 @@ def parse_tristate(value: Any, *, where: str = "") -> bool | None:
         the accepted vocabulary.
     """
     out = _parse_one(value)
-    if out is _BAD:
+    if isinstance(out, _Bad):  # _BAD is the only instance
         raise LayerSchemaError(
             f"{_prefix(where)}expected a yes/no value ({ACCEPTED}), found {value!r}"
         )
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _parse_series(series: pd.Series) -> tuple[pd.Series, np.ndarray]:

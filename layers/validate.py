@@ -40,13 +40,14 @@ def _listed(values) -> str:
 
 
 class _Collector:
-    def __init__(self, file: str, layer: str):
-        self.file, self.layer, self.items = file, layer, []
+    def __init__(self, file: str, layer: str) -> None:
+        self.file, self.layer = file, layer
+        self.items: list[Problem] = []
 
-    def error(self, message, *, row=None, column=None):
+    def error(self, message: str, *, row: str | None = None, column: str | None = None) -> None:
         self.items.append(Problem(self.file, self.layer, message, row=row, column=column))
 
-    def warn(self, message, *, row=None, column=None):
+    def warn(self, message: str, *, row: str | None = None, column: str | None = None) -> None:
         self.items.append(
             Problem(self.file, self.layer, message, row=row, column=column, severity="warning")
         )

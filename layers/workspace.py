@@ -27,6 +27,7 @@ does, once, with all of them.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
@@ -37,11 +38,19 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
+from rasterio.transform import rowcol
 
 from layers.catalogue import SPECS
 from layers.crs import choose_metric_crs
 from layers.errors import AnjuError, LayerNotFoundError, PolicyError, Problem, ValidationError
-from layers.readers import Dem, read_dem, read_vector
+from layers.readers import (
+    Dem,
+    osm_roads,
+    raster_crs_and_bounds,
+    read_dem,
+    read_vector,
+    warp_dem,
+)
 from layers.settings import Settings, load_settings
 from layers.validate import validate_layer
 
@@ -104,8 +113,6 @@ class LoadedWorkspace:
 
 
 def _unknown_keys(found, valid, where, file, problems):
-    import difflib
-
     for k in found:
         if k not in valid:
             hint = difflib.get_close_matches(k, sorted(valid), n=1)
@@ -149,8 +156,6 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
     sources: dict[str, LayerSource] = {}
     for kind, spec in (doc.get("layers") or {}).items():
         if kind not in SPECS:
-            import difflib
-
             hint = difflib.get_close_matches(kind, list(SPECS), n=1)
             problems.append(
                 Problem(
@@ -299,8 +304,6 @@ def load_workspace(
             problems.append(Problem(label, src.layer or kind, str(exc).split(": ", 1)[-1]))
             continue
         if kind == "roads" and str(src.path).lower().endswith((".pbf", ".osm")):
-            from layers.readers import osm_roads
-
             frame = osm_roads(frame)
         if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None and src.crs and src.x is None:
             # the user declared the CRS of a file that carries none (a Shapefile without .prj)
@@ -329,8 +332,6 @@ def load_workspace(
         except AnjuError as exc:
             problems.append(Problem(str(src.path), "dem", str(exc).split(": ", 1)[-1]))
     if crs is not None and dem is not None and CRS.from_user_input(dem.crs) != crs:
-        from layers.readers import warp_dem
-
         dem = warp_dem(dem, crs, resolution=dem.cellsize[0])
     layers: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {}
     for kind, frame in frames.items():
@@ -375,16 +376,15 @@ def _pick_crs(ws: Workspace, override, frames, problems) -> CRS | None:
                 return None
             return crs
     if "dem" in ws.sources:
-        from layers.readers import raster_crs_and_bounds
-
         try:
             dcrs, bounds = raster_crs_and_bounds(ws.sources["dem"].path)
         except AnjuError:
-            dcrs, bounds = None, None
-        if dcrs is not None and dcrs.is_projected:
-            return dcrs
-        if dcrs is not None:
-            return choose_metric_crs((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+            pass  # read_dem reports an unreadable DEM; the vector layers decide the CRS
+        else:
+            if dcrs is not None and dcrs.is_projected:
+                return dcrs
+            if dcrs is not None:
+                return choose_metric_crs((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
     for frame in frames.values():
         if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None and len(frame):
             c = frame.to_crs(4490).union_all().centroid
@@ -415,8 +415,6 @@ def _cross_checks(ws: Workspace, layers, dem: Dem | None, problems: list[Problem
                 )
             )
     if isinstance(v, gpd.GeoDataFrame) and dem is not None and len(v) and v.crs is not None:
-        from rasterio.transform import rowcol
-
         pts = v.geometry.representative_point()
         r, c = rowcol(dem.transform, pts.x.to_numpy(), pts.y.to_numpy())
         r, c = np.asarray(r), np.asarray(c)

@@ -10,11 +10,16 @@ Commands (a contract: DESIGN.md):
 
 Exit codes: 0 success, 2 bad input (one line per problem on stderr, no traceback,
 nothing half-written in OUT), 1 unexpected failure.
+
+Each command imports what it needs when it runs (geopandas, numba, dash): `anju --help`
+and `anju check` start in a fraction of the time `anju serve` takes.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import click
@@ -160,8 +165,6 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
     Counties are independent, so this is how a prefecture or province scales out on one
     machine; on a cluster, run `anju run` per county as separate jobs.
     """
-    from concurrent.futures import ProcessPoolExecutor
-
     workspaces = sorted(p.parent for p in root.glob("*/workspace.toml"))
     if (root / "workspace.toml").exists():
         workspaces.insert(0, root)
@@ -217,8 +220,6 @@ def entry() -> None:
     Input problems exit 2 inside the commands. Anything else is a bug in anju: the user
     gets one line saying so (exit 1) and the traceback only with ``ANJU_DEBUG=1``.
     """
-    import os
-
     try:
         main(standalone_mode=True)
     except KeyboardInterrupt:

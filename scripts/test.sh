@@ -3,6 +3,8 @@
 #  - Debian packages (when run as root and missing): chromium (browser tests), gdal-bin
 #    (gdaldem, the independent slope reference), fonts-noto-cjk (Chinese text in the briefing PDF)
 #  - a virtual environment .venv with anju and its test extras
+# Then the gates, in order: ruff check, ruff format --check, mypy on geo/ and layers/
+# (zero errors there), then pytest (arguments are passed to pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -23,4 +25,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[test]"
+echo "gate: ruff check"; .venv/bin/ruff check .
+echo "gate: ruff format --check"; .venv/bin/ruff format --check .
+echo "gate: mypy geo layers"; .venv/bin/mypy geo layers
 exec .venv/bin/python -m pytest "$@"

@@ -55,7 +55,9 @@ def plan_dir(tmp_path_factory) -> tuple[Path, str]:
     if choice not in ("", "sample"):
         return Path(choice), "demo"  # a plan written by the pipeline elsewhere
     if choice != "sample":
-        if (demo / "plan.gpkg").is_file():
+        from dashboard.plan import plan_status
+
+        if plan_status(demo, root=ROOT)[0] == "ok":
             return demo, "demo"
         try:
             from scripts.pipeline import run_pipeline
