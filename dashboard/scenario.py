@@ -228,8 +228,8 @@ def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, An
     """Overrides for ``run_relocation_scenario`` from the panel's controls.
 
     Returns ``{"relocation": {...}, "suitability": {...}}``; AHP importances become the
-    ``suitability.ahp`` matrix (see :func:`ahp_matrix`); ``open_sites`` 0 becomes None
-    (the solver decides).
+    ``suitability.ahp`` matrix (see :func:`ahp_matrix`); ``open_sites`` is a whole number
+    (0: the solver decides).
 
     Raises
     ------
@@ -254,7 +254,7 @@ def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, An
         elif p.group == "relocation":
             reloc[name] = v
         elif name == "open_sites":
-            suit[name] = int(round(v)) or None
+            suit[name] = int(round(v))  # 0: the solver decides
         else:
             suit[name] = v
     if imp:

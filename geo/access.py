@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -1121,7 +1122,7 @@ def resample_to_grid(
         src_w = src.astype(np.float64)
         fill = np.nan if dst_nodata is None else dst_nodata
         dst = np.full(dst_shape, fill, dtype=np.float64)
-        s_nodata = np.nan if src_nodata is None else src_nodata
+        s_nodata: float | None = np.nan if src_nodata is None else src_nodata
     elif kind == "categorical":
         resampling = Resampling.nearest
         was_bool = src.dtype == bool
@@ -1159,11 +1160,12 @@ def _surface_state(hardened: object) -> str:
 def _cellsize_pair(where: str, cellsize: float | tuple[float, float]) -> tuple[float, float]:
     """``(dx, dy)`` from a cell size or a pair; ``where`` names the caller in errors."""
     expected = "a positive finite number or a (dx, dy) pair of them"
+    raw: Any = cellsize  # checked at run time: untyped callers pass text, triples, arrays
     try:
-        if np.ndim(cellsize) == 0:
-            dx = dy = float(cellsize)  # type: ignore[arg-type]
+        if np.ndim(raw) == 0:
+            dx = dy = float(raw)
         else:
-            dx, dy = (float(v) for v in cellsize)  # type: ignore[union-attr]
+            dx, dy = (float(v) for v in raw)
     except (TypeError, ValueError):  # not numbers, or not exactly two of them
         raise LayerSchemaError(
             f"{where}: cellsize must be {expected}, found {cellsize!r}"
@@ -1353,7 +1355,7 @@ def travel_times(
         labels[r[inside], c[inside]] = np.flatnonzero(inside)
         placed = int(inside.sum())
         if placed:
-            if walking == "anisotropic":
+            if walking == "anisotropic" and z is not None:  # z is checked above
                 minutes, nearest = travel_time_anisotropic_with_nearest(
                     speed,
                     z,

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from layers.errors import LayerSchemaError, PolicyError
-from layers.policy import Indicator, PolicyProfile
+from layers.policy import PROVINCE_GROUPS, Indicator, PolicyProfile
 from layers.tristate import to_tristate
 
 __all__ = [
@@ -174,6 +174,13 @@ def poverty_incidence(
 
 
 # --------------------------------------------------------------------------- rules
+
+
+def _needed(ind: Indicator, thr: float | None) -> float:
+    """The threshold of a rule that reads one (the policy loader refuses such a rule without)."""
+    if thr is None:
+        raise PolicyError(f"indicator {ind.id!r}: rule {ind.rule} needs a threshold, found none")
+    return float(thr)
 
 
 def _rule_compare(ind: Indicator, values: pd.Series, thr: float) -> tuple[pd.Series, pd.Series]:
@@ -325,8 +332,6 @@ def evaluate(
         raise LayerSchemaError(
             "villages: missing column 'village_id' needed to evaluate exit indicators"
         )
-    from layers.policy import PROVINCE_GROUPS
-
     if province_group not in PROVINCE_GROUPS:
         raise PolicyError(
             f"unknown province group {province_group!r}; expected one of "
@@ -346,23 +351,23 @@ def evaluate(
         if ind.rule == "households_share_at_least":
             if households is None or (ind.household_flag or "") not in households:
                 missing.append(ind.evidence)
-            status, value = _rule_household_share(out, ind, float(thr), households)  # type: ignore[arg-type]
+            status, value = _rule_household_share(out, ind, _needed(ind, thr), households)
         elif ind.evidence not in out.columns:
             missing.append(ind.evidence)
             if ind.rule == "clinic_or_health_centre_within":
-                status, value = _rule_clinic(out, ind, float(thr))  # type: ignore[arg-type]
+                status, value = _rule_clinic(out, ind, _needed(ind, thr))
             else:
                 status = pd.Series(UNKNOWN, index=idx, dtype=object)
                 value = pd.Series(np.nan, index=idx)
         elif ind.rule in ("rate_below", "at_least", "at_most"):
-            status, value = _rule_compare(ind, out[ind.evidence], float(thr))  # type: ignore[arg-type]
+            status, value = _rule_compare(ind, out[ind.evidence], _needed(ind, thr))
         elif ind.rule == "is_true":
             status, value = _rule_is_true(out[ind.evidence], ind.evidence)
         elif ind.rule == "road_access_hardened":
             status, value = _rule_road(out, ind)
             thr = 0.0  # km of unhardened road allowed on the path
         elif ind.rule == "clinic_or_health_centre_within":
-            status, value = _rule_clinic(out, ind, float(thr))  # type: ignore[arg-type]
+            status, value = _rule_clinic(out, ind, _needed(ind, thr))
         else:  # pragma: no cover - the loader refuses unknown rules
             raise PolicyError(f"indicator {ind.id!r}: unknown rule {ind.rule!r}")
         statuses[ind.id] = status

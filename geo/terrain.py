@@ -28,9 +28,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
+import rasterio
 from numba import njit, prange
+from rasterio.windows import Window
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve
 
@@ -73,11 +76,15 @@ def _check_dem(z: np.ndarray, name: str = "z") -> np.ndarray:
 
 
 def _check_cellsize(cellsize: tuple[float, float] | float) -> tuple[float, float]:
+    # checked at run time (untyped callers pass lists, arrays, triples). The test is on
+    # cellsize: numpy types isscalar as a TypeGuard that would narrow raw to a union
+    # with complex and memoryview, which float() is not typed to take.
+    raw: Any = cellsize
     if np.isscalar(cellsize):
-        dx = dy = float(cellsize)  # type: ignore[arg-type]
+        dx = dy = float(raw)
     else:
         try:
-            dx, dy = (float(v) for v in cellsize)  # type: ignore[union-attr]
+            dx, dy = (float(v) for v in raw)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"cellsize: expected (dx, dy) in metres, found {cellsize!r}") from exc
     if not (math.isfinite(dx) and math.isfinite(dy) and dx > 0 and dy > 0):
@@ -684,9 +691,6 @@ def slope_file(
     CRSError
         If the source has no CRS, a geographic CRS, or a rotated transform.
     """
-    import rasterio
-    from rasterio.windows import Window
-
     with rasterio.open(src_path) as src:
         if src.crs is None:
             raise CRSError(f"{src_path}: expected a DEM with a projected CRS, found no CRS")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -355,8 +356,9 @@ def _check_polygons(polygons: object, name: str = "polygons") -> tuple[np.ndarra
 
 def _check_transform(transform: object) -> Affine:
     if not isinstance(transform, Affine):
+        values: Any = transform  # any sequence of six numbers; TypeError below otherwise
         try:
-            transform = Affine(*tuple(transform)[:6])  # type: ignore[arg-type]
+            transform = Affine(*tuple(values)[:6])
         except TypeError as exc:
             raise CRSError(f"transform: expected an affine.Affine, found {transform!r}") from exc
     if transform.b != 0 or transform.d != 0 or transform.a == 0 or transform.e == 0:
@@ -381,7 +383,10 @@ def _accumulate(
         raise ValueError(f"weights: expected 'coverage' or 'centre', found {weights!r}")
     us, vs, ring_start, ring_sign, poly_ring_start = _polygon_arrays(geoms, transform)
     res = np.empty((len(geoms), bands.shape[0], 5), dtype=np.float64)
-    has_nodata = nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata))
+    if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)):
+        has_nodata, nodata_value = False, 0.0
+    else:
+        has_nodata, nodata_value = True, float(nodata)
     _zonal_kernel(
         us,
         vs,
@@ -389,7 +394,7 @@ def _accumulate(
         ring_sign,
         poly_ring_start,
         bands,
-        float(nodata) if has_nodata else 0.0,
+        nodata_value,
         has_nodata,
         centre,
         res,

@@ -14,6 +14,7 @@ from shapely.geometry import Point
 
 from dashboard.plan import load_plan, parse_indicators, plan_status, prepare_layer
 from layers.errors import LayerNotFoundError, LayerSchemaError
+from layers.plan import PLAN_FORMAT
 from tests.sample_plan import write_sample_plan
 
 
@@ -119,7 +120,9 @@ def test_plan_status(tmp_path, sample):
     (d / "plan.gpkg").write_bytes(b"")
     src = tmp_path / "villages.gpkg"
     src.write_text("x")
-    (d / "manifest.json").write_text(json.dumps({"inputs": [{"path": str(src)}]}))
+    (d / "manifest.json").write_text(
+        json.dumps({"plan_format": PLAN_FORMAT, "inputs": [{"path": str(src)}]})
+    )
     old = time.time() - 100
     os.utime(d / "manifest.json", (old, old))
     status, detail = plan_status(d)
@@ -128,6 +131,12 @@ def test_plan_status(tmp_path, sample):
     import hashlib
 
     sha = hashlib.sha256(b"x").hexdigest()
-    (d / "manifest.json").write_text(json.dumps({"inputs": [{"path": str(src), "sha256": sha}]}))
+    (d / "manifest.json").write_text(
+        json.dumps({"plan_format": PLAN_FORMAT, "inputs": [{"path": str(src), "sha256": sha}]})
+    )
     os.utime(d / "manifest.json", (old, old))
     assert plan_status(d) == ("ok", "")
+    # a plan the pipeline wrote in an older layout must be rebuilt
+    (d / "manifest.json").write_text(json.dumps({"inputs": [{"path": str(src), "sha256": sha}]}))
+    status, detail = plan_status(d)
+    assert status == "outdated" and "plan format 1, expected" in detail

@@ -30,7 +30,7 @@ def test_build_overrides_groups_and_converts():
     o = build_overrides(names, [40, 1.2, 0, 2, 6])
     assert o["relocation"] == {"min_score": 40.0}
     assert o["suitability"]["capacity_factor"] == 1.2
-    assert o["suitability"]["open_sites"] is None
+    assert o["suitability"]["open_sites"] == 0  # the solver decides
     m = np.array(o["suitability"]["ahp"])
     i, j = AHP_FACTORS.index("road_dist_m"), AHP_FACTORS.index("slope_deg")
     assert m[i, j] == pytest.approx(3.0) and m[j, i] == pytest.approx(1 / 3, abs=1e-6)
