@@ -10,7 +10,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.i18n import t
-from dashboard.plan import BUILD_COMMAND, RASTER_KINDS, Plan
+from dashboard.plan import RASTER_KINDS, Plan
 from dashboard.state import DashboardConfig
 from dashboard.tiles import OVERLAYS, legend_stops
 from dashboard.viewmodels import (
@@ -21,6 +21,7 @@ from dashboard.viewmodels import (
     to_geojson,
     villages_geojson,
 )
+from layers.plan import BUILD_COMMAND
 
 PAGES = [
     ("/", "nav_coverage"),

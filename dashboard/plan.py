@@ -23,8 +23,8 @@ import pandas as pd
 import shapely
 
 from layers.catalogue import PERSONAL_COLUMNS, TRAVEL_KINDS
-from layers.errors import LayerNotFoundError, LayerSchemaError
-from layers.plan import BUILD_COMMAND, PLAN_FORMAT, PLAN_LAYERS, open_plan
+from layers.errors import LayerSchemaError
+from layers.plan import PLAN_FORMAT, PLAN_LAYERS, open_plan, plan_gpkg
 
 WEB_CRS = "EPSG:4326"
 
@@ -196,11 +196,7 @@ def load_plan(plan_dir: Path | str, *, simplify_m: float = 20.0, precision: int 
         When plan.gpkg, indicators.json or manifest.json cannot be read.
     """
     plan_dir = Path(plan_dir).resolve()
-    gpkg = plan_dir / "plan.gpkg"
-    if not gpkg.is_file():
-        raise LayerNotFoundError(
-            f"plan file {gpkg}: expected plan.gpkg written by `{BUILD_COMMAND}`, found nothing"
-        )
+    gpkg = plan_gpkg(plan_dir)
     stamp = gpkg.stat().st_mtime_ns
     for extra in ("indicators.json", "manifest.json"):
         p = plan_dir / extra

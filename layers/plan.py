@@ -53,6 +53,7 @@ __all__ = [
     "check_layer",
     "decode_road_surface",
     "open_plan",
+    "plan_gpkg",
     "write_plan",
 ]
 
@@ -601,6 +602,22 @@ class StoredPlan:
         return settings_from_dict(recorded)
 
 
+def plan_gpkg(plan_dir: str | Path) -> Path:
+    """The plan's ``plan.gpkg``.
+
+    Raises
+    ------
+    LayerNotFoundError
+        When there is none (the message gives the command that builds the demo plan).
+    """
+    gpkg = Path(plan_dir) / "plan.gpkg"
+    if not gpkg.is_file():
+        raise LayerNotFoundError(
+            f"plan file {gpkg}: expected plan.gpkg written by `{BUILD_COMMAND}`, found nothing"
+        )
+    return gpkg
+
+
 def open_plan(plan_dir: str | Path) -> StoredPlan:
     """Open a plan directory written by :func:`write_plan`.
 
@@ -612,11 +629,7 @@ def open_plan(plan_dir: str | Path) -> StoredPlan:
         When plan.gpkg, indicators.json or manifest.json cannot be read.
     """
     root = Path(plan_dir).resolve()
-    gpkg = root / "plan.gpkg"
-    if not gpkg.is_file():
-        raise LayerNotFoundError(
-            f"plan file {gpkg}: expected plan.gpkg written by `{BUILD_COMMAND}`, found nothing"
-        )
+    gpkg = plan_gpkg(root)
     manifest = _read_json(root / "manifest.json", default={})
     try:
         names = {row[0] for row in pyogrio.list_layers(gpkg)}
