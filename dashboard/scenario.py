@@ -165,7 +165,7 @@ def format_param(name: str, value: Any, lang: str = "zh", *, unit: bool = True) 
 @lru_cache(maxsize=1)
 def _base_parameters() -> dict[str, Any]:
     """The national (base) profile's relocation and suitability values, and its AHP weights."""
-    base = load_settings("national").to_dict()
+    base = load_settings("national", require_province_group=False).to_dict()
     w, _, _ = ahp_weights(np.asarray(base["suitability"]["ahp"], float))
     return {
         "relocation": base["relocation"],

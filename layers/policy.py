@@ -125,7 +125,15 @@ PROVINCE_GROUPS: tuple[str, ...] = ("east", "central", "west")
 
 #: Settings sections (validated by :mod:`layers.settings`); a profile that ``extends``
 #: another merges each of them key by key over its base.
-SETTINGS_SECTIONS = ("parameters", "road", "access", "households", "relocation", "suitability")
+SETTINGS_SECTIONS = (
+    "parameters",
+    "road",
+    "evidence",
+    "access",
+    "households",
+    "relocation",
+    "suitability",
+)
 _SECTIONS = ("profile", "indicators", *SETTINGS_SECTIONS)
 _PROFILE_FIELDS = (
     "name",

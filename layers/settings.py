@@ -33,6 +33,7 @@ __all__ = [
     "RULE_CODES",
     "WALKING_MODELS",
     "AccessSettings",
+    "EvidenceSettings",
     "HouseholdSettings",
     "RelocationRules",
     "RoadSettings",
@@ -175,10 +176,33 @@ class RoadSettings:
         A village within this distance of a hardened road is joined to it.
     max_snap_m : float
         Beyond this distance a village has no road.
+    connection_max_m : float
+        A settlement further than this from the road it joins is not connected: the
+        road indicator is not met and the missing connection is part of its gap.
     """
 
     snap_tolerance_m: float = field(metadata={"min": 0})
     max_snap_m: float = field(metadata={"min": 0})
+    connection_max_m: float = field(metadata={"min": 0})
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """``[evidence]``: how evidence of each quality counts.
+
+    Attributes
+    ----------
+    inferred_counts_as_met : bool
+        Whether an indicator met only through inferred evidence (a road surface taken
+        from its class) counts towards exit readiness. False: it shows as
+        "met (inferred)" and the village waits for someone to confirm it.
+    incidence_tolerance_frac : float
+        Largest difference between the household register's incidence and the
+        village figure before the two are a conflict (the status is then unknown).
+    """
+
+    inferred_counts_as_met: bool
+    incidence_tolerance_frac: float = field(metadata={"min": 0, "max": 1})
 
 
 @dataclass(frozen=True)
@@ -633,6 +657,7 @@ class Settings:
     province_group: str | None
     parameters: WorkspaceParameters
     road: RoadSettings
+    evidence: EvidenceSettings
     access: AccessSettings
     households: HouseholdSettings
     relocation: RelocationRules
@@ -655,6 +680,7 @@ class Settings:
             "province_group": self.province_group,
             "parameters": asdict(self.parameters),
             "road": asdict(self.road),
+            "evidence": asdict(self.evidence),
             "access": access,
             "households": hh,
             "relocation": self.relocation.to_dict(),
@@ -686,18 +712,29 @@ class Settings:
         return _from_sections(self.profile, d)
 
 
-def _from_sections(profile: PolicyProfile, d: Mapping[str, Any]) -> Settings:
+def _from_sections(
+    profile: PolicyProfile, d: Mapping[str, Any], *, require_province_group: bool = True
+) -> Settings:
     problems: list[str] = []
     group = d.get("province_group")
     if group is not None and group not in PROVINCE_GROUPS:
         problems.append(
             f"province_group: expected one of {', '.join(PROVINCE_GROUPS)}, found {group!r}"
         )
+    by_group = [i.id for i in profile.indicators if i.thresholds_by_group]
+    if group is None and by_group and require_province_group:
+        # never a silent default: the lenient western threshold is a fact about the county
+        problems.append(
+            f"province_group: profile {profile.name!r} has thresholds by province group "
+            f"(indicator(s) {', '.join(by_group)}); set [workspace] province_group = "
+            f"{' | '.join(repr(g) for g in PROVINCE_GROUPS)}"
+        )
     built = {
         "parameters": _build(
             WorkspaceParameters, "parameters", d.get("parameters") or {}, problems
         ),
         "road": _build(RoadSettings, "road", d.get("road") or {}, problems),
+        "evidence": _build(EvidenceSettings, "evidence", d.get("evidence") or {}, problems),
         "access": _build(AccessSettings, "access", d.get("access") or {}, problems),
         "households": _build(HouseholdSettings, "households", d.get("households") or {}, problems),
         "sites": _build(SiteSettings, "suitability", d.get("suitability") or {}, problems),
@@ -728,6 +765,7 @@ def load_settings(
     province_group: str | None = None,
     parameters: Mapping[str, Any] | None = None,
     policies_dir: str | Path | None = None,
+    require_province_group: bool = True,
 ) -> Settings:
     """Read a policy profile and the workspace's parameters into one :class:`Settings`.
 
@@ -741,6 +779,10 @@ def load_settings(
         The workspace's ``[parameters]``; they override the profile's ``[parameters]``.
     policies_dir : str or Path, optional
         Where named profiles live.
+    require_province_group : bool
+        Refuse a missing ``province_group`` when the profile has thresholds by group
+        (default). False only for readers that use no indicator threshold (the
+        dashboard's scenario controls).
 
     Returns
     -------
@@ -756,7 +798,7 @@ def load_settings(
     sections: dict[str, Any] = {k: dict(v) for k, v in profile.sections.items()}
     sections["parameters"] = {**sections.get("parameters", {}), **dict(parameters or {})}
     sections["province_group"] = province_group
-    return _from_sections(profile, sections)
+    return _from_sections(profile, sections, require_province_group=require_province_group)
 
 
 def settings_from_dict(d: Mapping[str, Any], *, policies_dir: str | Path | None = None) -> Settings:

@@ -82,7 +82,7 @@ class Workspace:
     name: str
     crs: str | None
     policy: str
-    province_group: str
+    province_group: str | None
     sources: dict[str, LayerSource]
     parameters: dict
 
@@ -201,8 +201,8 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
     if not isinstance(params, dict):
         problems.append(Problem(f, "workspace", f"[parameters] must be a table; found {params!r}"))
         params = {}
-    group = ws.get("province_group", "west")
-    if group not in ("east", "central", "west"):
+    group = ws.get("province_group")  # required by profiles with thresholds by group
+    if group is not None and group not in ("east", "central", "west"):
         problems.append(
             Problem(
                 f, "workspace", f"province_group must be east, central or west; found {group!r}"

@@ -32,8 +32,8 @@ def test_every_builtin_profile_gives_complete_settings(name):
 
 
 def test_extending_profiles_inherit_what_they_do_not_say():
-    national = load_settings("national")
-    nanchang = load_settings("nanchang-2017")
+    national = load_settings("national", province_group="west")
+    nanchang = load_settings("nanchang-2017", province_group="west")
     assert load_policy("nanchang-2017").extends == "national"
     assert nanchang.relocation == national.relocation
     assert nanchang.sites == national.sites
@@ -102,7 +102,7 @@ def test_extends_loop_and_unknown_base_are_refused(tmp_path):
 
 
 def test_scenario_overrides_are_validated():
-    s = load_settings("national")
+    s = load_settings("national", province_group="west")
     assert s.with_overrides({"relocation": {"min_score": 90}}).relocation.min_score == 90
     with pytest.raises(PolicyError, match="min_score: expected a score in"):
         s.with_overrides({"relocation": {"min_score": 1e308}})
@@ -166,3 +166,16 @@ def test_anisotropic_walking_is_a_profile_option(tiny, tmp_path):
     # ...and every reachable village still names its nearest health centre
     assert b.loc[b[col].notna(), "nearest_health_centre_id"].notna().all()
     assert iso["summary"]["villages"] == aniso["summary"]["villages"]
+
+
+def test_province_group_is_required_when_thresholds_depend_on_it(tmp_path):
+    # the national incidence threshold is 2%, 3% in the west: no silent "west"
+    with pytest.raises(PolicyError, match=r"province_group: profile 'national' has thresholds"):
+        load_settings("national")
+    ws = write_tiny_workspace(tmp_path / "ws")
+    toml = ws / "workspace.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'province_group = "west"' in text
+    toml.write_text(text.replace('province_group = "west"\n', ""), encoding="utf-8")
+    res = CliRunner().invoke(main, ["check", str(ws)])
+    assert res.exit_code == 2 and "set [workspace] province_group" in res.output
