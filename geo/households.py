@@ -1,8 +1,14 @@
-"""Household exit (两不愁三保障) and masking of personal fields.
+"""Household exit (两不愁三保障), the register's counts, and masking of personal fields.
 
 Household exit (中办发〔2016〕16号): per-capita net income stably above the line,
 enough food and clothing (两不愁), compulsory education, basic medical care and
 safe housing assured (三保障); safe drinking water is judged with them.
+
+Register status (建档立卡): a registered poor household is ``not_exited`` (未脱贫),
+``exited`` (已脱贫) or ``returned`` (返贫) to poverty; :func:`register_counts` counts
+the register per village. Missing is never met: a household whose ``registered_poor``
+is unknown is counted as unknown, never as not poor, and a registered poor household
+without a status is counted as status unknown, never as exited.
 
 Personal fields (``head_name``, ``id_number``, ``phone``) are masked in every
 output of this module unless the caller passes ``allow_personal=True``.
@@ -26,9 +32,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from layers.catalogue import HOUSEHOLD_FLAGS, PERSONAL_COLUMNS
+from layers.catalogue import HOUSEHOLD_FLAGS, PERSONAL_COLUMNS, REGISTER_STATUSES, SPECS
 from layers.errors import LayerSchemaError
 from layers.tristate import to_tristate
+from layers.validate import normalise_choice
 
 __all__ = [
     "PERSONAL_COLUMNS",
@@ -36,6 +43,8 @@ __all__ = [
     "CRITERIA",
     "evaluate_households",
     "households_by_village",
+    "register_counts",
+    "register_status",
     "mask_personal",
     "mask_name",
     "mask_id_number",
@@ -94,12 +103,15 @@ def evaluate_households(
         A copy with ``income_status`` and ``<criterion>_status`` for each flag
         (met / not_met / unknown), ``exit_ready`` (bool: every criterion met;
         unknown blocks), ``unmet`` and ``unknown`` (comma-separated criteria),
-        personal fields masked unless ``allow_personal``.
+        ``register_status`` (not_exited / exited / returned, Chinese values read as
+        these; None when unknown or when the table has no such column), personal
+        fields masked unless ``allow_personal``.
 
     Raises
     ------
     LayerSchemaError
-        If a required column is missing or ``income_line_cny`` is negative.
+        If a required column is missing, ``income_line_cny`` is negative or a
+        register status is outside the vocabulary.
     """
     if not (np.isfinite(income_line_cny) and income_line_cny >= 0):
         raise LayerSchemaError(
@@ -119,6 +131,7 @@ def evaluate_households(
             f"expected some of {', '.join(CRITERIA)}"
         )
     out = households.copy()
+    out["register_status"] = register_status(households)
     income = pd.to_numeric(out["income_per_capita_cny"], errors="coerce").astype(float)
     status = pd.Series(UNKNOWN, index=out.index, dtype=object)
     status[(income > income_line_cny).to_numpy()] = MET
@@ -157,7 +170,9 @@ def households_by_village(households_eval: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         One row per ``village_id``: ``n_households``, ``n_registered_poor``,
-        ``poor_people`` (members of registered poor households),
+        ``n_registered_poor_unknown`` (households whose ``registered_poor`` is
+        unknown: neither poor nor not poor), ``poor_people`` (members of
+        registered poor households),
         ``n_exit_ready``, ``n_poor_not_ready`` (registered poor households not
         meeting every criterion: the ones exit would be "on paper" for),
         ``n_with_unknown`` (households with at least one unknown criterion).
@@ -174,11 +189,10 @@ def households_by_village(households_eval: pd.DataFrame) -> pd.DataFrame:
             f"households: missing column(s) {', '.join(missing)}; pass the output of "
             "evaluate_households"
         )
-    poor = (
-        to_tristate(households_eval["registered_poor"], where="households.registered_poor")
-        .fillna(False)
-        .astype(bool)
-    )
+    tri = to_tristate(households_eval["registered_poor"], where="households.registered_poor")
+    # missing is never met: an unknown registered_poor is counted apart, never as not poor
+    poor = tri.fillna(False).astype(bool)
+    poor_unknown = tri.isna().to_numpy(bool)
     ready = households_eval["exit_ready"].astype(bool)
     members = pd.to_numeric(households_eval["members"], errors="coerce").fillna(0)
     df = pd.DataFrame(
@@ -186,6 +200,7 @@ def households_by_village(households_eval: pd.DataFrame) -> pd.DataFrame:
             "village_id": households_eval["village_id"].astype(str),
             "n_households": 1,
             "n_registered_poor": poor.astype(int),
+            "n_registered_poor_unknown": poor_unknown.astype(int),
             "poor_people": members.where(poor, 0),
             "n_exit_ready": ready.astype(int),
             "n_poor_not_ready": (poor & ~ready).astype(int),
@@ -193,6 +208,132 @@ def households_by_village(households_eval: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return df.groupby("village_id", sort=True).sum().reset_index()
+
+
+# --------------------------------------------------------------------------- the register
+
+#: Statuses whose people are still poor: incidence counts them (返贫 are poor again).
+_STILL_POOR = frozenset({"not_exited", "returned"})
+
+
+def register_status(households: pd.DataFrame) -> pd.Series:
+    """The ``register_status`` column read as codes (``"已脱贫"`` → ``"exited"``).
+
+    Parameters
+    ----------
+    households : DataFrame
+        A households table, validated or as read (Chinese values accepted).
+
+    Returns
+    -------
+    Series
+        Object dtype, same index: ``not_exited``, ``exited``, ``returned`` or None
+        (unknown: blank, a placeholder such as 未知, or no such column).
+
+    Raises
+    ------
+    LayerSchemaError
+        If a value is outside the vocabulary; the message lists what was found.
+    """
+    if "register_status" not in households.columns:
+        return pd.Series(None, index=households.index, dtype=object)
+    spec = SPECS["households"].column("register_status")
+    assert spec is not None  # declared in the catalogue
+    codes = normalise_choice(households["register_status"], spec)
+    bad = codes.notna() & ~codes.isin(REGISTER_STATUSES)
+    if bad.any():
+        found = sorted({str(v) for v in codes[bad]})
+        accepted = ", ".join(f"{a} ({b})" for a, b in spec.aliases)
+        raise LayerSchemaError(
+            f"households column 'register_status': {int(bad.sum())} value(s) not among "
+            f"{', '.join(REGISTER_STATUSES)} or {accepted}; found {', '.join(found[:10])}"
+        )
+    return codes
+
+
+def register_counts(households: pd.DataFrame) -> pd.DataFrame:
+    """What the register says, per village: poor households and people by status.
+
+    Parameters
+    ----------
+    households : DataFrame
+        With ``village_id``, ``members``, ``registered_poor`` (yes/no; blank =
+        unknown) and optionally ``register_status`` (codes or Chinese values).
+
+    Returns
+    -------
+    DataFrame
+        One row per ``village_id`` (sorted), columns
+
+        - ``n_households``: rows of the table;
+        - ``poor_households_listed``: households with ``registered_poor`` true;
+        - ``poor_people_listed``: their members;
+        - ``poor_people_not_exited``: members of registered poor households whose
+          status is ``not_exited`` or ``returned`` (the people poverty incidence counts);
+        - ``poor_people_exited``: members of registered poor households ``exited``;
+        - ``status_unknown_households`` / ``status_unknown_people``: registered poor
+          households without a status, and their members; they are in neither of the
+          two columns above, so ``poor_people_not_exited`` is a lower bound whenever
+          ``status_unknown_households`` > 0;
+        - ``unknown_households``: households whose ``registered_poor`` is unknown,
+          counted in no poor column (missing is never met: never read as not poor).
+
+        Counts are integers; a people column is <NA> (unknown) for a village where a
+        household it counts has no ``members``.
+
+    Raises
+    ------
+    LayerSchemaError
+        If a needed column is missing or a value is outside its vocabulary.
+    """
+    need = ["village_id", "members", "registered_poor"]
+    missing = [c for c in need if c not in households.columns]
+    if missing:
+        raise LayerSchemaError(
+            f"households table: missing column(s) {', '.join(missing)}; expected "
+            f"{', '.join(need)} (and optionally register_status)"
+        )
+    tri = to_tristate(households["registered_poor"], where="households.registered_poor")
+    poor = tri.fillna(False).to_numpy(bool)
+    poor_unknown = tri.isna().to_numpy(bool)
+    status = register_status(households).to_numpy(dtype=object)
+    still = poor & np.isin(status, list(_STILL_POOR))
+    exited = poor & (status == "exited")
+    no_status = poor & pd.isna(status)
+    members = pd.to_numeric(households["members"], errors="coerce").astype(float).to_numpy()
+    parts = {
+        "poor_people_listed": poor,
+        "poor_people_not_exited": still,
+        "poor_people_exited": exited,
+        "status_unknown_people": no_status,
+    }
+    data: dict[str, object] = {
+        "village_id": households["village_id"].astype(str).to_numpy(),
+        "n_households": 1,
+        "poor_households_listed": poor.astype(int),
+        "status_unknown_households": no_status.astype(int),
+        "unknown_households": poor_unknown.astype(int),
+    }
+    for name, mask in parts.items():
+        data[name] = np.where(mask, np.nan_to_num(members, nan=0.0), 0.0)
+        # a counted household without members makes the village's figure unknown
+        data[f"_{name}_gap"] = (mask & np.isnan(members)).astype(int)
+    df = pd.DataFrame(data)
+    out = df.groupby("village_id", sort=True).sum()
+    for name in parts:
+        gap = out.pop(f"_{name}_gap") > 0
+        out[name] = out[name].round().astype("Int64").mask(gap)
+    columns = [
+        "n_households",
+        "poor_households_listed",
+        "poor_people_listed",
+        "poor_people_not_exited",
+        "poor_people_exited",
+        "status_unknown_households",
+        "status_unknown_people",
+        "unknown_households",
+    ]
+    return out[columns].reset_index()
 
 
 # --------------------------------------------------------------------------- masking

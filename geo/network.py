@@ -10,6 +10,11 @@ closer than ``snap_tolerance_m`` are merged, and a road ending within the
 tolerance of another road's interior (a near-miss T junction) is extended onto
 it. Shortest paths use :func:`scipy.sparse.csgraph.dijkstra`; networkx is not
 used.
+
+Road surfaces carry their evidence: ``hardened`` is True / False / unknown and
+``hardened_inferred`` says the value was taken from the road class (layers.validate)
+rather than recorded. Unknown is never hardened, and a village whose hardened access
+rests on an inferred surface says so (``road_evidence == "inferred"``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
-from layers.errors import CRSError, LayerSchemaError
+from layers.errors import CRSError, LayerSchemaError, PolicyError
 from layers.tristate import to_tristate
 
 __all__ = [
@@ -66,7 +71,9 @@ class RoadNetwork:
         One row per edge, index = ``edge_id`` (0..m-1 in a full network), columns
         ``edge_id``, ``u``, ``v`` (node indices; the geometry runs from ``u`` to
         ``v``), ``length_m``, ``road_id``, ``road_class``, ``surface``,
-        ``hardened`` (pandas nullable boolean, <NA> = unknown), geometry.
+        ``hardened`` (pandas nullable boolean, <NA> = unknown),
+        ``hardened_inferred`` (bool: the ``hardened`` value was inferred from the
+        road class, not recorded), geometry.
     crs : pyproj.CRS
         The projected CRS of nodes and edges.
     snap_tolerance_m : float
@@ -120,7 +127,11 @@ def build_network(roads: gpd.GeoDataFrame, *, snap_tolerance_m: float = 5.0) -> 
     ----------
     roads : geopandas.GeoDataFrame
         Lines in a projected CRS with ``road_id``, ``road_class``, ``hardened``
-        (True / False / <NA> or None = unknown) and optionally ``surface``.
+        (True / False / <NA> or None = unknown) and optionally ``surface`` and
+        ``hardened_inferred`` (True where ``hardened`` was inferred from the road
+        class; an absent column means every value was recorded; a blank flag on a
+        known ``hardened`` value is read as inferred, since it cannot be shown
+        as recorded).
     snap_tolerance_m : float, default 5.0
         Endpoints closer than this are merged into one node (transitively, so a
         chain of close endpoints becomes one node); a road ending this close to
@@ -158,6 +169,7 @@ def build_network(roads: gpd.GeoDataFrame, *, snap_tolerance_m: float = 5.0) -> 
     parts = roads.explode(index_parts=False).reset_index(drop=True)
     parts = parts[parts.geometry.length > 0].reset_index(drop=True)
     hardened = to_tristate(parts["hardened"], where="roads.hardened")
+    inferred = _inferred_flags(parts, hardened)
     surface = parts["surface"] if "surface" in parts.columns else pd.Series(None, index=parts.index)
 
     if len(parts) == 0:
@@ -171,6 +183,7 @@ def build_network(roads: gpd.GeoDataFrame, *, snap_tolerance_m: float = 5.0) -> 
                 "road_class": pd.Series([], dtype=object),
                 "surface": pd.Series([], dtype=object),
                 "hardened": pd.Series([], dtype="boolean"),
+                "hardened_inferred": pd.Series([], dtype=bool),
             },
             geometry=gpd.GeoSeries([], crs=roads.crs),
             crs=roads.crs,
@@ -239,6 +252,7 @@ def build_network(roads: gpd.GeoDataFrame, *, snap_tolerance_m: float = 5.0) -> 
             "road_class": parts["road_class"].to_numpy()[src],
             "surface": surface.to_numpy()[src],
             "hardened": pd.array(hardened.to_numpy()[src], dtype="boolean"),
+            "hardened_inferred": inferred[src],
         },
         geometry=gpd.GeoSeries(new_geoms[keep], crs=roads.crs),
         crs=roads.crs,
@@ -346,35 +360,40 @@ def hardened_subgraph(net: RoadNetwork) -> RoadNetwork:
     return RoadNetwork(net.nodes, net.edges[mask].copy(), net.crs, net.snap_tolerance_m)
 
 
-def main_hardened_nodes(net: RoadNetwork, *, county_seat: object | None = None) -> np.ndarray:
+def main_hardened_nodes(
+    net: RoadNetwork, *, county_seat: object | None = None, seat_radius_m: float = 0.0
+) -> np.ndarray:
     """Nodes of the main hardened network.
 
-    The main hardened network is the connected component of hardened edges
-    containing the hardened edge nearest to ``county_seat`` (a shapely point in
-    the network CRS) when given, otherwise the component with the largest total
-    hardened length.
+    The main network is anchored on roads picked without asking whether they are
+    hardened, so that a road whose surface becomes unknown can only shrink the main
+    network, never move it to another part of the county:
+
+    * with ``county_seat``: the roads not known to be unhardened (hardened or of
+      unknown surface) within ``seat_radius_m`` of the seat, or the nearest such
+      road when none is that close;
+    * otherwise: the roads of the highest class (:data:`ROAD_CLASS_RANK`) among
+      those not known to be unhardened.
+
+    The main network is the union of the hardened connected components that hold a
+    hardened anchor road. An anchor of unknown surface adds nothing; when every
+    anchor is of unknown surface the main network is unknown and the result is
+    empty (:func:`unhardened_gap` then reports villages as ``"unknown"``).
+
+    Parameters
+    ----------
+    net : RoadNetwork
+    county_seat : shapely Point, optional
+        The county seat in the network CRS.
+    seat_radius_m : float, default 0.0
+        Roads this close to the seat all anchor the main network.
 
     Returns
     -------
     numpy.ndarray
-        Sorted node indices (empty if there is no hardened edge).
+        Sorted node indices (empty if no anchor road is known to be hardened).
     """
-    hard = hardened_subgraph(net)
-    if len(hard.edges) == 0:
-        return np.empty(0, dtype=np.int64)
-    graph, _ = hard.csgraph()
-    _, comp = connected_components(graph, directed=False)
-    eu = hard.edges["u"].to_numpy()
-    if county_seat is not None:
-        k = hard.tree().nearest(county_seat)
-        main = comp[eu[k]]
-    else:
-        per_comp = np.bincount(comp[eu], weights=hard.edges["length_m"].to_numpy())
-        main = int(np.argmax(per_comp))
-    touched = np.zeros(net.n_nodes, dtype=bool)
-    touched[eu] = True
-    touched[hard.edges["v"].to_numpy()] = True
-    return np.flatnonzero(touched & (comp == main))
+    return _main_network(net, county_seat=county_seat, seat_radius_m=seat_radius_m)[0]
 
 
 def unhardened_gap(
@@ -383,27 +402,37 @@ def unhardened_gap(
     *,
     max_snap_m: float,
     hardened_network_snap_m: float,
+    connection_max_m: float,
     county_seat: object | None = None,
     tie_weight: float = 1e-6,
 ) -> gpd.GeoDataFrame:
     """Classify each village's road access and list the road sections to harden.
 
-    Every village is snapped to its nearest road edge. Then:
+    Every village is snapped to its nearest road edge; ``road_snap_m`` is that
+    distance. A village within ``connection_max_m`` of the road is *connected* to
+    it; a village farther away is not, whatever the road is: the connection must be
+    built (``connection_km``) and the village can never be ``"hardened"``. Then:
 
     * ``"no_road"``: no road within ``max_snap_m``.
-    * ``"hardened"``: the village reaches the main hardened network (see
-      :func:`main_hardened_nodes`) over hardened edges only; this includes a
-      village snapped onto a main-network edge and a village within
-      ``hardened_network_snap_m`` of a main-network edge even when another road
-      is nearer. A hardened stub not connected to the main network does not count.
-    * otherwise the cheapest path to the main network is found, minimising the
-      length of not-known-hardened road (unhardened plus unknown surface), ties
-      broken by total length (weight ``nonhard_m + tie_weight * length_m``).
-      ``"unknown"`` when the only not-hardened roads on that path are of unknown
-      surface (they may well be hardened); ``"gap"`` as soon as the path has known
-      unhardened km (whatever the unknown parts turn out to be).
+    * ``"hardened"``: a connected village that reaches the main hardened network
+      (see :func:`main_hardened_nodes`; the county seat's roads within
+      ``hardened_network_snap_m`` anchor it) over hardened edges only; this
+      includes a village snapped onto a main-network edge and a village within
+      ``hardened_network_snap_m`` (and ``connection_max_m``) of a main-network edge
+      even when another road is nearer. A hardened stub not connected to the main
+      network does not count.
+    * otherwise the cheapest path from the nearest road to the main network is
+      found, minimising the length of not-known-hardened road (unhardened plus
+      unknown surface), ties broken by total length (weight
+      ``nonhard_m + tie_weight * length_m``). ``"unknown"`` when the only
+      not-hardened roads on that path are of unknown surface (they may well be
+      hardened); ``"gap"`` as soon as the path has known unhardened km (whatever
+      the unknown parts turn out to be) or the village is not connected.
       A village whose road does not connect to the main network at all is a
       ``"gap"`` with NaN ``unhardened_km`` (a new road is needed, not hardening).
+    * when the main network itself is unknown (every road anchoring it is of
+      unknown surface), connected villages are ``"unknown"`` (NaN km) and the
+      others ``"gap"``.
 
     Parameters
     ----------
@@ -413,48 +442,88 @@ def unhardened_gap(
     max_snap_m : float
         Farthest a village may be from a road to be served by it.
     hardened_network_snap_m : float
-        A village this close to the main hardened network counts as hardened.
+        A connected village this close to the main hardened network counts as
+        hardened; roads this close to the county seat anchor the main network.
+    connection_max_m : float
+        A village farther than this from its nearest road is not connected to it
+        (the profile's ``[road] connection_max_m``).
     county_seat : shapely Point, optional
-        Picks the main hardened component; default the largest one.
+        Anchors the main hardened network; default the highest-class roads.
     tie_weight : float, default 1e-6
         Weight of total length in the path cost (tiebreak).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Copy of ``villages_gdf`` with ``road_snap_m`` (distance to the nearest
-        road, even beyond ``max_snap_m``), ``road_access``, ``unhardened_km``
-        (known-unhardened length on the path, the village's own edge counted
-        from the village's position only), ``unknown_surface_km`` and
-        ``gap_edge_ids`` (list of ``edge_id`` on the path that are not known to
-        be hardened: the sections to harden or survey).
+        Copy of ``villages_gdf`` with
+
+        - ``road_snap_m``: distance to the nearest road, even beyond ``max_snap_m``
+          (NaN without roads or geometry);
+        - ``road_access``: ``hardened`` | ``gap`` | ``unknown`` | ``no_road``;
+        - ``unhardened_km``: known-unhardened length on the path, the village's own
+          edge counted from the village's position only (NaN without a path);
+        - ``unknown_surface_km``: length of unknown surface on the path;
+        - ``connection_km``: ``road_snap_m / 1000`` for a village farther than
+          ``connection_max_m`` from its nearest road (``no_road`` villages
+          included), else 0.0; NaN when ``road_snap_m`` is;
+        - ``inferred_km``: length on the path of edges whose ``hardened`` value was
+          inferred from the road class (whatever it was inferred to be); for a
+          village joining the main network directly, the part of the joined edge up
+          to its nearer end; NaN without a path;
+        - ``road_evidence``: ``"missing"`` for ``no_road`` and ``unknown``;
+          ``"inferred"`` for ``hardened`` and ``gap`` when ``inferred_km > 0``;
+          else ``"measured"``. The surfaces of the main network itself are not
+          examined here;
+        - ``gap_edge_ids``: list of ``edge_id`` on the path that are not known to be
+          hardened (the sections to harden or survey; a connection to build is not
+          an edge and is given by ``connection_km``).
 
     Raises
     ------
     CRSError
         If the villages' CRS differs from the network's.
+    PolicyError
+        If ``connection_max_m`` is negative or not a number.
     """
     _same_crs(villages_gdf.crs, net.crs, "villages")
+    if not connection_max_m >= 0:  # also refuses NaN
+        raise PolicyError(
+            f"road.connection_max_m: expected a distance >= 0, found {connection_max_m}"
+        )
     out = villages_gdf.copy()
     n = len(out)
     access = np.full(n, "no_road", dtype=object)
     unhard_km = np.full(n, np.nan)
     unknown_km = np.full(n, np.nan)
+    inferred_km = np.full(n, np.nan)
     gap_ids: list[list[int]] = [[] for _ in range(n)]
 
     nearest = snap_points(net, villages_gdf)
-    out["road_snap_m"] = nearest["snap_dist_m"].to_numpy()
-    snapped = nearest["snap_dist_m"].to_numpy() <= max_snap_m
+    snap = nearest["snap_dist_m"].to_numpy(float)
+    out["road_snap_m"] = snap
+    with np.errstate(invalid="ignore"):
+        snapped = snap <= max_snap_m
+        connected = snap <= connection_max_m
 
     e = net.edges
     known_hard = e["hardened"].fillna(False).to_numpy(bool)
     unknown = e["hardened"].isna().to_numpy()
+    inferred_e = (
+        e["hardened_inferred"].to_numpy(bool)
+        if "hardened_inferred" in e.columns
+        else np.zeros(len(e), dtype=bool)
+    )
     length = e["length_m"].to_numpy(float)
     nonhard = np.where(known_hard, 0.0, length)
     w = nonhard + tie_weight * length
     row_of = pd.Series(np.arange(len(e)), index=e["edge_id"].to_numpy())
 
-    main_nodes = main_hardened_nodes(net, county_seat=county_seat)
+    main_nodes, main_unknown = _main_network(
+        net, county_seat=county_seat, seat_radius_m=hardened_network_snap_m
+    )
+    near_main = np.zeros(n, dtype=bool)
+    near_row = np.full(n, -1, dtype=np.int64)  # the main edge a village beside it joins
+    near_part = np.full(n, np.nan)  # ... and how far along it to its nearer end
     if len(main_nodes):
         graph, pair_edge = net.csgraph(w)
         dist, pred, _ = dijkstra(
@@ -463,30 +532,46 @@ def unhardened_gap(
         in_main = np.zeros(net.n_nodes, dtype=bool)
         in_main[main_nodes] = True
         main_edge = known_hard & in_main[e["u"].to_numpy()] & in_main[e["v"].to_numpy()]
-        near_main = np.zeros(n, dtype=bool)
         if main_edge.any() and hardened_network_snap_m is not None:
-            tree = shapely.STRtree(e.geometry.to_numpy()[main_edge])
+            # joining the main network directly is a connection too: never farther
+            # than connection_max_m
+            reach = min(float(hardened_network_snap_m), float(connection_max_m))
+            main_rows = np.flatnonzero(main_edge)
+            tree = shapely.STRtree(e.geometry.to_numpy()[main_rows])
             geoms = villages_gdf.geometry.to_numpy()
-            (pi, _), _ = tree.query_nearest(
-                geoms, max_distance=hardened_network_snap_m, return_distance=True
+            (pi, ei), _ = tree.query_nearest(
+                geoms, max_distance=reach, return_distance=True, all_matches=False
             )
             near_main[pi] = True
+            near_row[pi] = main_rows[ei]
+            eg = e.geometry.to_numpy()[main_rows[ei]]
+            on = shapely.get_point(shapely.shortest_line(eg, geoms[pi]), 0)
+            pos = shapely.line_locate_point(eg, on)
+            near_part[pi] = np.minimum(pos, np.maximum(length[main_rows[ei]] - pos, 0.0))
     else:
         dist = np.full(net.n_nodes, np.inf)
         pred = np.full(net.n_nodes, -9999)
         pair_edge = {}
         main_edge = np.zeros(len(e), dtype=bool)
-        near_main = np.zeros(n, dtype=bool)
 
     eid_arr = nearest["edge_id"].to_numpy()
+    du_arr = nearest["dist_to_u_m"].to_numpy(float)
+    dv_arr = nearest["dist_to_v_m"].to_numpy(float)
+    eu, ev = e["u"].to_numpy(), e["v"].to_numpy()
     for k in np.flatnonzero(snapped):
         r = int(row_of[eid_arr[k]])
-        if main_edge[r] or near_main[k]:
+        du, dv = du_arr[k], dv_arr[k]
+        if connected[k] and (main_edge[r] or near_main[k]):
+            # on (or beside) the main network: it joins at the nearer end of that edge
+            jr, part = (r, min(du, dv)) if main_edge[r] else (int(near_row[k]), near_part[k])
             access[k], unhard_km[k], unknown_km[k] = "hardened", 0.0, 0.0
+            inferred_km[k] = part / 1000.0 if inferred_e[jr] else 0.0
             continue
-        du = nearest["dist_to_u_m"].iat[k]
-        dv = nearest["dist_to_v_m"].iat[k]
-        u, v = int(e["u"].iat[r]), int(e["v"].iat[r])
+        if main_unknown:
+            # the roads anchoring the main network are of unknown surface
+            access[k] = "unknown" if connected[k] else "gap"
+            continue
+        u, v = int(eu[r]), int(ev[r])
         frac_w = w[r] / length[r] if length[r] > 0 else 0.0
         cu = dist[u] + du * frac_w
         cv = dist[v] + dv * frac_w
@@ -504,20 +589,33 @@ def unhardened_gap(
         unh = sum(ln for pr, ln in path if not known_hard[pr] and not unknown[pr])
         unk = sum(ln for pr, ln in path if unknown[pr])
         unhard_km[k], unknown_km[k] = unh / 1000.0, unk / 1000.0
+        inferred_km[k] = sum(ln for pr, ln in path if inferred_e[pr]) / 1000.0
         ids = [int(e["edge_id"].iat[pr]) for pr, ln in path if not known_hard[pr] and ln > 0]
         gap_ids[k] = list(dict.fromkeys(ids))
-        if unh + unk <= 1e-9:
+        if not connected[k]:
+            access[k] = "gap"  # the connection is missing, whatever the roads are
+        elif unh + unk <= 1e-9:
             access[k] = "hardened"
         elif unh <= 1e-9:
             access[k] = "unknown"  # only unknown surfaces stand between it and the network
         else:
-            access[k] = (
-                "gap"  # known unhardened km on the way: a gap whatever the unknown parts are
-            )
+            access[k] = "gap"  # known unhardened km on the way, whatever the unknown parts are
+
+    with np.errstate(invalid="ignore"):
+        conn_km = np.where(snap > connection_max_m, snap / 1000.0, 0.0)
+    conn_km[np.isnan(snap)] = np.nan
+    evidence = np.where(
+        np.isin(access, ["no_road", "unknown"]),
+        "missing",
+        np.where(np.nan_to_num(inferred_km) > 0, "inferred", "measured"),
+    ).astype(object)
 
     out["road_access"] = access
     out["unhardened_km"] = unhard_km
     out["unknown_surface_km"] = unknown_km
+    out["connection_km"] = conn_km
+    out["inferred_km"] = inferred_km
+    out["road_evidence"] = evidence
     out["gap_edge_ids"] = gap_ids
     return out
 
@@ -594,6 +692,55 @@ def _require_projected(crs: object, what: str) -> None:
 def _same_crs(crs: object, net_crs: object, what: str) -> None:
     if crs is None or net_crs is None or crs != net_crs:
         raise CRSError(f"{what}: CRS {crs} differs from the road network's CRS {net_crs}")
+
+
+def _inferred_flags(parts: pd.DataFrame, hardened: pd.Series) -> np.ndarray:
+    """``hardened_inferred`` per road part: True where the surface was inferred.
+
+    An absent column means every surface was recorded. A blank flag on a known
+    ``hardened`` value is read as inferred: nothing shows it was recorded. An
+    unknown ``hardened`` value was inferred to nothing, so its flag is False.
+    """
+    if "hardened_inferred" not in parts.columns:
+        return np.zeros(len(parts), dtype=bool)
+    flag = to_tristate(parts["hardened_inferred"], where="roads.hardened_inferred")
+    return (flag.isna() | flag.fillna(False)).to_numpy(bool) & hardened.notna().to_numpy(bool)
+
+
+def _main_network(
+    net: RoadNetwork, *, county_seat: object | None, seat_radius_m: float
+) -> tuple[np.ndarray, bool]:
+    """Main hardened nodes (see :func:`main_hardened_nodes`) and whether the main
+    network is unknown (every anchor road is of unknown surface)."""
+    e = net.edges
+    empty = np.empty(0, dtype=np.int64)
+    hard = e["hardened"].fillna(False).to_numpy(bool)
+    possible = hard | e["hardened"].isna().to_numpy(bool)
+    if not possible.any():
+        return empty, False  # every road is known unhardened: no hardened network at all
+    cand = np.flatnonzero(possible)
+    if county_seat is not None and not shapely.is_empty(county_seat):
+        d = shapely.distance(e.geometry.to_numpy()[cand], county_seat)
+        anchor = cand[d <= max(float(seat_radius_m), float(np.min(d)))]
+    else:
+        rank = np.array(
+            [
+                ROAD_CLASS_RANK.get(str(c), len(ROAD_CLASS_RANK))
+                for c in e["road_class"].to_numpy()[cand]
+            ]
+        )
+        anchor = cand[rank == rank.min()]
+    anchor = anchor[hard[anchor]]
+    if anchor.size == 0:
+        return empty, True
+    hard_net = hardened_subgraph(net)
+    graph, _ = hard_net.csgraph()
+    _, comp = connected_components(graph, directed=False)
+    main = np.unique(comp[e["u"].to_numpy()[anchor]])
+    touched = np.zeros(net.n_nodes, dtype=bool)
+    touched[hard_net.edges["u"].to_numpy()] = True
+    touched[hard_net.edges["v"].to_numpy()] = True
+    return np.flatnonzero(touched & np.isin(comp, main)), False
 
 
 def _preference(road_class: np.ndarray, hardened: pd.Series) -> np.ndarray:
@@ -685,9 +832,22 @@ def village_road_access(
     snap_tolerance_m: float,
     max_snap_m: float,
     hardened_snap_m: float,
+    connection_max_m: float,
 ) -> tuple[RoadNetwork, pd.DataFrame]:
     """Build the road network and find each village's road access and unhardened gap
     (towards the county seat's hardened network when the towns layer has a county seat).
+
+    Parameters
+    ----------
+    roads, villages : geopandas.GeoDataFrame
+        Validated layers in the workspace's metric CRS.
+    towns : geopandas.GeoDataFrame or None
+        With ``kind``; a ``"county_seat"`` row anchors the main hardened network.
+    snap_tolerance_m : float
+        Road ends closer than this are joined (:func:`build_network`).
+    max_snap_m, hardened_snap_m, connection_max_m : float
+        ``max_snap_m``, ``hardened_network_snap_m`` and ``connection_max_m`` of
+        :func:`unhardened_gap`.
 
     Returns
     -------
@@ -703,6 +863,7 @@ def village_road_access(
         villages,
         max_snap_m=max_snap_m,
         hardened_network_snap_m=hardened_snap_m,
+        connection_max_m=connection_max_m,
         county_seat=seat,
     )
     gap.index = villages.index

@@ -29,6 +29,12 @@ class Column:
     max: float | None = None
     choices: tuple[str, ...] | None = None
     desc: str = ""
+    # Values read as another value on load (e.g. ``"未脱贫"`` → ``"not_exited"``): text
+    # columns with choices only; matched after stripping, case-insensitively.
+    aliases: tuple[tuple[str, str], ...] = ()
+    # Report every bad value as its own problem (file, layer, row, column, expected,
+    # found) instead of one problem listing the rows.
+    per_row: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,21 @@ class LayerSpec:
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 
+
+#: Status of a registered poor household (建档立卡贫困户): not yet exited, exited, returned
+#: to poverty. Poverty incidence counts the poor not yet exited (returned ones included).
+REGISTER_STATUSES = ("not_exited", "exited", "returned")
+#: Register statuses as county tables write them (read as the codes above on load).
+REGISTER_STATUS_ALIASES: tuple[tuple[str, str], ...] = (
+    ("未脱贫", "not_exited"),
+    ("已脱贫", "exited"),
+    ("脱贫", "exited"),
+    ("返贫", "returned"),
+    ("已返贫", "returned"),
+)
+#: Earliest and latest exit year accepted (the register began in 2014; 2030 leaves room for
+#: planned years of an exit timetable).
+EXIT_YEAR_RANGE = (2014, 2030)
 
 ROAD_CLASSES = ("national", "provincial", "county", "township", "village", "track", "path")
 SURFACES = ("asphalt", "concrete", "paved", "gravel", "earth", "unknown")
@@ -117,17 +138,50 @@ SPECS: dict[str, LayerSpec] = {
                 desc="registered poor people (建档立卡)",
             ),
             Column("poor_households", "int", min=0),
-            Column("level", "str", choices=("admin", "hamlet")),
-            Column("parent_id", "str"),
+            Column(
+                "poverty_village",
+                _B,
+                desc="on the register of poverty villages (贫困村); the village exit rule applies "
+                "to these, household exit everywhere",
+            ),
+            Column(
+                "level",
+                "str",
+                choices=("admin", "hamlet"),
+                desc="admin: administrative village (行政村); hamlet: natural village / "
+                "villager group (自然村) inside the administrative village named by parent_id",
+            ),
+            Column(
+                "parent_id",
+                "str",
+                desc="a hamlet's administrative village (its village_id, a row of this layer)",
+            ),
             *(Column(n, _B, desc=d) for n, d in _VILLAGE_BOOLS),
-            Column("flush_toilet_frac", "frac", min=0, max=1),
+            Column(
+                "sanitary_toilet_frac",
+                "frac",
+                min=0,
+                max=1,
+                desc="share of households with a sanitary toilet (卫生厕所率)",
+            ),
+            Column(
+                "flush_toilet_frac",
+                "frac",
+                min=0,
+                max=1,
+                desc="share of households with a flush toilet (水冲式厕所率); not the same "
+                "measure as sanitary_toilet_frac (卫生厕所率): keep the two apart",
+            ),
             Column("household_road_hardened_frac", "frac", min=0, max=1),
             Column("medical_insurance_frac", "frac", min=0, max=1),
             Column("collective_income_cny", "float", min=0),
             Column("funds_cny", "float", min=0),
         ),
         id_column="village_id",
-        desc="administrative villages (行政村) and optional hamlets (自然村), points or polygons",
+        desc="administrative villages (行政村) and optional hamlets (自然村), points or polygons. "
+        "An administrative village's population, households and poor counts INCLUDE those of "
+        "its hamlets (the hamlet rows are parts of it, never added to it), so sums over the "
+        "administrative villages count every person once",
     ),
     "roads": LayerSpec(
         kind="roads",
@@ -259,6 +313,23 @@ SPECS: dict[str, LayerSpec] = {
             Column("village_id", "str", required=True),
             Column("members", "int", required=True, min=1, max=50),
             Column("registered_poor", _B, required=True),
+            Column(
+                "register_status",
+                "str",
+                choices=REGISTER_STATUSES,
+                aliases=REGISTER_STATUS_ALIASES,
+                per_row=True,
+                desc="registered poor household's status: not_exited (未脱贫), exited (已脱贫), "
+                "returned (返贫); empty = unknown",
+            ),
+            Column(
+                "exit_year",
+                "int",
+                min=EXIT_YEAR_RANGE[0],
+                max=EXIT_YEAR_RANGE[1],
+                per_row=True,
+                desc="year the household exited (脱贫年份)",
+            ),
             Column("income_per_capita_cny", "float", min=0),
             Column("food_ok", _B),
             Column("clothing_ok", _B),
@@ -309,6 +380,13 @@ COMMON_RENAMES: dict[str, str] = {
     "户数": "households",
     "贫困人口": "poor_population",
     "贫困户数": "poor_households",
+    "贫困村": "poverty_village",
+    "是否贫困村": "poverty_village",
+    "卫生厕所率": "sanitary_toilet_frac",
+    "水冲式厕所率": "flush_toilet_frac",
+    "水冲厕所率": "flush_toilet_frac",  # 5 characters: fits a DBF field name (10 bytes)
+    "脱贫状态": "register_status",
+    "脱贫年份": "exit_year",
     "等级": "road_class",
     "路面": "surface",
 }

@@ -35,10 +35,16 @@ Schema
             met when the network stage found a hardened path into the village
             (``road_access == "hardened"``); ``gap``/``no_road`` are not met with the
             value = ``unhardened_km``; ``unknown`` is unknown (no threshold);
+        ``clinic_in_village``
+            the national rule: met when the village has a standardised clinic with a
+            qualified doctor (``clinic_standard`` and ``clinic_doctor``) or hosts the
+            township health centre itself (``hosts_health_centre``); not met when it
+            has neither; unknown otherwise (no threshold);
         ``clinic_or_health_centre_within``
-            met when the village has a standard clinic with a doctor
-            (``clinic_standard`` and ``clinic_doctor``) OR the evidence travel time
-            (e.g. ``travel_min_health_centre``) is <= threshold minutes;
+            a provincial option, not the national rule: met when the village has a
+            standard clinic with a doctor OR the evidence travel time (e.g.
+            ``travel_min_health_centre``) is <= threshold minutes; a profile using it
+            should say so in the indicator's name;
         ``households_share_at_least``
             met when the share of the village's households with the flag True is
             >= threshold; evidence is ``households:<flag>``.
@@ -113,11 +119,12 @@ RULES: tuple[str, ...] = (
     "at_most",
     "is_true",
     "road_access_hardened",
+    "clinic_in_village",
     "clinic_or_health_centre_within",
     "households_share_at_least",
 )
 #: Rules that need no threshold.
-_NO_THRESHOLD = frozenset({"is_true", "road_access_hardened"})
+_NO_THRESHOLD = frozenset({"is_true", "road_access_hardened", "clinic_in_village"})
 #: Rules whose threshold is a share in [0, 1].
 _FRACTION_RULES = frozenset({"rate_below", "households_share_at_least"})
 

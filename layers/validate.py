@@ -21,12 +21,13 @@ from layers.catalogue import (
     SPECS,
     SURFACE_ALIASES,
     TRACKTYPE_HARDENED,
+    Column,
     LayerSpec,
 )
 from layers.crs import check_bounds
 from layers.errors import Problem
 from layers.tristate import ACCEPTED as TRISTATE_ACCEPTED
-from layers.tristate import invalid_tristate, to_tristate
+from layers.tristate import UNKNOWN_TOKENS, invalid_tristate, to_tristate
 
 _MAX_LISTED = 10
 # A repair is accepted when the two standard repairs agree on the area within this share.
@@ -103,6 +104,69 @@ def parse_bool(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed, bad
 
 
+def _shown(value) -> str:
+    """A found value as people read it: ``2031`` rather than ``2031.0`` for a whole float."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
+        return repr(int(value))
+    return repr(value)
+
+
+def _flag(
+    col: _Collector,
+    df: pd.DataFrame,
+    spec: LayerSpec,
+    c: Column,
+    mask,
+    found: pd.Series,
+    summary: str,
+    *,
+    expected: str,
+) -> None:
+    """Report the rows of ``mask``: one problem listing them, or one per row (``c.per_row``)."""
+    if not c.per_row:
+        col.error(summary, column=c.name)
+        return
+    m = np.asarray(mask, dtype=bool)
+    for label, value in zip(_row_labels(df, spec, m), found.to_numpy()[m], strict=True):
+        col.error(f"expected {expected}, found {_shown(value)}", row=label, column=c.name)
+
+
+def normalise_choice(series: pd.Series, column: Column) -> pd.Series:
+    """Read a coded text column through its aliases (``"已脱贫"`` → ``"exited"``).
+
+    The codes themselves are matched case-insensitively; blanks and the unknown
+    placeholders (``未知``, ``unknown``…) become None (unknown). Anything else is
+    returned as it was, so the choices check reports it.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Raw values.
+    column : Column
+        The spec column with ``choices`` and ``aliases``.
+
+    Returns
+    -------
+    pandas.Series
+        Object dtype: codes, None for unknown, unrecognised values unchanged.
+    """
+    table = {a.strip().lower(): b for a, b in column.aliases}
+    table.update({ch.lower(): ch for ch in column.choices or ()})
+
+    def one(v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return None
+        text = str(v).strip()
+        key = text.lower()
+        if key in BOOL_UNKNOWN or key in UNKNOWN_TOKENS:
+            return None
+        return table.get(key, text)
+
+    return series.astype(object).map(one)
+
+
 def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
     for c in spec.columns:
         if c.name not in df.columns:
@@ -120,6 +184,8 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
                 )
             )
             s = s.map(lambda v: None if v in ("", "nan", "None") else v)
+            if c.aliases:
+                s = normalise_choice(s, c)
             df[c.name] = s
         elif c.dtype == "bool":
             parsed, bad = parse_bool(s)
@@ -142,24 +208,42 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
             num = pd.to_numeric(raw.where(~blank, np.nan), errors="coerce")
             bad = num.isna() & ~blank
             if bad.any():
-                col.error(
+                _flag(
+                    col,
+                    df,
+                    spec,
+                    c,
+                    bad,
+                    s,
                     f"{int(bad.sum())} value(s) are not numbers (expected {c.dtype}): rows "
                     f"{_listed(_row_labels(df, spec, bad))}; found e.g. {s[bad].iloc[0]!r}",
-                    column=c.name,
+                    expected=f"a number ({c.dtype})",
                 )
             if c.dtype == "int":
                 frac = num.notna() & (num != np.round(num))
                 if frac.any():
-                    col.error(
+                    _flag(
+                        col,
+                        df,
+                        spec,
+                        c,
+                        frac,
+                        s,
                         f"{int(frac.sum())} value(s) are not whole numbers: rows {_listed(_row_labels(df, spec, frac))}",
-                        column=c.name,
+                        expected="a whole number",
                     )
                 if c.required and (blank | bad).any():
                     m = blank & ~bad
                     if m.any():
-                        col.error(
+                        _flag(
+                            col,
+                            df,
+                            spec,
+                            c,
+                            m,
+                            s,
                             f"{int(m.sum())} empty value(s) in a required column: rows {_listed(_row_labels(df, spec, m))}",
-                            column=c.name,
+                            expected="a value (the column is required)",
                         )
                 df[c.name] = num.round().astype("Int64")
             else:
@@ -168,19 +252,32 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
             if c.dtype == "frac":
                 lo, hi = 0.0 if lo is None else lo, 1.0 if hi is None else hi
             vals = num.astype("float64")
+            span = f"{lo:g}..{hi:g}" if lo is not None and hi is not None else None
             if lo is not None and (vals < lo).any():
                 m = vals < lo
-                col.error(
+                _flag(
+                    col,
+                    df,
+                    spec,
+                    c,
+                    m,
+                    s,
                     f"{int(m.sum())} value(s) below {lo:g} (expected {lo:g}..{hi if hi is not None else '∞'}): rows "
                     f"{_listed(_row_labels(df, spec, m))}; found e.g. {vals[m].iloc[0]:g}",
-                    column=c.name,
+                    expected=span or f"at least {lo:g}",
                 )
             if hi is not None and (vals > hi).any():
                 m = vals > hi
-                col.error(
+                _flag(
+                    col,
+                    df,
+                    spec,
+                    c,
+                    m,
+                    s,
                     f"{int(m.sum())} value(s) above {hi:g} (expected ≤ {hi:g}): rows {_listed(_row_labels(df, spec, m))}; "
                     f"found e.g. {vals[m].iloc[0]:g}",
-                    column=c.name,
+                    expected=span or f"at most {hi:g}",
                 )
     return df
 
@@ -193,10 +290,19 @@ def _check_choices(df, spec, col):
         bad = s.notna() & ~s.isin(c.choices)
         if bad.any():
             found = sorted({str(v) for v in s[bad]})
-            col.error(
-                f"{int(bad.sum())} value(s) not among {', '.join(c.choices)}: rows {_listed(_row_labels(df, spec, bad))}; "
+            accepted = ", ".join(c.choices)
+            if c.aliases:
+                accepted += " (or " + ", ".join(f"{a} = {b}" for a, b in c.aliases) + ")"
+            _flag(
+                col,
+                df,
+                spec,
+                c,
+                bad,
+                s,
+                f"{int(bad.sum())} value(s) not among {accepted}: rows {_listed(_row_labels(df, spec, bad))}; "
                 f"found {_listed(found)}",
-                column=c.name,
+                expected=f"one of {accepted}",
             )
 
 
@@ -369,6 +475,10 @@ def validate_layer(
                 f"{int(m.sum())} village(s) have more households than people: rows {_listed(_row_labels(df, spec, m))}",
                 column="households",
             )
+    if kind == "villages":
+        _check_hamlets(df, spec, col)
+    if kind == "households":
+        _check_register(df, spec, col)
     if spec.geometry and spec.geometry != ("raster",):
         if not isinstance(df, gpd.GeoDataFrame) or df.geometry.name not in df.columns:
             col.error(f"the layer has no geometry; expected {' or '.join(spec.geometry)} features")
@@ -395,6 +505,132 @@ def validate_layer(
         elif kind == "hazards" and df.geometry.geom_type.isin(["Point", "MultiPoint"]).any():
             col.error("point hazards need a radius_m column", column="radius_m")
     return _add_missing_optional(df, spec), col.items
+
+
+# Counts an administrative village holds for its hamlets too (it includes them).
+_HAMLET_SUMMED = ("population", "households", "poor_population", "poor_households")
+
+
+def _check_hamlets(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> None:
+    """Hamlets (level hamlet) against their administrative villages (parent_id).
+
+    The convention: a hamlet (自然村) is part of the administrative village (行政村) named
+    by its ``parent_id``, and the administrative village's population, households and
+    poor counts include the hamlet's. So a hamlet needs a parent that is an administrative
+    village of this layer, and an administrative village can never count fewer people than
+    its hamlets together (the sign of a layer that adds hamlets on top instead).
+    One problem per row.
+    """
+    if not {"level", "parent_id", "village_id"} <= set(df.columns):
+        return
+    level = df["level"]
+    hamlet = (level == "hamlet").fillna(False).to_numpy(bool)
+    if not hamlet.any():
+        return
+    ids = df["village_id"]
+    level_of = {v: lv for v, lv in zip(ids, level, strict=True) if isinstance(v, str) and v}
+    expected = "the village_id of its administrative village (a row of this layer with level admin)"
+    labels = _row_labels(df, spec, hamlet)
+    rows = np.flatnonzero(hamlet)
+    parents = df["parent_id"].to_numpy(dtype=object)
+    good_parent = np.zeros(len(df), dtype=bool)
+    for i, label in zip(rows, labels, strict=True):
+        par = parents[i]
+        if par is None or (not isinstance(par, str) and pd.isna(par)) or par == "":
+            col.error(
+                f"a hamlet without parent_id: expected {expected}, found empty",
+                row=label,
+                column="parent_id",
+            )
+        elif par not in level_of:
+            col.error(
+                f"a hamlet's parent_id is not in the layer: expected {expected}, found {par!r}",
+                row=label,
+                column="parent_id",
+            )
+        elif level_of[par] == "admin":
+            good_parent[i] = True
+        elif level_of[par] == "hamlet":
+            col.error(
+                f"a hamlet's parent_id names another hamlet: expected {expected}, found {par!r} (level hamlet)",
+                row=label,
+                column="parent_id",
+            )
+        else:
+            lv = level_of[par]
+            shown = "empty" if lv is None or (not isinstance(lv, str) and pd.isna(lv)) else repr(lv)
+            col.warn(
+                f"a hamlet's parent_id names a village whose level is not admin: expected {expected}, "
+                f"found {par!r} with level {shown}",
+                row=label,
+                column="parent_id",
+            )
+    if not good_parent.any():
+        return
+    # an administrative village includes its hamlets: it never counts fewer than they do together
+    admin_pos = {
+        v: i
+        for i, (v, lv) in enumerate(zip(ids, level, strict=True))
+        if lv == "admin" and isinstance(v, str)
+    }
+    kids = pd.Series(parents[good_parent], index=df.index[good_parent])
+    for name in _HAMLET_SUMMED:
+        if name not in df.columns:
+            continue
+        vals = pd.to_numeric(df[name], errors="coerce").astype("float64")
+        sums = vals[good_parent].groupby(kids.to_numpy()).sum(min_count=1)
+        n_kids = kids.groupby(kids.to_numpy()).size()
+        for par, total in sums.items():
+            j = admin_pos[str(par)]
+            own = vals.iloc[j]
+            if np.isnan(total) or np.isnan(own) or own >= total:
+                continue
+            label = _row_labels(df, spec, np.arange(len(df)) == j)[0]
+            col.error(
+                f"an administrative village's {name} is smaller than the sum over its "
+                f"{int(n_kids[par])} hamlet(s): expected at least {total:g} (an administrative "
+                f"village's {name} includes its hamlets'), found {own:g}",
+                row=label,
+                column=name,
+            )
+    if "poverty_village" in df.columns:
+        flag = df["poverty_village"]
+        pos = np.flatnonzero(good_parent)
+        for k, label in zip(pos, _row_labels(df, spec, good_parent), strict=True):
+            mine, theirs = flag.iloc[k], flag.iloc[admin_pos[parents[k]]]
+            if pd.isna(mine) or pd.isna(theirs) or bool(mine) == bool(theirs):
+                continue
+            col.warn(
+                f"a hamlet's poverty_village disagrees with its administrative village "
+                f"{parents[k]}: expected {bool(theirs)} (the register names administrative "
+                f"villages; a hamlet carries its parent's flag or none), found {bool(mine)}",
+                row=label,
+                column="poverty_village",
+            )
+
+
+def _check_register(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> None:
+    """A register status or exit year belongs to a registered poor household (warning per row)."""
+    if "registered_poor" not in df.columns:
+        return
+    poor = df["registered_poor"]
+    if not isinstance(poor.dtype, pd.BooleanDtype):
+        return
+    given = [c for c in ("register_status", "exit_year") if c in df.columns]
+    for c in given:
+        has = df[c].notna().to_numpy(bool)
+        m = has & (~poor).fillna(False).to_numpy(bool)
+        if not m.any():
+            continue
+        for label, value in zip(
+            _row_labels(df, spec, m), df[c].to_numpy(dtype=object)[m], strict=True
+        ):
+            col.warn(
+                f"{c} given for a household that is not registered poor (registered_poor false): "
+                f"expected {c} only on registered poor households, found {_shown(value)}",
+                row=label,
+                column=c,
+            )
 
 
 _NA_DTYPE = {

@@ -47,7 +47,7 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from skimage.graph import MCP_Geometric
 from skimage.segmentation import watershed
 
-__all__ = ["generate", "main", "DemoConfig", "VILLAGE_RENAME"]
+__all__ = ["generate", "main", "DemoConfig", "HOUSEHOLD_RENAME", "VILLAGE_RENAME"]
 
 METRIC_CRS = "EPSG:4545"  # CGCS2000 / 3-degree Gauss-Kruger CM 108E
 STORAGE_CRS = "EPSG:4490"  # CGCS2000 geographic
@@ -82,6 +82,7 @@ VILLAGE_RENAME: dict[str, str] = {
     "户数": "households",
     "贫困人口": "poor_population",
     "贫困户数": "poor_households",
+    "贫困村": "poverty_village",
     "层级": "level",
     "上级村": "parent_id",
     "安全饮水": "has_safe_water",
@@ -93,11 +94,20 @@ VILLAGE_RENAME: dict[str, str] = {
     "通村硬化": "road_hardened_claimed",
     "卫生室达标": "clinic_standard",
     "有村医": "clinic_doctor",
-    "卫生厕所率": "flush_toilet_frac",
+    "卫生厕所率": "sanitary_toilet_frac",
+    "水冲厕所率": "flush_toilet_frac",  # 水冲式厕所率, shortened to fit the DBF's 10 bytes
     "入户路硬化": "household_road_hardened_frac",
     "医保参保率": "medical_insurance_frac",
     "集体收入": "collective_income_cny",
 }
+
+# households.csv column → canonical column (the register's status in Chinese, as counties keep it).
+HOUSEHOLD_RENAME: dict[str, str] = {
+    "脱贫状态": "register_status",
+    "脱贫年份": "exit_year",
+}
+# Register statuses as written in households.csv.
+_STATUS_ZH = {"not_exited": "未脱贫", "exited": "已脱贫", "returned": "返贫"}
 
 _COUNTY_CODE = "439901"  # "99" is no prefecture of Hunan (43): visibly synthetic
 _COUNTY_NAME = "青岩县（合成示范数据）"
@@ -1196,7 +1206,18 @@ def generate(
     hazards = _hazards(rng, villages, n_admin, county, slope_c, valid_c, xy_c, acc, ter, ctransform)
     protected = _protected(rng, villages, seat_xy, county, zc, slope_c, inside_c, ctransform, water)
     _village_indicators(rng, villages, n_admin, clinics, in_service, village_leaf_surface)
-    households, planted = _households(rng, villages, n_admin, cfg, scale)
+    # an administrative village's counts include its hamlets' (after the roads, schools and
+    # indicators, which were drawn on the village's own core, so those stay as they were)
+    core_inc = (villages["poor_population"] / villages["population"]).to_numpy()[:n_admin]
+    _include_hamlets(villages, n_admin)
+    households, planted = _households(rng, villages, n_admin, cfg, scale, rank_by=core_inc)
+    # the register's units draw from a stream of their own, so the rest of the county is the
+    # same with or without them
+    aux = np.random.default_rng([seed, 1])
+    _poverty_villages(aux, villages, n_admin, planted["village_id"])
+    _flush_toilets(aux, villages)
+    _register_status(aux, households)
+    households, incomplete = _incomplete_register(aux, villages, households, planted["village_id"])
     keep_out = shapely.union_all(
         [
             *hazards.geometry.buffer(
@@ -1245,7 +1266,9 @@ def generate(
     sp_.unlink(missing_ok=True)
     sites.to_file(sp_, layer="sites", driver="GPKG")
 
-    households.to_csv(out / "households.csv", index=False, encoding="utf-8")
+    households.rename(columns={v: k for k, v in HOUSEHOLD_RENAME.items()}).to_csv(
+        out / "households.csv", index=False, encoding="utf-8"
+    )
     _write_toml(out, seed=seed, scale=scale)
     stats = {
         "seed": seed,
@@ -1265,7 +1288,22 @@ def generate(
         ),
         "reservoir_lakes_ha": {n_: round(g.area / 1e4, 1) for n_, g in lakes},
         "moved_off_channels": {"seats": n_moved_seats, "villages": n_moved_v + n_moved_h},
+        "n_poverty_villages": int(villages["poverty_village"].iloc[:n_admin].sum()),
+        "hamlets_by_parent": {
+            p_: list(g["village_id"])
+            for p_, g in villages.iloc[n_admin:].groupby("parent_id", sort=True)
+        },
+        "registered_poor_households": int(households["registered_poor"].sum()),
+        "register_status": {
+            k: int(v)
+            for k, v in households.loc[households["registered_poor"], "register_status"]
+            .fillna("unknown")
+            .value_counts()
+            .sort_index()
+            .items()
+        },
         "planted": planted,
+        "incomplete_register": incomplete,
         "claimed_hardened_but_last_link_unhardened": [
             villages.at[i, "village_id"]
             for i, srf in sorted(village_leaf_surface.items())
@@ -1418,13 +1456,70 @@ def _village_indicators(rng, villages, n_admin, clinics, in_service, leaf_surfac
         v[rng.random(n) < p_nan] = np.nan
         return v
 
-    villages["flush_toilet_frac"] = frac(5.0, 2.0, 0.08)
+    villages["sanitary_toilet_frac"] = frac(5.0, 2.0, 0.08)  # 卫生厕所率
     villages["household_road_hardened_frac"] = frac(6.0, 1.2, 0.1)
     mi = np.round(np.clip(rng.normal(0.985, 0.02, n), 0.85, 1.0), 3)
     mi[rng.random(n) < 0.3] = 1.0
     mi[rng.random(n) < 0.05] = np.nan
     villages["medical_insurance_frac"] = mi
     villages["collective_income_cny"] = np.round(rng.lognormal(math.log(40000), 0.9, n), -2)
+
+
+def _include_hamlets(villages: gpd.GeoDataFrame, n_admin: int) -> None:
+    """Add each hamlet's people, households and poor to its administrative village.
+
+    The convention of the registry (and of anju's villages layer): an administrative village
+    (行政村) *includes* its hamlets (自然村), so the hamlet rows are parts of it and sums over the
+    administrative villages count everyone once. ``_village_table`` drew each administrative
+    village's own core settlement; this makes its figures the whole village's.
+    """
+    ham = villages.iloc[n_admin:]
+    if not len(ham):
+        return
+    pos = {v: i for i, v in enumerate(villages["village_id"].iloc[:n_admin])}
+    for col in ("population", "households", "poor_population", "poor_households"):
+        add = ham.groupby("parent_id")[col].sum()
+        vals = villages[col].to_numpy().copy()
+        for parent, extra in add.items():
+            vals[pos[parent]] += int(extra)
+        villages[col] = vals
+
+
+def _poverty_villages(aux, villages: gpd.GeoDataFrame, n_admin: int, planted_id: str) -> None:
+    """About a third of the administrative villages are registered poverty villages (贫困村).
+
+    The poorer a village, the likelier: the third with the highest incidence after a random
+    shake (so some poor villages are not on the list and some less poor ones are). The planted
+    register disagreement is one, so the village exit rule applies to it. Hamlets carry their
+    administrative village's flag, or none (about one in four, left blank).
+    """
+    inc = (
+        villages["poor_population"].to_numpy(float)[:n_admin]
+        / villages["population"].to_numpy(float)[:n_admin]
+    )
+    score = inc * np.exp(aux.normal(0.0, 0.6, n_admin))
+    ids = villages["village_id"].to_numpy()
+    score[ids[:n_admin] == planted_id] = np.inf
+    flag = np.zeros(n_admin, dtype=bool)
+    flag[np.argsort(-score, kind="stable")[: int(round(n_admin / 3))]] = True
+    of = dict(zip(ids[:n_admin], flag, strict=True))
+    ham = [
+        None if aux.random() < 0.25 else bool(of[p_]) for p_ in villages["parent_id"].iloc[n_admin:]
+    ]
+    villages["poverty_village"] = pd.array([*flag.tolist(), *ham], dtype="boolean")
+
+
+def _flush_toilets(aux, villages: gpd.GeoDataFrame) -> None:
+    """水冲式厕所率 (flush toilets), a separate figure below 卫生厕所率 (sanitary toilets).
+
+    Most sanitary toilets in a mountain county are dry or septic types (三格化粪池, 双瓮),
+    so flush toilets are 35-90 % of the sanitary share; unknown where the sanitary share is
+    unknown and in a few more villages.
+    """
+    san = villages["sanitary_toilet_frac"].to_numpy(float)
+    flush = np.round(san * aux.uniform(0.35, 0.9, san.size), 3)
+    flush[aux.random(san.size) < 0.05] = np.nan
+    villages["flush_toilet_frac"] = np.minimum(flush, san)
 
 
 # --------------------------------------------------------------------------------------------
@@ -2050,10 +2145,17 @@ def _id_number(rng: np.random.Generator) -> str:
     return body + check
 
 
-def _households(rng, villages, n_admin, cfg, scale):
+def _households(rng, villages, n_admin, cfg, scale, *, rank_by=None):
+    """Households of some administrative villages: half of the highest incidence, half at random.
+
+    ``rank_by`` is the incidence to rank by (the villages' own cores, drawn before their
+    hamlets were added, keeps the same villages as before the hamlets were included).
+    """
     n_sel = min(n_admin, max(4, int(round(cfg.n_household_villages * scale))))
     inc = (
-        villages["poor_population"].to_numpy()[:n_admin]
+        rank_by
+        if rank_by is not None
+        else villages["poor_population"].to_numpy()[:n_admin]
         / villages["population"].to_numpy()[:n_admin]
     )
     order = np.argsort(-inc, kind="stable")
@@ -2062,7 +2164,12 @@ def _households(rng, villages, n_admin, cfg, scale):
     chosen = sorted(int(i) for i in np.concatenate([hi, rest]))
     # planted disagreement: a village whose register attribute sits under the western 3 % exit line
     # while its household table holds about three times as many registered poor people
-    planted_i = chosen[len(chosen) // 2]
+    parents = set(villages["parent_id"].dropna())
+    mid = len(chosen) // 2
+    planted_i = next(
+        (vi for vi in chosen[mid:] + chosen[:mid] if villages.at[vi, "village_id"] not in parents),
+        chosen[mid],
+    )
     rows = []
     planted = {}
     for vi in chosen:
@@ -2135,6 +2242,59 @@ def _households(rng, villages, n_admin, cfg, scale):
     return hh, planted
 
 
+def _register_status(aux, hh: pd.DataFrame) -> None:
+    """脱贫状态 and 脱贫年份 of the registered poor households (the demo year is 2017).
+
+    Most are not yet exited (未脱贫); about a quarter exited (已脱贫) in 2014-2017; a few
+    returned to poverty (返贫: their 脱贫年份 is the year of the exit they fell back from);
+    about 1.5 % have no status (unknown). Households not registered poor carry neither.
+    """
+    n = len(hh)
+    poor = hh["registered_poor"].to_numpy(bool)
+    u = aux.random(n)
+    status = np.where(
+        u < 0.015,
+        None,
+        np.where(u < 0.70, "not_exited", np.where(u < 0.94, "exited", "returned")),
+    ).astype(object)
+    year = aux.integers(2014, 2018, n)
+    year = np.where(status == "returned", np.minimum(year, 2016), year)
+    status[~poor] = None
+    has_year = poor & np.isin(status, ["exited", "returned"])
+    hh["register_status"] = status
+    hh["exit_year"] = pd.array(
+        [int(y) if h else None for y, h in zip(year, has_year, strict=True)], dtype="Int64"
+    )
+
+
+def _incomplete_register(aux, villages, hh: pd.DataFrame, planted_id: str):
+    """Plant an incomplete register: half of one village's registered poor households are missing.
+
+    The village attributes (贫困户数, 贫困人口) keep the full figures; households.csv lists
+    only half of the village's registered poor households (the other households stay). The
+    village is chosen among the household villages with an attribute incidence of 3-6 %, so
+    that the register's figure alone would put it under the western 3 % exit line.
+    """
+    by_v = villages.set_index("village_id")
+    cands = [v for v in dict.fromkeys(hh["village_id"]) if v != planted_id]
+    inc = {v: by_v.at[v, "poor_population"] / by_v.at[v, "population"] for v in cands}
+    near = [v for v in cands if 0.03 <= inc[v] < 0.06]
+    vid = min(near or cands, key=lambda v: (abs(inc[v] - 0.045), v))
+    rows = np.flatnonzero(((hh["village_id"] == vid) & hh["registered_poor"]).to_numpy())
+    drop = aux.choice(rows, size=int(math.ceil(rows.size / 2)), replace=False)
+    kept = hh.drop(index=hh.index[np.sort(drop)]).reset_index(drop=True)
+    listed = kept[(kept["village_id"] == vid) & kept["registered_poor"]]
+    return kept, {
+        "village_id": vid,
+        "name": by_v.at[vid, "name"],
+        "attribute_poor_households": int(by_v.at[vid, "poor_households"]),
+        "listed_poor_households": len(listed),
+        "attribute_poor": int(by_v.at[vid, "poor_population"]),
+        "listed_poor": int(listed["members"].sum()),
+        "population": int(by_v.at[vid, "population"]),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # workspace.toml and a small record of the run
 # --------------------------------------------------------------------------------------------
@@ -2142,6 +2302,7 @@ def _households(rng, villages, n_admin, cfg, scale):
 
 def _write_toml(out: Path, *, seed: int, scale: float) -> None:
     rename = "\n".join(f'"{k}" = "{v}"' for k, v in VILLAGE_RENAME.items())
+    hh_rename = "\n".join(f'"{k}" = "{v}"' for k, v in HOUSEHOLD_RENAME.items())
     text = f"""# Synthetic demo workspace, written by scripts/make_demo.py (seed {seed}, scale {scale:g}).
 # Everything here is invented; see README.md.
 [workspace]
@@ -2201,6 +2362,9 @@ layer = "sites"
 
 [layers.households]
 path = "households.csv"
+
+[layers.households.rename]
+{hh_rename}
 
 [parameters]
 infer_surface_from_class = true

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from rasterio.features import geometry_mask
 from tqdm import tqdm
@@ -120,26 +121,63 @@ def _summary(
     villages: pd.DataFrame, gaps: pd.DataFrame, reloc: resettlement.ResettlementResult
 ) -> dict:
     bc = villages["blocker_class"].value_counts()
+
+    def count(mask: pd.Series) -> int:
+        return int(mask.fillna(False).astype(bool).sum())
+
+    known = gaps["known_unhardened_km"].sum() if "known_unhardened_km" in gaps else np.nan
+    unknown = gaps["unknown_surface_km"].sum() if "unknown_surface_km" in gaps else np.nan
     s: dict[str, Any] = {
         "villages": int(len(villages)),
-        "population": int(villages["population"].fillna(0).sum()),
+        "villages_assessed": int(villages["exit_applicable"].sum()),
+        "population": int(coverage.counted_population(villages).sum()),
+        **{k: int(bc.get(k, 0)) for k in indicators.BLOCKER_CLASSES},
         "exit_ready": int(bc.get("ready", 0)),
-        "blocked_one": int(bc.get("blocked_one", 0)),
-        "blocked_several": int(bc.get("blocked_several", 0)),
-        "unknown": int(bc.get("unknown", 0)),
-        "km_to_harden": float(round(gaps["length_km"].sum(), 2)) if len(gaps) else 0.0,
-        "villages_without_hardened_road": int((villages["road_access"] != "hardened").sum()),
-        "no_safe_water": int((villages["has_safe_water"].astype("boolean") == False).sum()),  # noqa: E712
+        # km to harden that are known; km of unknown surface are to survey, shown apart
+        "km_to_harden": float(round(known, 2)) if len(gaps) else 0.0,
+        "km_unknown_surface": float(round(unknown, 2)) if len(gaps) else 0.0,
+        "villages_without_hardened_road": count(villages["road_access"] != "hardened"),
+        "no_safe_water": count(villages["has_safe_water"].astype("boolean") == False),  # noqa: E712
         "safe_water_unknown": int(villages["has_safe_water"].isna().sum())
         if "has_safe_water" in villages
         else 0,
+        "incidence_conflicts": count(
+            villages.get("incidence_source", pd.Series(dtype=object)) == "conflict"
+        ),
     }
-    cs, cd = villages.get("clinic_standard"), villages.get("clinic_doctor")
-    if cs is not None and cd is not None:
-        ok = cs.astype("boolean").fillna(False) & cd.astype("boolean").fillna(False)
-        s["no_standard_clinic"] = int((~ok).sum())
+    if "clinic_status" in villages:
+        s["no_standard_clinic"] = count(villages["clinic_status"] == "not_met")
+        s["clinic_unknown"] = count(villages["clinic_status"] == "unknown")
     s.update(reloc.summary())
     return s
+
+
+def _evidence_warnings(ev: pd.DataFrame) -> list[str]:
+    """What the indicators could not see: never a silent figure (DESIGN.md rule 3)."""
+    out = []
+    if ev.attrs.get("missing_evidence"):
+        out.append(
+            "indicator evidence missing from the workspace (those indicators are unknown): "
+            + ", ".join(ev.attrs["missing_evidence"])
+        )
+    if ev.attrs.get("poverty_flag_missing"):
+        out.append(
+            "villages carry no poverty-village flag (贫困村): exit readiness was assessed for "
+            "every administrative village"
+        )
+    n = int((ev.get("incidence_source", pd.Series(dtype=object)) == "conflict").sum())
+    if n:
+        out.append(
+            f"{n} village(s): household register and village figure disagree or the register is "
+            "incomplete; their incidence is unknown until verified"
+        )
+    n = int((ev["n_unconfirmed"] > 0).sum())
+    if n:
+        out.append(
+            f"{n} village(s) meet an indicator only through inferred evidence (road surfaces taken "
+            "from the road class); they are not counted ready until confirmed"
+        )
+    return out
 
 
 def _indicators_json(settings: Settings) -> dict:
@@ -151,6 +189,8 @@ def _indicators_json(settings: Settings) -> dict:
             "title_en": p.title_en,
             "kind": p.kind,
             "pass_score": p.pass_score,
+            "verified": p.verified,
+            "inferred_counts_as_met": settings.evidence.inferred_counts_as_met,
         },
         "indicators": [
             {
@@ -163,6 +203,7 @@ def _indicators_json(settings: Settings) -> dict:
                 "unit": i.unit,
                 "clause": i.clause,
                 "weight": i.weight,
+                "verified": i.verified,
             }
             for i in p.indicators
         ],
@@ -179,6 +220,7 @@ def _manifest(
     n_filled: int,
     allow_personal: bool,
     summary: dict,
+    warnings: list[str],
 ) -> dict:
     ws = lw.workspace
     inputs = [
@@ -223,6 +265,7 @@ def _manifest(
             **{f"relocation.{k}": round(v, 3) for k, v in reloc.timings.items()},
         },
         "warnings": [p.line() for p in lw.warnings]
+        + warnings
         + reloc.notes
         + ([f"filled {n_filled} void cell(s) in the DEM"] if n_filled else []),
         "summary": summary,
@@ -336,6 +379,7 @@ def _run(
         snap_tolerance_m=params.road_snap_tolerance_m,
         max_snap_m=settings.road.max_snap_m,
         hardened_snap_m=settings.road.snap_tolerance_m,
+        connection_max_m=settings.road.connection_max_m,
     )
     gap_cols = ["road_snap_m", "road_access", "unhardened_km", "unknown_surface_km", "gap_edge_ids"]
     villages = villages.join(gap[[c for c in gap_cols if c in gap.columns]])
@@ -380,10 +424,21 @@ def _run(
 
     timer.start("indicators", 0.55)
     hh = L.get("households")
+    villages["hosts_health_centre"] = indicators.health_centre_hosts(
+        villages, L.get("clinics"), radius_m=params.village_catchment_radius_m
+    )
     ev = indicators.evaluate(
-        villages, settings.profile, households=hh, province_group=settings.province_group
+        villages,
+        settings.profile,
+        households=hh,
+        province_group=settings.province_group,
+        evidence=settings.evidence,
     )
     villages = villages.join(ev[[c for c in ev.columns if c not in villages.columns]])
+    villages["exit_ready"] = ev[
+        "exit_ready"
+    ]  # nullable: not assessed for hamlets and non-poverty villages
+    evidence_warnings = _evidence_warnings(ev)
 
     timer.start("coverage", 0.6)
     gaps = coverage.road_gaps(net.edges, villages)
@@ -504,6 +559,7 @@ def _run(
             n_filled=n_filled,
             allow_personal=allow_personal,
             summary=summary,
+            warnings=evidence_warnings,
         ),
     )
     return write_plan(out, plan)

@@ -10,11 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.indicators import evaluate, evidence_records, poverty_incidence
+from geo.indicators import evaluate as _evaluate
+from geo.indicators import evidence_records, poverty_incidence
 from layers.errors import LayerSchemaError, PolicyError
 from layers.policy import default_policies_dir, list_policies, load_policy
+from tests.conftest import national_settings
 
 NA = pd.NA
+EVIDENCE = national_settings().evidence
+TOL = EVIDENCE.incidence_tolerance_frac
+
+
+def evaluate(villages, profile, **kw):
+    """The national evidence settings and the western province group unless a test says."""
+    kw.setdefault("province_group", "west")
+    kw.setdefault("evidence", EVIDENCE)
+    return _evaluate(villages, profile, **kw)
+
 
 ALL_RULES = """
 [profile]
@@ -205,45 +217,90 @@ def test_missing_column_is_unknown_never_met(allrules):
 
 
 def test_incidence_households_vs_attribute():
+    # hand-worked golden case (tolerance 0.5 percentage points):
+    # a: register 3 poor not exited / 200 = 1.5%, village figure 2/200 = 1%: 0.5 pt apart, agree
+    # b: register 10 / 100 = 10% = village figure: agree
+    # c: no register rows: the village figure, 4%
+    # d: the register lists 1 poor household (4 people, 0.4%) where the village says 25
+    #    households, 100 of 1,000 people (10%): incomplete -> conflict, unknown
+    # e: 2 people exited (not counted) and 2 returned to poverty (counted): 2% = village 2%
+    # f: 3 registered poor of unknown exit status, no village figure: between 0% and 3%
     v = pd.DataFrame(
         {
-            "village_id": ["a", "b", "c"],
-            "population": [200, 100, 100],
-            "poor_population": [2, 10, 4],
+            "village_id": ["a", "b", "c", "d", "e", "f"],
+            "population": [200, 100, 100, 1000, 100, 100],
+            "poor_population": [2, 10, 4, 100, 2, None],
+            "poor_households": [1, 2, 1, 25, 2, None],
         }
     )
     hh = pd.DataFrame(
         {
-            "village_id": ["a", "a", "b", "b"],
-            "members": [3, 4, 5, 5],
-            "registered_poor": [True, False, True, True],
+            "village_id": ["a", "a", "b", "b", "d", "e", "e", "f"],
+            "members": [3, 4, 5, 5, 4, 2, 2, 3],
+            "registered_poor": [True, False, True, True, True, True, True, True],
+            "register_status": [
+                "not_exited", None, "not_exited", "not_exited", "not_exited", "exited",
+                "returned", None,
+            ],
+        }
+    )  # fmt: skip
+    inc = poverty_incidence(v, hh, tolerance_frac=0.005)
+    assert inc["incidence_source"].tolist() == [
+        "households", "households", "village_attribute", "conflict", "households", "households",
+    ]  # fmt: skip
+    used = inc["poverty_incidence_frac"].tolist()
+    assert used[:3] == pytest.approx([0.015, 0.10, 0.04])
+    assert np.isnan(used[3]) and used[4] == pytest.approx(0.02) and np.isnan(used[5])
+    assert inc["incidence_lo_frac"].iloc[5] == 0.0
+    assert inc["incidence_hi_frac"].iloc[5] == pytest.approx(0.03)
+    assert inc["incidence_register_complete"].tolist()[:5] == [True, True, NA, False, True]
+    assert inc["incidence_conflict"].tolist()[:2] == [False, False]
+    assert bool(inc["incidence_conflict"].iloc[3]) is True
+    strict = poverty_incidence(v, hh, tolerance_frac=0.001)
+    assert strict["incidence_source"].tolist()[:2] == ["conflict", "households"]
+    with pytest.raises(LayerSchemaError, match="missing column.*members"):
+        poverty_incidence(v, hh.drop(columns="members"), tolerance_frac=TOL)
+
+
+def test_an_incomplete_register_is_unknown_never_met():
+    # the reviewer's case: 1 poor household of 4 people against a village figure of 100 poor
+    # in 1,000 (25 poor households). Read alone the register says 0.4% ("met"); it is unknown.
+    prof = load_policy("national")
+    v = pd.DataFrame(
+        {
+            "village_id": ["a"],
+            "population": [1000],
+            "poor_population": [100],
+            "poor_households": [25],
         }
     )
-    inc = poverty_incidence(v, hh, tolerance_frac=0.005)
-    # a: households 3/200 = 1.5% vs attribute 1%: differ by 0.5% -> not above tolerance
-    assert inc["incidence_households_frac"].tolist()[:2] == pytest.approx([0.015, 0.10])
-    assert inc["incidence_source"].tolist() == ["households", "households", "village_attribute"]
-    assert inc["poverty_incidence_frac"].tolist() == pytest.approx([0.015, 0.10, 0.04])
-    assert inc["incidence_conflict"].tolist()[:2] == [False, False]
-    assert pd.isna(inc["incidence_conflict"].iloc[2])
-    strict = poverty_incidence(v, hh, tolerance_frac=0.001)
-    assert strict["incidence_conflict"].tolist()[:2] == [True, False]
-    # a household with unknown registration makes that village fall back to the attribute
-    hh2 = hh.assign(registered_poor=pd.array([True, NA, True, True], dtype="boolean"))
-    inc2 = poverty_incidence(v, hh2)
-    assert inc2["incidence_source"].tolist()[0] == "village_attribute"
-    with pytest.raises(LayerSchemaError, match="missing column.*members"):
-        poverty_incidence(v, hh.drop(columns="members"))
+    hh = pd.DataFrame(
+        {
+            "village_id": ["a"],
+            "members": [4],
+            "registered_poor": [True],
+            "register_status": ["not_exited"],
+        }
+    )
+    r = evaluate(v, prof, households=hh)
+    assert status(r, "incidence") == ["unknown"]
+    assert r["incidence_quality"].iloc[0] == "missing"
+    assert "0.4%" in r["incidence_note_en"].iloc[0] and "10.0%" in r["incidence_note_en"].iloc[0]
+    assert "户登记不全" in r["incidence_note_zh"].iloc[0]
+    assert not r["exit_ready"].fillna(False).iloc[0]
 
 
-def test_households_figure_overrides_attribute_in_evaluation():
+def test_incidence_bounds_without_exit_status():
+    # no register_status column: every registered poor household may have exited, so the
+    # register is an upper bound. 1 of 100 (1%) is below 3% whatever happened: met;
+    # 5 of 100 might be 0% or 5%: unknown, never "not met" on a guess nor "met".
     prof = load_policy("national")
-    v = pd.DataFrame({"village_id": ["a"], "population": [100], "poor_population": [1]})
-    hh = pd.DataFrame({"village_id": ["a"], "members": [5], "registered_poor": [True]})
-    # attribute says 1% (met), the register says 5% (not met): the register wins
-    r = evaluate(v, prof, households=hh, province_group="west")
-    assert status(r, "incidence") == ["not_met"]
-    assert bool(r["incidence_conflict"].iloc[0]) is True
+    v = pd.DataFrame({"village_id": ["a", "b"], "population": [100, 100]})
+    hh = pd.DataFrame(
+        {"village_id": ["a", "b"], "members": [1, 5], "registered_poor": [True, True]}
+    )
+    r = evaluate(v, prof, households=hh)
+    assert status(r, "incidence") == ["met", "unknown"]
 
 
 # --------------------------------------------------------------------------- summary
@@ -264,6 +321,9 @@ def full_village(**over) -> dict:
         "has_culture_venue": True,
         "has_broadband": True,
         "has_tv": True,
+        "bus_service": True,
+        "medical_insurance_frac": 1.0,
+        "hosts_health_centre": False,
         "collective_income_cny": 80000.0,
         "flush_toilet_frac": 0.9,
         "household_road_hardened_frac": 0.95,
@@ -347,15 +407,17 @@ def test_every_profile_evaluates_every_village():
 
 
 def test_threshold_change_in_copied_file_changes_result(tmp_path: Path):
-    v = pd.DataFrame([full_village(travel_min_health_centre=45.0, clinic_standard=False)])
-    base = evaluate(v, load_policy("national"))
-    assert status(base, "clinic") == ["met"]
+    v = pd.DataFrame([full_village(poor_population=2)])  # 2% incidence
+    base = evaluate(v, load_policy("national"))  # west: below 3%
+    assert status(base, "incidence") == ["met"]
     text = (default_policies_dir() / "national.toml").read_text(encoding="utf-8")
     copy = tmp_path / "strict.toml"
-    copy.write_text(text.replace("threshold = 60", "threshold = 30"), encoding="utf-8")
+    copy.write_text(
+        text.replace("threshold_west = 0.03", "threshold_west = 0.015"), encoding="utf-8"
+    )
     strict = evaluate(v, load_policy(copy))
-    assert status(strict, "clinic") == ["not_met"]
-    assert strict["clinic_threshold"].iloc[0] == 30
+    assert status(strict, "incidence") == ["not_met"]
+    assert strict["incidence_threshold"].iloc[0] == 0.015
     assert not strict["exit_ready"].iloc[0]
 
 
