@@ -26,11 +26,14 @@ from dashboard.i18n import fmt_frac, fmt_num, t  # noqa: E402
 from dashboard.plan import Plan  # noqa: E402
 from dashboard.tiles import hillshade  # noqa: E402
 from dashboard.viewmodels import (  # noqa: E402
-    EXIT_READY,
+    EXIT_CODES,
     STATUS_COLORS,
+    code_labels,
+    exit_codes,
     headline_numbers,
-    status_codes,
+    profile_line,
     township_ranking,
+    unverified_indicators,
 )
 
 CJK_FAMILIES = (
@@ -43,17 +46,49 @@ CJK_FAMILIES = (
     "SimHei",
     "Microsoft YaHei",
 )
-HEADLINE_KEYS = (
-    ("villages", "villages_total"),
-    ("exit_ready", "ready"),
-    ("blocked_one", "blocked_one"),
-    ("blocked_several", "blocked_several"),
-    ("unknown", "unknown_villages"),
-    ("people_to_relocate", "people_to_relocate"),
-    ("km_to_harden", "km_to_harden"),
-    ("no_safe_water", "no_safe_water"),
-    ("no_standard_clinic", "no_standard_clinic"),
+#: Headline cards in two groups: exit readiness (by blocker class: ready + unconfirmed +
+#: blocked + unknown = assessed; assessed + not assessed = villages) and the gaps.
+HEADLINE_GROUPS = (
+    (
+        "headline_exit",
+        (
+            ("villages", "villages_total"),
+            ("villages_assessed", "villages_assessed"),
+            ("exit_ready", "ready"),
+            ("unconfirmed", "unconfirmed"),
+            ("blocked_one", "blocked_one"),
+            ("blocked_several", "blocked_several"),
+            ("unknown", "unknown_villages"),
+            ("not_assessed", "not_assessed_villages"),
+        ),
+    ),
+    (
+        "headline_gaps",
+        (
+            ("km_to_harden", "km_known_unhardened"),
+            ("km_unknown_surface", "km_unknown_surface"),
+            ("km_to_connect", "km_to_connect"),
+            ("no_safe_water", "no_safe_water"),
+            ("no_standard_clinic", "no_standard_clinic"),
+            ("clinic_unknown", "clinic_unknown"),
+            ("people_to_relocate", "people_to_relocate"),
+        ),
+    ),
 )
+HEADLINE_KEYS = tuple(item for _, items in HEADLINE_GROUPS for item in items)
+#: Bars of the township ranking: column, status code (colour), label key.
+RANKING_BARS = (
+    ("ready", "m", "ready"),
+    ("unconfirmed", "i", "col_unconfirmed"),
+    ("blocked", "n", "col_not_met"),
+    ("unknown", "u", "col_unknown"),
+    ("not_assessed", "x", "col_not_assessed"),
+)
+
+
+def headline_digits(key: str) -> int:
+    """Decimals of a headline figure (km to one decimal, counts whole)."""
+    return 1 if key.startswith("km_") else 0
 
 
 @lru_cache(maxsize=1)
@@ -109,18 +144,23 @@ def _draw_map(ax, plan: Plan, lang: str, *, max_px: int = 900) -> None:
     if not bd.empty:
         bd.boundary.plot(ax=ax, color="#111111", linewidth=1.4)
     v = proj(plan.villages)
-    codes = status_codes(plan.villages, [])[EXIT_READY]
+    codes = exit_codes(plan.villages)
     pts = v.geometry.representative_point()
-    for code, key in (("m", "ready"), ("n", "not_met"), ("u", "unknown")):
+    labels = code_labels("exit", lang)
+    for code in EXIT_CODES:
         sel = (codes == code).values
+        if code == "x" and not sel.any():
+            continue
+        skip = code == "x"  # not assessed: small, pale, dashed ring (as on the web map)
         ax.scatter(
             pts.x[sel],
             pts.y[sel],
-            s=26,
+            s=14 if skip else 26,
             c=STATUS_COLORS[code],
-            edgecolors="white",
-            linewidths=0.5,
-            label=f"{t(key, lang)} ({int(sel.sum())})",
+            edgecolors="#6E6E6E" if skip else "white",
+            linewidths=0.8 if skip else 0.5,
+            linestyle="--" if skip else "-",
+            label=f"{labels[code]} ({int(sel.sum())})",
             zorder=3,
         )
     ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
@@ -172,8 +212,46 @@ def provenance_lines(manifest: dict[str, Any], lang: str = "zh") -> list[str]:
     return lines
 
 
+def notes_lines(plan: Plan, lang: str = "zh") -> list[tuple[str, list[str]]]:
+    """What the figures rest on, for the page and the PDF: the manifest's warnings and the
+    indicators whose threshold or clause is unverified, as (heading, lines) pairs (only
+    those with lines)."""
+    out = []
+    warnings = [str(w) for w in plan.manifest.get("warnings") or [] if str(w).strip()]
+    if warnings:
+        out.append((t("warnings", lang), warnings))
+    unverified = unverified_indicators(plan.indicators, lang)
+    if unverified:
+        out.append(
+            (
+                f"{t('unverified_indicators', lang)}（{t('unverified', lang)}）"
+                if lang != "en"
+                else f"{t('unverified_indicators', lang)} ({t('unverified', lang)})",
+                unverified,
+            )
+        )
+    return out
+
+
+def _ranking_bars(ax, ranking, lang: str, *, horizontal: bool = False) -> None:
+    """Stacked bars per township: ready, unconfirmed, blocked, unknown, not assessed."""
+    xs = np.arange(len(ranking))
+    bottom = np.zeros(len(ranking))
+    for col, code, key in RANKING_BARS:
+        vals = ranking[col].to_numpy(dtype=float)
+        kw = {"color": STATUS_COLORS[code], "label": t(key, lang)}
+        if code == "x":
+            kw.update(edgecolor="#6E6E6E", linewidth=0.6, linestyle="--")
+        if horizontal:
+            ax.barh(xs, vals, left=bottom, **kw)
+        else:
+            ax.bar(xs, vals, bottom=bottom, **kw)
+        bottom += vals
+
+
 def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = None) -> bytes:
-    """A two-page A4 PDF: headline numbers, township ranking and chart; the map.
+    """A two-page A4 PDF: headline numbers by blocker class and the gaps, township ranking
+    and chart; the map, the warnings, the unverified thresholds and the provenance.
 
     Returns
     -------
@@ -181,97 +259,111 @@ def render_briefing_pdf(plan: Plan, lang: str = "zh", *, today: date | None = No
         The PDF (begins with ``%PDF``).
     """
     lg = briefing_lang(lang)
-    today = today or date.today()
-    heads = headline_numbers(plan.summary, plan.villages)
-    ranking = township_ranking(plan.villages)
     buf = io.BytesIO()
     with plt.rc_context(_rc(lg)), PdfPages(buf) as pdf:
-        fig = plt.figure(figsize=(8.27, 11.69))
-        title = plan.manifest.get("workspace", {}).get("name", "")
-        fig.text(0.06, 0.95, f"{t('briefing_title', lg)} · {title}", fontsize=18, weight="bold")
-        fig.text(
-            0.06,
-            0.925,
-            f"{today.isoformat()} · {t('policy', lg)}: {plan.profile_title(lg)}",
-            fontsize=9,
-            color="#444444",
-        )
-        for i, (key, label) in enumerate(HEADLINE_KEYS):
-            x = 0.06 + (i % 3) * 0.31
-            y = 0.86 - (i // 3) * 0.065
-            val = heads.get(key)
-            digits = 1 if key == "km_to_harden" else 0
-            fig.text(
-                x, y, fmt_num(val, lg, digits=digits), fontsize=16, weight="bold", color="#1f3a5f"
-            )
-            fig.text(x, y - 0.018, t(label, lg), fontsize=8, color="#555555")
-        ax = fig.add_axes([0.08, 0.42, 0.86, 0.22])
-        top = ranking.head(15)
-        xs = np.arange(len(top))
-        ax.bar(xs, top["ready"], color=STATUS_COLORS["m"], label=t("ready", lg))
-        ax.bar(
-            xs,
-            top["blocked"],
-            bottom=top["ready"],
-            color=STATUS_COLORS["n"],
-            label=t("not_met", lg),
-        )
-        ax.bar(
-            xs,
-            top["unknown"],
-            bottom=top["ready"] + top["blocked"],
-            color=STATUS_COLORS["u"],
-            label=t("unknown", lg),
-        )
-        ax.set_xticks(xs, [str(s) for s in top["township"]], rotation=45, ha="right", fontsize=7)
-        ax.set_ylabel(t("villages", lg), fontsize=8)
-        ax.legend(fontsize=7)
-        ax.set_title(t("township_ranking", lg), fontsize=10)
-        rows = [
-            [
-                str(r.rank),
-                str(r.township),
-                str(r.villages),
-                str(r.ready),
-                fmt_frac(r.ready_frac, lg),
-            ]
-            for r in ranking.head(20).itertuples()
-        ]
-        # every township (a county has 10-30): the table takes the lower third of page 1
-        tab_ax = fig.add_axes([0.08, 0.04, 0.86, 0.33])
-        tab_ax.axis("off")
-        if rows:
-            tab = tab_ax.table(
-                cellText=rows,
-                colLabels=[
-                    t("rank", lg),
-                    t("township", lg),
-                    t("villages", lg),
-                    t("ready", lg),
-                    t("ready_frac", lg),
-                ],
-                loc="upper center",
-                cellLoc="center",
-            )
-            tab.auto_set_font_size(False)
-            tab.set_fontsize(7)
-            tab.scale(1, 1.1)
-        pdf.savefig(fig)
-        plt.close(fig)
-        fig2 = plt.figure(figsize=(8.27, 11.69))
-        ax2 = fig2.add_axes([0.06, 0.36, 0.88, 0.60])
-        _draw_map(ax2, plan, lg)
-        # the data's provenance in full, under the map: inputs with checksums, policy, CRS, stage times
-        prov = [
-            w
-            for line in provenance_lines(plan.manifest, lg)
-            for w in textwrap.wrap(line, 150) or [""]
-        ]
-        fig2.text(0.06, 0.325, t("provenance", lg), fontsize=8, weight="bold")
-        step = min(0.012, 0.28 / max(1, len(prov)))
-        for j, line in enumerate(prov):
-            fig2.text(0.06, 0.305 - j * step, line, fontsize=6, color="#444444")
-        fig2.text(0.06, 0.015, f"{today.isoformat()} · anju", fontsize=7, color="#666666")
-        pdf.savefig(fig2)
-        plt.close(fig2)
+        for fig in briefing_pages(plan, lg, today=today):
+            pdf.savefig(fig)
+            plt.close(fig)
     return buf.getvalue()
+
+
+def briefing_pages(plan: Plan, lg: str, *, today: date | None = None) -> list:
+    """The two A4 pages of the briefing as matplotlib figures (call inside ``_rc(lg)``)."""
+    today = today or date.today()
+    heads = headline_numbers(plan.summary, plan.villages, plan.layer("road_gaps"))
+    ranking = township_ranking(plan.villages)
+    fig = plt.figure(figsize=(8.27, 11.69))
+    title = plan.manifest.get("workspace", {}).get("name", "")
+    fig.text(0.06, 0.95, f"{t('briefing_title', lg)} · {title}", fontsize=18, weight="bold")
+    fig.text(
+        0.06,
+        0.925,
+        f"{today.isoformat()} · {t('policy', lg)}: "
+        f"{profile_line(plan.profile_title(lg), plan.profile, lg)}",
+        fontsize=9,
+        color="#444444",
+    )
+    y = 0.895
+    for group, items in HEADLINE_GROUPS:
+        fig.text(0.06, y, t(group, lg), fontsize=9, weight="bold", color="#333333")
+        for i, (key, label) in enumerate(items):
+            x = 0.06 + (i % 4) * 0.225
+            yy = y - 0.03 - (i // 4) * 0.058
+            fig.text(
+                x,
+                yy,
+                fmt_num(heads.get(key), lg, digits=headline_digits(key)),
+                fontsize=15,
+                weight="bold",
+                color="#1f3a5f",
+            )
+            for j, part in enumerate(textwrap.wrap(t(label, lg), 30 if lg == "en" else 14)):
+                fig.text(x, yy - 0.016 - j * 0.011, part, fontsize=7, color="#555555")
+        y -= 0.03 + 0.058 * ((len(items) + 3) // 4) + 0.012
+    ax = fig.add_axes([0.08, 0.37, 0.86, 0.2])
+    top = ranking.head(15)
+    _ranking_bars(ax, top, lg)
+    ax.set_xticks(
+        np.arange(len(top)),
+        [str(s) for s in top["township"]],
+        rotation=45,
+        ha="right",
+        fontsize=7,
+    )
+    ax.set_ylabel(t("villages", lg), fontsize=8)
+    ax.legend(fontsize=6, ncol=5, loc="upper right")
+    ax.set_title(t("township_ranking", lg), fontsize=10)
+    cols = [
+        ("rank", "rank"),
+        ("township", "township"),
+        ("villages", "villages"),
+        ("assessed", "col_assessed"),
+        ("ready", "ready"),
+        ("unconfirmed", "col_unconfirmed"),
+        ("blocked", "col_not_met"),
+        ("unknown", "col_unknown"),
+        ("not_assessed", "col_not_assessed"),
+        ("ready_frac", "ready_frac"),
+    ]
+    rows = [
+        [fmt_frac(getattr(r, c), lg) if c == "ready_frac" else str(getattr(r, c)) for c, _ in cols]
+        for r in ranking.head(20).itertuples()
+    ]
+    # every township (a county has 10-30): the table takes the lower third of page 1
+    tab_ax = fig.add_axes([0.06, 0.02, 0.90, 0.28])
+    tab_ax.axis("off")
+    if rows:
+        tab = tab_ax.table(
+            cellText=rows,
+            colLabels=[
+                "\n".join(textwrap.wrap(t(k, lg), 10 if lg == "en" else 5)) for _, k in cols
+            ],
+            loc="upper center",
+            cellLoc="center",
+        )
+        tab.auto_set_font_size(False)
+        tab.set_fontsize(6.5)
+        tab.scale(1, 1.1)
+        for (r_, _c), cell in tab.get_celld().items():
+            if r_ == 0:
+                cell.set_height(cell.get_height() * 2)
+    fig2 = plt.figure(figsize=(8.27, 11.69))
+    ax2 = fig2.add_axes([0.06, 0.42, 0.88, 0.55])
+    _draw_map(ax2, plan, lg)
+    # under the map: the warnings, the unverified thresholds, then the data's provenance
+    lines: list[tuple[str, str]] = []
+    for heading, items in [
+        *notes_lines(plan, lg),
+        (t("provenance", lg), provenance_lines(plan.manifest, lg)),
+    ]:
+        lines.append(("head", heading))
+        for item in items:
+            lines += [("line", w) for w in textwrap.wrap(item, 150) or [""]]
+    step = min(0.012, 0.36 / max(1, len(lines)))
+    for j, (kind, text) in enumerate(lines):
+        if kind == "head":
+            fig2.text(0.06, 0.395 - j * step, text, fontsize=7.5, weight="bold")
+        else:
+            fig2.text(0.07, 0.395 - j * step, text, fontsize=6, color="#444444")
+    fig2.text(0.06, 0.015, f"{today.isoformat()} · anju", fontsize=7, color="#666666")
+    return [fig, fig2]

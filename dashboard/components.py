@@ -16,6 +16,7 @@ from dashboard.tiles import OVERLAYS, legend_stops
 from dashboard.viewmodels import (
     ROAD_COLORS,
     STATUS_COLORS,
+    code_labels,
     coverage_hideout,
     roads_geojson,
     to_geojson,
@@ -384,12 +385,38 @@ def legend_entry(
     return html.Div([sw, label])
 
 
-def coverage_entries(lang: str) -> list[html.Div]:
-    """Legend rows of the coverage and bureau maps: statuses, roads, points, areas."""
-    items = [
-        legend_entry(t("met", lang), STATUS_COLORS["m"]),
-        legend_entry(t("not_met", lang), STATUS_COLORS["n"]),
-        legend_entry(t("unknown", lang), STATUS_COLORS["u"]),
+def status_entries(view: str, lang: str) -> list[html.Div]:
+    """Legend rows of the village statuses in a view (``exit`` or ``indicator``)."""
+    rows = []
+    for code, label in code_labels(view, lang).items():
+        if code == "x":  # drawn small and pale with a dashed ring (anju.villageStyle)
+            row = legend_entry(label, STATUS_COLORS[code], dash=True, outline="#6E6E6E")
+        else:
+            row = legend_entry(label, STATUS_COLORS[code])
+        row.className = f"legend-status legend-status-{code}"
+        rows.append(row)
+    return rows
+
+
+def coverage_entries(lang: str, *, view: str = "indicator") -> list[html.Div]:
+    """Legend rows of the coverage and bureau maps: village statuses, roads, points, areas.
+
+    ``view`` ``both`` gives the exit-readiness rows (shown while the map is coloured by
+    readiness) and the indicator rows, each in a block the coverage page toggles.
+    """
+    if view == "both":
+        items: list[Any] = [
+            html.Div(status_entries("exit", lang), id=ids.LEGEND_EXIT, className="legend-block"),
+            html.Div(
+                status_entries("indicator", lang),
+                id=ids.LEGEND_INDICATOR,
+                className="legend-block",
+                style={"display": "none"},
+            ),
+        ]
+    else:
+        items = status_entries(view, lang)
+    items += [
         legend_entry(t("hardened", lang), ROAD_COLORS["hardened"], shape="line"),
         legend_entry(t("unhardened", lang), ROAD_COLORS["unhardened"], shape="line", dash=True),
         legend_entry(
@@ -398,6 +425,7 @@ def coverage_entries(lang: str) -> list[html.Div]:
             shape="line",
             dash=True,
         ),
+        legend_entry(t("road_inferred", lang), ROAD_COLORS["inferred"], shape="line"),
     ]
     for name, st in POI_STYLE.items():
         items.append(legend_entry(t(name, lang), st["color"], shape=st["shape"]))
@@ -424,10 +452,11 @@ def legend(
     plan: Plan | None = None,
     rasters: bool | tuple[str, ...] = True,
     entries: list | None = None,
+    view: str = "indicator",
 ) -> html.Div:
-    """Legend: ``entries`` (default: the coverage rows) and, collapsed, the opacity
+    """Legend: ``entries`` (default: the coverage rows of ``view``) and, collapsed, the opacity
     slider and colour ramps of the raster overlays the page offers (``rasters``)."""
-    items = coverage_entries(lang) if entries is None else entries
+    items = coverage_entries(lang, view=view) if entries is None else entries
     ramps = []
     for name in raster_legend_names(plan, rasters):
         stops = legend_stops(name)
@@ -600,4 +629,21 @@ def export_bar(bid: dict[str, str], lang: str) -> html.Div:
             dcc.Download(id=bid["download"]),
         ],
         className="export-bar",
+    )
+
+
+def warnings_box(manifest: dict, lang: str, *, open_: bool = False) -> html.Details | None:
+    """The manifest's warnings (evidence gaps, inferred values, solver limits...), collapsed
+    under a count; None when there are none (DESIGN.md rule 3: no silent figure)."""
+    items = [str(w) for w in manifest.get("warnings") or [] if str(w).strip()]
+    if not items:
+        return None
+    return html.Details(
+        [
+            html.Summary(f"{t('warnings', lang)} ({len(items)})"),
+            html.Ul([html.Li(w) for w in items]),
+        ],
+        id=ids.WARNINGS,
+        className="warnings",
+        open=open_,
     )

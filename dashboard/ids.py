@@ -20,6 +20,9 @@ COUNTS = "filter-counts"
 PANEL = "village-panel"
 RASTER_OPACITY = "raster-opacity"
 LEGEND = "map-legend"
+LEGEND_EXIT = "legend-exit"  # legend rows of the exit-readiness view
+LEGEND_INDICATOR = "legend-indicator"  # legend rows of an indicator view
+WARNINGS = "plan-warnings"
 
 # bureau pages (one id per page built by ``bureau_ids``)
 
@@ -59,3 +62,4 @@ BRIEF_PNG = "brief-png"
 BRIEF_DOWNLOAD = "brief-download"
 BRIEF_HEADLINES = "brief-headlines"
 BRIEF_RANKING = "brief-ranking"
+BRIEF_NOTES = "brief-notes"

@@ -1,13 +1,16 @@
 """Pure view models: plan layers → GeoJSON dicts, styles, panel rows, tables.
 
 Nothing here touches Dash or the file system, so everything is unit-tested without a
-browser.  Status codes sent to the browser are one letter: ``m`` met, ``n`` not met,
-``u`` unknown.
+browser.  Status codes sent to the browser are one letter (:data:`STATUS_CODES`):
+``m`` met (exit view: ready), ``i`` met only through inferred evidence (exit view:
+unconfirmed, not counted ready), ``n`` not met (exit view: blocked), ``u`` unknown and,
+in the exit view only, ``x`` not assessed (hamlets and villages not on the poverty
+register, to which the exit rule does not apply).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -15,17 +18,38 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import mapping
 
-from dashboard.i18n import fmt_frac, fmt_num, status_label, t
+from dashboard.i18n import fmt_frac, fmt_num, t
 from dashboard.plan import json_value
 from layers.errors import LayerSchemaError
 from layers.tristate import invalid_tristate, parse_tristate, to_tristate
 
-#: Okabe-Ito colour-blind-safe palette for statuses.
-STATUS_COLORS = {"m": "#0072B2", "n": "#E69F00", "u": "#9E9E9E"}
-STATUS_CODES = {"met": "m", "not_met": "n", "unknown": "u"}
+#: Okabe-Ito colour-blind-safe blue, orange and grey for met / not met / unknown; a purple
+#: (Tol) of its own for "met (inferred)" that no other map symbol uses; a pale grey with a
+#: dashed outline (see anju.js) for villages the exit rule does not assess.
+STATUS_COLORS = {"m": "#0072B2", "i": "#AA4499", "n": "#E69F00", "u": "#9E9E9E", "x": "#E4E4E4"}
+#: Status (as in the filter and the panel) → one-letter code.
+STATUS_CODES = {
+    "met": "m",
+    "met_inferred": "i",
+    "not_met": "n",
+    "unknown": "u",
+    "not_assessed": "x",
+}
 CODE_STATUS = {v: k for k, v in STATUS_CODES.items()}
-ROAD_COLORS = {"hardened": "#333333", "unhardened": "#D55E00", "unknown": "#AAAAAA"}
+#: Codes in the order legends and counts list them, per view.
+EXIT_CODES = ("m", "i", "n", "u", "x")
+INDICATOR_CODES = ("m", "i", "n", "u")
+ROAD_COLORS = {
+    "hardened": "#333333",
+    "unhardened": "#D55E00",
+    "unknown": "#AAAAAA",
+    "inferred": "#AA4499",  # surface taken from the road class (dash still tells which)
+}
 EXIT_READY = "exit_ready"
+#: Evidence qualities, best first (geo.indicators.QUALITIES).
+QUALITIES = ("measured", "attribute", "inferred", "missing")
+#: Blocker classes the exit rule does not assess.
+NOT_ASSESSED = ("not_registered", "hamlet")
 
 
 # --------------------------------------------------------------------------- GeoJSON
@@ -90,37 +114,76 @@ def _bool_to_code(v: Any) -> str:
     return "m" if b else "n"
 
 
-BLOCKER_CODES = {"ready": "m", "blocked_one": "n", "blocked_several": "n", "unknown": "u"}
+#: blocker_class → exit-view code.
+BLOCKER_CODES = {
+    "ready": "m",
+    "unconfirmed": "i",
+    "blocked_one": "n",
+    "blocked_several": "n",
+    "unknown": "u",
+    "not_registered": "x",
+    "hamlet": "x",
+}
 
 
 def exit_codes(villages: pd.DataFrame) -> pd.Series:
-    """Exit readiness per village: ``blocker_class`` when present (it keeps unknown apart),
-    else ``exit_ready_status``, else the boolean ``exit_ready``."""
+    """Exit readiness per village (codes of :data:`EXIT_CODES`).
+
+    From ``blocker_class`` when present (it keeps unconfirmed, unknown and the villages not
+    assessed apart; a value outside the classes reads as unknown), else from
+    ``exit_ready_status`` or the boolean ``exit_ready``, with ``exit_applicable`` False as
+    not assessed.
+    """
     if "blocker_class" in villages.columns:
         return villages["blocker_class"].map(lambda s: BLOCKER_CODES.get(s, "u"))
     if "exit_ready_status" in villages.columns:
-        return villages["exit_ready_status"].map(lambda s: STATUS_CODES.get(s, "u"))
-    if "exit_ready" in villages.columns:
-        return villages["exit_ready"].map(_bool_to_code)
-    return pd.Series("u", index=villages.index)
+        codes = villages["exit_ready_status"].map(lambda s: STATUS_CODES.get(s, "u"))
+    elif "exit_ready" in villages.columns:
+        codes = villages["exit_ready"].map(_bool_to_code)
+    else:
+        codes = pd.Series("u", index=villages.index)
+    if "exit_applicable" in villages.columns:
+        applicable = bool_series(villages["exit_applicable"])
+        codes = codes.where(~(applicable == False).fillna(False), "x")  # noqa: E712
+    return codes
+
+
+def indicator_status(villages: pd.DataFrame, iid: str) -> pd.Series:
+    """Status of indicator ``iid`` per village: met / met_inferred / not_met / unknown.
+
+    ``<id>_status`` when present (met with ``<id>_quality`` "inferred" becomes
+    ``met_inferred``), else the nullable boolean column ``<id>``; unknown without either.
+    """
+    scol = f"{iid}_status"
+    if scol in villages.columns:
+        st = villages[scol].map(lambda s: s if s in ("met", "not_met", "unknown") else "unknown")
+    elif iid in villages.columns:
+        st = villages[iid].map(lambda v: CODE_STATUS[_bool_to_code(v)])
+    else:
+        return pd.Series("unknown", index=villages.index, dtype=object)
+    qcol = f"{iid}_quality"
+    if qcol in villages.columns:
+        st = st.where(~((st == "met") & (villages[qcol] == "inferred")), "met_inferred")
+    return st.astype(object)
 
 
 def status_codes(villages: pd.DataFrame, indicator_ids: Iterable[str]) -> pd.DataFrame:
     """One-letter status per village for exit readiness and each indicator.
 
-    ``<id>_status`` (met/not_met/unknown) is used when present, otherwise the nullable
-    boolean column ``<id>``.  Columns of the result: ``exit_ready`` then each id.
+    Columns of the result: ``exit_ready`` (:func:`exit_codes`) then each id
+    (:func:`indicator_status` as a code: ``i`` where met only through inferred evidence).
     """
     out = {EXIT_READY: exit_codes(villages)}
     for col in indicator_ids:
-        scol = f"{col}_status"
-        if scol in villages.columns:
-            out[col] = villages[scol].map(lambda s: STATUS_CODES.get(s, "u"))
-        elif col in villages.columns:
-            out[col] = villages[col].map(_bool_to_code)
-        else:
-            out[col] = pd.Series("u", index=villages.index)
+        out[col] = indicator_status(villages, col).map(STATUS_CODES)
     return pd.DataFrame(out, index=villages.index)
+
+
+def code_labels(view: str, lang: str = "zh") -> dict[str, str]:
+    """Label of each status code in a view (``exit`` or ``indicator``), in legend order."""
+    if view == "exit":
+        return {c: t(f"exit_{CODE_STATUS[c]}", lang) for c in EXIT_CODES}
+    return {c: t(CODE_STATUS[c], lang) for c in INDICATOR_CODES}
 
 
 def villages_geojson(villages: gpd.GeoDataFrame, indicator_ids: Sequence[str]) -> dict[str, Any]:
@@ -164,7 +227,7 @@ def coverage_hideout(
     township : str, optional
         Only this township is drawn at full strength ("" or None: all).
     status : str, optional
-        ``met`` / ``not_met`` / ``unknown``: only villages with this status are highlighted.
+        A key of :data:`STATUS_CODES`: only villages with this status are highlighted.
     selected : str, optional
         village_id to outline.
     """
@@ -189,28 +252,74 @@ def filter_counts(
 ) -> dict[str, int]:
     """Counts shown beside the filters (the reference for the client-side counter).
 
-    ``n`` is the number of villages highlighted; met/not_met/unknown count the villages
-    of the chosen township (all statuses) so the user sees what the status filter hides.
+    ``n`` is the number of villages highlighted; ``total`` the villages of the chosen
+    township; one count per key of :data:`STATUS_CODES` over those ``total`` villages
+    (all statuses, so the user sees what the status filter hides). The status counts
+    always add up to ``total``.
     """
     col = codes[indicator] if indicator in codes.columns else pd.Series("u", index=codes.index)
+    col = col.where(col.isin(list(CODE_STATUS)), "u")
     in_tw = townships == township if township else pd.Series(True, index=codes.index)
     sel = in_tw & (col == STATUS_CODES[status]) if status else in_tw
+    out = {"n": int(sel.sum()), "total": int(in_tw.sum())}
+    for name, code in STATUS_CODES.items():
+        out[name] = int((in_tw & (col == code)).sum())
+    return out
+
+
+def counts_meta(lang: str = "zh") -> dict[str, Any]:
+    """What ``anju.filter`` in assets/anju.js needs to write :func:`counts_text` itself."""
     return {
-        "n": int(sel.sum()),
-        "met": int((in_tw & (col == "m")).sum()),
-        "not_met": int((in_tw & (col == "n")).sum()),
-        "unknown": int((in_tw & (col == "u")).sum()),
+        "head": t("counts_head", lang),
+        "of": t("counts_of", lang),
+        "item": t("counts_item", lang),
+        "sep": t("counts_sep", lang),
+        "join": t("counts_join", lang),
+        "labels": {"exit": code_labels("exit", lang), "indicator": code_labels("indicator", lang)},
     }
 
 
+def counts_text(counts: Mapping[str, int], lang: str = "zh", *, view: str = "exit") -> str:
+    """The counter under the filters, e.g. ``显示 40 个村：达标 30，达标（推定） 2，…``.
+
+    Lists every class of the view (``exit`` or ``indicator``, zeros too); ``（共 N 个）``
+    follows the number shown when a status filter hides some.  Mirrors ``countsText`` in
+    assets/anju.js.
+    """
+    m = counts_meta(lang)
+    head = m["head"].replace("{n}", str(counts["n"]))
+    if counts["n"] != counts["total"]:
+        head += m["of"].replace("{total}", str(counts["total"]))
+    items = [
+        m["item"].replace("{label}", label).replace("{count}", str(counts[CODE_STATUS[c]]))
+        for c, label in m["labels"][view].items()
+    ]
+    return head + m["sep"] + m["join"].join(items)
+
+
+def status_options(view: str, lang: str = "zh") -> list[dict[str, str]]:
+    """Options of the status filter in a view (all, then each class of the view)."""
+    return [{"label": t("all_status", lang), "value": ""}] + [
+        {"label": label, "value": CODE_STATUS[c]} for c, label in code_labels(view, lang).items()
+    ]
+
+
 def roads_geojson(roads: gpd.GeoDataFrame) -> dict[str, Any]:
-    """Roads with ``h`` = hardened / unhardened / unknown and ``cls`` = road class."""
+    """Roads with ``h`` = hardened / unhardened / unknown, ``cls`` = road class and ``inf``
+    = 1 where the surface was inferred from the road class (``hardened_inferred``), drawn in
+    the "inferred" colour by ``anju.roadStyle``."""
     if roads.empty:
         return to_geojson(roads)
     h = roads["hardened"] if "hardened" in roads.columns else pd.Series(pd.NA, index=roads.index)
     state = h.map(road_state)
+    inferred = (
+        bool_series(roads["hardened_inferred"]).fillna(False).astype(int)
+        if "hardened_inferred" in roads.columns
+        else pd.Series(0, index=roads.index)
+    )
     return to_geojson(
-        roads.assign(_h=state), columns={"road_id": "rid", "road_class": "cls", "_h": "h"}
+        roads.assign(_h=state, _inf=inferred),
+        columns={"road_id": "rid", "road_class": "cls", "_h": "h", "_inf": "inf"},
     )
 
 
@@ -226,6 +335,62 @@ def road_state(v: Any) -> str:
 # --------------------------------------------------------------------------- panel
 
 
+def _text(v: Any) -> str:
+    v = json_value(v)
+    return "" if v is None else str(v).strip()
+
+
+def _ids(v: Any) -> list[str]:
+    return [x for x in (p.strip() for p in _text(v).split(",")) if x]
+
+
+def is_verified(ind: Mapping[str, Any]) -> bool:
+    """Whether an indicator's threshold or clause is confirmed (``verified`` absent: yes)."""
+    return to_bool(ind.get("verified", True)) is not False
+
+
+def indicator_label(ind: Mapping[str, Any], lang: str = "zh") -> str:
+    """An indicator's name, marked ``（待核实）`` when its threshold or clause is unverified."""
+    name = ind.get("name_en" if lang == "en" else "name_zh") or ind["id"]
+    if is_verified(ind):
+        return str(name)
+    return (
+        f"{name}（{t('unverified', lang)}）"
+        if lang != "en"
+        else f"{name} ({t('unverified', lang)})"
+    )
+
+
+def unverified_indicators(indicators: Sequence[Mapping[str, Any]], lang: str = "zh") -> list[str]:
+    """One line per indicator whose threshold or clause is unverified: name, threshold, clause."""
+    out = []
+    for ind in indicators:
+        if is_verified(ind):
+            continue
+        name = ind.get("name_en" if lang == "en" else "name_zh") or ind["id"]
+        unit = ind.get("unit") or ""
+        thr = json_value(ind.get("threshold"))
+        if thr is None and (unit == "bool" or ind.get("rule") in ("is_true", "clinic_in_village")):
+            thr = True
+        colon = "：" if lang != "en" else ": "
+        parts = [f"{name}{colon}{_fmt_value(thr, unit, lang, rule=ind.get('rule'))}"]
+        if ind.get("clause"):
+            parts.append(str(ind["clause"]))
+        out.append(" · ".join(parts))
+    return out
+
+
+def profile_line(title: str, profile: Mapping[str, Any], lang: str = "zh") -> str:
+    """The policy profile as the pages name it: its title, ``（标准待核实）`` when the profile
+    is unverified, and whether inferred evidence counts as met."""
+    line = title
+    if to_bool(profile.get("verified", True)) is False:
+        line += t("profile_unverified", lang)
+    if to_bool(profile.get("inferred_counts_as_met")) is True:
+        line += f" · {t('inferred_counts', lang)}"
+    return line
+
+
 def village_panel(
     row: pd.Series | dict[str, Any], indicators: Sequence[dict[str, Any]], lang: str = "zh"
 ) -> dict[str, Any]:
@@ -234,37 +399,61 @@ def village_panel(
     Returns
     -------
     dict
-        ``title``, ``subtitle``, ``exit`` (status label) and ``rows``: one dict per
-        indicator with ``id``, ``name``, ``status`` (met/not_met/unknown), ``status_label``,
-        ``value``, ``threshold``, ``evidence``, ``clause``.
+        ``title``, ``subtitle``; ``exit`` (label of the village's blocker class),
+        ``exit_status`` (a key of :data:`STATUS_CODES`), ``exit_class`` (the
+        ``blocker_class``, None when absent) and ``exit_detail`` (which indicators are
+        unconfirmed, not met or unknown); ``rows``: one dict per indicator with ``id``,
+        ``name``, ``status`` (met / met_inferred / not_met / unknown), ``status_label``,
+        ``quality`` (measured / attribute / inferred / missing or None),
+        ``quality_label``, ``note``, ``verified`` (bool), ``value``, ``threshold``,
+        ``evidence``, ``clause``.
     """
     r = dict(row)
+    frame = pd.DataFrame([r])
     rows = []
+    names = {}
     for ind in indicators:
         iid = ind["id"]
-        status = r.get(f"{iid}_status")
-        if status not in STATUS_CODES:
-            status = CODE_STATUS[_bool_to_code(r.get(iid))]
+        names[iid] = ind.get("name_en" if lang == "en" else "name_zh") or iid
+        status = indicator_status(frame, iid).iloc[0]
+        quality = _text(r.get(f"{iid}_quality")) or None
         unit = ind.get("unit") or ""
         value = json_value(r.get(f"{iid}_value"))
         thr = json_value(r.get(f"{iid}_threshold"))
         if thr is None:
             thr = json_value(ind.get("threshold"))
-        if thr is None and (unit == "bool" or ind.get("rule") == "is_true"):
+        if thr is None and (unit == "bool" or ind.get("rule") in ("is_true", "clinic_in_village")):
             thr = True
         rows.append(
             {
                 "id": iid,
-                "name": ind.get("name_en" if lang == "en" else "name_zh") or iid,
+                "name": names[iid],
                 "status": status,
-                "status_label": status_label(status, lang),
+                "status_label": t(status, lang),
+                "quality": quality if quality in QUALITIES else None,
+                "quality_label": t(f"quality_{quality}", lang) if quality in QUALITIES else "—",
+                "note": _text(r.get(f"{iid}_note_{'en' if lang == 'en' else 'zh'}")),
+                "verified": is_verified(ind),
                 "value": _fmt_value(value, unit, lang),
                 "threshold": _fmt_value(thr, unit, lang, rule=ind.get("rule")),
                 "evidence": evidence_label(ind.get("evidence"), lang),
                 "clause": str(ind.get("clause") or "—"),
             }
         )
-    er = CODE_STATUS[exit_codes(pd.DataFrame([r])).iloc[0]]
+    code = exit_codes(frame).iloc[0]
+    bc = _text(r.get("blocker_class")) or None
+    sep = "、" if lang != "en" else ", "
+    colon = "：" if lang != "en" else ": "
+    detail = []
+    for key, col in (
+        ("unconfirmed", "unconfirmed"),
+        ("not_met", "unmet"),
+        ("unknown", "unknown"),
+    ):
+        listed = [names.get(i, i) for i in _ids(r.get(col))]
+        if listed and code != "x":
+            label = t(key if key != "unconfirmed" else "to_confirm", lang)
+            detail.append(f"{label}{colon}{sep.join(listed)}")
     return {
         "title": str(r.get("name") or r.get("village_id") or ""),
         "subtitle": " · ".join(
@@ -276,8 +465,12 @@ def village_panel(
             )
             if x is not None
         ),
-        "exit": status_label(er, lang),
-        "exit_status": er,
+        "exit": t(f"bc_{bc}", lang)
+        if bc in BLOCKER_CODES
+        else t(f"exit_{CODE_STATUS[code]}", lang),
+        "exit_status": CODE_STATUS[code],
+        "exit_class": bc,
+        "exit_detail": detail,
         "rows": rows,
     }
 
@@ -299,6 +492,8 @@ RULE_SYMBOLS = {
     "min": "≥",
     "frac_at_least": "≥",
     "share_at_least": "≥",
+    "households_share_at_least": "≥",
+    "road_access_hardened": "≤",
 }
 
 
@@ -345,16 +540,36 @@ def _not_true(s: pd.Series) -> pd.Series:
     return ~bool_series(s).fillna(False).astype(bool)
 
 
-def transport_villages(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Villages lacking a hardened road (``road_access`` not ``hardened``), biggest first."""
-    if "road_access" in villages.columns:
-        mask = villages["road_access"].fillna("unknown") != "hardened"
-    elif "road_hardened_claimed" in villages.columns:
-        mask = _not_true(villages["road_hardened_claimed"])
+def transport_villages(villages: gpd.GeoDataFrame, *, indicator: str = "road") -> gpd.GeoDataFrame:
+    """Villages without a confirmed hardened road, biggest first.
+
+    A village is listed when ``road_access`` is not ``hardened``, or when the road
+    indicator is met only through inferred evidence (a surface taken from the road class:
+    to confirm).  Columns (those present): ``village_id``, ``name``, ``township``,
+    ``population``, ``poor_population``, ``road_access``, ``road_status`` (met_inferred /
+    not_met / unknown, :func:`indicator_status`), ``road_quality``, ``road_snap_m``,
+    ``unhardened_km`` (known unhardened), ``unknown_surface_km`` (surface unknown: to
+    survey), ``connection_km`` (road to build), ``inferred_km``, ``road_note_zh``,
+    ``road_note_en``; km columns blank (NaN) stay blank, never 0.
+    """
+    v = villages
+    status = indicator_status(v, indicator)
+    if "road_access" in v.columns:
+        mask = v["road_access"].fillna("unknown") != "hardened"
+    elif "road_hardened_claimed" in v.columns:
+        mask = _not_true(v["road_hardened_claimed"])
     else:
-        mask = pd.Series(False, index=villages.index)
+        mask = pd.Series(False, index=v.index)
+    mask |= status == "met_inferred"
+    out = v.loc[mask].copy()
+    out["road_status"] = status[mask]
+    if f"{indicator}_quality" in out.columns:
+        out["road_quality"] = out[f"{indicator}_quality"]
+    for lg in ("zh", "en"):
+        if f"{indicator}_note_{lg}" in out.columns:
+            out[f"road_note_{lg}"] = out[f"{indicator}_note_{lg}"]
     cols = _cols(
-        villages,
+        out,
         [
             "village_id",
             "name",
@@ -362,40 +577,144 @@ def transport_villages(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             "population",
             "poor_population",
             "road_access",
+            "road_status",
+            "road_quality",
             "road_snap_m",
             "unhardened_km",
             "unknown_surface_km",
+            "connection_km",
+            "inferred_km",
+            "road_note_zh",
+            "road_note_en",
         ],
     )
-    out = villages.loc[mask, [*cols, "geometry"]]
+    out = out[[*cols, "geometry"]]
     return out.sort_values("population", ascending=False) if "population" in cols else out
 
 
 def ranked_road_gaps(road_gaps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Road gaps sorted by people served per km (descending), with a 1-based ``rank``."""
+    """Road gaps sorted by people served per km (descending), with a 1-based ``rank``,
+    and the km split of :func:`gap_km_split` (``kind``, ``known_unhardened_km``,
+    ``unknown_surface_km``, ``connection_km``)."""
     if road_gaps.empty:
         return road_gaps
     g = road_gaps.copy()
     if "people_per_km" not in g.columns and {"people_served", "length_km"} <= set(g.columns):
         g["people_per_km"] = g["people_served"] / g["length_km"].where(g["length_km"] > 0)
+    split = gap_km_split(g)
+    for c in split.columns:
+        g[c] = split[c]
     g = g.sort_values("people_per_km", ascending=False, na_position="last")
     g["rank"] = np.arange(1, len(g) + 1)
     return g
 
 
+def gap_km_split(road_gaps: pd.DataFrame) -> pd.DataFrame:
+    """Each gap's km as known unhardened, unknown surface and connection to build.
+
+    ``kind`` is ``harden`` or ``connection`` (``harden`` when the plan does not say);
+    a connection's whole length is road to build.  Without ``known_unhardened_km`` the
+    known part is ``length_km - unknown_surface_km``; without ``unknown_surface_km``
+    the split is not known and both are blank (NaN), never 0.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``road_gaps``: ``kind``, ``known_unhardened_km``,
+        ``unknown_surface_km``, ``connection_km``.
+    """
+    idx = road_gaps.index
+    nan = pd.Series(np.nan, index=idx)
+    length = (
+        pd.to_numeric(road_gaps["length_km"], errors="coerce") if "length_km" in road_gaps else nan
+    )
+    kind = (
+        road_gaps["kind"].where(road_gaps["kind"].isin(["harden", "connection"]), "harden")
+        if "kind" in road_gaps
+        else pd.Series("harden", index=idx)
+    ).astype(object)
+    conn = kind == "connection"
+    unknown = (
+        pd.to_numeric(road_gaps["unknown_surface_km"], errors="coerce")
+        if "unknown_surface_km" in road_gaps
+        else nan
+    )
+    known = (
+        pd.to_numeric(road_gaps["known_unhardened_km"], errors="coerce")
+        if "known_unhardened_km" in road_gaps
+        else length - unknown
+    )
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "known_unhardened_km": known.where(~conn, 0.0),
+            "unknown_surface_km": unknown.where(~conn, 0.0),
+            "connection_km": length.where(conn, 0.0),
+        },
+        index=idx,
+    )
+
+
+def road_km(road_gaps: pd.DataFrame) -> dict[str, float | None]:
+    """Km of the road gaps: ``known_unhardened_km``, ``unknown_surface_km``,
+    ``connection_km`` and ``total_km`` (None where the plan cannot say)."""
+    if road_gaps is None or road_gaps.empty or "length_km" not in road_gaps.columns:
+        return {
+            "known_unhardened_km": 0.0,
+            "unknown_surface_km": 0.0,
+            "connection_km": 0.0,
+            "total_km": 0.0,
+        }
+    split = gap_km_split(road_gaps)
+
+    def total(s: pd.Series) -> float | None:
+        return None if s.isna().any() else round(float(s.sum()), 2)
+
+    return {
+        "known_unhardened_km": total(split["known_unhardened_km"]),
+        "unknown_surface_km": total(split["unknown_surface_km"]),
+        "connection_km": total(split["connection_km"]),
+        "total_km": total(pd.to_numeric(road_gaps["length_km"], errors="coerce")),
+    }
+
+
 def km_per_township(road_gaps: pd.DataFrame) -> pd.DataFrame:
-    """Km to harden and people served per township, most km first."""
+    """Km per township, most km first: ``length_km`` (all of it), split into
+    ``known_unhardened_km``, ``unknown_surface_km`` and ``connection_km``
+    (:func:`gap_km_split`), with ``people_served`` and ``segments``."""
+    cols = [
+        "township",
+        "length_km",
+        "known_unhardened_km",
+        "unknown_surface_km",
+        "connection_km",
+        "people_served",
+        "segments",
+    ]
     if road_gaps.empty or "township" not in road_gaps.columns:
-        return pd.DataFrame(columns=["township", "length_km", "people_served", "segments"])
-    g = road_gaps.groupby("township", dropna=False).agg(
+        return pd.DataFrame(columns=cols)
+    split = gap_km_split(road_gaps)
+    df = pd.DataFrame(
+        {
+            "township": road_gaps["township"],
+            "length_km": road_gaps["length_km"],
+            **{c: split[c] for c in ("known_unhardened_km", "unknown_surface_km", "connection_km")},
+            "people_served": road_gaps["people_served"]
+            if "people_served" in road_gaps.columns
+            else np.nan,
+        }
+    )
+    g = df.groupby("township", dropna=False).agg(
         length_km=("length_km", "sum"),
-        people_served=("people_served", "sum")
-        if "people_served" in road_gaps.columns
-        else ("length_km", "size"),
+        known_unhardened_km=("known_unhardened_km", lambda s: s.sum(min_count=len(s))),
+        unknown_surface_km=("unknown_surface_km", lambda s: s.sum(min_count=len(s))),
+        connection_km=("connection_km", "sum"),
+        people_served=("people_served", "sum"),
         segments=("length_km", "size"),
     )
-    g["length_km"] = g["length_km"].round(2)
-    return g.reset_index().sort_values("length_km", ascending=False, ignore_index=True)
+    for c in ("length_km", "known_unhardened_km", "unknown_surface_km", "connection_km"):
+        g[c] = g[c].round(2)
+    return g.reset_index().sort_values("length_km", ascending=False, ignore_index=True)[cols]
 
 
 def water_villages(villages: gpd.GeoDataFrame, water: gpd.GeoDataFrame | None = None):
@@ -450,46 +769,89 @@ def count_by_township(rows: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["population", "villages"], ascending=False, ignore_index=True)
 
 
-def health_villages(villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Villages whose clinic is not standard or has no qualified doctor (or unknown)."""
-    mask = pd.Series(False, index=villages.index)
-    for c in ("clinic_standard", "clinic_doctor"):
-        if c in villages.columns:
-            mask |= _not_true(villages[c])
+def clinic_status(villages: pd.DataFrame, *, indicator: str = "clinic") -> pd.Series:
+    """met / not_met / unknown per village for the clinic: the evaluated indicator
+    (``<indicator>_status`` or its boolean), else a standard clinic with a qualified doctor
+    (``clinic_standard`` and ``clinic_doctor``, Kleene: unknown unless decided).
+
+    The health page's map, table, headline and the briefing all count this.
+    """
+    if f"{indicator}_status" in villages.columns or indicator in villages.columns:
+        st = indicator_status(villages, indicator)
+        return st.where(st != "met_inferred", "met")
+    na = pd.Series(pd.NA, index=villages.index, dtype="boolean")
+    std = bool_series(villages["clinic_standard"]) if "clinic_standard" in villages else na
+    doc = bool_series(villages["clinic_doctor"]) if "clinic_doctor" in villages else na
+    both = std & doc
+    return pd.Series(
+        np.where(both.isna(), "unknown", np.where(both.fillna(False), "met", "not_met")),
+        index=villages.index,
+        dtype=object,
+    )
+
+
+def health_villages(villages: gpd.GeoDataFrame, *, indicator: str = "clinic") -> gpd.GeoDataFrame:
+    """Villages whose clinic indicator is not met or unknown (:func:`clinic_status`), not
+    met first, then the longest trip to the health centre.
+
+    Columns (those present): ``village_id``, ``name``, ``township``, ``population``,
+    ``clinic_status`` (not_met | unknown), ``clinic_note_zh`` / ``clinic_note_en``,
+    ``clinic_standard``, ``clinic_doctor``, ``hosts_health_centre``,
+    ``travel_min_village_clinic``, ``travel_min_health_centre``,
+    ``nearest_health_centre_id``.
+    """
+    state = clinic_status(villages, indicator=indicator)
+    mask = state != "met"
+    out = villages.loc[mask].copy()
+    out["clinic_status"] = state[mask]
+    for lg in ("zh", "en"):
+        if f"{indicator}_note_{lg}" in out.columns:
+            out[f"clinic_note_{lg}"] = out[f"{indicator}_note_{lg}"]
     cols = _cols(
-        villages,
+        out,
         [
             "village_id",
             "name",
             "township",
             "population",
+            "clinic_status",
+            "clinic_note_zh",
+            "clinic_note_en",
             "clinic_standard",
             "clinic_doctor",
+            "hosts_health_centre",
             "travel_min_village_clinic",
             "travel_min_health_centre",
             "nearest_health_centre_id",
         ],
     )
-    out = villages.loc[mask, [*cols, "geometry"]]
-    for c in ("clinic_standard", "clinic_doctor"):
+    out = out[[*cols, "geometry"]]
+    for c in ("clinic_standard", "clinic_doctor", "hosts_health_centre"):
         if c in out.columns:
             out = out.assign(**{c: bool_series(out[c])})
     for c in ("travel_min_village_clinic", "travel_min_health_centre"):
         if c in out.columns:
             out = out.assign(**{c: out[c].round(1)})
+    keys = [out["clinic_status"] != "not_met"]
     if "travel_min_health_centre" in cols:
-        out = out.sort_values("travel_min_health_centre", ascending=False, na_position="first")
-    return out
+        keys.append(-out["travel_min_health_centre"].fillna(np.inf))
+    order = np.lexsort([k.to_numpy(dtype=float) for k in reversed(keys)])
+    return out.iloc[order]
 
 
 def health_townships(
-    villages: pd.DataFrame, *, thresholds_min: Sequence[float] = (30.0, 60.0)
+    villages: pd.DataFrame,
+    *,
+    thresholds_min: Sequence[float] = (30.0, 60.0),
+    indicator: str = "clinic",
 ) -> pd.DataFrame:
-    """Per township: population and the share within each threshold of a health centre.
+    """Per township: population, the share within each threshold of a health centre, and
+    the clinic indicator's villages met / not met / unknown (:func:`clinic_status`).
 
     Unreachable villages (NaN travel time) count as outside every threshold.  A final
     row ``全县/County`` holds the whole county.  Columns: ``township``, ``population``,
-    ``within_<T>_frac`` for each threshold, ``villages_clinic_gap``.
+    ``within_<T>_frac`` for each threshold, ``clinic_met``, ``clinic_not_met``,
+    ``clinic_unknown`` (they add up to the township's villages).
     """
     v = villages
     pop = v["population"].astype(float)
@@ -498,11 +860,8 @@ def health_townships(
         if "travel_min_health_centre" in v.columns
         else pd.Series(np.nan, index=v.index)
     )
-    gap = pd.Series(False, index=v.index)
-    for c in ("clinic_standard", "clinic_doctor"):
-        if c in v.columns:
-            gap |= _not_true(v[c])
-    df = pd.DataFrame({"township": v["township"], "population": pop, "gap": gap})
+    state = clinic_status(v, indicator=indicator)
+    df = pd.DataFrame({"township": v["township"], "population": pop, "state": state})
     for thr in thresholds_min:
         df[f"_w{thr:g}"] = pop.where(tm <= thr, 0.0)
     rows = []
@@ -514,60 +873,143 @@ def health_townships(
             row[f"within_{thr:g}_frac"] = (
                 round(float(g[f"_w{thr:g}"].sum() / total), 4) if total > 0 else np.nan
             )
-        row["villages_clinic_gap"] = int(g["gap"].sum())
+        for st in ("met", "not_met", "unknown"):
+            row[f"clinic_{st}"] = int((g["state"] == st).sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def township_ranking(villages: pd.DataFrame) -> pd.DataFrame:
-    """Townships ranked by share of villages ready to exit (highest first).
+    """Townships ranked by the share of assessed villages ready to exit (highest first).
 
-    Columns: ``township``, ``villages``, ``ready``, ``blocked``, ``unknown``,
-    ``ready_frac``, ``population``, ``rank``.
+    Columns: ``rank``, ``township``, ``villages`` (all), ``assessed`` (the exit rule
+    applies), ``ready``, ``unconfirmed`` (met only through inferred evidence: not counted
+    ready), ``blocked``, ``unknown``, ``not_assessed`` (hamlets, villages not on the
+    poverty register), ``ready_frac`` (ready / assessed), ``population``.  ready +
+    unconfirmed + blocked + unknown = assessed; assessed + not_assessed = villages.
     """
-    codes = status_codes(villages, [])[EXIT_READY]
+    codes = exit_codes(villages)
     df = pd.DataFrame(
         {
             "township": villages["township"],
             "ready": codes == "m",
+            "unconfirmed": codes == "i",
             "blocked": codes == "n",
             "unknown": codes == "u",
+            "not_assessed": codes == "x",
             "population": villages["population"] if "population" in villages else 0,
         }
     )
     g = df.groupby("township", dropna=False).agg(
         villages=("ready", "size"),
         ready=("ready", "sum"),
+        unconfirmed=("unconfirmed", "sum"),
         blocked=("blocked", "sum"),
         unknown=("unknown", "sum"),
+        not_assessed=("not_assessed", "sum"),
         population=("population", "sum"),
     )
-    g["ready_frac"] = (g["ready"] / g["villages"]).round(4)
-    g = g.reset_index().sort_values(["ready_frac", "villages"], ascending=[False, False])
+    g["assessed"] = g["villages"] - g["not_assessed"]
+    g["ready_frac"] = (g["ready"] / g["assessed"].where(g["assessed"] > 0)).round(4)
+    g = g.reset_index().sort_values(
+        ["ready_frac", "assessed"], ascending=[False, False], na_position="last"
+    )
     g["rank"] = np.arange(1, len(g) + 1)
     return g.reset_index(drop=True)[
-        ["rank", "township", "villages", "ready", "blocked", "unknown", "ready_frac", "population"]
+        [
+            "rank",
+            "township",
+            "villages",
+            "assessed",
+            "ready",
+            "unconfirmed",
+            "blocked",
+            "unknown",
+            "not_assessed",
+            "ready_frac",
+            "population",
+        ]
     ]
 
 
-def headline_numbers(summary: dict[str, Any], villages: pd.DataFrame) -> dict[str, float]:
-    """Headline figures: the manifest summary, filled in from the villages where absent."""
-    codes = status_codes(villages, [])[EXIT_READY]
-    bc = villages["blocker_class"] if "blocker_class" in villages.columns else None
-    computed: dict[str, float] = {
-        "villages": len(villages),
-        "exit_ready": int((codes == "m").sum()),
-        "blocked_one": int((bc == "blocked_one").sum()) if bc is not None else 0,
-        "blocked_several": int((bc == "blocked_several").sum())
-        if bc is not None
-        else int((codes == "n").sum()),
-        "unknown": int((codes == "u").sum()),
+#: Headline figures counted from the villages layer itself, so the headline, the map and
+#: the tables count the same villages (the manifest summary is used for the others).
+_FROM_VILLAGES = (
+    "villages",
+    "villages_assessed",
+    "exit_ready",
+    "unconfirmed",
+    "blocked_one",
+    "blocked_several",
+    "unknown",
+    "not_registered",
+    "hamlet",
+    "not_assessed",
+    "no_standard_clinic",
+    "clinic_met",
+    "clinic_unknown",
+)
+
+
+def headline_numbers(
+    summary: dict[str, Any],
+    villages: pd.DataFrame,
+    road_gaps: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Headline figures of the briefing.
+
+    Counts of villages by blocker class (``exit_ready``, ``unconfirmed``,
+    ``blocked_one``, ``blocked_several``, ``unknown``, ``not_registered``, ``hamlet``,
+    ``not_assessed``, ``villages_assessed``) and of clinics (``no_standard_clinic`` =
+    not met, ``clinic_unknown``, ``clinic_met``: :func:`clinic_status`) come from the
+    villages layer; the km (``km_to_harden`` known unhardened, ``km_unknown_surface``,
+    ``km_to_connect``) from ``road_gaps`` when given (:func:`road_km`); everything else
+    from the manifest ``summary``, filled in from the villages where absent.
+    """
+    v = villages
+    bc = v["blocker_class"] if "blocker_class" in v.columns else None
+    codes = exit_codes(v)
+    computed: dict[str, Any] = {"villages": len(v)}
+    if bc is not None:
+        for k in (
+            "unconfirmed",
+            "blocked_one",
+            "blocked_several",
+            "unknown",
+            "not_registered",
+            "hamlet",
+        ):
+            computed[k] = int((bc == k).sum())
+    else:
+        computed["unconfirmed"] = int((codes == "i").sum())
+        computed["blocked_several"] = int((codes == "n").sum())
+        computed["unknown"] = int((codes == "u").sum())
+    computed["exit_ready"] = int((codes == "m").sum())
+    computed["not_assessed"] = int((codes == "x").sum())
+    computed["villages_assessed"] = len(v) - computed["not_assessed"]
+    has_clinic = any(c in v.columns for c in ("clinic_status", "clinic", "clinic_standard"))
+    if has_clinic:
+        cs = clinic_status(v)
+        computed["no_standard_clinic"] = int((cs == "not_met").sum())
+        computed["clinic_unknown"] = int((cs == "unknown").sum())
+        computed["clinic_met"] = int((cs == "met").sum())
+    fallback: dict[str, Any] = {}
+    if "eligible" in v.columns:
+        el = bool_series(v["eligible"]).fillna(False).astype(bool)
+        fallback["people_to_relocate"] = int(v.loc[el, "population"].sum())
+    if road_gaps is not None and "length_km" in road_gaps.columns:
+        km = road_km(road_gaps)
+        computed["km_to_harden"] = km["known_unhardened_km"]
+        computed["km_unknown_surface"] = km["unknown_surface_km"]
+        computed["km_to_connect"] = km["connection_km"]
+    from_summary = {k: v_ for k, v_ in summary.items() if v_ is not None}
+    # a km the gaps layer cannot split (an older plan) falls back to the manifest's figure
+    authoritative = {
+        k: v_
+        for k, v_ in computed.items()
+        if k in _FROM_VILLAGES or (k.startswith("km_") and v_ is not None)
     }
-    if "eligible" in villages.columns:
-        el = bool_series(villages["eligible"]).fillna(False).astype(bool)
-        computed["people_to_relocate"] = int(villages.loc[el, "population"].sum())
-    out = {**computed, **{k: v for k, v in summary.items() if v is not None}}
-    return out
+    return {**fallback, **computed, **from_summary, **authoritative}
 
 
 def relocation_candidates(cands: gpd.GeoDataFrame, lang: str = "zh") -> gpd.GeoDataFrame:
@@ -714,6 +1156,15 @@ EVIDENCE_LABELS: dict[str, tuple[str, str]] = {
     "has_culture_venue": ("村表属性：综合文化服务中心", "village table: cultural service centre"),
     "has_tv": ("村表属性：广播电视户户通", "village table: radio and TV"),
     "clinic_standard": ("村表属性：标准化卫生室", "village table: standard clinic"),
+    "clinic_standard, clinic_doctor, hosts_health_centre": (
+        "村表属性：标准化卫生室、合格村医；乡镇卫生院位置",
+        "village table: standard clinic, qualified doctor; township health centre location",
+    ),
+    "bus_service": ("村表属性：通客车", "village table: passenger bus"),
+    "medical_insurance_frac": (
+        "村表属性：医保参保率",
+        "village table: medical insurance enrolment",
+    ),
     "flush_toilet_frac": (
         "村表属性：卫生厕所户比例",
         "village table: share of households with a flush toilet",

@@ -7,11 +7,24 @@ with no township are grouped under ``unknown_township_label`` so nothing is lost
 
 Conventions
 -----------
+- People are never counted twice (:func:`counted_population`): an administrative
+  village (``level`` "admin" or blank) contains its hamlets, so a hamlet
+  (``level == "hamlet"``) whose ``parent_id`` is a row of the same table adds no
+  people to a total; hamlets whose parent is not in the table are counted. Counts
+  of villages (``n_*``) still count every row.
 - "lacking a hardened road": ``road_access`` is ``gap`` or ``no_road``; ``unknown``
   or missing is counted apart as unknown, never as hardened.
+- km of road work are split by what is known: known unhardened road to harden,
+  road of unknown surface (to survey first: it may be hardened already) and
+  connections to build (a settlement farther than the profile's connection
+  distance from its road); never one mixed figure.
 - "without safe water": ``has_safe_water`` False; <NA> is listed as unknown.
-- "without a standard clinic with a doctor": ``clinic_standard`` or
-  ``clinic_doctor`` False; unknown when neither is False and one is <NA>.
+  Only water sources recorded as safe count as safe sources (:func:`water_access`).
+- clinics: ``clinic_status`` (met | not_met | unknown, the indicator of
+  :func:`geo.indicators.evaluate`) when the table has it, so map, tables and
+  briefing count the same thing; otherwise a standard clinic with a doctor
+  (``clinic_standard`` and ``clinic_doctor``: not met when either is False,
+  unknown when neither is False and one is <NA>). Unknown is never "without".
 - travel time within N minutes is inclusive (<= N); NaN (unreachable, or the access
   stage did not run) counts as not within.
 """
@@ -27,12 +40,15 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from layers.errors import LayerSchemaError
+from geo.indicators import BLOCKER_CLASSES
+from layers.errors import CRSError, LayerSchemaError
 from layers.tristate import to_tristate
 
 __all__ = [
+    "counted_population",
     "road_gaps",
     "transport_summary",
+    "water_access",
     "water_summary",
     "water_township_summary",
     "health_summary",
@@ -41,7 +57,9 @@ __all__ = [
     "chinese_headers",
 ]
 
-_BLOCKER_CLASSES = ("ready", "blocked_one", "blocked_several", "unknown")
+_CLINIC_STATES = ("met", "not_met", "unknown")
+#: Villages the exit rule does not assess (hamlets, villages not on the poverty register).
+_NOT_ASSESSED = ("not_registered", "hamlet")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -68,6 +86,44 @@ def _population(df: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(df["population"], errors="coerce").fillna(0.0).astype(float)
 
 
+def counted_population(df: pd.DataFrame) -> pd.Series:
+    """Population of each row where it counts towards a total, 0 elsewhere.
+
+    An administrative village (``level`` "admin", blank or absent) contains its
+    hamlets (自然村): a hamlet (``level == "hamlet"``) whose ``parent_id`` is the
+    ``village_id`` of a row of ``df`` counts 0, since its people are in the parent's
+    population. A hamlet whose parent is not in ``df`` (or has no ``parent_id``)
+    counts its own population. Sum the result for any total of people.
+
+    Parameters
+    ----------
+    df : DataFrame
+        With ``population`` (missing or non-numeric values count 0) and optionally
+        ``level``, ``parent_id`` and ``village_id``.
+
+    Returns
+    -------
+    pandas.Series
+        Float, indexed like ``df``.
+    """
+    pop = _population(df)
+    if "level" not in df.columns or "parent_id" not in df.columns or "village_id" not in df:
+        return pop
+    level = df["level"].astype(object)
+    hamlet = level.map(lambda x: isinstance(x, str) and x.strip().lower() == "hamlet")
+    if not hamlet.any():
+        return pop
+    vid = df["village_id"].astype(object)
+    ids = set(vid.dropna().astype(str))
+    parent = df["parent_id"].astype(object)
+    # a hamlet naming itself as parent has no parent row: it counts
+    parent_here = [
+        p is not None and not pd.isna(p) and str(p) in ids and str(p) != str(me)
+        for p, me in zip(parent, vid, strict=True)
+    ]
+    return pop.where(~(hamlet.to_numpy(dtype=bool) & np.array(parent_here, dtype=bool)), 0.0)
+
+
 def _with_county(table: pd.DataFrame, county_label: str) -> pd.DataFrame:
     """Append the county row: sums of every numeric column."""
     table = table.sort_values("township", kind="stable").reset_index(drop=True)
@@ -84,21 +140,43 @@ def _share(num: pd.Series, den: pd.Series) -> pd.Series:
 
 # --------------------------------------------------------------------------- transport
 
+_GAP_COLUMNS = [
+    "gap_id",
+    "kind",
+    "township",
+    "townships",
+    "length_km",
+    "known_unhardened_km",
+    "unknown_surface_km",
+    "n_edges",
+    "edge_ids",
+    "villages_served",
+    "n_villages",
+    "people_served",
+    "people_per_km",
+    "rank",
+]
+
 
 def road_gaps(
     edges_gdf: gpd.GeoDataFrame,
     villages_eval: pd.DataFrame,
     *,
     gap_col: str = "gap_edge_ids",
+    connection_col: str = "connection_km",
     unknown_township_label: str = "（未知乡镇）",
 ) -> gpd.GeoDataFrame:
-    """Road segments to harden, ranked by people connected per km.
+    """Road work to do — sections to harden and connections to build — ranked by
+    people connected per km.
 
     Edges on the gap path of at least one village are grouped by the set of
     villages they serve; each group is split into contiguous runs (edges sharing
     an end point, or a node id when ``edges_gdf`` has ``u``/``v``). A trunk used
     by villages A and B is thus one segment, ranked above the branch that serves
-    A alone.
+    A alone. Each village farther from its road than the connection distance
+    (``connection_col`` > 0, from :func:`geo.network.unhardened_gap`; ``no_road``
+    villages included) adds one connection: a straight line from the village to
+    the nearest point of the network.
 
     Parameters
     ----------
@@ -106,81 +184,192 @@ def road_gaps(
         The network's edges (``net.edges``) in a metric CRS; ``gap_col`` holds
         its ``edge_id`` values (its index labels when there is no ``edge_id``
         column). ``length_m`` is used when present, else the geometry length;
-        whole edges are counted. ``hardened`` <NA> marks unknown surface.
+        whole edges are counted. ``hardened`` False marks known unhardened road,
+        <NA> unknown surface; without a ``hardened`` column every surface is unknown.
     villages_eval : DataFrame
-        Evaluated villages with ``village_id``, ``population``, ``township`` and
-        ``gap_col`` (list of edge ids per village, empty/None when no gap).
+        Evaluated villages with ``village_id``, ``population``, ``township``,
+        ``gap_col`` (list of edge ids per village, empty/None when no gap) and
+        optionally ``connection_col`` (km), ``level`` and ``parent_id``. A
+        GeoDataFrame in ``edges_gdf``'s CRS when any connection is to be drawn.
     gap_col : str
         Column with the per-village gap edge ids (from ``unhardened_gap``).
+    connection_col : str
+        Column with the km of connection each village needs (0 or NaN: none).
     unknown_township_label : str
-        Township label for segments whose villages carry none.
+        Township label for rows whose villages carry none.
 
     Returns
     -------
     GeoDataFrame
-        One row per segment: ``gap_id``, ``township`` (of the served villages with
-        most people), ``townships`` (all, comma-separated), ``length_km``,
-        ``unknown_surface_km`` (part of it whose surface is unknown: survey first),
-        ``n_edges``, ``edge_ids``, ``villages_served`` (comma-separated ids),
-        ``n_villages``, ``people_served`` (population of the served villages),
-        ``people_per_km``, ``rank`` (1 = most people per km), geometry (merged
-        lines), in ``edges_gdf``'s CRS.
+        One row per segment or connection: ``gap_id``, ``kind`` (``"harden"``: road
+        sections to harden or survey; ``"connection"``: a road to build),
+        ``township`` (of the served villages with most people), ``townships`` (all,
+        comma-separated), ``length_km`` (total), ``known_unhardened_km`` (known work:
+        road known to be unhardened, or the whole connection), ``unknown_surface_km``
+        (road of unknown surface: survey first, it may be hardened already), so that
+        ``length_km = known_unhardened_km + unknown_surface_km``; ``n_edges``,
+        ``edge_ids`` (empty for a connection), ``villages_served`` (comma-separated
+        ids), ``n_villages``, ``people_served``, ``people_per_km``, ``rank`` (1 =
+        most people per km, over all rows), geometry (merged lines; the
+        connection's straight line), in ``edges_gdf``'s CRS.
 
-        ``people_per_km`` = sum over the served villages of population / the
-        village's whole gap length (km). A village is connected only when all of
-        its gap is hardened, so a short run that is part of a longer gap is not
-        credited with the whole village per its own short length; a trunk shared
-        by several villages adds up their shares.
+        ``people_served`` is :func:`counted_population` summed over the row's served
+        villages (a hamlet served together with its parent village adds nobody).
+        ``people_per_km`` = sum over the served villages of their counted people /
+        the village's whole work (km of its gap edges plus its connection). A village
+        is connected only when all of its gap is hardened and its connection built,
+        so a short run that is part of a longer gap is not credited with the whole
+        village per its own short length; a trunk shared by several villages adds
+        up their shares.
 
     Raises
     ------
     LayerSchemaError
-        If a column is missing or a village names an edge id not in ``edges_gdf``.
+        If a column is missing, a village names an edge id not in ``edges_gdf``, or
+        a connection is needed but the villages carry no geometry.
+    CRSError
+        If the villages' CRS differs from the edges' CRS.
     """
     _require(villages_eval, ["village_id", gap_col], "villages")
-    cols = [
-        "gap_id",
-        "township",
-        "townships",
-        "length_km",
-        "unknown_surface_km",
-        "n_edges",
-        "edge_ids",
-        "villages_served",
-        "n_villages",
-        "people_served",
-        "people_per_km",
-        "rank",
-    ]
+    cols = _GAP_COLUMNS
+    vid_all = villages_eval["village_id"].astype(str)
     served: dict[object, set[str]] = {}
-    for vid, ids in zip(
-        villages_eval["village_id"].astype(str), villages_eval[gap_col], strict=True
-    ):
+    for vid, ids in zip(vid_all, villages_eval[gap_col], strict=True):
         if ids is None or (np.isscalar(ids) and pd.isna(ids)):
             continue
         for e in list(ids):
             served.setdefault(e, set()).add(vid)
-    if not served:
+    conn = (
+        pd.to_numeric(villages_eval[connection_col], errors="coerce")
+        if connection_col in villages_eval.columns
+        else pd.Series(np.nan, index=villages_eval.index)
+    )
+    needs = (conn > 0).fillna(False).to_numpy(dtype=bool)
+    if not served and not needs.any():
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=edges_gdf.crs)
-    keyed = edges_gdf.set_index("edge_id", drop=False) if "edge_id" in edges_gdf else edges_gdf
-    unknown = [e for e in served if e not in keyed.index]
-    if unknown:
-        raise LayerSchemaError(
-            f"villages.{gap_col}: edge id(s) {unknown[:5]} not in the network's edges "
-            f"(ids {keyed.index.min()}..{keyed.index.max()})"
+
+    vt = (
+        villages_eval.assign(
+            _vid=vid_all,
+            _pop=_population(villages_eval),
+            _town=_township(villages_eval, unknown_township_label),
+            _conn=conn.where(conn > 0, 0.0).fillna(0.0),
         )
-    edge_ids = list(served)
-    sub = keyed.loc[edge_ids]
-    unknown_surface = (
-        sub["hardened"].isna().to_numpy()
-        if "hardened" in sub.columns
-        else np.zeros(len(sub), dtype=bool)
+        .drop_duplicates("_vid")
+        .set_index("_vid")
     )
-    lengths_m = (
-        pd.to_numeric(sub["length_m"], errors="coerce").to_numpy()
-        if "length_m" in sub.columns
-        else shapely.length(sub.geometry.to_numpy())
+
+    def people(vids: list[str]) -> pd.Series:
+        # counted within the row: a hamlet counts unless its parent is served by it too
+        return counted_population(vt.loc[vids]).set_axis(vids)
+
+    records: list[dict] = []
+    geoms_out: list[object] = []
+    work_km = vt["_conn"].astype(float).to_dict()  # each village's whole work, km
+    if served:
+        keyed = edges_gdf.set_index("edge_id", drop=False) if "edge_id" in edges_gdf else edges_gdf
+        unknown = [e for e in served if e not in keyed.index]
+        if unknown:
+            raise LayerSchemaError(
+                f"villages.{gap_col}: edge id(s) {unknown[:5]} not in the network's edges "
+                f"(ids {keyed.index.min()}..{keyed.index.max()})"
+            )
+        edge_ids = list(served)
+        sub = keyed.loc[edge_ids]
+        if "hardened" in sub.columns:
+            h = to_tristate(sub["hardened"], where="edges.hardened")
+            known_unhard = (~h).fillna(False).to_numpy(dtype=bool)
+            unknown_surface = h.isna().to_numpy()
+        else:  # nothing says what the surface is
+            known_unhard = np.zeros(len(sub), dtype=bool)
+            unknown_surface = np.ones(len(sub), dtype=bool)
+        lengths_m = (
+            pd.to_numeric(sub["length_m"], errors="coerce").to_numpy()
+            if "length_m" in sub.columns
+            else shapely.length(sub.geometry.to_numpy())
+        )
+        labels, keys = _runs(sub, edge_ids, served)
+        pos = {e: i for i, e in enumerate(edge_ids)}
+        for e, vids_e in served.items():
+            for vid in vids_e:
+                work_km[vid] = work_km.get(vid, 0.0) + float(lengths_m[pos[e]]) / 1000.0
+        for lab in np.unique(labels):
+            members = np.flatnonzero(labels == lab)
+            vids = sorted(keys[members[0]])
+            pops = people(vids)
+            towns = vt.loc[vids, "_town"].astype(str)
+            by_town = (
+                pops.groupby(towns.to_numpy()).sum().sort_values(ascending=False, kind="stable")
+            )
+            lm = lengths_m[members]
+            records.append(
+                {
+                    "kind": "harden",
+                    "township": by_town.index[0],
+                    "townships": ",".join(sorted(by_town.index)),
+                    "length_km": float(np.nansum(lm)) / 1000.0,
+                    "known_unhardened_km": float(np.nansum(lm[known_unhard[members]])) / 1000.0,
+                    "unknown_surface_km": float(np.nansum(lm[unknown_surface[members]])) / 1000.0,
+                    "n_edges": len(members),
+                    "edge_ids": ",".join(str(edge_ids[i]) for i in members),
+                    "villages_served": ",".join(vids),
+                    "n_villages": len(vids),
+                    "people_served": float(pops.sum()),
+                    "people_per_km": _per_km(pops, work_km),
+                }
+            )
+            geoms_out.append(
+                shapely.line_merge(shapely.union_all(sub.geometry.to_numpy()[members]))
+            )
+    if needs.any():
+        lines = _connection_lines(edges_gdf, villages_eval, needs)
+        seen: set[str] = set()
+        for vid, line in zip(vid_all[needs], lines, strict=True):
+            if vid in seen:
+                continue  # a village listed twice gets one connection
+            seen.add(vid)
+            km = float(vt.at[vid, "_conn"])
+            pops = people([vid])
+            town = str(vt.at[vid, "_town"])
+            records.append(
+                {
+                    "kind": "connection",
+                    "township": town,
+                    "townships": town,
+                    "length_km": km,
+                    "known_unhardened_km": km,  # a connection to build is known work
+                    "unknown_surface_km": 0.0,
+                    "n_edges": 0,
+                    "edge_ids": "",
+                    "villages_served": vid,
+                    "n_villages": 1,
+                    "people_served": float(pops.sum()),
+                    "people_per_km": _per_km(pops, work_km),
+                }
+            )
+            geoms_out.append(line)
+    out = gpd.GeoDataFrame(records, geometry=geoms_out, crs=edges_gdf.crs)
+    order = out.sort_values(
+        ["people_per_km", "people_served", "villages_served", "edge_ids", "kind"],
+        ascending=[False, False, True, True, True],
+        kind="stable",
+    ).index
+    out = out.loc[order].reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    out.insert(0, "gap_id", [f"gap{r:04d}" for r in out["rank"]])
+    return out[[*cols, "geometry"]]
+
+
+def _per_km(pops: pd.Series, work_km: dict) -> float:
+    return float(
+        sum(float(pops[v]) / work_km[v] if work_km.get(v, 0.0) > 0 else np.inf for v in pops.index)
     )
+
+
+def _runs(
+    sub: gpd.GeoDataFrame, edge_ids: list, served: dict[object, set[str]]
+) -> tuple[np.ndarray, list[frozenset[str]]]:
+    """Label gap edges by contiguous run within the same served set of villages."""
     # node ids for contiguity: the network's u/v, else rounded end points
     if {"u", "v"} <= set(sub.columns):
         ends = list(zip(sub["u"].tolist(), sub["v"].tolist(), strict=True))
@@ -191,7 +380,6 @@ def road_gaps(
         ends = [
             (tuple(np.round(a, 3)), tuple(np.round(b, 3))) for a, b in zip(first, last, strict=True)
         ]
-    # label each edge by its served set, then connected components within a set
     keys = [frozenset(served[e]) for e in edge_ids]
     node_ix: dict[object, int] = {}
     rows, colsx = [], []
@@ -202,62 +390,41 @@ def road_gaps(
             colsx.append(j)
     m = len(edge_ids)
     inc = coo_matrix((np.ones(len(rows)), (rows, colsx)), shape=(m, len(node_ix))).tocsr()
-    adj = inc @ inc.T
-    _, labels = connected_components(adj, directed=False)
+    _, labels = connected_components(inc @ inc.T, directed=False)
+    return labels, keys
 
-    # each village's whole gap length: a run that is only part of it connects nobody
-    # alone, so it is credited with the village's people per km of the whole gap
-    pos = {e: i for i, e in enumerate(edge_ids)}
-    gap_km: dict[str, float] = {}
-    for e, vids_e in served.items():
-        for vid in vids_e:
-            gap_km[vid] = gap_km.get(vid, 0.0) + float(lengths_m[pos[e]]) / 1000.0
-    vt = (
-        villages_eval.assign(
-            _vid=villages_eval["village_id"].astype(str),
-            _pop=_population(villages_eval),
-            _town=_township(villages_eval, unknown_township_label),
-        )
-        .drop_duplicates("_vid")
-        .set_index("_vid")
+
+def _connection_lines(
+    edges_gdf: gpd.GeoDataFrame, villages_eval: pd.DataFrame, needs: np.ndarray
+) -> np.ndarray:
+    """Straight lines from each village that needs a connection to the nearest road.
+
+    The line runs from the village's point nearest to the road (the point itself
+    for point villages) to the nearest point of the nearest edge, so its length is
+    the village's snap distance.
+    """
+    n = int(needs.sum())
+    active = (
+        villages_eval.active_geometry_name if isinstance(villages_eval, gpd.GeoDataFrame) else None
     )
-    records, geoms_out = [], []
-    for lab in np.unique(labels):
-        members = np.flatnonzero(labels == lab)
-        vids = sorted(keys[members[0]])
-        pops = vt.loc[vids, "_pop"]
-        towns = vt.loc[vids, "_town"].astype(str)
-        by_town = pops.groupby(towns.to_numpy()).sum().sort_values(ascending=False, kind="stable")
-        length_km = float(np.nansum(lengths_m[members])) / 1000.0
-        people = float(pops.sum())
-        per_km = sum(float(pops[v]) / gap_km[v] if gap_km[v] > 0 else np.inf for v in vids)
-        records.append(
-            {
-                "township": by_town.index[0],
-                "townships": ",".join(sorted(by_town.index)),
-                "length_km": length_km,
-                "unknown_surface_km": float(np.nansum(lengths_m[members][unknown_surface[members]]))
-                / 1000.0,
-                "n_edges": len(members),
-                "edge_ids": ",".join(str(edge_ids[i]) for i in members),
-                "villages_served": ",".join(vids),
-                "n_villages": len(vids),
-                "people_served": people,
-                "people_per_km": per_km,
-            }
+    if active is None or active not in villages_eval.columns:
+        raise LayerSchemaError(
+            f"villages: {n} village(s) need a connection (connection_km > 0) but the table "
+            "has no geometry to draw it from"
         )
-        merged = shapely.line_merge(shapely.union_all(sub.geometry.to_numpy()[members]))
-        geoms_out.append(merged)
-    out = gpd.GeoDataFrame(records, geometry=geoms_out, crs=edges_gdf.crs)
-    order = out.sort_values(
-        ["people_per_km", "people_served", "villages_served", "edge_ids"],
-        ascending=[False, False, True, True],
-        kind="stable",
-    ).index
-    out = out.loc[order].reset_index(drop=True)
-    out["rank"] = np.arange(1, len(out) + 1)
-    out.insert(0, "gap_id", [f"gap{r:04d}" for r in out["rank"]])
-    return out[[*cols, "geometry"]]
+    vcrs, ecrs = villages_eval.crs, edges_gdf.crs
+    if vcrs is not None and ecrs is not None and vcrs != ecrs:
+        raise CRSError(f"villages: CRS {vcrs} differs from the road edges' CRS {ecrs}")
+    vg = villages_eval.geometry.to_numpy()[needs]
+    out = np.full(n, None, dtype=object)
+    ok = ~(shapely.is_missing(vg) | shapely.is_empty(vg))
+    if not len(edges_gdf) or not ok.any():
+        return out
+    eg = edges_gdf.geometry.to_numpy()
+    qi, ei = shapely.STRtree(eg).query_nearest(vg[ok], all_matches=False)
+    idx = np.flatnonzero(ok)[qi]
+    out[idx] = shapely.shortest_line(vg[idx], eg[ei])
+    return out
 
 
 def transport_summary(
@@ -267,15 +434,18 @@ def transport_summary(
     county_label: str = "全县",
     unknown_township_label: str = "（未知乡镇）",
 ) -> pd.DataFrame:
-    """Villages lacking a hardened road and km to harden, per township and county.
+    """Villages lacking a hardened road and the km of road work, per township and county.
 
     Parameters
     ----------
     villages_eval : DataFrame
-        With ``road_access`` (and ``unhardened_km``, ``population``, ``township``).
+        With ``road_access`` (and ``unhardened_km``, ``population``, ``township``,
+        ``level``, ``parent_id``).
     gaps : DataFrame, optional
-        The :func:`road_gaps` layer; gives ``km_to_harden`` without double counting
-        shared segments (each segment counted once, in its ``township``).
+        The :func:`road_gaps` layer; gives the km without double counting shared
+        segments (each row counted once, in its ``township``). Rows without
+        ``kind`` are sections to harden; without ``known_unhardened_km`` their
+        known part is ``length_km - unknown_surface_km``.
     county_label, unknown_township_label : str
         Labels of the county row and of villages without a township.
 
@@ -284,9 +454,15 @@ def transport_summary(
     DataFrame
         ``level``, ``township``, ``n_villages``, ``n_hardened``,
         ``n_without_hardened_road``, ``n_road_unknown``,
-        ``people_without_hardened_road``, ``gap_km_villages_sum`` (sum of each
-        village's unhardened km: shared segments count once per village),
-        ``km_to_harden`` (from ``gaps``; NaN if not given), ``n_gap_segments``.
+        ``people_without_hardened_road`` (:func:`counted_population`),
+        ``gap_km_villages_sum`` (sum of each village's unhardened km: shared
+        segments count once per village), and from ``gaps`` (NaN when not given):
+        ``km_known_unhardened`` (existing road known to be unhardened),
+        ``km_unknown_surface`` (existing road of unknown surface: survey first),
+        ``km_to_connect`` (connections to build), ``km_total`` (their sum),
+        ``km_to_harden`` (known work: ``km_known_unhardened + km_to_connect``, the
+        manifest's figure), ``n_gap_segments`` (sections to harden or survey),
+        ``n_connections``. Township rows sum to the county row.
     """
     _require(villages_eval, ["road_access"], "villages")
     access = villages_eval["road_access"].astype(object)
@@ -303,29 +479,72 @@ def transport_summary(
             "n_hardened": (access == "hardened").astype(int),
             "n_without_hardened_road": lacking.astype(int),
             "n_road_unknown": (~access.isin(["hardened", "gap", "no_road"])).astype(int),
-            "people_without_hardened_road": _population(villages_eval).where(lacking, 0.0),
+            "people_without_hardened_road": counted_population(villages_eval).where(lacking, 0.0),
             "gap_km_villages_sum": km.where(lacking, 0.0),
         }
     )
     table = df.groupby("township", dropna=False, sort=True).sum().reset_index()
+    km_cols = [
+        "km_known_unhardened",
+        "km_unknown_surface",
+        "km_to_connect",
+        "km_total",
+        "km_to_harden",
+    ]
+    n_cols = ["n_gap_segments", "n_connections"]
     if gaps is not None and len(gaps):
-        g = gaps.groupby("township").agg(
-            km_to_harden=("length_km", "sum"), n_gap_segments=("length_km", "size")
-        )
+        g = _gap_km(gaps, unknown_township_label).groupby("township").sum()
         extra = g.index.difference(table["township"])
         if len(extra):
             table = pd.concat(
                 [table, pd.DataFrame({"township": list(extra)})], ignore_index=True
             ).fillna(0)
-        table["km_to_harden"] = table["township"].map(g["km_to_harden"]).fillna(0.0)
-        table["n_gap_segments"] = table["township"].map(g["n_gap_segments"]).fillna(0).astype(int)
+        for c in km_cols:
+            table[c] = table["township"].map(g[c]).fillna(0.0).astype(float)
+        for c in n_cols:
+            table[c] = table["township"].map(g[c]).fillna(0).astype(int)
     else:
-        table["km_to_harden"] = np.nan
-        table["n_gap_segments"] = 0
+        for c in km_cols:
+            table[c] = 0.0
+        for c in n_cols:
+            table[c] = 0
     out = _with_county(table, county_label)
-    if gaps is None or not len(gaps):
-        out["km_to_harden"] = np.nan
+    if gaps is None:  # not computed: unknown, not zero
+        out[km_cols] = np.nan
     return out
+
+
+def _gap_km(gaps: pd.DataFrame, unknown_township_label: str) -> pd.DataFrame:
+    """Per gap row: the km split by what is known, and its township."""
+    length = pd.to_numeric(gaps["length_km"], errors="coerce").fillna(0.0)
+    unknown = (
+        pd.to_numeric(gaps["unknown_surface_km"], errors="coerce").fillna(0.0)
+        if "unknown_surface_km" in gaps
+        else pd.Series(0.0, index=gaps.index)
+    )
+    known = (
+        pd.to_numeric(gaps["known_unhardened_km"], errors="coerce").fillna(0.0)
+        if "known_unhardened_km" in gaps
+        else length - unknown
+    )
+    conn = (
+        (gaps["kind"] == "connection").to_numpy(dtype=bool)
+        if "kind" in gaps
+        else np.zeros(len(gaps), dtype=bool)
+    )
+    return pd.DataFrame(
+        {
+            "township": _township(gaps, unknown_township_label).astype(str),
+            "km_known_unhardened": known.where(~conn, 0.0),
+            "km_unknown_surface": unknown.where(~conn, 0.0),
+            "km_to_connect": length.where(conn, 0.0),
+            "km_total": length,
+            "km_to_harden": known,
+            "n_gap_segments": (~conn).astype(int),
+            "n_connections": conn.astype(int),
+        },
+        index=gaps.index,
+    )
 
 
 # --------------------------------------------------------------------------- water
@@ -342,8 +561,9 @@ def water_summary(villages_eval: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     villages_eval : DataFrame
-        With ``has_safe_water`` and, from the pipeline, ``nearest_water_id``,
-        ``water_dist_m``, ``in_water_service_area``.
+        With ``has_safe_water`` and, from the pipeline (:func:`water_access`),
+        ``nearest_water_id``, ``water_dist_m``, ``nearest_unknown_safety_water_id``,
+        ``water_dist_unknown_safety_m``, ``in_water_service_area``.
 
     Returns
     -------
@@ -351,13 +571,23 @@ def water_summary(villages_eval: pd.DataFrame) -> pd.DataFrame:
         One row per village whose ``has_safe_water`` is not True:
         ``village_id``, ``name``, ``township``, ``population``,
         ``safe_water_status`` (not_met | unknown), ``nearest_water_id``,
-        ``water_dist_m``, ``in_water_service_area``; not_met first, then by distance.
+        ``water_dist_m`` (nearest source recorded as safe),
+        ``nearest_unknown_safety_water_id``, ``water_dist_unknown_safety_m``
+        (nearest source whose safety is unknown, when the columns exist),
+        ``in_water_service_area``; not_met first, then by distance.
     """
     _require(villages_eval, ["village_id", "has_safe_water"], "villages")
     safe = to_tristate(villages_eval["has_safe_water"], where="villages.has_safe_water")
     keep = ~safe.fillna(False).to_numpy(dtype=bool)
     cols = _village_cols(
-        villages_eval, ["nearest_water_id", "water_dist_m", "in_water_service_area"]
+        villages_eval,
+        [
+            "nearest_water_id",
+            "water_dist_m",
+            "nearest_unknown_safety_water_id",
+            "water_dist_unknown_safety_m",
+            "in_water_service_area",
+        ],
     )
     out = villages_eval.loc[keep, cols].copy()
     n_base = len(_village_cols(villages_eval, []))
@@ -381,7 +611,8 @@ def water_township_summary(
     -------
     DataFrame
         ``level``, ``township``, ``n_villages``, ``n_safe_water``,
-        ``n_without_safe_water``, ``n_water_unknown``, ``people_without_safe_water``.
+        ``n_without_safe_water``, ``n_water_unknown``, ``people_without_safe_water``
+        (:func:`counted_population`).
     """
     _require(villages_eval, ["has_safe_water"], "villages")
     safe = to_tristate(villages_eval["has_safe_water"], where="villages.has_safe_water")
@@ -393,7 +624,7 @@ def water_township_summary(
             "n_safe_water": safe.fillna(False).astype(bool).astype(int),
             "n_without_safe_water": no.astype(int),
             "n_water_unknown": safe.isna().astype(int),
-            "people_without_safe_water": _population(villages_eval).where(no, 0.0),
+            "people_without_safe_water": counted_population(villages_eval).where(no, 0.0),
         }
     )
     table = df.groupby("township", sort=True).sum().reset_index()
@@ -404,6 +635,18 @@ def water_township_summary(
 
 
 def _clinic_state(df: pd.DataFrame) -> pd.Series:
+    """met | not_met | unknown per village: ``clinic_status`` when present, else
+    a standard clinic with a doctor from ``clinic_standard`` and ``clinic_doctor``."""
+    if "clinic_status" in df.columns:
+        s = df["clinic_status"].astype(object)
+        s = s.where(s.notna(), "unknown")
+        bad = sorted({str(x) for x in s.unique()} - set(_CLINIC_STATES))
+        if bad:
+            raise LayerSchemaError(
+                f"villages.clinic_status: expected {', '.join(_CLINIC_STATES)}, "
+                f"found {', '.join(bad)}"
+            )
+        return s
     na = pd.Series(pd.NA, index=df.index, dtype="boolean")
     std = (
         to_tristate(df["clinic_standard"], where="villages.clinic_standard")
@@ -424,15 +667,24 @@ def _clinic_state(df: pd.DataFrame) -> pd.Series:
 
 
 def health_summary(villages_eval: pd.DataFrame) -> pd.DataFrame:
-    """Villages without a standard clinic with a doctor (or unknown).
+    """Villages whose clinic indicator is not met, or unknown.
+
+    The state is ``clinic_status`` when the table has it (the evaluated clinic
+    indicator), else a standard clinic with a doctor (module conventions).
 
     Returns
     -------
     DataFrame
         ``village_id``, ``name``, ``township``, ``population``, ``clinic_status``
-        (not_met | unknown), ``clinic_standard``, ``clinic_doctor``,
-        ``travel_min_health_centre``, ``nearest_health_centre_id`` (when present);
-        sorted by travel time, longest first.
+        (not_met | unknown, never mixed), then when present ``clinic_quality``,
+        ``clinic_standard``, ``clinic_doctor``, ``hosts_health_centre``,
+        ``travel_min_health_centre``, ``nearest_health_centre_id``;
+        sorted by travel time, longest (and unreachable) first.
+
+    Raises
+    ------
+    LayerSchemaError
+        If ``village_id`` is missing or ``clinic_status`` holds another value.
     """
     _require(villages_eval, ["village_id"], "villages")
     state = _clinic_state(villages_eval)
@@ -440,14 +692,16 @@ def health_summary(villages_eval: pd.DataFrame) -> pd.DataFrame:
     cols = _village_cols(
         villages_eval,
         [
+            "clinic_quality",
             "clinic_standard",
             "clinic_doctor",
+            "hosts_health_centre",
             "travel_min_health_centre",
             "nearest_health_centre_id",
         ],
     )
-    out = villages_eval.loc[keep, cols].copy()
-    out["clinic_status"] = state[keep].to_numpy()
+    out = villages_eval.loc[keep, [c for c in cols if c != "clinic_status"]].copy()
+    out.insert(len(_village_cols(villages_eval, [])), "clinic_status", state[keep].to_numpy())
     if "travel_min_health_centre" not in out.columns:
         out["travel_min_health_centre"] = np.nan
     out = out.sort_values(
@@ -468,21 +722,27 @@ def health_township_summary(
     Parameters
     ----------
     villages_eval : DataFrame
-        With ``clinic_standard``, ``clinic_doctor``, ``travel_min_health_centre``,
-        ``population``, ``township``.
+        With ``clinic_status`` (or ``clinic_standard`` and ``clinic_doctor``),
+        ``travel_min_health_centre``, ``population``, ``township``.
     minutes : sequence of float
         Travel-time limits to the township health centre (inclusive).
 
     Returns
     -------
     DataFrame
-        ``level``, ``township``, ``n_villages``, ``population``,
-        ``n_without_standard_clinic``, ``n_clinic_unknown``, and per limit N
-        ``people_within_<N>_min`` and ``share_within_<N>_min_frac`` (people within /
-        population; the county share is recomputed from the sums, not summed).
+        ``level``, ``township``, ``n_villages``, ``population``
+        (:func:`counted_population`), ``n_clinic_met``,
+        ``n_without_standard_clinic`` (not met only), ``n_clinic_unknown``, and per
+        limit N ``people_within_<N>_min`` and ``share_within_<N>_min_frac`` (people
+        within / population; the county share is recomputed from the sums, not summed).
+
+    Raises
+    ------
+    LayerSchemaError
+        If ``clinic_status`` holds a value other than met, not_met, unknown.
     """
     state = _clinic_state(villages_eval)
-    pop = _population(villages_eval)
+    pop = counted_population(villages_eval)
     travel = (
         pd.to_numeric(villages_eval["travel_min_health_centre"], errors="coerce")
         if "travel_min_health_centre" in villages_eval
@@ -492,6 +752,7 @@ def health_township_summary(
         "township": _township(villages_eval, unknown_township_label),
         "n_villages": 1,
         "population": pop,
+        "n_clinic_met": (state == "met").astype(int),
         "n_without_standard_clinic": (state == "not_met").astype(int),
         "n_clinic_unknown": (state == "unknown").astype(int),
     }
@@ -515,20 +776,24 @@ def leader_summary(
     county_label: str = "全县",
     unknown_township_label: str = "（未知乡镇）",
 ) -> pd.DataFrame:
-    """Villages ready to exit, blocked by one, by several, unknown — per township.
+    """Villages ready to exit, unconfirmed, blocked by one, by several, unknown — per township.
 
     Parameters
     ----------
     villages_eval : DataFrame
-        With ``blocker_class`` (from :func:`geo.indicators.evaluate`).
+        With ``blocker_class`` (from :func:`geo.indicators.evaluate`, one of
+        :data:`geo.indicators.BLOCKER_CLASSES`).
 
     Returns
     -------
     DataFrame
-        ``level``, ``township``, ``n_villages``, ``n_ready``, ``n_blocked_one``,
-        ``n_blocked_several``, ``n_unknown``, ``population``, ``people_ready``,
-        ``ready_frac``; township rows sum to the county row. The lead adds the
-        people to relocate later.
+        ``level``, ``township``, ``n_villages``, ``n_<class>`` for every blocker
+        class (``n_ready``, ``n_unconfirmed``, ``n_blocked_one``,
+        ``n_blocked_several``, ``n_unknown``, ``n_not_registered``, ``n_hamlet``),
+        ``n_assessed`` (villages the exit rule applies to), ``population`` and
+        ``people_ready`` (:func:`counted_population`), ``ready_frac`` (ready /
+        assessed); township rows sum to the county row. The lead adds the people to
+        relocate later.
 
     Raises
     ------
@@ -537,21 +802,22 @@ def leader_summary(
     """
     _require(villages_eval, ["blocker_class"], "villages")
     cls = villages_eval["blocker_class"].astype(object)
-    bad = sorted(set(cls.dropna().astype(str)) - set(_BLOCKER_CLASSES))
+    bad = sorted(set(cls.dropna().astype(str)) - set(BLOCKER_CLASSES))
     if bad or cls.isna().any():
         raise LayerSchemaError(
-            f"villages.blocker_class: expected {', '.join(_BLOCKER_CLASSES)}, "
+            f"villages.blocker_class: expected {', '.join(BLOCKER_CLASSES)}, "
             f"found {', '.join(bad) or 'missing values'}"
         )
-    pop = _population(villages_eval)
+    pop = counted_population(villages_eval)
     data = {"township": _township(villages_eval, unknown_township_label), "n_villages": 1}
-    for c in _BLOCKER_CLASSES:
+    for c in BLOCKER_CLASSES:
         data[f"n_{c}"] = (cls == c).astype(int)
+    data["n_assessed"] = (~cls.isin(_NOT_ASSESSED)).astype(int)
     data["population"] = pop
     data["people_ready"] = pop.where(cls == "ready", 0.0)
     table = pd.DataFrame(data).groupby("township", sort=True).sum().reset_index()
     out = _with_county(table, county_label)
-    out["ready_frac"] = _share(out["n_ready"], out["n_villages"])
+    out["ready_frac"] = _share(out["n_ready"], out["n_assessed"])
     return out
 
 
@@ -580,7 +846,12 @@ _HEADERS_COMMON = {
     "incidence_households_frac": "贫困发生率（按户表）",
     "incidence_attribute_frac": "贫困发生率（按村属性）",
     "road_access": "通硬化路状态",
+    "road_snap_m": "距最近道路（米）",
     "unhardened_km": "未硬化里程（公里）",
+    "unknown_surface_km": "路面不明里程（公里）",
+    "connection_km": "需新建连接路（公里）",
+    "inferred_km": "其中路面为推定（公里）",
+    "road_evidence": "道路证据",
     "road_claim_conflict": "道路硬化申报矛盾",
     "road_hardened_claimed": "申报已通硬化路",
 }
@@ -591,10 +862,17 @@ _HEADERS = {
         "n_road_unknown": "道路状况不明村数",
         "people_without_hardened_road": "未通硬化路人口",
         "gap_km_villages_sum": "各村未硬化里程合计（公里，共用路段重复计）",
-        "km_to_harden": "需硬化里程（公里）",
-        "n_gap_segments": "需硬化路段数",
+        "km_known_unhardened": "已知未硬化里程（公里）",
+        "km_unknown_surface": "路面不明里程（公里，待核查）",
+        "km_to_connect": "需新建连接路里程（公里）",
+        "km_total": "合计里程（公里）",
+        "km_to_harden": "已知需硬化及新建里程（公里）",
+        "n_gap_segments": "需硬化或核查路段数",
+        "n_connections": "需新建连接路数",
         "gap_id": "路段编号",
+        "kind": "类型（harden 硬化 / connection 新建连接路）",
         "length_km": "长度（公里）",
+        "known_unhardened_km": "其中已知未硬化或需新建（公里）",
         "unknown_surface_km": "其中路面不明（公里）",
         "n_edges": "路段边数",
         "edge_ids": "边编号",
@@ -606,8 +884,10 @@ _HEADERS = {
     "water": {
         "safe_water_status": "饮水安全状态",
         "has_safe_water": "饮水安全",
-        "nearest_water_id": "最近水源/管网编号",
-        "water_dist_m": "距最近水源/管网（米）",
+        "nearest_water_id": "最近安全水源/管网编号",
+        "water_dist_m": "距最近安全水源/管网（米）",
+        "nearest_unknown_safety_water_id": "最近安全性不明水源编号",
+        "water_dist_unknown_safety_m": "距最近安全性不明水源（米）",
         "in_water_service_area": "在供水范围内",
         "n_safe_water": "饮水安全村数",
         "n_without_safe_water": "饮水不安全村数",
@@ -618,13 +898,20 @@ _HEADERS = {
         "clinic_status": "卫生室状态",
         "clinic_standard": "标准化卫生室",
         "clinic_doctor": "有合格村医",
+        "clinic_quality": "卫生室证据",
+        "hosts_health_centre": "乡镇卫生院所在村",
+        "n_clinic_met": "卫生室达标村数",
         "travel_min_health_centre": "到乡镇卫生院时间（分钟）",
         "nearest_health_centre_id": "最近卫生院编号",
-        "n_without_standard_clinic": "无标准化卫生室村数",
+        "n_without_standard_clinic": "卫生室未达标村数",
         "n_clinic_unknown": "卫生室状况不明村数",
     },
     "leaders": {
         "n_ready": "具备退出条件村数",
+        "n_unconfirmed": "待核实村数（推定证据）",
+        "n_not_registered": "非贫困村数",
+        "n_hamlet": "自然村数（不单独评估）",
+        "n_assessed": "参评村数",
         "n_blocked_one": "差一项村数",
         "n_blocked_several": "差多项村数",
         "n_unknown": "数据不全村数",
@@ -706,42 +993,71 @@ def chinese_headers(
 
 def water_access(villages: gpd.GeoDataFrame, water: gpd.GeoDataFrame | None) -> pd.DataFrame:
     """Straight-line distance to the nearest safe water source, plant or network, its id,
-    and whether the village lies in a water service area.
+    the same for the nearest one whose safety is unknown, and whether the village lies
+    in a water service area.
+
+    Only sources recorded as safe (``safe`` True) count as safe: a source whose
+    safety is blank is never taken for safe; it is reported apart so the water bureau
+    sees both. Without a ``safe`` column every source is of unknown safety. Sources
+    recorded as unsafe are in neither.
+
+    Parameters
+    ----------
+    villages : GeoDataFrame
+        Village points or polygons (their representative point is used).
+    water : GeoDataFrame or None
+        With ``water_id``, ``kind`` (``source`` | ``plant`` | ``network`` |
+        ``service_area``) and optionally ``safe``, in the villages' CRS.
 
     Returns
     -------
     DataFrame
-        Indexed like ``villages``: ``water_dist_m``, ``nearest_water_id``,
-        ``in_water_service_area`` (nullable boolean; unknown without a water layer).
+        Indexed like ``villages``: ``water_dist_m`` and ``nearest_water_id`` (nearest
+        safe source; NaN / None when there is none), ``water_dist_unknown_safety_m``
+        and ``nearest_unknown_safety_water_id`` (nearest source of unknown safety;
+        NaN / None when there is none), ``in_water_service_area`` (nullable boolean;
+        unknown without a water layer).
+
+    Raises
+    ------
+    LayerSchemaError
+        If ``safe`` holds a value that is not yes / no / blank.
     """
     out = pd.DataFrame(index=villages.index)
     out["water_dist_m"] = np.nan
     out["nearest_water_id"] = None
+    out["water_dist_unknown_safety_m"] = np.nan
+    out["nearest_unknown_safety_water_id"] = None
     out["in_water_service_area"] = pd.array([pd.NA] * len(villages), dtype="boolean")
     if water is None or not len(water):
         return out
     safe = (
-        water["safe"].fillna(True).astype(bool)
+        to_tristate(water["safe"], where="water.safe")
         if "safe" in water.columns
-        else pd.Series(True, index=water.index)
+        else pd.Series(pd.NA, index=water.index, dtype="boolean")
     )
-    src = water[water["kind"].isin(["source", "plant", "network"]) & safe]
+    points_kind = water["kind"].isin(["source", "plant", "network"]).to_numpy(dtype=bool)
     pts = villages.geometry.representative_point()
-    if len(src):
+    for mask, dist_col, id_col in (
+        (safe.fillna(False).to_numpy(dtype=bool), "water_dist_m", "nearest_water_id"),
+        (
+            safe.isna().to_numpy(dtype=bool),
+            "water_dist_unknown_safety_m",
+            "nearest_unknown_safety_water_id",
+        ),
+    ):
+        src = water[points_kind & mask]
+        if not len(src):
+            continue
         g = gpd.GeoDataFrame(
-            {"nearest_water_id": src["water_id"].to_numpy()},
-            geometry=src.geometry.to_numpy(),
-            crs=water.crs,
+            {"_id": src["water_id"].to_numpy()}, geometry=src.geometry.to_numpy(), crs=water.crs
         )
         j = gpd.sjoin_nearest(
-            gpd.GeoDataFrame(geometry=pts, crs=villages.crs),
-            g,
-            how="left",
-            distance_col="water_dist_m",
+            gpd.GeoDataFrame(geometry=pts, crs=villages.crs), g, how="left", distance_col="_d"
         )
         j = j[~j.index.duplicated(keep="first")]
-        out["water_dist_m"] = j["water_dist_m"].round(1).to_numpy()
-        out["nearest_water_id"] = j["nearest_water_id"].to_numpy()
+        out[dist_col] = j["_d"].round(1).to_numpy()
+        out[id_col] = j["_id"].to_numpy()
     areas = water[water["kind"] == "service_area"]
     inside = pts.within(areas.union_all()) if len(areas) else pd.Series(False, index=villages.index)
     out["in_water_service_area"] = pd.array(inside.to_numpy(), dtype="boolean")

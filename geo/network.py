@@ -421,9 +421,9 @@ def unhardened_gap(
       ``hardened_network_snap_m`` (and ``connection_max_m``) of a main-network edge
       even when another road is nearer. A hardened stub not connected to the main
       network does not count.
-    * otherwise the cheapest path from the nearest road to the main network is
-      found, minimising the length of not-known-hardened road (unhardened plus
-      unknown surface), ties broken by total length (weight
+    * otherwise the cheapest path from the nearest road to the roads anchoring the
+      main network is found, minimising the length of not-known-hardened road
+      (unhardened plus unknown surface), ties broken by total length (weight
       ``nonhard_m + tie_weight * length_m``). ``"unknown"`` when the only
       not-hardened roads on that path are of unknown surface (they may well be
       hardened); ``"gap"`` as soon as the path has known unhardened km (whatever
@@ -433,6 +433,10 @@ def unhardened_gap(
     * when the main network itself is unknown (every road anchoring it is of
       unknown surface), connected villages are ``"unknown"`` (NaN km) and the
       others ``"gap"``.
+
+    Making a road's surface unknown never turns a village into ``"hardened"``: the
+    main network's anchor is chosen without looking at surfaces (see
+    :func:`main_hardened_nodes`), so it can only shrink.
 
     Parameters
     ----------
@@ -450,7 +454,9 @@ def unhardened_gap(
     county_seat : shapely Point, optional
         Anchors the main hardened network; default the highest-class roads.
     tie_weight : float, default 1e-6
-        Weight of total length in the path cost (tiebreak).
+        Weight of total length in the path cost (tiebreak); lowered when needed so
+        that the total length of the network weighs less than a millimetre of
+        not-hardened road.
 
     Returns
     -------
@@ -466,14 +472,19 @@ def unhardened_gap(
         - ``connection_km``: ``road_snap_m / 1000`` for a village farther than
           ``connection_max_m`` from its nearest road (``no_road`` villages
           included), else 0.0; NaN when ``road_snap_m`` is;
-        - ``inferred_km``: length on the path of edges whose ``hardened`` value was
-          inferred from the road class (whatever it was inferred to be); for a
-          village joining the main network directly, the part of the joined edge up
-          to its nearer end; NaN without a path;
-        - ``road_evidence``: ``"missing"`` for ``no_road`` and ``unknown``;
-          ``"inferred"`` for ``hardened`` and ``gap`` when ``inferred_km > 0``;
-          else ``"measured"``. The surfaces of the main network itself are not
-          examined here;
+        - ``inferred_km``: length on the path (from the village to the nearest end
+          of a road anchoring the main network, through the main network itself;
+          the anchor roads are not counted) of edges whose ``hardened`` value was
+          inferred from the road class (whatever it was inferred to be); NaN
+          without a path;
+        - ``road_evidence``, the quality of the evidence behind ``road_access``:
+          ``"missing"`` for ``no_road`` and ``unknown``; for ``hardened``,
+          ``"inferred"`` when ``inferred_km > 0`` (the claim rests on a surface
+          taken from a road class), else ``"measured"``; for ``gap``,
+          ``"measured"`` when the gap stands on measured facts alone (a connection
+          to build, no road link to the main network, or a recorded unhardened
+          section on the path) and ``"inferred"`` when every known-unhardened
+          section on the path was inferred (e.g. a track taken as unpaved);
         - ``gap_edge_ids``: list of ``edge_id`` on the path that are not known to be
           hardened (the sections to harden or survey; a connection to build is not
           an edge and is given by ``connection_km``).
@@ -493,6 +504,7 @@ def unhardened_gap(
     out = villages_gdf.copy()
     n = len(out)
     access = np.full(n, "no_road", dtype=object)
+    evidence = np.full(n, "missing", dtype=object)
     unhard_km = np.full(n, np.nan)
     unknown_km = np.full(n, np.nan)
     inferred_km = np.full(n, np.nan)
@@ -513,29 +525,35 @@ def unhardened_gap(
         if "hardened_inferred" in e.columns
         else np.zeros(len(e), dtype=bool)
     )
+    known_unhard = ~known_hard & ~unknown
     length = e["length_m"].to_numpy(float)
     nonhard = np.where(known_hard, 0.0, length)
-    w = nonhard + tie_weight * length
+    # the tiebreak must never outweigh a millimetre of not-hardened road, even on a
+    # path across the whole network
+    tie = min(float(tie_weight), 1e-3 / max(float(length.sum()), 1.0))
+    w = nonhard + tie * length
     row_of = pd.Series(np.arange(len(e)), index=e["edge_id"].to_numpy())
 
-    main_nodes, main_unknown = _main_network(
+    main_nodes, anchor_nodes, main_unknown = _main_network(
         net, county_seat=county_seat, seat_radius_m=hardened_network_snap_m
     )
     near_main = np.zeros(n, dtype=bool)
     near_row = np.full(n, -1, dtype=np.int64)  # the main edge a village beside it joins
-    near_part = np.full(n, np.nan)  # ... and how far along it to its nearer end
-    if len(main_nodes):
+    near_pos = np.full(n, np.nan)  # ... and where along it (m from its u end)
+    if len(anchor_nodes):
+        # paths run to the roads anchoring the main network (not merely to its nearest
+        # node), so the inferred surfaces they cross on the way are seen
         graph, pair_edge = net.csgraph(w)
         dist, pred, _ = dijkstra(
-            graph, directed=False, indices=main_nodes, return_predecessors=True, min_only=True
+            graph, directed=False, indices=anchor_nodes, return_predecessors=True, min_only=True
         )
         in_main = np.zeros(net.n_nodes, dtype=bool)
         in_main[main_nodes] = True
         main_edge = known_hard & in_main[e["u"].to_numpy()] & in_main[e["v"].to_numpy()]
-        if main_edge.any() and hardened_network_snap_m is not None:
-            # joining the main network directly is a connection too: never farther
-            # than connection_max_m
-            reach = min(float(hardened_network_snap_m), float(connection_max_m))
+        # joining the main network directly is a connection too: never farther than
+        # connection_max_m
+        reach = min(float(hardened_network_snap_m), float(connection_max_m))
+        if main_edge.any() and reach > 0:
             main_rows = np.flatnonzero(main_edge)
             tree = shapely.STRtree(e.geometry.to_numpy()[main_rows])
             geoms = villages_gdf.geometry.to_numpy()
@@ -546,8 +564,7 @@ def unhardened_gap(
             near_row[pi] = main_rows[ei]
             eg = e.geometry.to_numpy()[main_rows[ei]]
             on = shapely.get_point(shapely.shortest_line(eg, geoms[pi]), 0)
-            pos = shapely.line_locate_point(eg, on)
-            near_part[pi] = np.minimum(pos, np.maximum(length[main_rows[ei]] - pos, 0.0))
+            near_pos[pi] = shapely.line_locate_point(eg, on)
     else:
         dist = np.full(net.n_nodes, np.inf)
         pred = np.full(net.n_nodes, -9999)
@@ -561,22 +578,22 @@ def unhardened_gap(
     for k in np.flatnonzero(snapped):
         r = int(row_of[eid_arr[k]])
         du, dv = du_arr[k], dv_arr[k]
-        if connected[k] and (main_edge[r] or near_main[k]):
-            # on (or beside) the main network: it joins at the nearer end of that edge
-            jr, part = (r, min(du, dv)) if main_edge[r] else (int(near_row[k]), near_part[k])
-            access[k], unhard_km[k], unknown_km[k] = "hardened", 0.0, 0.0
-            inferred_km[k] = part / 1000.0 if inferred_e[jr] else 0.0
-            continue
+        if connected[k] and near_main[k] and not main_edge[r]:
+            # beside the main network though another road is nearer: it joins the main edge
+            r = int(near_row[k])
+            du, dv = near_pos[k], max(length[r] - near_pos[k], 0.0)
         if main_unknown:
             # the roads anchoring the main network are of unknown surface
             access[k] = "unknown" if connected[k] else "gap"
+            evidence[k] = "missing" if connected[k] else "measured"
             continue
         u, v = int(eu[r]), int(ev[r])
         frac_w = w[r] / length[r] if length[r] > 0 else 0.0
         cu = dist[u] + du * frac_w
         cv = dist[v] + dv * frac_w
         if not np.isfinite(min(cu, cv)):
-            access[k] = "gap"  # not connected to the main hardened network by any road
+            # not connected to the main hardened network by any road: geometry says so
+            access[k], evidence[k] = "gap", "measured"
             continue
         node, part = (u, du) if cu <= cv else (v, dv)
         path = [(r, part)]
@@ -586,29 +603,30 @@ def unhardened_gap(
             pr = int(row_of[pair_edge[key]])
             path.append((pr, length[pr]))
             node = p
-        unh = sum(ln for pr, ln in path if not known_hard[pr] and not unknown[pr])
+        unh = sum(ln for pr, ln in path if known_unhard[pr])
         unk = sum(ln for pr, ln in path if unknown[pr])
         unhard_km[k], unknown_km[k] = unh / 1000.0, unk / 1000.0
         inferred_km[k] = sum(ln for pr, ln in path if inferred_e[pr]) / 1000.0
         ids = [int(e["edge_id"].iat[pr]) for pr, ln in path if not known_hard[pr] and ln > 0]
         gap_ids[k] = list(dict.fromkeys(ids))
+        measured_unh = any(ln > 0 and known_unhard[pr] and not inferred_e[pr] for pr, ln in path)
         if not connected[k]:
-            access[k] = "gap"  # the connection is missing, whatever the roads are
+            access[k], evidence[k] = "gap", "measured"  # the connection is missing
         elif unh + unk <= 1e-9:
             access[k] = "hardened"
+            evidence[k] = "inferred" if inferred_km[k] > 0 else "measured"
         elif unh <= 1e-9:
-            access[k] = "unknown"  # only unknown surfaces stand between it and the network
+            # only unknown surfaces stand between it and the network
+            access[k], evidence[k] = "unknown", "missing"
         else:
-            access[k] = "gap"  # known unhardened km on the way, whatever the unknown parts are
+            # known unhardened km on the way, whatever the unknown parts are; the gap
+            # is inferred only when every known-unhardened section was inferred
+            access[k] = "gap"
+            evidence[k] = "measured" if measured_unh else "inferred"
 
     with np.errstate(invalid="ignore"):
         conn_km = np.where(snap > connection_max_m, snap / 1000.0, 0.0)
     conn_km[np.isnan(snap)] = np.nan
-    evidence = np.where(
-        np.isin(access, ["no_road", "unknown"]),
-        "missing",
-        np.where(np.nan_to_num(inferred_km) > 0, "inferred", "measured"),
-    ).astype(object)
 
     out["road_access"] = access
     out["unhardened_km"] = unhard_km
@@ -709,15 +727,16 @@ def _inferred_flags(parts: pd.DataFrame, hardened: pd.Series) -> np.ndarray:
 
 def _main_network(
     net: RoadNetwork, *, county_seat: object | None, seat_radius_m: float
-) -> tuple[np.ndarray, bool]:
-    """Main hardened nodes (see :func:`main_hardened_nodes`) and whether the main
-    network is unknown (every anchor road is of unknown surface)."""
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Main hardened nodes (see :func:`main_hardened_nodes`), the end nodes of its
+    hardened anchor roads, and whether the main network is unknown (every anchor road
+    is of unknown surface)."""
     e = net.edges
     empty = np.empty(0, dtype=np.int64)
     hard = e["hardened"].fillna(False).to_numpy(bool)
     possible = hard | e["hardened"].isna().to_numpy(bool)
     if not possible.any():
-        return empty, False  # every road is known unhardened: no hardened network at all
+        return empty, empty, False  # every road is known unhardened: no hardened network
     cand = np.flatnonzero(possible)
     if county_seat is not None and not shapely.is_empty(county_seat):
         d = shapely.distance(e.geometry.to_numpy()[cand], county_seat)
@@ -732,7 +751,7 @@ def _main_network(
         anchor = cand[rank == rank.min()]
     anchor = anchor[hard[anchor]]
     if anchor.size == 0:
-        return empty, True
+        return empty, empty, True
     hard_net = hardened_subgraph(net)
     graph, _ = hard_net.csgraph()
     _, comp = connected_components(graph, directed=False)
@@ -740,7 +759,8 @@ def _main_network(
     touched = np.zeros(net.n_nodes, dtype=bool)
     touched[hard_net.edges["u"].to_numpy()] = True
     touched[hard_net.edges["v"].to_numpy()] = True
-    return np.flatnonzero(touched & np.isin(comp, main)), False
+    anchor_nodes = np.unique(np.concatenate([e["u"].to_numpy()[anchor], e["v"].to_numpy()[anchor]]))
+    return np.flatnonzero(touched & np.isin(comp, main)), anchor_nodes, False
 
 
 def _preference(road_class: np.ndarray, hardened: pd.Series) -> np.ndarray:

@@ -135,9 +135,16 @@ SPECS: dict[str, LayerSpec] = {
                 "int",
                 required=True,
                 min=0,
-                desc="registered poor people (建档立卡)",
+                desc="registered poor people (建档立卡) not yet exited (未脱贫, with those "
+                "returned to poverty, 返贫): the numerator of poverty incidence",
             ),
-            Column("poor_households", "int", min=0),
+            Column(
+                "poor_households",
+                "int",
+                min=0,
+                desc="registered poor households not yet exited; the household register must "
+                "list at least this many registered poor households",
+            ),
             Column(
                 "poverty_village",
                 _B,

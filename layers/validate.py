@@ -228,7 +228,7 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
                         spec,
                         c,
                         frac,
-                        s,
+                        num,
                         f"{int(frac.sum())} value(s) are not whole numbers: rows {_listed(_row_labels(df, spec, frac))}",
                         expected="a whole number",
                     )
@@ -261,7 +261,7 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
                     spec,
                     c,
                     m,
-                    s,
+                    vals,
                     f"{int(m.sum())} value(s) below {lo:g} (expected {lo:g}..{hi if hi is not None else '∞'}): rows "
                     f"{_listed(_row_labels(df, spec, m))}; found e.g. {vals[m].iloc[0]:g}",
                     expected=span or f"at least {lo:g}",
@@ -274,7 +274,7 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
                     spec,
                     c,
                     m,
-                    s,
+                    vals,
                     f"{int(m.sum())} value(s) above {hi:g} (expected ≤ {hi:g}): rows {_listed(_row_labels(df, spec, m))}; "
                     f"found e.g. {vals[m].iloc[0]:g}",
                     expected=span or f"at most {hi:g}",

@@ -1214,10 +1214,12 @@ def generate(
     # the register's units draw from a stream of their own, so the rest of the county is the
     # same with or without them
     aux = np.random.default_rng([seed, 1])
-    _poverty_villages(aux, villages, n_admin, planted["village_id"])
-    _flush_toilets(aux, villages)
     _register_status(aux, households)
-    households, incomplete = _incomplete_register(aux, villages, households, planted["village_id"])
+    _current_poor(villages, n_admin, households, planted)
+    incomplete_id = _pick_incomplete(villages, households, planted["village_id"])
+    _poverty_villages(aux, villages, n_admin, {planted["village_id"], incomplete_id})
+    _flush_toilets(aux, villages)
+    households, incomplete = _incomplete_register(aux, villages, households, incomplete_id)
     keep_out = shapely.union_all(
         [
             *hazards.geometry.buffer(
@@ -1266,7 +1268,9 @@ def generate(
     sp_.unlink(missing_ok=True)
     sites.to_file(sp_, layer="sites", driver="GPKG")
 
-    households.rename(columns={v: k for k, v in HOUSEHOLD_RENAME.items()}).to_csv(
+    # the register's statuses as the county writes them (未脱贫, 已脱贫, 返贫)
+    hh_out = households.assign(register_status=households["register_status"].map(_STATUS_ZH))
+    hh_out.rename(columns={v: k for k, v in HOUSEHOLD_RENAME.items()}).to_csv(
         out / "households.csv", index=False, encoding="utf-8"
     )
     _write_toml(out, seed=seed, scale=scale)
@@ -1485,23 +1489,29 @@ def _include_hamlets(villages: gpd.GeoDataFrame, n_admin: int) -> None:
         villages[col] = vals
 
 
-def _poverty_villages(aux, villages: gpd.GeoDataFrame, n_admin: int, planted_id: str) -> None:
+def _poverty_villages(aux, villages: gpd.GeoDataFrame, n_admin: int, forced: set[str]) -> None:
     """About a third of the administrative villages are registered poverty villages (贫困村).
 
-    The poorer a village, the likelier: the third with the highest incidence after a random
-    shake (so some poor villages are not on the list and some less poor ones are). The planted
-    register disagreement is one, so the village exit rule applies to it. Hamlets carry their
-    administrative village's flag, or none (about one in four, left blank).
+    The list was drawn up in 2014 and the demo's figures are of 2017, so it holds both kinds:
+    about a quarter of the list are villages whose incidence has since fallen under 3.5 % (the
+    villages due to exit, picked at random among those), the rest the poorest villages after a
+    random shake (so some poor villages are not on the list). The villages in ``forced`` (the
+    planted register traps) are on it, so the village exit rule applies to them. Hamlets carry
+    their administrative village's flag, or none (about one in four, left blank).
     """
     inc = (
         villages["poor_population"].to_numpy(float)[:n_admin]
         / villages["population"].to_numpy(float)[:n_admin]
     )
-    score = inc * np.exp(aux.normal(0.0, 0.6, n_admin))
     ids = villages["village_id"].to_numpy()
-    score[ids[:n_admin] == planted_id] = np.inf
+    n_list = int(round(n_admin / 3))
+    score = inc * np.exp(aux.normal(0.0, 0.6, n_admin))
+    score[np.isin(ids[:n_admin], list(forced))] = np.inf
+    low = np.flatnonzero((inc < 0.035) & ~np.isinf(score))
+    due = aux.choice(low, size=min(low.size, n_list // 4), replace=False)
+    score[due] = np.inf
     flag = np.zeros(n_admin, dtype=bool)
-    flag[np.argsort(-score, kind="stable")[: int(round(n_admin / 3))]] = True
+    flag[np.argsort(-score, kind="stable")[:n_list]] = True
     of = dict(zip(ids[:n_admin], flag, strict=True))
     ham = [
         None if aux.random() < 0.25 else bool(of[p_]) for p_ in villages["parent_id"].iloc[n_admin:]
@@ -2148,8 +2158,9 @@ def _id_number(rng: np.random.Generator) -> str:
 def _households(rng, villages, n_admin, cfg, scale, *, rank_by=None):
     """Households of some administrative villages: half of the highest incidence, half at random.
 
-    ``rank_by`` is the incidence to rank by (the villages' own cores, drawn before their
-    hamlets were added, keeps the same villages as before the hamlets were included).
+    ``rank_by`` is the incidence to rank by; ``generate`` passes that of the villages' own
+    cores (before their hamlets were added), which picks the same villages as it did before the
+    hamlets were included.
     """
     n_sel = min(n_admin, max(4, int(round(cfg.n_household_villages * scale))))
     inc = (
@@ -2267,30 +2278,91 @@ def _register_status(aux, hh: pd.DataFrame) -> None:
     )
 
 
-def _incomplete_register(aux, villages, hh: pd.DataFrame, planted_id: str):
-    """Plant an incomplete register: half of one village's registered poor households are missing.
+def _current_poor(villages, n_admin: int, hh: pd.DataFrame, planted: dict) -> None:
+    """The village figures of the household villages become this year's: the poor not yet exited.
 
-    The village attributes (贫困户数, 贫困人口) keep the full figures; households.csv lists
-    only half of the village's registered poor households (the other households stay). The
-    village is chosen among the household villages with an attribute incidence of 3-6 %, so
-    that the register's figure alone would put it under the western 3 % exit line.
+    贫困人口 (``poor_population``) and 贫困户数 (``poor_households``) count the registered poor
+    households not yet exited (未脱贫 and 返贫; a household whose status the register lacks has
+    not exited either) — the numerator of poverty incidence. So in every household village but
+    the planted disagreement (whose figure is the planted under-report) the register and the
+    village figures agree. A hamlet of such a village keeps the same share of its poor (rounded
+    down), so its administrative village still counts at least as many as its hamlets.
+    """
+    poor = hh["registered_poor"].to_numpy(bool)
+    current = poor & (hh["register_status"] != "exited").to_numpy(bool)
+    people = hh["members"].where(current, 0).groupby(hh["village_id"]).sum()
+    households = pd.Series(current.astype(int), index=hh.index).groupby(hh["village_id"]).sum()
+    pos = {v: i for i, v in enumerate(villages["village_id"])}
+    pop_, hh_ = (
+        villages["poor_population"].to_numpy().copy(),
+        villages["poor_households"].to_numpy().copy(),
+    )
+    ratio = {}
+    for vid in people.index:
+        i = pos[vid]
+        if vid != planted["village_id"]:
+            ratio[vid] = people[vid] / pop_[i] if pop_[i] else 1.0
+            pop_[i], hh_[i] = int(people[vid]), int(households[vid])
+    for j in range(n_admin, len(villages)):
+        r = ratio.get(villages["parent_id"].iat[j])
+        if r is not None:
+            pop_[j] = int(math.floor(pop_[j] * r))
+            hh_[j] = min(int(math.floor(hh_[j] * r)), pop_[j])
+    villages["poor_population"], villages["poor_households"] = pop_, hh_
+    vid = planted["village_id"]
+    planted["household_poor_not_exited"] = int(people[vid])
+
+
+def _pick_incomplete(villages, hh: pd.DataFrame, planted_id: str) -> str:
+    """The village whose register will be incomplete (see :func:`_incomplete_register`).
+
+    Among the household villages other than the planted disagreement (and without hamlets), the
+    one whose attribute incidence is nearest 4.5 % within 3-6 % (else the least poor above 3 %),
+    so that the register's figure alone would put it under the western 3 % exit line.
     """
     by_v = villages.set_index("village_id")
-    cands = [v for v in dict.fromkeys(hh["village_id"]) if v != planted_id]
+    parents = set(villages["parent_id"].dropna())
+    cands = [v for v in dict.fromkeys(hh["village_id"]) if v != planted_id and v not in parents]
     inc = {v: by_v.at[v, "poor_population"] / by_v.at[v, "population"] for v in cands}
     near = [v for v in cands if 0.03 <= inc[v] < 0.06]
-    vid = min(near or cands, key=lambda v: (abs(inc[v] - 0.045), v))
-    rows = np.flatnonzero(((hh["village_id"] == vid) & hh["registered_poor"]).to_numpy())
-    drop = aux.choice(rows, size=int(math.ceil(rows.size / 2)), replace=False)
+    above = [v for v in cands if inc[v] >= 0.03]
+    if near or not above:
+        return min(near or cands, key=lambda v: (abs(inc[v] - 0.045), v))
+    return min(above, key=lambda v: (inc[v], v))
+
+
+def _incomplete_register(aux, villages, hh: pd.DataFrame, vid: str):
+    """Plant an incomplete register: half or more of one village's poor households are missing.
+
+    The village figures (贫困户数, 贫困人口) stay whole; households.csv loses half (rounded up)
+    of the village's registered poor households, and more if needed so that it lists fewer
+    registered poor households than 贫困户数 says are not yet exited and fewer people not yet
+    exited than 3 % of the village. Its other households stay, so its members no longer add up
+    to the village population either.
+    """
+    by_v = villages.set_index("village_id")
+    rows = aux.permutation(
+        np.flatnonzero(((hh["village_id"] == vid) & hh["registered_poor"]).to_numpy())
+    )
+    n_drop = max(
+        int(math.ceil(rows.size / 2)), rows.size - int(by_v.at[vid, "poor_households"]) + 1
+    )
+    # ... and more until the people it still lists as not exited are under 3 % of the village
+    current = (hh["members"] * (hh["register_status"] != "exited")).to_numpy()
+    line = 0.03 * float(by_v.at[vid, "population"])
+    while n_drop < rows.size and current[rows[n_drop:]].sum() >= line:
+        n_drop += 1
+    drop = rows[: min(n_drop, rows.size)]
     kept = hh.drop(index=hh.index[np.sort(drop)]).reset_index(drop=True)
     listed = kept[(kept["village_id"] == vid) & kept["registered_poor"]]
+    left = listed[listed["register_status"] != "exited"]
     return kept, {
         "village_id": vid,
         "name": by_v.at[vid, "name"],
         "attribute_poor_households": int(by_v.at[vid, "poor_households"]),
         "listed_poor_households": len(listed),
         "attribute_poor": int(by_v.at[vid, "poor_population"]),
-        "listed_poor": int(listed["members"].sum()),
+        "listed_poor_not_exited": int(left["members"].sum()),
         "population": int(by_v.at[vid, "population"]),
     }
 

@@ -381,7 +381,16 @@ def _run(
         hardened_snap_m=settings.road.snap_tolerance_m,
         connection_max_m=settings.road.connection_max_m,
     )
-    gap_cols = ["road_snap_m", "road_access", "unhardened_km", "unknown_surface_km", "gap_edge_ids"]
+    gap_cols = [
+        "road_snap_m",
+        "road_access",
+        "unhardened_km",
+        "unknown_surface_km",
+        "connection_km",
+        "inferred_km",
+        "road_evidence",
+        "gap_edge_ids",
+    ]
     villages = villages.join(gap[[c for c in gap_cols if c in gap.columns]])
 
     timer.start("travel time", 0.35)
@@ -449,9 +458,12 @@ def _run(
         "township",
         "population",
         "road_access",
+        "road_evidence",
         "road_snap_m",
         "unhardened_km",
         "unknown_surface_km",
+        "connection_km",
+        "inferred_km",
     )
     tables: dict[str, pd.DataFrame] = {
         "transport_townships": coverage.transport_summary(villages, gaps=gaps),

@@ -60,9 +60,16 @@ def _broken_workspace(root: Path) -> Path:
     gpd.GeoDataFrame(
         {"protected_id": ["P1"], "kind": ["ecological_redline"]}, geometry=[bow], crs=4490
     ).to_file(root / "protected.geojson", driver="GeoJSON")
-    # CSV missing a column (households without members)
+    # CSV missing a column (households without members); a register status outside the
+    # vocabulary and an exit year out of range (Chinese headers, renamed on load)
     pd.DataFrame(
-        {"household_id": ["h1"], "village_id": ["431200000001"], "registered_poor": ["是"]}
+        {
+            "household_id": ["h1", "h2"],
+            "village_id": ["431200000001"] * 2,
+            "registered_poor": ["是", "是"],
+            "脱贫状态": ["已脱贫", "脱贫中"],
+            "脱贫年份": [2035, None],
+        }
     ).to_csv(root / "households.csv", index=False)
     # layer with no CRS (schools written without a .prj)
     gpd.GeoDataFrame(
@@ -72,6 +79,9 @@ def _broken_workspace(root: Path) -> Path:
     v = gpd.read_file(root / "villages.geojson")
     v.loc[2, "贫困人口"] = 500
     v.loc[1, "村代码"] = v.loc[0, "村代码"]
+    # a hamlet without its administrative village
+    v["level"] = ["admin", "admin", "hamlet"]
+    v["parent_id"] = [None, None, None]
     v.to_file(root / "villages.geojson", driver="GeoJSON")
     # empty file
     (root / "towns.geojson").write_text(
@@ -112,6 +122,18 @@ def test_check_broken_workspace_lists_every_problem(tmp_path):
         "duplicate ids": ("villages.geojson", "duplicate ids"),
         "empty": ("towns.geojson", "empty"),
         "missing file": ("clinics.gpkg", "file not found"),
+        "hamlet without parent": (
+            "villages.geojson",
+            "row 3 (village_id 431200000003), column 'parent_id': a hamlet without parent_id",
+        ),
+        "bad register status": (
+            "households.csv",
+            "row 2 (household_id h2), column 'register_status': expected one of not_exited",
+        ),
+        "exit year out of range": (
+            "households.csv",
+            "row 1 (household_id h1), column 'exit_year': expected 2014..2030, found 2035",
+        ),
     }
     for what, (file, text) in expect.items():
         assert any(file in ln and text in ln for ln in lines), f"{what} not reported:\n{err}"
@@ -144,3 +166,13 @@ def test_an_internal_error_is_one_line_not_a_traceback(
         and "ANJU_DEBUG=1" in err
         and "Traceback" not in err
     )
+
+
+def test_check_committed_demo_is_clean():
+    """The committed demo passes `anju check` with no error and no warning: its traps are
+    figures for the pipeline to report, not broken inputs."""
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    res = CliRunner().invoke(main, ["check", str(demo)])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("OK ") and "0 warning(s)" in res.output
+    assert "villages 262" in res.output and "households 7170" in res.output

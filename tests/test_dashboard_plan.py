@@ -61,7 +61,8 @@ def test_load_plan_reads_layers_indicators_manifest(sample):
     plan = load_plan(sample)
     assert len(plan.villages) == 25
     assert plan.villages.crs.to_epsg() == 4326
-    assert plan.indicator_ids == ["incidence", "road", "water", "clinic"]
+    assert plan.indicator_ids == ["incidence", "road", "water", "clinic", "bus"]
+    assert [i["verified"] for i in plan.indicators] == [True, True, True, True, False]
     assert plan.profile["name"] == "national"
     assert plan.summary["villages"] == 25
     assert {"dem", "slope_deg", "suitability", "travel_min_health_centre"} <= set(plan.rasters)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
 from dashboard.viewmodels import (
+    STATUS_CODES,
     coverage_hideout,
     filter_counts,
     headline_numbers,
@@ -134,30 +135,43 @@ def test_coverage_hideout_indexes_and_codes():
 def test_filter_counts_hand_computed():
     v = villages()
     codes = status_codes(v, ["road"])
-    assert filter_counts(codes, v["township"]) == {"n": 4, "met": 1, "not_met": 2, "unknown": 1}
+    none = {"met_inferred": 0, "not_assessed": 0}
+    assert filter_counts(codes, v["township"]) == {
+        "n": 4,
+        "total": 4,
+        "met": 1,
+        "not_met": 2,
+        "unknown": 1,
+        **none,
+    }
     assert filter_counts(codes, v["township"], indicator="road", township="B") == {
         "n": 2,
+        "total": 2,
         "met": 1,
         "not_met": 0,
         "unknown": 1,
+        **none,
     }
     assert filter_counts(codes, v["township"], indicator="road", status="met")["n"] == 2
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from("mnu")), min_size=1, max_size=30),
+    st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from("minuxz")), min_size=1, max_size=30),
     st.sampled_from(["", "A", "B"]),
-    st.sampled_from(["", "met", "not_met", "unknown"]),
+    st.sampled_from(["", "met", "met_inferred", "not_met", "unknown", "not_assessed"]),
 )
 def test_filter_counts_invariants(rows, township, status):
     tw = pd.Series([r[0] for r in rows])
-    codes = pd.DataFrame({"exit_ready": [r[1] for r in rows]})
+    codes = pd.DataFrame({"exit_ready": [r[1] for r in rows]})  # "z": not a code, unknown
     c = filter_counts(codes, tw, township=township, status=status)
     in_tw = int((tw == township).sum()) if township else len(rows)
-    assert c["met"] + c["not_met"] + c["unknown"] == in_tw
+    assert c["total"] == in_tw
+    assert sum(c[k] for k in STATUS_CODES) == in_tw  # the counts shown add up
     assert 0 <= c["n"] <= in_tw
-    if not status:
+    if status:
+        assert c["n"] == c[status]
+    else:
         assert c["n"] == in_tw
 
 
@@ -182,7 +196,14 @@ def test_road_state_and_roads_geojson():
     )
     gj = roads_geojson(roads)
     assert [f["properties"]["h"] for f in gj["features"]] == ["hardened", "unknown"]
-    assert gj["features"][0]["properties"] == {"rid": "R1", "cls": "county", "h": "hardened"}
+    assert gj["features"][0]["properties"] == {
+        "rid": "R1",
+        "cls": "county",
+        "h": "hardened",
+        "inf": 0,
+    }
+    inferred = roads_geojson(roads.assign(hardened_inferred=[True, False]))
+    assert [f["properties"]["inf"] for f in inferred["features"]] == [1, 0]
 
 
 def test_village_panel_lists_every_indicator_with_evidence():
@@ -200,7 +221,8 @@ def test_village_panel_lists_every_indicator_with_evidence():
     assert inc["clause"] == "意见二(二)" and water["evidence"] == "water_dist_m"
     zh = village_panel(villages().iloc[0], INDICATORS, "zh")
     assert zh["rows"][0]["name"] == "通硬化路" and zh["rows"][0]["status_label"] == "达标"
-    assert zh["exit"] == "达标"
+    assert zh["exit"] == "具备退出条件" and zh["exit_status"] == "met"
+    assert zh["rows"][0]["quality"] is None and zh["rows"][0]["verified"] is True
 
 
 def test_transport_villages_lacking_hardened_road():
@@ -253,7 +275,13 @@ def test_health_villages_and_township_shares():
     # B: 300 unreachable (NaN) + 400 at 70 min -> 0 and 0
     assert tw.loc["B", "within_60_frac"] == 0.0
     assert tw.loc["全县/County", "within_60_frac"] == pytest.approx(round(300 / 1000, 4))
-    assert tw.loc["B", "villages_clinic_gap"] == 2
+    # no clinic_status column: a standard clinic with a doctor (V3 has no doctor, V4 unknown)
+    assert tw.loc["B", ["clinic_met", "clinic_not_met", "clinic_unknown"]].tolist() == [0, 1, 1]
+    assert tw.loc["全县/County", ["clinic_met", "clinic_not_met", "clinic_unknown"]].tolist() == [
+        1,
+        2,
+        1,
+    ]
 
 
 def test_township_ranking_orders_by_share_ready():
@@ -263,9 +291,10 @@ def test_township_ranking_orders_by_share_ready():
     assert r.iloc[0]["ready_frac"] == 0.5 and r.iloc[1]["ready_frac"] == 0.0
 
 
-def test_headline_numbers_prefers_manifest_summary():
-    h = headline_numbers({"exit_ready": 99, "km_to_harden": 12.5}, villages())
-    assert h["exit_ready"] == 99 and h["km_to_harden"] == 12.5
+def test_headline_numbers_counts_villages_from_the_layer_and_the_rest_from_the_summary():
+    h = headline_numbers({"exit_ready": 99, "km_to_harden": 12.5, "no_safe_water": 3}, villages())
+    # the map's villages decide the village counts; the manifest gives what the layer cannot
+    assert h["exit_ready"] == 1 and h["km_to_harden"] == 12.5 and h["no_safe_water"] == 3
     assert h["villages"] == 4 and h["blocked_one"] == 1 and h["unknown"] == 1
 
 

@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from scripts.make_demo import (
     GENERATED_FILES,
+    HOUSEHOLD_RENAME,
     NODATA,
     VILLAGE_RENAME,
     DemoConfig,
@@ -120,8 +121,14 @@ def test_village_attributes(villages):
     ham = villages[villages["level"] == "hamlet"]
     assert len(admin) == round(250 * SCALE)
     assert len(ham) >= 3
-    assert admin["population"].between(300, 3000).all()
     assert ham["parent_id"].isin(admin["village_id"]).all()
+    # an administrative village includes its hamlets: its own core is 300-3000 people and
+    # each of its counts is its core's plus its hamlets'
+    sums = ham.groupby("parent_id")[["population", "households", "poor_population"]].sum()
+    core = admin.set_index("village_id")[["population", "households", "poor_population"]]
+    core = core.sub(sums.reindex(core.index, fill_value=0))
+    assert (core >= 0).all().all()
+    assert core["population"].between(300, 3000).all()
     inc = villages["poor_population"] / villages["population"]
     assert (inc[ham.index] >= 0.5).any(), "no high-incidence hamlet"
     assert ((inc[admin.index] > 0.01) & (inc[admin.index] < 0.15)).mean() > 0.5
@@ -130,10 +137,31 @@ def test_village_attributes(villages):
     for col in ("has_safe_water", "has_broadband", "clinic_standard", "road_hardened_claimed"):
         assert villages[col].isna().any(), col
         assert (villages[col] == 0).any(), col
-    for col in ("flush_toilet_frac", "household_road_hardened_frac"):
+    for col in ("sanitary_toilet_frac", "flush_toilet_frac", "household_road_hardened_frac"):
         vals = villages[col]
         assert vals.isna().any()
         assert vals.dropna().between(0, 1).all()
+    _assert_registry_units(villages)
+
+
+def _assert_registry_units(villages: pd.DataFrame) -> None:
+    """Poverty villages, hamlets' flags and the two toilet measures (any generated workspace)."""
+    admin = villages[villages["level"] == "admin"]
+    ham = villages[villages["level"] == "hamlet"]
+    # every administrative village says whether it is a poverty village; about a third are
+    flag = admin["poverty_village"]
+    assert flag.notna().all()
+    assert 0.25 < flag.astype(bool).mean() < 0.42
+    # a hamlet carries its administrative village's flag, or none
+    parent_flag = ham["parent_id"].map(admin.set_index("village_id")["poverty_village"])
+    known = ham["poverty_village"].notna()
+    assert (ham.loc[known, "poverty_village"] == parent_flag[known]).all()
+    # sanitary (卫生厕所) and flush (水冲式厕所) toilets are two columns with different figures;
+    # flush toilets are the smaller share here
+    both = villages[["sanitary_toilet_frac", "flush_toilet_frac"]].dropna()
+    assert len(both) > 0.8 * len(villages)
+    assert (both["flush_toilet_frac"] <= both["sanitary_toilet_frac"]).all()
+    assert (both["flush_toilet_frac"] < both["sanitary_toilet_frac"]).mean() > 0.95
 
 
 def test_chinese_columns_round_trip(ws, villages):
@@ -213,24 +241,76 @@ def test_towns_and_facilities(ws):
     assert 2 <= len(sites) <= 3 and sites["locked"].sum() == 1
 
 
-def test_households_synthetic_and_planted_disagreement(ws, villages):
+def _read_households(folder: Path) -> pd.DataFrame:
     hh = pd.read_csv(
-        ws / "households.csv", dtype={"village_id": str, "household_id": str, "id_number": str}
+        folder / "households.csv",
+        dtype={"village_id": str, "household_id": str, "id_number": str},
     )
+    return hh.rename(columns=HOUSEHOLD_RENAME)
+
+
+def _assert_register_traps(
+    hh: pd.DataFrame, villages: pd.DataFrame, *, crossing: bool = False
+) -> tuple[str, str]:
+    """The two planted register traps; returns (disagreement village, incomplete village).
+
+    The village figures 贫困人口 / 贫困户数 count the registered poor not yet exited (未脱贫,
+    返贫, or no status in the register); everywhere else they agree with the register.
+    """
+    by_v = villages.set_index("village_id")
+    reg = hh[hh["registered_poor"]]
+    current = reg[reg["register_status"] != "已脱贫"]
+    poor = current.groupby("village_id")["members"].sum()
+    poor_hh = current.groupby("village_id").size()
+    listed_hh = reg.groupby("village_id").size()
+    members = hh.groupby("village_id")["members"].sum()
+    mismatch = [vid for vid in members.index if poor.get(vid, 0) != by_v.at[vid, "poor_population"]]
+    assert len(mismatch) == 2, mismatch
+    # the disagreement: the register holds far more poor than the village attribute says
+    (more,) = [v for v in mismatch if poor[v] > 2 * by_v.at[v, "poor_population"]]
+    # the incomplete register: it lists fewer poor households (of any status) and people than
+    # the village figures say are not yet exited
+    (fewer,) = [v for v in mismatch if v != more]
+    assert listed_hh[fewer] < by_v.at[fewer, "poor_households"]
+    assert poor[fewer] < by_v.at[fewer, "poor_population"]
+    assert members[fewer] < by_v.at[fewer, "population"]
+    # ... and would put the village under the western 3 % line on its own figure
+    assert poor[fewer] / by_v.at[fewer, "population"] < 0.03
+    if crossing:  # where the village figure is above the line (not every seed has one)
+        assert by_v.at[fewer, "poor_population"] / by_v.at[fewer, "population"] >= 0.03
+    # both traps are poverty villages, so the village exit rule applies to them
+    assert by_v.loc[[more, fewer], "poverty_village"].astype(bool).all()
+    # every other household village's register adds up to its figures
+    others = [v for v in members.index if v not in (more, fewer)]
+    assert (members[others] == by_v.loc[others, "population"]).all()
+    assert (poor_hh.reindex(others, fill_value=0) == by_v.loc[others, "poor_households"]).all()
+    return more, fewer
+
+
+def _assert_register_status(hh: pd.DataFrame) -> None:
+    """脱贫状态 in Chinese on registered poor households only; 脱贫年份 on exits."""
+    poor = hh["registered_poor"].astype(bool)
+    status = hh["register_status"]
+    assert status[~poor].isna().all() and hh.loc[~poor, "exit_year"].isna().all()
+    counts = status[poor].value_counts(dropna=False)
+    assert set(counts.index.dropna()) == {"未脱贫", "已脱贫", "返贫"}
+    assert counts["未脱贫"] > counts["已脱贫"] > counts["返贫"] > 0  # most not exited
+    left = status.isin(["已脱贫", "返贫"])
+    assert hh.loc[left, "exit_year"].between(2014, 2017).all()
+    assert hh.loc[status == "未脱贫", "exit_year"].isna().all()
+
+
+def test_households_synthetic_and_planted_disagreement(ws, villages):
+    hh = _read_households(ws)
     assert hh["household_id"].is_unique
     assert hh["village_id"].isin(villages["village_id"]).all()
     assert hh["id_number"].str.fullmatch(r"999999\d{11}[\dX]").all()
     assert hh["phone"].str.fullmatch(r"199-0000-\d{4}").all()
     assert hh["safe_water_ok"].isna().any()
-    by_v = villages.set_index("village_id")
-    poor = hh[hh["registered_poor"]].groupby("village_id")["members"].sum()
-    members = hh.groupby("village_id")["members"].sum()
-    assert (members == by_v.loc[members.index, "population"]).all()
-    mismatch = [vid for vid in members.index if poor.get(vid, 0) != by_v.at[vid, "poor_population"]]
-    assert len(mismatch) == 1, mismatch
-    vid = mismatch[0]
-    assert poor[vid] > 2 * by_v.at[vid, "poor_population"]
-    assert "planted" in (ws / "generated.txt").read_text(encoding="utf-8")
+    _assert_register_traps(hh, villages)
+    _assert_register_status(hh)
+    text = (ws / "generated.txt").read_text(encoding="utf-8")
+    assert "planted" in text and "incomplete_register" in text
 
 
 def test_deterministic_for_a_seed(ws, tmp_path):
@@ -280,6 +360,12 @@ def test_committed_demo_complete():
         if "layer" in spec:
             assert spec["layer"] in {n for n, _ in pyogrio.list_layers(path)}, kind
     assert doc["layers"]["villages"]["rename"] == VILLAGE_RENAME
+    assert doc["layers"]["households"]["rename"] == HOUSEHOLD_RENAME
+    # 卫生厕所率 is the sanitary share, a column of its own; flush toilets are another
+    assert VILLAGE_RENAME["卫生厕所率"] == "sanitary_toilet_frac"
+    assert sorted(k for k, v in VILLAGE_RENAME.items() if v == "flush_toilet_frac") == [
+        "水冲厕所率"
+    ]
     assert (DEMO / "README.md").exists()
     # the committed inputs only: a plan built into data/demo/plan by `python app.py` is not committed
     total = sum(
@@ -288,6 +374,47 @@ def test_committed_demo_complete():
         if p.is_file() and "plan" not in p.relative_to(DEMO).parts
     )
     assert total < 12 * 1024 * 1024
+
+
+def _committed_villages() -> gpd.GeoDataFrame:
+    gdf = pyogrio.read_dataframe(DEMO / "villages.shp", encoding="GB18030")
+    return gdf.rename(columns=VILLAGE_RENAME)
+
+
+def test_committed_demo_carries_the_traps():
+    """The traps README.md lists under "Known traps" are in the committed demo."""
+    villages = _committed_villages()
+    _assert_registry_units(villages)
+    admin = villages[villages["level"] == "admin"]
+    assert len(admin) == 250 and int(admin["poverty_village"].sum()) == 83
+    hh = _read_households(DEMO)
+    more, fewer = _assert_register_traps(hh, villages, crossing=True)
+    _assert_register_status(hh)
+    name = villages.set_index("village_id")["name"]
+    assert (more, name[more]) == ("439901203218", "龙田村")
+    assert (fewer, name[fewer]) == ("439901106206", "李园村")
+    # roadless hamlets 400-2000 m from the nearest road (within the snap distance, beyond the
+    # connection distance), and two beyond 2 km
+    roads = gpd.read_file(DEMO / "roads.gpkg", layer="roads").to_crs(4545)
+    net = shapely.union_all(roads.geometry.to_numpy())
+    ham = villages[villages["level"] == "hamlet"].to_crs(4545).set_index("name")
+    dist = ham.geometry.distance(net)
+    for n in ("中溪寨", "田坪寨", "柏界寨", "小坡寨", "桃岭寨", "新冲寨"):
+        assert 400 <= dist[n] <= 2000, (n, dist[n])
+    for n in ("枫林寨", "下田寨"):
+        assert dist[n] > 2000, (n, dist[n])
+    # unknown road surfaces, clinics without a doctor (or unknown), sources of unknown safety
+    assert roads["surface"].isna().sum() > 0
+    clinics = gpd.read_file(DEMO / "facilities.gpkg", layer="clinics")
+    vc = clinics[clinics["level"] == "village_clinic"]
+    assert (vc["has_doctor"] == 0).sum() > 0 and vc["has_doctor"].isna().sum() > 0
+    water = gpd.read_file(DEMO / "facilities.gpkg", layer="water")
+    src = water[water["kind"] == "source"]
+    assert src["safe"].isna().sum() > 0 and (src["safe"] == 0).sum() > 0
+    text = (DEMO / "README.md").read_text(encoding="utf-8")
+    assert "## Known traps" in text
+    for word in ("龙田村", "李园村", "中溪寨", "桃岭寨", "贫困村", "水冲厕所率"):
+        assert word in text, word
 
 
 def test_writes_exactly_the_listed_files(ws):

@@ -16,6 +16,8 @@ from geo.households import (
     mask_name,
     mask_personal,
     mask_phone,
+    register_counts,
+    register_status,
 )
 from layers.errors import LayerSchemaError
 from layers.policy import load_policy
@@ -154,3 +156,103 @@ def test_households_by_village():
     assert not set(r.columns) & {"head_name", "id_number", "phone"}
     with pytest.raises(LayerSchemaError, match="pass the output of evaluate_households"):
         households_by_village(hh)
+
+
+# --------------------------------------------------------------------------- the register
+
+
+def test_households_by_village_counts_unknown_registered_poor_apart():
+    hh = table(registered_poor=pd.array([True, NA, False], dtype="boolean"))
+    r = households_by_village(evaluate_households(hh, income_line_cny=4000))
+    # h2 (4 people) has an unknown registered_poor: neither poor nor not poor
+    assert r["n_registered_poor"].tolist() == [1, 0]
+    assert r["n_registered_poor_unknown"].tolist() == [1, 0]
+    assert r["poor_people"].tolist() == [3, 0]
+
+
+def test_evaluate_households_reports_register_status():
+    hh = table(register_status=["未脱贫", "已脱贫", None])
+    r = evaluate_households(hh, income_line_cny=4000)
+    assert r["register_status"].tolist()[:2] == ["not_exited", "exited"]
+    assert pd.isna(r["register_status"].iloc[2])
+    # a table without the column still evaluates; every status is unknown
+    r = evaluate_households(table(), income_line_cny=4000)
+    assert r["register_status"].isna().all()
+    assert r["exit_ready"].tolist() == [True, False, False]
+
+
+def test_register_status_refuses_values_outside_the_vocabulary():
+    hh = table(register_status=["未脱贫", "脱贫中", "gone"])
+    with pytest.raises(LayerSchemaError, match=r"register_status.*2 value\(s\).*gone, 脱贫中"):
+        register_status(hh)
+    with pytest.raises(LayerSchemaError, match="register_status"):
+        evaluate_households(hh, income_line_cny=4000)
+
+
+def _register() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "household_id": [f"h{i}" for i in range(1, 10)],
+            "village_id": ["v1"] * 6 + ["v2"] * 3,
+            "members": [3, 4, 2, 5, 6, 2, 1, None, 3],
+            "registered_poor": ["是", True, "是", "是", "否", "", True, "是", False],
+            "register_status": [
+                "未脱贫",
+                "已脱贫",
+                "返贫",
+                None,
+                None,
+                None,
+                "exited",
+                "未脱贫",
+                "exited",
+            ],
+        }
+    )
+
+
+def test_register_counts_golden():
+    # Worked by hand.
+    # v1: h1 poor, 未脱贫, 3 people      -> not exited 3
+    #     h2 poor, 已脱贫, 4 people      -> exited 4
+    #     h3 poor, 返贫 (returned), 2    -> not exited 2 (returned people are poor again)
+    #     h4 poor, no status, 5          -> status unknown: 1 household, 5 people
+    #     h5 not poor, 6                 -> in no poor column
+    #     h6 registered_poor unknown, 2  -> unknown_households 1 (never read as not poor)
+    #   listed: h1-h4 = 4 households, 3 + 4 + 2 + 5 = 14 people;
+    #   not exited 3 + 2 = 5; exited 4; 5 + 4 + 5 (status unknown) = 14 listed.
+    # v2: h7 poor, exited, 1 person      -> exited 1
+    #     h8 poor, 未脱贫, members unknown -> listed and not-exited people unknown (<NA>)
+    #     h9 not poor, status "exited"   -> ignored (validation warns about the status)
+    #   listed 2 households; exited 1; no status unknown.
+    r = register_counts(_register()).set_index("village_id")
+    assert r.index.tolist() == ["v1", "v2"]
+    v1, v2 = r.loc["v1"], r.loc["v2"]
+    assert v1["n_households"] == 6 and v2["n_households"] == 3
+    assert v1["poor_households_listed"] == 4 and v2["poor_households_listed"] == 2
+    assert v1["poor_people_listed"] == 14 and pd.isna(v2["poor_people_listed"])
+    assert v1["poor_people_not_exited"] == 5 and pd.isna(v2["poor_people_not_exited"])
+    assert v1["poor_people_exited"] == 4 and v2["poor_people_exited"] == 1
+    assert v1["status_unknown_households"] == 1 and v2["status_unknown_households"] == 0
+    assert v1["status_unknown_people"] == 5 and v2["status_unknown_people"] == 0
+    assert v1["unknown_households"] == 1 and v2["unknown_households"] == 0
+    # the three status columns add up to the listed poor people where all are known
+    assert (
+        v1["poor_people_not_exited"] + v1["poor_people_exited"] + v1["status_unknown_people"]
+        == v1["poor_people_listed"]
+    )
+    assert not set(r.columns) & {"head_name", "id_number", "phone"}
+
+
+def test_register_counts_without_status_column_and_errors():
+    df = _register().drop(columns="register_status")
+    r = register_counts(df).set_index("village_id")
+    # no status anywhere: every listed poor household is status unknown, none exited
+    assert r.loc["v1", "status_unknown_households"] == 4
+    assert r.loc["v1", "poor_people_not_exited"] == 0 and r.loc["v1", "poor_people_exited"] == 0
+    with pytest.raises(LayerSchemaError, match="missing column.*registered_poor"):
+        register_counts(df.drop(columns="registered_poor"))
+    bad = _register()
+    bad.loc[0, "registered_poor"] = "maybe"
+    with pytest.raises(LayerSchemaError, match="registered_poor"):
+        register_counts(bad)

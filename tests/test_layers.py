@@ -13,6 +13,7 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, Polygon
 
+from layers.catalogue import COMMON_RENAMES
 from layers.errors import CRSError, LayerNotFoundError, LayerSchemaError
 from layers.readers import gdal_path, osm_roads, read_dem, read_vector
 from layers.validate import parse_bool, validate_layer
@@ -317,6 +318,195 @@ def test_geometry_type_and_invalid_geometry_repair_or_refusal():
     warns = [q for q in probs if q.severity == "warning"]
     assert len(warns) == 1 and "P2" in warns[0].message and "repaired 1" in warns[0].message
     assert clean.geometry.iloc[1].is_valid
+
+
+# ----------------------------------------------------------------- the registry's units
+
+
+def _with_hamlets(**over) -> gpd.GeoDataFrame:
+    """Two administrative villages (A1, A2) and three hamlets (H1, H2 of A1; H3 of A2).
+
+    Hand-worked: A1 holds 1000 people including H1 (120) and H2 (80), so its own core has
+    800; A2 holds 500 including H3 (60). Every rule below holds for this table as built.
+    """
+    g = gpd.GeoDataFrame(
+        {
+            "village_id": ["A1", "A2", "H1", "H2", "H3"],
+            "name": ["甲村", "乙村", "上寨", "下寨", "中寨"],
+            "township": ["龙潭镇"] * 5,
+            "population": [1000, 500, 120, 80, 60],
+            "households": [300, 150, 30, 20, 15],
+            "poor_population": [60, 20, 40, 10, 5],
+            "poor_households": [20, 7, 12, 3, 2],
+            "level": ["admin", "admin", "hamlet", "hamlet", "hamlet"],
+            "parent_id": [None, None, "A1", "A1", "A2"],
+            "poverty_village": ["是", "否", "是", None, "否"],
+        },
+        geometry=[Point(109 + i * 0.01, 28.3) for i in range(5)],
+        crs=4490,
+    )
+    for k, v in over.items():
+        g[k] = v
+    return g
+
+
+def _where(probs, column):
+    return [(p.row, p.severity, p.message) for p in probs if p.column == column]
+
+
+def test_hamlets_with_good_parents_pass():
+    clean, probs = validate_layer(_with_hamlets(), "villages", file="v.gpkg")
+    assert probs == []
+    assert clean["poverty_village"].tolist()[:3] == [True, False, True]
+    assert clean["poverty_village"].isna().tolist() == [False, False, False, True, False]
+
+
+def test_hamlet_without_parent_or_with_a_bad_parent_one_problem_per_row():
+    # H1: no parent; H2: a parent not in the layer; H3: a parent that is itself a hamlet
+    g = _with_hamlets(parent_id=[None, None, None, "X9", "H1"])
+    _, probs = validate_layer(g, "villages", file="v.gpkg", layer="villages")
+    got = _where(probs, "parent_id")
+    assert [(row, sev) for row, sev, _ in got] == [
+        ("3 (village_id H1)", "error"),
+        ("4 (village_id H2)", "error"),
+        ("5 (village_id H3)", "error"),
+    ]
+    assert "without parent_id" in got[0][2] and "found empty" in got[0][2]
+    assert "not in the layer" in got[1][2] and "found 'X9'" in got[1][2]
+    assert "names another hamlet" in got[2][2] and "found 'H1'" in got[2][2]
+    for _, _, msg in got:
+        assert "expected the village_id of its administrative village" in msg
+    line = next(p for p in probs if p.row == "4 (village_id H2)").line()
+    assert line.startswith(
+        "ERROR: v.gpkg, layer villages, row 4 (village_id H2), column 'parent_id'"
+    )
+    # no parent was good, so no population rule could be checked
+    assert _where(probs, "population") == []
+
+
+def test_hamlet_parent_without_level_is_a_warning():
+    g = _with_hamlets(level=["admin", None, "hamlet", "hamlet", "hamlet"])
+    _, probs = validate_layer(g, "villages", file="v.gpkg")
+    ((row, sev, msg),) = _where(probs, "parent_id")
+    assert row == "5 (village_id H3)" and sev == "warning" and "with level empty" in msg
+
+
+def test_admin_population_includes_its_hamlets():
+    # A1 says 150 people, but its hamlets H1 + H2 hold 120 + 80 = 200: the layer adds hamlets
+    # on top of the village instead of inside it. A2 (500 >= 60) is fine.
+    g = _with_hamlets(population=[150, 500, 120, 80, 60], households=[40, 150, 30, 20, 15])
+    _, probs = validate_layer(g, "villages", file="v.gpkg")
+    ((row, sev, msg),) = _where(probs, "population")
+    assert row == "1 (village_id A1)" and sev == "error"
+    assert "sum over its 2 hamlet(s)" in msg
+    assert "expected at least 200" in msg and "found 150" in msg
+    # poor counts follow the same rule (A1 poor 60 >= 40 + 10 holds); exactly equal is fine
+    g = _with_hamlets(poor_population=[50, 20, 40, 10, 5])
+    _, probs = validate_layer(g, "villages", file="v.gpkg")
+    assert _where(probs, "poor_population") == []
+    g = _with_hamlets(poor_population=[49, 20, 40, 10, 5])
+    _, probs = validate_layer(g, "villages", file="v.gpkg")
+    ((row, _, msg),) = _where(probs, "poor_population")
+    assert row == "1 (village_id A1)" and "expected at least 50" in msg and "found 49" in msg
+
+
+def test_hamlet_poverty_flag_differs_from_its_parent_warns():
+    # H3 says poverty village, its parent A2 says not; H2 has no flag (allowed)
+    g = _with_hamlets(poverty_village=["是", "否", "是", None, "是"])
+    _, probs = validate_layer(g, "villages", file="v.gpkg")
+    ((row, sev, msg),) = _where(probs, "poverty_village")
+    assert row == "5 (village_id H3)" and sev == "warning"
+    assert "expected False" in msg and "found True" in msg
+
+
+def test_chinese_registry_columns_are_renamed_and_toilets_kept_apart():
+    g = _with_hamlets().rename(columns={"poverty_village": "贫困村"})
+    g["卫生厕所率"] = [0.9, 0.8, 0.5, 0.4, 0.3]
+    g["水冲式厕所率"] = [0.3, 0.2, 0.1, 0.0, 0.0]
+    clean, probs = validate_layer(g, "villages", file="v.shp")
+    assert probs == []
+    assert clean["sanitary_toilet_frac"].tolist() == [0.9, 0.8, 0.5, 0.4, 0.3]
+    assert clean["flush_toilet_frac"].tolist() == [0.3, 0.2, 0.1, 0.0, 0.0]
+    assert clean["poverty_village"].tolist()[:2] == [True, False]
+    # without the flush column, flush toilets are unknown: never the sanitary share
+    clean, _ = validate_layer(g.drop(columns="水冲式厕所率"), "villages", file="v.shp")
+    assert clean["flush_toilet_frac"].isna().all()
+    assert COMMON_RENAMES["水冲厕所率"] == "flush_toilet_frac"  # the 10-byte DBF spelling
+
+
+def _register(**over) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "household_id": ["h1", "h2", "h3", "h4", "h5"],
+            "village_id": ["A1"] * 5,
+            "members": [3, 4, 2, 5, 1],
+            "registered_poor": ["是", "是", "是", "是", "否"],
+            "register_status": ["未脱贫", "已脱贫", "返贫", None, None],
+            "exit_year": [None, 2016, 2015, None, None],
+        }
+    )
+    for k, v in over.items():
+        df[k] = v
+    return df
+
+
+def test_register_status_chinese_values_are_mapped():
+    raw = _register(register_status=["未脱贫", " 已脱贫 ", "返贫", "未知", "Exited"])
+    raw["registered_poor"] = ["是", "是", "是", "是", "是"]
+    clean, probs = validate_layer(raw, "households", file="h.csv")
+    assert probs == []
+    status = clean["register_status"]
+    assert status.isna().tolist() == [False, False, False, True, False]  # 未知 is unknown
+    assert status.dropna().tolist() == ["not_exited", "exited", "returned", "exited"]
+    assert str(clean["exit_year"].dtype) == "Int64"
+    assert clean["exit_year"].tolist()[1:3] == [2016, 2015]
+
+
+def test_bad_register_status_one_problem_per_row():
+    raw = _register(register_status=["未脱贫", "脱贫中", "返贫", "gone", "脱贫中"])
+    raw["registered_poor"] = ["是"] * 5
+    _, probs = validate_layer(raw, "households", file="h.csv", layer="households")
+    got = _where(probs, "register_status")
+    assert [(row, sev) for row, sev, _ in got] == [
+        ("2 (household_id h2)", "error"),
+        ("4 (household_id h4)", "error"),
+        ("5 (household_id h5)", "error"),
+    ]
+    assert "found '脱贫中'" in got[0][2] and "found 'gone'" in got[1][2]
+    assert "expected one of not_exited, exited, returned" in got[0][2]
+    assert "未脱贫 = not_exited" in got[0][2]
+
+
+def test_exit_year_out_of_range_or_not_a_year_one_problem_per_row():
+    raw = _register(exit_year=[2013, 2016, 2031, "2015.5", "去年"])
+    raw["registered_poor"] = ["是"] * 5
+    _, probs = validate_layer(raw, "households", file="h.csv")
+    got = _where(probs, "exit_year")
+    rows = sorted((row, msg) for row, _, msg in got)
+    assert rows == [
+        ("1 (household_id h1)", "expected 2014..2030, found 2013"),
+        ("3 (household_id h3)", "expected 2014..2030, found 2031"),
+        ("4 (household_id h4)", "expected a whole number, found 2015.5"),
+        ("5 (household_id h5)", "expected a number (int), found '去年'"),
+    ]
+    assert all(sev == "error" for _, sev, _ in got)
+
+
+def test_register_status_on_a_household_not_registered_poor_warns():
+    # h5 is not registered poor but carries a status and a year; h4's registered_poor is
+    # unknown: no warning (it may well be poor)
+    raw = _register(
+        registered_poor=["是", "是", "是", "", "否"],
+        register_status=["未脱贫", "已脱贫", "返贫", "未脱贫", "已脱贫"],
+        exit_year=[None, 2016, 2015, None, 2017],
+    )
+    _, probs = validate_layer(raw, "households", file="h.csv")
+    assert not _errors(probs)
+    assert [(p.row, p.column) for p in probs] == [
+        ("5 (household_id h5)", "register_status"),
+        ("5 (household_id h5)", "exit_year"),
+    ]
+    assert all(p.severity == "warning" and "not registered poor" in p.message for p in probs)
 
 
 def test_point_hazard_needs_radius():

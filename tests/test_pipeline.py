@@ -331,7 +331,7 @@ def test_real_srtm_and_osm_workspace_runs_end_to_end(tmp_path):
         crs=4326,
     ).to_file(tmp_path / "towns.geojson")
     (tmp_path / "workspace.toml").write_text(
-        f'[workspace]\nname = "Andorra"\n\n[layers.dem]\npath = "{SHARED / "N42E001.hgt.zip"}"\n\n'
+        f'[workspace]\nname = "Andorra"\nprovince_group = "east"\n\n[layers.dem]\npath = "{SHARED / "N42E001.hgt.zip"}"\n\n'
         '[layers.boundary]\npath = "boundary.geojson"\n\n[layers.villages]\npath = "villages.geojson"\n\n'
         f'[layers.roads]\npath = "{SHARED / "andorra.osm.pbf"}"\nlayer = "lines"\n\n'
         '[layers.towns]\npath = "towns.geojson"\n',

@@ -65,7 +65,8 @@ def test_real_plan_loads_into_every_view_model(real_plan):
     plan = load_plan(real_plan)
     v = plan.villages
     ids = plan.indicator_ids
-    assert ids == ["incidence", "road", "water", "power", "clinic", "culture", "broadband"]
+    assert ids == list(open_plan(real_plan).settings().profile.ids)
+    assert {"incidence", "road", "clinic", "tv", "bus", "medical_insurance"} <= set(ids)
     gj = vm.villages_geojson(v, ids)
     assert len(gj["features"]) == len(v) == 3
     assert vm.coverage_hideout(ids, indicator="clinic")["idx"] == 1 + ids.index("clinic")
@@ -119,6 +120,9 @@ def _tiny_output(**layer_changes):
             "road_access": ["hardened"],
             "unhardened_km": [0.0],
             "unknown_surface_km": [0.0],
+            "connection_km": [0.0],
+            "road_evidence": ["measured"],
+            "exit_applicable": [True],
             "exit_ready": [True],
             "unmet": [""],
             "blocker_class": ["ready"],

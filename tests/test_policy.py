@@ -220,10 +220,10 @@ def test_unknown_province_group_and_indicator():
 
 
 def test_copied_profile_is_independent(tmp_path):
-    text = NATIONAL.read_text(encoding="utf-8").replace("threshold = 60", "threshold = 30")
+    text = NATIONAL.read_text(encoding="utf-8").replace("threshold = 1.0", "threshold = 0.9")
     prof = load_policy(write(tmp_path, text, "copy.toml"))
-    assert prof.indicator("clinic").threshold == 30
-    assert load_policy("national").indicator("clinic").threshold == 60
+    assert prof.indicator("medical_insurance").threshold == 0.9
+    assert load_policy("national").indicator("medical_insurance").threshold == 1.0
 
 
 def test_relocation_and_suitability_sections_accepted_by_their_stages():

@@ -15,20 +15,26 @@
   }
 
   var anju = {
+    /* status codes (dashboard/viewmodels.py): m met / ready, i met only by inference /
+       unconfirmed, n not met / blocked, u unknown, x not assessed (exit view only) */
     villageStyle: function (feature, context) {
       var h = (context && context.hideout) || {};
       var p = feature.properties || {};
       var code = villageCode(p, h);
       var on = villageOn(p, h);
       var sel = h.selected && p.vid === h.selected;
-      var colors = h.colors || {m: "#0072B2", n: "#E69F00", u: "#9E9E9E"};
+      var colors = h.colors || {m: "#0072B2", i: "#AA4499", n: "#E69F00", u: "#9E9E9E", x: "#E4E4E4"};
+      /* the exit rule does not apply: a small pale circle with a dashed grey ring */
+      var skip = code === "x";
+      var ring = skip ? "#6E6E6E" : (on ? "#ffffff" : colors[code]);
       return {
-        color: sel ? "#000000" : (on ? "#ffffff" : colors[code]),
-        weight: sel ? 4 : 1,
+        color: sel ? "#000000" : ring,
+        weight: sel ? 4 : (skip ? 1.5 : 1),
+        dashArray: (skip && !sel) ? "2 2" : null,
         opacity: (on || sel) ? 1 : 0.35,
         fillColor: colors[code] || "#9E9E9E",
         fillOpacity: (on || sel) ? 0.95 : 0.15,
-        radius: sel ? 10 : (on ? 6 : 3.5)
+        radius: sel ? 10 : (on ? (skip ? 4.5 : 6) : 3.5)
       };
     },
     villagePoint: function (feature, latlng, context) {
@@ -41,8 +47,10 @@
       var p = feature.properties || {};
       var s = p.h || "unknown";
       var major = {national: 4, provincial: 3.5, county: 3, township: 2.5};
+      var colors = h.colors || {};
       return {
-        color: (h.colors || {})[s] || "#888888",
+        /* a surface inferred from the road class: its own colour, the dash says which */
+        color: (p.inf ? colors.inferred : colors[s]) || "#888888",
         weight: major[p.cls] || 1.8,
         opacity: 0.9,
         dashArray: s === "unhardened" ? "6 4" : (s === "unknown" ? "2 4" : null)
@@ -113,9 +121,18 @@
   };
   window.anju = Object.assign({}, window.anju || {}, anju);
 
-  function countText(tpl, c) {
-    return tpl.replace("{n}", c.n).replace("{met}", c.met)
-      .replace("{not_met}", c.not_met).replace("{unknown}", c.unknown);
+  var CODE_NAMES = {m: "met", i: "met_inferred", n: "not_met", u: "unknown", x: "not_assessed"};
+
+  /* mirrors viewmodels.counts_text */
+  function countText(m, c, view) {
+    var head = (m.head || "{n}").replace("{n}", c.n);
+    if (c.n !== c.total) { head += (m.of || "").replace("{total}", c.total); }
+    var labels = (m.labels || {})[view] || {};
+    var items = Object.keys(labels).map(function (code) {
+      return (m.item || "{label} {count}").replace("{label}", labels[code])
+        .replace("{count}", c[CODE_NAMES[code]]);
+    });
+    return head + (m.sep || ": ") + items.join(m.join || ", ");
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside || {}, {
@@ -125,22 +142,34 @@
         meta = meta || {};
         var keys = meta.keys || ["exit_ready"];
         var idx = Math.max(0, keys.indexOf(indicator || "exit_ready"));
-        var codes = {met: "m", not_met: "n", unknown: "u"};
+        var codes = {met: "m", met_inferred: "i", not_met: "n", unknown: "u", not_assessed: "x"};
         var h = Object.assign({}, hideout || {}, {
           idx: idx, township: township || "", status: codes[status] || ""
         });
         var cp = (click && click.properties) || null;
         if (cp && cp.vid !== undefined && cp.vid !== null) { h.selected = cp.vid; }
-        var c = {n: 0, met: 0, not_met: 0, unknown: 0};
+        var c = {n: 0, total: 0, met: 0, met_inferred: 0, not_met: 0, unknown: 0, not_assessed: 0};
         var feats = (data && data.features) || [];
         for (var i = 0; i < feats.length; i++) {
           var p = feats[i].properties || {};
           if (h.township && p.tw !== h.township) { continue; }
           var code = (p.st || "").charAt(idx) || "u";
-          if (code === "m") { c.met++; } else if (code === "n") { c.not_met++; } else { c.unknown++; }
+          if (!CODE_NAMES[code]) { code = "u"; }
+          c.total++;
+          c[CODE_NAMES[code]]++;
           if (!h.status || code === h.status) { c.n++; }
         }
-        return [h, countText(meta.counts || "{n}", c)];
+        return [h, countText(meta.counts || {}, c, idx === 0 ? "exit" : "indicator")];
+      },
+      /* indicator -> the status filter's options and the legend rows of that view */
+      statusView: function (indicator, meta, status) {
+        meta = meta || {};
+        var view = (indicator || "exit_ready") === "exit_ready" ? "exit" : "indicator";
+        var opts = (meta.options || {})[view] || [];
+        var keep = opts.some(function (o) { return o.value === status; });
+        var show = {display: ""}, hide = {display: "none"};
+        return [opts, keep ? status : "", view === "exit" ? show : hide,
+                view === "exit" ? hide : show];
       },
       opacity: function (value, ids) {
         return (ids || []).map(function () { return value; });

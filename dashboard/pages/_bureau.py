@@ -44,7 +44,9 @@ class BureauSpec:
 
     ``table(plan, lang)`` returns the main GeoDataFrame (one row per item, ``key`` column
     unique); ``columns`` are (field, i18n key) pairs; ``extra(plan, lang)`` returns more
-    components under the table; ``overlays(plan, lang)`` the map layers besides villages.
+    components under the table; ``overlays(plan, lang)`` the map layers besides villages;
+    ``wide`` fields of the table get more room (notes), ``min_widths`` (field → px) keep
+    short ones readable.
     """
 
     page: str
@@ -58,6 +60,8 @@ class BureauSpec:
     rasters: tuple[str, ...] = ()
     extra: Callable[[Plan, str], list] | None = None
     extra_overlays: Callable[[Plan, str], list] | None = None
+    wide: tuple[str, ...] = ()
+    min_widths: dict[str, int] | None = None
 
 
 def indicator_for(plan: Plan, hint: str) -> str:
@@ -115,7 +119,14 @@ def bureau_layout(spec: BureauSpec) -> html.Div:
         html.H2(t(spec.title_key, lg)),
         html.H3(f"{t(spec.table_title_key, lg)} ({len(table)})", id=bid["summary"]),
         export_bar(bid, lg),
-        grid(bid["grid"], table_rows(table, lg), cols, row_id=spec.key),
+        grid(
+            bid["grid"],
+            table_rows(table, lg),
+            cols,
+            row_id=spec.key,
+            wide=spec.wide,
+            min_widths=spec.min_widths,
+        ),
     ]
     if spec.extra is not None:
         tables += spec.extra(plan, lg)

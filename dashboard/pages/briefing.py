@@ -9,42 +9,79 @@ import plotly.graph_objects as go
 from dash import Input, Output, callback, ctx, dcc, html, no_update
 
 from dashboard import ids
-from dashboard.briefing import HEADLINE_KEYS, provenance_lines, render_briefing_pdf, render_map_png
+from dashboard.briefing import (
+    HEADLINE_GROUPS,
+    RANKING_BARS,
+    headline_digits,
+    notes_lines,
+    provenance_lines,
+    render_briefing_pdf,
+    render_map_png,
+)
 from dashboard.components import grid
 from dashboard.i18n import fmt_frac, fmt_num, t
 from dashboard.pages._common import load_or_alert
 from dashboard.state import get_plan, lang
-from dashboard.viewmodels import STATUS_COLORS, display_records, headline_numbers, township_ranking
+from dashboard.viewmodels import (
+    STATUS_COLORS,
+    display_records,
+    headline_numbers,
+    profile_line,
+    township_ranking,
+)
 
 dash.register_page(__name__, path="/briefing", name="briefing", title="安居 · 简报")
 
 
 def ranking_figure(ranking, lg: str) -> go.Figure:
-    """Horizontal stacked bars of villages ready / blocked / unknown per township (best on top)."""
+    """Horizontal stacked bars per township (best on top): ready, unconfirmed, blocked,
+    unknown, not assessed."""
     fig = go.Figure()
     r = ranking.iloc[::-1]
-    for col, code, key in (
-        ("ready", "m", "ready"),
-        ("blocked", "n", "col_not_met"),
-        ("unknown", "u", "col_unknown"),
-    ):
-        fig.add_bar(
-            y=r["township"],
-            x=r[col],
-            name=t(key, lg),
-            orientation="h",
-            marker_color=STATUS_COLORS[code],
-        )
+    for col, code, key in RANKING_BARS:
+        marker = {"color": STATUS_COLORS[code]}
+        if code == "x":
+            marker["line"] = {"color": "#6E6E6E", "width": 1}
+        fig.add_bar(y=r["township"], x=r[col], name=t(key, lg), orientation="h", marker=marker)
     fig.update_layout(
         barmode="stack",
         height=max(260, 60 + 22 * len(r)),
         margin=dict(l=90, r=10, t=36, b=30),
         title=t("township_ranking", lg),
-        legend=dict(orientation="h", y=-0.08),
+        legend=dict(orientation="h", y=-0.08, traceorder="normal"),
         plot_bgcolor="#ffffff",
         xaxis=dict(gridcolor="#e5e8ec"),
     )
     return fig
+
+
+def headline_cards(heads: dict, lg: str) -> list[html.Div]:
+    """The headline cards, one group for exit readiness and one for the gaps."""
+    groups = []
+    for group, items in HEADLINE_GROUPS:
+        cards = [
+            html.Div(
+                [
+                    html.Div(
+                        fmt_num(heads.get(k), lg, digits=headline_digits(k)), className="value"
+                    ),
+                    html.Div(t(label, lg), className="label"),
+                ],
+                className="card",
+                **{"data-key": k},
+            )
+            for k, label in items
+        ]
+        groups.append(
+            html.Div(
+                [
+                    html.Div(t(group, lg), className="cards-title"),
+                    html.Div(cards, className="cards"),
+                ],
+                className="card-group",
+            )
+        )
+    return groups
 
 
 def layout(**_kwargs):
@@ -52,27 +89,23 @@ def layout(**_kwargs):
     plan, alert = load_or_alert(lg)
     if plan is None:
         return alert
-    heads = headline_numbers(plan.summary, plan.villages)
-    cards = [
-        html.Div(
-            [
-                html.Div(
-                    fmt_num(heads.get(k), lg, digits=1 if k == "km_to_harden" else 0),
-                    className="value",
-                ),
-                html.Div(t(label, lg), className="label"),
-            ],
-            className="card",
-            **{"data-key": k},
-        )
-        for k, label in HEADLINE_KEYS
-    ]
+    heads = headline_numbers(plan.summary, plan.villages, plan.layer("road_gaps"))
     ranking = township_ranking(plan.villages)
     shown = ranking.assign(ready_frac=ranking["ready_frac"].map(fmt_frac))
     prov = provenance_lines(plan.manifest, lg)
+    notes = [
+        html.Div(
+            [html.H3(heading), html.Ul([html.Li(line) for line in lines])],
+            className="brief-notes",
+        )
+        for heading, lines in notes_lines(plan, lg)
+    ]
     page = html.Div(
         [
-            html.H2(f"{t('briefing_title', lg)} · {plan.profile_title(lg)}"),
+            html.H2(
+                f"{t('briefing_title', lg)} · "
+                f"{profile_line(plan.profile_title(lg), plan.profile, lg)}"
+            ),
             html.Div(
                 [
                     html.Button(
@@ -83,7 +116,8 @@ def layout(**_kwargs):
                 ],
                 className="export-bar",
             ),
-            html.Div(cards, className="cards", id=ids.BRIEF_HEADLINES),
+            html.Div(headline_cards(heads, lg), id=ids.BRIEF_HEADLINES),
+            html.Div(notes, id=ids.BRIEF_NOTES) if notes else None,
             html.Div(
                 [
                     dcc.Graph(figure=ranking_figure(ranking, lg), config={"displaylogo": False}),
@@ -94,9 +128,12 @@ def layout(**_kwargs):
                             ("rank", t("rank", lg)),
                             ("township", t("township", lg)),
                             ("villages", t("villages", lg)),
+                            ("assessed", t("col_assessed", lg)),
                             ("ready", t("ready", lg)),
+                            ("unconfirmed", t("col_unconfirmed", lg)),
                             ("blocked", t("col_not_met", lg)),
                             ("unknown", t("col_unknown", lg)),
+                            ("not_assessed", t("col_not_assessed", lg)),
                             ("ready_frac", t("ready_frac", lg)),
                         ],
                         height="320px",

@@ -6,11 +6,21 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import ids
-from dashboard.components import context_overlays, legend, map_frame, village_layer
+from dashboard.components import context_overlays, legend, map_frame, village_layer, warnings_box
 from dashboard.i18n import t
 from dashboard.pages._common import load_or_alert
 from dashboard.state import config, get_plan, lang
-from dashboard.viewmodels import EXIT_READY, filter_counts, status_codes, village_panel
+from dashboard.viewmodels import (
+    EXIT_READY,
+    counts_meta,
+    counts_text,
+    filter_counts,
+    indicator_label,
+    profile_line,
+    status_codes,
+    status_options,
+    village_panel,
+)
 
 dash.register_page(__name__, path="/", name="coverage", title="安居 · 覆盖图")
 
@@ -25,13 +35,12 @@ def layout(**_kwargs) -> html.Div:
     v = plan.villages
     townships = sorted(v["township"].dropna().unique()) if "township" in v.columns else []
     ind_options = [{"label": t("exit_ready", lg), "value": EXIT_READY}] + [
-        {"label": i.get("name_en" if lg == "en" else "name_zh", i["id"]), "value": i["id"]}
+        {"label": indicator_label(i, lg), "value": i["id"]}
         for i in plan.indicators
         if i["id"] in plan.indicator_ids
     ]
     codes = status_codes(v, plan.indicator_ids)
     c = filter_counts(codes, v["township"])
-    counts_tpl = t("counts", lg)
     sidebar = html.Div(
         [
             html.Label(t("township", lg), htmlFor=ids.FILTER_TOWNSHIP),
@@ -48,17 +57,25 @@ def layout(**_kwargs) -> html.Div:
             ),
             html.Label(t("status", lg), htmlFor=ids.FILTER_STATUS),
             dcc.Dropdown(
-                options=[{"label": t("all_status", lg), "value": ""}]
-                + [{"label": t(s, lg), "value": s} for s in ("met", "not_met", "unknown")],
+                options=status_options("exit", lg),
                 value="",
                 clearable=False,
                 searchable=False,
                 id=ids.FILTER_STATUS,
             ),
-            html.Div(counts_tpl.format(**c), id=ids.COUNTS, className="counts"),
-            html.Div(plan.profile_title(lg), className="evidence"),
+            html.Div(counts_text(c, lg, view="exit"), id=ids.COUNTS, className="counts"),
+            html.Div(profile_line(plan.profile_title(lg), plan.profile, lg), className="evidence"),
+            warnings_box(plan.manifest, lg),
             dcc.Store(
-                id=META, data={"keys": [EXIT_READY, *plan.indicator_ids], "counts": counts_tpl}
+                id=META,
+                data={
+                    "keys": [EXIT_READY, *plan.indicator_ids],
+                    "counts": counts_meta(lg),
+                    "options": {
+                        "exit": status_options("exit", lg),
+                        "indicator": status_options("indicator", lg),
+                    },
+                },
             ),
         ],
         className="sidebar",
@@ -70,7 +87,12 @@ def layout(**_kwargs) -> html.Div:
     children = [
         sidebar,
         map_frame(
-            plan, config(), lg, map_id=ids.MAP, overlays=overlays, legend=legend(lg, plan=plan)
+            plan,
+            config(),
+            lg,
+            map_id=ids.MAP,
+            overlays=overlays,
+            legend=legend(lg, plan=plan, view="both"),
         ),
         html.Div(html.P(t("click_village", lg)), id=ids.PANEL, className="panel"),
     ]
@@ -94,6 +116,19 @@ clientside_callback(
     prevent_initial_call=True,
 )
 
+# the indicator chosen -> the statuses of its view in the filter and the legend
+clientside_callback(
+    "function(ind, meta, st){ return window.dash_clientside.anju.statusView(ind, meta, st); }",
+    Output(ids.FILTER_STATUS, "options"),
+    Output(ids.FILTER_STATUS, "value"),
+    Output(ids.LEGEND_EXIT, "style"),
+    Output(ids.LEGEND_INDICATOR, "style"),
+    Input(ids.FILTER_INDICATOR, "value"),
+    State(META, "data"),
+    State(ids.FILTER_STATUS, "value"),
+    prevent_initial_call=True,
+)
+
 
 @callback(
     Output(ids.PANEL, "children"),
@@ -101,7 +136,7 @@ clientside_callback(
     prevent_initial_call=True,
 )
 def show_panel(feature):
-    """Side panel for the clicked village (status, value, threshold, evidence, clause)."""
+    """Side panel for the clicked village (status, evidence quality, value, threshold, note)."""
     lg = lang()
     props = (feature or {}).get("properties") or {}
     vid = props.get("vid")
@@ -114,36 +149,53 @@ def show_panel(feature):
 
 def panel_component(panel: dict, lg: str) -> html.Div:
     """Render :func:`dashboard.viewmodels.village_panel` output."""
-    head = html.Tr([html.Th(t(k, lg)) for k in ("indicator", "status", "measured", "threshold")])
+    head = html.Tr([html.Th(t(k, lg)) for k in ("indicator", "status", "value", "threshold")])
     body = []
     for r in panel["rows"]:
+        name_cell = [html.Div(r["name"], className="ind-name")]
+        if r["note"]:
+            name_cell.append(html.Div(r["note"], className="ind-note"))
+        name_cell += [
+            html.Div(f"{t('evidence', lg)}: {r['evidence']}", className="evidence"),
+            html.Div(f"{t('clause', lg)}: {r['clause']}", className="evidence"),
+        ]
+        threshold = [html.Span(r["threshold"])]
+        if not r["verified"]:
+            threshold.append(
+                html.Span(
+                    t("unverified", lg), className="unverified", title=t("unverified_title", lg)
+                )
+            )
         body.append(
             html.Tr(
                 [
+                    html.Td(name_cell),
                     html.Td(
                         [
-                            html.Div(r["name"]),
-                            html.Div(f"{t('evidence', lg)}: {r['evidence']}", className="evidence"),
-                            html.Div(f"{t('clause', lg)}: {r['clause']}", className="evidence"),
+                            html.Span(r["status_label"], className=f"status status-{r['status']}"),
+                            html.Div(
+                                f"{t('quality', lg)}: {r['quality_label']}",
+                                className=f"quality quality-{r['quality'] or 'none'}",
+                            ),
                         ]
                     ),
-                    html.Td(html.Span(r["status_label"], className=f"status status-{r['status']}")),
                     html.Td(r["value"]),
-                    html.Td(r["threshold"]),
+                    html.Td(threshold),
                 ],
                 **{"data-indicator": r["id"]},
             )
         )
+    exit_line = [
+        html.Span(panel["exit"], className=f"status status-{panel['exit_status']}"),
+        *[html.Div(d, className="exit-detail") for d in panel["exit_detail"]],
+    ]
     return html.Div(
         [
             html.H3(panel["title"], id="panel-title"),
             html.Div(panel["subtitle"], className="subtitle"),
             html.Div(
-                [
-                    t("exit_ready", lg),
-                    ": ",
-                    html.Span(panel["exit"], className=f"status status-{panel['exit_status']}"),
-                ]
+                [html.Div(t("exit_ready", lg), className="exit-label"), *exit_line],
+                className="exit-line",
             ),
             html.Table([html.Thead(head), html.Tbody(body)], className="ind-table"),
         ]

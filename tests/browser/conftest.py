@@ -8,12 +8,14 @@ otherwise (or with ``ANJU_BROWSER_PLAN=sample``) a small synthetic plan is used.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,50 +73,65 @@ def plan_dir(tmp_path_factory) -> tuple[Path, str]:
     return write_sample_plan(tmp_path_factory.mktemp("browser") / "plan", n_villages=40), "sample"
 
 
-@pytest.fixture(scope="session")
-def server(plan_dir, tmp_path_factory):
-    """Base URL of the dashboard served from a subprocess.
+@contextmanager
+def serve(plan: Path, log_path: Path):
+    """Base URL of the dashboard on ``plan``, served from a subprocess while in the block.
 
     The server's log goes to a file, not a pipe: nobody reads a pipe while the tests run,
     and once its buffer fills with request log lines the server blocks on writing.
     """
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+    log = open(log_path, "wb")  # noqa: SIM115 - closed at the end of the block
     code = (
         "import sys, json; from dashboard.app import create_app; "
         f"app = create_app(sys.argv[1], config=json.loads(sys.argv[2])); app.run(host='127.0.0.1', port={port})"
     )
-    import json
-
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(plan_dir[0]), json.dumps(TEST_CONFIG)],
+        [sys.executable, "-c", code, str(plan), json.dumps(TEST_CONFIG)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                log.close()
-                raise RuntimeError(log_path.read_text(errors="replace")[-2000:]) from None
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        log.close()
-        raise RuntimeError("the dashboard did not start within 60 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(url + "/", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    log.close()
+                    raise RuntimeError(log_path.read_text(errors="replace")[-2000:]) from None
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("the dashboard did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(plan_dir, tmp_path_factory):
+    """Base URL of the dashboard on the session's plan (:func:`plan_dir`)."""
+    with serve(plan_dir[0], tmp_path_factory.mktemp("server") / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sample_server(tmp_path_factory):
+    """(base URL, plan directory) of the dashboard on the synthetic sample plan, whose
+    villages are made to cover every class (inferred evidence, not assessed...)."""
+    from tests.sample_plan import write_sample_plan
+
+    plan = write_sample_plan(tmp_path_factory.mktemp("sample") / "plan", n_villages=40)
+    with serve(plan, tmp_path_factory.mktemp("sample-server") / "server.log") as url:
+        yield url, plan
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,19 @@ import pandas as pd
 import pytest
 
 from dashboard.plan import load_plan
-from dashboard.viewmodels import filter_counts, status_codes, transport_villages
+from dashboard.viewmodels import (
+    STATUS_COLORS,
+    code_labels,
+    counts_text,
+    filter_counts,
+    status_codes,
+    transport_villages,
+)
 
 pytestmark = pytest.mark.browser
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-VILLAGE_PATHS = ",".join(
-    f'path.leaflet-interactive[fill="{c}"]' for c in ("#0072B2", "#E69F00", "#9E9E9E")
-)
+VILLAGE_PATHS = ",".join(f'path.leaflet-interactive[fill="{c}"]' for c in STATUS_COLORS.values())
 
 
 def open_page(page, url):
@@ -71,13 +76,13 @@ def test_filter_changes_counts_client_side(page, server, plan_dir):
     page.click("#filter-township")
     page.locator("[role=option]", has_text=township).first.click()
     page.click("#filter-status")
-    page.locator("[role=option]", has_text="未达标").first.click()
+    page.locator("[role=option]", has_text=code_labels("exit", "zh")["n"]).first.click()
     page.wait_for_function(
         "n => document.querySelector('#filter-counts').innerText.includes('显示 ' + n + ' 个村')",
         arg=want["n"],
     )
-    text = page.inner_text("#filter-counts")
-    assert f"达标 {want['met']}" in text and f"未知 {want['unknown']}" in text
+    # the client-side counter writes what viewmodels.counts_text writes: every class
+    assert page.inner_text("#filter-counts").strip() == counts_text(want, "zh", view="exit")
     assert requests == []  # restyled without a server round trip
     # highlighted villages are drawn large, the others small
     big = page.evaluate(
@@ -270,4 +275,26 @@ def test_grid_numbers_have_thousands_separators(page, server, plan_dir):
         ".ag-cell[col-id='population']", "els => els.map(e => e.innerText)"
     )
     assert any("," in c for c in cells), cells[:5]
+    assert page.errors == []
+
+
+def test_panel_shows_inferred_road_as_inferred(page, sample_server):
+    """A village whose hardened road rests on a surface inferred from the road class: its own
+    colour on the map, "达标（推定）" and evidence "推定" in the panel, the note with the km."""
+    url, plan_dir = sample_server
+    plan = load_plan(plan_dir)
+    unconfirmed = plan.villages[plan.villages["blocker_class"] == "unconfirmed"]
+    open_page(page, url + "/")
+    purple = f'path.leaflet-interactive[fill="{STATUS_COLORS["i"]}"]'
+    page.wait_for_selector(purple)
+    assert page.locator(purple).count() == len(unconfirmed)
+    page.locator(purple).first.click(force=True)
+    page.wait_for_selector("#panel-title")
+    assert page.inner_text("#panel-title") in set(unconfirmed["name"])
+    road = page.locator('#village-panel tr[data-indicator="road"]')
+    assert "达标（推定）" in road.inner_text() and "证据: 推定" in road.inner_text()
+    assert "按道路等级推定" in road.inner_text()
+    assert "待确认" in page.inner_text("#village-panel .exit-line")
+    bus = page.locator('#village-panel tr[data-indicator="bus"]')
+    assert "待核实" in bus.inner_text()  # the unverified indicator is marked
     assert page.errors == []
