@@ -106,7 +106,9 @@ def test_health_centre_hosts_by_id_polygon_or_nearest_point():
     # within 1 km is b; C1 is a village clinic, not a health centre
     hosts = health_centre_hosts(vil, clinics, radius_m=1000)
     assert hosts.tolist() == [True, True, False]
-    polys = vil.set_geometry([box(-100, -100, 100, 100), box(4900, -100, 5300, 100), box(9900, -1, 10100, 1)])
+    polys = vil.set_geometry(
+        [box(-100, -100, 100, 100), box(4900, -100, 5300, 100), box(9900, -1, 10100, 1)]
+    )
     assert health_centre_hosts(polys, clinics, radius_m=1).tolist() == [True, True, False]
     assert health_centre_hosts(vil, None, radius_m=1000).isna().all()  # no layer: unknown
 
@@ -116,7 +118,12 @@ def test_road_connection_unknown_surface_and_inference():
         # 400 m from the nearest road: not connected, the gap is the connection's 0.4 km
         village(village_id="far", road_access="gap", connection_km=0.4, road_snap_m=400.0),
         # only unknown surface between it and the network: unknown, value = the 3.38 km to survey
-        village(village_id="unk", road_access="unknown", unknown_surface_km=3.38, road_evidence="missing"),
+        village(
+            village_id="unk",
+            road_access="unknown",
+            unknown_surface_km=3.38,
+            road_evidence="missing",
+        ),
         # hardened only through 1.5 km whose surface was inferred from the road class
         village(village_id="inf", road_evidence="inferred", inferred_km=1.5),
     ]
@@ -226,7 +233,9 @@ def test_blanking_the_register_never_makes_incidence_met(members, blank):
             "register_status": ["not_exited"] + [None] * len(members),
         }
     )
-    assert ev([village(poor_population=None)], households=hh)["incidence_status"].iloc[0] == "not_met"
+    assert (
+        ev([village(poor_population=None)], households=hh)["incidence_status"].iloc[0] == "not_met"
+    )
     hh[blank] = hh[blank].astype(object)
     hh.loc[0, blank] = None
     r = evaluate(v, NATIONAL, households=hh, province_group="west", evidence=EVIDENCE)
