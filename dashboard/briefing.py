@@ -222,14 +222,7 @@ def notes_lines(plan: Plan, lang: str = "zh") -> list[tuple[str, list[str]]]:
         out.append((t("warnings", lang), warnings))
     unverified = unverified_indicators(plan.indicators, lang)
     if unverified:
-        out.append(
-            (
-                f"{t('unverified_indicators', lang)}（{t('unverified', lang)}）"
-                if lang != "en"
-                else f"{t('unverified_indicators', lang)} ({t('unverified', lang)})",
-                unverified,
-            )
-        )
+        out.append((t("unverified_indicators", lang), unverified))
     return out
 
 

@@ -567,9 +567,11 @@ def grid(
     selectable: bool = True,
     wide: tuple[str, ...] = (),
     min_widths: dict[str, int] | None = None,
+    tooltips: dict[str, str] | None = None,
 ) -> dag.AgGrid:
     """A dash-ag-grid table: ``columns`` are (field, header) pairs; ``wide`` fields get
-    more room and a tooltip with the full text."""
+    more room and a tooltip with the full text; ``tooltips`` maps a field to the field
+    whose text its cells show on hover (a note behind a status)."""
     defs = []
     for field, header in columns:
         d: dict[str, Any] = {
@@ -583,6 +585,8 @@ def grid(
             d.update({"flex": 3, "tooltipField": field, "minWidth": 200})
         if min_widths and field in min_widths:
             d["minWidth"] = min_widths[field]
+        if tooltips and field in tooltips:
+            d["tooltipField"] = tooltips[field]
         if rows and isinstance(
             next((r[field] for r in rows if r.get(field) is not None), None), int | float
         ):

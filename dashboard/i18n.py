@@ -68,7 +68,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     ),
     "to_confirm": ("待确认", "to confirm"),
     # evidence quality
-    "quality": ("证据", "Evidence"),
+    "quality": ("证据", "Quality"),
     "quality_measured": ("实测", "measured"),
     "quality_attribute": ("属性", "attribute"),
     "quality_inferred": ("推定", "inferred"),
@@ -197,7 +197,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "clinic_unknown": ("卫生室情况未知村", "Villages with clinic unknown"),
     "headline_exit": ("退出评估", "Exit assessment"),
     "headline_gaps": ("缺口与搬迁", "Gaps and relocation"),
-    "unverified_indicators": ("待核实的标准", "Thresholds to confirm"),
+    "unverified_indicators": (
+        "待核实的标准（阈值或条款为占位值）",
+        "Unverified thresholds (placeholders to confirm)",
+    ),
     "col_unconfirmed": ("待确认", "Unconfirmed"),
     "col_not_assessed": ("不评估", "Not assessed"),
     "col_assessed": ("参与评估", "Assessed"),

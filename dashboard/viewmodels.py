@@ -362,21 +362,19 @@ def indicator_label(ind: Mapping[str, Any], lang: str = "zh") -> str:
 
 
 def unverified_indicators(indicators: Sequence[Mapping[str, Any]], lang: str = "zh") -> list[str]:
-    """One line per indicator whose threshold or clause is unverified: name, threshold, clause."""
+    """One line per indicator whose threshold or clause is unverified: its name, its
+    threshold when it has a number, and its clause."""
     out = []
     for ind in indicators:
         if is_verified(ind):
             continue
         name = ind.get("name_en" if lang == "en" else "name_zh") or ind["id"]
-        unit = ind.get("unit") or ""
         thr = json_value(ind.get("threshold"))
-        if thr is None and (unit == "bool" or ind.get("rule") in ("is_true", "clinic_in_village")):
-            thr = True
-        colon = "：" if lang != "en" else ": "
-        parts = [f"{name}{colon}{_fmt_value(thr, unit, lang, rule=ind.get('rule'))}"]
-        if ind.get("clause"):
-            parts.append(str(ind["clause"]))
-        out.append(" · ".join(parts))
+        if isinstance(thr, int | float) and not isinstance(thr, bool):
+            colon = "：" if lang != "en" else ": "
+            unit = ind.get("unit") or ""
+            name = f"{name}{colon}{_fmt_value(thr, unit, lang, rule=ind.get('rule'))}"
+        out.append(" · ".join([name, *([str(ind["clause"])] if ind.get("clause") else [])]))
     return out
 
 

@@ -325,7 +325,7 @@ def test_unverified_indicators_are_marked_in_names_and_lists():
     assert vm.indicator_label(INDICATORS[2], "zh") == "通客车（待核实）"
     assert vm.indicator_label(INDICATORS[2], "en") == "Passenger bus (unverified)"
     assert vm.indicator_label(INDICATORS[0], "zh") == "通硬化路"
-    assert vm.unverified_indicators(INDICATORS, "zh") == ["通客车：是 · 具备条件的建制村通客车"]
+    assert vm.unverified_indicators(INDICATORS, "zh") == ["通客车 · 具备条件的建制村通客车"]
     assert vm.profile_line("国家标准", {"verified": False}, "zh") == "国家标准（标准待核实）"
     assert vm.profile_line("N", {"inferred_counts_as_met": True}, "en") == (
         "N · inferred evidence counted as met"
@@ -530,9 +530,12 @@ def test_briefing_page_and_pdf_list_classes_warnings_and_unverified(sample):
     assert "待核实的标准" in text and "通客车" in text
     assert plan.manifest["warnings"][1] in text
     notes = briefing.notes_lines(plan, "en")
-    assert [h for h, _ in notes] == ["Data warnings", "Thresholds to confirm (unverified)"]
-    assert notes[1][1] == [
-        "Passenger bus: yes · 省级贫困村退出标准：具备条件的建制村通客车（待核实）"
+    assert [h for h, _ in notes] == [
+        "Data warnings",
+        "Unverified thresholds (placeholders to confirm)",
     ]
+    assert notes[1][1] == ["Passenger bus · 省级贫困村退出标准：具备条件的建制村通客车（待核实）"]
+    numeric = {**INDICATORS[0], "threshold": 2, "unit": "km", "verified": False}
+    assert vm.unverified_indicators([numeric], "zh") == ["通硬化路：≤ 2 km · 第3条"]
     pdf = briefing.render_briefing_pdf(plan, "en", today=date(2026, 1, 2))
     assert pdf.startswith(b"%PDF")

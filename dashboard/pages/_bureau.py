@@ -45,8 +45,8 @@ class BureauSpec:
     ``table(plan, lang)`` returns the main GeoDataFrame (one row per item, ``key`` column
     unique); ``columns`` are (field, i18n key) pairs; ``extra(plan, lang)`` returns more
     components under the table; ``overlays(plan, lang)`` the map layers besides villages;
-    ``wide`` fields of the table get more room (notes), ``min_widths`` (field → px) keep
-    short ones readable.
+    ``wide`` fields of the table get more room, ``min_widths`` (field → px) keep short ones
+    readable and ``tooltips`` (field → field) show a note on hover.
     """
 
     page: str
@@ -62,6 +62,7 @@ class BureauSpec:
     extra_overlays: Callable[[Plan, str], list] | None = None
     wide: tuple[str, ...] = ()
     min_widths: dict[str, int] | None = None
+    tooltips: dict[str, str] | None = None
 
 
 def indicator_for(plan: Plan, hint: str) -> str:
@@ -126,6 +127,7 @@ def bureau_layout(spec: BureauSpec) -> html.Div:
             row_id=spec.key,
             wide=spec.wide,
             min_widths=spec.min_widths,
+            tooltips=spec.tooltips,
         ),
     ]
     if spec.extra is not None:

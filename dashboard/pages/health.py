@@ -99,18 +99,17 @@ SPEC = BureauSpec(
         ("name", "name"),
         ("township", "township"),
         ("population", "population"),
-        ("clinic_status", "clinic_status"),
+        ("clinic_status", "clinic_status"),  # the note (why unknown) on hover; in the exports
         ("clinic_standard", "clinic_standard"),
         ("clinic_doctor", "clinic_doctor"),
         ("travel_min_health_centre", "minutes_health_centre"),
-        ("clinic_note", "note"),
     ),
     indicator_hint="clinic",
     context=("clinics",),
     rasters=("travel_min_health_centre", "travel_min_village_clinic"),
     extra=_extra,
-    wide=("clinic_note",),
-    min_widths={"name": 90, "township": 72, "clinic_status": 80},
+    min_widths={"name": 84, "township": 84, "population": 84, "clinic_status": 84},
+    tooltips={"clinic_status": "clinic_note"},
 )
 
 

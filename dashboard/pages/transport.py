@@ -77,7 +77,7 @@ def _gaps_extra(plan, lg):
             gap_cols,
             height="260px",
             selectable=False,
-            min_widths={"kind": 84, "people_per_km": 90},
+            min_widths={"kind": 84, "people_per_km": 104},
         ),
         html.H3(t("km_per_township", lg)),
         grid(
@@ -154,28 +154,19 @@ SPEC = BureauSpec(
         ("name", "name"),
         ("township", "township"),
         ("population", "population"),
-        # "达标（推定）" names inferred evidence here; the export also has road_quality
+        # "达标（推定）" names inferred evidence; the note (hover) says which km; the
+        # exports also carry road_quality and road_note
         ("road_status", "road_status"),
         ("unhardened_km", "unhardened_km"),
         ("unknown_surface_km", "unknown_surface_km"),
         ("connection_km", "connection_km"),
-        ("road_note", "note"),
     ),
     indicator_hint="road",
     context=("roads",),
     extra=_gaps_extra,
     extra_overlays=_gap_overlay,
-    wide=("road_note",),
-    min_widths={
-        "name": 90,
-        "township": 72,
-        "population": 72,
-        "road_status": 104,
-        "unhardened_km": 66,
-        "unknown_surface_km": 66,
-        "connection_km": 66,
-        "road_note": 180,
-    },
+    min_widths={"name": 84, "township": 84, "population": 84, "road_status": 100},
+    tooltips={"road_status": "road_note"},
 )
 
 
