@@ -299,8 +299,13 @@ class SiteSettings:
         AHP consistency ratio above which the plan carries a warning.
     site_threshold, site_min_area_ha, site_max_area_ha, people_per_ha, max_sites
         How suitable patches become candidate sites.
-    open_sites : int or None
-        p of the capacitated p-median; 0 or absent lets the solver decide.
+    open_sites : int
+        p of the capacitated p-median; 0 lets the solver decide.
+    min_occupancy_people : int
+        An opened generated (centralized) site receives at least this many people.
+    opening_cost_person_min : float
+        Cost of opening a generated site, in the objective's unit (person-minutes): a site
+        opens only if it saves at least this much travel.
     max_return_min, township_penalty_min, capacity_factor, time_limit_s, mip_gap
         The allocation model and its solver limits.
     cost_grid_factor : int
@@ -324,6 +329,8 @@ class SiteSettings:
     people_per_ha: float = field(metadata={"gt": 0})
     max_sites: int = field(metadata={"min": 1})
     open_sites: int = field(metadata={"min": 0})
+    min_occupancy_people: int = field(metadata={"min": 0})
+    opening_cost_person_min: float = field(metadata={"min": 0})
     max_return_min: float = field(metadata={"gt": 0})
     township_penalty_min: float = field(metadata={"min": 0})
     capacity_factor: float = field(metadata={"gt": 0})
