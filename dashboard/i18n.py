@@ -67,6 +67,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "not assessed: hamlet (assessed with its village)",
     ),
     "to_confirm": ("待确认", "to confirm"),
+    "exit_status_title": ("退出状态", "Exit readiness"),
     # evidence quality
     "quality": ("证据", "Quality"),
     "quality_measured": ("实测", "measured"),

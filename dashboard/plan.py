@@ -44,9 +44,10 @@ class Plan:
         empty GeoDataFrames.
     indicators : list of dict
         The policy profile's indicators (id, name_zh, name_en, rule, evidence, threshold,
-        unit, clause, weight).
+        unit, clause, weight, verified: False when the threshold or clause is a placeholder).
     profile : dict
-        Profile name, title and kind.
+        Profile name, title and kind; ``verified`` and ``inferred_counts_as_met`` when the
+        pipeline records them.
     manifest : dict
         The parsed manifest.json (``{}`` when absent).
     rasters : dict of str to Path

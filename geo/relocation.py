@@ -13,8 +13,13 @@ Rules (codes, default weights, default thresholds; every figure is a field of
 =================  ======  =========================================================
 code               weight  triggered when
 =================  ======  =========================================================
-HAZARD             30      ``hazard_dist_m <= hazard_buffer_m`` (200 m), or inside a
-                           hazard zone (``hazard_frac > 0``). Decisive.
+HAZARD             30      geological hazards (landslide, debris flow, collapse,
+                           subsidence): ``geological_hazard_dist_m <= hazard_buffer_m``
+                           (200 m), or inside a zone (``geological_hazard_frac > 0``).
+                           Decisive.
+SEISMIC            10      the same for seismic zones (``seismic_buffer_m``). Decisive.
+FLOOD              10      the same for flood zones (``flood_buffer_m``). Not decisive:
+                           floods have their own clause, never the geological one.
 PROTECTED          10      ``in_protected`` and ``protected_kind`` is one of
                            ``protected_kinds`` (ecological redline, water-source
                            protection zone). Decisive.
@@ -22,8 +27,8 @@ HIGH_COLD          10      ``elev_mean_m > high_cold_elev_m`` (1,800 m)
 STEEP              15      ``slope_gt25_frac >= steep_frac`` (0.30)
 REMOTE             15      ``travel_min_township_seat > remote_township_seat_min``
                            (60 min) or ``travel_min_health_centre >
-                           remote_health_centre_min`` (60 min); NaN travel time
-                           means unreachable and triggers with its own reason
+                           remote_health_centre_min`` (60 min); a blank travel time
+                           (no destination, or a cell cut off) is unknown
 SMALL_POOR         10      ``households <= small_poor_max_households`` (50) and
                            ``poor_population / population >=
                            small_poor_min_incidence_frac`` (0.5)
@@ -51,7 +56,7 @@ Repair-in-place cost per person (``repair_cny_per_person``)::
     + (water_fixed_cny + water_cny_per_km * water_dist_m / 1000)
                                                       if has_safe_water is False
     + clinic_cny      if travel_min_health_centre > clinic_reach_limit_min (or
-                      unreachable) and clinic_standard is False
+                      unknown if the travel time is blank) and clinic_standard is False
     ) / population
 
 Road km of unknown surface (``unknown_surface_km``) may or may not need hardening: they
@@ -71,6 +76,8 @@ that 0-100 scale. Eligible: at least one rule triggered, and the score at least
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,15 +194,45 @@ def _empty(n: int) -> tuple[np.ndarray, list[str | None], list[str | None]]:
     return np.full(n, -1, np.int8), [None] * n, [None] * n
 
 
-def _rule_hazard(df: pd.DataFrame, r: RelocationRules) -> _Result:
+#: Per hazard group: the columns it reads, its buffer field and its words.
+_HAZARD_RULES: dict[str, tuple[str, str, tuple[str, str], tuple[str, str]]] = {
+    "HAZARD": (
+        "geological",
+        "hazard_buffer_m",
+        ("地质灾害隐患区", "a geological hazard zone"),
+        ("地质灾害威胁", "hazard threat"),
+    ),
+    "SEISMIC": (
+        "seismic",
+        "seismic_buffer_m",
+        ("地震活跃带", "a seismic zone (active fault)"),
+        ("地震威胁", "seismic threat"),
+    ),
+    "FLOOD": (
+        "flood",
+        "flood_buffer_m",
+        ("洪涝灾害区", "a flood zone"),
+        ("洪涝威胁", "flood threat"),
+    ),
+}
+
+
+def _rule_hazard(df: pd.DataFrame, r: RelocationRules, code: str = "HAZARD") -> _Result:
+    """Inside or within the buffer of a hazard zone of one group (geological, seismic, flood).
+
+    Reads ``<group>_hazard_dist_m`` / ``<group>_hazard_frac``; NaN (no hazards layer) is
+    unknown, never "safe".
+    """
+    group, buffer_field, (name_zh, name_en), (threat_zh, threat_en) = _HAZARD_RULES[code]
+    buffer = float(getattr(r, buffer_field))
     n = len(df)
     state, zh, en = _empty(n)
-    dist = _num(df, "hazard_dist_m")
-    frac = _num(df, "hazard_frac")
+    dist = _num(df, f"{group}_hazard_dist_m")
+    frac = _num(df, f"{group}_hazard_frac")
     for i in range(n):
         d, f = dist[i], frac[i]
         if not np.isnan(d):
-            state[i] = 1 if d <= r.hazard_buffer_m else 0
+            state[i] = 1 if d <= buffer else 0
         elif not np.isnan(f) and f > 0:
             # a share of the village inside a zone means it is at distance 0
             state[i] = 1
@@ -205,15 +242,15 @@ def _rule_hazard(df: pd.DataFrame, r: RelocationRules) -> _Result:
         if d == 0:
             if not np.isnan(f) and f > 0:
                 share = _fmt(100 * f, 0 if f >= 0.01 else 1)
-                zh[i] = f"位于地质灾害隐患区内（占村域 {share}%）"
-                en[i] = f"inside a geological hazard zone ({share}% of the village area)"
+                zh[i] = f"位于{name_zh}内（占村域 {share}%）"
+                en[i] = f"inside {name_en} ({share}% of the village area)"
             else:
-                zh[i] = "位于地质灾害隐患区内"
-                en[i] = "inside a geological hazard zone"
+                zh[i] = f"位于{name_zh}内"
+                en[i] = f"inside {name_en}"
         else:
-            a, b = _pair(d, r.hazard_buffer_m)
-            zh[i] = f"距地质灾害隐患区 {a} m，不超过 {b} m（地质灾害威胁）"
-            en[i] = f"{a} m from a geological hazard zone, within {b} m (hazard threat)"
+            a, b = _pair(d, buffer)
+            zh[i] = f"距{name_zh} {a} m，不超过 {b} m（{threat_zh}）"
+            en[i] = f"{a} m from {name_en}, within {b} m ({threat_en})"
     return state, zh, en
 
 
@@ -299,9 +336,10 @@ def _rule_remote(df: pd.DataFrame, r: RelocationRules) -> _Result:
                 all_known = False
                 continue
             t = values[i]
-            if np.isnan(t):  # contract: NaN travel time means unreachable
-                parts_zh.append(f"无法通达{name_zh}")
-                parts_en.append(f"{name_en} unreachable")
+            if np.isnan(t):
+                # a blank travel time (no destination of that kind on the grid, or a cell
+                # cut off by the data) is unknown, never "cannot be reached"
+                all_known = False
             elif t > limit:
                 a, b = _pair(t, limit)
                 parts_zh.append(f"到{name_zh} {a} min，超过 {b} min")
@@ -354,10 +392,14 @@ def _repair_interval(df: pd.DataFrame, r: RelocationRules) -> tuple[np.ndarray, 
     unk = _num(df, "unknown_surface_km") if "unknown_surface_km" in df.columns else np.zeros(n)
     lo += np.where(np.isnan(unh), 0.0, unh * r.road_cny_per_km)
     hi += np.where(np.isnan(unh) | np.isnan(unk), np.inf, (unh + unk) * r.road_cny_per_km)
-    # villages with no road at all need a new road over the snapping distance
+    # a village not connected to its road (or with none) needs a new road over that distance
     access = _text(df, "road_access")
     snap = _num(df, "road_snap_m")
     no_road = np.array([a == "no_road" for a in access], bool)
+    if "connection_km" in df.columns:
+        conn_km = _num(df, "connection_km")
+        no_road = no_road | (np.nan_to_num(conn_km) > 0)
+        snap = np.where(np.isnan(conn_km), snap, conn_km * 1000.0)
     new = snap / 1000.0 * r.new_road_cny_per_km
     lo += np.where(no_road & ~np.isnan(snap), new, 0.0)
     hi += np.where(no_road, np.where(np.isnan(snap), np.inf, new), 0.0)
@@ -375,8 +417,8 @@ def _repair_interval(df: pd.DataFrame, r: RelocationRules) -> tuple[np.ndarray, 
     # clinic: a standard clinic when the health centre is out of reach and none exists
     if "travel_min_health_centre" in df.columns:
         t = _num(df, "travel_min_health_centre")
-        far = np.isnan(t) | (t > r.clinic_reach_limit_min)  # NaN = unreachable
-        far_known = np.ones(n, bool)
+        far = ~np.isnan(t) & (t > r.clinic_reach_limit_min)
+        far_known = ~np.isnan(t)  # a blank travel time is unknown, not "unreachable"
     else:
         far = np.zeros(n, bool)
         far_known = np.zeros(n, bool)
@@ -492,7 +534,9 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
 
     (repair_res, repair_pp) = _rule_repair(df, rules)
     results: dict[str, _Result] = {
-        "HAZARD": _rule_hazard(df, rules),
+        "HAZARD": _rule_hazard(df, rules, "HAZARD"),
+        "SEISMIC": _rule_hazard(df, rules, "SEISMIC"),
+        "FLOOD": _rule_hazard(df, rules, "FLOOD"),
         "PROTECTED": _rule_protected(df, rules),
         "HIGH_COLD": _rule_high_cold(df, rules),
         "STEEP": _rule_steep(df, rules),
@@ -536,36 +580,61 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
         clauses.append("；".join(info[c].clause for c in hit))
         unknowns.append(",".join(c for c in RULE_CODES if results[c][0][i] == -1))
 
-    # people: a hamlet moves whole; an administrative village moves its registered poor
-    # (or everyone, per admin_village_people); admin villages whose hamlets are listed as
-    # rows keep only the people outside those hamlets
+    # people. A hamlet moves whole. An administrative village moves its registered poor (or
+    # everyone, per admin_village_people) — and everyone (同步搬迁) when a decisive rule says the
+    # settlement is in danger or the repair comparison, made for all its people, triggers.
+    # Admin villages whose hamlets are rows of their own keep only the people outside them.
     pop = _num(df, "population")
+    poor_pop = (
+        _num(df, "poor_population") if "poor_population" in df.columns else np.full(n, np.nan)
+    )
     level = _text(df, "level")
+    is_admin = np.array([lv != "hamlet" for lv in level])
     has_hamlets = any(lv == "hamlet" for lv in level)
-    people_base = pop.copy()
-    if rules.admin_village_people == "registered_poor":
-        poor = (
-            _num(df, "poor_population") if "poor_population" in df.columns else np.full(n, np.nan)
-        )
-        is_admin = np.array([lv != "hamlet" for lv in level])
-        people_base = np.where(is_admin, poor, pop)
+    repair_hit = triggered[:, order.index("REPAIR_COSTLIER")]
+    whole = (
+        eligible
+        & bool(rules.whole_settlement_when_decisive)
+        & ((triggered & decisive).any(axis=1) | repair_hit)
+    )
+    everyone = pop.copy()
+    poor_in = poor_pop.copy()
     if has_hamlets and "parent_id" in df.columns:
         parent = _text(df, "parent_id")
         hamlet_pop: dict[str, float] = {}
-        for lv, par, p in zip(level, parent, pop, strict=True):
+        hamlet_poor: dict[str, float] = {}
+        for lv, par, p_, q_ in zip(level, parent, pop, poor_pop, strict=True):
             if lv == "hamlet" and par is not None:
-                hamlet_pop[par] = hamlet_pop.get(par, 0.0) + p  # NaN propagates
+                hamlet_pop[par] = hamlet_pop.get(par, 0.0) + p_  # NaN propagates
+                hamlet_poor[par] = hamlet_poor.get(par, 0.0) + q_
         for i, vid in enumerate(ids):
-            if level[i] != "hamlet" and vid in hamlet_pop:
-                rest = max(0.0, pop[i] - hamlet_pop[vid])
-                people_base[i] = min(people_base[i], rest)
-    people = pd.array(
+            if is_admin[i] and vid in hamlet_pop:
+                everyone[i] = max(0.0, pop[i] - hamlet_pop[vid])
+                poor_in[i] = max(0.0, poor_pop[i] - hamlet_poor[vid])
+    poor_in = np.minimum(poor_in, everyone)
+    move_all = ~is_admin | whole | (rules.admin_village_people == "all")
+    base = np.where(move_all, everyone, poor_in)
+    poor_moving = np.where(move_all, poor_in, base)
+    scope = np.array(
         [
-            (pd.NA if np.isnan(p) else round(p)) if e else 0
-            for p, e in zip(people_base, eligible, strict=True)
+            None if not e else ("whole_settlement" if m else "registered_poor")
+            for e, m in zip(eligible, move_all, strict=True)
         ],
-        dtype="Int64",
+        dtype=object,
     )
+
+    def _people(values: np.ndarray) -> Any:
+        return pd.array(
+            [
+                (pd.NA if np.isnan(p) else round(p)) if e else 0
+                for p, e in zip(values, eligible, strict=True)
+            ],
+            dtype="Int64",
+        )
+
+    people = _people(base)
+    people_poor = _people(poor_moving)
+    people_other = _people(base - poor_moving)
 
     out = pd.DataFrame(
         {
@@ -579,6 +648,9 @@ def screen(villages: pd.DataFrame, *, rules: RelocationRules) -> pd.DataFrame:
             "reason_weights": weights,
             "reason_clauses": clauses,
             "people_to_move": people,
+            "people_to_move_poor": people_poor,
+            "people_to_move_other": people_other,
+            "move_scope": scope,
             "repair_cny_per_person": repair_pp,
             "relocation_cny_per_person": float(rules.relocation_cny_per_person),
             "unknown_rules": unknowns,

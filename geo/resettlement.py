@@ -116,6 +116,7 @@ class SuitabilityInputs:
     exclusion: np.ndarray
     matrix: np.ndarray
     keep: list[int]
+    dropped: dict[str, str] = field(default_factory=dict)
 
 
 def prepare_suitability(
@@ -146,9 +147,23 @@ def prepare_suitability(
             f"[suitability] ahp must be {len(names_all)}x{len(names_all)} (one row per factor); "
             f"found {matrix.shape[0]}x{matrix.shape[1] if matrix.ndim == 2 else '?'}"
         )
-    # A factor whose layer the workspace lacks (no water layer, say) leaves the overlay; the
-    # caller notes it. Its AHP row and column go with it.
-    keep = [i for i, n in enumerate(names_all) if n in factors]
+    # A factor whose layer the workspace lacks (no water layer, say), or that is blank or
+    # constant over the county (no industrial park on the grid: travel minutes all NaN), would
+    # blank or flatten the whole overlay: it leaves, with its AHP row and column, and the
+    # caller warns. The remaining weights are the AHP weights of the smaller matrix.
+    inside = ~np.asarray(outside, bool)
+    dropped: dict[str, str] = {}
+    for n in names_all:
+        if n not in factors:
+            dropped[n] = "the workspace lacks its layer"
+            continue
+        vals = np.asarray(factors[n])[inside]
+        finite = vals[np.isfinite(vals)]
+        if not finite.size:
+            dropped[n] = "blank over the county (no destination of that kind on the grid)"
+        elif float(finite.max()) == float(finite.min()):
+            dropped[n] = f"constant over the county ({float(finite.min()):g})"
+    keep = [i for i, n in enumerate(names_all) if n not in dropped]
     names = [names_all[i] for i in keep]
     hz = layers.get("hazards")
     prot = layers.get("protected")
@@ -179,7 +194,12 @@ def prepare_suitability(
             np.asarray(rescale(factors[n], direction="cost", lo=lo, hi=hi), dtype="float32")
         )
     return SuitabilityInputs(
-        names=names, rescaled=rescaled, exclusion=np.asarray(excl, bool), matrix=matrix, keep=keep
+        names=names,
+        rescaled=rescaled,
+        exclusion=np.asarray(excl, bool),
+        matrix=matrix,
+        keep=keep,
+        dropped=dropped,
     )
 
 
@@ -381,6 +401,39 @@ def allocation_frames(
     return alloc, result.unplaced.copy()
 
 
+def _outcome_notes(
+    site_gdf: gpd.GeoDataFrame,
+    demand: pd.DataFrame,
+    result: siting.AllocationResult,
+    sites: SiteSettings,
+    prep: SuitabilityInputs,
+) -> list[str]:
+    """No silent zeros: say why no site opened, or why many people stay unplaced."""
+    notes = []
+    total = float(demand["people"].sum()) if len(demand) else 0.0
+    if total > 0 and not len(site_gdf):
+        why = "; ".join(f"{n}: {w}" for n, w in prep.dropped.items()) or (
+            f"no patch of at least {sites.site_min_area_ha:g} ha reaches suitability "
+            f"{sites.site_threshold:g}"
+        )
+        notes.append(f"no resettlement site: no candidate site was found ({why})")
+    unplaced = float(result.unplaced_people or 0.0)
+    if total > 0 and unplaced / total > sites.unplaced_warning_frac:
+        u = result.unplaced
+        detail = ""
+        if len(u) and {"reason_code", "reason_en"} <= set(u.columns):
+            g = u.groupby("reason_code")["reason_en"].agg(["size", "first"])
+            detail = "; ".join(
+                f"{n} village(s) {code} (e.g. {ex})"
+                for code, n, ex in g.sort_values("size", ascending=False).head(3).itertuples()
+            )
+        notes.append(
+            f"{unplaced:.0f} of {total:.0f} people to move ({unplaced / total:.0%}) are not placed"
+            + (f": {detail}" if detail else "")
+        )
+    return notes
+
+
 def plan_resettlement(
     villages: gpd.GeoDataFrame,
     layers: Mapping[str, gpd.GeoDataFrame],
@@ -431,13 +484,18 @@ def plan_resettlement(
     if progress:
         progress("suitability", 0.1)
     factors = factor_rasters(rasters, layers, grid)
-    absent = [n for n in sites.factors if n not in factors]
-    if absent:
-        notes.append(
-            f"suitability factor(s) {', '.join(absent)} left out: the workspace lacks their layer"
-        )
     prep = prepare_suitability(factors, sites, layers, grid, outside)
+    if not prep.names:
+        raise PolicyError(
+            "[suitability] every factor is blank or constant over the county: "
+            + "; ".join(f"{n}: {why}" for n, why in prep.dropped.items())
+        )
     suit, weights, cr = combine_suitability(prep)
+    for n, why in prep.dropped.items():
+        notes.append(
+            f"suitability factor {n} left out ({why}); the other factors' weights were "
+            f"renormalised: {', '.join(f'{k} {w:.3f}' for k, w in weights.items())}"
+        )
     if cr > sites.cr_warning:
         notes.append(
             f"AHP consistency ratio {cr:.3f} is above {sites.cr_warning}: revise the pairwise judgements"
@@ -542,6 +600,7 @@ def plan_resettlement(
 
         freq = siting.robustness(draws, run, sites=list(base_ids), progress=cb)
     t["robustness"] = time.perf_counter() - t0
+    notes += _outcome_notes(site_gdf, demand, result, sites, prep)
     site_gdf["robustness_frac"] = site_gdf["site_id"].map(freq).fillna(0.0).round(3).to_numpy()
     a = result.assignments
     assigned = a.groupby("site_id")["people"].sum() if len(a) else pd.Series(dtype=float)

@@ -32,6 +32,7 @@ import shapely
 from affine import Affine
 from numba import njit, prange
 
+from layers.catalogue import HAZARD_GROUPS
 from layers.errors import CRSError, LayerSchemaError
 
 __all__ = ["catchments", "village_terrain_stats", "zonal_stats"]
@@ -628,7 +629,10 @@ def village_terrain(
     -------
     DataFrame
         Indexed like ``villages``: :func:`village_terrain_stats` columns plus
-        ``hazard_dist_m`` (inf with no hazards), ``in_protected``, ``protected_kind``.
+        ``hazard_dist_m`` (any kind; inf with no hazards), ``<group>_hazard_dist_m`` and
+        ``<group>_hazard_frac`` for each group of :data:`layers.catalogue.HAZARD_GROUPS`
+        (geological, flood, seismic; NaN = unknown when there is no hazards layer, inf / 0
+        when the layer maps no zone of that group), ``in_protected``, ``protected_kind``.
     """
     is_point = villages.geometry.geom_type.isin(["Point", "MultiPoint"]).all()
     if is_point:
@@ -647,6 +651,24 @@ def village_terrain(
         out["hazard_dist_m"] = geom.distance(hz.union_all()).round(1).to_numpy()
     else:
         out["hazard_dist_m"] = np.inf
+    # by group: each is its own relocation rule. No hazards layer at all: unknown (NaN);
+    # a layer that maps no zone of a group: none known (inf), which the pipeline warns about
+    zone_geoms = polys.geometry.to_numpy()
+    for group, kinds in HAZARD_GROUPS.items():
+        if hazards is None:
+            dist = np.full(len(villages), np.nan)
+            frac = np.full(len(villages), np.nan)
+        else:
+            g = hz[hz["kind"].isin(kinds)] if hz is not None and len(hz) else None
+            if g is None or not len(g):
+                dist = np.full(len(villages), np.inf)
+                frac = np.zeros(len(villages))
+            else:
+                union = g.union_all()
+                dist = geom.distance(union).round(1).to_numpy()
+                frac = _area_share(zone_geoms, union)
+        out[f"{group}_hazard_dist_m"] = dist
+        out[f"{group}_hazard_frac"] = np.asarray(frac, dtype=float)
     out["in_protected"] = False
     out["protected_kind"] = None
     if protected is not None and len(protected):

@@ -76,6 +76,15 @@ REGISTER_STATUS_ALIASES: tuple[tuple[str, str], ...] = (
 #: planned years of an exit timetable).
 EXIT_YEAR_RANGE = (2014, 2030)
 
+#: Hazard kinds by group: each group is its own relocation rule with its own clause
+#: (geological hazards under the geological-hazard rules; floods and earthquakes apart).
+HAZARD_GROUPS: dict[str, tuple[str, ...]] = {
+    "geological": ("landslide", "debris_flow", "collapse", "subsidence"),
+    "flood": ("flood",),
+    "seismic": ("seismic",),
+}
+HAZARD_KINDS: tuple[str, ...] = tuple(k for kinds in HAZARD_GROUPS.values() for k in kinds)
+
 ROAD_CLASSES = ("national", "provincial", "county", "township", "village", "track", "path")
 SURFACES = ("asphalt", "concrete", "paved", "gravel", "earth", "unknown")
 HARDENED_SURFACES = frozenset({"asphalt", "concrete", "paved"})
@@ -277,12 +286,13 @@ SPECS: dict[str, LayerSpec] = {
                 "kind",
                 "str",
                 required=True,
-                choices=("landslide", "debris_flow", "collapse", "flood", "subsidence"),
+                choices=HAZARD_KINDS,
             ),
             Column("radius_m", "float", min=0, max=20_000, desc="required for point hazards"),
         ),
         id_column="hazard_id",
-        desc="geological hazard zones and spots (地质灾害隐患点), flood zones",
+        desc="geological hazard zones and spots (地质灾害隐患点: landslide, debris flow, collapse, "
+        "subsidence), flood zones (洪涝), seismic zones (active faults, 地震活跃带)",
     ),
     "protected": LayerSpec(
         kind="protected",

@@ -303,6 +303,8 @@ class SiteSettings:
         p of the capacitated p-median; 0 lets the solver decide.
     min_occupancy_people : int
         An opened generated (centralized) site receives at least this many people.
+    unplaced_warning_frac : float
+        A run that leaves more than this share of the people to move unplaced says why.
     opening_cost_person_min : float
         Cost of opening a generated site, in the objective's unit (person-minutes): a site
         opens only if it saves at least this much travel.
@@ -330,6 +332,7 @@ class SiteSettings:
     max_sites: int = field(metadata={"min": 1})
     open_sites: int = field(metadata={"min": 0})
     min_occupancy_people: int = field(metadata={"min": 0})
+    unplaced_warning_frac: float = field(metadata={"min": 0, "max": 1})
     opening_cost_person_min: float = field(metadata={"min": 0})
     max_return_min: float = field(metadata={"gt": 0})
     township_penalty_min: float = field(metadata={"min": 0})
@@ -391,6 +394,8 @@ class SiteSettings:
 #: Rule codes in their canonical order (also the tie order for reasons of equal weight).
 RULE_CODES: tuple[str, ...] = (
     "HAZARD",
+    "SEISMIC",
+    "FLOOD",
     "PROTECTED",
     "HIGH_COLD",
     "STEEP",
@@ -403,6 +408,8 @@ RULE_CODES: tuple[str, ...] = (
 #: ``<prefix>_clause`` settings.
 _PREFIX: dict[str, str] = {
     "HAZARD": "hazard",
+    "SEISMIC": "seismic",
+    "FLOOD": "flood",
     "PROTECTED": "protected",
     "HIGH_COLD": "high_cold",
     "STEEP": "steep",
@@ -448,8 +455,15 @@ class RelocationRules:
     min_score : float
         Score (0-100) at or above which a village is eligible.
     hazard_buffer_m : float
-        A village at most this far from a geological hazard zone is threatened
-        (``hazard_dist_m <= hazard_buffer_m``).
+        A village at most this far from a geological hazard zone (landslide, debris flow,
+        collapse, subsidence) is threatened (``geological_hazard_dist_m <= hazard_buffer_m``).
+    seismic_buffer_m, flood_buffer_m : float
+        The same for seismic zones (active faults) and flood zones: separate rules with
+        their own clauses.
+    whole_settlement_when_decisive : bool
+        同步搬迁: when a decisive rule (the whole settlement is in danger) or the
+        repair-in-place comparison (made for everyone) triggers, everyone moves, the
+        registered poor and the others counted apart; otherwise ``admin_village_people``.
     high_cold_elev_m : float
         Mean elevation strictly above which a village is high and cold.
     steep_frac : float
@@ -489,8 +503,8 @@ class RelocationRules:
     relocation_cny_per_person : float
         Per-person cost of relocation.
     <prefix>_weight, <prefix>_decisive, <prefix>_clause
-        Weight, decisive flag and cited clause of each rule; prefixes ``hazard``,
-        ``protected``, ``high_cold``, ``steep``, ``remote``, ``small_poor``, ``repair``.
+        Weight, decisive flag and cited clause of each rule; prefixes ``hazard``
+        (geological), ``seismic``, ``flood``, ``protected``, ``high_cold``, ``steep``, ``remote``, ``small_poor``, ``repair``.
     """
 
     min_score: float
@@ -498,8 +512,11 @@ class RelocationRules:
     # people the 13th Five-Year relocation plan targets; non-poor neighbours may follow
     # voluntarily — 同步搬迁 — and are not counted) or "all"; a hamlet row always moves whole
     admin_village_people: str
+    whole_settlement_when_decisive: bool
     # thresholds
     hazard_buffer_m: float
+    seismic_buffer_m: float
+    flood_buffer_m: float
     high_cold_elev_m: float
     steep_frac: float
     remote_township_seat_min: float
@@ -517,6 +534,8 @@ class RelocationRules:
     relocation_cny_per_person: float
     # weights (scaled so that all rules together give 100)
     hazard_weight: float
+    seismic_weight: float
+    flood_weight: float
     protected_weight: float
     high_cold_weight: float
     steep_weight: float
@@ -525,6 +544,8 @@ class RelocationRules:
     repair_weight: float
     # decisive rules make a village eligible on their own
     hazard_decisive: bool
+    seismic_decisive: bool
+    flood_decisive: bool
     protected_decisive: bool
     high_cold_decisive: bool
     steep_decisive: bool
@@ -533,6 +554,8 @@ class RelocationRules:
     repair_decisive: bool
     # cited clauses
     hazard_clause: str
+    seismic_clause: str
+    flood_clause: str
     protected_clause: str
     high_cold_clause: str
     steep_clause: str

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from geo import access, coverage, indicators, network, resettlement, terrain, zonal
 from geo import households as hh_mod
-from layers.catalogue import TRAVEL_KINDS
+from layers.catalogue import HAZARD_GROUPS, TRAVEL_KINDS
 from layers.errors import LayerSchemaError
 from layers.grid import Grid
 from layers.plan import PlanOutput, write_plan
@@ -150,6 +150,42 @@ def _summary(
         s["clinic_unknown"] = count(villages["clinic_status"] == "unknown")
     s.update(reloc.summary())
     return s
+
+
+def _input_warnings(
+    layers: dict, travel: dict[str, access.TravelTimes], villages: pd.DataFrame
+) -> list[str]:
+    """Destinations and hazards the run could not see: blank, never "unreachable" or "safe"."""
+    out = []
+    for kind, tt in travel.items():
+        if not len(tt.destinations):
+            out.append(
+                f"no {kind.replace('_', ' ')} in the workspace: travel_min_{kind} is blank (unknown), "
+                "and the rules and site factors that read it are unknown or left out"
+            )
+        elif tt.outside_grid:
+            out.append(
+                f"{tt.outside_grid} {kind.replace('_', ' ')} destination(s) lie outside the DEM and were "
+                "left out of the travel times"
+            )
+        blank = int(villages[f"travel_min_{kind}"].isna().sum())
+        if len(tt.destinations) and blank:
+            out.append(
+                f"{blank} village(s) have no travel time to a {kind.replace('_', ' ')} (unknown)"
+            )
+    hz = layers.get("hazards")
+    if hz is None:
+        out.append(
+            "no hazards layer: the geological, seismic and flood relocation rules are unknown"
+        )
+    else:
+        for group, kinds in HAZARD_GROUPS.items():
+            if not hz["kind"].isin(kinds).any():
+                out.append(
+                    f"the hazards layer maps no {group} zone ({', '.join(kinds)}): the {group} "
+                    "relocation rule finds none"
+                )
+    return out
 
 
 def _evidence_warnings(ev: pd.DataFrame) -> list[str]:
@@ -429,6 +465,7 @@ def _run(
     )
     pts = villages.geometry.representative_point()
     villages = villages.join(access.sample_travel_times(pts, travel, transform=grid.transform))
+    input_warnings = _input_warnings(L, travel, villages)
     villages = villages.join(coverage.water_access(villages, L.get("water")))
 
     timer.start("indicators", 0.55)
@@ -447,7 +484,7 @@ def _run(
     villages["exit_ready"] = ev[
         "exit_ready"
     ]  # nullable: not assessed for hamlets and non-poverty villages
-    evidence_warnings = _evidence_warnings(ev)
+    evidence_warnings = input_warnings + _evidence_warnings(ev)
 
     timer.start("coverage", 0.6)
     gaps = coverage.road_gaps(net.edges, villages)

@@ -194,7 +194,7 @@ def panel_component(panel: dict, lg: str) -> html.Div:
             html.H3(panel["title"], id="panel-title"),
             html.Div(panel["subtitle"], className="subtitle"),
             html.Div(
-                [html.Div(t("exit_ready", lg), className="exit-label"), *exit_line],
+                [html.Div(t("exit_status_title", lg), className="exit-label"), *exit_line],
                 className="exit-line",
             ),
             html.Table([html.Thead(head), html.Tbody(body)], className="ind-table"),
