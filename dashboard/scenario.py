@@ -391,8 +391,6 @@ def run_relocation_scenario(
     if "roads" in layers:
         layers["roads"] = decode_road_surface(layers["roads"])
     villages = plan.read_layer("villages", crs=crs)
-    if "in_protected" in villages.columns:
-        villages["in_protected"] = villages["in_protected"].fillna(False).astype(bool)
     slope, grid = plan.read_raster("slope_deg")
     rasters = {"slope_deg": slope}
     for kind in TRAVEL_KINDS:

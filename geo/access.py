@@ -1245,6 +1245,10 @@ def destinations(
     if layer is None:
         return empty
     d = layer[layer[col].isin(wanted)] if col else layer
+    # a kind whose own level is absent (no township health centre, no township seat) is
+    # missing data, not "the county hospital is the nearest": blank, so the caller warns
+    if col and not (layer[col] == wanted[0]).any():
+        return empty
     return gpd.GeoDataFrame(
         {"dest_id": d[key].to_numpy()},
         geometry=d.geometry.representative_point().to_numpy(),

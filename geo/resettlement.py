@@ -346,6 +346,7 @@ class ResettlementResult:
     cost: np.ndarray
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    min_score: float = 0.0
 
     def summary(self) -> dict:
         """Headline figures (plan manifest and scenario comparison)."""
@@ -355,6 +356,30 @@ class ResettlementResult:
         return {
             "relocation_candidates": int(self.screened["eligible"].fillna(False).sum()),
             "people_to_relocate": int(self.demand["people"].sum()),
+            "people_to_relocate_poor": int(
+                self.screened.loc[
+                    self.screened["eligible"].fillna(False).astype(bool), "people_to_move_poor"
+                ]
+                .fillna(0)
+                .sum()
+            )
+            if "people_to_move_poor" in self.screened
+            else None,
+            "people_to_relocate_other": int(
+                self.screened.loc[
+                    self.screened["eligible"].fillna(False).astype(bool), "people_to_move_other"
+                ]
+                .fillna(0)
+                .sum()
+            )
+            if "people_to_move_other" in self.screened
+            else None,
+            "decisive_bypass": int(
+                (
+                    self.screened["eligible"].fillna(False).astype(bool)
+                    & (self.screened["score"] < self.min_score)
+                ).sum()
+            ),
             "people_placed": int(round(res.placed_people)),
             "people_unplaced": int(round(res.unplaced_people)),
             "sites_candidate": int(len(self.sites)),
@@ -618,4 +643,5 @@ def plan_resettlement(
         cost=cost,
         notes=notes,
         timings=t,
+        min_score=rules.min_score,
     )

@@ -669,7 +669,10 @@ def village_terrain(
                 frac = _area_share(zone_geoms, union)
         out[f"{group}_hazard_dist_m"] = dist
         out[f"{group}_hazard_frac"] = np.asarray(frac, dtype=float)
-    out["in_protected"] = False
+    # no protected-land layer: unknown (the protected-land rule cannot be decided), not "outside"
+    out["in_protected"] = pd.array(
+        [pd.NA if protected is None else False] * len(villages), dtype="boolean"
+    )
     out["protected_kind"] = None
     if protected is not None and len(protected):
         j = gpd.sjoin(
@@ -679,6 +682,6 @@ def village_terrain(
             how="left",
         )
         j = j[~j.index.duplicated(keep="first")]
-        out["in_protected"] = j["kind"].notna().to_numpy()
+        out["in_protected"] = pd.array(j["kind"].notna().to_numpy(), dtype="boolean")
         out["protected_kind"] = j["kind"].where(j["kind"].notna(), None).to_numpy()
     return out

@@ -245,7 +245,10 @@ def workspace_settings(
 ) -> tuple[Settings | None, list[Problem]]:
     """The workspace's :class:`~layers.settings.Settings` (its profile, or ``policy``,
     plus its ``[parameters]``), or None with one problem per line of what is wrong."""
-    ref = policy or ws.policy
+    ref: str | Path = policy or ws.policy
+    # a profile file named in workspace.toml is found beside it
+    if policy is None and str(ref).endswith(".toml") and not Path(ref).is_absolute():
+        ref = ws.root / ref
     try:
         return (
             load_settings(ref, province_group=ws.province_group, parameters=ws.parameters),

@@ -173,6 +173,16 @@ def _input_warnings(
             out.append(
                 f"{blank} village(s) have no travel time to a {kind.replace('_', ' ')} (unknown)"
             )
+    if layers.get("protected") is None:
+        out.append(
+            "no protected-land layer: the protected-land relocation rule is unknown and sites are "
+            "not screened against ecological redlines or basic farmland"
+        )
+    if layers.get("households") is None:
+        out.append(
+            "no household register: poverty incidence comes from the village figures alone and "
+            "household exit is not assessed"
+        )
     hz = layers.get("hazards")
     if hz is None:
         out.append(

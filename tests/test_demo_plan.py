@@ -93,3 +93,18 @@ def test_unknown_safety_sources_are_not_safe_water(demo):
     assert v["nearest_unknown_safety_water_id"].notna().any()
     both = v["nearest_water_id"].notna() & v["nearest_unknown_safety_water_id"].notna()
     assert (v.loc[both, "nearest_water_id"] != v.loc[both, "nearest_unknown_safety_water_id"]).all()
+
+
+def test_no_village_flagged_only_by_floods_reads_geological_hazard(demo):
+    _, _, _, out = demo
+    c = gpd.read_file(out / "plan.gpkg", layer="relocation_candidates")
+    v = gpd.read_file(out / "plan.gpkg", layer="villages")
+    c = c.merge(v[["village_id", "flood_hazard_frac", "flood_hazard_dist_m"]], on="village_id")
+    flood_only = c["reason_codes"].fillna("").str.contains("FLOOD") & ~c["reason_codes"].fillna(
+        ""
+    ).str.contains("HAZARD")
+    assert flood_only.any()
+    assert not c.loc[flood_only, "reasons_zh"].str.contains("地质灾害").any()
+    assert not c.loc[flood_only, "reasons_en"].str.contains("geological").any()
+    # and a flood alone (not decisive) does not move a village
+    assert not c.loc[flood_only & (c["reason_codes"] == "FLOOD"), "eligible"].astype(bool).any()
