@@ -941,7 +941,14 @@ _HEADERS = {
 _HEADERS["villages"] = {
     k: v for kind in ("transport", "water", "health") for k, v in _HEADERS[kind].items()
 }
-_SUFFIX = {"_status": "（状态）", "_value": "（实测值）", "_threshold": "（标准）"}
+_SUFFIX = {
+    "_status": "（状态）",
+    "_quality": "（证据质量）",
+    "_value": "（实测值）",
+    "_threshold": "（标准）",
+    "_note_zh": "（说明）",
+    "_note_en": "（说明，英文）",
+}
 
 
 def chinese_headers(
@@ -977,9 +984,11 @@ def chinese_headers(
     mapping = {**_HEADERS_COMMON, **_HEADERS[table_kind]}
     if profile is not None:
         for ind in getattr(profile, "indicators", ()):
-            mapping[ind.id] = ind.name_zh
+            # a placeholder threshold or clause is marked wherever the indicator is named
+            name = ind.name_zh + ("（待核实）" if not getattr(ind, "verified", True) else "")
+            mapping[ind.id] = name
             for suf, zh in _SUFFIX.items():
-                mapping[f"{ind.id}{suf}"] = ind.name_zh + zh
+                mapping[f"{ind.id}{suf}"] = name + zh
     rename = {}
     for c in df.columns:
         if c in mapping:

@@ -292,3 +292,12 @@ def test_unknown_values_stay_unknown_through_nullable_columns():
     r = ev([village(has_safe_water=np.nan)])
     assert r["water_status"].iloc[0] == "unknown"
     assert pd.isna(r["water"].iloc[0])
+
+
+def test_unverified_indicators_are_marked_in_the_exported_headers():
+    from geo.coverage import chinese_headers
+
+    df = pd.DataFrame({"bus": [True], "bus_status": ["met"], "water_quality": ["attribute"]})
+    zh = chinese_headers(df, "villages", profile=NATIONAL)
+    assert "通客车（具备条件的建制村）（待核实）" in zh.columns
+    assert "饮水安全（证据质量）" in zh.columns
