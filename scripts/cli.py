@@ -116,11 +116,23 @@ def run(workspace: Path, out: Path, policy: str | None, allow_personal: bool, qu
     except AnjuError as exc:
         click.echo(f"ERROR: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    _echo_plan(out, manifest)
+
+
+def _echo_plan(out: Path, manifest: dict) -> None:
+    """The headline figures, and every warning of the run (never a silent figure)."""
     s = manifest.get("summary", {})
     click.echo(
-        f"plan written to {out}: {s.get('villages', '?')} villages, {s.get('exit_ready', '?')} ready to exit, "
-        f"{s.get('people_to_relocate', '?')} people to relocate, {s.get('km_to_harden', 0):.1f} km to harden"
+        f"plan written to {out}: {s.get('villages', '?')} villages, "
+        f"{s.get('villages_assessed', '?')} assessed for exit, {s.get('exit_ready', '?')} ready "
+        f"({s.get('unconfirmed', 0)} more once inferred evidence is confirmed), "
+        f"{s.get('people_to_relocate', '?')} people to relocate "
+        f"({s.get('people_to_relocate_poor', '?')} registered poor), "
+        f"{s.get('km_to_harden', 0):.1f} km to harden + {s.get('km_unknown_surface', 0):.1f} km of "
+        f"unknown surface; allocation {s.get('allocation_status', '?')}"
     )
+    for w in manifest.get("warnings", []):
+        click.echo(f"WARNING: {w}", err=True)
 
 
 def _run_one(args: tuple[str, str, str | None]) -> tuple[str, str, list[str]]:
@@ -139,7 +151,8 @@ def _run_one(args: tuple[str, str, str | None]) -> tuple[str, str, list[str]]:
         ws,
         "ok",
         [
-            f"{s['villages']} villages, {s['exit_ready']} ready, {s.get('people_to_relocate', 0)} to relocate"
+            f"{s['villages']} villages, {s['exit_ready']} ready, {s.get('people_to_relocate', 0)} to "
+            f"relocate, {len(m.get('warnings', []))} warning(s) in {out}/manifest.json"
         ],
     )
 
