@@ -59,8 +59,9 @@ __all__ = [
 
 
 #: Version of the plan's layout; a reader refuses (and ``python app.py`` rebuilds) a plan
-#: of another version. 2: settings recorded in the manifest (``settings``).
-PLAN_FORMAT = 2
+#: of another version. 2: settings recorded in the manifest (``settings``); 3: DEM inputs
+#: (tiles, resolution, coverage) and the DEM parameters of the settings.
+PLAN_FORMAT = 3
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,23 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import rasterio
 from pyproj import CRS
-from rasterio.errors import RasterioIOError
+from rasterio.crs import CRS as RioCRS
 from rasterio.transform import Affine
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from layers.catalogue import ROAD_CLASS_ALIASES
+from layers.chinacoords import offset_datum, to_cgcs2000
+from layers.datums import bound_pair, legacy_datum
+from layers.dem_sources import DemSpec, read_mosaic, resolve_tiles, tiles_crs_and_bounds
 from layers.errors import CRSError, LayerNotFoundError, LayerSchemaError
 
 VECTOR_SUFFIXES = {
@@ -45,6 +48,7 @@ VECTOR_SUFFIXES = {
 }
 RASTER_SUFFIXES = {".tif", ".tiff", ".hgt", ".zip", ".vrt", ".img"}
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+WGS84_LONLAT = "EPSG:4326"
 
 
 @dataclass
@@ -55,6 +59,7 @@ class ReadInfo:
     layer: str | None
     encoding: str | None = None
     note: str | None = None
+    datum: str | None = None  # "GCJ-02" / "BD-09" when the coordinates were converted
 
 
 def _exists(path: str) -> bool:
@@ -79,6 +84,12 @@ def read_vector(
     crs: str | None = None,
 ) -> tuple[gpd.GeoDataFrame | pd.DataFrame, ReadInfo]:
     """Read one vector layer (or a plain table) into a (Geo)DataFrame.
+
+    ``crs = "GCJ-02"`` or ``"BD-09"`` (the offset longitude/latitude of Amap, Tencent
+    and DataV, or of Baidu) may be declared for any file: every vertex is then converted
+    to CGCS2000 and the layer comes back in EPSG:4490 (``info.datum`` says from what).
+    Otherwise ``crs`` is only the CRS of CSV coordinates (and, in
+    :func:`layers.workspace.load_workspace`, of a file that carries none).
 
     Parameters
     ----------
@@ -107,6 +118,28 @@ def read_vector(
     CRSError
         CSV coordinates without a declared CRS.
     """
+    datum = offset_datum(crs)
+    if datum is None:
+        return _read_vector(path, layer=layer, encoding=encoding, x=x, y=y, crs=crs)
+    # CSV coordinates are read as plain longitude/latitude, then moved off the offset
+    frame, info = _read_vector(
+        path, layer=layer, encoding=encoding, x=x, y=y, crs=WGS84_LONLAT if x or y else None
+    )
+    if isinstance(frame, gpd.GeoDataFrame):
+        frame = to_cgcs2000(frame, datum)
+        info.datum = datum
+    return frame, info
+
+
+def _read_vector(
+    path: str | Path,
+    *,
+    layer: str | None,
+    encoding: str | None,
+    x: str | None,
+    y: str | None,
+    crs: str | None,
+) -> tuple[gpd.GeoDataFrame | pd.DataFrame, ReadInfo]:
     spath = str(path)
     info = ReadInfo(spath, layer, encoding)
     if not _exists(spath):
@@ -209,6 +242,11 @@ class Dem:
 
     ``outside`` marks cells that were nodata in the file (outside the county, or
     voids). ``source_crs`` is the CRS in the file; ``crs`` the one of ``z``.
+    ``tiles`` names every raster read (files, ``/vsizip/`` members, the sources of a
+    VRT), ``source_cellsize`` is the cell size in the file's units (degrees for SRTM)
+    and ``source_cellsize_m`` the same in metres (at the centre latitude);
+    ``towgs84`` the datum shift to apply on warping (None once applied, or none given),
+    ``datum_shift`` the one that was applied, ``notes`` what reading changed.
     """
 
     z: np.ndarray
@@ -217,6 +255,12 @@ class Dem:
     path: str
     source_crs: CRS | None = None
     warped: bool = False
+    tiles: tuple[str, ...] = ()
+    source_cellsize: tuple[float, float] | None = None
+    source_cellsize_m: tuple[float, float] | None = None
+    towgs84: tuple[float, ...] | None = None
+    datum_shift: tuple[float, ...] | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def cellsize(self) -> tuple[float, float]:
@@ -236,7 +280,11 @@ class Dem:
 
 
 def gdal_path(path: str | Path) -> str:
-    """A path GDAL can open: a ``.zip`` becomes ``/vsizip/<zip>/<the raster inside>``."""
+    """A path GDAL can open: a ``.zip`` becomes ``/vsizip/<zip>/<its first raster>``.
+
+    Only for a zip known to hold one raster; :func:`read_dem` reads every raster of a zip
+    as a tile (:func:`layers.dem_sources.resolve_tiles`).
+    """
     spath = str(path)
     if spath.startswith("/vsi") or not spath.lower().endswith(".zip"):
         return spath
@@ -254,95 +302,146 @@ def gdal_path(path: str | Path) -> str:
     return f"/vsizip/{Path(spath).resolve()}/{names[0]}"
 
 
-def read_dem(path: str | Path, *, metric_crs: CRS | None = None, band: int = 1) -> Dem:
-    """Read a DEM; a geographic DEM is warped once to ``metric_crs`` (bilinear).
+def _dem_label(path: DemSpec) -> str:
+    return str(path) if isinstance(path, str | Path) else ", ".join(map(str, path))
+
+
+def _cellsize_m(crs: CRS, transform: Affine, shape: tuple[int, int]) -> tuple[float, float]:
+    dx, dy = abs(transform.a), abs(transform.e)
+    if not crs.is_geographic:
+        return (dx, dy)
+    lat = transform.f + transform.e * shape[0] / 2
+    # one degree of latitude is ~111.32 km everywhere; of longitude, that times cos(lat)
+    return (dx * 111_320.0 * float(np.cos(np.radians(lat))), dy * 111_320.0)
+
+
+def read_dem(
+    path: DemSpec,
+    *,
+    metric_crs: CRS | str | None = None,
+    band: int = 1,
+    towgs84: Sequence[float] | None = None,
+    root: str | Path | None = None,
+) -> Dem:
+    """Read a DEM (one raster, or tiles mosaicked); a geographic DEM is warped once to
+    ``metric_crs`` (bilinear).
+
+    Parameters
+    ----------
+    path
+        A raster, a glob pattern, a zip (every raster inside is a tile), a VRT, or a list
+        of them (:func:`layers.dem_sources.resolve_tiles`). Tiles are mosaicked before the
+        one warp, so seams carry data, not nodata.
+    metric_crs
+        CRS to warp a geographic DEM to (and a DEM given ``towgs84``).
+    band
+        Band to read.
+    towgs84
+        Datum shift of a Beijing-1954 / Xi'an-1980 DEM (3 or 7 PROJ ``+towgs84``
+        parameters): the DEM is then warped to ``metric_crs`` through it
+        (:mod:`layers.datums`).
+    root
+        Folder relative paths are taken from.
 
     Raises
     ------
     LayerNotFoundError
-        Missing file.
+        Missing file; :class:`~layers.dem_sources.MissingTilesError` names every missing tile.
     LayerSchemaError
-        Unreadable or truncated raster, or a DEM that is all nodata.
+        Unreadable or truncated raster, tiles that cannot be mosaicked, or a DEM that is
+        all nodata.
     CRSError
-        DEM without a CRS, or geographic with no ``metric_crs`` to warp to.
+        DEM without a CRS, or geographic (or given ``towgs84``) with no ``metric_crs``, or
+        ``towgs84`` for a DEM not on a legacy datum.
     """
-    gpath = gdal_path(path)
-    if not _exists(gpath) and not gpath.startswith("/vsi"):
-        raise LayerNotFoundError(f"{path}: file not found")
-    try:
-        with rasterio.open(gpath) as src:
-            if src.crs is None:
-                raise CRSError(
-                    f"{path}: the DEM has no CRS; expected a georeferenced raster (refusing to guess)"
-                )
-            crs = _normalise_crs(src.crs)
-            z = src.read(band, masked=True).astype("float64").filled(np.nan)
-            transform = src.transform
-    except RasterioIOError as exc:
-        raise LayerSchemaError(
-            f"{path}: cannot read the raster (truncated or not a raster?): {exc}"
-        ) from exc
-    if not np.isfinite(z).any():
-        raise LayerSchemaError(f"{path}: the DEM holds no valid elevation (all cells are nodata)")
-    dem = Dem(z=z, transform=transform, crs=crs, path=str(path), source_crs=crs)
-    if crs.is_geographic:
+    label = _dem_label(path)
+    tiles = resolve_tiles(path, root=root)
+    m = read_mosaic(tiles, band=band)
+    if not np.isfinite(m.z).any():
+        raise LayerSchemaError(f"{label}: the DEM holds no valid elevation (all cells are nodata)")
+    crs = m.crs
+    if towgs84 and legacy_datum(crs) is None:
+        raise CRSError(
+            f"{label}: towgs84 is given but the DEM is in {crs.to_string()}, not on Beijing-1954 "
+            "or Xi'an-1980 (Krasovsky or IAG-1975 ellipsoid); remove towgs84 or correct the "
+            "DEM's CRS"
+        )
+    dem = Dem(
+        z=m.z,
+        transform=m.transform,
+        crs=crs,
+        path=label,
+        source_crs=crs,
+        tiles=tuple(m.files),
+        source_cellsize=(abs(m.transform.a), abs(m.transform.e)),
+        source_cellsize_m=_cellsize_m(crs, m.transform, m.z.shape),
+        towgs84=tuple(float(v) for v in towgs84) if towgs84 else None,
+        notes=list(m.notes),
+    )
+    if crs.is_geographic or dem.towgs84:
         if metric_crs is None:
+            why = "is geographic" if crs.is_geographic else "has a datum shift (towgs84) to apply"
             raise CRSError(
-                f"{path}: DEM is geographic ({crs.to_string()}); a metric CRS is needed to warp it"
+                f"{label}: DEM {why} ({crs.to_string()}); a metric CRS is needed to warp it"
             )
-        dem = warp_dem(dem, metric_crs)
+        if crs.is_geographic or CRS.from_user_input(metric_crs) != crs:
+            dem = warp_dem(dem, CRS.from_user_input(metric_crs))
     return dem
 
 
-def warp_dem(dem: Dem, dst_crs: CRS, *, resolution: float | None = None) -> Dem:
+def warp_dem(dem: Dem, dst_crs: CRS | str, *, resolution: float | None = None) -> Dem:
     """Warp a DEM to ``dst_crs`` with bilinear resampling, keeping NaN as nodata.
 
     The output resolution defaults to the source's cell size in metres at its centre
-    (rounded to the metre), so a 3-arc-second SRTM tile becomes a ~90 m grid.
+    (rounded to the metre), so a 3-arc-second SRTM tile becomes a ~90 m grid. A DEM
+    carrying ``towgs84`` is shifted through it (:func:`layers.datums.bound_pair`: GDAL,
+    like PROJ, otherwise uses a ballpark offset to CGCS2000).
     """
     h, w = dem.z.shape
     x0, y0, x1, y1 = dem.bounds
+    dst = CRS.from_user_input(dst_crs)
     if resolution is None:
         if dem.crs.is_geographic:
             # one arc-second of latitude is ~30.9 m everywhere
             resolution = max(1.0, float(round(abs(dem.transform.e) * 111_320.0)))
         else:
             resolution = abs(dem.transform.a)
+    src_w: object = dem.crs
+    dst_w: object = dst
+    if dem.towgs84:
+        src_b, dst_b = bound_pair(dem.crs, dem.towgs84, dst)
+        src_w, dst_w = RioCRS.from_wkt(src_b.to_wkt()), RioCRS.from_wkt(dst_b.to_wkt())
     dst_transform, dw, dh = calculate_default_transform(
-        dem.crs, dst_crs, w, h, left=x0, bottom=y0, right=x1, top=y1, resolution=resolution
+        src_w, dst_w, w, h, left=x0, bottom=y0, right=x1, top=y1, resolution=resolution
     )
     out = np.full((dh, dw), np.nan, dtype="float64")
     reproject(
         source=dem.z,
         destination=out,
         src_transform=dem.transform,
-        src_crs=dem.crs,
+        src_crs=src_w,
         dst_transform=dst_transform,
-        dst_crs=dst_crs,
+        dst_crs=dst_w,
         src_nodata=np.nan,
         dst_nodata=np.nan,
         resampling=Resampling.bilinear,
     )
-    return Dem(
+    return replace(
+        dem,
         z=out,
         transform=dst_transform,
-        crs=CRS.from_user_input(dst_crs),
-        path=dem.path,
-        source_crs=dem.source_crs,
+        crs=dst,
         warped=True,
+        towgs84=None,
+        datum_shift=dem.towgs84 or dem.datum_shift,
     )
 
 
-def raster_crs_and_bounds(path: str | Path) -> tuple[CRS | None, tuple[float, float, float, float]]:
-    """CRS and bounds of a raster without reading its pixels."""
-    gpath = gdal_path(path)
-    try:
-        with rasterio.open(gpath) as src:
-            return (_normalise_crs(src.crs) if src.crs else None), tuple(src.bounds)
-    except RasterioIOError as exc:
-        raise LayerSchemaError(
-            f"{path}: cannot read the raster (truncated or not a raster?): {exc}"
-        ) from exc
+def raster_crs_and_bounds(
+    path: DemSpec, *, root: str | Path | None = None
+) -> tuple[CRS | None, tuple[float, float, float, float]]:
+    """CRS and bounds of a raster (or of the union of a DEM's tiles) without reading pixels."""
+    return tiles_crs_and_bounds(resolve_tiles(path, root=root))
 
 
 def _normalise_crs(crs) -> CRS:

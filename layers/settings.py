@@ -158,12 +158,24 @@ class WorkspaceParameters:
         Road ends closer than this are joined when the network is built.
     cliff_slope_deg : float
         Cells steeper than this are impassable on foot.
+    dem_outside_max_frac : float
+        Largest share of the county without DEM elevation (beyond the DEM's extent or on
+        nodata cells) that is only a warning; more is an error.
+    dem_coarse_cell_m : float
+        A DEM with coarser cells gets a warning: slope-based rules and travel times
+        within a cell are low-confidence.
+    dem_max_cell_m : float
+        A DEM with coarser cells leaves the terrain relocation rules (STEEP, HIGH_COLD)
+        unknown.
     """
 
     infer_surface_from_class: bool
     village_catchment_radius_m: float = field(metadata={"gt": 0})
     road_snap_tolerance_m: float = field(metadata={"min": 0})
     cliff_slope_deg: float = field(metadata={"gt": 0, "max": 90})
+    dem_outside_max_frac: float = field(metadata={"min": 0, "max": 1})
+    dem_coarse_cell_m: float = field(metadata={"gt": 0})
+    dem_max_cell_m: float = field(metadata={"gt": 0})
 
 
 @dataclass(frozen=True)

@@ -411,6 +411,7 @@ def validate_layer(
     layer: str | None = None,
     renames: dict[str, str] | None = None,
     infer_surface_from_class: bool = True,
+    near_lon: float | None = None,
 ) -> tuple[pd.DataFrame | gpd.GeoDataFrame, list[Problem]]:
     """Check one layer against the spec of ``kind``; return the cleaned frame and every problem.
 
@@ -426,6 +427,9 @@ def validate_layer(
         User column → canonical column.
     infer_surface_from_class
         Roads only: apply the documented class → hardened rule to unknown surfaces.
+    near_lon
+        Longitude of the workspace's centre, when known: lets a coordinate error name
+        the Gauss-Krüger zone that metres declared as degrees are probably in.
     """
     spec = SPECS[kind]
     col = _Collector(file, layer or kind)
@@ -490,7 +494,7 @@ def validate_layer(
         else:
             valid_geom = df.geometry[~(df.geometry.isna() | df.geometry.is_empty)]
             if len(valid_geom):
-                msg = check_bounds(tuple(valid_geom.total_bounds), df.crs)
+                msg = check_bounds(tuple(valid_geom.total_bounds), df.crs, near_lon=near_lon)
                 if msg:
                     col.error(msg)
         df = _check_geometry(df, spec, col)

@@ -63,6 +63,7 @@ def demo(directory: Path, seed: int, scale: float) -> None:
 @click.argument("workspace", type=click.Path(path_type=Path))
 def check(workspace: Path) -> None:
     """Validate WORKSPACE: print one line per problem; exit 2 if any is an error."""
+    from layers.crs import crs_name
     from layers.workspace import load_workspace
 
     try:
@@ -83,7 +84,7 @@ def check(workspace: Path) -> None:
         else "no dem"
     )
     click.echo(
-        f"OK {workspace}: {layers}; {dem_txt}; metric CRS {loaded.metric_crs.to_string()}; {n_warn} warning(s)"
+        f"OK {workspace}: {layers}; {dem_txt}; metric CRS {crs_name(loaded.metric_crs)}; {n_warn} warning(s)"
     )
 
 

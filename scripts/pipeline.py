@@ -168,6 +168,30 @@ def _input_warnings(
                 f"{tt.outside_grid} {kind.replace('_', ' ')} destination(s) lie outside the DEM and were "
                 "left out of the travel times"
             )
+        if len(tt.destinations):
+            # destinations on barriers: cut off when no cell but their own is nearest to them
+            # (all neighbours barriers too: deep outside the county, in a wide water body,
+            # among cliffs), else starting from their fastest passable neighbour
+            ids = tt.destinations["dest_id"].to_numpy()
+            nearest = np.asarray(tt.nearest)
+            served = np.bincount(nearest[nearest >= 0].ravel(), minlength=len(ids))[: len(ids)]
+            cut = served == 1
+            if cut.any():
+                out.append(
+                    f"{int(cut.sum())} {kind.replace('_', ' ')} destination(s) are cut off by "
+                    "barriers (land outside the county, water bodies, cliffs): no cell but their "
+                    f"own has them as nearest, so no village reaches them: "
+                    f"{', '.join(map(str, ids[cut][:10]))}"
+                )
+            wb = access.water_bodies(layers.get("water"))
+            if wb is not None and wb.crs == tt.destinations.crs:
+                wet = tt.destinations.geometry.within(wb.geometry.union_all()).to_numpy() & ~cut
+                if wet.any():
+                    out.append(
+                        f"{int(wet.sum())} {kind.replace('_', ' ')} destination(s) lie on a water "
+                        "body (a barrier): their travel times start from the nearest passable "
+                        f"cell: {', '.join(map(str, ids[wet][:10]))}"
+                    )
         blank = int(villages[f"travel_min_{kind}"].isna().sum())
         if len(tt.destinations) and blank:
             out.append(
@@ -272,11 +296,12 @@ def _manifest(
     inputs = [
         {
             "kind": kind,
-            "path": str(src.path),
-            "sha256": file_sha256(src.path),
+            "path": str(path),
+            "sha256": file_sha256(path),
             "features": int(len(lw.layers[kind])) if kind in lw.layers else None,
         }
         for kind, src in ws.sources.items()
+        for path in (src.tiles or [src.path])
     ]
     try:
         ver = version("anju")
@@ -295,6 +320,7 @@ def _manifest(
         },
         "crs_metric": grid.crs.to_string(),
         "grid": {"shape": list(grid.shape), "cellsize_m": list(grid.cellsize)},
+        "dem": lw.dem_info,
         "inputs": inputs,
         # what the dashboard's scenario panel starts from, and every setting of the run
         "parameters": {
@@ -416,6 +442,13 @@ def _run(
             radius_m=params.village_catchment_radius_m,
         )
     )
+
+    if lw.dem_info and lw.dem_info.get("terrain_rules_unknown"):
+        # a DEM coarser than dem_max_cell_m measures neither the share of steep land nor a
+        # village's mean elevation: blank (unknown), so STEEP and HIGH_COLD are unknown
+        # (DESIGN.md rule 2), in this run and in the dashboard's re-scoring of the plan
+        villages["slope_gt25_frac"] = np.nan
+        villages["elev_mean_m"] = np.nan
 
     timer.start("road network", 0.25)
     net, gap = network.village_road_access(

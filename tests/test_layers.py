@@ -629,3 +629,28 @@ def test_declared_crs_fills_a_missing_prj(tiny_workspace):
     )
     lw = load_workspace(tiny_workspace)
     assert lw.errors == [] and lw.layers["schools"].crs.to_epsg() == 4545
+
+
+def test_declared_gcj02_converts_a_file_without_prj_and_one_with_a_crs(tiny_workspace, tmp_path):
+    from layers.chinacoords import from_cgcs2000, offset_m
+
+    g = gpd.GeoDataFrame(
+        {"school_id": ["S1"], "level": ["primary"]}, geometry=[Point(598300, 3132700)], crs=4545
+    )
+    gcj = from_cgcs2000(g, "GCJ-02")  # lon/lat as Amap shows them
+    gcj.set_crs(None, allow_override=True).to_file(tiny_workspace / "schools.shp")
+    t = tiny_workspace / "workspace.toml"
+    t.write_text(
+        t.read_text(encoding="utf-8")
+        + '\n[layers.schools]\npath = "schools.shp"\ncrs = "GCJ-02"\n',
+        encoding="utf-8",
+    )
+    lw = load_workspace(tiny_workspace)
+    assert lw.errors == [], [p.line() for p in lw.errors]
+    assert lw.layers["schools"].geometry.iloc[0].distance(Point(598300, 3132700)) < 1e-3
+    # read_vector alone: any file, any spelling; the result is CGCS2000
+    from_cgcs2000(g, "BD-09").to_file(tmp_path / "s.geojson", driver="GeoJSON")
+    frame, info = read_vector(tmp_path / "s.geojson", crs="bd09")
+    assert info.datum == "BD-09" and frame.crs.to_epsg() == 4490
+    assert frame.to_crs(4545).geometry.iloc[0].distance(Point(598300, 3132700)) < 1e-3
+    assert 300 < offset_m(109.0, 28.3) < 700
