@@ -54,6 +54,7 @@ __all__ = [
     "within",
     "destinations",
     "water_bodies",
+    "river_barriers",
     "county_speed_surface",
     "travel_times",
     "sample_travel_times",
@@ -1195,6 +1196,43 @@ def water_bodies(water: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     return wb if len(wb) else None
 
 
+#: Kinds of the water layer whose lines are rivers (barriers when wide enough).
+RIVER_KINDS = ("water_body", "river")
+
+
+def river_barriers(
+    water: gpd.GeoDataFrame | None, *, river_width_m: float, min_barrier_width_m: float
+) -> gpd.GeoDataFrame | None:
+    """River lines of the water layer buffered to their width, as barrier polygons, or None.
+
+    Lines of kind ``water_body`` or ``river`` are buffered by half their ``width_m``
+    (``river_width_m`` where that column is absent or blank); lines narrower than
+    ``min_barrier_width_m`` (fordable streams) are left out. Widths are in the layer's
+    CRS units, which are metres for the projected grid.
+    """
+    if water is None or not len(water):
+        return None
+    lines = water[
+        water["kind"].isin(RIVER_KINDS)
+        & water.geometry.geom_type.isin(["LineString", "MultiLineString"])
+    ]
+    if not len(lines):
+        return None
+    if "width_m" in lines.columns:
+        width = pd.to_numeric(lines["width_m"], errors="coerce").fillna(river_width_m)
+    else:
+        width = pd.Series(float(river_width_m), index=lines.index)
+    keep = (width >= min_barrier_width_m) & (width > 0)
+    if not keep.any():
+        return None
+    kept = lines[keep.to_numpy()]
+    return gpd.GeoDataFrame(
+        {"water_id": kept["water_id"].to_numpy() if "water_id" in kept else None},
+        geometry=kept.geometry.buffer(width[keep].to_numpy() / 2.0).to_numpy(),
+        crs=kept.crs,
+    )
+
+
 #: Which towns and clinics each travel-time kind reaches (a county seat is also a
 #: township seat; a county hospital also serves as a health centre).
 _TOWN_KINDS = {
@@ -1265,11 +1303,16 @@ def county_speed_surface(
     water: gpd.GeoDataFrame | None,
     road_speeds: Mapping[tuple[str, str], float],
     cliff_slope_deg: float,
+    river_width_m: float | None = None,
+    min_barrier_width_m: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Speed surface (km/h) of a county, and its road cells.
 
-    Roads by class and surface; Tobler off road; water bodies, cliffs and land outside
-    the county as barriers (a road crossing water is a bridge and stays passable).
+    Roads by class and surface; Tobler off road; water bodies, rivers, cliffs and land
+    outside the county as barriers (a road crossing water is a bridge and stays passable).
+    River lines (see :func:`river_barriers`) are barriers only when ``river_width_m``
+    is given (``[access] river_width_m``), and only those at least
+    ``min_barrier_width_m`` wide.
 
     Returns
     -------
@@ -1283,6 +1326,14 @@ def county_speed_surface(
     wb = water_bodies(water)
     if wb is not None:
         barriers |= geometry_mask(wb.geometry, out_shape=shape, transform=transform, invert=True)
+    if river_width_m is not None:
+        rv = river_barriers(
+            water, river_width_m=river_width_m, min_barrier_width_m=min_barrier_width_m
+        )
+        if rv is not None:
+            barriers |= geometry_mask(
+                rv.geometry, out_shape=shape, transform=transform, invert=True, all_touched=True
+            )
     road_in = np.where(outside, 0, road_speed)
     speed = speed_surface(
         slope_deg=np.where(outside, np.nan, slope_deg),

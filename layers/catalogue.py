@@ -220,14 +220,19 @@ SPECS: dict[str, LayerSpec] = {
                 "kind",
                 "str",
                 required=True,
-                choices=("source", "plant", "network", "service_area", "water_body"),
+                choices=("source", "plant", "network", "service_area", "water_body", "river"),
             ),
             Column("safe", _B),
             Column("name", "str"),
             Column("capacity_m3d", "float", min=0),
+            Column("width_m", "float", min=0),
         ),
         id_column="water_id",
-        desc="water sources, plants, piped networks, their service areas, and water bodies (rivers, lakes: barriers)",
+        desc=(
+            "water sources, plants, piped networks, their service areas, and water bodies "
+            "(lakes as polygons, rivers as polygons or lines of kind water_body/river with an "
+            "optional width_m: barriers)"
+        ),
     ),
     "clinics": LayerSpec(
         kind="clinics",

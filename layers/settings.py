@@ -228,10 +228,18 @@ class AccessSettings:
     road_speeds_kmh : tuple of str
         ``"class/surface = km/h"`` entries, for every road class and surface
         (``hardened``, ``unhardened``, ``unknown``); see :attr:`road_speed_table`.
+    river_width_m : float
+        Width of a river line of the water layer without its own ``width_m``: the line
+        is buffered by half of it and becomes a walking barrier (roads bridge it).
+    min_barrier_width_m : float
+        River lines narrower than this (by ``width_m``, else ``river_width_m``) are
+        fordable streams, not barriers.
     """
 
     walking: str = field(metadata={"choices": WALKING_MODELS})
     road_speeds_kmh: Any
+    river_width_m: float = field(metadata={"gt": 0})
+    min_barrier_width_m: float = field(metadata={"min": 0})
 
     def __post_init__(self) -> None:
         table = self.road_speeds_kmh
@@ -714,6 +722,8 @@ class Settings:
         access = {
             "walking": self.access.walking,
             "road_speeds_kmh": {c: dict(r) for c, r in self.access.road_speeds_kmh.items()},
+            "river_width_m": self.access.river_width_m,
+            "min_barrier_width_m": self.access.min_barrier_width_m,
         }
         hh = asdict(self.households)
         hh["flags"] = list(self.households.flags)

@@ -481,6 +481,8 @@ def _run(
         water=L.get("water"),
         road_speeds=settings.access.road_speed_table,
         cliff_slope_deg=params.cliff_slope_deg,
+        river_width_m=settings.access.river_width_m,
+        min_barrier_width_m=settings.access.min_barrier_width_m,
     )
     dests = {
         kind: access.destinations(
