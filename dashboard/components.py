@@ -65,6 +65,7 @@ JS = {
     "label_tooltip": {"variable": "anju.bindLabel"},
     "radius_point": {"variable": "anju.radiusPoint"},
     "site_point": {"variable": "anju.sitePoint"},
+    "cand_point": {"variable": "anju.candPoint"},
 }
 
 
@@ -517,19 +518,23 @@ IDLE_SITE_STYLE = {
     "dashArray": "3 3",
 }
 FLOW_STYLE = {"color": "#CC79A7", "weight": 2, "opacity": 0.8, "dashArray": "4 3"}
-SCEN_STYLE = {"color": "#7b3294", "weight": 3, "fillColor": "#7b3294", "fillOpacity": 0.3}
 SITE_COLOR = "#009E73"
-CAND_STYLE = {"color": "#D55E00", "radius": 4, "shape": "circle"}
+#: Candidate villages (``anju.candPoint``): vermillion dots; a dark ring on those that move
+#: by a decisive rule below the score threshold; dark red and larger for those not placed.
+CAND_STYLE = {"color": "#D55E00", "radius": 5, "ring": "#1b1b1b", "unplaced": "#A50026"}
 RELOC_RASTERS = ("suitability", "slope_deg")
 
 
 def reloc_legend_entries(lg: str) -> list[html.Div]:
-    """Legend rows for what this page draws: candidate villages, sites (opened or not,
-    planner or generated), allocation flows, scenario sites, and the context layers."""
+    """Legend rows for what this page draws: candidate villages (by score, by a decisive
+    rule, not placed), sites (opened or not, planner or generated), allocation flows, and
+    the context layers."""
     src = {"planner": t("planner", lg), "generated": t("generated", lg)}
     opened, idle = t("opened", lg), t("not_opened", lg)
     return [
         legend_entry(t("candidates", lg), CAND_STYLE["color"]),
+        legend_entry(t("legend_bypass", lg), CAND_STYLE["color"], outline=CAND_STYLE["ring"]),
+        legend_entry(t("legend_unplaced", lg), CAND_STYLE["unplaced"], outline="#ffffff"),
         legend_entry(
             f"{t('sites', lg)}: {opened} · {src['generated']}", SITE_COLOR, outline="#1b1b1b"
         ),
@@ -541,7 +546,6 @@ def reloc_legend_entries(lg: str) -> list[html.Div]:
         ),
         legend_entry(f"{t('sites', lg)}: {idle}", "#ffffff", dash=True, outline=SITE_COLOR),
         legend_entry(t("allocation_flow", lg), FLOW_STYLE["color"], shape="line", dash=True),
-        legend_entry(t("scenario_sites", lg), SCEN_STYLE["fillColor"], shape="area"),
         legend_entry(t("towns", lg), POI_STYLE["towns"]["color"], shape="square"),
         legend_entry(t("hazards", lg), POLY_STYLE["hazards"]["fillColor"], shape="area"),
         legend_entry(t("protected", lg), POLY_STYLE["protected"]["fillColor"], shape="area"),

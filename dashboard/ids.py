@@ -54,7 +54,24 @@ RELOC_COMPARE = "reloc-compare"
 RELOC_PARAM = "reloc-param"  # pattern-matching: {"type": RELOC_PARAM, "name": ...}
 RELOC_PARAM_VALUE = "reloc-param-value"  # {"type": RELOC_PARAM_VALUE, "name": ...}: value label
 RELOC_PARAM_FORMATS = "reloc-param-formats"  # store: display spec of every control
-RELOC_SCENARIO_LAYER = "reloc-scenario-layer"
+RELOC_STATUS = "reloc-status"  # box of the run's outcome (done, failed, cancelled)
+RELOC_STAGE = "reloc-stage"  # the running step under the progress bar
+RELOC_PROGRESS_BOX = "reloc-progress-box"  # progress bar and step, shown while running
+RELOC_VIEW = "reloc-view"  # radio: the map and tables show the baseline or the scenario
+RELOC_STORE = "reloc-scenario-store"  # the last scenario's view (viewmodels.relocation_view)
+RELOC_SUMMARY = "reloc-summary"
+RELOC_UNPLACED = "reloc-unplaced"
+RELOC_NOTES = "reloc-notes"
+RELOC_BADGE = "reloc-map-badge"  # "map shows: baseline / scenario" on the map
+RELOC_CAND_TITLE = "reloc-cand-title"
+RELOC_SITES_TITLE = "reloc-sites-title"
+RELOC_TABS = "reloc-tabs"
+RELOC_FLOWS = "reloc-flows"
+RELOC_CANDS = "reloc-cands"
+RELOC_SITES_OPEN = "reloc-sites"
+RELOC_SITE_POINTS_OPEN = "reloc-site-points"
+RELOC_SITES_IDLE = "reloc-sites-idle"
+RELOC_SITE_POINTS_IDLE = "reloc-site-points-idle"
 
 # briefing
 BRIEF_PDF = "brief-pdf"

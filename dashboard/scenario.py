@@ -3,13 +3,20 @@
 :func:`run_relocation_scenario` reads a written plan through the plan contract
 (:func:`layers.plan.open_plan`), applies the planner's overrides to the settings the plan
 was made with, and calls the same :func:`geo.resettlement.plan_resettlement` the pipeline
-calls. The rest of this module builds the overrides from the panel's controls and
-compares the result with the baseline plan.
+calls; the page runs it in a fresh interpreter (:func:`run_scenario_view`), never in the
+fork of the threaded web server. The rest of this module builds the overrides from the
+panel's controls (only the ones moved away from the plan's own values), says in words
+what a scenario changed, and reports its progress; the figures compared with the baseline
+are :func:`dashboard.viewmodels.relocation_figures`.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,9 +27,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from dashboard.i18n import t
+from dashboard.plan import prepare_layer
+from dashboard.viewmodels import relocation_view
 from geo import access, resettlement
 from geo.suitability import ahp_weights
 from layers.catalogue import TRAVEL_KINDS
+from layers.errors import AnjuError
 from layers.plan import decode_road_surface, open_plan
 from layers.settings import load_settings
 
@@ -267,74 +278,130 @@ def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, An
     return out
 
 
-def scenario_metrics(
-    summary: dict[str, Any] | None,
-    sites: pd.DataFrame | None,
-    allocation: pd.DataFrame | None,
-) -> dict[str, float]:
-    """People moved, sites opened, mean travel time (people-weighted), robustness.
+def changed_controls(
+    base: dict[str, float], names: Sequence[str], values: Sequence[Any]
+) -> tuple[list[str], list[Any]]:
+    """The controls whose value differs from ``base`` (the plan's own: :func:`defaults`).
 
-    Summary values win when present (``people_to_relocate``, ``sites_opened``,
-    ``mean_travel_min``, ``mean_robustness_opened``); the rest comes from the layers.  Robustness is the mean ``robustness_frac`` of opened sites.
+    Only these become overrides, so an untouched panel re-runs the plan's own settings (the
+    AHP matrix that the importances approximate is not sent unless a weight moved; when
+    one did, every weight is sent, as the matrix is built from all of them).
     """
-    s = summary or {}
-    alloc = allocation if allocation is not None else pd.DataFrame()
-    st = sites if sites is not None else pd.DataFrame()
-    people = s.get("people_to_relocate")
-    if people is None:
-        people = float(alloc["people"].sum()) if "people" in alloc.columns else np.nan
-    if "assigned_people" in st.columns:
-        opened = st[st["assigned_people"].fillna(0) > 0]
-    else:
-        opened = st
-    n_open = s.get("sites_opened", len(opened))
-    if {"people", "travel_min"} <= set(alloc.columns) and alloc["people"].sum() > 0:
-        w = alloc["people"].astype(float)
-        tm = alloc["travel_min"].astype(float)
-        ok = tm.notna()
-        mean_t = float((w[ok] * tm[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else np.nan
-    else:
-        mean_t = np.nan
-    rob = (
-        float(opened["robustness_frac"].mean())
-        if "robustness_frac" in opened.columns and len(opened)
-        else np.nan
-    )
-    if s.get("mean_travel_min") is not None:
-        mean_t = float(s["mean_travel_min"])
-    if s.get("mean_robustness_opened") is not None:
-        rob = float(s["mean_robustness_opened"])
-    gap = s.get("allocation_gap")
-    return {
-        "people_moved": float(people),
-        "people_unplaced": float(s["people_unplaced"])
-        if s.get("people_unplaced") is not None
-        else np.nan,
-        "sites_opened": float(n_open),
-        "mean_travel_min": mean_t,
-        "robustness": rob,
-        # the solver's own verdict: "optimal" within the gap, or "time_limit" (never called optimal)
-        "allocation_status": s.get("allocation_status"),
-        "allocation_gap": float(gap) if gap is not None else np.nan,
-    }
+    by_name = {p.name: p for p in PARAMS}
+    pairs = list(zip(names, values, strict=True))
+    moved = {n for n, v in pairs if n not in base or _moved(base[n], v)}
+    if any(n in by_name and by_name[n].group == "ahp" for n in moved):
+        moved |= {n for n, _ in pairs if n in by_name and by_name[n].group == "ahp"}
+    keep = [(n, v) for n, v in pairs if n in moved]
+    return [n for n, _ in keep], [v for _, v in keep]
 
 
-def progress_adapter(set_progress: Callable[[tuple], None]) -> Callable[..., None]:
+def _moved(was: Any, now: Any) -> bool:
+    try:
+        return abs(float(now) - float(was)) > 1e-9
+    except (TypeError, ValueError):
+        return now != was
+
+
+def changed_params(
+    base: dict[str, float], names: Sequence[str], values: Sequence[Any], lang: str = "zh"
+) -> list[str]:
+    """``"搬迁评分门槛 30 分 → 100 分"`` for each control moved away from ``base``."""
+    by_name = {p.name: p for p in PARAMS}
+    out = []
+    for n, v in zip(names, values, strict=True):
+        if n not in by_name or n not in base or not _moved(base[n], v):
+            continue
+        p = by_name[n]
+        label = p.label_en if lang == "en" else p.label_zh
+        out.append(f"{label} {format_param(n, base[n], lang)} → {format_param(n, v, lang)}")
+    return out
+
+
+#: Names of the settings a quick scenario run may fix (``DashboardConfig.scenario_base``).
+RUN_SETTING_LABELS: dict[str, tuple[str, str]] = {
+    "robustness_draws": ("稳健性抽样次数", "robustness draws"),
+    "time_limit_s": ("求解时限（秒）", "solver time limit (s)"),
+    "mip_gap": ("允许最优性间隙", "MIP gap"),
+}
+
+
+def _plain(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def run_settings(
+    scenario_base: dict[str, Any] | None, plan_settings: dict[str, Any] | None, lang: str = "zh"
+) -> list[str]:
+    """The fixed extra settings of every scenario run after the plan's own value:
+    ``"求解时限（秒） 60 → 10"`` (DESIGN.md rule 3: a setting changed without the user's say
+    is said)."""
+    out = []
+    for section, items in (scenario_base or {}).items():
+        if not isinstance(items, dict):
+            continue
+        recorded = (plan_settings or {}).get(section) or {}
+        for k, v in items.items():
+            names = RUN_SETTING_LABELS.get(k)
+            label = (names[1] if lang == "en" else names[0]) if names else f"{section}.{k}"
+            out.append(f"{label} {_plain(recorded.get(k))} → {_plain(v)}")
+    return out
+
+
+def scenario_settings(
+    plan_relocation: dict[str, Any] | None, overrides: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The relocation settings a scenario screens with: the plan's, updated by the overrides."""
+    return {**(plan_relocation or {}), **((overrides or {}).get("relocation") or {})}
+
+
+#: Step names of ``geo.resettlement.plan_resettlement``'s progress → i18n key.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("relocation screening", "stage_screening"),
+    ("suitability", "stage_suitability"),
+    ("sites", "stage_sites"),
+    ("village", "stage_travel"),
+    ("allocation", "stage_allocation"),
+    ("robustness", "stage_robustness"),
+)
+
+
+def stage_label(stage: str, lang: str = "zh") -> str:
+    """The running step in words (``"allocation (HiGHS)"`` → ``分配搬迁人口（求解）``);
+    an unknown step as it is."""
+    for prefix, key in STAGES:
+        if stage.startswith(prefix):
+            return t(key, lang)
+    return stage
+
+
+def progress_adapter(
+    set_progress: Callable[[tuple], None], *, lang: str | None = None
+) -> Callable[..., None]:
     """Adapt the pipeline's ``progress(stage, fraction)`` to ``set_progress((value, max))``.
 
-    Also accepts ``(done, total)`` and ``(fraction,)``; the value is out of 100.
+    Also accepts ``(done, total)`` and ``(fraction,)``; the value is out of 100.  With
+    ``lang``, a third item says the step in words (``正在计算：稳健性检验（80%）``).
     """
 
     def cb(*args: Any, **_kw: Any) -> None:
+        stage = ""
         if len(args) >= 2 and isinstance(args[0], str):
-            frac = float(args[1])
+            stage, frac = args[0], float(args[1])
         elif len(args) >= 2 and args[1]:
             frac = float(args[0]) / float(args[1])
         elif len(args) == 1 and isinstance(args[0], int | float):
             frac = float(args[0])
         else:
             return
-        set_progress((int(round(100 * min(max(frac, 0.0), 1.0))), 100))
+        value = int(round(100 * min(max(frac, 0.0), 1.0)))
+        if lang is None:
+            set_progress((value, 100))
+            return
+        step = stage_label(stage, lang) if stage else "…"
+        set_progress((value, 100, t("stage_running", lang, stage=step, pct=value)))
 
     return cb
 
@@ -404,6 +471,8 @@ def run_relocation_scenario(
         water=layers.get("water"),
         road_speeds=settings.access.road_speed_table,
         cliff_slope_deg=settings.parameters.cliff_slope_deg,
+        river_width_m=settings.access.river_width_m,
+        min_barrier_width_m=settings.access.min_barrier_width_m,
     )
     if "sites" in plan.layer_names:
         s = plan.read_layer("sites", crs=crs)
@@ -430,3 +499,141 @@ def run_relocation_scenario(
         unplaced=unplaced,
         notes=reloc.notes,
     )
+
+
+# --------------------------------------------------------------------------- isolated run
+
+
+class ScenarioRunError(AnjuError, RuntimeError):
+    """The scenario process failed (its message says why)."""
+
+
+def scenario_view(
+    res: ScenarioResult,
+    *,
+    settings: dict[str, Any],
+    lang: str = "zh",
+    metric_crs: Any = None,
+    simplify_m: float = 20.0,
+    precision: int = 5,
+) -> dict[str, Any]:
+    """A scenario result as the relocation page shows it: its layers simplified and rounded
+    for the browser like the plan's (:func:`dashboard.plan.prepare_layer`), then
+    :func:`dashboard.viewmodels.relocation_view` with the relocation ``settings`` it was
+    screened with."""
+
+    def web(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return prepare_layer(gdf, metric_crs=metric_crs, simplify_m=simplify_m, precision=precision)
+
+    return relocation_view(
+        candidates=web(res.candidates),
+        sites=web(res.sites),
+        allocation=web(res.allocation),
+        unplaced=res.unplaced,
+        summary=res.summary,
+        notes=res.notes,
+        settings=settings,
+        lang=lang,
+    )
+
+
+#: The command that runs :func:`worker_main` in a fresh interpreter.
+WORKER = (sys.executable, "-c", "from dashboard.scenario import worker_main; worker_main()")
+
+
+def run_scenario_view(
+    plan_dir: str | Path,
+    *,
+    overrides: dict[str, Any],
+    settings: dict[str, Any],
+    lang: str = "zh",
+    web: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    command: Sequence[str] = WORKER,
+) -> dict[str, Any]:
+    """Run a scenario in a fresh Python process and return its view (:func:`scenario_view`).
+
+    The page's background callback runs in a fork of the threaded web server. A fork taken
+    while another thread (a map tile being rendered) holds the lock of GDAL's or PROJ's
+    bundled SQLite deadlocks on the first raster or CRS the child opens, and the run never
+    ends. A fresh interpreter inherits no lock; cancelling the callback kills it with its
+    parent.
+
+    Parameters
+    ----------
+    plan_dir, overrides
+        As for :func:`run_relocation_scenario`.
+    settings
+        The relocation settings the scenario screens with (:func:`scenario_settings`).
+    web
+        ``metric_crs``, ``simplify_m``, ``precision`` for :func:`scenario_view`.
+    progress
+        ``progress(stage, fraction)``, called as the worker reports.
+    command
+        The worker's command line (tests replace it).
+
+    Raises
+    ------
+    ScenarioRunError
+        When the scenario fails: the worker's message (a bad override, an incomplete plan),
+        or the end of its error output when it stopped otherwise.
+    """
+    job = {
+        "plan_dir": str(plan_dir),
+        "overrides": overrides,
+        "settings": settings,
+        "lang": lang,
+        "web": web or {},
+    }
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as err:
+        proc = subprocess.Popen(
+            list(command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            encoding="utf-8",
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(job))
+        proc.stdin.close()
+        result: dict[str, Any] | None = None
+        failure: str | None = None
+        for line in proc.stdout:  # other lines are a library's own output (the solver's log)
+            kind, _, rest = line.rstrip("\n").partition(" ")
+            if kind == "@anju:P" and progress is not None:
+                frac, _, stage = rest.partition(" ")
+                progress(stage, float(frac))
+            elif kind == "@anju:R":
+                result = json.loads(rest)
+            elif kind == "@anju:E":
+                failure = json.loads(rest)
+        code = proc.wait()
+        err.seek(0)
+        tail = err.read()[-1500:].strip()
+    if failure is not None:
+        raise ScenarioRunError(failure)
+    if code != 0 or result is None:
+        raise ScenarioRunError(
+            f"the scenario process stopped (exit code {code}) without a result"
+            + (f": {tail.splitlines()[-1]}" if tail else "")
+        )
+    return result
+
+
+def worker_main() -> None:
+    """Read a job (JSON) on stdin, run it, write ``@anju:P <fraction> <stage>`` lines while
+    it runs and ``@anju:R <view JSON>`` at the end; ``@anju:E <message JSON>`` (exit code 2)
+    for a scenario that cannot run (a bad override, an incomplete plan)."""
+    job = json.loads(sys.stdin.read())
+
+    def report(stage: str, frac: float) -> None:
+        print(f"@anju:P {float(frac):.4f} {stage}", flush=True)
+
+    try:
+        res = run_relocation_scenario(job["plan_dir"], overrides=job["overrides"], progress=report)
+    except (AnjuError, ValueError) as exc:
+        print("@anju:E " + json.dumps(str(exc), ensure_ascii=False), flush=True)
+        sys.exit(2)
+    view = scenario_view(res, settings=job["settings"], lang=job["lang"], **job["web"])
+    print("@anju:R " + json.dumps(view, ensure_ascii=False, allow_nan=False), flush=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import mapping
 
-from dashboard.i18n import fmt_frac, fmt_num, t
+from dashboard.i18n import fmt_frac, fmt_num, has_key, t
 from dashboard.plan import json_value
 from layers.errors import LayerSchemaError
 from layers.tristate import invalid_tristate, parse_tristate, to_tristate
@@ -1011,7 +1011,8 @@ def headline_numbers(
 
 
 def relocation_candidates(cands: gpd.GeoDataFrame, lang: str = "zh") -> gpd.GeoDataFrame:
-    """Candidates sorted by rank, with ``reasons`` in the chosen language."""
+    """Eligible villages sorted by rank, with ``reasons`` in the chosen language (and the
+    people to move, registered poor and others apart, when the layer has them)."""
     if cands.empty:
         return cands
     c = cands.copy()
@@ -1032,6 +1033,9 @@ def relocation_candidates(cands: gpd.GeoDataFrame, lang: str = "zh") -> gpd.GeoD
             "eligible",
             "score",
             "people_to_move",
+            "people_to_move_poor",
+            "people_to_move_other",
+            "move_scope",
             "reasons",
         ],
     )
@@ -1091,10 +1095,13 @@ def site_source(value: Any) -> str:
     )
 
 
-def site_points_geojson(sites: gpd.GeoDataFrame, lang: str = "zh") -> dict[str, Any]:
+def site_points_geojson(
+    sites: gpd.GeoDataFrame, lang: str = "zh", *, labels: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Resettlement sites as points (a point inside each site) for the county-scale map.
 
-    Properties: ``label`` (name and translated source), ``src`` (planner/generated).
+    Properties: ``label`` (``labels`` when given, else name and translated source), ``src``
+    (planner/generated).
     """
     if sites.empty:
         return {"type": "FeatureCollection", "features": []}
@@ -1111,7 +1118,9 @@ def site_points_geojson(sites: gpd.GeoDataFrame, lang: str = "zh") -> dict[str, 
     )
     out = gpd.GeoDataFrame(
         {
-            "label": [f"{n} · {t(s, lang)}" for n, s in zip(names.astype(str), src, strict=True)],
+            "label": list(labels)
+            if labels is not None
+            else [f"{n} · {t(s, lang)}" for n, s in zip(names.astype(str), src, strict=True)],
             "src": src.values,
         },
         geometry=gpd.points_from_xy(pts.x.round(5), pts.y.round(5)),
@@ -1127,6 +1136,607 @@ def sites_table(sites: pd.DataFrame, lang: str = "zh", *, digits: int = 3) -> li
     if "source" in d.columns:
         d["source"] = [t(site_source(v), lang) for v in d["source"]]
     return display_records(d, lang, digits=digits)
+
+
+# --------------------------------------------------------------------------- relocation scenario
+
+#: Relocation rules (the codes of :mod:`geo.relocation`, in its canonical order): the prefix
+#: of their ``<prefix>_decisive`` setting and a short name (zh, en) for the page.
+RULE_NAMES: dict[str, tuple[str, str, str]] = {
+    "HAZARD": ("hazard", "地质灾害", "geological hazard"),
+    "SEISMIC": ("seismic", "地震", "seismic zone"),
+    "FLOOD": ("flood", "洪涝", "flood"),
+    "PROTECTED": ("protected", "生态红线/保护区", "protected zone"),
+    "HIGH_COLD": ("high_cold", "高寒", "high and cold"),
+    "STEEP": ("steep", "陡坡", "steep land"),
+    "REMOTE": ("remote", "偏远", "remote"),
+    "SMALL_POOR": ("small_poor", "小规模贫困自然村", "small poor hamlet"),
+    "REPAIR_COSTLIER": ("repair", "就地改善贵于搬迁", "repair costlier than moving"),
+}
+
+#: Rows of the baseline / scenario comparison: figure key and how it reads.
+COMPARE_ROWS: tuple[tuple[str, str], ...] = (
+    ("min_score", "score"),
+    ("candidates", "count"),
+    ("decisive_bypass", "count"),
+    ("people_total", "count"),
+    ("people_poor", "count"),
+    ("people_other", "count"),
+    ("needs_review", "count"),
+    ("sites_candidate", "count"),
+    ("sites_opened", "count"),
+    ("people_placed", "count"),
+    ("people_unplaced", "count"),
+    ("mean_travel_min", "minutes"),
+    ("robustness", "frac"),
+    ("allocation_status", "status"),
+    ("allocation_gap", "gap"),
+    ("relocation_cost_cny", "cny"),
+)
+#: Comparison rows that break a figure down (drawn indented under the one above).
+SUB_ROWS = ("decisive_bypass", "people_poor", "people_other")
+#: Comparison rows shown only when one side has a value other than 0.
+OPTIONAL_ROWS = ("needs_review",)
+
+
+def rule_name(code: str, lang: str = "zh") -> str:
+    """The short name of a relocation rule (``HAZARD`` → 地质灾害); unknown codes as they are."""
+    entry = RULE_NAMES.get(code)
+    if entry is None:
+        return code
+    return entry[2] if lang == "en" else entry[1]
+
+
+def decisive_codes(settings: Mapping[str, Any] | None) -> list[str]:
+    """Rules flagged decisive (``<prefix>_decisive`` true) in relocation settings, in the
+    canonical order; a flag that is absent or not a boolean does not make a rule decisive."""
+    s = settings or {}
+    return [c for c, (p, _, _) in RULE_NAMES.items() if to_bool(s.get(f"{p}_decisive")) is True]
+
+
+def _float(v: Any) -> float:
+    v = json_value(v)
+    if v is None or isinstance(v, bool):
+        return np.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _eligible(c: pd.DataFrame) -> pd.Series:
+    if "eligible" not in c.columns:
+        return pd.Series(False, index=c.index)
+    return bool_series(c["eligible"]).fillna(False).astype(bool)
+
+
+def site_opened(sites: pd.DataFrame) -> pd.Series:
+    """Sites in use: ``opened`` when present, else ``assigned_people`` > 0, else all."""
+    if "opened" in sites.columns:
+        return bool_series(sites["opened"]).fillna(False).astype(bool)
+    if "assigned_people" in sites.columns:
+        return pd.to_numeric(sites["assigned_people"], errors="coerce").fillna(0) > 0
+    return pd.Series(True, index=sites.index)
+
+
+def _below_threshold(c: pd.DataFrame, min_score: float) -> pd.Series:
+    """Rows whose score is below ``min_score`` (the screening's tolerance); False when unknown."""
+    if "score" not in c.columns or not np.isfinite(min_score):
+        return pd.Series(False, index=c.index)
+    score = pd.to_numeric(c["score"], errors="coerce")
+    return (score < min_score - 1e-9).fillna(False).astype(bool)
+
+
+def relocation_figures(
+    summary: Mapping[str, Any] | None,
+    candidates: pd.DataFrame | None,
+    sites: pd.DataFrame | None,
+    allocation: pd.DataFrame | None,
+    unplaced: pd.DataFrame | None,
+    *,
+    settings: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The figures of a relocation plan (baseline or scenario) that the page compares.
+
+    Summary values win when present (``relocation_candidates``, ``people_to_relocate``,
+    ``people_to_relocate_poor`` / ``_other``, ``decisive_bypass``, ``people_placed``,
+    ``people_unplaced``, ``sites_candidate``, ``sites_opened``, ``mean_travel_min``,
+    ``mean_robustness_opened``, ``allocation_status``, ``allocation_gap``); the rest comes from
+    the layers: eligible villages of ``candidates``, ``sites`` (opened: :func:`site_opened`),
+    ``allocation`` lines (people-weighted travel time), ``unplaced`` (people per village).
+
+    Parameters
+    ----------
+    settings : mapping
+        The relocation settings the plan was screened with: ``min_score``,
+        ``<prefix>_decisive`` (see :data:`RULE_NAMES`), ``relocation_cny_per_person``.
+
+    Returns
+    -------
+    dict
+        JSON-safe (unknown figures are None): ``min_score``, ``candidates``,
+        ``people_total``, ``people_poor``, ``people_other``, ``decisive_bypass`` (eligible
+        villages scoring below ``min_score``: moved by a decisive rule), ``bypass_people``,
+        ``bypass_rules`` (decisive rule code → bypass villages it applies to), ``needs_review``,
+        ``sites_candidate``, ``sites_opened``, ``people_placed``, ``people_unplaced``,
+        ``unplaced_villages``, ``mean_travel_min``, ``robustness``, ``allocation_status``,
+        ``allocation_gap``, ``cost_per_person``, ``relocation_cost_cny`` (people × cost per
+        person; the unit cost is an unverified placeholder of the profile).
+    """
+    s = {k: v for k, v in (summary or {}).items() if v is not None}
+    st = settings or {}
+    min_score = _float(st.get("min_score"))
+    cost_pp = _float(st.get("relocation_cny_per_person"))
+    c = candidates if candidates is not None else pd.DataFrame()
+    e = c[_eligible(c)]
+
+    def esum(frame: pd.DataFrame, col: str) -> float:
+        if col not in frame.columns:
+            return np.nan
+        return float(pd.to_numeric(frame[col], errors="coerce").fillna(0).sum())
+
+    bypass = e[_below_threshold(e, min_score)]
+    rules: dict[str, int] = {}
+    if "reason_codes" in bypass.columns:
+        hit = [_ids(v) for v in bypass["reason_codes"]]
+        for code in decisive_codes(st):
+            n = sum(code in h for h in hit)
+            if n:
+                rules[code] = n
+    st_sites = sites if sites is not None else pd.DataFrame()
+    opened = st_sites[site_opened(st_sites)] if len(st_sites) else st_sites
+    alloc = allocation if allocation is not None else pd.DataFrame()
+    mean_t = np.nan
+    if {"people", "travel_min"} <= set(alloc.columns):
+        w = pd.to_numeric(alloc["people"], errors="coerce")
+        tm = pd.to_numeric(alloc["travel_min"], errors="coerce")
+        ok = w.notna() & tm.notna()
+        if w[ok].sum() > 0:
+            mean_t = float((w[ok] * tm[ok]).sum() / w[ok].sum())
+    un = unplaced if unplaced is not None else None
+    computed: dict[str, Any] = {
+        "candidates": int(len(e)) if "eligible" in c.columns else np.nan,
+        "people_total": esum(e, "people_to_move"),
+        "people_poor": esum(e, "people_to_move_poor"),
+        "people_other": esum(e, "people_to_move_other"),
+        "decisive_bypass": int(len(bypass)) if "score" in c.columns else np.nan,
+        "people_placed": esum(alloc, "people"),
+        "people_unplaced": esum(un, "people") if un is not None else np.nan,
+        "sites_candidate": int(len(st_sites)) if sites is not None else np.nan,
+        "sites_opened": int(len(opened)) if sites is not None else np.nan,
+        "mean_travel_min": mean_t,
+        "robustness": float(pd.to_numeric(opened["robustness_frac"], errors="coerce").mean())
+        if "robustness_frac" in opened.columns and len(opened)
+        else np.nan,
+    }
+    from_summary = {
+        "candidates": "relocation_candidates",
+        "people_total": "people_to_relocate",
+        "people_poor": "people_to_relocate_poor",
+        "people_other": "people_to_relocate_other",
+        "decisive_bypass": "decisive_bypass",
+        "people_placed": "people_placed",
+        "people_unplaced": "people_unplaced",
+        "sites_candidate": "sites_candidate",
+        "sites_opened": "sites_opened",
+        "mean_travel_min": "mean_travel_min",
+        "robustness": "mean_robustness_opened",
+    }
+    out: dict[str, Any] = {"min_score": min_score}
+    for key, value in computed.items():
+        out[key] = s[from_summary[key]] if from_summary[key] in s else value
+    out["bypass_people"] = esum(bypass, "people_to_move")
+    out["bypass_rules"] = rules
+    out["needs_review"] = (
+        int(bool_series(c["needs_review"]).fillna(False).astype(bool).sum())
+        if "needs_review" in c.columns
+        else np.nan
+    )
+    out["unplaced_villages"] = int(len(un)) if un is not None else np.nan
+    out["allocation_status"] = s.get("allocation_status")
+    out["allocation_gap"] = _float(s.get("allocation_gap"))
+    out["cost_per_person"] = cost_pp
+    out["relocation_cost_cny"] = _float(out["people_total"]) * cost_pp
+    return {
+        k: (v if isinstance(v, dict) else json_value(_float(v) if k != "allocation_status" else v))
+        for k, v in out.items()
+    }
+
+
+def _count(v: Any) -> str:
+    x = _float(v)
+    return "—" if np.isnan(x) else f"{x:,.0f}"
+
+
+def _cny(v: Any, lang: str, *, signed: bool = False) -> str:
+    """Yuan as a planner reads them: 23.28 亿元, 636 万元; CNY 2,328.5 M (below a million:
+    CNY 60,000)."""
+    x = _float(v)
+    if np.isnan(x):
+        return "—"
+    sign = ("+" if x > 0 else "−" if x < 0 else "") if signed else ("−" if x < 0 else "")
+    a = abs(x)
+    if lang == "en":
+        return f"{sign}CNY {a / 1e6:,.1f} M" if a >= 1e6 else f"{sign}CNY {a:,.0f}"
+    if a >= 1e8:
+        return f"{sign}{a / 1e8:,.2f} 亿元"
+    return f"{sign}{a / 1e4:,.0f} 万元"
+
+
+def _signed(d: float, digits: int = 0) -> str:
+    if abs(d) < 0.5 * 10**-digits:
+        return "0"
+    return f"{'+' if d > 0 else '−'}{abs(d):,.{digits}f}"
+
+
+def status_text(status: Any, gap: Any = None, lang: str = "zh") -> str:
+    """The allocation solver's verdict in words; ``optimal`` with a gap above 0 (a plan from
+    before the solver told the two apart) reads as within the allowed gap, never as proven;
+    a status without a translation as it is."""
+    s = _text(status)
+    if not s:
+        return "—"
+    if s == "optimal" and _float(gap) > 1e-9:
+        s = "gap_limit"
+    return t(f"status_{s}", lang) if has_key(f"status_{s}") else s
+
+
+def _fmt_figure(key: str, kind: str, v: Any, lang: str) -> str:
+    if kind == "status":
+        return status_text(v, None, lang)
+    x = _float(v)
+    if np.isnan(x):
+        return "—"
+    if kind == "count":
+        return f"{x:,.0f}"
+    if kind == "score":
+        return f"{x:g}{t('points_unit', lang)}"
+    if kind == "minutes":
+        return f"{x:.1f}"
+    if kind == "frac":
+        return fmt_frac(x, lang, digits=1)
+    if kind == "gap":
+        return fmt_frac(x, lang, digits=2)
+    return _cny(x, lang)
+
+
+def _delta(kind: str, b: Any, s: Any, lang: str) -> str:
+    if kind in ("status", "gap", "frac"):
+        return ""
+    bx, sx = _float(b), _float(s)
+    if np.isnan(bx) or np.isnan(sx):
+        return ""
+    if kind == "cny":
+        return "0" if sx == bx else _cny(sx - bx, lang, signed=True)
+    return _signed(sx - bx, 1 if kind == "minutes" else 0)
+
+
+def comparison_rows(
+    base: Mapping[str, Any], scen: Mapping[str, Any] | None, lang: str = "zh"
+) -> list[dict[str, Any]]:
+    """Rows of the comparison table: ``key``, ``label``, ``base``, ``scen`` (``""`` without a
+    scenario), ``delta`` (scenario − baseline, signed; ``""`` where a difference means
+    nothing), ``sub`` (a breakdown of the row above).  :data:`OPTIONAL_ROWS` appear only when
+    one side is above 0; the cost row names the unit cost and that it is unverified."""
+    rows = []
+    for key, kind in COMPARE_ROWS:
+        b, s = base.get(key), (scen or {}).get(key)
+        if key in OPTIONAL_ROWS and not (_float(b) > 0 or _float(s) > 0):
+            continue
+        label = t(f"cmp_{key}", lang)
+        if key == "relocation_cost_cny":
+            label = t("cmp_relocation_cost_cny", lang, unit=_cny(base.get("cost_per_person"), lang))
+        if kind == "status":  # read with its gap: "optimal" is only ever proven optimal
+            fb = status_text(b, base.get("allocation_gap"), lang)
+            fs = status_text(s, (scen or {}).get("allocation_gap"), lang)
+        else:
+            fb, fs = _fmt_figure(key, kind, b, lang), _fmt_figure(key, kind, s, lang)
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "base": fb,
+                "scen": fs if scen is not None else "",
+                "delta": _delta(kind, b, s, lang) if scen is not None else "",
+                "sub": key in SUB_ROWS,
+            }
+        )
+    return rows
+
+
+def _change(b: Any, s: Any, lang: str) -> str:
+    bx, sx = _float(b), _float(s)
+    if np.isnan(bx) or np.isnan(sx):
+        return "—"
+    if sx == bx:
+        return t("no_change", lang)
+    return _signed(sx - bx)
+
+
+def change_summary(
+    base: Mapping[str, Any], scen: Mapping[str, Any] | None = None, lang: str = "zh"
+) -> str:
+    """One line: who moves, how many sites open, how many people are not placed; with a
+    scenario, its figures and each one's change against the baseline."""
+    if scen is None:
+        return t(
+            "summary_baseline",
+            lang,
+            villages=_count(base.get("candidates")),
+            people=_count(base.get("people_total")),
+            sites=_count(base.get("sites_opened")),
+            unplaced=_count(base.get("people_unplaced")),
+        )
+    return t(
+        "summary_scenario",
+        lang,
+        villages=_count(scen.get("candidates")),
+        dv=_change(base.get("candidates"), scen.get("candidates"), lang),
+        people=_count(scen.get("people_total")),
+        dp=_change(base.get("people_total"), scen.get("people_total"), lang),
+        sites=_count(scen.get("sites_opened")),
+        ds=_change(base.get("sites_opened"), scen.get("sites_opened"), lang),
+        unplaced=_count(scen.get("people_unplaced")),
+        du=_change(base.get("people_unplaced"), scen.get("people_unplaced"), lang),
+    )
+
+
+def bypass_line(fig: Mapping[str, Any], lang: str = "zh") -> str | None:
+    """Why raising the threshold may move (almost) nobody less: the villages that score
+    below ``min_score`` yet move because a decisive rule applies, with the rules named and
+    how many of those villages each applies to.  None when there are none."""
+    n = _float(fig.get("decisive_bypass"))
+    if np.isnan(n) or n <= 0:
+        return None
+    rules = fig.get("bypass_rules") or {}
+    sep = ", " if lang == "en" else "、"
+    names = (
+        sep.join(t("rule_count", lang, name=rule_name(c, lang), n=k) for c, k in rules.items())
+        or "—"
+    )
+    return t(
+        "bypass_line",
+        lang,
+        n=_count(n),
+        people=_count(fig.get("bypass_people")),
+        thr=_fmt_figure("min_score", "score", fig.get("min_score"), lang),
+        rules=names,
+    )
+
+
+def unplaced_rows(
+    unplaced: pd.DataFrame | None, candidates: pd.DataFrame | None, lang: str = "zh"
+) -> list[dict[str, Any]]:
+    """The villages the allocation could not place, most people first: ``village_id``,
+    ``name`` and ``township`` (from ``candidates``; the id when unknown), ``people`` and
+    ``reason`` in ``lang`` (``reason_zh`` / ``reason_en``, else the ``reason_code``)."""
+    if unplaced is None or unplaced.empty or "village_id" not in unplaced.columns:
+        return []
+    c = candidates if candidates is not None else pd.DataFrame()
+    vid = c["village_id"].astype(str) if "village_id" in c.columns else pd.Series(dtype=str)
+    names = dict(zip(vid, c["name"], strict=True)) if "name" in c.columns else {}
+    towns = dict(zip(vid, c["township"], strict=True)) if "township" in c.columns else {}
+    col = "reason_en" if lang == "en" else "reason_zh"
+    rows = []
+    for r in unplaced.to_dict("records"):
+        v = _text(r.get("village_id"))
+        reason = _text(r.get(col)) or _text(r.get("reason_code")) or t("unknown", lang)
+        rows.append(
+            {
+                "village_id": v,
+                "name": _text(names.get(v)) or v,
+                "township": _text(towns.get(v)),
+                "people": json_value(r.get("people")),
+                "reason": reason,
+            }
+        )
+    return sorted(rows, key=lambda r: -(_float(r["people"]) if r["people"] is not None else -1))
+
+
+def candidate_table(
+    cands: gpd.GeoDataFrame, *, settings: Mapping[str, Any] | None, lang: str = "zh"
+) -> gpd.GeoDataFrame:
+    """Eligible villages by rank (:func:`relocation_candidates`) with ``basis``: why each moves
+    ("评分达标" when its score reaches ``min_score``, else the decisive rules that move it
+    regardless), ``bypass`` (True for the latter) and ``move_scope`` in words (仅建档立卡
+    贫困人口 / 整村同步搬迁)."""
+    c = relocation_candidates(cands, lang)
+    if c.empty:
+        return c.assign(basis=pd.Series(dtype=object), bypass=pd.Series(dtype=bool))
+    st = settings or {}
+    below = _below_threshold(c, _float(st.get("min_score")))
+    dec = decisive_codes(st)
+    sep = ", " if lang == "en" else "、"
+    codes = (
+        cands.loc[c.index, "reason_codes"]
+        if "reason_codes" in cands.columns
+        else pd.Series("", index=c.index)
+    )
+    basis = []
+    for low, rc in zip(below, codes, strict=True):
+        if not low:
+            basis.append(t("basis_score", lang))
+            continue
+        hit = [rule_name(x, lang) for x in dec if x in _ids(rc)]
+        basis.append(t("basis_decisive", lang, rules=sep.join(hit) or "—"))
+    out = c.assign(basis=basis, bypass=below.to_numpy())
+    if "move_scope" in cands.columns:
+        scope = cands.loc[c.index, "move_scope"]
+        out["move_scope"] = [t(f"scope_{v}", lang) if _text(v) else "—" for v in scope]
+    return out
+
+
+def _join_label(parts: Iterable[str]) -> str:
+    return " · ".join(p for p in parts if p)
+
+
+def candidate_features(
+    table: gpd.GeoDataFrame, unplaced: Iterable[dict[str, Any]] = (), lang: str = "zh"
+) -> dict[str, Any]:
+    """Candidate villages for the map (from :func:`candidate_table`): ``label`` (name,
+    township, score, people, why it moves; the reason it is not placed), ``b`` 1 when it
+    moves by a decisive rule below the threshold, ``u`` 1 when it is not placed."""
+    if table.empty:
+        return {"type": "FeatureCollection", "features": []}
+    why = {r["village_id"]: r["reason"] for r in unplaced}
+    labels, b, u = [], [], []
+    for r in table.drop(columns="geometry").to_dict("records"):
+        v = _text(r.get("village_id"))
+        labels.append(
+            _join_label(
+                [
+                    _text(r.get("name")),
+                    _text(r.get("township")),
+                    t("label_score", lang, score=f"{_float(r.get('score')):.0f}"),
+                    t("label_people", lang, people=_count(r.get("people_to_move"))),
+                    _text(r.get("basis")),
+                    t("label_unplaced", lang, reason=why[v]) if v in why else "",
+                ]
+            )
+        )
+        b.append(int(bool(r.get("bypass"))))
+        u.append(int(v in why))
+    return to_geojson(
+        table.assign(_l=labels, _b=b, _u=u), columns={"_l": "label", "_b": "b", "_u": "u"}
+    )
+
+
+def flow_features(
+    allocation: gpd.GeoDataFrame,
+    candidates: pd.DataFrame | None,
+    sites: pd.DataFrame | None,
+    lang: str = "zh",
+) -> dict[str, Any]:
+    """Allocation lines labelled ``village → site: people, minutes``."""
+    if allocation is None or allocation.empty:
+        return {"type": "FeatureCollection", "features": []}
+
+    def names(frame: pd.DataFrame | None, key: str) -> dict[str, str]:
+        if frame is None or key not in frame.columns or "name" not in frame.columns:
+            return {}
+        return dict(zip(frame[key].astype(str), frame["name"].map(_text), strict=True))
+
+    vn, sn = names(candidates, "village_id"), names(sites, "site_id")
+    labels = []
+    for r in allocation.drop(columns="geometry").to_dict("records"):
+        v, s = _text(r.get("village_id")), _text(r.get("site_id"))
+        labels.append(
+            t(
+                "flow_label",
+                lang,
+                village=vn.get(v) or v,
+                site=sn.get(s) or s,
+                people=_count(r.get("people")),
+                minutes=f"{_float(r.get('travel_min')):.0f}",
+            )
+        )
+    return to_geojson(allocation.assign(_l=labels), columns={"_l": "label"})
+
+
+def site_features(sites: gpd.GeoDataFrame, lang: str = "zh") -> dict[str, dict[str, Any]]:
+    """The sites for the map, opened and not opened apart: ``open`` / ``idle`` areas
+    (labelled name, source, assigned / capacity) and ``open_points`` / ``idle_points``
+    (:func:`site_points_geojson`)."""
+    empty = {"type": "FeatureCollection", "features": []}
+    if sites is None or sites.empty:
+        return {"open": empty, "idle": empty, "open_points": empty, "idle_points": empty}
+    opened = site_opened(sites)
+    names = sites["name"] if "name" in sites.columns else sites.get("site_id")
+    src = (
+        sites["source"].map(site_source)
+        if "source" in sites.columns
+        else pd.Series("generated", index=sites.index)
+    )
+    labels = []
+    for i, (n, s) in enumerate(zip(names.map(_text), src, strict=True)):
+        row = sites.iloc[i]
+        load = ""
+        if "capacity_people" in sites.columns:
+            load = t(
+                "site_load",
+                lang,
+                assigned=_count(row.get("assigned_people", 0)),
+                capacity=_count(row["capacity_people"]),
+            )
+        labels.append(_join_label([n, t(s, lang), load]))
+    lab = sites.assign(_l=labels)
+    return {
+        "open": to_geojson(lab[opened], columns={"_l": "label"}),
+        "idle": to_geojson(lab[~opened], columns={"_l": "label"}),
+        "open_points": site_points_geojson(
+            sites[opened], lang, labels=lab.loc[opened, "_l"].tolist()
+        ),
+        "idle_points": site_points_geojson(
+            sites[~opened], lang, labels=lab.loc[~opened, "_l"].tolist()
+        ),
+    }
+
+
+#: Columns of the sites grid (the rest of the layer stays on the server).
+SITE_COLUMNS = (
+    "site_id",
+    "name",
+    "source",
+    "opened",
+    "assigned_people",
+    "capacity_people",
+    "township",
+    "suitability",
+    "robustness_frac",
+)
+
+
+def site_rows(sites: pd.DataFrame, lang: str = "zh") -> list[dict[str, Any]]:
+    """Rows of the sites grid: opened first, most people first, ``opened`` as 是/否."""
+    if sites is None or sites.empty:
+        return []
+    d = sites.assign(opened=site_opened(sites))
+    keys = ["opened", "assigned_people"] if "assigned_people" in d.columns else ["opened"]
+    d = d.sort_values(keys, ascending=False, kind="stable")
+    return sites_table(d[_cols(d, SITE_COLUMNS)], lang, digits=3)
+
+
+def relocation_view(
+    *,
+    candidates: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    allocation: gpd.GeoDataFrame,
+    unplaced: pd.DataFrame | None,
+    summary: Mapping[str, Any] | None,
+    notes: Sequence[str],
+    settings: Mapping[str, Any] | None,
+    lang: str = "zh",
+) -> dict[str, Any]:
+    """Everything the relocation page shows of one plan (the baseline or a scenario), JSON-safe
+    so a scenario can wait in a ``dcc.Store`` while the page shows the baseline.
+
+    Layers are in EPSG:4326 and already simplified (:func:`dashboard.plan.prepare_layer`).
+
+    Returns
+    -------
+    dict
+        ``figures`` (:func:`relocation_figures`), ``cand_rows`` (:func:`candidate_table`),
+        ``site_rows``, ``unplaced_rows``, ``notes`` and the map's GeoJSON under ``geo``:
+        ``cands``, ``flows``, ``open``, ``idle``, ``open_points``, ``idle_points``.
+    """
+    figures = relocation_figures(
+        summary, candidates, sites, allocation, unplaced, settings=settings
+    )
+    table = candidate_table(candidates, settings=settings, lang=lang)
+    unpl = unplaced_rows(unplaced, candidates, lang)
+    geo = site_features(sites, lang)
+    geo["cands"] = candidate_features(table, unpl, lang)
+    geo["flows"] = flow_features(allocation, candidates, sites, lang)
+    return {
+        "figures": figures,
+        "cand_rows": display_records(
+            table.drop(columns=["bypass"], errors="ignore"), lang, digits=1
+        ),
+        "site_rows": site_rows(sites, lang),
+        "unplaced_rows": unpl,
+        "notes": [str(n) for n in notes if str(n).strip()],
+        "geo": geo,
+    }
 
 
 #: What each evidence source is, for the village panel; the raw name stays in brackets so the

@@ -94,6 +94,20 @@
         weight: opened ? 1.5 : 2, dashArray: opened ? null : "3 2", fillColor: fill,
         fillOpacity: 1});
     },
+    /* relocation candidates: p.b = 1 moves by a decisive rule below the score threshold
+       (dark ring), p.u = 1 is not placed (dark red, larger) */
+    candPoint: function (feature, latlng, context) {
+      var h = (context && context.hideout) || {};
+      var p = feature.properties || {};
+      var r = h.radius || 5;
+      if (p.u) {
+        return L.circleMarker(latlng, {radius: r + 3, color: "#ffffff", weight: 2,
+          fillColor: h.unplaced || "#A50026", fillOpacity: 1});
+      }
+      return L.circleMarker(latlng, {radius: p.b ? r + 1 : r,
+        color: p.b ? (h.ring || "#1b1b1b") : "#ffffff", weight: p.b ? 2.5 : 1,
+        fillColor: h.color || "#D55E00", fillOpacity: 1});
+    },
     radiusPoint: function (feature, latlng) {
       var r = (feature.properties || {}).r;
       if (r) { return L.circle(latlng, {radius: r}); }
@@ -113,10 +127,15 @@
       if (f.pct) { return (100 * v).toFixed(f.digits) + "%"; }
       return v.toFixed(f.digits) + (f.suffix || "");
     },
+    /* names and reasons come from the data: shown as text, never parsed as markup */
     bindLabel: function (feature, layer) {
       var p = feature.properties || {};
       var label = p.label || p.name;
-      if (label) { layer.bindTooltip(String(label)); }
+      if (label) {
+        var el = document.createElement("span");
+        el.textContent = String(label);
+        layer.bindTooltip(el);
+      }
     }
   };
   window.anju = Object.assign({}, window.anju || {}, anju);

@@ -1,10 +1,31 @@
-"""Relocation planning: candidates, sites, allocation flows and scenario comparison."""
+"""Relocation planning: candidates, sites, allocation flows and scenario comparison.
+
+The scenario panel re-runs the relocation chain with the planner's settings in a background
+callback; the result waits in a store and the page shows either it or the baseline, each
+figure beside the other. What the page shows of a plan is one JSON-safe view
+(:func:`dashboard.viewmodels.relocation_view`); the callbacks only pick and place it.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import dash
 import dash_leaflet as dl
-from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, dcc, html
+import pandas as pd
+from dash import (
+    ALL,
+    MATCH,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashboard import ids
 from dashboard.components import (
@@ -13,7 +34,6 @@ from dashboard.components import (
     IDLE_SITE_STYLE,
     JS,
     RELOC_RASTERS,
-    SCEN_STYLE,
     SITE_COLOR,
     SITE_STYLE,
     context_overlays,
@@ -22,27 +42,28 @@ from dashboard.components import (
     map_frame,
     reloc_legend_entries,
 )
-from dashboard.i18n import fmt_frac, fmt_num, t
+from dashboard.i18n import fmt_num, t
 from dashboard.pages._common import load_or_alert
 from dashboard.scenario import (
     PARAMS,
     build_overrides,
+    changed_controls,
+    changed_params,
     defaults,
     format_param,
     merge_overrides,
     param_format,
     progress_adapter,
-    run_relocation_scenario,
-    scenario_metrics,
+    run_scenario_view,
+    run_settings,
+    scenario_settings,
 )
 from dashboard.state import config, get_plan, lang, plan_dir
 from dashboard.viewmodels import (
-    bool_series,
-    display_records,
-    relocation_candidates,
-    site_points_geojson,
-    sites_table,
-    to_geojson,
+    bypass_line,
+    change_summary,
+    comparison_rows,
+    relocation_view,
 )
 from layers.errors import AnjuError
 
@@ -100,50 +121,279 @@ def _controls(plan, lg):
     return out
 
 
-def compare_table(base: dict, scen: dict | None, lg: str) -> html.Table:
-    """Baseline vs scenario table."""
+#: Columns of tables/unplaced.csv the page reads (never household data).
+UNPLACED_COLUMNS = ("village_id", "people", "reason_code", "reason_en", "reason_zh")
 
-    def f(key, v):
-        if key == "allocation_status":
-            return t(f"status_{v}", lg) if v else "—"
-        if key in ("robustness", "allocation_gap"):
-            return fmt_frac(v, lg, digits=2 if key == "allocation_gap" else 1)
-        return fmt_num(v, lg, digits=1 if key == "mean_travel_min" else 0)
 
-    rows = [html.Tr([html.Th(""), html.Th(t("baseline", lg)), html.Th(t("scenario_result", lg))])]
-    for key in (
-        "people_moved",
-        "people_unplaced",
-        "sites_opened",
-        "mean_travel_min",
-        "robustness",
-        "allocation_status",
-        "allocation_gap",
-    ):
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(t(key, lg)),
-                    html.Td(f(key, base.get(key))),
-                    html.Td(f(key, scen.get(key)) if scen else "—"),
-                ],
-                **{"data-metric": key},
+def read_unplaced(plan_dir: Path) -> pd.DataFrame | None:
+    """The plan's ``tables/unplaced.csv`` (its known columns only); None when absent or
+    unreadable."""
+    path = Path(plan_dir) / "tables" / "unplaced.csv"
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_csv(path, encoding="utf-8-sig", dtype={"village_id": str})
+    except (OSError, UnicodeDecodeError, ValueError):  # EmptyDataError, ParserError
+        return None
+    return df[[c for c in UNPLACED_COLUMNS if c in df.columns]]
+
+
+def plan_relocation_settings(plan) -> dict:
+    """The relocation settings the plan was screened with (manifest ``settings``, else
+    ``parameters``)."""
+    m = plan.manifest
+    return dict(
+        ((m.get("settings") or {}).get("relocation"))
+        or ((m.get("parameters") or {}).get("relocation"))
+        or {}
+    )
+
+
+def baseline_view(plan, lg: str) -> dict:
+    """The plan as the page shows it (:func:`relocation_view`), once per plan and language."""
+
+    def build() -> dict:
+        unplaced = read_unplaced(plan.plan_dir)
+        notes = [str(w) for w in plan.manifest.get("warnings") or []]
+        if unplaced is None and (plan.summary.get("people_unplaced") or 0) > 0:
+            notes.append(t("unplaced_table_missing", lg))
+        return relocation_view(
+            candidates=plan.layer("relocation_candidates"),
+            sites=plan.layer("sites"),
+            allocation=plan.layer("allocation"),
+            unplaced=unplaced,
+            summary=plan.summary,
+            notes=notes,
+            settings=plan_relocation_settings(plan),
+            lang=lg,
+        )
+
+    return plan.memo(("reloc_view", lg), build)
+
+
+def view_options(lg: str, *, scenario: bool) -> list[dict]:
+    """The choices of what the map and tables show (the scenario once there is one)."""
+    return [
+        {"label": t("view_baseline", lg), "value": "baseline"},
+        {"label": t("view_scenario", lg), "value": "scenario", "disabled": not scenario},
+    ]
+
+
+def compare_table(rows: list[dict], lg: str, *, scenario: bool, shown: str) -> html.Table:
+    """Baseline vs scenario, figure by figure (:func:`comparison_rows`); the column the map
+    shows is marked."""
+
+    def th(text, col):
+        return html.Th(text, className="col-shown" if col == shown else None)
+
+    head = [html.Th(""), th(t("baseline", lg), "baseline")]
+    if scenario:
+        head += [th(t("scenario_result", lg), "scenario"), html.Th(t("compare_change", lg))]
+    body = []
+    for r in rows:
+        cells = [html.Td(r["label"]), html.Td(r["base"])]
+        if scenario:
+            moved = r["delta"] not in ("", "0")
+            cells += [
+                html.Td(r["scen"]),
+                html.Td(r["delta"], className="delta changed" if moved else "delta"),
+            ]
+        body.append(
+            html.Tr(cells, className="sub" if r["sub"] else None, **{"data-metric": r["key"]})
+        )
+    return html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="compare-table")
+
+
+def summary_block(base: dict, scen: dict | None, lg: str) -> list:
+    """What changed in one line; the settings changed; why a threshold does not bind."""
+    bf = base["figures"]
+    sf = scen["figures"] if scen else None
+    out = [html.P(change_summary(bf, sf, lg), className="summary-line")]
+    if scen is not None:
+        changes = scen.get("changes") or []
+        sep = "；" if lg != "en" else "; "
+        out.append(
+            html.P(
+                t("changed_settings", lg, items=sep.join(changes))
+                if changes
+                else t("no_changed_settings", lg),
+                className="changes-line",
             )
         )
-    return html.Table(rows, className="compare-table")
+        if scen.get("run_settings"):
+            out.append(
+                html.P(
+                    t("run_settings", lg, items=sep.join(scen["run_settings"])),
+                    className="muted-line",
+                )
+            )
+    for label, fig in (("view_baseline", bf), ("view_scenario", sf)):
+        line = bypass_line(fig, lg) if fig is not None else None
+        if line:
+            colon = "：" if lg != "en" else ": "
+            out.append(html.P(f"{t(label, lg)}{colon}{line}", className="bypass-line"))
+    return out
 
 
-def opened_mask(sites):
-    """Sites in use: ``opened`` when present, else ``assigned_people`` > 0, else all."""
-    if "opened" in sites.columns:
-        return bool_series(sites["opened"]).fillna(False).astype(bool)
-    if "assigned_people" in sites.columns:
-        return sites["assigned_people"].fillna(0) > 0
-    return sites.geometry.notna()
+def unplaced_block(rows: list[dict], label: str, lg: str) -> list:
+    """The villages not placed and why (text from the plan, shown as text)."""
+    out: list = [html.H4(t("unplaced_title", lg, label=label))]
+    if not rows:
+        out.append(html.P(t("unplaced_none", lg), className="muted-line"))
+        return out
+    head = html.Tr(
+        [html.Th(t("village", lg)), html.Th(t("unplaced_people", lg)), html.Th(t("reasons", lg))]
+    )
+    body = [
+        html.Tr(
+            [
+                html.Td(f"{r['name']}（{r['township']}）" if r["township"] else r["name"]),
+                html.Td(fmt_num(r["people"], "en")),
+                html.Td(r["reason"]),
+            ],
+            **{"data-village": r["village_id"]},
+        )
+        for r in rows
+    ]
+    out.append(html.Table([html.Thead(head), html.Tbody(body)], className="unplaced-table"))
+    return out
 
 
-def baseline_metrics(plan) -> dict:
-    return scenario_metrics(plan.summary, plan.layer("sites"), plan.layer("allocation"))
+def notes_block(notes: list[str], label: str, lg: str, *, open_: bool) -> list:
+    """The run's warnings (DESIGN.md rule 3: no silent figure)."""
+    if not notes:
+        return []
+    return [
+        html.Details(
+            [
+                html.Summary(f"{t('notes_title', lg, label=label)} ({len(notes)})"),
+                html.Ul([html.Li(n) for n in notes]),
+            ],
+            className="warnings",
+            open=open_,
+        )
+    ]
+
+
+#: What :func:`render` fills, in the order of the display callback's outputs.
+VIEW_OUTPUTS: tuple[tuple[str, str], ...] = (
+    (ids.RELOC_SUMMARY, "children"),
+    (ids.RELOC_COMPARE, "children"),
+    (ids.RELOC_UNPLACED, "children"),
+    (ids.RELOC_NOTES, "children"),
+    (ids.RELOC_BADGE, "children"),
+    (ids.RELOC_CAND_TITLE, "label"),
+    (ids.RELOC_GRID, "rowData"),
+    (ids.RELOC_SITES_TITLE, "label"),
+    (ids.RELOC_SITES_GRID, "rowData"),
+    (ids.RELOC_CANDS, "data"),
+    (ids.RELOC_FLOWS, "data"),
+    (ids.RELOC_SITES_OPEN, "data"),
+    (ids.RELOC_SITE_POINTS_OPEN, "data"),
+    (ids.RELOC_SITES_IDLE, "data"),
+    (ids.RELOC_SITE_POINTS_IDLE, "data"),
+)
+
+
+def render(base: dict, scen: dict | None, mode: str, lg: str) -> dict[tuple[str, str], object]:
+    """Every part of the page that follows the choice of baseline or scenario."""
+    shown = scen if (mode == "scenario" and scen is not None) else base
+    mode = "scenario" if shown is scen else "baseline"
+    label = t(f"view_{mode}", lg)
+    geo = shown["geo"]
+    return {
+        (ids.RELOC_SUMMARY, "children"): summary_block(base, scen, lg),
+        (ids.RELOC_COMPARE, "children"): compare_table(
+            comparison_rows(base["figures"], scen["figures"] if scen else None, lg),
+            lg,
+            scenario=scen is not None,
+            shown=mode,
+        ),
+        (ids.RELOC_UNPLACED, "children"): unplaced_block(shown["unplaced_rows"], label, lg),
+        (ids.RELOC_NOTES, "children"): notes_block(
+            shown["notes"], label, lg, open_=mode == "scenario"
+        ),
+        (ids.RELOC_BADGE, "children"): t("map_shows", lg, label=label),
+        (ids.RELOC_CAND_TITLE, "label"): t(
+            "tab_candidates", lg, label=label, n=len(shown["cand_rows"])
+        ),
+        (ids.RELOC_GRID, "rowData"): shown["cand_rows"],
+        (ids.RELOC_SITES_TITLE, "label"): t(
+            "tab_sites",
+            lg,
+            label=label,
+            opened=fmt_num(shown["figures"].get("sites_opened"), "en"),
+            n=len(shown["site_rows"]),
+        ),
+        (ids.RELOC_SITES_GRID, "rowData"): shown["site_rows"],
+        (ids.RELOC_CANDS, "data"): geo["cands"],
+        (ids.RELOC_FLOWS, "data"): geo["flows"],
+        (ids.RELOC_SITES_OPEN, "data"): geo["open"],
+        (ids.RELOC_SITE_POINTS_OPEN, "data"): geo["open_points"],
+        (ids.RELOC_SITES_IDLE, "data"): geo["idle"],
+        (ids.RELOC_SITE_POINTS_IDLE, "data"): geo["idle_points"],
+    }
+
+
+def _site_group(geo: dict, *, opened: bool) -> dl.LayerGroup:
+    """Site areas (seen when zoomed in) and site points (seen at county scale)."""
+    key = "open" if opened else "idle"
+    return dl.LayerGroup(
+        [
+            dl.GeoJSON(
+                data=geo[key],
+                style=JS["hideout_style"],
+                onEachFeature=JS["label_tooltip"],
+                hideout=SITE_STYLE if opened else IDLE_SITE_STYLE,
+                id=ids.RELOC_SITES_OPEN if opened else ids.RELOC_SITES_IDLE,
+            ),
+            dl.GeoJSON(
+                data=geo[f"{key}_points"],
+                pointToLayer=JS["site_point"],
+                onEachFeature=JS["label_tooltip"],
+                hideout={"opened": opened, "color": SITE_COLOR},
+                id=ids.RELOC_SITE_POINTS_OPEN if opened else ids.RELOC_SITE_POINTS_IDLE,
+            ),
+        ]
+    )
+
+
+def _overlays(plan, lg: str, geo: dict) -> list:
+    """Context layers, flows, sites (only the opened ones drawn until the planner ticks the
+    others), candidate villages."""
+    overlays = context_overlays(plan, lg, checked=("hazards", "protected", "towns"))
+    paren = "（{}）" if lg != "en" else " ({})"
+    overlays += [
+        dl.Overlay(
+            dl.GeoJSON(
+                data=geo["flows"],
+                style=JS["hideout_style"],
+                onEachFeature=JS["label_tooltip"],
+                hideout=FLOW_STYLE,
+                id=ids.RELOC_FLOWS,
+            ),
+            name=t("allocation_flow", lg),
+            checked=True,
+        ),
+        dl.Overlay(_site_group(geo, opened=False), name=t("sites_idle", lg), checked=False),
+        dl.Overlay(
+            _site_group(geo, opened=True),
+            name=t("sites", lg) + paren.format(t("opened", lg)),
+            checked=True,
+        ),
+        dl.Overlay(
+            dl.GeoJSON(
+                data=geo["cands"],
+                pointToLayer=JS["cand_point"],
+                onEachFeature=JS["label_tooltip"],
+                hideout=CAND_STYLE,
+                id=ids.RELOC_CANDS,
+            ),
+            name=t("candidates", lg),
+            checked=True,
+        ),
+    ]
+    return overlays
 
 
 def layout(**_kwargs):
@@ -151,133 +401,96 @@ def layout(**_kwargs):
     plan, alert = load_or_alert(lg)
     if plan is None:
         return alert
-    cands = relocation_candidates(plan.layer("relocation_candidates"), lg)
-    sites = plan.layer("sites")
-    overlays = context_overlays(plan, lg, checked=("hazards", "protected", "towns"))
-    alloc = plan.layer("allocation")
-    if not alloc.empty:
-        overlays.append(
-            dl.Overlay(
-                dl.GeoJSON(
-                    data=to_geojson(alloc, columns={"people": "label"}),
-                    style=JS["hideout_style"],
-                    hideout=FLOW_STYLE,
-                    id="reloc-flows",
-                ),
-                name=t("allocation_flow", lg),
-                checked=True,
-            )
-        )
-    if not sites.empty:
-        opened = opened_mask(sites)
-        # site areas (visible when zoomed in) and site points (visible at county scale)
-        overlays.append(
-            dl.Overlay(
-                dl.LayerGroup(
-                    [
-                        dl.GeoJSON(
-                            data=to_geojson(sites[~opened], columns={"name": "label"}),
-                            style=JS["hideout_style"],
-                            onEachFeature=JS["label_tooltip"],
-                            hideout=IDLE_SITE_STYLE,
-                            id="reloc-sites-idle",
-                        ),
-                        dl.GeoJSON(
-                            data=site_points_geojson(sites[~opened], lg),
-                            pointToLayer=JS["site_point"],
-                            onEachFeature=JS["label_tooltip"],
-                            hideout={"opened": False, "color": SITE_COLOR},
-                            id="reloc-site-points-idle",
-                        ),
-                    ]
-                ),
-                name=t("sites_idle", lg),
-                checked=True,
-            )
-        )
-        overlays.append(
-            dl.Overlay(
-                dl.LayerGroup(
-                    [
-                        dl.GeoJSON(
-                            data=to_geojson(sites[opened], columns={"name": "label"}),
-                            style=JS["hideout_style"],
-                            onEachFeature=JS["label_tooltip"],
-                            hideout=SITE_STYLE,
-                            id="reloc-sites",
-                        ),
-                        dl.GeoJSON(
-                            data=site_points_geojson(sites[opened], lg),
-                            pointToLayer=JS["site_point"],
-                            onEachFeature=JS["label_tooltip"],
-                            hideout={"opened": True, "color": SITE_COLOR},
-                            id="reloc-site-points",
-                        ),
-                    ]
-                ),
-                name=f"{t('sites', lg)}（{t('opened', lg)}）"
-                if lg != "en"
-                else f"{t('sites', lg)} ({t('opened', lg)})",
-                checked=True,
-            )
-        )
-        sites = (
-            sites.assign(_o=opened)
-            .sort_values(
-                ["_o", "assigned_people"] if "assigned_people" in sites.columns else ["_o"],
-                ascending=False,
-            )
-            .drop(columns="_o")
-        )
-    if not cands.empty:
-        overlays.append(
-            dl.Overlay(
-                dl.GeoJSON(
-                    data=to_geojson(cands, columns={"name": "label"}),
-                    pointToLayer=JS["poi_point"],
-                    onEachFeature=JS["label_tooltip"],
-                    hideout=CAND_STYLE,
-                    id="reloc-cands",
-                ),
-                name=t("candidates", lg),
-                checked=True,
-            )
-        )
-    overlays.append(
-        dl.Overlay(
-            dl.GeoJSON(
-                data={"type": "FeatureCollection", "features": []},
-                style=JS["hideout_style"],
-                onEachFeature=JS["label_tooltip"],
-                hideout=SCEN_STYLE,
-                id=ids.RELOC_SCENARIO_LAYER,
-            ),
-            name=t("scenario_sites", lg),
-            checked=True,
-        )
-    )
+    base = baseline_view(plan, lg)
+    shown = render(base, None, "baseline", lg)
     the_map = map_frame(
         plan,
         config(),
         lg,
         map_id=ids.RELOC_MAP,
-        overlays=overlays,
+        overlays=_overlays(plan, lg, base["geo"]),
         rasters=RELOC_RASTERS,
         legend=legend(lg, plan=plan, rasters=RELOC_RASTERS, entries=reloc_legend_entries(lg)),
     )
-    site_cols = [
-        ("name", t("name", lg)),
-        ("source", t("source", lg)),
-        ("capacity_people", t("capacity", lg)),
-        ("assigned_people", t("assigned", lg)),
-        ("suitability", t("suitability", lg)),
-        ("robustness_frac", t("robustness", lg)),
-    ]
-    site_rows = sites_table(sites, lg, digits=3)
+    the_map.children.append(
+        html.Div(shown[(ids.RELOC_BADGE, "children")], id=ids.RELOC_BADGE, className="map-badge")
+    )
+    cand_grid = grid(
+        ids.RELOC_GRID,
+        base["cand_rows"],
+        [
+            ("rank", t("rank", lg)),
+            ("name", t("name", lg)),
+            ("township", t("township", lg)),
+            ("score", t("score", lg)),
+            ("basis", t("basis", lg)),
+            ("people_to_move", t("people_to_move", lg)),
+            ("people_to_move_poor", t("people_poor_col", lg)),
+            ("people_to_move_other", t("people_other_col", lg)),
+            ("move_scope", t("move_scope", lg)),
+            ("reasons", t("reasons", lg)),
+        ],
+        height="100%",
+        selectable=False,
+        wide=("reasons",),
+        min_widths={
+            "rank": 84,
+            "name": 96,
+            "township": 100,
+            "score": 84,
+            "people_to_move": 100,
+            "people_to_move_poor": 100,
+            "people_to_move_other": 100,
+            "move_scope": 120,
+            "basis": 210,
+        },
+        tooltips={"basis": "basis", "move_scope": "move_scope"},
+    )
+    sites_grid = grid(
+        ids.RELOC_SITES_GRID,
+        base["site_rows"],
+        [
+            ("name", t("name", lg)),
+            ("source", t("source", lg)),
+            ("opened", t("opened", lg)),
+            ("assigned_people", t("assigned", lg)),
+            ("capacity_people", t("capacity", lg)),
+            ("township", t("township", lg)),
+            ("suitability", t("suitability", lg)),
+            ("robustness_frac", t("robustness", lg)),
+        ],
+        height="100%",
+        selectable=False,
+        min_widths={"name": 120, "source": 96},
+    )
+    tabs = dcc.Tabs(
+        [
+            dcc.Tab(
+                cand_grid,
+                label=shown[(ids.RELOC_CAND_TITLE, "label")],
+                value="cands",
+                id=ids.RELOC_CAND_TITLE,
+                className="reloc-tab",
+                selected_className="reloc-tab--selected",
+            ),
+            dcc.Tab(
+                sites_grid,
+                label=shown[(ids.RELOC_SITES_TITLE, "label")],
+                value="sites",
+                id=ids.RELOC_SITES_TITLE,
+                className="reloc-tab",
+                selected_className="reloc-tab--selected",
+            ),
+        ],
+        value="cands",
+        id=ids.RELOC_TABS,
+        parent_className="reloc-tabs",
+        content_className="reloc-tab-content",
+    )
     side = html.Div(
         [
             html.H3(t("scenario", lg)),
-            *_controls(plan, lg),
+            html.P(t("run_hint", lg), className="muted-line"),
             html.Div(
                 [
                     html.Button(
@@ -289,120 +502,141 @@ def layout(**_kwargs):
                 ],
                 className="export-bar",
             ),
-            html.Progress(id=ids.RELOC_PROGRESS, value="0", max="100", style={"width": "100%"}),
-            html.Div(id=ids.RELOC_RESULT),
-            html.Div(compare_table(baseline_metrics(plan), None, lg), id=ids.RELOC_COMPARE),
-        ],
-        className="sidebar",
-    )
-    main = html.Div(
-        [
-            the_map,
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.H3(f"{t('candidates', lg)} ({len(cands)})"),
-                            grid(
-                                ids.RELOC_GRID,
-                                display_records(cands, lg),
-                                [
-                                    ("rank", t("rank", lg)),
-                                    ("name", t("name", lg)),
-                                    ("township", t("township", lg)),
-                                    ("score", t("score", lg)),
-                                    ("people_to_move", t("people_to_move", lg)),
-                                    ("reasons", t("reasons", lg)),
-                                ],
-                                height="88%",
-                                selectable=False,
-                                wide=("reasons",),
-                                min_widths={
-                                    "rank": 72,
-                                    "name": 90,
-                                    "township": 96,
-                                    "score": 76,
-                                    "people_to_move": 100,
-                                },
-                            ),
-                        ]
+                    html.Progress(
+                        id=ids.RELOC_PROGRESS, value="0", max="100", style={"width": "100%"}
                     ),
-                    html.Div(
-                        [
-                            html.H3(f"{t('sites', lg)} ({len(sites)})"),
-                            grid(
-                                ids.RELOC_SITES_GRID,
-                                site_rows,
-                                [c for c in site_cols if c[0] in sites.columns],
-                                height="88%",
-                                selectable=False,
-                                min_widths={
-                                    "name": 110,
-                                    "source": 104,
-                                    "capacity_people": 96,
-                                    "assigned_people": 96,
-                                    "suitability": 96,
-                                    "robustness_frac": 96,
-                                },
-                            ),
-                        ]
+                    html.Div(id=ids.RELOC_STAGE, className="stage-line"),
+                ],
+                id=ids.RELOC_PROGRESS_BOX,
+                style={"display": "none"},
+            ),
+            *_controls(plan, lg),
+        ],
+        className="sidebar reloc-controls",
+    )
+    results = html.Div(
+        [
+            html.H3(t("results", lg)),
+            html.Div(
+                [
+                    html.Span(t("view_label", lg)),
+                    dcc.RadioItems(
+                        id=ids.RELOC_VIEW,
+                        options=view_options(lg, scenario=False),
+                        value="baseline",
+                        inline=True,
                     ),
                 ],
-                className="two-col reloc-tables",
+                className="view-switch",
             ),
+            html.Div(
+                [
+                    html.Span(t("run_cancelled", lg), className="msg-cancelled"),
+                    html.Span(id=ids.RELOC_RESULT, className="msg-text"),
+                ],
+                id=ids.RELOC_STATUS,
+                className="run-status",
+            ),
+            *(
+                html.Div(shown[(key, "children")], id=key)
+                for key in (
+                    ids.RELOC_SUMMARY,
+                    ids.RELOC_COMPARE,
+                    ids.RELOC_UNPLACED,
+                    ids.RELOC_NOTES,
+                )
+            ),
+            dcc.Store(id=ids.RELOC_STORE),
         ],
-        className="reloc-main",
+        className="panel reloc-results",
     )
-    page = html.Div([side, main], className="reloc")
+    main = html.Div([the_map, tabs], className="reloc-main")
+    page = html.Div([side, main, results], className="reloc")
     return html.Div([alert, page]) if alert is not None else page
 
 
 @callback(
-    Output(ids.RELOC_COMPARE, "children"),
-    Output(ids.RELOC_SCENARIO_LAYER, "data"),
+    Output(ids.RELOC_STORE, "data"),
     Output(ids.RELOC_RESULT, "children"),
+    Output(ids.RELOC_STATUS, "className"),
+    Output(ids.RELOC_VIEW, "value"),
+    Output(ids.RELOC_VIEW, "options"),
     Input(ids.RELOC_RUN, "n_clicks"),
     State({"type": ids.RELOC_PARAM, "name": ALL}, "value"),
     State({"type": ids.RELOC_PARAM, "name": ALL}, "id"),
     State(ids.LANG_STORE, "data"),
     background=True,
+    # the "off" values also apply after a cancel: the bar is reset and hidden and the status
+    # says the run was cancelled; a finished run then writes its own status over it
     running=[
         (Output(ids.RELOC_RUN, "disabled"), True, False),
         (Output(ids.RELOC_CANCEL, "disabled"), False, True),
+        (Output(ids.RELOC_PROGRESS_BOX, "style"), {"display": "block"}, {"display": "none"}),
+        (Output(ids.RELOC_PROGRESS, "value"), "0", "0"),
+        (Output(ids.RELOC_STAGE, "children"), "…", ""),
+        (Output(ids.RELOC_STATUS, "className"), "run-status running", "run-status cancelled"),
     ],
     cancel=[Input(ids.RELOC_CANCEL, "n_clicks")],
-    progress=[Output(ids.RELOC_PROGRESS, "value"), Output(ids.RELOC_PROGRESS, "max")],
+    progress=[
+        Output(ids.RELOC_PROGRESS, "value"),
+        Output(ids.RELOC_PROGRESS, "max"),
+        Output(ids.RELOC_STAGE, "children"),
+    ],
     prevent_initial_call=True,
 )
 def run_scenario(set_progress, _n, values, pids, lg):
-    """Re-run the relocation stage with the panel's overrides; compare with the baseline."""
+    """Re-run the relocation chain with the settings moved on the panel (in a fresh process:
+    :func:`dashboard.scenario.run_scenario_view`)."""
     lg = lg or "zh"
-    plan = get_plan()
-    base = baseline_metrics(plan)
-    empty = {"type": "FeatureCollection", "features": []}
-    overrides = merge_overrides(
-        config().scenario_base, build_overrides([p["name"] for p in pids], values)
-    )
-    set_progress(("0", "100"))
+    set_progress((0, 100, t("run_starting", lg)))
+    plan, cfg = get_plan(), config()
+    names = [p["name"] for p in pids]
+    start = defaults(plan.manifest.get("parameters"))
+    t0 = time.perf_counter()
     try:
-        res = run_relocation_scenario(
+        overrides = merge_overrides(
+            cfg.scenario_base, build_overrides(*changed_controls(start, names, values))
+        )
+        view = run_scenario_view(
             plan_dir(),
             overrides=overrides,
-            progress=progress_adapter(lambda pair: set_progress((str(pair[0]), str(pair[1])))),
+            settings=scenario_settings(plan_relocation_settings(plan), overrides),
+            lang=lg,
+            web={
+                "metric_crs": plan.manifest.get("crs_metric"),
+                "simplify_m": cfg.simplify_m,
+                "precision": cfg.precision,
+            },
+            progress=progress_adapter(set_progress, lang=lg),
         )
     except (AnjuError, ValueError) as exc:
         return (
-            compare_table(base, None, lg),
-            empty,
-            html.Div(f"{t('scenario_failed', lg)}{exc}", className="alert"),
+            no_update,
+            f"{t('scenario_failed', lg)}{exc}",
+            "run-status failed",
+            no_update,
+            no_update,
         )
-    sites = res.sites
-    scen = scenario_metrics(res.summary, sites, res.allocation)
-    gj = empty
-    if len(sites):
-        gj = to_geojson(sites, columns={"name": "label"})
-    set_progress(("100", "100"))
-    return compare_table(base, scen, lg), gj, html.Div("✓", className="summary-line")
+    view["changes"] = changed_params(start, names, values, lg)
+    view["run_settings"] = run_settings(cfg.scenario_base, plan.manifest.get("settings"), lg)
+    done = t("run_done", lg, s=f"{time.perf_counter() - t0:.0f}")
+    return view, done, "run-status done", "scenario", view_options(lg, scenario=True)
+
+
+@callback(
+    [Output(i, prop) for i, prop in VIEW_OUTPUTS],
+    Input(ids.RELOC_STORE, "data"),
+    Input(ids.RELOC_VIEW, "value"),
+    State(ids.LANG_STORE, "data"),
+    prevent_initial_call=True,
+)
+def show_view(scen, mode, lg):
+    """Show the baseline or the scenario in the comparison, the tables and the map."""
+    lg = lg or "zh"
+    shown = render(baseline_view(get_plan(), lg), scen, mode, lg)
+    return [shown[key] for key in VIEW_OUTPUTS]
 
 
 clientside_callback(

@@ -15,6 +15,7 @@ from dashboard.viewmodels import (
     code_labels,
     counts_text,
     filter_counts,
+    relocation_candidates,
     status_codes,
     transport_villages,
 )
@@ -155,20 +156,68 @@ def test_briefing_pdf_download_and_screenshot(page, server, plan_dir):
 
 @pytest.mark.slow
 def test_run_scenario_compares_with_baseline(page, server, plan_dir):
+    """Threshold 100: the panel says how many still move and by which decisive rules, shows
+    every figure beside the baseline, switches the map and tables, and goes back; a
+    cancelled run resets the bar and says so."""
     if plan_dir[1] != "demo":
         pytest.skip("the scenario runner needs a plan written by the pipeline")
+    plan = load_plan(plan_dir[0])
+    n_base = len(relocation_candidates(plan.layer("relocation_candidates")))
     open_page(page, server + "/relocation")
     page.wait_for_selector("#reloc-run")
-    base = page.inner_text("#reloc-compare")
-    page.click("#reloc-run")
+    assert "基准方案：搬迁" in page.inner_text("#reloc-summary")
+    assert page.inner_text("#reloc-map-badge") == "地图显示：基准方案"
+    # only the opened sites are drawn: unopened generated sites are dashed circles
+    idle = 'path.leaflet-interactive[stroke-dasharray="3 2"]'
+    assert page.locator(idle).count() == 0
+    thumb = page.locator('[id*="min_score"][id*="reloc-param"] [role="slider"]').first
+    thumb.focus()
+    page.keyboard.press("End")
     page.wait_for_function(
-        """() => { const r = document.querySelector('#reloc-compare tr[data-metric="sites_opened"]');
-                   return r && r.cells[2].innerText !== '—'; }""",
-        timeout=120_000,
+        "() => [...document.querySelectorAll('.param-value')]"
+        ".some(e => e.id.includes('min_score') && e.innerText.trim() === '100 分')"
     )
-    row = page.locator('#reloc-compare tr[data-metric="people_moved"] td')
+    page.click("#reloc-run")
+    page.wait_for_selector("#reloc-progress-box", state="visible")
+    page.wait_for_selector("#reloc-status.done, #reloc-status.failed", timeout=180_000)
+    assert "新情景已算完" in page.inner_text("#reloc-status")
+    cells = page.locator('#reloc-compare tr[data-metric="min_score"] td')
+    assert [cells.nth(i).inner_text() for i in range(3)] == ["搬迁评分门槛", "30 分", "100 分"]
+    row = page.locator('#reloc-compare tr[data-metric="people_total"] td')
     assert row.nth(2).inner_text() not in ("", "—")
-    assert page.inner_text("#reloc-compare") != base
+    summary = page.inner_text("#reloc-summary")
+    assert summary.startswith("新情景（括号内为较基准方案的变化）：搬迁")
+    assert "改动的参数：搬迁评分门槛 30 分 → 100 分" in summary
+    # at 100 every village that still moves does so by a decisive rule, and the panel says so
+    assert "新情景：" in summary and "不论门槛都须搬迁" in summary and "地质灾害" in summary
+    assert "✓" not in page.inner_text("#reloc-result")
+    assert page.inner_text("#reloc-map-badge") == "地图显示：新情景"
+    assert "新情景" in page.inner_text("#reloc-cand-title")
+    assert page.is_visible("#reloc-progress-box") is False
+    unplaced = page.inner_text("#reloc-unplaced")
+    assert "未能安置的村（新情景）" in unplaced
+    assert page.locator(idle).count() == 0
+    if os.environ.get("ANJU_SCREENSHOTS"):  # README images, on request
+        page.wait_for_timeout(1500)  # let the hillshade tiles arrive
+        page.screenshot(path=str(DOCS / "relocation.png"))
+    # back to the baseline
+    page.locator("#reloc-view input[value=baseline]").check()
+    page.wait_for_function(
+        "() => document.querySelector('#reloc-map-badge').innerText === '地图显示：基准方案'"
+    )
+    assert f"（{n_base}）" in page.inner_text("#reloc-cand-title")
+    assert page.locator("#reloc-compare th.col-shown").inner_text() == "基准方案"
+    # a cancelled run: the bar is reset and hidden, the panel says so, the page is unchanged
+    page.click("#reloc-run")
+    page.wait_for_selector("#reloc-progress-box", state="visible")
+    page.wait_for_function("() => !document.querySelector('#reloc-cancel').disabled")
+    page.click("#reloc-cancel")
+    page.wait_for_selector("#reloc-status.cancelled")
+    assert "计算已取消" in page.inner_text("#reloc-status")
+    assert page.eval_on_selector("#reloc-progress", "e => e.value") == 0
+    assert page.is_visible("#reloc-progress-box") is False
+    assert page.is_enabled("#reloc-run")
+    assert page.inner_text("#reloc-map-badge") == "地图显示：基准方案"
     assert page.errors == []
 
 
@@ -219,6 +268,7 @@ def test_relocation_legend_and_sites_table(page, server, plan_dir):
     )
     assert set(ramps) <= {"suitability", "slope_deg"}
     if plan_dir[1] == "demo":
+        page.click("#reloc-sites-title")
         page.wait_for_selector("#reloc-sites-grid .ag-cell[col-id='source']")
         sources = set(
             page.eval_on_selector_all(
