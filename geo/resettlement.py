@@ -588,10 +588,23 @@ def plan_resettlement(
         "max_return_min": sites.max_return_min,
         "township_penalty_min": sites.township_penalty_min,
     }
+    # opening cost and minimum occupancy apply to generated (centralized) sites only
+    generated = (site_gdf["source"] == "generated").to_numpy()
+    open_cost = np.where(generated, sites.opening_cost_person_min, 0.0)
+    min_occ = np.where(generated, sites.min_occupancy_people, 0)
     result = siting.allocate(
-        demand, sdf, cost, time_limit_s=sites.time_limit_s, mip_gap=sites.mip_gap, **model
+        demand,
+        sdf,
+        cost,
+        time_limit_s=sites.time_limit_s,
+        mip_gap=sites.mip_gap,
+        opening_cost=open_cost,
+        min_occupancy=min_occ,
+        **model,
     )
-    greedy = siting.greedy_allocate(demand, sdf, cost, **model)
+    greedy = siting.greedy_allocate(
+        demand, sdf, cost, opening_cost=open_cost, min_occupancy=min_occ, **model
+    )
     t["allocation"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -615,7 +628,12 @@ def plan_resettlement(
             if not keep.any():
                 return []
             r = siting.greedy_allocate(
-                demand, sdf[keep].reset_index(drop=True), cost[:, keep], **model
+                demand,
+                sdf[keep].reset_index(drop=True),
+                cost[:, keep],
+                opening_cost=open_cost[keep],
+                min_occupancy=min_occ[keep],
+                **model,
             )
             return r.open_sites
 

@@ -1,14 +1,20 @@
 """Resettlement sites (安置点) and the capacitated allocation of people to them.
 
 * :func:`sites_from_suitability` turns contiguous suitable patches of the suitability
-  raster into candidate sites with a capacity (area x people per hectare);
+  raster into candidate sites with a capacity (area x people per hectare); a patch larger
+  than the area cap is cut into pieces within the cap, each its own site;
 * :func:`merge_planner_sites` adds the planner's own sites (the optional ``sites`` layer),
   used as given and possibly locked in;
-* :func:`allocate` solves the capacitated p-median exactly with HiGHS (highspy):
-  minimise population-weighted travel time (plus a penalty for leaving the township),
-  whole villages by default, optional number of sites to open, locked sites, and a limit
-  on the time back to the old village's fields. Villages that cannot be placed are listed
-  with a reason in Chinese and English, never a crash;
+* :func:`allocate` solves the capacitated facility-location model exactly with HiGHS
+  (highspy): minimise population-weighted travel time (plus a penalty for leaving the
+  township) plus the opening cost of the sites opened, with a minimum occupancy for an
+  open site, whole villages by default, an optional number of sites to open, locked
+  sites, and a limit on the time back to the old village's fields. Villages that cannot be
+  placed are listed with a reason in Chinese and English, never a crash. The status is
+  "optimal" only when HiGHS proved it for the model solved;
+* :func:`allocate_heuristic` answers the same model in under a second (greedy start, local
+  search, re-partitioning of neighbouring sites), with the gap to the LP bound, for the
+  dashboard's scenarios;
 * :func:`greedy_allocate` is the baseline with the same inputs and outputs;
 * :func:`site_selection_frequency` / :func:`robustness` count how often each site is chosen
   over Monte Carlo draws of the suitability weights.
@@ -42,6 +48,7 @@ __all__ = [
     "sites_from_suitability",
     "merge_planner_sites",
     "allocate",
+    "allocate_heuristic",
     "greedy_allocate",
     "site_selection_frequency",
     "robustness",
@@ -77,6 +84,76 @@ def _quiet_highs() -> highspy.Highs:
         os.close(saved)
 
 
+def _split_patch(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    max_cells: int,
+    min_cells: int,
+    xres: float,
+    yres: float,
+) -> list[np.ndarray]:
+    """Cut one connected patch into connected pieces of at most ``max_cells`` cells.
+
+    Recursive bisection: a piece too large is cut across its longer axis (in metres) at
+    the cell count that leaves ``floor(k/2)/k`` of it on one side (k = the pieces it needs),
+    and each side's 8-connected components are cut again if still too large. Leftover
+    components smaller than ``min_cells`` join a touching piece that has room; those that
+    fit nowhere are dropped (like any patch below the minimum area).
+    Returns index arrays into ``rows``/``cols``, one per piece.
+    """
+    n = len(rows)
+    if n <= max_cells:
+        return [np.arange(n)]
+    r0, c0 = rows.min(), cols.min()
+    rr, cc = rows - r0, cols - c0
+    eight = np.ones((3, 3), dtype=bool)
+    done: list[np.ndarray] = []
+    stack = [np.arange(n)]
+    while stack:
+        idx = stack.pop()
+        if len(idx) <= max_cells:
+            done.append(idx)
+            continue
+        k = -(-len(idx) // max_cells)
+        r, c = rr[idx], cc[idx]
+        wide = (c.max() - c.min() + 1) * xres >= (r.max() - r.min() + 1) * yres
+        order = np.lexsort((r, c)) if wide else np.lexsort((c, r))
+        cut = min(max(round(len(idx) * (k // 2) / k), 1), len(idx) - 1)
+        for part in (idx[order[:cut]], idx[order[cut:]]):
+            pr, pc = rr[part], cc[part]
+            box = np.zeros((pr.max() - pr.min() + 1, pc.max() - pc.min() + 1), dtype=bool)
+            box[pr - pr.min(), pc - pc.min()] = True
+            lab, nl = ndi.label(box, structure=eight)
+            comp = lab[pr - pr.min(), pc - pc.min()]
+            for cid in range(1, nl + 1):
+                stack.append(part[comp == cid])
+    if min_cells <= 1:
+        return done
+    # small leftovers join a touching piece with room, smallest first
+    owner = -np.ones((rr.max() + 1, cc.max() + 1), dtype=np.int64)
+    for p, idx in enumerate(done):
+        owner[rr[idx], cc[idx]] = p
+    sizes = np.array([len(i) for i in done])
+    alive = np.ones(len(done), dtype=bool)
+    for p in np.argsort(sizes, kind="stable"):
+        if sizes[p] >= min_cells:
+            continue
+        mask = owner == p
+        ring = ndi.binary_dilation(mask, structure=eight) & ~mask
+        nbrs = [int(x) for x in np.unique(owner[ring]) if x >= 0 and alive[x]]
+        fits = [x for x in nbrs if sizes[x] + sizes[p] <= max_cells]
+        alive[p] = False
+        if fits:
+            to = min(fits, key=lambda x: (sizes[x], x))
+            done[to] = np.concatenate([done[to], done[p]])
+            sizes[to] += sizes[p]
+            owner[mask] = to
+        else:
+            owner[mask] = -1
+    return [done[p] for p in range(len(done)) if alive[p] and sizes[p] >= min_cells]
+
+
 def sites_from_suitability(
     suit: np.ndarray,
     *,
@@ -101,23 +178,28 @@ def sites_from_suitability(
     threshold : float
         Cells with ``suit >= threshold`` are suitable.
     min_area_ha : float
-        Patches smaller than this are dropped.
+        Patches (and pieces left over from cutting) smaller than this are dropped.
     people_per_ha : float
         Gross resettlement density; ``capacity_people = floor(area_ha * people_per_ha)``.
     max_sites : int, optional
-        Keep only the best ``max_sites`` patches (by mean suitability, then area).
+        Keep only the best ``max_sites`` sites: every patch's best piece first (by mean
+        suitability, then area), then the second pieces of the patches that were cut, and
+        so on, so a large valley floor does not crowd out every other patch.
     max_area_ha : float, optional
-        Cap on the area counted for capacity. A very large patch (a whole valley floor)
-        keeps its full polygon and ``area_ha``, but its capacity is computed from
-        ``max_area_ha`` (column ``capped`` says so): one site is one construction project.
+        Largest site: one site is one construction project. A patch larger than this is
+        cut into connected pieces of at most ``max_area_ha`` each (recursive bisection
+        along the longer axis), each its own site with its own capacity; no site exceeds
+        the cap, and the pieces' areas add up to the patch's (leftover slivers below
+        ``min_area_ha`` join a neighbouring piece with room, or are dropped).
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns ``site_id`` ("S001", ... by rank), ``name``, ``area_ha``, ``capacity_people``,
-        ``suitability`` (mean over the patch), ``source`` ("generated"), ``locked`` (False),
-        ``capped``, ``rep_x``/``rep_y`` (a representative point inside the patch, for travel
-        times), geometry (patch polygon, 8-connected cells).
+        ``suitability`` (mean over the site), ``source`` ("generated"), ``locked`` (False),
+        ``patch_id`` (the patch a site was cut from, "P001"... by patch rank),
+        ``patch_area_ha``, ``rep_x``/``rep_y`` (a representative point inside the site, for
+        travel times), geometry (polygon, 8-connected cells).
 
     Raises
     ------
@@ -129,8 +211,11 @@ def sites_from_suitability(
             raise PolicyError(f"sites_from_suitability: {name} must be >= 0, found {val}")
     if not np.isfinite(threshold):
         raise PolicyError(f"sites_from_suitability: threshold must be a number, found {threshold}")
-    if max_area_ha is not None and not (max_area_ha > 0):
-        raise PolicyError(f"sites_from_suitability: max_area_ha must be > 0, found {max_area_ha}")
+    if max_area_ha is not None and not (max_area_ha > 0 and max_area_ha >= min_area_ha):
+        raise PolicyError(
+            f"sites_from_suitability: max_area_ha must be > 0 and >= min_area_ha "
+            f"({min_area_ha}), found {max_area_ha}"
+        )
     s = np.asarray(suit, dtype=float)
     cell_ha = abs(transform.a * transform.e - transform.b * transform.d) / 1e4
     with np.errstate(invalid="ignore"):
@@ -144,49 +229,85 @@ def sites_from_suitability(
         "suitability",
         "source",
         "locked",
-        "capped",
+        "patch_id",
+        "patch_area_ha",
         "rep_x",
         "rep_y",
     ]
+    empty = gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
     if n == 0:
-        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
+        return empty
     flat = labels.ravel()
     counts = np.bincount(flat, minlength=n + 1)
     sums = np.bincount(flat, weights=np.where(ok, s, 0.0).ravel(), minlength=n + 1)
     area = counts * cell_ha
-    keep = [lab for lab in range(1, n + 1) if area[lab] >= min_area_ha and counts[lab] > 0]
+    # a patch needs at least min_area_ha (with a hair of slack for float cell areas)
+    keep = [lab for lab in range(1, n + 1) if area[lab] >= min_area_ha - 1e-9 and counts[lab] > 0]
     mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     keep.sort(key=lambda lab: (-mean[lab], -area[lab], lab))
-    if max_sites is not None:
-        keep = keep[: int(max_sites)]
     if not keep:
-        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
-    keep_mask = np.isin(labels, keep)
-    parts: dict[int, list] = {lab: [] for lab in keep}
+        return empty
+    max_cells = (
+        max(int(math.floor(max_area_ha / cell_ha + 1e-9)), 1) if max_area_ha is not None else None
+    )
+    min_cells = max(int(math.ceil(min_area_ha / cell_ha - 1e-9)), 1)
+    xres, yres = abs(transform.a), abs(transform.e)
+    objs = ndi.find_objects(labels)
+    # pieces: (round, -mean, -area, patch rank, cells as flat indices)
+    pieces: list[tuple[int, float, float, int, np.ndarray]] = []
+    for prank, lab in enumerate(keep):
+        sl = objs[lab - 1]
+        assert sl is not None  # every kept label has cells
+        rr, cc = np.nonzero(labels[sl] == lab)
+        rr, cc = rr + sl[0].start, cc + sl[1].start
+        if max_cells is None or counts[lab] <= max_cells:
+            parts = [np.arange(len(rr))]
+        else:
+            parts = _split_patch(
+                rr, cc, max_cells=max_cells, min_cells=min_cells, xres=xres, yres=yres
+            )
+        cells = [rr[p] * labels.shape[1] + cc[p] for p in parts]
+        stats = sorted(
+            ((-float(s.ravel()[c].mean()), -len(c) * cell_ha, c) for c in cells),
+            key=lambda t: (t[0], t[1]),
+        )
+        for rnd, (nm, na, c) in enumerate(stats):
+            pieces.append((rnd, nm, na, prank, c))
+    pieces.sort(key=lambda t: (t[0], t[1], t[2], t[3]))
+    if max_sites is not None:
+        pieces = pieces[: int(max_sites)]
+    if not pieces:
+        return empty
+    site_lab = np.zeros(labels.size, dtype=np.int32)
+    for k, pc in enumerate(pieces):
+        site_lab[pc[4]] = k + 1
+    site_lab = site_lab.reshape(labels.shape)
+    parts_geom: dict[int, list] = {k + 1: [] for k in range(len(pieces))}
     for geom, val in rasterio.features.shapes(
-        labels.astype(np.int32), mask=keep_mask, transform=transform, connectivity=8
+        site_lab, mask=site_lab > 0, transform=transform, connectivity=8
     ):
-        parts[int(val)].append(shapely.geometry.shape(geom))
-    geoms = [shapely.union_all(parts[lab]) for lab in keep]
+        parts_geom[int(val)].append(shapely.geometry.shape(geom))
+    geoms = [shapely.union_all(parts_geom[k + 1]) for k in range(len(pieces))]
     reps = shapely.point_on_surface(np.asarray(geoms, dtype=object))
-    counted = area[keep] if max_area_ha is None else np.minimum(area[keep], max_area_ha)
-    out = gpd.GeoDataFrame(
+    site_area = np.array([len(pc[4]) * cell_ha for pc in pieces])
+    ids = [f"S{i + 1:03d}" for i in range(len(pieces))]
+    return gpd.GeoDataFrame(
         {
-            "site_id": [f"S{i + 1:03d}" for i in range(len(keep))],
-            "name": [f"S{i + 1:03d}" for i in range(len(keep))],
-            "area_ha": area[keep],
-            "capacity_people": np.floor(counted * people_per_ha + 1e-9).astype(np.int64),
-            "suitability": mean[keep],
+            "site_id": ids,
+            "name": ids,
+            "area_ha": site_area,
+            "capacity_people": np.floor(site_area * people_per_ha + 1e-9).astype(np.int64),
+            "suitability": [-pc[1] for pc in pieces],
             "source": "generated",
             "locked": False,
-            "capped": counted < area[keep],
+            "patch_id": [f"P{pc[3] + 1:03d}" for pc in pieces],
+            "patch_area_ha": [float(area[keep[pc[3]]]) for pc in pieces],
             "rep_x": shapely.get_x(reps),
             "rep_y": shapely.get_y(reps),
         },
         geometry=geoms,
         crs=crs,
     )
-    return out
 
 
 def merge_planner_sites(
@@ -301,7 +422,7 @@ def match_sites(base: gpd.GeoDataFrame, other: gpd.GeoDataFrame) -> dict[str, st
 
 @dataclass
 class AllocationResult:
-    """Result of :func:`allocate` / :func:`greedy_allocate`.
+    """Result of :func:`allocate`, :func:`allocate_heuristic` and :func:`greedy_allocate`.
 
     Attributes
     ----------
@@ -310,24 +431,37 @@ class AllocationResult:
         village and site when splitting).
     unplaced : pandas.DataFrame
         ``village_id``, ``people``, ``reason_code`` (``no_site_reachable``, ``no_site_within_limit``,
-        ``village_too_large``, ``capacity_shortfall``, ``no_room``, ``solver_no_solution``),
-        ``reason_en``, ``reason_zh``.
+        ``village_too_large``, ``sites_below_min_occupancy``, ``capacity_shortfall``,
+        ``below_min_occupancy``, ``no_room``, ``solver_no_solution``), ``reason_en``, ``reason_zh``.
     site_load : pandas.DataFrame
-        ``site_id``, ``capacity_people``, ``assigned_people``, ``open`` (bool).
+        ``site_id``, ``capacity_people``, ``assigned_people``, ``open`` (bool),
+        ``min_occupancy`` and ``opening_cost``.
     status : str
-        ``optimal`` | ``time_limit`` | ``infeasible`` (HiGHS's own status; a time-limited
-        answer is never called optimal), ``heuristic`` for the greedy baseline, or HiGHS's
-        status text for other stops.
+        ``optimal`` only when HiGHS proved it for the model solved (gap 0); ``gap_limit``
+        (HiGHS stopped at the requested relative gap ``mip_gap``: within it, not proven
+        optimal); ``time_limit`` (HiGHS stopped with an incumbent and its gap),
+        ``infeasible``, ``heuristic`` (local search or
+        greedy: nothing proved), ``nothing_to_place`` (no one to move), ``no_sites`` (no
+        candidate site), ``none_placeable`` (every village was excluded before solving, see
+        ``unplaced``), or HiGHS's status text for other stops.
     mip_gap : float
-        HiGHS's relative MIP gap (0 when optimal, NaN for greedy).
+        Relative gap ``(objective - lower bound) / objective``: HiGHS's MIP gap for
+        :func:`allocate` (0 when optimal); for :func:`allocate_heuristic` the gap to the LP
+        bound when one was computed; NaN when no bound is known.
     objective : float
-        Sum over placed people of (travel minutes + township penalty).
+        The model's objective: person-minutes (travel + township penalty) of the placed
+        people plus the opening cost of the open sites.
     solve_s : float
         Wall-clock seconds (model build and solve).
     method : str
-        ``highs`` or ``greedy``.
+        ``highs``, ``local_search`` or ``greedy``.
     notes : list of str
         What happened on the way (e.g. "capacity short: second phase used").
+    opening_cost : float
+        The part of ``objective`` that is opening cost.
+    lower_bound : float
+        A proven lower bound on the model's objective (HiGHS's dual bound, or the LP bound
+        of the heuristic); NaN when unknown.
     """
 
     assignments: pd.DataFrame
@@ -339,6 +473,8 @@ class AllocationResult:
     solve_s: float
     method: str
     notes: list[str] = field(default_factory=list)
+    opening_cost: float = 0.0
+    lower_bound: float = math.nan
 
     @property
     def open_sites(self) -> list[str]:
@@ -355,6 +491,11 @@ class AllocationResult:
         """People left out (listed in ``unplaced``)."""
         return float(self.unplaced["people"].sum())
 
+    @property
+    def travel_objective(self) -> float:
+        """Person-minutes of travel (with the township penalty), without opening costs."""
+        return self.objective - self.opening_cost
+
 
 @dataclass
 class _Problem:
@@ -370,9 +511,17 @@ class _Problem:
     unplaced: list[dict]
     p: int | None
     split: bool
+    fcost: np.ndarray  # (m,) opening cost, person-minutes
+    minocc: np.ndarray  # (m,) minimum occupancy of an open site (0 for locked sites)
+    can_open: np.ndarray  # (m,) bool: locked, or capacity >= minimum occupancy
+
+    @property
+    def use_y(self) -> bool:
+        """Whether the model needs open/closed site variables."""
+        return self.p is not None or bool(np.any(self.fcost > 0)) or bool(np.any(self.minocc > 0))
 
 
-#: A solution as :func:`_greedy_core` returns it and HiGHS takes it as a start:
+#: A solution as the heuristics return it and HiGHS takes it as a start:
 #: (village row, site column, people) rows, open-site mask, left-out village rows and
 #: the people each of them leaves out.
 _Start = tuple[list[tuple[int, int, float]], np.ndarray, list[int], dict[int, int]]
@@ -387,6 +536,7 @@ class _HighsOptions:
     threads: int | None
     presolve: str
     start: _Start | None = None
+    p_at_most: bool = False  # sum y <= p instead of = p (p sites cannot all be filled)
 
 
 def _reason(code: str, vid: str, people: int, en: str, zh: str) -> dict:
@@ -399,6 +549,23 @@ def _reason(code: str, vid: str, people: int, en: str, zh: str) -> dict:
     }
 
 
+def _per_site(value: float | Sequence[float] | np.ndarray, m: int, name: str) -> np.ndarray:
+    """A scalar or a per-site array as a float array of length m (>= 0, finite)."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(m, float(arr))
+    if arr.shape != (m,):
+        raise LayerSchemaError(
+            f"allocate: {name} must be a number or one value per site ({m}), found shape {arr.shape}"
+        )
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        raise PolicyError(
+            f"allocate: {name} must be >= 0, found {arr[bad][0]} at site {int(np.argmax(bad))}"
+        )
+    return arr
+
+
 def _prepare(
     demand: pd.DataFrame,
     sites: pd.DataFrame,
@@ -408,6 +575,8 @@ def _prepare(
     max_return_min: float | None,
     township_penalty_min: float,
     split: bool,
+    opening_cost: float | Sequence[float] | np.ndarray = 0.0,
+    min_occupancy: float | Sequence[float] | np.ndarray = 0.0,
 ) -> _Problem:
     problems = []
     for name, df, need in (
@@ -455,6 +624,11 @@ def _prepare(
         if "locked" in sites.columns
         else np.zeros(m, bool)
     )
+    fcost = _per_site(opening_cost, m, "opening_cost")
+    # whole people: a minimum of 49.5 means 50
+    minocc = np.ceil(_per_site(min_occupancy, m, "min_occupancy") - 1e-9).clip(min=0)
+    minocc[locked] = 0.0  # a locked site is open whatever it receives
+    can_open = locked | (cap >= minocc)
     if not np.isfinite(township_penalty_min) or township_penalty_min < 0:
         raise PolicyError(
             f"allocate: township_penalty_min must be >= 0, found {township_penalty_min}"
@@ -506,8 +680,20 @@ def _prepare(
                 )
             )
             active[i] = False
-        elif not split and people[i] > cap[allowed[i]].max():
-            big = int(cap[allowed[i]].max())
+        elif not (allowed[i] & can_open).any():
+            low = int(minocc[allowed[i]].min())
+            unplaced.append(
+                _reason(
+                    "sites_below_min_occupancy",
+                    vid[i],
+                    people[i],
+                    f"every site within reach is smaller than the minimum occupancy ({low} people)",
+                    f"可达安置点的容量均小于集中安置点最低安置人数（{low} 人）",
+                )
+            )
+            active[i] = False
+        elif not split and people[i] > cap[allowed[i] & can_open].max():
+            big = int(cap[allowed[i] & can_open].max())
             unplaced.append(
                 _reason(
                     "village_too_large",
@@ -518,32 +704,67 @@ def _prepare(
                 )
             )
             active[i] = False
+    allowed = allowed & can_open[None, :]
     if not split:
         allowed = allowed & (people[:, None] <= cap[None, :])
     allowed &= active[:, None]
     return _Problem(
-        vid, people, sid, cap, locked, travel, cost, allowed, active, unplaced, p, split
+        vid,
+        people,
+        sid,
+        cap,
+        locked,
+        travel,
+        cost,
+        allowed,
+        active,
+        unplaced,
+        p,
+        split,
+        fcost,
+        minocc,
+        can_open,
     )
 
 
 def _usable_capacity(pb: _Problem) -> int:
-    """Largest capacity the sites may offer: all sites, or the locked plus the largest others up to p."""
+    """Largest capacity the sites may offer: all that can open, or the locked plus the largest
+    others up to p."""
+    cap = np.where(pb.can_open, pb.cap, 0)
     if pb.p is None:
-        return int(pb.cap.sum())
-    others = np.sort(pb.cap[~pb.locked])[::-1]
-    return int(pb.cap[pb.locked].sum() + others[: pb.p - int(pb.locked.sum())].sum())
+        return int(cap.sum())
+    others = np.sort(cap[~pb.locked])[::-1]
+    return int(cap[pb.locked].sum() + others[: pb.p - int(pb.locked.sum())].sum())
 
 
 def _shortfall_reasons(
-    pb: _Problem, rows: Iterable[int], demand_total: int, usable: int
+    pb: _Problem,
+    rows: Iterable[int],
+    demand_total: int,
+    usable: int,
+    open_mask: np.ndarray | None = None,
 ) -> list[dict]:
     out = []
     for i in rows:
+        reach = pb.allowed[i]
         if demand_total > usable:
             short = demand_total - usable
             en = f"not enough site capacity: demand {demand_total} people, usable capacity {usable} (short by {short})"
             zh = f"安置容量不足：需安置 {demand_total} 人，可用容量 {usable} 人，缺口 {short} 人"
             code = "capacity_shortfall"
+        elif (
+            open_mask is not None
+            and reach.any()
+            and not (reach & open_mask).any()
+            and (pb.minocc[reach] > pb.people[i]).all()
+        ):
+            low = int(pb.minocc[reach].min())
+            en = (
+                "the sites within reach would not reach their minimum occupancy "
+                f"({low} people) with the villages that can go there"
+            )
+            zh = f"可达安置点达不到最低安置人数（{low} 人），未开设"
+            code = "below_min_occupancy"
         else:
             en = (
                 "reachable sites are full (whole villages cannot be fitted into the remaining room)"
@@ -565,6 +786,7 @@ def _result(
     t0: float,
     method: str,
     notes: list[str],
+    lower_bound: float = math.nan,
 ) -> AllocationResult:
     load: np.ndarray
     if rows:
@@ -581,7 +803,7 @@ def _result(
         )
         if not pb.split or np.allclose(ppl, np.round(ppl)):
             assignments["people"] = np.round(ppl).astype(np.int64)
-        objective = float((ppl * pb.cost[ii, jj]).sum())
+        travel_obj = float((ppl * pb.cost[ii, jj]).sum())
         load = np.bincount(jj, weights=ppl, minlength=len(pb.sid))
     else:
         assignments = pd.DataFrame(
@@ -590,15 +812,19 @@ def _result(
                 for c, t in zip(_ASSIGN_COLS, [str, str, "int64", float], strict=True)
             }
         )
-        objective = 0.0
+        travel_obj = 0.0
         load = np.zeros(len(pb.sid))
+    is_open = open_mask | (load > 0) | pb.locked
+    opening = float(pb.fcost[is_open].sum())
     unplaced = pd.DataFrame(pb.unplaced + extra_unplaced, columns=_UNPLACED_COLS)
     site_load = pd.DataFrame(
         {
             "site_id": pb.sid,
             "capacity_people": pb.cap,
             "assigned_people": load,
-            "open": open_mask | (load > 0),
+            "open": is_open,
+            "min_occupancy": pb.minocc.astype(np.int64),
+            "opening_cost": pb.fcost,
         }
     )
     return AllocationResult(
@@ -607,18 +833,38 @@ def _result(
         site_load=site_load,
         status=status,
         mip_gap=gap,
-        objective=objective,
+        objective=travel_obj + opening,
         solve_s=time.perf_counter() - t0,
         method=method,
         notes=notes,
+        opening_cost=opening,
+        lower_bound=lower_bound,
     )
 
+
+#: Above this many village-site pairs HiGHS's presolve costs more than it saves.
+_PRESOLVE_MAX_PAIRS = 50_000
 
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: "optimal",
     highspy.HighsModelStatus.kTimeLimit: "time_limit",
     highspy.HighsModelStatus.kInfeasible: "infeasible",
 }
+
+
+@dataclass
+class _Solved:
+    """What one :func:`_solve_highs` call found."""
+
+    status: str
+    gap: float
+    v: np.ndarray  # pair values (one per allowed village-site pair)
+    y: np.ndarray  # site open values (empty without y)
+    u: np.ndarray  # left-out values (empty without dummies)
+    has: bool  # a feasible solution was found
+    bound: float  # HiGHS's dual bound (LP objective for a relaxation); NaN if none
+    objective: float  # HiGHS's objective of the solution; NaN if none
+    solve_s: float
 
 
 def _solve_highs(
@@ -629,13 +875,14 @@ def _solve_highs(
     unplaced_cap: float | None,
     phase_one: bool,
     relax: bool = False,
-) -> tuple[str, float, np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Build and solve one MIP. Returns status, gap, pair values, y, u, has_solution.
+) -> _Solved:
+    """Build and solve one MIP (or its LP relaxation).
 
-    Variables: one per allowed (village, site) pair; one y per site when p is given;
-    one dummy u per active village when ``dummy``. Whole villages: binary x; split:
-    integer people counts.
+    Variables: one per allowed (village, site) pair; one y per site when the model needs
+    it (p, opening costs or minimum occupancies); one dummy u per active village when
+    ``dummy``. Whole villages: binary x; split: integer people counts.
     """
+    t0 = time.perf_counter()
     ii, jj = np.nonzero(pb.allowed)
     k = len(ii)
     act = np.flatnonzero(pb.active)
@@ -643,7 +890,7 @@ def _solve_highs(
     row_of = -np.ones(len(pb.vid), dtype=np.int64)
     row_of[act] = np.arange(n_act)
     m = len(pb.sid)
-    use_y = pb.p is not None
+    use_y = pb.use_y
     ppl = pb.people.astype(float)
     # Unify both modes: variable v has upper bound ub, assignment coefficient 1,
     # capacity coefficient q, cost f.
@@ -666,9 +913,11 @@ def _solve_highs(
     n_y = m if use_y else 0
     n_u = n_act if dummy else 0
     ncol = k + n_y + n_u
-    col_cost = np.concatenate([f, np.zeros(n_y), u_weight if phase_one else np.zeros(n_u)])
+    y_cost = np.zeros(n_y) if phase_one or not use_y else pb.fcost.astype(float)
+    col_cost = np.concatenate([f, y_cost, u_weight if phase_one else np.zeros(n_u)])
     col_lower = np.zeros(ncol)
-    col_upper = np.concatenate([ub, np.ones(n_y), u_ub if dummy else np.zeros(0)])
+    y_upper = pb.can_open.astype(float) if use_y else np.zeros(0)
+    col_upper = np.concatenate([ub, y_upper, u_ub if dummy else np.zeros(0)])
     if use_y:
         col_lower[k : k + m][pb.locked] = 1.0
     rows_r, rows_c, rows_v, lo, hi = [], [], [], [], []
@@ -698,20 +947,33 @@ def _solve_highs(
         lo.append(np.full(m, -np.inf))
         hi.append(pb.cap.astype(float))
     r0 += m
-    if pb.p is not None:  # use_y
-        # strong linking v_ij <= ub_ij y_j: tight LP bound for the p-median
+    if use_y:
+        mo_sites = np.flatnonzero(pb.minocc > 0)
+        if len(mo_sites):
+            # minimum occupancy: sum_i q v_ij - m_j y_j >= 0
+            pos = -np.ones(m, dtype=np.int64)
+            pos[mo_sites] = np.arange(len(mo_sites))
+            sel = pos[jj] >= 0
+            rows_r += [r0 + pos[jj[sel]], r0 + np.arange(len(mo_sites))]
+            rows_c += [np.flatnonzero(sel), k + mo_sites]
+            rows_v += [q[sel], -pb.minocc[mo_sites].astype(float)]
+            lo.append(np.zeros(len(mo_sites)))
+            hi.append(np.full(len(mo_sites), np.inf))
+            r0 += len(mo_sites)
+        # strong linking v_ij <= ub_ij y_j: the tight LP bound of facility location
         rows_r += [r0 + np.arange(k), r0 + np.arange(k)]
         rows_c += [np.arange(k), k + jj]
         rows_v += [np.ones(k), -ub]
         lo.append(np.full(k, -np.inf))
         hi.append(np.zeros(k))
         r0 += k
-        rows_r.append(np.full(m, r0))
-        rows_c.append(k + np.arange(m))
-        rows_v.append(np.ones(m))
-        lo.append(np.array([float(pb.p)]))
-        hi.append(np.array([float(pb.p)]))
-        r0 += 1
+        if pb.p is not None:
+            rows_r.append(np.full(m, r0))
+            rows_c.append(k + np.arange(m))
+            rows_v.append(np.ones(m))
+            lo.append(np.array([-np.inf if opts.p_at_most else float(pb.p)]))
+            hi.append(np.array([float(pb.p)]))
+            r0 += 1
         if not phase_one and (unplaced_cap is not None or not dummy):
             # valid cut: the open sites must hold everyone placed (sum_j cap_j y_j >= placed)
             must = (rhs_assign if pb.split else ppl[act]).sum() - (unplaced_cap or 0.0)
@@ -756,14 +1018,20 @@ def _solve_highs(
     lp.a_matrix_.num_row_ = r0
     if not relax:
         lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol
-    h.setOptionValue("presolve", opts.presolve)
+    presolve = opts.presolve
+    if presolve == "auto":
+        presolve = "on" if k <= _PRESOLVE_MAX_PAIRS else "off"
+    h.setOptionValue("presolve", presolve)
     h.passModel(lp)
     start = opts.start
-    if start is not None:
+    if start is not None and not relax:
         x0 = _start_vector(pb, start, ii, jj, act, use_y=use_y, dummy=dummy)
         left_w = float(x0[k + n_y :] @ u_weight) if dummy else 0.0
-        feasible = (dummy or not start[2]) and (
-            unplaced_cap is None or left_w <= unplaced_cap + 1e-6
+        n_open = int(start[1].sum())
+        feasible = (
+            (dummy or not start[2])
+            and (unplaced_cap is None or left_w <= unplaced_cap + 1e-6)
+            and (pb.p is None or n_open == pb.p or (opts.p_at_most and n_open <= pb.p))
         )
         if feasible:
             sol = highspy.HighsSolution()
@@ -775,14 +1043,29 @@ def _solve_highs(
     status = _STATUS.get(ms, h.modelStatusToString(ms).lower().replace(" ", "_"))
     info = h.getInfo()
     has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    gap = float(info.mip_gap) if has_sol else math.inf
+    gap = float(info.mip_gap) if has_sol and not relax else math.inf
     if status == "optimal":
         gap = max(0.0, gap) if np.isfinite(gap) else 0.0
-    if has_sol:
-        x = np.asarray(h.getSolution().col_value)
+    obj = float(info.objective_function_value) if has_sol else math.nan
+    if relax:
+        bound = obj if status == "optimal" else math.nan
     else:
-        x = np.zeros(ncol)
-    return status, gap, x[:k], x[k : k + n_y], x[k + n_y :], has_sol
+        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else math.nan
+        if status == "optimal" and gap > 1e-9 and not (abs(obj - bound) <= 1e-6):
+            # HiGHS stopped at the requested relative gap: good, but not proven optimal
+            status = "gap_limit"
+    x = np.asarray(h.getSolution().col_value) if has_sol else np.zeros(ncol)
+    return _Solved(
+        status,
+        gap,
+        x[:k],
+        x[k : k + n_y],
+        x[k + n_y :],
+        has_sol,
+        bound,
+        obj,
+        time.perf_counter() - t0,
+    )
 
 
 def _rows_from(pb: _Problem, v: np.ndarray) -> list[tuple[int, int, float]]:
@@ -797,33 +1080,39 @@ def _rows_cost(pb: _Problem, rows: list[tuple[int, int, float]]) -> float:
     return float(sum(ppl * pb.cost[i, j] for i, j, ppl in rows))
 
 
+def _start_cost(pb: _Problem, start: _Start) -> float:
+    """Objective of a start: travel of its rows plus the opening cost of its open sites."""
+    rows, open_mask = start[0], start[1]
+    used = np.zeros(len(pb.sid), bool)
+    for _, j, _ in rows:
+        used[j] = True
+    return _rows_cost(pb, rows) + float(pb.fcost[open_mask | used | pb.locked].sum())
+
+
 def _lp_rounding_start(
     pb: _Problem, greedy: _Start, *, time_limit_s: float, opts: _HighsOptions
 ) -> _Start | None:
     """A better first incumbent for the p-median: LP relaxation -> open the p sites with the
     largest y (locked first) -> solve the assignment to those sites as a smaller MIP.
-    Returns a start tuple like :func:`_greedy_core` if it beats the greedy one, else None."""
+    Returns a start tuple if it beats ``greedy``, else None. Only for models without opening
+    costs or minimum occupancies (the rounding ignores both)."""
     t0 = time.perf_counter()
     o = replace(opts, start=None, time_limit_s=time_limit_s)
-    st, _, _, y, _, has = _solve_highs(
-        pb, o, dummy=False, unplaced_cap=None, phase_one=False, relax=True
-    )
-    if not has or st != "optimal":
+    lp = _solve_highs(pb, o, dummy=False, unplaced_cap=None, phase_one=False, relax=True)
+    if not lp.has or lp.status != "optimal" or pb.p is None:
         return None
-    score = np.where(pb.locked, np.inf, y)
+    score = np.where(pb.locked, np.inf, lp.y)
     open_mask = np.zeros(len(pb.sid), bool)
     open_mask[np.argsort(-score, kind="stable")[: pb.p]] = True
     sub = replace(pb, allowed=pb.allowed & open_mask[None, :], p=None)
     o = replace(o, time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.1))
     # The assignment LP has a basic optimum with at most (#sites) fractional villages:
     # keep the integral ones, place the rest greedily in the room left.
-    st2, _, v, _, _, has2 = _solve_highs(
-        sub, o, dummy=False, unplaced_cap=None, phase_one=False, relax=True
-    )
+    s2 = _solve_highs(sub, o, dummy=False, unplaced_cap=None, phase_one=False, relax=True)
     rows: list[tuple[int, int, float]] = []
-    if has2 and st2 == "optimal":
+    if s2.has and s2.status == "optimal":
         ii, jj = np.nonzero(sub.allowed)
-        whole = v > 1 - 1e-6 if not pb.split else np.zeros(len(v), bool)
+        whole = s2.v > 1 - 1e-6 if not pb.split else np.zeros(len(s2.v), bool)
         rows = [(int(ii[k]), int(jj[k]), float(pb.people[ii[k]])) for k in np.flatnonzero(whole)]
         rest = np.ones(len(pb.vid), bool)
         rest[[r[0] for r in rows]] = False
@@ -844,19 +1133,18 @@ def _lp_rounding_start(
             time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.1),
             mip_gap=max(opts.mip_gap, 2e-3),  # a start, not the answer
         )
-        st3, _, v3, _, _, has3 = _solve_highs(
-            sub, o, dummy=False, unplaced_cap=None, phase_one=False
-        )
-        if not has3:
+        s3 = _solve_highs(sub, o, dummy=False, unplaced_cap=None, phase_one=False)
+        if not s3.has:
             return None
-        rows = _rows_from(sub, v3)
+        rows = _rows_from(sub, s3.v)
     placed = np.zeros(len(pb.vid))
     for i, _, ppl in rows:
         placed[i] += ppl
     if np.any(placed[pb.active] < pb.people[pb.active] - 0.5):
         return None
-    if greedy[2] or _rows_cost(pb, rows) < _rows_cost(pb, greedy[0]):
-        return rows, open_mask, [], {}
+    cand: _Start = (rows, open_mask, [], {})
+    if greedy[2] or _start_cost(pb, cand) < _start_cost(pb, greedy):
+        return cand
     return None
 
 
@@ -870,7 +1158,7 @@ def _start_vector(
     use_y: bool,
     dummy: bool,
 ) -> np.ndarray:
-    """Column values of a greedy solution, to give HiGHS an incumbent from the start."""
+    """Column values of a heuristic solution, to give HiGHS an incumbent from the start."""
     rows, open_mask, left, left_people = start
     kidx = -np.ones(pb.allowed.shape, dtype=np.int64)
     kidx[ii, jj] = np.arange(len(ii))
@@ -879,7 +1167,10 @@ def _start_vector(
         xv[kidx[i, j]] = ppl if pb.split else 1.0
     parts = [xv]
     if use_y:
-        parts.append(open_mask.astype(float))
+        y = open_mask.copy() | pb.locked
+        for _, j, _ in rows:
+            y[j] = True
+        parts.append(y.astype(float))
     if dummy:
         pos = {int(i): r for r, i in enumerate(act)}
         uv = np.zeros(len(act))
@@ -887,6 +1178,15 @@ def _start_vector(
             uv[pos[i]] = left_people[i] if pb.split else 1.0
         parts.append(uv)
     return np.concatenate(parts)
+
+
+def _empty_status(pb: _Problem) -> str:
+    """Status when no village enters the model: say what happened, never "optimal"."""
+    if int(pb.people.sum()) == 0:
+        return "nothing_to_place"
+    if len(pb.sid) == 0:
+        return "no_sites"
+    return "none_placeable"
 
 
 def allocate(
@@ -898,37 +1198,51 @@ def allocate(
     max_return_min: float | None = None,
     township_penalty_min: float = 0.0,
     split: bool = False,
+    opening_cost: float | Sequence[float] | np.ndarray = 0.0,
+    min_occupancy: float | Sequence[float] | np.ndarray = 0.0,
     time_limit_s: float = 60.0,
     mip_gap: float = 1e-4,
     threads: int | None = None,
-    presolve: str = "off",
+    presolve: str = "auto",
     warm_start: bool = True,
     heuristic_frac: float = 0.3,
 ) -> AllocationResult:
-    """Exact capacitated allocation of people to sites (capacitated p-median) with HiGHS.
+    """Exact capacitated facility location of people at sites, solved with HiGHS.
 
-    Minimise ``sum_i people_i * (cost_ij + township_penalty if township_i != township_j)``
-    subject to: each village placed once (whole, or split in whole people with
-    ``split=True``); ``sum_i people_i x_ij <= cap_j y_j``; ``sum_j y_j = p`` when ``p`` is
-    given, locked sites open (``y_j = 1``); ``x_ij = 0`` where the cost is NaN or above
-    ``max_return_min`` (cost_min is also the time back to the old fields).
+    The model (whole villages; ``x_ij`` = village i goes to site j, ``y_j`` = site j opens)::
 
-    Infeasibility never raises. Villages with no reachable site, none within the limit, or
-    bigger than every reachable site are excluded before solving and reported. If the rest
-    still does not fit (total capacity short, or whole villages do not pack), a first MIP
-    minimises the people left out, a second minimises travel among allocations that leave
-    out no more; everyone left out is listed with the reason.
+        min  sum_ij people_i * cost_ij * x_ij  +  sum_j opening_cost_j * y_j
+        s.t. sum_j x_ij = 1                              every village placed once
+             sum_i people_i x_ij <= cap_j y_j            capacity
+             sum_i people_i x_ij >= min_occupancy_j y_j  an open site is not near-empty
+             x_ij <= y_j                                 (the tight linking of facility location)
+             sum_j y_j = p                               when p is given
+             y_j = 1 for locked sites;  x_ij = 0 where cost is NaN or above max_return_min
+
+    with ``cost_ij`` the travel minutes plus ``township_penalty_min`` when the site lies in
+    another township. ``y`` only enters when p, an opening cost or a minimum occupancy is
+    given; otherwise this is the plain capacitated assignment. With ``split=True`` a village
+    may be divided between sites in whole people (``x_ij`` counts people).
+
+    Infeasibility never raises. Villages with no reachable site, none within the limit, only
+    sites too small to reach the minimum occupancy, or bigger than every reachable site are
+    excluded before solving and reported. If the rest still does not fit (total capacity
+    short, whole villages do not pack, or minimum occupancies cannot be met), a first MIP
+    minimises the people left out, a second minimises the objective among allocations that
+    leave out no more; everyone left out is listed with the reason. When p sites cannot all
+    reach their minimum occupancy, at most p open (a note says so).
 
     Parameters
     ----------
     demand : pandas.DataFrame
-        ``village_id``, ``people`` (whole numbers), optional ``township``.
+        ``village_id``, ``people`` (whole numbers), optional ``township``. One row per unit
+        that moves together: a village, or a hamlet (自然村) to keep hamlets whole.
     sites : pandas.DataFrame
         ``site_id``, ``capacity_people``, optional ``township``, ``locked``.
     cost_min : numpy.ndarray, shape (villages, sites)
         Travel minutes village -> site; NaN = unreachable.
     p : int, optional
-        Number of sites to open (locked ones included). None: every site may be used.
+        Number of sites to open (locked ones included). None: the model decides.
     max_return_min : float, optional
         Longest acceptable trip back to the village's farmland.
     township_penalty_min : float
@@ -937,33 +1251,46 @@ def allocate(
     split : bool
         Allow a village to be split across sites (in whole people). Default False: a
         village moves together, as planners do.
+    opening_cost : float or array of length sites
+        Cost of opening each site, in the objective's unit (person-minutes): a site opens
+        only if it saves at least this much travel. 0 for planner sites.
+    min_occupancy : float or array of length sites
+        Fewest people an open site may receive (a centralized site is not built for a
+        handful of families). Not applied to locked sites, which are open whatever they
+        receive; a site whose capacity is below its minimum never opens.
     time_limit_s, mip_gap : float
         HiGHS time limit and relative gap target (per MIP solve).
     threads : int, optional
         HiGHS threads option.
-    presolve : {"off", "choose", "on"}
-        HiGHS presolve. Off by default: on this model HiGHS 1.16's presolve reduces nothing
-        and took about a minute on 1,500 villages x 40 sites before the search began.
+    presolve : {"auto", "off", "choose", "on"}
+        HiGHS presolve. "auto": on for models up to 50,000 village-site pairs (on the demo it
+        halves the time to prove optimality: its probing and clique tables help the
+        branching), off above (HiGHS 1.16's presolve took about a minute on 1,500
+        villages x 40 sites before the search began).
     warm_start : bool
-        Give HiGHS the greedy allocation as its first incumbent, so a time-limited answer
-        is never worse than the greedy baseline.
+        Give HiGHS the local-search solution (:func:`allocate_heuristic`, within
+        ``heuristic_frac`` of the time limit) as its first incumbent, so a time-limited
+        answer is never worse than the heuristic.
     heuristic_frac : float
-        With ``p`` on larger instances (> 5,000 village-site pairs), up to this share of
-        ``time_limit_s`` goes to an LP-rounding start (LP relaxation, open the p sites with
-        the largest y, solve the assignment to them); the full MIP gets the rest.
+        Share of ``time_limit_s`` the warm start may take. With ``p`` on larger instances
+        (> 5,000 village-site pairs, no opening cost or minimum occupancy) an LP-rounding
+        start is tried as well.
 
     Returns
     -------
     AllocationResult
-        ``status`` is HiGHS's: ``optimal`` only if HiGHS proved it; ``time_limit`` with the
-        incumbent and its gap otherwise.
+        ``status``: ``optimal`` only if HiGHS proved it (gap 0); ``gap_limit`` when HiGHS
+        stopped at ``mip_gap``; ``time_limit`` with the incumbent and its gap;
+        ``nothing_to_place``, ``no_sites`` or ``none_placeable`` when no model was solved.
 
     Raises
     ------
     LayerSchemaError
-        Missing columns, duplicate ids, a cost matrix of the wrong shape or negative costs.
+        Missing columns, duplicate ids, a cost matrix of the wrong shape or negative costs,
+        per-site values of the wrong length.
     PolicyError
-        ``p`` out of range or smaller than the number of locked sites; negative penalty/limit.
+        ``p`` out of range or smaller than the number of locked sites; negative penalty,
+        limit, opening cost or minimum occupancy.
     """
     t0 = time.perf_counter()
     pb = _prepare(
@@ -974,18 +1301,43 @@ def allocate(
         max_return_min=max_return_min,
         township_penalty_min=township_penalty_min,
         split=split,
+        opening_cost=opening_cost,
+        min_occupancy=min_occupancy,
     )
     notes: list[str] = []
     act = np.flatnonzero(pb.active)
+    if len(act) == 0:
+        return _result(
+            pb,
+            [],
+            pb.locked.copy(),
+            [],
+            status=_empty_status(pb),
+            gap=0.0,
+            t0=t0,
+            method="highs",
+            notes=notes,
+            lower_bound=float(pb.fcost[pb.locked].sum()),
+        )
     demand_total = int(pb.people[act].sum())
     usable = _usable_capacity(pb)
-    start = _greedy_core(pb) if warm_start and len(act) else None
+    start: _Start | None = None
+    if warm_start:
+        sr = _search(pb, time_limit_s=heuristic_frac * time_limit_s, rounds=40)
+        start = sr.start
+        notes.append(f"start: local search {_start_cost(pb, start):.6g}")
     opts = _HighsOptions(
-        time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, presolve=presolve, start=start
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        threads=threads,
+        presolve=presolve,
+        start=start,
     )
     if (
         start is not None
         and pb.p is not None
+        and not pb.fcost.any()
+        and not pb.minocc.any()
         and demand_total <= usable
         and pb.allowed.sum() > 5000
     ):
@@ -993,51 +1345,50 @@ def allocate(
         better = _lp_rounding_start(pb, start, time_limit_s=budget, opts=opts)
         if better is not None:
             notes.append(
-                f"start: LP rounding {_rows_cost(pb, better[0]):.6g} "
-                f"(greedy {_rows_cost(pb, start[0]):.6g})"
+                f"start: LP rounding {_start_cost(pb, better):.6g} "
+                f"(local search {_start_cost(pb, start):.6g})"
             )
             opts = replace(opts, start=better)
-        opts = replace(opts, time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 1e-3))
-    if len(act) == 0:
-        open_mask = pb.locked.copy()
-        return _result(
-            pb, [], open_mask, [], status="optimal", gap=0.0, t0=t0, method="highs", notes=notes
-        )
-    # v, y, u stay empty unless a solve below finds a solution (has)
+    opts = replace(opts, time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 1e-3))
     empty = np.zeros(0)
-    status, gap, v, y, u, has = "infeasible", math.inf, empty, empty, empty, False
+    sol = _Solved("infeasible", math.inf, empty, empty, empty, False, math.nan, math.nan, 0.0)
     if demand_total <= usable:
-        status, gap, v, y, u, has = _solve_highs(
-            pb, opts, dummy=False, unplaced_cap=None, phase_one=False
-        )
-    if status == "infeasible" or demand_total > usable:
-        notes.append(
-            f"not everyone fits (demand {demand_total}, usable capacity {usable}): "
-            "phase 1 minimised people left out, phase 2 travel time"
-        )
-        s1, g1, _, _, u1, has1 = _solve_highs(
-            pb, opts, dummy=True, unplaced_cap=None, phase_one=True
-        )
-        if not has1:
-            notes.append(f"phase 1 found no solution ({s1})")
-            status, gap, has = s1, math.inf, False
+        sol = _solve_highs(pb, opts, dummy=False, unplaced_cap=None, phase_one=False)
+    if sol.status == "infeasible" or demand_total > usable:
+        # phase 1: fewest people left out (a dummy per village); phase 2: the objective
+        s1 = _solve_highs(pb, opts, dummy=True, unplaced_cap=None, phase_one=True)
+        if s1.status == "infeasible" and pb.p is not None:
+            # not even leaving people out lets p sites reach their minimum occupancy
+            opts = replace(opts, p_at_most=True)
+            notes.append(
+                f"the {pb.p} sites asked for cannot all reach their minimum occupancy: "
+                f"at most {pb.p} open"
+            )
+            s1 = _solve_highs(pb, opts, dummy=True, unplaced_cap=None, phase_one=True)
+        if not s1.has:
+            notes.append(f"phase 1 found no solution ({s1.status})")
+            sol = replace(s1, gap=math.inf, has=False)
         else:
             w = pb.people[act].astype(float) if not pb.split else np.ones(len(act))
-            left_out = float(np.round(u1 @ w))
-            notes.append(f"phase 1: {s1}, {left_out:g} people left out")
-            status, gap, v, y, u, has = _solve_highs(
-                pb, opts, dummy=True, unplaced_cap=left_out, phase_one=False
-            )
-            if s1 != "optimal" and status == "optimal":
-                status, gap = s1, g1  # the number left out is only as good as phase 1
-    if not has:
+            left_out = float(np.round(s1.u @ w))
+            if left_out > 0:
+                notes.append(
+                    f"not everyone fits (demand {demand_total}, usable capacity {usable}): "
+                    f"phase 1 ({s1.status}) left out {left_out:g} people, phase 2 "
+                    "minimised the objective for the rest"
+                )
+            sol = _solve_highs(pb, opts, dummy=True, unplaced_cap=left_out, phase_one=False)
+            if s1.status != "optimal" and sol.status == "optimal":
+                # the number left out is only as good as phase 1
+                sol = replace(sol, status=s1.status, gap=s1.gap)
+    if not sol.has:
         extra = [
             _reason(
                 "solver_no_solution",
                 pb.vid[i],
                 int(pb.people[i]),
-                f"the solver stopped ({status}) before finding any allocation",
-                f"求解器在找到可行方案前停止（{status}）",
+                f"the solver stopped ({sol.status}) before finding any allocation",
+                f"求解器在找到可行方案前停止（{sol.status}）",
             )
             for i in act
         ]
@@ -1046,94 +1397,1049 @@ def allocate(
             [],
             pb.locked.copy(),
             extra,
-            status=status,
-            gap=gap,
+            status=sol.status,
+            gap=sol.gap,
             t0=t0,
             method="highs",
             notes=notes,
         )
-    rows = _rows_from(pb, v)
+    rows = _rows_from(pb, sol.v)
     placed = np.zeros(len(pb.vid))
     for i, _, ppl in rows:
         placed[i] += ppl
     left = [int(i) for i in act if placed[i] < pb.people[i] - 0.5]
-    extra = _shortfall_reasons(pb, left, demand_total, usable)
+    open_mask = (np.round(sol.y) > 0.5) if len(sol.y) else np.zeros(len(pb.sid), bool)
+    extra = _shortfall_reasons(pb, left, demand_total, usable, open_mask)
     if pb.split:
         for rec, i in zip(extra, left, strict=True):
             rec["people"] = int(pb.people[i] - placed[i])
-    open_mask = (np.round(y) > 0.5) if len(y) else np.zeros(len(pb.sid), bool)
     return _result(
-        pb, rows, open_mask, extra, status=status, gap=gap, t0=t0, method="highs", notes=notes
+        pb,
+        rows,
+        open_mask,
+        extra,
+        status=sol.status,
+        gap=sol.gap,
+        t0=t0,
+        method="highs",
+        notes=notes,
+        lower_bound=sol.bound,
     )
 
 
-def _greedy_core(pb: _Problem) -> _Start:
-    """Greedy opening (with p) and assignment; returns rows, open mask, left-out rows and people."""
+# --------------------------------------------------------------------------- local search
+#
+# The heuristic works on "units" (villages; with split=True, pieces of villages) and on
+# the sites plus one extra column, "left out", with unlimited room and a cost per person
+# (``big``) above any objective a placement can have: leaving fewer people out always wins,
+# as in the exact model's two phases. A state is each unit's column, the load of every
+# column and the open mask. Moves keep every capacity; minimum occupancies are restored by
+# :func:`_repair` (close the site or pull villages into it), and with p sites required a
+# site that cannot be filled costs ``big`` per missing person.
+
+_TOL = 1e-6
+
+
+@dataclass
+class _Search:
+    unit_vil: np.ndarray  # (n,) village row of each unit
+    q: np.ndarray  # (n,) people of each unit
+    W: np.ndarray  # (n, m + 1) people x cost, inf where not allowed; column m = left out
+    cap: np.ndarray  # (m + 1,)
+    f: np.ndarray  # (m + 1,) opening cost
+    mo: np.ndarray  # (m + 1,) minimum occupancy
+    fixed: np.ndarray  # (m + 1,) open whatever happens (locked sites, the left-out column)
+    can_open: np.ndarray  # (m + 1,)
+    p: int | None
+    p_exact: bool  # exactly p sites open (else at most p, or any number without p)
+    big: float
+    near: np.ndarray  # (m, m) sites by similarity of their cost columns
+
+    @property
+    def m(self) -> int:
+        return len(self.cap) - 1
+
+
+@dataclass
+class _State:
+    a: np.ndarray  # (n,) column of each unit
+    load: np.ndarray  # (m + 1,)
+    open: np.ndarray  # (m + 1,) bool
+
+    def copy(self) -> _State:
+        return _State(self.a.copy(), self.load.copy(), self.open.copy())
+
+
+def _units(pb: _Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Villages, or with ``split`` pieces of about a quarter of the median village."""
+    act = np.flatnonzero(pb.active)
+    if not pb.split:
+        return act, pb.people[act].astype(float)
+    unit = max(1, round(float(np.median(pb.people[act])) / 4))
+    vil: list[int] = []
+    q: list[int] = []
+    for i in act:
+        k = -(-int(pb.people[i]) // unit)
+        base, extra = divmod(int(pb.people[i]), k)
+        vil += [int(i)] * k
+        q += [base + 1] * extra + [base] * (k - extra)
+    return np.array(vil, dtype=np.int64), np.array(q, dtype=float)
+
+
+def _make_search(pb: _Problem, *, p_exact: bool) -> _Search:
+    vil, q = _units(pb)
+    m = len(pb.sid)
+    per = np.where(pb.allowed[vil], pb.cost[vil], np.inf)
+    fin = per[np.isfinite(per)]
+    top = float(fin.max()) if fin.size else 1.0
+    big = float(q.sum() * (top + 1.0) + pb.fcost.sum() + 1.0)
+    W = np.empty((len(vil), m + 1))
+    W[:, :m] = q[:, None] * per
+    W[:, m] = big * q
+    # sites alike in their travel to the villages are neighbours for swap moves
+    filled = np.where(np.isfinite(per), per, 2.0 * top + 1.0)
+    if m:
+        d = np.zeros((m, m))
+        step = max(1, 2_000_000 // (m * m))
+        for lo in range(0, len(vil), step):
+            f = filled[lo : lo + step]
+            d += np.abs(f[:, :, None] - f[:, None, :]).sum(axis=0)
+        near = np.argsort(d, axis=1, kind="stable")
+    else:
+        near = np.zeros((0, 0), dtype=np.int64)
+    return _Search(
+        unit_vil=vil,
+        q=q,
+        W=W,
+        cap=np.append(pb.cap.astype(float), np.inf),
+        f=np.append(pb.fcost, 0.0),
+        mo=np.append(pb.minocc, 0.0),
+        fixed=np.append(pb.locked, True),
+        can_open=np.append(pb.can_open, True),
+        p=pb.p,
+        p_exact=p_exact and pb.p is not None,
+        big=big,
+        near=near,
+    )
+
+
+def _cost(s: _Search, st: _State) -> float:
+    """Objective of a state, with ``big`` per person left out or missing from a required site."""
+    short = np.where(st.open & ~s.fixed, np.clip(s.mo - st.load, 0.0, None), 0.0)
+    return float(s.W[np.arange(len(s.q)), st.a].sum() + s.f[st.open].sum() + s.big * short.sum())
+
+
+def _closable(s: _Search, st: _State) -> np.ndarray:
+    if s.p_exact:
+        return np.zeros(len(s.cap), bool)
+    return st.open & ~s.fixed
+
+
+def _move(s: _Search, st: _State, i: int, k: int) -> None:
+    j = int(st.a[i])
+    st.load[j] -= s.q[i]
+    st.load[k] += s.q[i]
+    st.a[i] = k
+    if not s.p_exact and not s.fixed[j] and st.load[j] <= _TOL:
+        st.open[j] = False
+        st.load[j] = 0.0
+
+
+def _leave_ok(s: _Search, st: _State, i: int) -> tuple[bool, bool]:
+    """(may unit i leave its site, does its site then close)."""
+    j = int(st.a[i])
+    after = st.load[j] - s.q[i]
+    closes = after <= _TOL and not s.p_exact and not s.fixed[j]
+    return bool(after >= s.mo[j] - _TOL or closes), bool(closes)
+
+
+def _place(s: _Search, st: _State, units: np.ndarray, banned: int | None = None) -> None:
+    """Each unit (in order) to its cheapest open column with room."""
+    for i in units:
+        room = np.where(st.open, s.cap - st.load, -np.inf)
+        c = np.where(room >= s.q[i] - _TOL, s.W[i], np.inf)
+        c[st.a[i]] = np.inf
+        if banned is not None:
+            c[banned] = np.inf
+        _move(s, st, int(i), int(np.argmin(c)))
+
+
+def _assign_all(s: _Search, open_mask: np.ndarray) -> _State:
+    """Greedy assignment to the open sites, villages with the most to lose first (regret)."""
+    n, m = len(s.q), s.m
+    st = _State(np.full(n, m), np.zeros(m + 1), np.append(open_mask, True))
+    st.load[m] = s.q.sum()
+    wo = np.where(st.open[None, :m], s.W[:, :m], np.inf)
+    if m >= 2:
+        two = np.partition(wo, 1, axis=1)[:, :2]
+        with np.errstate(invalid="ignore"):  # inf - inf where nothing fits
+            regret = np.where(np.isfinite(two[:, 1]), two[:, 1] - two[:, 0], s.big)
+    else:
+        regret = np.full(n, s.big)
+    order = np.lexsort((-s.q, -regret))
+    for i in order:
+        room = np.where(st.open[:m], s.cap[:m] - st.load[:m], -np.inf)
+        c = np.where(room >= s.q[i] - _TOL, wo[i], np.inf)
+        k = int(np.argmin(c)) if m else 0
+        if m and np.isfinite(c[k]):
+            _move(s, st, int(i), k)
+    if not s.p_exact:
+        st.open[:m] &= (st.load[:m] > _TOL) | s.fixed[:m]
+    return st
+
+
+def _shift(s: _Search, st: _State) -> int:
+    """Move single units to a better open site while that helps; returns the moves made."""
+    n = len(s.q)
+    rng = np.arange(n)
+    done = 0
+    while True:
+        cur = s.W[rng, st.a]
+        room = np.where(st.open, s.cap - st.load, -np.inf)
+        after = st.load[st.a] - s.q
+        closes = (after <= _TOL) & _closable(s, st)[st.a]
+        ok = (after >= s.mo[st.a] - _TOL) | closes
+        d = s.W - (cur + np.where(closes, s.f[st.a], 0.0))[:, None]
+        d[room[None, :] < s.q[:, None] - _TOL] = np.inf
+        d[rng, st.a] = np.inf
+        d[~ok] = np.inf
+        kbest = np.argmin(d, axis=1)
+        gain = d[rng, kbest]
+        cand = np.flatnonzero(gain < -_TOL)
+        if not len(cand):
+            return done
+        moved = 0
+        for i in cand[np.argsort(gain[cand], kind="stable")]:
+            k = int(kbest[i])
+            j = int(st.a[i])
+            if not st.open[k] or st.load[k] + s.q[i] > s.cap[k] + _TOL:
+                continue
+            leave, close = _leave_ok(s, st, int(i))
+            delta = s.W[i, k] - s.W[i, j] - (s.f[j] if close else 0.0)
+            if leave and delta < -_TOL:
+                _move(s, st, int(i), k)
+                moved += 1
+        if not moved:
+            return done
+        done += moved
+
+
+def _swap(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
+    """Exchange two units between their sites while that helps; returns the swaps made."""
+    n = len(s.q)
+    if n < 2:
+        return 0
+    rng = np.arange(n)
+    done = 0
+    while True:
+        cur = s.W[rng, st.a]
+        a = st.a
+        best_d = np.full(n, np.inf)
+        best_p = np.zeros(n, dtype=np.int64)
+        b = max(1, block_cells // n)
+        for lo in range(0, n, b):
+            rows = rng[lo : lo + b]
+            j = a[rows][:, None]
+            k = a[None, :]
+            diff = s.q[rows][:, None] - s.q[None, :]  # k gains diff, j loses diff
+            d = s.W[rows][:, a] + s.W[:, a[rows]].T - cur[rows][:, None] - cur[None, :]
+            lj = st.load[j] - diff
+            lk = st.load[k] + diff
+            bad = (j == k) | (lk > s.cap[k] + _TOL) | (lj > s.cap[j] + _TOL)
+            bad |= (lj < s.mo[j] - _TOL) & (diff > 0)
+            bad |= (lk < s.mo[k] - _TOL) & (diff < 0)
+            d[bad] = np.inf
+            pos = np.argmin(d, axis=1)
+            best_p[rows] = pos
+            best_d[rows] = d[np.arange(len(rows)), pos]
+        cand = np.flatnonzero(best_d < -_TOL)
+        if not len(cand):
+            return done
+        moved = 0
+        touched = np.zeros(len(s.cap), bool)
+        for i in cand[np.argsort(best_d[cand], kind="stable")]:
+            i2 = int(best_p[i])
+            jj, kk = int(st.a[i]), int(st.a[i2])
+            if touched[jj] or touched[kk] or jj == kk:
+                continue
+            diff = s.q[i] - s.q[i2]
+            lj, lk = st.load[jj] - diff, st.load[kk] + diff
+            if lk > s.cap[kk] + _TOL or lj > s.cap[jj] + _TOL:
+                continue
+            if (diff > 0 and lj < s.mo[jj] - _TOL) or (diff < 0 and lk < s.mo[kk] - _TOL):
+                continue
+            delta = s.W[i, kk] + s.W[i2, jj] - s.W[i, jj] - s.W[i2, kk]
+            if delta >= -_TOL:
+                continue
+            st.a[i], st.a[i2] = kk, jj
+            st.load[jj], st.load[kk] = lj, lk
+            touched[jj] = touched[kk] = True
+            moved += 1
+        if not moved:
+            return done
+        done += moved
+
+
+def _pull(s: _Search, st: _State, k: int) -> int:
+    """Bring into open site k the units that gain by it, then (if k is below its minimum
+    occupancy) those that lose least per person, until the minimum is reached."""
+    n = len(s.q)
+    cur = s.W[np.arange(n), st.a]
+    after = st.load[st.a] - s.q
+    closes = (after <= _TOL) & _closable(s, st)[st.a]
+    sv = cur + np.where(closes, s.f[st.a], 0.0) - s.W[:, k]
+    cand = np.flatnonzero(np.isfinite(s.W[:, k]) & (st.a != k) & (s.q <= s.cap[k] + _TOL))
+    moved = 0
+    for i in cand[np.argsort(-sv[cand] / s.q[cand], kind="stable")]:
+        if sv[i] <= _TOL and st.load[k] >= s.mo[k] - _TOL:
+            break
+        if st.load[k] + s.q[i] > s.cap[k] + _TOL:
+            continue
+        leave, _ = _leave_ok(s, st, int(i))
+        if leave:
+            _move(s, st, int(i), k)
+            moved += 1
+    return moved
+
+
+def _repair(s: _Search, st: _State) -> int:
+    """Sites below their minimum occupancy: close them or fill them, whichever costs less."""
+    changes = 0
+    failed: set[int] = set()
+    while True:
+        short = st.open & ~s.fixed & (st.load < s.mo - _TOL)
+        if not s.p_exact:
+            short &= st.load > _TOL
+        bad = [int(j) for j in np.flatnonzero(short) if int(j) not in failed]
+        if not bad:
+            return changes
+        j = min(bad, key=lambda x: (st.load[x], x))
+        options = []
+        if not s.p_exact:
+            closed = st.copy()
+            closed.open[j] = False
+            units = np.flatnonzero(closed.a == j)
+            _place(s, closed, units[np.argsort(-s.q[units], kind="stable")], banned=j)
+            closed.load[j] = 0.0
+            options.append(closed)
+        filled = st.copy()
+        _pull(s, filled, j)
+        if filled.load[j] >= s.mo[j] - _TOL:
+            options.append(filled)
+        elif s.p_exact:
+            options.append(filled)  # as close to the minimum as it gets
+            failed.add(j)
+        best = min(options, key=lambda x: _cost(s, x))
+        st.a, st.load, st.open = best.a, best.load, best.open
+        changes += 1
+
+
+def _eject(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
+    """Ejection chains of length two: unit i moves to site k, making room there by moving
+    one of k's units to its best other site with room. Returns the chains made."""
+    n = len(s.q)
+    if n < 2:
+        return 0
+    rng = np.arange(n)
+    done = 0
+    while True:
+        a = st.a
+        cur = s.W[rng, a]
+        room = np.where(st.open, s.cap - st.load, -np.inf)
+        alt = np.where(room[None, :] >= s.q[:, None] - _TOL, s.W, np.inf)
+        alt[rng, a] = np.inf
+        l1 = np.argmin(alt, axis=1)
+        c1 = alt[rng, l1]
+        after = st.load[a] - s.q
+        closes = (after <= _TOL) & _closable(s, st)[a]
+        ok = (after >= s.mo[a] - _TOL) | closes
+        bonus = np.where(closes, s.f[a], 0.0)
+        best_d = np.full(n, np.inf)
+        best_p = np.zeros(n, dtype=np.int64)
+        b = max(1, block_cells // n)
+        for lo in range(0, n, b):
+            rows = rng[lo : lo + b]
+            j = a[rows][:, None]
+            k = a[None, :]
+            newk = st.load[k] - s.q[None, :] + s.q[rows][:, None]
+            d = s.W[rows][:, a] - (cur[rows] + bonus[rows])[:, None] + (c1 - cur)[None, :]
+            bad = (j == k) | (newk > s.cap[k] + _TOL) | (newk < s.mo[k] - _TOL)
+            bad |= ~ok[rows][:, None] | ~np.isfinite(c1)[None, :]
+            bad |= closes[rows][:, None] & (l1[None, :] == j)
+            d[bad] = np.inf
+            pos = np.argmin(d, axis=1)
+            best_p[rows] = pos
+            best_d[rows] = d[np.arange(len(rows)), pos]
+        cand = np.flatnonzero(best_d < -_TOL)
+        if not len(cand):
+            return done
+        moved = 0
+        touched = np.zeros(len(s.cap), bool)
+        for i in cand[np.argsort(best_d[cand], kind="stable")]:
+            i2 = int(best_p[i])
+            jj, kk, ll = int(st.a[i]), int(st.a[i2]), int(l1[i2])
+            if touched[jj] or touched[kk] or touched[ll] or len({jj, kk, ll}) < 3 and ll != jj:
+                continue
+            if jj == kk or not st.open[ll] or ll == kk:
+                continue
+            if st.load[ll] + s.q[i2] > s.cap[ll] + _TOL:
+                continue
+            lk = st.load[kk] - s.q[i2] + s.q[i]
+            if lk > s.cap[kk] + _TOL or lk < s.mo[kk] - _TOL:
+                continue
+            lj = st.load[jj] - s.q[i] + (s.q[i2] if ll == jj else 0.0)
+            close = lj <= _TOL and not s.p_exact and not s.fixed[jj]
+            if not (lj >= s.mo[jj] - _TOL or close):
+                continue
+            delta = (
+                s.W[i, kk] + s.W[i2, ll] - s.W[i, jj] - s.W[i2, kk] - (s.f[jj] if close else 0.0)
+            )
+            if delta >= -_TOL:
+                continue
+            _move(s, st, i2, ll)
+            _move(s, st, int(i), kk)
+            touched[jj] = touched[kk] = touched[ll] = True
+            moved += 1
+        if not moved:
+            return done
+        done += moved
+
+
+def _ruin_recreate(s: _Search, st: _State, rng: np.random.Generator, *, noise: float = 0.1) -> None:
+    """Take the units out of a few neighbouring open sites (and every unit left out) and put
+    them back, the one with the most to lose first (regret insertion), then repair and polish.
+    """
+    m = s.m
+    opened = np.flatnonzero(st.open[:m])
+    if not len(opened):
+        return
+    seed = int(rng.choice(opened))
+    nb = [int(k) for k in s.near[seed] if st.open[k] and k != seed][: int(rng.integers(1, 4))]
+    ruined = np.zeros(m + 1, bool)
+    ruined[[seed, *nb]] = True
+    ruined[m] = True
+    out = np.flatnonzero(ruined[st.a])
+    for iu in out:  # out without closing the sites: they are refilled below
+        st.load[st.a[iu]] -= s.q[iu]
+        st.load[m] += s.q[iu]
+        st.a[iu] = m
+    todo = list(out)
+    while todo:
+        r = np.array(todo)
+        room = np.where(st.open[:m], s.cap[:m] - st.load[:m], -np.inf)
+        c = np.where(room[None, :] >= s.q[r][:, None] - _TOL, s.W[r, :m], np.inf)
+        if m >= 2:
+            two = np.partition(c, 1, axis=1)[:, :2]
+            with np.errstate(invalid="ignore"):  # inf - inf where nothing fits
+                regret = np.where(np.isfinite(two[:, 1]), two[:, 1] - two[:, 0], s.big)
+            best = two[:, 0]
+        else:
+            best = c[:, 0]
+            regret = np.full(len(r), s.big)
+        fin = np.isfinite(best)
+        if not fin.any():
+            break
+        regret = np.where(fin, regret * (1.0 + noise * rng.random(len(r))), -np.inf)
+        pick = int(np.argmax(regret))
+        _move(s, st, int(r[pick]), int(np.argmin(c[pick])))
+        todo.pop(pick)
+    if not s.p_exact:
+        st.open[:m] &= (st.load[:m] > _TOL) | s.fixed[:m]
+    _repair(s, st)
+    _polish(s, st)
+
+
+def _repartition(
+    s: _Search,
+    st: _State,
+    group: Sequence[int],
+    *,
+    max_units: int = 16,
+    max_states: int = 100_000,
+) -> bool:
+    """Best split of the units of a few sites among those sites (enumeration with capacity
+    and cost pruning); applied if it beats the current split. Returns whether it did.
+    Groups holding more than ``max_units`` units are left alone (shifts and swaps serve
+    many small villages better)."""
+    m = s.m
+    sites = np.array([j for j in group if j < m and st.open[j]], dtype=np.int64)
+    if len(sites) < 2:
+        return False
+    units = np.flatnonzero(np.isin(st.a, sites))
+    if not len(units) or len(units) > max_units:
+        return False
+    units = units[np.argsort(-s.q[units], kind="stable")]
+    kk = len(sites)
+    w = s.W[units][:, sites]
+    q = s.q[units]
+    closable = ~s.fixed[sites] & (not s.p_exact)
+    cur = float(s.W[units, st.a[units]].sum())
+    save = float(s.f[sites][closable].sum())
+    rest = np.append(np.cumsum(w.min(axis=1)[::-1])[::-1], 0.0)
+    if not np.isfinite(rest[0]):
+        return False
+    loads = np.zeros((1, kk))
+    cost = np.zeros(1)
+    eye = np.eye(kk)
+    cap = s.cap[sites]
+    back: list[np.ndarray] = []  # per unit: kept codes (parent state * kk + site)
+    for u in range(len(units)):
+        nl = (loads[:, None, :] + q[u] * eye[None, :, :]).reshape(-1, kk)
+        nc = (cost[:, None] + w[u][None, :]).reshape(-1)
+        keep = np.flatnonzero(
+            (nl <= cap[None, :] + _TOL).all(axis=1) & (nc + rest[u + 1] - save < cur - _TOL)
+        )
+        if not len(keep):
+            return False
+        loads, cost = nl[keep], nc[keep]
+        back.append(keep)
+        if len(cost) > max_states:
+            return False
+    empty = loads <= _TOL
+    ok = (
+        (loads >= s.mo[sites][None, :] - _TOL) | (empty & (closable | (s.mo[sites] <= 0))[None, :])
+    ).all(axis=1)
+    total = cost - (empty * np.where(closable, s.f[sites], 0.0)[None, :]).sum(axis=1)
+    total = np.where(ok, total, np.inf)
+    b = int(np.argmin(total))
+    if not np.isfinite(total[b]) or total[b] >= cur - _TOL * max(1.0, abs(cur)):
+        return False
+    choice = np.zeros(len(units), dtype=np.int64)
+    for u in range(len(units) - 1, -1, -1):
+        b, choice[u] = divmod(int(back[u][b]), kk)
+    for uu, tp in zip(units, choice, strict=True):
+        if st.a[uu] != sites[tp]:
+            st.load[st.a[uu]] -= s.q[uu]
+            st.load[sites[tp]] += s.q[uu]
+            st.a[uu] = sites[tp]
+    if not s.p_exact:
+        for t, j in enumerate(sites):
+            if closable[t] and st.load[j] <= _TOL:
+                st.open[j] = False
+                st.load[j] = 0.0
+    return True
+
+
+def _repack(
+    s: _Search,
+    st: _State,
+    *,
+    n_near: int = 4,
+    deadline: float = math.inf,
+    seen: dict | None = None,
+) -> int:
+    """Re-partition every pair of open sites, and each open site with two of its nearest
+    open neighbours, while that helps. ``seen`` remembers groups already found best (by
+    their sites' loads), so that only groups that changed are tried again."""
+    m = s.m
+    total = 0
+    seen = {} if seen is None else seen
+
+    ids = (np.arange(len(s.q), dtype=float) + 1.0) ** 1.5
+    sig = np.bincount(st.a, weights=ids, minlength=m + 1)
+
+    def attempt(group: tuple[int, ...]) -> int:
+        nonlocal sig
+        if not all(st.open[g] for g in group):
+            return 0
+        key = (group, tuple(float(sig[g]) for g in group))  # which units sit where
+        if key in seen:
+            return 0
+        if _repartition(s, st, group, max_units=16 if len(group) == 2 else 12):
+            sig = np.bincount(st.a, weights=ids, minlength=m + 1)
+            return 1
+        seen[key] = True
+        return 0
+
+    for _ in range(20):
+        done = 0
+        opened = [int(j) for j in np.flatnonzero(st.open[:m])]
+        for a_, j in enumerate(opened):
+            for k in opened[a_ + 1 :]:
+                done += attempt((j, k))
+        for j in opened:
+            if time.perf_counter() > deadline:
+                break
+            nb = [int(k) for k in s.near[j] if st.open[k] and k != j][:n_near]
+            for a_, k in enumerate(nb):
+                for l_ in nb[a_ + 1 :]:
+                    done += attempt((j, k, l_))
+        if done:
+            _polish(s, st)
+            sig = np.bincount(st.a, weights=ids, minlength=m + 1)
+        total += done
+        if not done or time.perf_counter() > deadline:
+            break
+    return total
+
+
+def _polish(s: _Search, st: _State) -> None:
+    for _ in range(200):
+        moved = _shift(s, st)
+        moved += _repair(s, st)
+        moved += _swap(s, st)
+        if not moved:
+            moved += _eject(s, st)
+        if not moved:
+            return
+
+
+def _moves(s: _Search, st: _State, n_near: int) -> list[tuple[float, str, int, int]]:
+    """Drop / add / swap moves with an estimate of their change in the objective."""
+    n, m = len(s.q), s.m
+    rng = np.arange(n)
+    cur = s.W[rng, st.a]
+    room = np.where(st.open, s.cap - st.load, -np.inf)
+    after = st.load[st.a] - s.q
+    closes = (after <= _TOL) & _closable(s, st)[st.a]
+    ok = (after >= s.mo[st.a] - _TOL) | closes
+    base = cur + np.where(closes, s.f[st.a], 0.0)
+    opened = np.flatnonzero(st.open[:m] & ~s.fixed[:m])
+    closed = np.flatnonzero(~st.open[:m] & s.can_open[:m])
+    order = np.argsort(st.a, kind="stable")
+    edges = np.searchsorted(st.a[order], np.arange(m + 2))
+    at = {int(j): order[edges[j] : edges[j + 1]] for j in opened}
+    for j in opened:
+        at[int(j)] = at[int(j)][np.argsort(-s.q[at[int(j)]], kind="stable")]
+    # per closed site: units by saving per person
+    lists: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for k in closed:
+        sv = base - s.W[:, k]
+        c = np.flatnonzero(ok & np.isfinite(sv) & (s.q <= s.cap[k] + _TOL))
+        c = c[np.argsort(-sv[c] / s.q[c], kind="stable")]
+        lists[int(k)] = (sv[c], s.q[c], st.a[c])
+
+    def gain(k: int, room_k: float, ppl: float, skip: int) -> float:
+        """Estimated saving of pulling units into k (not those of site ``skip``)."""
+        sv, q, src = lists[k]
+        if skip >= 0:
+            keep = src != skip
+            sv, q = sv[keep], q[keep]
+        pos = sv > 0
+        cq = np.cumsum(q[pos])
+        take = cq <= room_k + _TOL
+        moved = float(q[pos][take].sum())
+        g = float(sv[pos][take].sum())
+        ppl += moved
+        room_k -= moved
+        if ppl < s.mo[k] - _TOL:
+            cn = np.cumsum(q[~pos])
+            need = s.mo[k] - ppl
+            idx = int(np.searchsorted(cn, need - _TOL))
+            if idx >= len(cn) or cn[idx] > room_k + _TOL:
+                return -math.inf
+            g += float(sv[~pos][: idx + 1].sum())
+        return g
+
+    def reassign(j: int, k: int | None) -> tuple[float, np.ndarray, float]:
+        r = room.copy()
+        r[j] = -np.inf
+        if k is not None:
+            r[k] = s.cap[k]
+        d = 0.0
+        into = 0.0
+        for i in at[j]:
+            c = np.where(r >= s.q[i] - _TOL, s.W[i], np.inf)
+            c[j] = np.inf
+            b = int(np.argmin(c))
+            d += c[b] - cur[i]
+            r[b] -= s.q[i]
+            if b == k:
+                into += s.q[i]
+        return d, r, into
+
+    out: list[tuple[float, str, int, int]] = []
+    n_open = int(st.open[:m].sum())
+    if not s.p_exact:
+        for j in opened:
+            out.append((reassign(int(j), None)[0] - s.f[j], "drop", int(j), -1))
+        if s.p is None or n_open < s.p:
+            for k in closed:
+                g = gain(int(k), s.cap[k], 0.0, -1)
+                if g > -math.inf:
+                    out.append((s.f[k] - g, "add", -1, int(k)))
+    closed_set = np.zeros(m, bool)
+    closed_set[closed] = True
+    for j in opened:
+        nb = [int(kk) for kk in s.near[j] if closed_set[kk]][:n_near]
+        for kn in nb:
+            d, r, into = reassign(int(j), kn)
+            g = gain(kn, r[kn], into, int(j))
+            if g > -math.inf:
+                out.append((s.f[kn] - s.f[j] + d - g, "swap", int(j), kn))
+    out.sort(key=lambda t: (t[0], t[1], t[2], t[3]))
+    return out
+
+
+def _apply(s: _Search, st: _State, kind: str, j: int, k: int) -> _State:
+    new = st.copy()
+    if kind in ("drop", "swap"):
+        new.open[j] = False
+        if kind == "swap":
+            new.open[k] = True
+        units = np.flatnonzero(new.a == j)
+        _place(s, new, units[np.argsort(-s.q[units], kind="stable")], banned=j)
+        new.load[j] = 0.0
+    if kind == "add":
+        new.open[k] = True
+    if kind in ("add", "swap"):
+        _pull(s, new, k)
+        if new.load[k] <= _TOL and not s.p_exact:
+            new.open[k] = False
+    _polish(s, new)
+    return new
+
+
+def _descend(
+    s: _Search,
+    st: _State,
+    *,
+    deadline: float,
+    n_near: int,
+    tries: int,
+    repack: bool = False,
+    seen: dict | None = None,
+) -> tuple[_State, float]:
+    """Best-estimate-first descent over drop / add / swap moves to a local optimum; with
+    ``repack``, villages are then re-partitioned among neighbouring sites and the descent
+    goes on while that helps."""
+    _polish(s, st)
+    z = _cost(s, st)
+    while time.perf_counter() < deadline:
+        better = None
+        for _, kind, j, k in _moves(s, st, n_near)[:tries]:
+            cand = _apply(s, st, kind, j, k)
+            zc = _cost(s, cand)
+            if zc < z - _TOL * max(1.0, abs(z)):
+                better = (cand, zc)
+                break
+        if better is not None:
+            st, z = better
+            continue
+        if repack and _repack(s, st, deadline=deadline, seen=seen):
+            z = _cost(s, st)
+            continue
+        break
+    return st, z
+
+
+def _greedy_open(s: _Search, pb: _Problem) -> np.ndarray:
+    """Open set for the start: with p, the locked sites plus the p best by uncapacitated
+    savings among those that keep the open capacity able to reach the demand; else all."""
+    m = s.m
+    if pb.p is None:
+        return s.can_open[:m].copy()
+    open_mask = pb.locked.copy()
+    per = s.W[:, :m]
+    big = s.big
+    cc = np.where(np.isfinite(per), per, big)
+    cur = cc[:, open_mask].min(axis=1) if open_mask.any() else np.full(len(s.q), big)
+    need = float(s.q.sum())
+    caps_all = np.where(s.can_open[:m], s.cap[:m], 0.0)
+    while open_mask.sum() < pb.p:
+        slots = pb.p - int(open_mask.sum())
+        closed = np.flatnonzero(~open_mask & s.can_open[:m])
+        if not len(closed):
+            break
+        score = np.minimum(cur[:, None], cc[:, closed]).sum(axis=0) + s.f[closed]
+        caps = caps_all[closed]
+        order_c = np.argsort(-caps, kind="stable")
+        top = caps[order_c]
+        rank = np.empty(len(closed), dtype=np.int64)
+        rank[order_c] = np.arange(len(closed))
+        top_k = top[: slots - 1].sum()
+        # capacity reachable if j opens: j plus the largest (slots - 1) other closed sites
+        others = np.where(
+            rank < slots - 1,
+            top_k - caps + (top[slots - 1] if slots - 1 < len(top) else 0.0),
+            top_k,
+        )
+        feasible = caps_all[open_mask].sum() + caps + others >= need
+        if feasible.any():
+            score = np.where(feasible, score, np.inf)
+        j = closed[int(np.argmin(score))]
+        open_mask[j] = True
+        cur = np.minimum(cur, cc[:, j])
+    return open_mask
+
+
+@dataclass
+class _SearchOut:
+    start: _Start
+    p_at_most: bool
+    rounds: int
+    notes: list[str]
+
+
+def _to_start(pb: _Problem, s: _Search, st: _State) -> _Start:
+    m = s.m
+    agg: dict[tuple[int, int], float] = {}
+    left_people: dict[int, int] = {}
+    for u, j in enumerate(st.a):
+        i = int(s.unit_vil[u])
+        if j == m:
+            left_people[i] = left_people.get(i, 0) + int(s.q[u])
+        else:
+            agg[(i, int(j))] = agg.get((i, int(j)), 0.0) + float(s.q[u])
+    rows = [(i, j, ppl) for (i, j), ppl in sorted(agg.items())]
+    open_mask = (st.open[:m] | pb.locked).copy()
+    return rows, open_mask, sorted(left_people), left_people
+
+
+def _search(
+    pb: _Problem,
+    *,
+    time_limit_s: float,
+    rounds: int | None,
+    n_near: int = 12,
+    tries: int = 8,
+    seed: int = 0,
+    improve: bool = True,
+    site_every: int = 10,
+    accept: float = 0.002,
+) -> _SearchOut:
+    """Greedy start, descent with re-partitioning, then iterated local search: ruin and
+    recreate of a few neighbouring sites' villages, and every ``site_every`` rounds a random
+    swap of open sites followed by a descent."""
+    t0 = time.perf_counter()
+    deadline = t0 + max(time_limit_s, 0.0)
+    notes: list[str] = []
+    p_at_most = False
+    s = _make_search(pb, p_exact=True)
+    seen: dict = {}  # site groups found best by _repack
+    st = _assign_all(s, _greedy_open(s, pb))
+    if not improve:
+        _repair(s, st)
+    else:
+        st, z = _descend(
+            s, st, deadline=deadline, n_near=n_near, tries=tries, repack=True, seen=seen
+        )
+    short = np.where(st.open & ~s.fixed, np.clip(s.mo - st.load, 0.0, None), 0.0).sum()
+    if s.p_exact and short > _TOL:
+        # p sites cannot all reach their minimum occupancy: open at most p
+        p_at_most = True
+        notes.append(
+            f"the {pb.p} sites asked for cannot all reach their minimum occupancy: "
+            f"at most {pb.p} open"
+        )
+        s = _make_search(pb, p_exact=False)
+        seen = {}
+        st = _assign_all(s, st.open[: s.m] & (st.load[: s.m] >= s.mo[: s.m] - _TOL))
+        if improve:
+            st, z = _descend(
+                s, st, deadline=deadline, n_near=n_near, tries=tries, repack=True, seen=seen
+            )
+        else:
+            _repair(s, st)
+    done = 0
+    if improve:
+        best, zb = st.copy(), _cost(s, st)
+        cur = best.copy()
+        rng = np.random.default_rng(seed)
+        limit = rounds if rounds is not None else 10**9
+        stale = 0
+        while done < limit and time.perf_counter() < deadline:
+            done += 1
+            if done % site_every == 0:
+                # change the open set: swap one or two sites for similar closed ones
+                cand = best.copy()
+                for _ in range(int(rng.integers(1, 3))):
+                    opened = np.flatnonzero(cand.open[: s.m] & ~s.fixed[: s.m])
+                    closed_now = ~cand.open[: s.m] & s.can_open[: s.m]
+                    if not len(opened) or not closed_now.any():
+                        break
+                    j = int(rng.choice(opened))
+                    nb = [int(k) for k in s.near[j] if closed_now[k]][: max(n_near, 1)]
+                    cand = _apply(s, cand, "swap", j, int(rng.choice(nb)))
+                cand, z = _descend(
+                    s, cand, deadline=deadline, n_near=n_near, tries=tries, repack=True, seen=seen
+                )
+            else:
+                # re-pack the villages of a few neighbouring sites
+                cand = cur.copy()
+                _ruin_recreate(s, cand, rng)
+                z = _cost(s, cand)
+            if z < zb - _TOL * max(1.0, abs(zb)):
+                if done % site_every != 0:
+                    cand, z = _descend(
+                        s,
+                        cand,
+                        deadline=deadline,
+                        n_near=n_near,
+                        tries=tries,
+                        repack=True,
+                        seen=seen,
+                    )
+                best, zb = cand.copy(), z
+                cur = cand
+                stale = 0
+            elif z <= zb + accept * abs(zb):
+                cur = cand  # record-to-record: walk on through near-equal solutions
+                stale += 1
+            else:
+                stale += 1
+            if stale >= 30:
+                cur, stale = best.copy(), 0
+        st = best
+    return _SearchOut(_to_start(pb, s, st), p_at_most, done, notes)
+
+
+def _heuristic_result(
+    pb: _Problem,
+    out: _SearchOut,
+    *,
+    t0: float,
+    method: str,
+    bound: bool,
+    bound_time_s: float,
+    lp: _Solved | None = None,
+) -> AllocationResult:
+    rows, open_mask, left, left_people = out.start
     act = np.flatnonzero(pb.active)
     demand_total = int(pb.people[act].sum())
-    m = len(pb.sid)
-    c = np.where(pb.allowed, pb.cost, np.inf)
-    if pb.p is None:
-        open_mask = np.ones(m, bool)
-    else:
-        open_mask = pb.locked.copy()
-        w = np.where(pb.active, pb.people, 0).astype(float)
-        big = (
-            np.nanmax(np.where(np.isfinite(c), c, np.nan)) * 10 + 1 if np.isfinite(c).any() else 1.0
+    usable = _usable_capacity(pb)
+    extra = _shortfall_reasons(pb, left, demand_total, usable, open_mask)
+    for rec, i in zip(extra, left, strict=True):
+        rec["people"] = left_people[i]
+    notes = list(out.notes)
+    lb = math.nan
+    if bound and not left:
+        opts = _HighsOptions(
+            time_limit_s=max(bound_time_s, 0.05),
+            mip_gap=0.0,
+            threads=None,
+            presolve="off",
+            p_at_most=out.p_at_most,
         )
-        cc = np.where(np.isfinite(c), c, big)
-        cur = cc[:, open_mask].min(axis=1) if open_mask.any() else np.full(len(w), big)
-        need = demand_total
-        while open_mask.sum() < pb.p:
-            slots = pb.p - int(open_mask.sum())
-            cap_open = int(pb.cap[open_mask].sum())
-            closed = np.flatnonzero(~open_mask)
-            score = (w[:, None] * np.minimum(cur[:, None], cc[:, closed])).sum(axis=0)
-            # best capacity reachable if j opens: j plus the largest (slots - 1) other closed sites
-            caps = pb.cap[closed].astype(float)
-            order_c = np.argsort(-caps, kind="stable")
-            top = caps[order_c]
-            rank = np.empty(len(closed), dtype=np.int64)
-            rank[order_c] = np.arange(len(closed))
-            top_k = top[: slots - 1].sum()
-            others = np.where(
-                rank < slots - 1,
-                top_k - caps + (top[slots - 1] if slots - 1 < len(top) else 0.0),
-                top_k,
-            )
-            feasible = cap_open + caps + others >= need
-            if feasible.any():
-                score = np.where(feasible, score, np.inf)
-            j = closed[int(np.argmin(score))]
-            open_mask[j] = True
-            cur = np.minimum(cur, cc[:, j])
-    room = np.where(open_mask, pb.cap, 0).astype(float)
-    order = act[np.argsort(-pb.people[act], kind="stable")]
-    rows: list[tuple[int, int, float]] = []
-    left: list[int] = []
-    left_people: dict[int, int] = {}
-    for i in order:
-        need_i = float(pb.people[i])
-        for j in np.argsort(c[i], kind="stable"):
-            if not np.isfinite(c[i, j]) or need_i <= 0:
-                break
-            if not open_mask[j]:
-                continue
-            if pb.split:
-                take = min(need_i, room[j])
-                if take > 0:
-                    rows.append((int(i), int(j), take))
-                    room[j] -= take
-                    need_i -= take
-            elif room[j] >= need_i:
-                rows.append((int(i), int(j), need_i))
-                room[j] -= need_i
-                need_i = 0
-                break
-        if need_i > 0:
-            left.append(int(i))
-            left_people[int(i)] = int(need_i)
-    return rows, open_mask, left, left_people
+        if lp is None:
+            lp = _solve_highs(pb, opts, dummy=False, unplaced_cap=None, phase_one=False, relax=True)
+        if lp.status == "optimal" and np.isfinite(lp.bound):
+            lb = lp.bound
+            notes.append(f"lower bound: LP relaxation {lb:.6g} ({lp.solve_s:.2f} s)")
+        else:
+            notes.append(f"no lower bound: the LP relaxation stopped ({lp.status})")
+    res = _result(
+        pb,
+        rows,
+        open_mask,
+        extra,
+        status="heuristic",
+        gap=math.nan,
+        t0=t0,
+        method=method,
+        notes=notes,
+        lower_bound=lb,
+    )
+    if np.isfinite(lb):
+        res.mip_gap = max(0.0, res.objective - lb) / max(abs(res.objective), 1e-9)
+    return res
+
+
+def allocate_heuristic(
+    demand: pd.DataFrame,
+    sites: pd.DataFrame,
+    cost_min: np.ndarray,
+    *,
+    p: int | None = None,
+    max_return_min: float | None = None,
+    township_penalty_min: float = 0.0,
+    split: bool = False,
+    opening_cost: float | Sequence[float] | np.ndarray = 0.0,
+    min_occupancy: float | Sequence[float] | np.ndarray = 0.0,
+    time_limit_s: float = 0.8,
+    rounds: int | None = 40,
+    seed: int = 0,
+    bound: bool = True,
+) -> AllocationResult:
+    """Fast facility location for the dashboard: greedy start and local search.
+
+    The model is that of :func:`allocate` (same arguments, same meaning). The search:
+
+    1. start: every site that may open (or, with ``p``, the locked sites plus greedy
+       additions by uncapacitated savings), villages assigned greedily by regret;
+    2. assignment moves: shift one village, swap two villages between sites, ejection
+       chains (a village moves in, one of the site's villages moves on), repair of any site
+       below its minimum occupancy (close it, or pull in the villages that lose least);
+    3. site moves, best estimate first: drop a site, add one, swap an open site for one of
+       its 12 most similar closed sites; each move is re-assigned and polished, and taken
+       only if the objective really improves;
+    4. re-partition: the villages of every pair of open sites, and of each open site with
+       two of its nearest open neighbours, are split among those sites in the best way
+       (enumeration with capacity and cost pruning; groups of up to 16 / 12 villages) --
+       the move that packs large villages, which single shifts and swaps cannot;
+    5. ``rounds`` of iterated local search: ruin and recreate (the villages of a few
+       neighbouring sites taken out and put back by regret), every tenth round a random
+       swap of sites and a descent; the best answer is kept (deterministic for a given
+       ``seed`` unless the time limit cuts the rounds short).
+
+    Leaving fewer people out always wins, as in the exact model's two phases. The LP
+    relaxation of the model (HiGHS) gives a lower bound and so a gap the answer is within.
+
+    Parameters
+    ----------
+    demand, sites, cost_min, p, max_return_min, township_penalty_min, split, opening_cost, min_occupancy
+        As in :func:`allocate`. With ``split=True`` villages are cut into pieces of about a
+        quarter of the median village before the search (the exact model splits in whole
+        people).
+    time_limit_s : float
+        Wall-clock budget of the search; the bound's LP gets what is left (at least a
+        quarter of the budget), so the whole call takes about this long at most.
+    rounds : int or None
+        Iterated-local-search rounds after the first descent; None: until the time limit.
+    seed : int
+        Random seed of the perturbations.
+    bound : bool
+        Solve the LP relaxation for a lower bound (skipped when people are left out).
+
+    Returns
+    -------
+    AllocationResult
+        ``status`` "heuristic" (nothing proved), ``method`` "local_search"; ``mip_gap`` and
+        ``lower_bound`` from the LP relaxation (NaN without a bound); or one of the statuses
+        of an empty model (``nothing_to_place``, ``no_sites``, ``none_placeable``).
+
+    Raises
+    ------
+    LayerSchemaError, PolicyError
+        As :func:`allocate`.
+    """
+    t0 = time.perf_counter()
+    pb = _prepare(
+        demand,
+        sites,
+        cost_min,
+        p=p,
+        max_return_min=max_return_min,
+        township_penalty_min=township_penalty_min,
+        split=split,
+        opening_cost=opening_cost,
+        min_occupancy=min_occupancy,
+    )
+    if not pb.active.any():
+        return _result(
+            pb,
+            [],
+            pb.locked.copy(),
+            [],
+            status=_empty_status(pb),
+            gap=0.0,
+            t0=t0,
+            method="local_search",
+            notes=[],
+            lower_bound=float(pb.fcost[pb.locked].sum()),
+        )
+    out = _search(
+        pb, time_limit_s=time_limit_s - (time.perf_counter() - t0), rounds=rounds, seed=seed
+    )
+    out.notes.append(f"local search: {out.rounds} perturbation rounds")
+    return _heuristic_result(
+        pb,
+        out,
+        t0=t0,
+        method="local_search",
+        bound=bound,
+        bound_time_s=max(time_limit_s - (time.perf_counter() - t0), 0.25 * time_limit_s),
+    )
 
 
 def greedy_allocate(
@@ -1145,15 +2451,19 @@ def greedy_allocate(
     max_return_min: float | None = None,
     township_penalty_min: float = 0.0,
     split: bool = False,
+    opening_cost: float | Sequence[float] | np.ndarray = 0.0,
+    min_occupancy: float | Sequence[float] | np.ndarray = 0.0,
 ) -> AllocationResult:
     """Greedy baseline with the inputs and outputs of :func:`allocate`.
 
     With ``p``: open the locked sites, then add one site at a time, the one that most
-    lowers the uncapacitated population-weighted cost, among those that keep the open
-    capacity able to reach the demand. Then place villages in descending size, each in
-    its cheapest open site with room (split: fill the cheapest, then the next).
-    ``status`` is ``heuristic``, ``mip_gap`` NaN. It takes no solver options: a misspelt
-    or solver-only keyword is a ``TypeError``, not silently ignored.
+    lowers the uncapacitated cost (opening cost included), among those that keep the open
+    capacity able to reach the demand; without ``p`` every site that may open is offered.
+    Villages are placed by regret (the most to lose first) in their cheapest open site with
+    room; a site left below its minimum occupancy is closed or filled, whichever costs
+    less; sites left empty close. No local search: ``status`` is ``heuristic``, ``mip_gap``
+    NaN. It takes no solver options: a misspelt or solver-only keyword is a ``TypeError``,
+    not silently ignored.
     """
     t0 = time.perf_counter()
     pb = _prepare(
@@ -1164,25 +2474,24 @@ def greedy_allocate(
         max_return_min=max_return_min,
         township_penalty_min=township_penalty_min,
         split=split,
+        opening_cost=opening_cost,
+        min_occupancy=min_occupancy,
     )
-    rows, open_mask, left, left_people = _greedy_core(pb)
-    act = np.flatnonzero(pb.active)
-    demand_total = int(pb.people[act].sum())
-    usable = _usable_capacity(pb)
-    extra = _shortfall_reasons(pb, left, demand_total, usable)
-    for rec, i in zip(extra, left, strict=True):
-        rec["people"] = left_people[i]
-    return _result(
-        pb,
-        rows,
-        open_mask,
-        extra,
-        status="heuristic",
-        gap=math.nan,
-        t0=t0,
-        method="greedy",
-        notes=[],
-    )
+    if not pb.active.any():
+        return _result(
+            pb,
+            [],
+            pb.locked.copy(),
+            [],
+            status=_empty_status(pb),
+            gap=0.0,
+            t0=t0,
+            method="greedy",
+            notes=[],
+            lower_bound=float(pb.fcost[pb.locked].sum()),
+        )
+    out = _search(pb, time_limit_s=0.0, rounds=0, improve=False)
+    return _heuristic_result(pb, out, t0=t0, method="greedy", bound=False, bound_time_s=0.0)
 
 
 # --------------------------------------------------------------------------- robustness
