@@ -40,8 +40,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import pickle
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -495,6 +498,49 @@ TOOLS = {
 }
 
 
+def _failed(status: str, wall: float) -> dict:
+    return {"objective": math.nan, "feasible": False, "status": status, "gap": math.nan,
+            "wall_s": wall, "problems": "no answer", "open_sites": 0}  # fmt: skip
+
+
+def run_isolated(tool: str, rm: Reduced, time_limit: float, hard_limit: float) -> dict:
+    """One run in a fresh Python process (a cold start: nothing cached from other runs),
+    killed with its solver child processes if it outlives ``hard_limit`` seconds (CBC does
+    not check its time limit while it works on the root node of a large model)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.pkl", Path(tmp) / "out.json"
+        with open(src, "wb") as fh:
+            pickle.dump((tool, rm, time_limit), fh)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.bench_allocation", "--worker", str(src), str(dst)],
+            cwd=ROOT,
+            start_new_session=True,  # its own process group, so CBC goes with it
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            _, err = proc.communicate(timeout=hard_limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return _failed(f"killed after {hard_limit:.0f} s", time.perf_counter() - t0)
+        if proc.returncode != 0 or not dst.exists():
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
+            return _failed(f"crashed: {' '.join(tail)}", time.perf_counter() - t0)
+        return json.loads(dst.read_text())
+
+
+def _worker(src: Path, dst: Path) -> int:
+    with open(src, "rb") as fh:
+        tool, rm, time_limit = pickle.load(fh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = TOOLS[tool](rm, time_limit)
+    dst.write_text(json.dumps(r, default=float))
+    return 0
+
+
 def bench(
     instances: list[Instance],
     *,
@@ -502,6 +548,7 @@ def bench(
     repeat: int = 1,
     tools: list[str] | None = None,
     progress=None,
+    isolate: bool = True,
 ) -> list[dict]:
     rows = []
     names = tools or list(TOOLS)
@@ -520,7 +567,15 @@ def bench(
                 for tool in seq:
                     if progress:
                         progress(f"{inst.name} {variant} {tool} (run {rep + 1})")
-                    r = TOOLS[tool](rm, time_limit)
+                    if isolate:
+                        r = run_isolated(tool, rm, time_limit, 3 * time_limit + 120)
+                    else:
+                        r = TOOLS[tool](rm, time_limit)
+                    if progress:
+                        progress(
+                            f"   -> {r['status']}, objective {r['objective']:,.1f}, "
+                            f"gap {r['gap']}, {r['wall_s']:.1f} s {r.get('problems', '')}"
+                        )
                     rows.append(
                         {
                             "instance": inst.name,
@@ -593,7 +648,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--cache", type=Path, help="pickle of the demo instance (made if missing)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ap.add_argument(
+        "--in-process", action="store_true", help="run the tools in this process (no hard limit)"
+    )
+    ap.add_argument("--worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.worker:
+        return _worker(*a.worker)
 
     insts: list[Instance] = []
     for name in [s.strip() for s in a.instances.split(",") if s.strip()]:
@@ -614,7 +675,14 @@ def main(argv: list[str] | None = None) -> int:
         if not a.json:
             print(f"... {msg}", file=sys.stderr, flush=True)
 
-    rows = bench(insts, time_limit=a.time_limit, repeat=a.repeat, tools=tools, progress=progress)
+    rows = bench(
+        insts,
+        time_limit=a.time_limit,
+        repeat=a.repeat,
+        tools=tools,
+        progress=progress,
+        isolate=not a.in_process,
+    )
     if a.json:
         print(json.dumps({"rows": rows}, default=float, ensure_ascii=False))
     else:

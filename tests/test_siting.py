@@ -674,7 +674,7 @@ def test_bench_smoke(capsys):
 
     from scripts.bench_allocation import TOOLS, main
 
-    assert main(["--instances", "small", "--time-limit", "20", "--json"]) == 0
+    assert main(["--instances", "small", "--time-limit", "20", "--json", "--in-process"]) == 0
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"]
     assert {r["tool"] for r in rows} == set(TOOLS)
     assert {r["model"] for r in rows} == {"cflp", "pmedian"}
