@@ -1454,6 +1454,10 @@ class _Search:
     p_exact: bool  # exactly p sites open (else at most p, or any number without p)
     big: float
     near: np.ndarray  # (m, m) sites by similarity of their cost columns
+    deadline: float = math.inf  # the search's wall-clock limit (perf_counter)
+
+    def late(self) -> bool:
+        return time.perf_counter() > self.deadline
 
     @property
     def m(self) -> int:
@@ -1622,6 +1626,35 @@ def _shift(s: _Search, st: _State) -> int:
         if not moved:
             return done
         done += moved
+        if s.late():  # one pass at least, then only while there is time
+            return done
+
+
+#: Up to this many units every pair is tried by swaps and ejection chains; above it only
+#: the units of each unit's few cheapest other sites (the whole square grows too fast).
+_ALL_PAIRS = 600
+
+
+def _partners(s: _Search, st: _State, n_sites: int = 4) -> np.ndarray:
+    """For each unit the units it may swap with: every unit (small problems), or those at
+    its ``n_sites`` cheapest other sites and the left-out ones; -1 pads the rows."""
+    n, m = len(s.q), s.m
+    rng = np.arange(n)
+    if n <= _ALL_PAIRS:
+        return np.broadcast_to(rng, (n, n))
+    w = s.W[:, :m].copy()
+    own = st.a < m
+    w[rng[own], st.a[own]] = np.inf
+    ns = min(n_sites, m)
+    alt = np.argpartition(w, ns - 1, axis=1)[:, :ns] if ns < m else np.tile(np.arange(m), (n, 1))
+    if (st.a == m).any():
+        alt = np.column_stack([alt, np.full(n, m)])
+    order = np.argsort(st.a, kind="stable")
+    counts = np.bincount(st.a, minlength=m + 1)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    table = -np.ones((m + 1, max(int(counts.max()), 1)), dtype=np.int64)
+    table[st.a[order], np.arange(n) - starts[st.a[order]]] = order
+    return table[alt].reshape(n, -1)
 
 
 def _swap(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
@@ -1631,26 +1664,30 @@ def _swap(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
         return 0
     rng = np.arange(n)
     done = 0
-    while True:
+    while not s.late():
         cur = s.W[rng, st.a]
         a = st.a
+        partners = _partners(s, st)
         best_d = np.full(n, np.inf)
         best_p = np.zeros(n, dtype=np.int64)
-        b = max(1, block_cells // n)
+        b = max(1, block_cells // max(partners.shape[1], 1))
         for lo in range(0, n, b):
             rows = rng[lo : lo + b]
+            pm = partners[rows]
+            valid = pm >= 0
+            pm = np.where(valid, pm, 0)
             j = a[rows][:, None]
-            k = a[None, :]
-            diff = s.q[rows][:, None] - s.q[None, :]  # k gains diff, j loses diff
-            d = s.W[rows][:, a] + s.W[:, a[rows]].T - cur[rows][:, None] - cur[None, :]
+            k = a[pm]
+            diff = s.q[rows][:, None] - s.q[pm]  # k gains diff, j loses diff
+            d = s.W[rows[:, None], k] + s.W[pm, j] - cur[rows][:, None] - cur[pm]
             lj = st.load[j] - diff
             lk = st.load[k] + diff
-            bad = (j == k) | (lk > s.cap[k] + _TOL) | (lj > s.cap[j] + _TOL)
+            bad = ~valid | (j == k) | (lk > s.cap[k] + _TOL) | (lj > s.cap[j] + _TOL)
             bad |= (lj < s.mo[j] - _TOL) & (diff > 0)
             bad |= (lk < s.mo[k] - _TOL) & (diff < 0)
             d[bad] = np.inf
             pos = np.argmin(d, axis=1)
-            best_p[rows] = pos
+            best_p[rows] = pm[np.arange(len(rows)), pos]
             best_d[rows] = d[np.arange(len(rows)), pos]
         cand = np.flatnonzero(best_d < -_TOL)
         if not len(cand):
@@ -1678,6 +1715,7 @@ def _swap(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
         if not moved:
             return done
         done += moved
+    return done
 
 
 def _pull(s: _Search, st: _State, k: int) -> int:
@@ -1742,7 +1780,7 @@ def _eject(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
         return 0
     rng = np.arange(n)
     done = 0
-    while True:
+    while not s.late():
         a = st.a
         cur = s.W[rng, a]
         room = np.where(st.open, s.cap - st.load, -np.inf)
@@ -1754,21 +1792,25 @@ def _eject(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
         closes = (after <= _TOL) & _closable(s, st)[a]
         ok = (after >= s.mo[a] - _TOL) | closes
         bonus = np.where(closes, s.f[a], 0.0)
+        partners = _partners(s, st)
         best_d = np.full(n, np.inf)
         best_p = np.zeros(n, dtype=np.int64)
-        b = max(1, block_cells // n)
+        b = max(1, block_cells // max(partners.shape[1], 1))
         for lo in range(0, n, b):
             rows = rng[lo : lo + b]
+            pm = partners[rows]
+            valid = pm >= 0
+            pm = np.where(valid, pm, 0)
             j = a[rows][:, None]
-            k = a[None, :]
-            newk = st.load[k] - s.q[None, :] + s.q[rows][:, None]
-            d = s.W[rows][:, a] - (cur[rows] + bonus[rows])[:, None] + (c1 - cur)[None, :]
-            bad = (j == k) | (newk > s.cap[k] + _TOL) | (newk < s.mo[k] - _TOL)
-            bad |= ~ok[rows][:, None] | ~np.isfinite(c1)[None, :]
-            bad |= closes[rows][:, None] & (l1[None, :] == j)
+            k = a[pm]
+            newk = st.load[k] - s.q[pm] + s.q[rows][:, None]
+            d = s.W[rows[:, None], k] - (cur[rows] + bonus[rows])[:, None] + (c1 - cur)[pm]
+            bad = ~valid | (j == k) | (newk > s.cap[k] + _TOL) | (newk < s.mo[k] - _TOL)
+            bad |= ~ok[rows][:, None] | ~np.isfinite(c1)[pm]
+            bad |= closes[rows][:, None] & (l1[pm] == j)
             d[bad] = np.inf
             pos = np.argmin(d, axis=1)
-            best_p[rows] = pos
+            best_p[rows] = pm[np.arange(len(rows)), pos]
             best_d[rows] = d[np.arange(len(rows)), pos]
         cand = np.flatnonzero(best_d < -_TOL)
         if not len(cand):
@@ -1803,6 +1845,7 @@ def _eject(s: _Search, st: _State, block_cells: int = 2_000_000) -> int:
         if not moved:
             return done
         done += moved
+    return done
 
 
 def _ruin_recreate(s: _Search, st: _State, rng: np.random.Generator, *, noise: float = 0.1) -> None:
@@ -1935,6 +1978,9 @@ def _repack(
     total = 0
     seen = {} if seen is None else seen
 
+    # groups of up to 20 villages on small problems (the pruning keeps them cheap), fewer
+    # on large ones where every pair of sites holds many small villages
+    max_units = {2: 20, 3: 20} if len(s.q) <= _ALL_PAIRS else {2: 14, 3: 10}
     ids = (np.arange(len(s.q), dtype=float) + 1.0) ** 1.5
     sig = np.bincount(st.a, weights=ids, minlength=m + 1)
 
@@ -1945,7 +1991,7 @@ def _repack(
         key = (group, tuple(float(sig[g]) for g in group))  # which units sit where
         if key in seen:
             return 0
-        if _repartition(s, st, group, max_units=16 if len(group) == 2 else 12):
+        if _repartition(s, st, group, max_units=max_units[len(group)]):
             sig = np.bincount(st.a, weights=ids, minlength=m + 1)
             return 1
         seen[key] = True
@@ -1974,13 +2020,16 @@ def _repack(
 
 
 def _polish(s: _Search, st: _State) -> None:
+    """Assignment moves until none helps or the search's time is up (repairs always run,
+    so the state stays feasible)."""
     for _ in range(200):
         moved = _shift(s, st)
         moved += _repair(s, st)
         moved += _swap(s, st)
         if not moved:
             moved += _eject(s, st)
-        if not moved:
+        if not moved or s.late():
+            _repair(s, st)
             return
 
 
@@ -2206,6 +2255,7 @@ def _search(
     notes: list[str] = []
     p_at_most = False
     s = _make_search(pb, p_exact=True)
+    s.deadline = deadline
     seen: dict = {}  # site groups found best by _repack
     st = _assign_all(s, _greedy_open(s, pb))
     if not improve:
@@ -2223,6 +2273,7 @@ def _search(
             f"at most {pb.p} open"
         )
         s = _make_search(pb, p_exact=False)
+        s.deadline = deadline
         seen = {}
         st = _assign_all(s, st.open[: s.m] & (st.load[: s.m] >= s.mo[: s.m] - _TOL))
         if improve:

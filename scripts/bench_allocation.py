@@ -113,10 +113,13 @@ def demo_instance(workspace: Path | None = None, *, cache: Path | None = None) -
     :func:`geo.siting.allocate` call.
     """
     if cache is not None and cache.exists():
-        with open(cache, "rb") as fh:
-            inst = pickle.load(fh)
-        if isinstance(inst, Instance):
-            return inst
+        try:
+            with open(cache, "rb") as fh:
+                data = pickle.load(fh)
+        except (OSError, EOFError, AttributeError, pickle.UnpicklingError):
+            data = None  # unreadable or from another version: rebuilt below
+        if isinstance(data, dict) and set(data) == {"demand", "sites", "cost", "model"}:
+            return Instance("demo", **data)
     from scripts.pipeline import run_pipeline
 
     captured: dict = {}
@@ -135,9 +138,9 @@ def demo_instance(workspace: Path | None = None, *, cache: Path | None = None) -
     keys = ("p", "max_return_min", "township_penalty_min", "split", "opening_cost", "min_occupancy")
     model = {k: captured["kw"][k] for k in keys if k in captured["kw"]}
     inst = Instance("demo", captured["demand"], captured["sites"], captured["cost"], model)
-    if cache is not None:
+    if cache is not None:  # plain data: readable whichever way this module was started
         with open(cache, "wb") as fh:
-            pickle.dump(inst, fh)
+            pickle.dump({k: getattr(inst, k) for k in ("demand", "sites", "cost", "model")}, fh)
     return inst
 
 
@@ -402,7 +405,9 @@ def run_pulp_cbc(rm: Reduced, time_limit: float) -> dict:
     x = [pulp.LpVariable(f"x{k}", cat="Binary") for k in range(len(ii))]
     can = rm.locked | (rm.mo <= rm.cap)
     y = [
-        pulp.LpVariable(f"y{j}", lowBound=int(rm.locked[j]), upBound=int(can[j]), cat="Binary")
+        # "Integer" with 0/1 bounds: PuLP resets the bounds of a "Binary" to 0..1, which
+        # would free the locked sites
+        pulp.LpVariable(f"y{j}", lowBound=int(rm.locked[j]), upBound=int(can[j]), cat="Integer")
         for j in range(m)
     ]
     q = rm.q.astype(float)

@@ -353,7 +353,7 @@ def _solve_all(inst):
 
 
 @given(instances())
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_allocate_equals_brute_force(inst):
     people, cap, cost, p, locked, max_ret, towns_v, towns_s, pen, fcost, minocc = inst
     res, heur, greedy, eff, allowed = _solve_all(inst)
@@ -390,7 +390,7 @@ def test_allocate_equals_brute_force(inst):
 
 
 @given(instances())
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_heuristic_within_its_stated_gap_of_the_optimum(inst):
     res, heur, _, _, _ = _solve_all(inst)
     if not np.isfinite(heur.mip_gap):
