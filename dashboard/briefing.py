@@ -29,6 +29,7 @@ from dashboard.viewmodels import (  # noqa: E402
     EXIT_CODES,
     STATUS_COLORS,
     code_labels,
+    dem_line,
     exit_codes,
     headline_numbers,
     profile_line,
@@ -199,6 +200,9 @@ def provenance_lines(manifest: dict[str, Any], lang: str = "zh") -> list[str]:
         f"{t('policy', lang)}: {_policy_title(manifest.get('policy') or {}, lang)}",
         f"anju {manifest.get('anju_version', '?')} · CRS {manifest.get('crs_metric', '?')}",
     ]
+    dem = dem_line(manifest, lang)
+    if dem is not None:
+        lines.append(dem[0])
     for item in manifest.get("inputs") or []:
         sha = str(item.get("sha256") or "")[:12]
         n = item.get("features")

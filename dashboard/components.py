@@ -18,6 +18,7 @@ from dashboard.viewmodels import (
     STATUS_COLORS,
     code_labels,
     coverage_hideout,
+    dem_line,
     roads_geojson,
     to_geojson,
     villages_geojson,
@@ -637,6 +638,21 @@ def export_bar(bid: dict[str, str], lang: str) -> html.Div:
             dcc.Download(id=bid["download"]),
         ],
         className="export-bar",
+    )
+
+
+def dem_note(manifest: dict, lang: str) -> html.Div | None:
+    """The DEM's resolution in one line; a coarse DEM is shown as a warning (issue: real
+    county data, resolution guard)."""
+    got = dem_line(manifest, lang)
+    if got is None:
+        return None
+    text, coarse = got
+    return html.Div(
+        text,
+        id=ids.DEM_NOTE,
+        className="dem-note dem-note--coarse" if coarse else "dem-note",
+        role="alert" if coarse else None,
     )
 
 

@@ -89,6 +89,15 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "counts_sep": ("：\n", ":\n"),
     "counts_join": ("\n", "\n"),
     "warnings": ("数据提示", "Data warnings"),
+    "dem_line": ("高程数据 {cell} 米格网（{crs}）", "Elevation data: {cell} m cells ({crs})"),
+    "dem_coarse": (
+        "——粗于 {limit} 米：坡度及同一格内的通行时间可信度低",
+        " — coarser than {limit} m: slopes and travel times within a cell are low-confidence",
+    ),
+    "dem_too_coarse": (
+        "；粗于 {limit} 米：坡度类搬迁规则未评估（记为未知）",
+        "; coarser than {limit} m: the slope-based relocation rules are not evaluated (unknown)",
+    ),
     "click_village": (
         "点击地图上的村查看各项指标",
         "Click a village on the map to see every indicator",
@@ -176,7 +185,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     ),
     "status_time_limit": ("达到时限（非最优）", "Time limit (not proven optimal)"),
     "status_infeasible": ("无可行解", "Infeasible"),
-    "status_heuristic": ("启发式（未证明最优）", "Heuristic (nothing proven)"),
+    "status_heuristic": (
+        "快速启发式（未证明最优，与下界的差距见最优性间隙）",
+        "Fast heuristic (not proven optimal; the gap to a lower bound is shown)",
+    ),
+    "solver_choice": ("安置分配求解方法", "Allocation solver"),
     "status_nothing_to_place": ("无人需要安置", "Nobody to place"),
     "status_no_sites": ("没有候选安置点", "No candidate site"),
     "status_none_placeable": ("没有可安置的村", "No village could be placed"),
@@ -352,8 +365,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "changed_settings": ("改动的参数：{items}", "Settings changed: {items}"),
     "no_changed_settings": ("参数与基准方案相同。", "Same settings as the baseline."),
     "run_settings": (
-        "为加快计算，情景另用：{items}（基准方案的值在箭头前）。",
-        "For a quick run the scenario also uses: {items} (the baseline's value before the arrow).",
+        "情景计算另用：{items}（基准方案的值在箭头前）。",
+        "The scenario run also uses: {items} (the baseline's value before the arrow).",
     ),
     "unplaced_title": ("未能安置的村（{label}）", "Villages not placed ({label})"),
     "unplaced_table_missing": (

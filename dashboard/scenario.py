@@ -320,15 +320,33 @@ def changed_params(
 
 #: Names of the settings a quick scenario run may fix (``DashboardConfig.scenario_base``).
 RUN_SETTING_LABELS: dict[str, tuple[str, str]] = {
+    "solver": ("求解方法", "solver"),
     "robustness_draws": ("稳健性抽样次数", "robustness draws"),
     "time_limit_s": ("求解时限（秒）", "solver time limit (s)"),
     "mip_gap": ("允许最优性间隙", "MIP gap"),
 }
 
 
-def _plain(v: Any) -> str:
+#: The allocation solvers in words.
+SOLVER_LABELS: dict[str, tuple[str, str]] = {
+    "heuristic": (
+        "快速（启发式，约 1 秒，给出与下界的间隙）",
+        "fast (heuristic, about 1 s, gap to a bound)",
+    ),
+    "exact": ("精确（HiGHS 求证最优，较慢）", "exact (HiGHS proves the optimum, slower)"),
+}
+
+
+def solver_overrides(solver: str | None) -> dict[str, Any]:
+    """The scenario's solver choice as overrides (nothing for an unknown choice)."""
+    return {"suitability": {"solver": solver}} if solver in SOLVER_LABELS else {}
+
+
+def _plain(v: Any, lang: str = "zh") -> str:
     if v is None:
         return "—"
+    if isinstance(v, str) and v in SOLVER_LABELS:
+        return SOLVER_LABELS[v][1 if lang == "en" else 0].split("（")[0].split(" (")[0]
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -346,7 +364,12 @@ def run_settings(
         for k, v in items.items():
             names = RUN_SETTING_LABELS.get(k)
             label = (names[1] if lang == "en" else names[0]) if names else f"{section}.{k}"
-            out.append(f"{label} {_plain(recorded.get(k))} → {_plain(v)}")
+            was = recorded.get(k)
+            if was is None and k == "solver":
+                was = "exact"  # plans written before the setting existed were solved exactly
+            if k == "solver" and was == v:
+                continue
+            out.append(f"{label} {_plain(was, lang)} → {_plain(v, lang)}")
     return out
 
 

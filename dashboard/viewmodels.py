@@ -389,6 +389,30 @@ def profile_line(title: str, profile: Mapping[str, Any], lang: str = "zh") -> st
     return line
 
 
+def dem_line(manifest: Mapping[str, Any], lang: str = "zh") -> tuple[str, bool] | None:
+    """The DEM's resolution as the pages say it, and whether it is a warning.
+
+    ``("高程数据 30 米（EPSG:4545）", False)``; a DEM coarser than the profile's
+    ``dem_coarse_cell_m`` says that slopes and travel times within a cell are low-confidence,
+    one coarser than ``dem_max_cell_m`` that the slope-based relocation rules are unknown
+    (``True``: shown as a warning). None when the manifest records no DEM.
+    """
+    dem = manifest.get("dem") if isinstance(manifest, Mapping) else None
+    if not isinstance(dem, Mapping) or not dem.get("cellsize_m"):
+        return None
+    try:
+        cell = max(float(c) for c in dem["cellsize_m"])
+    except (TypeError, ValueError):
+        return None
+    line = t("dem_line", lang, cell=f"{cell:.0f}", crs=str(dem.get("crs") or "—"))
+    coarse = to_bool(dem.get("coarse")) is True
+    if coarse:
+        line += t("dem_coarse", lang, limit=f"{float(dem.get('coarse_cell_m') or 90):.0f}")
+    if to_bool(dem.get("terrain_rules_unknown")) is True:
+        line += t("dem_too_coarse", lang, limit=f"{float(dem.get('max_cell_m') or 250):.0f}")
+    return line, coarse
+
+
 def village_panel(
     row: pd.Series | dict[str, Any], indicators: Sequence[dict[str, Any]], lang: str = "zh"
 ) -> dict[str, Any]:

@@ -436,6 +436,22 @@ def _outcome_notes(
     """No silent zeros: say why no site opened, or why many people stay unplaced."""
     notes = []
     total = float(demand["people"].sum()) if len(demand) else 0.0
+    gap = result.mip_gap
+    gap_txt = f"{gap:.2%}" if gap is not None and np.isfinite(gap) else "unknown"
+    if result.status == "heuristic":
+        notes.append(
+            "allocation by the fast heuristic, not proven optimal: within "
+            f"{gap_txt} of a lower bound (run the exact solver for the proven optimum)"
+        )
+    elif result.status in ("gap_limit", "time_limit"):
+        why = (
+            f"the solver stopped at its time limit ({sites.time_limit_s:g} s)"
+            if result.status == "time_limit"
+            else f"the solver stopped at the requested gap ({sites.mip_gap:g})"
+        )
+        notes.append(f"allocation not proven optimal: {why}, gap {gap_txt}")
+    elif result.status not in ("optimal", "nothing_to_place", "no_sites", "none_placeable"):
+        notes.append(f"allocation status {result.status}: no proven allocation")
     if total > 0 and not len(site_gdf):
         why = "; ".join(f"{n}: {w}" for n, w in prep.dropped.items()) or (
             f"no patch of at least {sites.site_min_area_ha:g} ha reaches suitability "
@@ -592,16 +608,27 @@ def plan_resettlement(
     generated = (site_gdf["source"] == "generated").to_numpy()
     open_cost = np.where(generated, sites.opening_cost_person_min, 0.0)
     min_occ = np.where(generated, sites.min_occupancy_people, 0)
-    result = siting.allocate(
-        demand,
-        sdf,
-        cost,
-        time_limit_s=sites.time_limit_s,
-        mip_gap=sites.mip_gap,
-        opening_cost=open_cost,
-        min_occupancy=min_occ,
-        **model,
-    )
+    if sites.solver == "heuristic":
+        result = siting.allocate_heuristic(
+            demand,
+            sdf,
+            cost,
+            time_limit_s=sites.heuristic_time_s,
+            opening_cost=open_cost,
+            min_occupancy=min_occ,
+            **model,
+        )
+    else:
+        result = siting.allocate(
+            demand,
+            sdf,
+            cost,
+            time_limit_s=sites.time_limit_s,
+            mip_gap=sites.mip_gap,
+            opening_cost=open_cost,
+            min_occupancy=min_occ,
+            **model,
+        )
     greedy = siting.greedy_allocate(
         demand, sdf, cost, opening_cost=open_cost, min_occupancy=min_occ, **model
     )

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.errors
 import rasterio.merge
+import rasterio.windows
 from pyproj import CRS
 from rasterio.errors import RasterioIOError
 from rasterio.features import geometry_mask, shapes
@@ -229,9 +231,32 @@ def _check_overlaps(tiles: list[DemTile], bounds: list[tuple[float, ...]]) -> No
                 )
 
 
-def read_mosaic(tiles: list[DemTile], *, band: int = 1) -> Mosaic:
+def _window(src, bounds: tuple[float, float, float, float] | None):
+    """The window of ``src`` that covers ``bounds`` (whole cells, inside the raster), or
+    None to read it all."""
+    if bounds is None:
+        return None
+    w = rasterio.windows.from_bounds(*bounds, transform=src.transform)
+    w = w.round_offsets(op="floor").round_lengths(op="ceil")
+    full = rasterio.windows.Window(0, 0, src.width, src.height)
+    try:
+        w = w.intersection(full)
+    except rasterio.errors.WindowError:
+        return None  # no overlap: read it all, the coverage check says what is missing
+    return w if (w.width, w.height) != (src.width, src.height) else None
+
+
+def read_mosaic(
+    tiles: list[DemTile],
+    *,
+    band: int = 1,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> Mosaic:
     """Read one tile, or mosaic several onto one grid (``rasterio.merge``, first tile wins
     where they overlap; the finest resolution when they differ, with a note).
+
+    ``bounds`` (in the tiles' CRS) limits the read to that extent (the county and a margin):
+    whole tiles around a small county are not read, warped and analysed.
 
     Raises
     ------
@@ -243,7 +268,7 @@ def read_mosaic(tiles: list[DemTile], *, band: int = 1) -> Mosaic:
         A tile without a CRS.
     """
     crss: list[CRS | None] = []
-    bounds: list[tuple[float, ...]] = []
+    bounds_: list[tuple[float, ...]] = []
     res: list[tuple[float, float]] = []
     files: list[str] = []
     for t in tiles:
@@ -255,18 +280,20 @@ def read_mosaic(tiles: list[DemTile], *, band: int = 1) -> Mosaic:
                         "(refusing to guess)"
                     )
                 crss.append(_normalise_crs(src.crs))
-                bounds.append(tuple(src.bounds))
+                bounds_.append(tuple(src.bounds))
                 res.append((abs(src.transform.a), abs(src.transform.e)))
                 files.append(t.path)
                 if src.driver == "VRT":
                     files += _vrt_sources(src, t)
                 if len(tiles) == 1:
-                    z = src.read(band, masked=True).astype("float64").filled(np.nan)
-                    return Mosaic(z, src.transform, crss[0], files, [])  # type: ignore[arg-type]
+                    win = _window(src, bounds)
+                    z = src.read(band, masked=True, window=win).astype("float64").filled(np.nan)
+                    tr = src.transform if win is None else src.window_transform(win)
+                    return Mosaic(z, tr, crss[0], files, [])  # type: ignore[arg-type]
         except RasterioIOError as exc:
             raise _open_error(t, exc) from exc
     _same_crs(tiles, crss)
-    _check_overlaps(tiles, bounds)
+    _check_overlaps(tiles, bounds_)
     notes = []
     if len(set(res)) > 1:
         fine = min(res)
@@ -274,9 +301,19 @@ def read_mosaic(tiles: list[DemTile], *, band: int = 1) -> Mosaic:
             f"DEM tiles have different cell sizes ({', '.join(sorted({f'{a:g}' for a, _ in res}))}); "
             f"mosaicked at the finest, {fine[0]:g}, coarser tiles resampled (nearest)"
         )
+    kw = {}
+    if bounds is not None:
+        ux0 = min(b[0] for b in bounds_)
+        uy0 = min(b[1] for b in bounds_)
+        ux1 = max(b[2] for b in bounds_)
+        uy1 = max(b[3] for b in bounds_)
+        cut = (max(bounds[0], ux0), max(bounds[1], uy0), min(bounds[2], ux1), min(bounds[3], uy1))
+        if cut[0] < cut[2] and cut[1] < cut[3]:
+            kw["bounds"] = cut
     try:
         arr, transform = rasterio.merge.merge(
             [t.path for t in tiles],
+            **kw,
             indexes=[band],
             dtype="float64",
             nodata=np.nan,

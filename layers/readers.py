@@ -26,7 +26,7 @@ import pyogrio
 from pyproj import CRS
 from rasterio.crs import CRS as RioCRS
 from rasterio.transform import Affine
-from rasterio.warp import Resampling, calculate_default_transform, reproject
+from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
 from layers.catalogue import ROAD_CLASS_ALIASES
 from layers.chinacoords import offset_datum, to_cgcs2000
@@ -322,6 +322,7 @@ def read_dem(
     band: int = 1,
     towgs84: Sequence[float] | None = None,
     root: str | Path | None = None,
+    clip: tuple[float, float, float, float] | None = None,
 ) -> Dem:
     """Read a DEM (one raster, or tiles mosaicked); a geographic DEM is warped once to
     ``metric_crs`` (bilinear).
@@ -342,6 +343,10 @@ def read_dem(
         (:mod:`layers.datums`).
     root
         Folder relative paths are taken from.
+    clip
+        ``(xmin, ymin, xmax, ymax)`` in ``metric_crs``: only this extent is read (the
+        county and a margin; whole SRTM tiles around a small county are not warped and
+        analysed). The extent is taken to the tiles' CRS with its curved edges covered.
 
     Raises
     ------
@@ -356,7 +361,17 @@ def read_dem(
     """
     label = _dem_label(path)
     tiles = resolve_tiles(path, root=root)
-    m = read_mosaic(tiles, band=band)
+    bounds = None
+    if clip is not None and metric_crs is not None:
+        tcrs, _ = tiles_crs_and_bounds(tiles)
+        if tcrs is not None:
+            bounds = transform_bounds(
+                RioCRS.from_wkt(CRS.from_user_input(metric_crs).to_wkt()),
+                RioCRS.from_wkt(tcrs.to_wkt()),
+                *clip,
+                densify_pts=21,
+            )
+    m = read_mosaic(tiles, band=band, bounds=bounds)
     if not np.isfinite(m.z).any():
         raise LayerSchemaError(f"{label}: the DEM holds no valid elevation (all cells are nodata)")
     crs = m.crs

@@ -48,6 +48,8 @@ __all__ = [
 #: Walking models of the off-road speed surface: ``isotropic`` (Tobler on the absolute
 #: slope, the same both ways) or ``anisotropic`` (uphill slower than downhill, AccessMod).
 WALKING_MODELS: tuple[str, ...] = ("isotropic", "anisotropic")
+#: Allocation solvers: HiGHS branch and bound, or the fast local search (dashboard).
+SOLVERS: tuple[str, ...] = ("exact", "heuristic")
 
 
 def _suggest(word: str, valid: list[str]) -> str:
@@ -330,6 +332,10 @@ class SiteSettings:
         opens only if it saves at least this much travel.
     max_return_min, township_penalty_min, capacity_factor, time_limit_s, mip_gap
         The allocation model and its solver limits.
+    solver : str
+        ``exact`` (HiGHS, proves the optimum or reports its gap) or ``heuristic`` (greedy
+        and local search in ``heuristic_time_s``, with the gap to an LP lower bound); the
+        dashboard's scenarios use the heuristic.
     cost_grid_factor : int
         Village → site minutes on a grid this many times coarser.
     robustness_draws, mc_spread, robustness_seed
@@ -359,6 +365,8 @@ class SiteSettings:
     capacity_factor: float = field(metadata={"gt": 0})
     time_limit_s: float = field(metadata={"gt": 0})
     mip_gap: float = field(metadata={"min": 0, "max": 1})
+    solver: str = field(metadata={"choices": SOLVERS})
+    heuristic_time_s: float = field(metadata={"gt": 0})
     cost_grid_factor: int = field(metadata={"min": 1})
     robustness_draws: int = field(metadata={"min": 0})
     mc_spread: float = field(metadata={"min": 0})

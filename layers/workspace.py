@@ -68,7 +68,10 @@ from layers.settings import Settings, load_settings
 from layers.validate import validate_layer
 
 REQUIRED_KINDS = ("dem", "boundary", "villages", "roads")
-_LAYER_KEYS = {"path", "layer", "encoding", "rename", "x", "y", "crs", "towgs84"}
+_LAYER_KEYS = {"path", "layer", "encoding", "rename", "x", "y", "crs", "towgs84", "margin_m"}
+#: How far beyond the county boundary the DEM is read (m): destinations just across the
+#: border are reached, whole SRTM tiles around a small county are not analysed.
+DEM_MARGIN_M = 10_000.0
 _WS_KEYS = {"name", "crs", "policy", "province_group"}
 _TOP_KEYS = {"workspace", "layers", "parameters"}
 
@@ -88,6 +91,7 @@ class LayerSource:
     towgs84: tuple[float, ...] | None = None
     paths: list[Path] = field(default_factory=list)
     tiles: list[str] = field(default_factory=list)
+    margin_m: float = DEM_MARGIN_M  # the DEM is read this far beyond the county boundary
 
     @property
     def label(self) -> str:
@@ -219,6 +223,23 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
         towgs84, bad = parse_towgs84(spec.get("towgs84"))
         if bad:
             problems.append(Problem(f, kind, f"[layers.{kind}] {bad}"))
+        margin = spec.get("margin_m", DEM_MARGIN_M)
+        if "margin_m" in spec and (
+            kind != "dem"
+            or isinstance(margin, bool)
+            or not isinstance(margin, int | float)
+            or not margin >= 0
+        ):
+            problems.append(
+                Problem(
+                    f,
+                    kind,
+                    f"[layers.{kind}] margin_m: expected metres >= 0 "
+                    + ("(the DEM's only)" if kind != "dem" else "")
+                    + f", found {margin!r}",
+                )
+            )
+            margin = DEM_MARGIN_M
         sources[kind] = LayerSource(
             kind=kind,
             path=paths[0],
@@ -230,6 +251,7 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
             crs=spec.get("crs"),
             towgs84=towgs84,
             paths=paths,
+            margin_m=float(margin),
         )
     for kind in REQUIRED_KINDS:
         if kind not in sources:
@@ -397,7 +419,7 @@ def load_workspace(
     crs = _pick_crs(
         ws, metric_crs, {k: f for k, f in frames.items() if k not in misplaced}, problems
     )
-    dem = _read_dem(ws, crs, problems)
+    dem = _read_dem(ws, crs, problems, clip=_dem_clip(ws, frames.get("boundary"), crs))
     if crs is None and dem is not None:
         crs = dem.crs
     if crs is not None and dem is not None and CRS.from_user_input(dem.crs) != crs:
@@ -543,6 +565,10 @@ def _declared_crs_problem(src: LayerSource) -> str | None:
     return None
 
 
+#: Layers of administrative divisions, where a bare ``adcode`` hints at an Amap source.
+_DIVISION_LAYERS = ("boundary", "townships")
+
+
 def _datav_warning(frame, kind: str, src: LayerSource) -> str | None:
     """A warning for a DataV / Amap layer (published in GCJ-02) whose datum nobody declared.
 
@@ -552,7 +578,8 @@ def _datav_warning(frame, kind: str, src: LayerSource) -> str | None:
     if not isinstance(frame, gpd.GeoDataFrame) or src.crs is not None:
         return None
     keys = chinacoords.datav_fingerprint(frame)
-    if not keys:
+    bare_code = not keys and kind in _DIVISION_LAYERS and "adcode" in map(str, frame.columns)
+    if not keys and not bare_code:
         return None
     here = ""
     geoms = frame.geometry[~(frame.geometry.isna() | frame.geometry.is_empty)]
@@ -561,6 +588,16 @@ def _datav_warning(frame, kind: str, src: LayerSource) -> str | None:
             off = chinacoords.centre_offset_m(geoms)
         if off > 1.0:
             here = f" (about {off:.0f} m here)"
+    if bare_code:
+        # a division code alone is no proof (any source may carry it), but boundaries with
+        # one mostly come from Amap / DataV or packages built on them (cnmaps): ask
+        return (
+            f"an adcode column (Chinese division code) and no declared crs: division "
+            f"boundaries with adcode usually come from Amap / DataV or packages built on them "
+            f"(e.g. cnmaps), published in GCJ-02: offset 300–600 m from CGCS2000{here}, yet it "
+            f'is read as {crs_name(frame.crs)}; declare crs = "GCJ-02" in [layers.{kind}] of '
+            'workspace.toml if so, or crs = "EPSG:4490" if it is CGCS2000'
+        )
     return (
         f"properties {', '.join(keys)} mark a DataV / Amap layer, and those are published in "
         f"GCJ-02: offset 300–600 m from CGCS2000{here}, yet it is read as "
@@ -703,14 +740,38 @@ def _dem_file(src: LayerSource) -> str:
     return ", ".join(map(str, src.paths)) if len(src.paths) > 1 else str(src.path)
 
 
-def _read_dem(ws: Workspace, crs: CRS | None, problems: list[Problem]) -> Dem | None:
+def _dem_clip(ws: Workspace, boundary, crs: CRS | None) -> tuple[float, float, float, float] | None:
+    """The extent the DEM is read to: the county boundary's bounds and the DEM's
+    ``margin_m``, in ``crs`` (None without a usable boundary: the whole DEM is read)."""
+    src = ws.sources.get("dem")
+    if src is None or crs is None or not isinstance(boundary, gpd.GeoDataFrame):
+        return None
+    if boundary.crs is None or not len(boundary):
+        return None
+    with np.errstate(all="ignore"):
+        b = boundary[~(boundary.geometry.isna() | boundary.geometry.is_empty)].to_crs(crs)
+    x0, y0, x1, y1 = (float(v) for v in b.total_bounds)
+    if not all(np.isfinite([x0, y0, x1, y1])) or x0 >= x1 or y0 >= y1:
+        return None
+    m = src.margin_m
+    return (x0 - m, y0 - m, x1 + m, y1 + m)
+
+
+def _read_dem(
+    ws: Workspace,
+    crs: CRS | None,
+    problems: list[Problem],
+    *,
+    clip: tuple[float, float, float, float] | None = None,
+) -> Dem | None:
     """The DEM (tiles mosaicked, warped to ``crs`` when geographic or datum-shifted), or None
-    with the problem: a missing tile is named, one problem each."""
+    with the problem: a missing tile is named, one problem each. ``clip``: the extent read
+    (:func:`_dem_clip`)."""
     src = ws.sources.get("dem")
     if src is None:
         return None
     try:
-        dem = read_dem(src.paths or src.path, metric_crs=crs, towgs84=src.towgs84)
+        dem = read_dem(src.paths or src.path, metric_crs=crs, towgs84=src.towgs84, clip=clip)
     except MissingTilesError as exc:
         several = len(src.paths) > 1
         for m in exc.missing:

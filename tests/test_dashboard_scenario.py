@@ -123,6 +123,11 @@ def test_run_settings_and_scenario_settings():
         "suitability.new_knob — → 1",
     ]
     assert run_settings({}, recorded) == [] and run_settings(None, None) == []
+    # the solver choice is said in words; a plan without the setting was solved exactly
+    fast = {"suitability": {"solver": "heuristic"}}
+    assert run_settings(fast, recorded, "zh") == ["求解方法 精确 → 快速"]
+    assert run_settings(fast, {"suitability": {"solver": "heuristic"}}, "en") == []
+    assert run_settings({"suitability": {"solver": "exact"}}, recorded, "en") == []
     merged = scenario_settings(
         {"min_score": 30.0, "hazard_decisive": True}, {"relocation": {"min_score": 100.0}}
     )

@@ -603,3 +603,95 @@ def test_destinations_cut_off_or_on_water_are_named():
         w.startswith("1 village clinic destination(s) lie on a water body") and w.endswith(": C3")
         for w in out
     )
+
+
+@pytest.mark.slow
+def test_1km_dem_plan_says_so_in_the_manifest_and_on_the_pages(tmp_path):
+    from dashboard.components import dem_note
+    from dashboard.viewmodels import dem_line
+    from scripts.pipeline import run_pipeline
+
+    root = write_tiny_workspace(tmp_path / "ws")
+    _projected_dem(root / "dem.tif", cell=1000, ncols=4, nrows=4, x0=X0 - 1000, y0=Y0 + 1000)
+    m = run_pipeline(root, tmp_path / "plan", progress=False)
+    assert m["dem"]["cellsize_m"] == [1000.0, 1000.0] and m["dem"]["coarse"] is True
+    assert any("coarser than dem_coarse_cell_m = 90 m" in w for w in m["warnings"])
+    # the slope-based rules are unknown, not evaluated, on a DEM coarser than 250 m
+    assert any("STEEP" in w and "dem_max_cell_m = 250 m" in w for w in m["warnings"])
+    zh, warn = dem_line(m, "zh")
+    assert warn and "1000 米" in zh and "可信度低" in zh and "未评估" in zh
+    en, _ = dem_line(m, "en")
+    assert "1000 m cells" in en and "low-confidence" in en and "not evaluated (unknown)" in en
+    note = dem_note(m, "en")
+    assert "dem-note--coarse" in note.className and note.role == "alert"
+    # a 30 m DEM is stated, not flagged
+    ok = {"dem": {"cellsize_m": [30.0, 30.0], "crs": "EPSG:4545", "coarse": False}}
+    text, warn = dem_line(ok, "en")
+    assert text == "Elevation data: 30 m cells (EPSG:4545)" and warn is False
+    assert dem_line({}, "zh") is None
+
+
+def _hgt_zip(root: Path, name: str, lon0: int, lat0: int) -> Path:
+    """A real-format SRTM1 tile (3601 x 3601 big-endian int16, -32768 voids) zipped as
+    ``<name>.hgt.zip``, with a short line of voids on its east or west edge at 28.5°N so
+    that the two tiles' seam holds voids."""
+    n = 3601
+    lon = lon0 + np.arange(n) / 3600
+    lat = lat0 + 1 - np.arange(n) / 3600
+    z = (500 + 300 * np.sin(lon[None, :] * 40) + 200 * np.cos(lat[:, None] * 50)).astype(">i2")
+    z[1799:1802, -3:] = -32768
+    z[1799:1802, :3] = -32768
+    path = root / f"{name}.hgt.zip"
+    root.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{name}.hgt", z.tobytes())
+    return path
+
+
+@pytest.mark.slow
+def test_two_srtm_hgt_tiles_as_a_list_run_end_to_end(tmp_path, monkeypatch):
+    """Two SRTM .hgt.zip tiles listed in [layers.dem] path: one mosaic, voids on the seam
+    filled, no village outside the DEM, each tile in the manifest with its checksum, and
+    only the county and its margin read (not two whole 1° tiles)."""
+    from scripts.pipeline import run_pipeline
+
+    root = tmp_path / "ws"
+    a = _hgt_zip(root, "N28E108", 108, 28)
+    b = _hgt_zip(root, "N28E109", 109, 28)
+    import tests.test_dem_inputs as here
+
+    monkeypatch.setattr(here, "COUNTY", (108.975, 28.49, 109.025, 28.51))
+    monkeypatch.setattr(
+        here,
+        "SEAM_VILLAGES",
+        [Point(108.9999, 28.5), Point(109.0, 28.5003), Point(109.0001, 28.4995)]
+        + [Point(108.98, 28.495), Point(109.02, 28.505)],
+    )
+    _geo_workspace(root, 'path = ["N28E108.hgt.zip", "N28E109.hgt.zip"]')
+    lw = load_workspace(root)
+    assert lw.errors == [], _messages(lw)
+    info = lw.dem_info
+    assert info["outside_frac"] == 0.0 and len(info["tiles"]) == 2
+    # the county (5 km x 2 km) and the 10 km margin, not 2° x 1° of tiles at 31 m
+    h, w = lw.dem.z.shape
+    assert h * 31 < 30_000 and w * 31 < 30_000
+    m = run_pipeline(root, tmp_path / "plan", progress=False)
+    assert m["dem"]["outside_frac"] == 0.0
+    assert any(
+        w.startswith("filled") and "void cell(s) in the DEM" in w for w in m["warnings"]
+    ), m["warnings"]
+    dem_inputs = [i for i in m["inputs"] if i["kind"] == "dem"]
+    assert [i["path"] for i in dem_inputs] == [
+        f"/vsizip/{a}/N28E108.hgt",
+        f"/vsizip/{b}/N28E109.hgt",
+    ]
+    assert all(len(i["sha256"]) == 64 for i in dem_inputs)
+    v = gpd.read_file(tmp_path / "plan" / "plan.gpkg", layer="villages")
+    assert len(v) == 5 and v["elev_mean_m"].notna().all()
+    from layers.plan import open_plan
+
+    z, grid = open_plan(tmp_path / "plan").read_raster("dem")
+    inside = geometry_mask(
+        lw.layers["boundary"].geometry, out_shape=z.shape, transform=grid.transform, invert=True
+    )
+    assert np.isfinite(z[inside]).all()  # the seam and its voids carry elevations

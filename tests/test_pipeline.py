@@ -143,6 +143,25 @@ def test_scenario_rerun_changes_with_settings(plan):
     assert base.candidates.crs.to_epsg() == 4326
 
 
+def test_scenario_with_the_fast_heuristic_says_it_is_not_proven(plan):
+    _, out, manifest = plan
+    fast = run_relocation_scenario(out, overrides={"suitability": {"solver": "heuristic"}})
+    exact = run_relocation_scenario(out, overrides={"suitability": {"solver": "exact"}})
+    s, e = fast.summary, exact.summary
+    assert s["allocation_status"] == "heuristic" and e["allocation_status"] == "optimal"
+    # same people to place; the heuristic never beats the proven optimum of the same model
+    # and is within its stated gap of it
+    assert (
+        s["people_to_relocate"]
+        == e["people_to_relocate"]
+        == manifest["summary"]["people_to_relocate"]
+    )
+    assert s["people_unplaced"] == e["people_unplaced"]
+    assert e["exact_objective"] - 1e-6 <= s["exact_objective"]
+    assert s["exact_objective"] <= e["exact_objective"] * (1 + s["allocation_gap"]) + 1e-6
+    assert any("fast heuristic, not proven optimal" in n for n in fast.notes)
+
+
 def test_bad_input_exits_2_and_leaves_out_untouched(tmp_path):
     from tests.conftest import write_tiny_workspace
 

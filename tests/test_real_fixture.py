@@ -5,6 +5,7 @@ See tests/fixtures/real/PROVENANCE.md. Offline: the fixture is committed, the DE
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -114,12 +115,19 @@ def test_real_gcj02_boundary_loads_with_the_county_area(tmp_path):
     assert 300 < shift < 700
 
 
-def test_undeclared_amap_boundary_gives_no_fingerprint_warning(tmp_path):
-    # cnmaps keeps only ``adcode``, which alone is no DataV/Amap fingerprint (any source
-    # may carry the national division code): the undeclared layer is read as WGS84/CGCS2000
-    # with no datum warning. Documented here so a change of that rule shows up.
+def test_undeclared_amap_boundary_with_a_bare_adcode_asks_for_its_datum(tmp_path):
+    # cnmaps keeps only ``adcode``: no full DataV fingerprint (any source may carry the
+    # national division code), but a division boundary with one mostly comes from Amap, so
+    # the undeclared layer warns (naming the layer, the offset and the fix) and is read as
+    # WGS84/CGCS2000, unconverted
     ws = _workspace(tmp_path / "ws", declare=False)
     res = CliRunner().invoke(main, ["check", str(ws)])
     assert res.exit_code == 0, res.output
-    assert "DataV" not in res.output and "GCJ-02" not in res.output
+    assert "adcode" in res.output and "GCJ-02" in res.output and "[layers.boundary]" in res.output
+    assert re.search(r"about \d{3} m here", res.output)
     assert chinacoords.datav_fingerprint(gpd.read_file(FIXTURE)) == []
+    # declaring the datum (either way) silences it
+    toml = ws / "workspace.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + 'crs = "EPSG:4490"\n', encoding="utf-8")
+    res = CliRunner().invoke(main, ["check", str(ws)])
+    assert res.exit_code == 0 and "adcode" not in res.output, res.output

@@ -6,7 +6,14 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import ids
-from dashboard.components import context_overlays, legend, map_frame, village_layer, warnings_box
+from dashboard.components import (
+    context_overlays,
+    dem_note,
+    legend,
+    map_frame,
+    village_layer,
+    warnings_box,
+)
 from dashboard.i18n import t
 from dashboard.pages._common import load_or_alert
 from dashboard.state import config, get_plan, lang
@@ -65,6 +72,7 @@ def layout(**_kwargs) -> html.Div:
             ),
             html.Div(counts_text(c, lg, view="exit"), id=ids.COUNTS, className="counts"),
             html.Div(profile_line(plan.profile_title(lg), plan.profile, lg), className="evidence"),
+            dem_note(plan.manifest, lg),
             warnings_box(plan.manifest, lg),
             dcc.Store(
                 id=META,

@@ -37,6 +37,7 @@ from dashboard.components import (
     SITE_COLOR,
     SITE_STYLE,
     context_overlays,
+    dem_note,
     grid,
     legend,
     map_frame,
@@ -46,6 +47,7 @@ from dashboard.i18n import fmt_num, t
 from dashboard.pages._common import load_or_alert
 from dashboard.scenario import (
     PARAMS,
+    SOLVER_LABELS,
     build_overrides,
     changed_controls,
     changed_params,
@@ -57,6 +59,7 @@ from dashboard.scenario import (
     run_scenario_view,
     run_settings,
     scenario_settings,
+    solver_overrides,
 )
 from dashboard.state import config, get_plan, lang, plan_dir
 from dashboard.viewmodels import (
@@ -490,7 +493,23 @@ def layout(**_kwargs):
     side = html.Div(
         [
             html.H3(t("scenario", lg)),
+            dem_note(plan.manifest, lg),
             html.P(t("run_hint", lg), className="muted-line"),
+            html.Div(
+                [
+                    html.Label(t("solver_choice", lg), htmlFor=ids.RELOC_SOLVER),
+                    dcc.RadioItems(
+                        id=ids.RELOC_SOLVER,
+                        options=[
+                            {"label": lab[1] if lg == "en" else lab[0], "value": key}
+                            for key, lab in SOLVER_LABELS.items()
+                        ],
+                        value="heuristic",
+                        className="solver-choice",
+                    ),
+                ],
+                className="param",
+            ),
             html.Div(
                 [
                     html.Button(
@@ -566,6 +585,7 @@ def layout(**_kwargs):
     Input(ids.RELOC_RUN, "n_clicks"),
     State({"type": ids.RELOC_PARAM, "name": ALL}, "value"),
     State({"type": ids.RELOC_PARAM, "name": ALL}, "id"),
+    State(ids.RELOC_SOLVER, "value"),
     State(ids.LANG_STORE, "data"),
     background=True,
     # the "off" values also apply after a cancel: the bar is reset and hidden and the status
@@ -586,7 +606,7 @@ def layout(**_kwargs):
     ],
     prevent_initial_call=True,
 )
-def run_scenario(set_progress, _n, values, pids, lg):
+def run_scenario(set_progress, _n, values, pids, solver, lg):
     """Re-run the relocation chain with the settings moved on the panel (in a fresh process:
     :func:`dashboard.scenario.run_scenario_view`)."""
     lg = lg or "zh"
@@ -596,9 +616,8 @@ def run_scenario(set_progress, _n, values, pids, lg):
     start = defaults(plan.manifest.get("parameters"))
     t0 = time.perf_counter()
     try:
-        overrides = merge_overrides(
-            cfg.scenario_base, build_overrides(*changed_controls(start, names, values))
-        )
+        fixed = merge_overrides(cfg.scenario_base, solver_overrides(solver))
+        overrides = merge_overrides(fixed, build_overrides(*changed_controls(start, names, values)))
         view = run_scenario_view(
             plan_dir(),
             overrides=overrides,
@@ -620,7 +639,7 @@ def run_scenario(set_progress, _n, values, pids, lg):
             no_update,
         )
     view["changes"] = changed_params(start, names, values, lg)
-    view["run_settings"] = run_settings(cfg.scenario_base, plan.manifest.get("settings"), lg)
+    view["run_settings"] = run_settings(fixed, plan.manifest.get("settings"), lg)
     done = t("run_done", lg, s=f"{time.perf_counter() - t0:.0f}")
     return view, done, "run-status done", "scenario", view_options(lg, scenario=True)
 
