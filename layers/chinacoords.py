@@ -379,6 +379,8 @@ def datum_diagnosis(
     roads: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
     area_m2: float | None = None,
+    suspect_m: float | None = None,
+    dense_km_per_km2: float | None = None,
 ) -> dict[str, Any]:
     """How far villages sit from roads as read, and whether an offset datum explains it.
 
@@ -393,6 +395,9 @@ def datum_diagnosis(
         The two layers, in one metric CRS.
     area_m2
         Area the roads serve (the county), for their density; else their convex hull's.
+    suspect_m, dense_km_per_km2
+        The profile's ``[road] datum_suspect_snap_m`` and ``dense_roads_km_per_km2``
+        (default :data:`SNAP_SUSPECT_M`, :data:`DENSE_ROADS_KM_PER_KM2`).
 
     Returns
     -------
@@ -404,6 +409,8 @@ def datum_diagnosis(
         ``suspect`` True when the median exceeds :data:`SNAP_SUSPECT_M` although the roads
         are dense (:data:`DENSE_ROADS_KM_PER_KM2`), or when a hypothesis explains it.
     """
+    suspect = SNAP_SUSPECT_M if suspect_m is None else float(suspect_m)
+    dense = DENSE_ROADS_KM_PER_KM2 if dense_km_per_km2 is None else float(dense_km_per_km2)
     vg = villages.geometry if isinstance(villages, gpd.GeoDataFrame) else villages
     rg = roads.geometry if isinstance(roads, gpd.GeoDataFrame) else roads
     crs = CRS.from_user_input(vg.crs)
@@ -430,11 +437,9 @@ def datum_diagnosis(
             ).to_crs(crs)
             out["hypotheses"][(who, datum)] = median_snap_m(moved, rg)
     best, alt = min(out["hypotheses"].items(), key=lambda kv: kv[1])
-    if alt < SNAP_SUSPECT_M and alt * SNAP_EXPLAINED_FACTOR <= median:
+    if alt < suspect and alt * SNAP_EXPLAINED_FACTOR <= median:
         out["explained_by"] = best
-    out["suspect"] = out["explained_by"] is not None or (
-        median > SNAP_SUSPECT_M and density >= DENSE_ROADS_KM_PER_KM2
-    )
+    out["suspect"] = out["explained_by"] is not None or (median > suspect and density >= dense)
     return out
 
 

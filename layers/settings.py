@@ -193,11 +193,19 @@ class RoadSettings:
     connection_max_m : float
         A settlement further than this from the road it joins is not connected: the
         road indicator is not met and the missing connection is part of its gap.
+    datum_suspect_snap_m : float
+        Villages a median of more than this from roads at least ``dense_roads_km_per_km2``
+        dense point to mixed datums (GCJ-02 / BD-09 with CGCS2000): a warning, never a figure.
+    dense_roads_km_per_km2 : float
+        Road density above which villages far from roads are suspect (below it they may
+        honestly be far).
     """
 
     snap_tolerance_m: float = field(metadata={"min": 0})
     max_snap_m: float = field(metadata={"min": 0})
     connection_max_m: float = field(metadata={"min": 0})
+    datum_suspect_snap_m: float = field(metadata={"gt": 0})
+    dense_roads_km_per_km2: float = field(metadata={"min": 0})
 
 
 @dataclass(frozen=True)

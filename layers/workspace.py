@@ -441,7 +441,7 @@ def load_workspace(
             {"name": [ws.name]}, geometry=[b.union_all()], crs=b.crs
         )
     placed = {k: f for k, f in layers.items() if k not in misplaced}
-    _cross_checks(ws, placed, dem, problems)
+    _cross_checks(ws, placed, dem, problems, settings)
     dem_info = _dem_checks(ws, placed, frames, dem, crs, settings, problems)
     return LoadedWorkspace(
         workspace=ws,
@@ -607,12 +607,15 @@ def _datav_warning(frame, kind: str, src: LayerSource) -> str | None:
     )
 
 
-def _datum_check(ws: Workspace, layers, problems: list[Problem]) -> None:
+def _datum_check(
+    ws: Workspace, layers, problems: list[Problem], settings: Settings | None = None
+) -> None:
     """Villages far from dense roads: a sign of GCJ-02 / BD-09 mixed with CGCS2000.
 
     A warning naming the datum when reading one layer in it puts the villages back on the
     roads; else, when the villages are a median of more than
-    :data:`~layers.chinacoords.SNAP_SUSPECT_M` from roads dense enough not to explain it,
+    :data:`~layers.chinacoords.SNAP_SUSPECT_M` (the profile's ``[road] datum_suspect_snap_m``)
+    from roads dense enough not to explain it,
     a warning that asks.
     """
     v, r = layers.get("villages"), layers.get("roads")
@@ -631,7 +634,13 @@ def _datum_check(ws: Workspace, layers, problems: list[Problem]) -> None:
         float(b.geometry.area.sum()) if isinstance(b, gpd.GeoDataFrame) and b.crs == v.crs else None
     )
     with np.errstate(all="ignore"):
-        d = chinacoords.datum_diagnosis(v, r, area_m2=area or None)
+        d = chinacoords.datum_diagnosis(
+            v,
+            r,
+            area_m2=area or None,
+            suspect_m=settings.road.datum_suspect_snap_m if settings else None,
+            dense_km_per_km2=settings.road.dense_roads_km_per_km2 if settings else None,
+        )
     if not d["suspect"]:
         return
     head = f"villages are a median {d['median_m']:.0f} m from the nearest road"
@@ -665,8 +674,10 @@ def _datum_check(ws: Workspace, layers, problems: list[Problem]) -> None:
     problems.append(Problem(file, "villages", msg, severity="warning"))
 
 
-def _cross_checks(ws: Workspace, layers, dem: Dem | None, problems: list[Problem]) -> None:
-    _datum_check(ws, layers, problems)
+def _cross_checks(
+    ws: Workspace, layers, dem: Dem | None, problems: list[Problem], settings: Settings | None
+) -> None:
+    _datum_check(ws, layers, problems, settings)
     v = layers.get("villages")
     b = layers.get("boundary")
     if (

@@ -374,6 +374,20 @@ def test_villages_far_from_dense_roads_warn_even_when_no_datum_explains_it(tmp_p
     # on the roads: silent
     lw = load_workspace(_grid_workspace(tmp_path / "on", spacing=500, shift=(0, 0)))
     assert not [p for p in lw.warnings if "nearest road" in p.message]
+    # the thresholds are the profile's: a county that accepts villages 300 m off its roads
+    root = _grid_workspace(tmp_path / "lenient", spacing=500, shift=(200, 210))
+    (root / "lenient.toml").write_text(
+        '[profile]\nname = "lenient"\nextends = "national"\n[road]\ndatum_suspect_snap_m = 400.0\n',
+        encoding="utf-8",
+    )
+    toml = root / "workspace.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('policy = "national"', 'policy = "lenient.toml"'),
+        encoding="utf-8",
+    )
+    lw = load_workspace(root)
+    assert lw.settings is not None and lw.settings.road.datum_suspect_snap_m == 400.0
+    assert not [p for p in lw.warnings if "nearest road" in p.message]
 
 
 def test_snap_distance_is_not_suspect_with_sparse_roads():

@@ -677,9 +677,9 @@ def test_two_srtm_hgt_tiles_as_a_list_run_end_to_end(tmp_path, monkeypatch):
     assert h * 31 < 30_000 and w * 31 < 30_000
     m = run_pipeline(root, tmp_path / "plan", progress=False)
     assert m["dem"]["outside_frac"] == 0.0
-    assert any(
-        w.startswith("filled") and "void cell(s) in the DEM" in w for w in m["warnings"]
-    ), m["warnings"]
+    assert any(w.startswith("filled") and "void cell(s) in the DEM" in w for w in m["warnings"]), m[
+        "warnings"
+    ]
     dem_inputs = [i for i in m["inputs"] if i["kind"] == "dem"]
     assert [i["path"] for i in dem_inputs] == [
         f"/vsizip/{a}/N28E108.hgt",
