@@ -23,7 +23,7 @@ from dashboard.viewmodels import (
     to_geojson,
     villages_geojson,
 )
-from layers.plan import BUILD_COMMAND
+from layers.plan import build_command
 
 PAGES = [
     ("/", "nav_coverage"),
@@ -92,15 +92,16 @@ def navbar(lang: str, pathname: str = "/") -> html.Nav:
     )
 
 
-def plan_alert(lang: str, *, status: str, detail: str) -> html.Div:
-    """A clear alert for a missing, outdated or unreadable plan (never a traceback)."""
+def plan_alert(lang: str, *, status: str, detail: str, plan_dir=None) -> html.Div:
+    """A clear alert for a missing, outdated or unreadable plan (never a traceback), with
+    the command that builds the plan the app was pointed at (:func:`layers.plan.build_command`)."""
     body = t("plan_outdated" if status == "outdated" else "plan_missing_body", lang)
     return html.Div(
         [
             html.H2(t("plan_missing_title", lang)),
             html.P(detail, className="alert-detail"),
             html.P(body),
-            html.Pre(BUILD_COMMAND, className="alert-command"),
+            html.Pre(build_command(plan_dir), className="alert-command"),
         ],
         id=ids.PAGE_ALERT,
         className="alert",

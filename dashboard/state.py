@@ -28,7 +28,8 @@ class DashboardConfig:
     Attributes
     ----------
     osm : bool
-        Offer OpenStreetMap tiles (needs internet) as a basemap.
+        Offer OpenStreetMap tiles (needs internet) as a basemap; off unless configured
+        (``osm = true`` in the ``[dashboard]`` table): the tool works offline.
     tianditu_key : str or None
         A Tianditu key; when given, Tianditu vector and imagery basemaps are offered.
     simplify_m : float
@@ -44,7 +45,7 @@ class DashboardConfig:
         against the plan's CGCS2000 data; do not add them without converting.
     """
 
-    osm: bool = True
+    osm: bool = False
     tianditu_key: str | None = None
     simplify_m: float = 20.0
     precision: int = 5

@@ -505,6 +505,20 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
 BUILD_COMMAND = "anju run data/demo --out data/demo/plan"
 
 
+def build_command(plan_dir: str | Path | None = None) -> str:
+    """The command that writes the plan ``plan_dir`` should hold: for a workspace folder
+    (it has ``workspace.toml``) its own plan, for a folder beside or inside a workspace that
+    workspace's, else the demo's (:data:`BUILD_COMMAND`)."""
+    if plan_dir is None:
+        return BUILD_COMMAND
+    d = Path(plan_dir)
+    if (d / "workspace.toml").is_file():
+        return f"anju run {d} --out {d / 'plan'} && anju serve {d / 'plan'}"
+    if (d.parent / "workspace.toml").is_file():
+        return f"anju run {d.parent} --out {d}"
+    return BUILD_COMMAND
+
+
 def _read_json(path: Path, *, default: Any) -> Any:
     if not path.is_file():
         return default
@@ -620,7 +634,8 @@ def plan_gpkg(plan_dir: str | Path) -> Path:
     gpkg = Path(plan_dir) / "plan.gpkg"
     if not gpkg.is_file():
         raise LayerNotFoundError(
-            f"plan file {gpkg}: expected plan.gpkg written by `{BUILD_COMMAND}`, found nothing"
+            f"plan file {gpkg}: expected plan.gpkg written by `{build_command(plan_dir)}`, "
+            "found nothing"
         )
     return gpkg
 

@@ -224,6 +224,16 @@ def serve(plan: Path, host: str, port: int, debug: bool, config_path: Path | Non
     except ValueError as exc:
         click.echo(f"ERROR: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    if (plan / "workspace.toml").is_file() and not (plan / "plan.gpkg").is_file():
+        # a workspace, not a plan: say how to make its plan (not the demo's)
+        from layers.plan import build_command
+
+        click.echo(
+            f"ERROR: {plan} is a workspace (it has workspace.toml), not a plan directory; "
+            f"make its plan and serve that: {build_command(plan)}",
+            err=True,
+        )
+        sys.exit(EXIT_BAD_INPUT)
     app = create_app(plan, config=config)
     app.run(host=host, port=port, debug=debug)
 

@@ -21,3 +21,16 @@ def test_run_prints_the_headline_and_every_warning(tmp_path):
         assert f"WARNING: {w}" in res.output
     assert "no hazards layer" in res.output and "no household register" in res.output
     assert "km of unknown surface" in res.output and "assessed for exit" in res.output
+
+
+def test_serve_on_a_workspace_says_how_to_make_its_plan(tmp_path):
+    from layers.plan import BUILD_COMMAND, build_command
+
+    ws = write_tiny_workspace(tmp_path / "青岩县")
+    res = CliRunner().invoke(main, ["serve", str(ws)])
+    assert res.exit_code == 2
+    assert "is a workspace" in res.output and f"anju run {ws} --out {ws / 'plan'}" in res.output
+    assert "data/demo" not in res.output
+    # the page's alert gives the same kind of command for a plan folder beside a workspace
+    assert build_command(ws / "plan") == f"anju run {ws} --out {ws / 'plan'}"
+    assert build_command(tmp_path / "elsewhere") == BUILD_COMMAND

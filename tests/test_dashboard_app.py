@@ -94,7 +94,8 @@ def test_http_layout_and_tiles(app):
 def test_config_refuses_unknown_keys():
     with pytest.raises(ValueError, match="unknown keys \\['osmm'\\]"):
         DashboardConfig.from_any({"osmm": True})
-    assert DashboardConfig.from_any(None).osm is True
+    assert DashboardConfig.from_any(None).osm is False  # online basemaps only when configured
+    assert DashboardConfig.from_any({"osm": True}).osm is True
 
 
 def test_number_formatting_per_locale():

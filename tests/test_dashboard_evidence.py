@@ -539,3 +539,42 @@ def test_briefing_page_and_pdf_list_classes_warnings_and_unverified(sample):
     assert vm.unverified_indicators([numeric], "zh") == ["通硬化路：≤ 2 km · 第3条"]
     pdf = briefing.render_briefing_pdf(plan, "en", today=date(2026, 1, 2))
     assert pdf.startswith(b"%PDF")
+
+
+def test_filter_counts_add_up_in_every_combination():
+    """Property: whatever the codes, township, indicator and status filter, the status
+    counts add up to the villages of the township, the number shown is the count of the
+    chosen status (or all of them), and the counter's text says both."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    letters = sorted(set(vm.STATUS_CODES.values())) + ["?"]  # "?" stands for junk
+    towns = ["甲镇", "乙镇", "丙镇"]
+
+    @given(
+        rows=st.lists(
+            st.tuples(st.sampled_from(towns), st.sampled_from(letters), st.sampled_from(letters)),
+            max_size=40,
+        ),
+        township=st.sampled_from([None, *towns, "不存在镇"]),
+        indicator=st.sampled_from([vm.EXIT_READY, "road", "missing_indicator"]),
+        status=st.sampled_from([None, *vm.STATUS_CODES]),
+    )
+    @settings(max_examples=300, deadline=None)
+    def check(rows, township, indicator, status):
+        tw = pd.Series([r[0] for r in rows], dtype=object)
+        codes = pd.DataFrame(
+            {vm.EXIT_READY: [r[1] for r in rows], "road": [r[2] for r in rows]}, index=tw.index
+        )
+        c = vm.filter_counts(codes, tw, indicator=indicator, township=township, status=status)
+        total = int((tw == township).sum()) if township else len(rows)
+        assert c["total"] == total
+        assert sum(c[k] for k in vm.STATUS_CODES) == total
+        assert c["n"] == (c[status] if status else total) and c["n"] <= total
+        for lang in ("zh", "en"):
+            text = vm.counts_text(c, lang, view="indicator")
+            assert str(c["n"]) in text
+            if c["n"] != total:
+                assert str(total) in text
+
+    check()

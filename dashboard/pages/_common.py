@@ -12,12 +12,17 @@ from layers.errors import AnjuError
 
 def load_or_alert(lang: str) -> tuple[Plan | None, html.Div | None]:
     """The plan and an optional banner; (None, alert) when the plan cannot be shown."""
-    status, detail = plan_status(plan_dir())
+    where = plan_dir()
+    status, detail = plan_status(where)
     if status == "missing":
-        return None, plan_alert(lang, status=status, detail=detail)
+        return None, plan_alert(lang, status=status, detail=detail, plan_dir=where)
     try:
         plan = get_plan()
     except AnjuError as exc:
-        return None, plan_alert(lang, status="unreadable", detail=str(exc))
-    banner = plan_alert(lang, status=status, detail=detail) if status == "outdated" else None
+        return None, plan_alert(lang, status="unreadable", detail=str(exc), plan_dir=where)
+    banner = (
+        plan_alert(lang, status=status, detail=detail, plan_dir=where)
+        if status == "outdated"
+        else None
+    )
     return plan, banner
