@@ -9,16 +9,20 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import t
+from dashboard.i18n import t, unit_label
 from dashboard.plan import RASTER_KINDS, Plan
 from dashboard.state import DashboardConfig
 from dashboard.tiles import OVERLAYS, legend_stops
 from dashboard.viewmodels import (
     ROAD_COLORS,
     STATUS_COLORS,
+    blocker_code,
+    blocker_colors,
+    blocker_counts,
     code_labels,
     coverage_hideout,
     dem_line,
+    indicator_label,
     roads_geojson,
     to_geojson,
     villages_geojson,
@@ -43,10 +47,17 @@ POI_STYLE = {
 POLY_STYLE = {
     "boundary": {"color": "#222222", "weight": 2.5, "fill": False, "dashArray": "8 4"},
     "townships": {"color": "#555555", "weight": 1, "fill": False, "dashArray": "3 3"},
-    "hazards": {"color": "#D55E00", "weight": 1, "fillColor": "#D55E00", "fillOpacity": 0.25},
+    # hazards: brown hatch-like outline and a light fill (no status or blocker is brown)
+    "hazards": {
+        "color": "#6B3E07",
+        "weight": 1,
+        "dashArray": "4 2",
+        "fillColor": "#A6761D",
+        "fillOpacity": 0.25,
+    },
     "protected": {"color": "#009E73", "weight": 0.5, "fillColor": "#009E73", "fillOpacity": 0.12},
     "service_area": {"color": "#56B4E9", "weight": 1, "fillColor": "#56B4E9", "fillOpacity": 0.12},
-    "water_network": {"color": "#0072B2", "weight": 1.5, "opacity": 0.8},
+    "water_network": {"color": "#56B4E9", "weight": 1.5, "opacity": 0.9},
     "water_bodies": {
         "color": "#3A86C8",
         "weight": 0.5,
@@ -67,6 +78,7 @@ JS = {
     "radius_point": {"variable": "anju.radiusPoint"},
     "site_point": {"variable": "anju.sitePoint"},
     "cand_point": {"variable": "anju.candPoint"},
+    "label_point": {"variable": "anju.labelPoint"},
 }
 
 
@@ -313,6 +325,45 @@ def village_data(plan: Plan) -> dict:
     return plan.memo("villages", lambda: villages_geojson(plan.villages, plan.indicator_ids))
 
 
+def label_layers(plan: Plan, lang: str) -> list[dl.Overlay]:
+    """Township names (from zoom 9) and village names (from zoom 12) as map labels,
+    written as text (``anju.labelPoint``), never as markup."""
+    out = []
+    tw = plan.layer("townships")
+    if not tw.empty and "name" in tw.columns:
+        pts = tw[["name", "geometry"]].copy()
+        pts["geometry"] = pts.geometry.representative_point()
+        out.append(
+            dl.Overlay(
+                dl.GeoJSON(
+                    data=plan.memo("tw_labels", lambda: to_geojson(pts, columns=["name"])),
+                    pointToLayer=JS["label_point"],
+                    hideout={"cls": "tw-label"},
+                    id=ids.TOWNSHIP_LABELS,
+                ),
+                name=t("township_labels", lang),
+                checked=True,
+            )
+        )
+    v = plan.villages
+    if not v.empty and "name" in v.columns:
+        out.append(
+            dl.Overlay(
+                dl.GeoJSON(
+                    data=plan.memo(
+                        "v_labels", lambda: to_geojson(v[["name", "geometry"]], columns=["name"])
+                    ),
+                    pointToLayer=JS["label_point"],
+                    hideout={"cls": "village-label"},
+                    id=ids.VILLAGE_LABELS,
+                ),
+                name=t("village_labels", lang),
+                checked=True,
+            )
+        )
+    return out
+
+
 def village_layer(plan: Plan, lang: str, *, indicator: str = "exit_ready") -> dl.Overlay:
     """The villages, coloured by status through ``hideout`` (see assets/anju.js)."""
     return dl.Overlay(
@@ -356,6 +407,8 @@ def map_frame(
                 children,
                 id=map_id,
                 bounds=plan.bounds,
+                # the county framed left of the legend (bottom right) so it covers no data
+                boundsOptions={"paddingTopLeft": [10, 10], "paddingBottomRight": [260, 10]},
                 center=plan.center,
                 zoomSnap=0.25,
                 style={"height": "100%", "width": "100%"},
@@ -375,9 +428,18 @@ def _swatch(color: str, *, shape: str = "circle", dash: str | None = None) -> ht
 
 
 def legend_entry(
-    label: str, color: str, *, shape: str = "circle", dash: bool = False, outline: str | None = None
+    label: str,
+    color: str,
+    *,
+    shape: str = "circle",
+    dash: bool = False,
+    outline: str | None = None,
+    layer: str | None = None,
 ) -> html.Div:
-    """One legend row: a swatch (circle, square, triangle, line or area) and its label."""
+    """One legend row: a swatch (circle, square, triangle, line or area) and its label.
+
+    ``layer``: the name of the map overlay the row describes; the row shows only while
+    that overlay is on (``anju`` legend sync in assets/anju.js)."""
     sw = _swatch(color, shape=shape, dash="y" if dash else None)
     if outline is not None and shape != "line":
         sw.style = {
@@ -385,7 +447,8 @@ def legend_entry(
             "border": f"2px {'dashed' if dash else 'solid'} {outline}",
             "opacity": 1,
         }
-    return html.Div([sw, label])
+    extra = {"data-layer": layer} if layer else {}
+    return html.Div([sw, label], **extra)
 
 
 def status_entries(view: str, lang: str) -> list[html.Div]:
@@ -401,7 +464,54 @@ def status_entries(view: str, lang: str) -> list[html.Div]:
     return rows
 
 
-def coverage_entries(lang: str, *, view: str = "indicator") -> list[html.Div]:
+def blocker_entries(plan: Plan, lang: str) -> list[html.Div]:
+    """Legend rows of the main-blocker view: one per indicator, then ready, unconfirmed,
+    unknown, not assessed; each with the number of villages it holds (a span the filter
+    updates, see ``anju.filter``) and, for an indicator, how many villages fail it at all."""
+    iids = plan.indicator_ids
+    colors = blocker_colors(iids)
+    counts = blocker_counts(plan.villages, iids)
+    names = {i["id"]: i for i in plan.indicators}
+    rows = []
+    labels = [
+        (blocker_code(k), indicator_label(names.get(iid, {"id": iid}), lang))
+        for k, iid in enumerate(iids)
+    ]
+    labels += [
+        ("o", t("blocker_other", lang)),
+        ("m", t("exit_met", lang)),
+        ("i", t("exit_met_inferred", lang)),
+        ("u", t("exit_unknown", lang)),
+        ("x", t("exit_not_assessed", lang)),
+    ]
+    for code, label in labels:
+        n = counts["main"].get(code, 0)
+        row = legend_entry(
+            label, colors[code], dash=code == "x", outline="#6E6E6E" if code == "x" else None
+        )
+        row.children = [
+            *row.children,
+            html.Span(
+                str(n),
+                id={"type": ids.BLOCKER_COUNT, "code": code},
+                className="legend-count",
+            ),
+        ]
+        if code in counts["any"]:
+            row.title = t("blocker_any", lang, n=counts["any"][code])
+            row.children = [
+                *row.children,
+                html.Span(f"/{counts['any'][code]}", className="legend-count-any"),
+            ]
+        row.className = f"legend-status legend-blocker-{code}"
+        rows.append(row)
+    head = html.Div(t("blocker_legend_head", lang), className="legend-head")
+    return [head, *rows]
+
+
+def coverage_entries(
+    lang: str, *, view: str = "indicator", plan: Plan | None = None
+) -> list[html.Div]:
     """Legend rows of the coverage and bureau maps: village statuses, roads, points, areas.
 
     ``view`` ``both`` gives the exit-readiness rows (shown while the map is coloured by
@@ -409,7 +519,17 @@ def coverage_entries(lang: str, *, view: str = "indicator") -> list[html.Div]:
     """
     if view == "both":
         items: list[Any] = [
-            html.Div(status_entries("exit", lang), id=ids.LEGEND_EXIT, className="legend-block"),
+            html.Div(
+                blocker_entries(plan, lang) if plan is not None else [],
+                id=ids.LEGEND_BLOCKER,
+                className="legend-block",
+            ),
+            html.Div(
+                status_entries("exit", lang),
+                id=ids.LEGEND_EXIT,
+                className="legend-block",
+                style={"display": "none"},
+            ),
             html.Div(
                 status_entries("indicator", lang),
                 id=ids.LEGEND_INDICATOR,
@@ -419,23 +539,38 @@ def coverage_entries(lang: str, *, view: str = "indicator") -> list[html.Div]:
         ]
     else:
         items = status_entries(view, lang)
+    roads = t("roads", lang)
     items += [
-        legend_entry(t("hardened", lang), ROAD_COLORS["hardened"], shape="line"),
-        legend_entry(t("unhardened", lang), ROAD_COLORS["unhardened"], shape="line", dash=True),
+        legend_entry(t("hardened", lang), ROAD_COLORS["hardened"], shape="line", layer=roads),
         legend_entry(
-            f"{t('roads', lang)}: {t('unknown', lang)}",
+            t("unhardened", lang), ROAD_COLORS["unhardened"], shape="line", dash=True, layer=roads
+        ),
+        legend_entry(
+            f"{roads}: {t('unknown', lang)}",
             ROAD_COLORS["unknown"],
             shape="line",
             dash=True,
+            layer=roads,
         ),
-        legend_entry(t("road_inferred", lang), ROAD_COLORS["inferred"], shape="line"),
+        legend_entry(t("road_inferred", lang), ROAD_COLORS["inferred"], shape="line", layer=roads),
     ]
     for name, st in POI_STYLE.items():
-        items.append(legend_entry(t(name, lang), st["color"], shape=st["shape"]))
+        items.append(
+            legend_entry(t(name, lang), st["color"], shape=st["shape"], layer=t(name, lang))
+        )
     for key in ("water_bodies", "hazards", "protected", "service_area"):
-        items.append(legend_entry(t(key, lang), POLY_STYLE[key]["fillColor"], shape="area"))
+        items.append(
+            legend_entry(
+                t(key, lang), POLY_STYLE[key]["fillColor"], shape="area", layer=t(key, lang)
+            )
+        )
     items.append(
-        legend_entry(t("water_network", lang), POLY_STYLE["water_network"]["color"], shape="line")
+        legend_entry(
+            t("water_network", lang),
+            POLY_STYLE["water_network"]["color"],
+            shape="line",
+            layer=t("water_network", lang),
+        )
     )
     return items
 
@@ -457,9 +592,11 @@ def legend(
     entries: list | None = None,
     view: str = "indicator",
 ) -> html.Div:
-    """Legend: ``entries`` (default: the coverage rows of ``view``) and, collapsed, the opacity
-    slider and colour ramps of the raster overlays the page offers (``rasters``)."""
-    items = coverage_entries(lang, view=view) if entries is None else entries
+    """Legend: ``entries`` (default: the coverage rows of ``view``), the colour ramp of each
+    raster overlay the page offers (``rasters``) with its unit, shown while that overlay is
+    on, and, collapsed, the overlays' opacity slider. Rows of a context layer show only while
+    the layer is on (``data-layer``, kept in step by assets/anju.js)."""
+    items = coverage_entries(lang, view=view, plan=plan) if entries is None else entries
     ramps = []
     for name in raster_legend_names(plan, rasters):
         stops = legend_stops(name)
@@ -474,15 +611,19 @@ def legend(
                         style={"background": f"linear-gradient(to right, {grad})"},
                     ),
                     html.Div(
-                        [html.Span(f"{ov.vmin:g}"), html.Span(f"{ov.vmax:g}{ov.unit}")],
+                        [
+                            html.Span(f"{ov.vmin:g}"),
+                            html.Span(f"{ov.vmax:g}{unit_label(ov.unit, lang)}"),
+                        ],
                         className="ramp-labels",
                     ),
                 ],
                 className="ramp-block",
-                **{"data-raster": name},
+                style={"display": "none"},
+                **{"data-raster": name, "data-layer": t(name, lang)},
             )
         )
-    body = [html.Div(items, className="legend-items")]
+    body = [html.Div(items, className="legend-items"), *ramps]
     if ramps:
         body.append(
             html.Details(
@@ -498,7 +639,6 @@ def legend(
                         allow_direct_input=False,
                         tooltip={"placement": "bottom", "always_visible": True},
                     ),
-                    *ramps,
                 ]
             )
         )

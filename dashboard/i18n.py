@@ -52,6 +52,16 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "exit_not_met": ("有未达标项", "blocked"),
     "exit_unknown": ("未知", "unknown"),
     "exit_not_assessed": ("不评估（非贫困村、自然村）", "not assessed (not registered, hamlet)"),
+    # the main-blocker view (coverage page default)
+    "main_blocker": ("主要短板（按村着色）", "Main blocker (villages coloured by it)"),
+    "blocker_legend_head": (
+        "主要短板：村数 / 该项未达标的贫困村总数",
+        "Main blocker: villages / registered villages failing it at all",
+    ),
+    "blocker_other": ("其他（户级未达标）", "other (household level)"),
+    "blocker_any": ("共 {n} 个贫困村此项未达标", "{n} registered villages fail it in all"),
+    "township_labels": ("乡镇名称", "Township names"),
+    "village_labels": ("村名（放大后显示）", "Village names (when zoomed in)"),
     # blocker classes (village panel)
     "bc_ready": ("具备退出条件", "ready to exit"),
     "bc_unconfirmed": ("待确认：仅推定达标，确认前不计入", "unconfirmed: met only by inference"),
@@ -395,7 +405,190 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "stage_robustness": ("稳健性检验", "robustness check"),
     "stage_running": ("正在计算：{stage}（{pct}%）", "Running: {stage} ({pct}%)"),
     "selected_village": ("选中的村", "Selected village"),
+    # --- briefing (one-page A4) ---
+    "brief_cst": ("{time}（北京时间）", "{time} (UTC+8)"),
+    "brief_plan_id": ("方案编号", "Plan"),
+    "brief_printed": ("打印日期", "Printed"),
+    "brief_inputs": ("输入数据", "Inputs"),
+    "brief_input_dem": ("高程", "elevation"),
+    "brief_input_households": ("农户", "households"),
+    "brief_map_title": ("各村退出状态", "Exit readiness of every village"),
+    "brief_north": ("北", "N"),
+    "brief_road_hardened": ("道路：已硬化", "road: hardened"),
+    "brief_road_unhardened": ("道路：未硬化", "road: not hardened"),
+    "brief_road_unknown": ("道路：路面未知", "road: surface unknown"),
+    "brief_road_inferred": ("道路：按等级推定硬化", "road: hardened by inference"),
+    "brief_road_connection": ("需新建的连接路", "connection to build"),
+    "brief_of_villages": ("共 {total} 村，其中 {skip} 村不评估", "of {total}; {skip} not assessed"),
+    "brief_share": ("占参评村 {frac}", "{frac} of assessed"),
+    "brief_lagging": ("重点关注乡镇", "Townships lagging behind"),
+    "brief_lagging_line": (
+        "具备退出 {ready}/{assessed}（{frac}）· 未达标 {blocked} 村 · 未退出 {people} 人",
+        "{ready}/{assessed} ready ({frac}) · {blocked} blocked · {people} people not ready",
+    ),
+    "brief_blockers": ("主要短板", "Main blockers"),
+    "brief_costs": ("补齐缺口", "Closing the gaps"),
+    "brief_cost_harden": ("硬化道路 {amount} 公里", "Harden {amount} km"),
+    "brief_cost_connect": ("新建连接路 {amount} 公里", "Build {amount} km of connection"),
+    "brief_cost_survey": (
+        "路面未知、待核查 {amount} 公里",
+        "Survey {amount} km of unknown surface",
+    ),
+    "brief_cost_relocate": ("易地搬迁 {amount} 人", "Relocate {amount} people"),
+    "brief_cost_none": ("未计费用", "not costed"),
+    "brief_cost_norate": ("方案未记录单价", "no unit cost in the plan"),
+    "brief_cost_rates": (
+        "估算单价为方案设定的占位值，待各部门核实：{rates}",
+        "Estimated at the plan's placeholder unit costs, to be confirmed: {rates}",
+    ),
+    "brief_rate_harden": ("硬化 {rate}/公里", "hardening {rate}/km"),
+    "brief_rate_connect": ("新建 {rate}/公里", "new road {rate}/km"),
+    "brief_rate_relocate": ("搬迁 {rate}/人", "relocation {rate} per person"),
+    "brief_cost_other": (
+        "无安全饮水 {water} 村、卫生室未达标 {clinic} 村：方案未汇总其费用",
+        "{water} villages without safe water, {clinic} without a standard clinic: "
+        "not costed in the plan",
+    ),
+    "brief_changes": ("与上一版方案相比", "Since the previous plan"),
+    "brief_changes_since": ("上一版：编号 {id}，{date}", "Previous plan: {id}, {date}"),
+    "brief_no_previous": (
+        "本方案未记录上一版方案，无法比较变化",
+        "No previous plan recorded: no changes to show",
+    ),
+    "brief_no_changes": ("主要数字与上一版相同", "Headline figures unchanged"),
+    "brief_more_changes": ("……其余变化见第 2 页", "… more changes on page 2"),
+    "brief_ranking_title": ("乡镇排名", "Township ranking"),
+    "brief_rank_key": (
+        "排序：退出率高者在前；退出率相同，未达标村少者在前；再相同，未退出人口少者在前",
+        "Order: share ready, highest first; on a tie, fewest villages blocked; "
+        "then fewest people not ready",
+    ),
+    "brief_th_ready_of": ("具备/参评", "Ready/ assessed"),
+    "brief_th_ready_frac": ("退出率", "Share ready"),
+    "brief_th_blocked_one": ("差一项", "Blocked 1 item"),
+    "brief_th_blocked_several": ("差多项", "Blocked 2+ items"),
+    "brief_people_waiting": ("未退出人口", "People not ready"),
+    "brief_bar_head": ("参评村构成", "Assessed villages"),
+    "brief_more_townships": ("…… 其余 {n} 个乡镇见第 2 页", "… {n} more townships on page 2"),
+    "brief_page": ("第 {n} 页 / 共 {total} 页", "Page {n} of {total}"),
+    "brief_details_title": ("附：明细与数据说明", "Annex: details and data notes"),
+    "brief_blocker_matrix": (
+        "各乡镇未达标村的短板（村数）",
+        "What blocks the blocked villages (villages per indicator)",
+    ),
+    "brief_blocker_matrix_note": (
+        "一个村可有多项未达标；颜色越深村数越多",
+        "a village may fail several indicators; darker means more villages",
+    ),
+    "brief_blocked_n": ("未达标村", "Blocked"),
+    "brief_top_gaps": (
+        "优先硬化路段（每公里受益人数最多的 10 段）",
+        "Road gaps first in line (the 10 with the most people per km)",
+    ),
+    "brief_font_missing": (
+        "打印简报需要中文字体，服务器未安装：请运行 apt-get install fonts-noto-cjk 后重启。",
+        "Printing needs a Chinese font that the server lacks: "
+        "run apt-get install fonts-noto-cjk and restart.",
+    ),
+    "brief_ind_incidence": ("贫困发生率", "incidence"),
+    "brief_ind_road": ("道路", "road"),
+    "brief_ind_water": ("饮水", "water"),
+    "brief_ind_power": ("用电", "power"),
+    "brief_ind_clinic": ("卫生室", "clinic"),
+    "brief_ind_culture": ("文化室", "culture"),
+    "brief_ind_broadband": ("宽带", "broadband"),
+    "brief_ind_tv": ("广电", "radio/TV"),
+    "brief_ind_bus": ("客车", "bus"),
+    "brief_ind_medical_insurance": ("医保", "insurance"),
+    # --- bureau pages ---
+    "bu_km": ("公里", "km"),
+    "bu_min": ("分钟", "min"),
+    "bu_link_hint": (
+        "点击表格中的一行，地图定位并高亮该村或路段；点击地图上的村或路段，表格选中对应的行。",
+        "Click a row to find and highlight it on the map; click a village or road gap on "
+        "the map to select its row.",
+    ),
+    "bu_village_id": ("村编号", "Village id"),
+    "bu_gap_id": ("路段编号", "Gap id"),
+    "bu_road_name": ("道路名称", "Road name"),
+    "bu_unnamed_road": ("未命名道路", "unnamed road"),
+    "bu_kind_harden": ("硬化或核查", "harden or survey"),
+    "bu_kind_connection": ("新建连接路", "connection to build"),
+    "bu_villages_served": ("受益村", "Villages served"),
+    "bu_n_villages": ("受益村数", "Villages served (count)"),
+    "bu_people_served_n": ("受益 {n} 人", "{n} people served"),
+    "bu_gap_legend": ("待硬化或待核查路段", "Road gap to harden or survey"),
+    "bu_connection_legend": ("需新建的连接路", "Connection to build"),
+    "bu_selected_legend": ("选中的路段或村（黑色）", "Selected gap or village (black)"),
+    "bu_quality": ("证据质量", "Evidence quality"),
+    "bu_water_status": ("饮水安全指标", "Safe water indicator"),
+    "bu_water_table": ("各村供水管网或水源及饮水安全", "Villages by water network or source"),
+    "bu_supply_kind": ("供水方式", "Supplied by"),
+    "bu_supply_network": ("供水管网覆盖", "piped network"),
+    "bu_supply_source": ("最近安全水源（直线）", "nearest safe source (straight line)"),
+    "bu_supply_none": ("无已知安全水源", "no known safe source"),
+    "bu_supply_name": ("管网或水源名称", "Network or source"),
+    "bu_supply_id": ("管网或水源编号", "Network or source id"),
+    "bu_source_km": ("直线距离（公里）", "Straight-line distance (km)"),
+    "bu_by_supply": ("按供水管网或水源汇总", "Per water network or source"),
+    "bu_status_summary": (
+        "{what}：达标 {met} 个村，达标（推定）{inferred} 个村，未达标 {not_met} 个村，"
+        "情况未知 {unknown} 个村（未知不计为达标）",
+        "{what}: {met} villages met, {inferred} met (inferred), {not_met} not met, "
+        "{unknown} unknown (unknown is never counted as met)",
+    ),
+    "bu_status_summary_plain": (
+        "{what}：达标 {met} 个村，未达标 {not_met} 个村，情况未知 {unknown} 个村（未知不计为达标）",
+        "{what}: {met} villages met, {not_met} not met, {unknown} unknown "
+        "(unknown is never counted as met)",
+    ),
+    "bu_safe_water": ("饮水安全", "Safe water"),
+    "bu_health_townships": ("各乡镇就医时间与卫生室", "Travel time and clinics per township"),
+    "bu_water_townships": ("各乡镇饮水安全", "Safe water per township"),
+    "bu_col_met": ("达标村", "Met"),
+    "bu_col_inferred": ("推定达标村", "Met (inferred)"),
+    "bu_col_not_met": ("未达标村", "Not met"),
+    "bu_col_unknown": ("情况未知村", "Unknown"),
+    "bu_col_villages": ("村数", "Villages"),
+    "bu_people_not_met": ("未达标人口", "People not met"),
+    "bu_clinic_table": (
+        "卫生室缺口：未达标或情况未知的村",
+        "Clinic gaps: villages whose clinic is not met or unknown",
+    ),
+    "bu_min_centre": ("到卫生院（分钟）", "To health centre (min)"),
+    "bu_min_clinic": ("到卫生室（分钟）", "To village clinic (min)"),
+    "bu_nearest_centre": ("最近乡镇卫生院", "Nearest health centre"),
+    "bu_ramp_title": (
+        "到乡镇卫生院通行时间（分钟）",
+        "Travel time to the health centre (min)",
+    ),
+    "bu_ramp_note": ("无颜色：无法到达或无数据", "No colour: unreachable or no data"),
+    "bu_within": ("{t} 分钟内", "within {t} min"),
 }
+
+
+#: Units as shown after a number, per language ("" for none).
+_UNITS: dict[str, tuple[str, str]] = {
+    "min": (" 分钟", " min"),
+    "km": (" 公里", " km"),
+    "m": (" 米", " m"),
+    "°": ("°", "°"),
+    "%": ("%", "%"),
+    "people": (" 人", " people"),
+    "CNY": (" 元", " CNY"),
+    "ha": (" 公顷", " ha"),
+}
+
+
+def unit_label(unit: str | None, lang: str = DEFAULT_LANG) -> str:
+    """A unit as written after a number in ``lang`` (``"min"`` → ``" 分钟"`` / ``" min"``);
+    an unknown unit as it is, after a space."""
+    if not unit:
+        return ""
+    pair = _UNITS.get(unit.strip())
+    if pair is None:
+        return f" {unit.strip()}"
+    return pair[1] if lang == "en" else pair[0]
 
 
 def t(key: str, lang: str = DEFAULT_LANG, **kwargs: Any) -> str:

@@ -22,6 +22,10 @@ RASTER_OPACITY = "raster-opacity"
 LEGEND = "map-legend"
 LEGEND_EXIT = "legend-exit"  # legend rows of the exit-readiness view
 LEGEND_INDICATOR = "legend-indicator"  # legend rows of an indicator view
+LEGEND_BLOCKER = "legend-blocker"  # legend rows of the main-blocker view, with counts
+BLOCKER_COUNT = "blocker-count"  # pattern id type: the count beside a blocker legend row
+TOWNSHIP_LABELS = "township-labels"  # township names on the map
+VILLAGE_LABELS = "village-labels"  # village names on the map (shown when zoomed in)
 WARNINGS = "plan-warnings"
 
 # bureau pages (one id per page built by ``bureau_ids``)

@@ -41,9 +41,9 @@ EXIT_CODES = ("m", "i", "n", "u", "x")
 INDICATOR_CODES = ("m", "i", "n", "u")
 ROAD_COLORS = {
     "hardened": "#333333",
-    "unhardened": "#D55E00",
+    "unhardened": "#8C510A",  # brown: no other layer or status uses it
     "unknown": "#AAAAAA",
-    "inferred": "#AA4499",  # surface taken from the road class (dash still tells which)
+    "inferred": "#B39DDB",  # surface taken from the road class (lilac, apart from the statuses)
 }
 EXIT_READY = "exit_ready"
 #: Evidence qualities, best first (geo.indicators.QUALITIES).
@@ -196,16 +196,133 @@ def villages_geojson(villages: gpd.GeoDataFrame, indicator_ids: Sequence[str]) -
     codes = status_codes(villages, indicator_ids)
     st = codes.apply(lambda r: "".join(r.values), axis=1) if len(codes) else codes
     gj = to_geojson(
-        villages.assign(_st=st),
+        villages.assign(_st=st, _mb=main_blockers(villages, indicator_ids)),
         columns={
             "village_id": "vid",
             "name": "name",
             "township": "tw",
             "population": "pop",
             "_st": "st",
+            "_mb": "mb",
         },
     )
     return gj
+
+
+#: The coverage page's default view: villages coloured by what blocks their exit.
+MAIN_BLOCKER = "main_blocker"
+#: Colours of the main blockers, in the profile's indicator order; chosen apart from the
+#: status colours (:data:`STATUS_COLORS`: ready blue, unconfirmed purple, unknown grey) and
+#: from the context layers' colours.
+BLOCKER_PALETTE = (
+    "#C8102E",  # crimson
+    "#F0C808",  # yellow
+    "#17A2B8",  # teal
+    "#5D3A9B",  # indigo
+    "#E377C2",  # pink
+    "#BCBD22",  # olive
+    "#6A3D9A",  # deep violet
+    "#66A61E",  # leaf green
+    "#FF9896",  # salmon
+    "#1F3A93",  # navy
+    "#7F7F00",  # dark olive
+    "#FDBF6F",  # sand
+)
+#: Blocker view codes that are not an indicator: ready, unconfirmed, unknown, not
+#: assessed (exit codes) and "o": blocked by no single indicator of the map (households).
+BLOCKER_SPECIAL = ("m", "i", "u", "x", "o")
+BLOCKER_OTHER_COLOR = "#5A5A5A"
+
+
+def blocker_code(k: int) -> str:
+    """The one-letter code of the ``k``-th indicator in the blocker view (A, B, ...)."""
+    return chr(ord("A") + k)
+
+
+def main_blockers(villages: pd.DataFrame, indicator_ids: Sequence[str]) -> pd.Series:
+    """What blocks each village's exit, as a code: the first indicator (in the profile's
+    order, incidence first) that is not met (:func:`blocker_code`), else the exit code
+    (``m`` ready, ``i`` unconfirmed, ``u`` unknown, ``x`` not assessed), ``o`` for a blocked
+    village with no not-met indicator of the map (e.g. a household-level blocker)."""
+    ex = exit_codes(villages)
+    out = ex.copy()
+    blocked = ex == "n"
+    out[blocked] = "o"
+    todo = blocked.copy()
+    for k, iid in enumerate(indicator_ids):
+        if not todo.any():
+            break
+        hit = todo & (indicator_status(villages, iid) == "not_met")
+        out[hit] = blocker_code(k)
+        todo &= ~hit
+    return out.astype(object)
+
+
+def blocker_colors(indicator_ids: Sequence[str]) -> dict[str, str]:
+    """Code → colour of the blocker view."""
+    colors = {
+        blocker_code(k): BLOCKER_PALETTE[k % len(BLOCKER_PALETTE)]
+        for k in range(len(indicator_ids))
+    }
+    colors.update({c: STATUS_COLORS[c] for c in ("m", "i", "u", "x")})
+    colors["o"] = BLOCKER_OTHER_COLOR
+    return colors
+
+
+def blocker_counts(
+    villages: pd.DataFrame,
+    indicator_ids: Sequence[str],
+    *,
+    township: str | None = None,
+) -> dict[str, dict[str, int]]:
+    """Villages per main blocker (``main``: each village once, by :func:`main_blockers`) and
+    per not-met indicator (``any``: a village under every indicator it fails), in a township
+    or the whole county. ``main`` counts add up to the villages counted."""
+    sel = (
+        villages["township"] == township
+        if township and "township" in villages.columns
+        else pd.Series(True, index=villages.index)
+    )
+    v = villages[sel.fillna(False).astype(bool)]
+    mb = main_blockers(v, indicator_ids)
+    main = {c: int((mb == c).sum()) for c in [*map(blocker_code, range(len(indicator_ids)))]}
+    main.update({c: int((mb == c).sum()) for c in BLOCKER_SPECIAL})
+    blocked = exit_codes(v) == "n"
+    anyc = {
+        blocker_code(k): int((blocked & (indicator_status(v, iid) == "not_met")).sum())
+        for k, iid in enumerate(indicator_ids)
+    }
+    return {"main": main, "any": anyc}
+
+
+def blocker_legend_codes(indicator_ids: Sequence[str]) -> list[str]:
+    """The blocker view's codes in legend order (indicators, other, m, i, u, x)."""
+    return [*map(blocker_code, range(len(indicator_ids))), "o", "m", "i", "u", "x"]
+
+
+def township_bounds(plan: Any) -> dict[str, list[list[float]]]:
+    """``{township: [[south, west], [north, east]]}`` (EPSG:4326) from the townships layer,
+    else from the township's villages."""
+    tw = plan.layer("townships")
+    out: dict[str, list[list[float]]] = {}
+    if not tw.empty and "name" in tw.columns:
+        for name, g in zip(tw["name"], tw.geometry, strict=True):
+            if g is None or g.is_empty or not isinstance(name, str):
+                continue
+            x0, y0, x1, y1 = g.bounds
+            out[name] = [[round(y0, 5), round(x0, 5)], [round(y1, 5), round(x1, 5)]]
+    v = plan.villages
+    if "township" in v.columns:
+        for name, grp in v.groupby("township"):
+            if name in out or not len(grp):
+                continue
+            x0, y0, x1, y1 = grp.total_bounds
+            pad = 0.01
+            out[str(name)] = [
+                [round(y0 - pad, 5), round(x0 - pad, 5)],
+                [round(y1 + pad, 5), round(x1 + pad, 5)],
+            ]
+    return out
 
 
 def coverage_hideout(
@@ -223,7 +340,8 @@ def coverage_hideout(
     indicator_ids : sequence of str
         Indicator order used in the features' ``st`` strings (after ``exit_ready``).
     indicator : str
-        ``exit_ready`` or an indicator id to colour by.
+        ``main_blocker`` (colour by what blocks each village; statuses filter as in
+        ``exit_ready``), ``exit_ready`` or an indicator id to colour by.
     township : str, optional
         Only this township is drawn at full strength ("" or None: all).
     status : str, optional
@@ -234,6 +352,8 @@ def coverage_hideout(
     keys = [EXIT_READY, *indicator_ids]
     return {
         "idx": keys.index(indicator) if indicator in keys else 0,
+        "blocker": indicator == MAIN_BLOCKER,
+        "bcolors": blocker_colors(indicator_ids),
         "township": township or "",
         "status": STATUS_CODES.get(status or "", ""),
         "colors": STATUS_COLORS,

@@ -887,7 +887,14 @@ def settings_from_dict(d: Mapping[str, Any], *, policies_dir: str | Path | None 
     if not ref:
         raise PolicyError("plan settings: expected a profile name, found none")
     profile = load_policy(ref, policies_dir=policies_dir)
-    return _from_sections(profile, d)
+    # a plan written before a setting existed lacks its key: the profile's own value fills
+    # it (the plan's figures never read it; a re-run may), and the plan's values stand
+    filled: dict[str, Any] = dict(d)
+    for name, section in profile.sections.items():
+        mine = d.get(name)
+        if isinstance(section, Mapping) and isinstance(mine, Mapping):
+            filled[name] = {**section, **mine}
+    return _from_sections(profile, filled)
 
 
 def replace_settings(settings: Settings, **changes: Any) -> Settings:

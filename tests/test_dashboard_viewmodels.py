@@ -12,12 +12,17 @@ from shapely.geometry import LineString, Point
 
 from dashboard.viewmodels import (
     STATUS_CODES,
+    STATUS_COLORS,
+    blocker_colors,
+    blocker_counts,
+    blocker_legend_codes,
     coverage_hideout,
     filter_counts,
     headline_numbers,
     health_townships,
     health_villages,
     km_per_township,
+    main_blockers,
     ranked_road_gaps,
     road_state,
     roads_geojson,
@@ -120,8 +125,40 @@ def test_villages_geojson_status_string_follows_keys():
     gj = villages_geojson(villages(), ["road", "incidence"])
     st_ = [f["properties"]["st"] for f in gj["features"]]
     assert st_ == ["mmm", "nnm", "uun", "nmn"]
-    assert set(gj["features"][0]["properties"]) == {"vid", "name", "tw", "pop", "st"}
+    assert set(gj["features"][0]["properties"]) == {"vid", "name", "tw", "pop", "st", "mb"}
     assert "head_name" not in gj["features"][0]["properties"]
+    # what blocks each: ready; road (the first indicator, A); unknown; incidence (B)
+    assert [f["properties"]["mb"] for f in gj["features"]] == ["m", "A", "u", "B"]
+
+
+def test_main_blocker_is_the_first_failing_indicator_in_profile_order():
+    v = villages()
+    assert main_blockers(v, ["road", "incidence"]).tolist() == ["m", "A", "u", "B"]
+    # the profile's order decides which of several failures is the main one
+    v.loc[3, "road_status"] = "not_met"
+    assert main_blockers(v, ["incidence", "road"]).tolist() == ["m", "B", "u", "A"]
+    assert main_blockers(v, ["road", "incidence"]).tolist() == ["m", "A", "u", "A"]
+    # a blocked village that fails none of the mapped indicators is "other", never ready
+    v.loc[1, "road_status"] = "met"
+    assert main_blockers(v, ["road", "incidence"]).tolist() == ["m", "o", "u", "A"]
+
+
+def test_blocker_counts_add_up_and_count_every_failure():
+    v = villages()
+    v.loc[3, "road_status"] = "not_met"  # V4 fails road and incidence
+    c = blocker_counts(v, ["road", "incidence"])
+    assert c["main"] == {"A": 2, "B": 0, "m": 1, "i": 0, "u": 1, "x": 0, "o": 0}
+    assert sum(c["main"].values()) == len(v)
+    assert c["any"] == {"A": 2, "B": 1}  # V4 counted under both
+    b = blocker_counts(v, ["road", "incidence"], township="B")
+    assert b["main"]["A"] == 1 and b["main"]["u"] == 1 and sum(b["main"].values()) == 2
+    assert blocker_legend_codes(["road", "incidence"]) == ["A", "B", "o", "m", "i", "u", "x"]
+    colors = blocker_colors(["road", "incidence"])
+    # the blocker colours are not the status colours (ready / unconfirmed / unknown excepted)
+    assert colors["A"] not in STATUS_COLORS.values() and colors["B"] not in STATUS_COLORS.values()
+    assert colors["A"] != colors["B"] and colors["m"] == STATUS_COLORS["m"]
+    h = coverage_hideout(["road", "incidence"], indicator="main_blocker")
+    assert h["blocker"] is True and h["idx"] == 0 and h["bcolors"] == colors
 
 
 def test_coverage_hideout_indexes_and_codes():

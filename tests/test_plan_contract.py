@@ -172,3 +172,19 @@ def test_writer_refuses_a_plan_that_breaks_the_contract(tmp_path, change, match)
     # nothing written, nothing left behind, the previous plan untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
     assert (tmp_path / "p" / "keep.txt").read_text() == "the previous plan"
+
+
+def test_a_plan_from_before_a_setting_existed_still_reruns(tmp_path):
+    """Settings added since a plan was written come from its profile; its own stand."""
+    import copy
+
+    from layers.settings import load_settings, settings_from_dict
+
+    s = load_settings("national", province_group="west")
+    recorded = copy.deepcopy(s.to_dict())
+    del recorded["road"]["datum_suspect_snap_m"]
+    del recorded["suitability"]["solver"]
+    recorded["suitability"]["min_occupancy_people"] = 77
+    back = settings_from_dict(recorded)
+    assert back.road.datum_suspect_snap_m == s.road.datum_suspect_snap_m
+    assert back.sites.solver == "exact" and back.sites.min_occupancy_people == 77

@@ -24,15 +24,18 @@
       var on = villageOn(p, h);
       var sel = h.selected && p.vid === h.selected;
       var colors = h.colors || {m: "#0072B2", i: "#AA4499", n: "#E69F00", u: "#9E9E9E", x: "#E4E4E4"};
+      /* the blocker view: the fill says what blocks the village (mb), the filter still
+         works on the exit statuses */
+      var fill = (h.blocker && p.mb && h.bcolors && h.bcolors[p.mb]) || colors[code] || "#9E9E9E";
       /* the exit rule does not apply: a small pale circle with a dashed grey ring */
       var skip = code === "x";
-      var ring = skip ? "#6E6E6E" : (on ? "#ffffff" : colors[code]);
+      var ring = skip ? "#6E6E6E" : (on ? "#ffffff" : fill);
       return {
         color: sel ? "#000000" : ring,
         weight: sel ? 4 : (skip ? 1.5 : 1),
         dashArray: (skip && !sel) ? "2 2" : null,
         opacity: (on || sel) ? 1 : 0.35,
-        fillColor: colors[code] || "#9E9E9E",
+        fillColor: fill,
         fillOpacity: (on || sel) ? 0.95 : 0.15,
         radius: sel ? 10 : (on ? (skip ? 4.5 : 6) : 3.5)
       };
@@ -127,6 +130,31 @@
       if (f.pct) { return (100 * v).toFixed(f.digits) + "%"; }
       return v.toFixed(f.digits) + (f.suffix || "");
     },
+    /* a map label (township or village name) as text, never markup; township labels show
+       from zoom 9, village labels from zoom 12 (classes on the map container, see CSS) */
+    labelPoint: function (feature, latlng, context) {
+      var h = (context && context.hideout) || {};
+      var p = feature.properties || {};
+      var el = document.createElement("span");
+      el.textContent = String(p.label || p.name || "");
+      var m = L.marker(latlng, {
+        icon: L.divIcon({className: "map-label " + (h.cls || ""), html: el, iconSize: null}),
+        interactive: false,
+        keyboard: false
+      });
+      m.on("add", function (e) {
+        var map = e.target._map;
+        if (!map || map._anjuZoomClasses) { return; }
+        map._anjuZoomClasses = true;
+        var mark = function () {
+          var z = map.getZoom(), c = map.getContainer();
+          for (var k = 8; k <= 15; k++) { c.classList.toggle("anju-z" + k, z >= k); }
+        };
+        map.on("zoomend", mark);
+        mark();
+      });
+      return m;
+    },
     /* names and reasons come from the data: shown as text, never parsed as markup */
     bindLabel: function (feature, layer) {
       var p = feature.properties || {};
@@ -154,17 +182,61 @@
     return head + (m.sep || ": ") + items.join(m.join || ", ");
   }
 
+  /* the legend follows the map: a row or ramp tagged data-layer="<overlay name>" shows
+     only while that overlay is checked in the map's layer control */
+  function syncLegends() {
+    var frames = document.querySelectorAll(".map-frame");
+    for (var f = 0; f < frames.length; f++) {
+      var frame = frames[f];
+      var on = {};
+      var labels = frame.querySelectorAll(".leaflet-control-layers-overlays label");
+      for (var i = 0; i < labels.length; i++) {
+        var inp = labels[i].querySelector("input");
+        on[labels[i].textContent.trim()] = !!(inp && inp.checked);
+      }
+      var rows = frame.querySelectorAll("[data-layer]");
+      for (var j = 0; j < rows.length; j++) {
+        var name = rows[j].getAttribute("data-layer");
+        var show = Object.prototype.hasOwnProperty.call(on, name) ? on[name] : false;
+        rows[j].style.display = show ? "" : "none";
+      }
+    }
+  }
+  var syncTimer = null;
+  function syncSoon() {
+    if (syncTimer) { return; }
+    syncTimer = setTimeout(function () { syncTimer = null; syncLegends(); }, 120);
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.closest && e.target.closest(".leaflet-control-layers")) { syncSoon(); }
+  });
+  if (window.MutationObserver) {
+    new MutationObserver(function (muts) {
+      for (var k = 0; k < muts.length; k++) {
+        var t = muts[k].target;
+        if (t && t.closest && (t.closest(".leaflet-control-layers") || t.closest(".legend") ||
+            t.classList && t.classList.contains("map-frame"))) { syncSoon(); return; }
+        if (muts[k].addedNodes && muts[k].addedNodes.length && t === document.body) { syncSoon(); return; }
+      }
+    }).observe(document.documentElement, {childList: true, subtree: true});
+  }
+  window.anju = Object.assign({}, window.anju || {}, {syncLegends: syncLegends});
+
   window.dash_clientside = Object.assign({}, window.dash_clientside || {}, {
     anju: {
       /* filters -> [hideout, counts text]; mirrors viewmodels.filter_counts */
       filter: function (township, indicator, status, meta, data, hideout, click) {
         meta = meta || {};
         var keys = meta.keys || ["exit_ready"];
-        var idx = Math.max(0, keys.indexOf(indicator || "exit_ready"));
+        var blocker = indicator === "main_blocker";
+        var idx = blocker ? 0 : Math.max(0, keys.indexOf(indicator || "exit_ready"));
         var codes = {met: "m", met_inferred: "i", not_met: "n", unknown: "u", not_assessed: "x"};
         var h = Object.assign({}, hideout || {}, {
-          idx: idx, township: township || "", status: codes[status] || ""
+          idx: idx, blocker: blocker, township: township || "", status: codes[status] || ""
         });
+        var bcodes = meta.bcodes || [];
+        var bc = {};
+        bcodes.forEach(function (k) { bc[k] = 0; });
         var cp = (click && click.properties) || null;
         if (cp && cp.vid !== undefined && cp.vid !== null) { h.selected = cp.vid; }
         var c = {n: 0, total: 0, met: 0, met_inferred: 0, not_met: 0, unknown: 0, not_assessed: 0};
@@ -177,17 +249,29 @@
           c.total++;
           c[CODE_NAMES[code]]++;
           if (!h.status || code === h.status) { c.n++; }
+          if (p.mb && bc[p.mb] !== undefined) { bc[p.mb]++; }
         }
-        return [h, countText(meta.counts || {}, c, idx === 0 ? "exit" : "indicator")];
+        return [h, countText(meta.counts || {}, c, idx === 0 ? "exit" : "indicator"),
+                bcodes.map(function (k) { return String(bc[k]); })];
+      },
+      /* township -> the map's viewport (all: the county) */
+      zoomTo: function (township, meta) {
+        meta = meta || {};
+        var b = (township && (meta.tw_bounds || {})[township]) || meta.bounds;
+        if (!b) { return window.dash_clientside.no_update; }
+        return {bounds: b, transition: "flyToBounds"};
       },
       /* indicator -> the status filter's options and the legend rows of that view */
       statusView: function (indicator, meta, status) {
         meta = meta || {};
-        var view = (indicator || "exit_ready") === "exit_ready" ? "exit" : "indicator";
+        var ind = indicator || "exit_ready";
+        var blocker = ind === "main_blocker";
+        var view = (ind === "exit_ready" || blocker) ? "exit" : "indicator";
         var opts = (meta.options || {})[view] || [];
         var keep = opts.some(function (o) { return o.value === status; });
         var show = {display: ""}, hide = {display: "none"};
-        return [opts, keep ? status : "", view === "exit" ? show : hide,
+        return [opts, keep ? status : "", blocker ? show : hide,
+                (view === "exit" && !blocker) ? show : hide,
                 view === "exit" ? hide : show];
       },
       opacity: function (value, ids) {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, dcc, html
+from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import ids
 from dashboard.components import (
     context_overlays,
     dem_note,
+    label_layers,
     legend,
     map_frame,
     village_layer,
@@ -19,6 +20,8 @@ from dashboard.pages._common import load_or_alert
 from dashboard.state import config, get_plan, lang
 from dashboard.viewmodels import (
     EXIT_READY,
+    MAIN_BLOCKER,
+    blocker_legend_codes,
     counts_meta,
     counts_text,
     filter_counts,
@@ -26,6 +29,7 @@ from dashboard.viewmodels import (
     profile_line,
     status_codes,
     status_options,
+    township_bounds,
     village_panel,
 )
 
@@ -41,7 +45,10 @@ def layout(**_kwargs) -> html.Div:
         return alert
     v = plan.villages
     townships = sorted(v["township"].dropna().unique()) if "township" in v.columns else []
-    ind_options = [{"label": t("exit_ready", lg), "value": EXIT_READY}] + [
+    ind_options = [
+        {"label": t("main_blocker", lg), "value": MAIN_BLOCKER},
+        {"label": t("exit_ready", lg), "value": EXIT_READY},
+    ] + [
         {"label": indicator_label(i, lg), "value": i["id"]}
         for i in plan.indicators
         if i["id"] in plan.indicator_ids
@@ -60,7 +67,7 @@ def layout(**_kwargs) -> html.Div:
             ),
             html.Label(t("indicator", lg), htmlFor=ids.FILTER_INDICATOR),
             dcc.Dropdown(
-                options=ind_options, value=EXIT_READY, clearable=False, id=ids.FILTER_INDICATOR
+                options=ind_options, value=MAIN_BLOCKER, clearable=False, id=ids.FILTER_INDICATOR
             ),
             html.Label(t("status", lg), htmlFor=ids.FILTER_STATUS),
             dcc.Dropdown(
@@ -78,6 +85,10 @@ def layout(**_kwargs) -> html.Div:
                 id=META,
                 data={
                     "keys": [EXIT_READY, *plan.indicator_ids],
+                    # township → [[south, west], [north, east]]: choosing one zooms to it
+                    "tw_bounds": township_bounds(plan),
+                    "bounds": plan.bounds,
+                    "bcodes": blocker_legend_codes(plan.indicator_ids),
                     "counts": counts_meta(lg),
                     "options": {
                         "exit": status_options("exit", lg),
@@ -90,7 +101,8 @@ def layout(**_kwargs) -> html.Div:
     )
     overlays = [
         *context_overlays(plan, lg, checked=("roads", "towns", "hazards")),
-        village_layer(plan, lg),
+        village_layer(plan, lg, indicator=MAIN_BLOCKER),
+        *label_layers(plan, lg),
     ]
     children = [
         sidebar,
@@ -114,6 +126,7 @@ clientside_callback(
     "function(tw, ind, st, click, meta, data, h){ return window.dash_clientside.anju.filter(tw, ind, st, meta, data, h, click); }",
     Output(ids.VILLAGES, "hideout"),
     Output(ids.COUNTS, "children"),
+    Output({"type": ids.BLOCKER_COUNT, "code": ALL}, "children"),
     Input(ids.FILTER_TOWNSHIP, "value"),
     Input(ids.FILTER_INDICATOR, "value"),
     Input(ids.FILTER_STATUS, "value"),
@@ -129,6 +142,7 @@ clientside_callback(
     "function(ind, meta, st){ return window.dash_clientside.anju.statusView(ind, meta, st); }",
     Output(ids.FILTER_STATUS, "options"),
     Output(ids.FILTER_STATUS, "value"),
+    Output(ids.LEGEND_BLOCKER, "style"),
     Output(ids.LEGEND_EXIT, "style"),
     Output(ids.LEGEND_INDICATOR, "style"),
     Input(ids.FILTER_INDICATOR, "value"),
@@ -208,3 +222,13 @@ def panel_component(panel: dict, lg: str) -> html.Div:
             html.Table([html.Thead(head), html.Tbody(body)], className="ind-table"),
         ]
     )
+
+
+# the township chosen -> the map flies to it (all townships: the county)
+clientside_callback(
+    "function(tw, meta){ return window.dash_clientside.anju.zoomTo(tw, meta); }",
+    Output(ids.MAP, "viewport"),
+    Input(ids.FILTER_TOWNSHIP, "value"),
+    State(META, "data"),
+    prevent_initial_call=True,
+)

@@ -11,7 +11,11 @@ import pytest
 
 from dashboard.plan import load_plan
 from dashboard.viewmodels import (
+    BLOCKER_OTHER_COLOR,
+    BLOCKER_PALETTE,
     STATUS_COLORS,
+    blocker_counts,
+    blocker_legend_codes,
     code_labels,
     counts_text,
     filter_counts,
@@ -23,7 +27,10 @@ from dashboard.viewmodels import (
 pytestmark = pytest.mark.browser
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-VILLAGE_PATHS = ",".join(f'path.leaflet-interactive[fill="{c}"]' for c in STATUS_COLORS.values())
+VILLAGE_PATHS = ",".join(
+    f'path.leaflet-interactive[fill="{c}"]'
+    for c in {*STATUS_COLORS.values(), *BLOCKER_PALETTE, BLOCKER_OTHER_COLOR}
+)
 
 
 def open_page(page, url):
@@ -43,11 +50,19 @@ def test_every_page_opens_without_console_errors(page, server, path):
     assert page.errors == []
 
 
+def _click_a_village(page) -> None:
+    """Click the left-most village (the legend sits bottom right and may cover others)."""
+    paths = page.locator(VILLAGE_PATHS)
+    boxes = [(paths.nth(i).bounding_box(), i) for i in range(paths.count())]
+    _, i = min(((b["x"], i) for b, i in boxes if b), key=lambda t: t[0])
+    paths.nth(i).click(force=True)
+
+
 def test_coverage_click_village_shows_every_indicator(page, server, plan_dir):
     plan = load_plan(plan_dir[0])
     open_page(page, server + "/")
     page.wait_for_selector(VILLAGE_PATHS)
-    page.locator(VILLAGE_PATHS).first.click(force=True)
+    _click_a_village(page)
     page.wait_for_selector("#panel-title")
     title = page.inner_text("#panel-title")
     assert title in set(plan.villages["name"])
@@ -91,6 +106,82 @@ def test_filter_changes_counts_client_side(page, server, plan_dir):
                .filter(p => p.getAttribute('fill-opacity') === '0.95').length"""
     )
     assert big == want["n"]
+
+
+def _legend_counts(page) -> dict[str, int]:
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('.legend-count'))
+               .map(e => [JSON.parse(e.id).code, Number(e.innerText)]))"""
+    )
+
+
+def test_blocker_view_counts_labels_zoom_and_a_legend_that_follows_the_map(page, server, plan_dir):
+    plan = load_plan(plan_dir[0])
+    v, iids = plan.villages, plan.indicator_ids
+    open_page(page, server + "/")
+    page.wait_for_selector(VILLAGE_PATHS)
+    # the default view: villages coloured by their main blocker, the legend counts each
+    assert "主要短板" in page.inner_text("#filter-indicator")
+    want = blocker_counts(v, iids)["main"]
+    page.wait_for_function("() => document.querySelectorAll('.legend-count').length > 0")
+    got = _legend_counts(page)
+    assert got == {c: want[c] for c in blocker_legend_codes(iids)}
+    assert sum(got.values()) == len(v)
+    # township names are on the map at the county's zoom
+    tw_names = set(plan.layer("townships")["name"])
+    shown = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.map-label.tw-label'))
+               .filter(e => getComputedStyle(e).display !== 'none').map(e => e.innerText)"""
+    )
+    assert tw_names and set(shown) == tw_names
+    # a township chosen: the counts follow it and the map flies to it
+    before = page.evaluate(
+        "() => document.querySelector('.leaflet-container').getBoundingClientRect().width"
+    )
+    assert before > 300
+    township = sorted(v["township"].unique())[0]
+    zoom0 = page.evaluate("() => document.querySelector('.leaflet-container').className")
+    page.click("#filter-township")
+    page.locator("[role=option]", has_text=township).first.click()
+    tw_want = blocker_counts(v, iids, township=township)["main"]
+    page.wait_for_function(
+        "n => Array.from(document.querySelectorAll('.legend-count'))"
+        ".reduce((a, e) => a + Number(e.innerText), 0) === n",
+        arg=int((v["township"] == township).sum()),
+    )
+    assert _legend_counts(page) == {c: tw_want[c] for c in blocker_legend_codes(iids)}
+    page.wait_for_function(
+        "z0 => document.querySelector('.leaflet-container').className !== z0", arg=zoom0
+    )
+    # zoomed into a township, village names appear
+    page.wait_for_timeout(1200)
+    labels = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.map-label.village-label'))
+               .filter(e => getComputedStyle(e).display !== 'none').length"""
+    )
+    zoom_cls = page.evaluate("() => document.querySelector('.leaflet-container').className")
+    if "anju-z12" in zoom_cls:
+        assert labels > 0
+    # the legend follows the layer control: protected land is off, so is its row
+    row = page.locator('.legend [data-layer="生态红线/基本农田"]')
+    if row.count():
+        assert not row.first.is_visible()
+        page.hover(".leaflet-control-layers")
+        page.locator(".leaflet-control-layers-overlays label", has_text="生态红线/基本农田").click()
+        page.wait_for_function(
+            """() => { const r = document.querySelector('.legend [data-layer="生态红线/基本农田"]');
+                       return r && r.style.display !== 'none'; }"""
+        )
+    assert page.errors == []
+
+
+def test_coverage_at_768_px_keeps_a_usable_map(page, server):
+    page.set_viewport_size({"width": 768, "height": 1024})
+    open_page(page, server + "/")
+    page.wait_for_selector(VILLAGE_PATHS)
+    box = page.locator(".leaflet-container").bounding_box()
+    assert box["width"] >= 700 and box["height"] >= 360
+    assert page.errors == []
 
 
 def test_transport_export_csv_reads_back(page, server, plan_dir):
@@ -338,7 +429,8 @@ def test_panel_shows_inferred_road_as_inferred(page, sample_server):
     purple = f'path.leaflet-interactive[fill="{STATUS_COLORS["i"]}"]'
     page.wait_for_selector(purple)
     assert page.locator(purple).count() == len(unconfirmed)
-    page.locator(purple).first.click(force=True)
+    # on the element itself: at this zoom a neighbour's circle may overlap it
+    page.locator(purple).first.dispatch_event("click")
     page.wait_for_selector("#panel-title")
     assert page.inner_text("#panel-title") in set(unconfirmed["name"])
     road = page.locator('#village-panel tr[data-indicator="road"]')
