@@ -153,7 +153,11 @@ def _summary(
 
 
 def _input_warnings(
-    layers: dict, travel: dict[str, access.TravelTimes], villages: pd.DataFrame
+    layers: dict,
+    travel: dict[str, access.TravelTimes],
+    villages: pd.DataFrame,
+    *,
+    dem_margin_m: float | None = None,
 ) -> list[str]:
     """Destinations and hazards the run could not see: blank, never "unreachable" or "safe"."""
     out = []
@@ -167,6 +171,12 @@ def _input_warnings(
             out.append(
                 f"{tt.outside_grid} {kind.replace('_', ' ')} destination(s) lie outside the DEM and were "
                 "left out of the travel times"
+                + (
+                    f" (the DEM is read to the county boundary and {dem_margin_m / 1000:g} km "
+                    "around it: raise margin_m in [layers.dem] to reach them)"
+                    if dem_margin_m is not None
+                    else ""
+                )
             )
         if len(tt.destinations):
             # destinations on barriers: cut off when no cell but their own is nearest to them
@@ -510,7 +520,13 @@ def _run(
     )
     pts = villages.geometry.representative_point()
     villages = villages.join(access.sample_travel_times(pts, travel, transform=grid.transform))
-    input_warnings = _input_warnings(L, travel, villages)
+    dem_src = lw.workspace.sources.get("dem")
+    input_warnings = _input_warnings(
+        L,
+        travel,
+        villages,
+        dem_margin_m=dem_src.margin_m if dem_src is not None and "boundary" in L else None,
+    )
     villages = villages.join(coverage.water_access(villages, L.get("water")))
 
     timer.start("indicators", 0.55)

@@ -603,6 +603,17 @@ def test_destinations_cut_off_or_on_water_are_named():
         w.startswith("1 village clinic destination(s) lie on a water body") and w.endswith(": C3")
         for w in out
     )
+    # a destination beyond the DEM read (county + margin) is named with the way to reach it
+    import dataclasses
+
+    far = dataclasses.replace(tt, outside_grid=2)
+    villages["travel_min_county_seat"] = np.nan
+    out = _input_warnings({}, {"county_seat": far}, villages, dem_margin_m=10_000.0)
+    assert any(
+        w.startswith("2 county seat destination(s) lie outside the DEM")
+        and "10 km around it: raise margin_m in [layers.dem]" in w
+        for w in out
+    ), out
 
 
 @pytest.mark.slow
