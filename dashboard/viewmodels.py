@@ -494,8 +494,20 @@ def unverified_indicators(indicators: Sequence[Mapping[str, Any]], lang: str = "
             colon = "：" if lang != "en" else ": "
             unit = ind.get("unit") or ""
             name = f"{name}{colon}{_fmt_value(thr, unit, lang, rule=ind.get('rule'))}"
-        out.append(" · ".join([name, *([str(ind["clause"])] if ind.get("clause") else [])]))
+        out.append(" · ".join([name, *([clause_text(ind, lang)] if ind.get("clause") else [])]))
     return out
+
+
+def clause_text(ind: Mapping[str, Any], lang: str = "zh") -> str:
+    """An indicator's policy clause in ``lang``: in English its English rendering when the
+    profile gives one (``clause_en``), else the Chinese source marked as such."""
+    zh = str(ind.get("clause") or "").strip()
+    if lang != "en":
+        return zh or "—"
+    en = str(ind.get("clause_en") or "").strip()
+    if en:
+        return en
+    return f"(Chinese original) {zh}" if zh else "—"
 
 
 def profile_line(title: str, profile: Mapping[str, Any], lang: str = "zh") -> str:
@@ -579,7 +591,7 @@ def village_panel(
                 "value": _fmt_value(value, unit, lang),
                 "threshold": _fmt_value(thr, unit, lang, rule=ind.get("rule")),
                 "evidence": evidence_label(ind.get("evidence"), lang),
-                "clause": str(ind.get("clause") or "—"),
+                "clause": clause_text(ind, lang),
             }
         )
     code = exit_codes(frame).iloc[0]

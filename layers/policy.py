@@ -164,6 +164,7 @@ _INDICATOR_FIELDS = (
     "threshold_central",
     "threshold_west",
     "clause",
+    "clause_en",
     "unit",
     "weight",
     "required",
@@ -258,6 +259,7 @@ class Indicator:
     required: bool = True
     verified: bool = True
     notes: str = ""
+    clause_en: str = ""  # an English rendering of the clause (the Chinese is the source)
 
     def threshold_for(self, province_group: str | None = None) -> float | None:
         """Threshold that applies in ``province_group`` (east, central, west).
@@ -675,6 +677,7 @@ def _build_indicator(item: Any, pos: int, kind: str) -> tuple[Indicator | None, 
             required=item.get("required", kind != "scored"),
             verified=item.get("verified", True),
             notes=item.get("notes", ""),
+            clause_en=str(item.get("clause_en") or ""),
         ),
         [],
     )

@@ -282,6 +282,7 @@ def _indicators_json(settings: Settings) -> dict:
                 "threshold": i.threshold_for(settings.province_group),
                 "unit": i.unit,
                 "clause": i.clause,
+                "clause_en": i.clause_en,
                 "weight": i.weight,
                 "verified": i.verified,
             }

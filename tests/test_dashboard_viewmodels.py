@@ -255,7 +255,7 @@ def test_village_panel_lists_every_indicator_with_evidence():
     assert water["value"] == "2,500 m"
     assert water["threshold"] == "≤ 1,000 m"
     assert inc["value"] == "5.0%" and inc["threshold"] == "< 3.0%"
-    assert inc["clause"] == "意见二(二)" and water["evidence"] == "water_dist_m"
+    assert inc["clause"] == "(Chinese original) 意见二(二)" and water["evidence"] == "water_dist_m"
     zh = village_panel(villages().iloc[0], INDICATORS, "zh")
     assert zh["rows"][0]["name"] == "通硬化路" and zh["rows"][0]["status_label"] == "达标"
     assert zh["exit"] == "具备退出条件" and zh["exit_status"] == "met"
@@ -403,3 +403,18 @@ def test_evidence_labels_name_the_source_and_keep_the_column():
     )
     assert evidence_label("some_new_column", "zh") == "some_new_column"
     assert evidence_label(None, "zh") == "—"
+
+
+def test_clauses_in_the_reader_s_language():
+    from dashboard.viewmodels import clause_text
+    from layers.policy import load_policy
+
+    for name in ("national", "nanchang-2017", "guangdong-scored"):
+        for ind in load_policy(name).indicators:
+            # every built-in clause has an English rendering, and it is not the Chinese
+            assert ind.clause_en and not any("\u4e00" <= ch <= "\u9fff" for ch in ind.clause_en)
+    ind = {"clause": "通生产生活用电", "clause_en": "Electricity"}
+    assert clause_text(ind, "zh") == "通生产生活用电" and clause_text(ind, "en") == "Electricity"
+    # a user's profile without one: the Chinese source, said to be so
+    assert clause_text({"clause": "通电"}, "en") == "(Chinese original) 通电"
+    assert clause_text({}, "en") == "—"
