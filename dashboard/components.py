@@ -698,9 +698,27 @@ def reloc_legend_entries(lg: str) -> list[html.Div]:
 
 # Numbers in grids: thousands separators and at most two decimals without trailing zeros
 # (12,345.6 reads the same in zh-CN and en); sorting and filtering still use the raw value.
-NUMBER_FORMATTER = (
-    "params.value == null || params.value === '' ? '' : d3.format(',.2~f')(params.value)"
-)
+def number_format(field: str) -> str:
+    """The d3 format of a numeric column, by what its name says it holds: shares as a
+    percent with one decimal, minutes and people as whole numbers, km and ha with one
+    decimal, anything else with up to two (the unit is in the header, in the user's
+    language)."""
+    f = field.lower()
+    if f.endswith("_frac") or f.endswith("_share") or f.endswith("_pct"):
+        return ".1%"
+    if "people" in f or "population" in f or f.endswith("_count") or f in ("rank", "households"):
+        return ",.0f"
+    if f.endswith("_min") or f.startswith("travel_min") or "_min_" in f:
+        return ",.0f"
+    if f.endswith("_km") or f.endswith("_ha"):
+        return ",.1f"
+    if f.endswith("_m") or f.endswith("_cny"):
+        return ",.0f"
+    return ",.2~f"
+
+
+def _formatter(fmt: str) -> str:
+    return f"params.value == null || params.value === '' ? '' : d3.format('{fmt}')(params.value)"
 
 
 def grid(
@@ -737,7 +755,7 @@ def grid(
             next((r[field] for r in rows if r.get(field) is not None), None), int | float
         ):
             d["filter"] = "agNumberColumnFilter"
-            d["valueFormatter"] = {"function": NUMBER_FORMATTER}
+            d["valueFormatter"] = {"function": _formatter(number_format(field))}
         defs.append(d)
     opts: dict[str, Any] = {
         "animateRows": False,

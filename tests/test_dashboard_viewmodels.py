@@ -418,3 +418,14 @@ def test_clauses_in_the_reader_s_language():
     # a user's profile without one: the Chinese source, said to be so
     assert clause_text({"clause": "通电"}, "en") == "(Chinese original) 通电"
     assert clause_text({}, "en") == "—"
+
+
+def test_grid_numbers_are_formatted_by_what_they_hold():
+    from dashboard.components import number_format
+
+    assert number_format("robustness_frac") == ".1%"  # 0.993 -> 99.3%, never "1"
+    assert number_format("travel_min_health_centre") == ",.0f"  # 27.6 min -> 28
+    assert number_format("assigned_people") == ",.0f" and number_format("rank") == ",.0f"
+    assert number_format("gap_km") == ",.1f" and number_format("area_ha") == ",.1f"
+    assert number_format("water_dist_m") == ",.0f" and number_format("cost_cny") == ",.0f"
+    assert number_format("suitability") == ",.2~f"
