@@ -1278,11 +1278,14 @@ def site_points_geojson(
             if labels is not None
             else [f"{n} · {t(s, lang)}" for n, s in zip(names.astype(str), src, strict=True)],
             "src": src.values,
+            "sid": sites["site_id"].astype(str).values
+            if "site_id" in sites.columns
+            else [""] * len(sites),
         },
         geometry=gpd.points_from_xy(pts.x.round(5), pts.y.round(5)),
         crs=sites.crs,
     )
-    return to_geojson(out, columns=("label", "src"))
+    return to_geojson(out, columns=("label", "src", "sid"))
 
 
 def sites_table(sites: pd.DataFrame, lang: str = "zh", *, digits: int = 3) -> list[dict[str, Any]]:
@@ -1753,7 +1756,8 @@ def candidate_features(
         b.append(int(bool(r.get("bypass"))))
         u.append(int(v in why))
     return to_geojson(
-        table.assign(_l=labels, _b=b, _u=u), columns={"_l": "label", "_b": "b", "_u": "u"}
+        table.assign(_l=labels, _b=b, _u=u),
+        columns={"_l": "label", "_b": "b", "_u": "u", "village_id": "vid"},
     )
 
 
@@ -1817,8 +1821,8 @@ def site_features(sites: gpd.GeoDataFrame, lang: str = "zh") -> dict[str, dict[s
         labels.append(_join_label([n, t(s, lang), load]))
     lab = sites.assign(_l=labels)
     return {
-        "open": to_geojson(lab[opened], columns={"_l": "label"}),
-        "idle": to_geojson(lab[~opened], columns={"_l": "label"}),
+        "open": to_geojson(lab[opened], columns={"_l": "label", "site_id": "sid"}),
+        "idle": to_geojson(lab[~opened], columns={"_l": "label", "site_id": "sid"}),
         "open_points": site_points_geojson(
             sites[opened], lang, labels=lab.loc[opened, "_l"].tolist()
         ),
@@ -1849,7 +1853,12 @@ def site_rows(sites: pd.DataFrame, lang: str = "zh") -> list[dict[str, Any]]:
     d = sites.assign(opened=site_opened(sites))
     keys = ["opened", "assigned_people"] if "assigned_people" in d.columns else ["opened"]
     d = d.sort_values(keys, ascending=False, kind="stable")
-    return sites_table(d[_cols(d, SITE_COLUMNS)], lang, digits=3)
+    rows = sites_table(d[_cols(d, SITE_COLUMNS)], lang, digits=3)
+    if isinstance(d, gpd.GeoDataFrame) and len(rows) == len(d):  # where the map flies to
+        ll = centroid_latlon(d)
+        for r, lat, lon in zip(rows, ll["lat"], ll["lon"], strict=True):
+            r["_lat"], r["_lon"] = float(lat), float(lon)
+    return rows
 
 
 def relocation_view(
@@ -1886,7 +1895,13 @@ def relocation_view(
     return {
         "figures": figures,
         "cand_rows": display_records(
-            table.drop(columns=["bypass"], errors="ignore"), lang, digits=1
+            table.drop(columns=["bypass"], errors="ignore").join(
+                centroid_latlon(table).rename(columns={"lat": "_lat", "lon": "_lon"})
+            )
+            if len(table)
+            else table.drop(columns=["bypass"], errors="ignore"),
+            lang,
+            digits=1,
         ),
         "site_rows": site_rows(sites, lang),
         "unplaced_rows": unpl,

@@ -254,6 +254,29 @@
         return [h, countText(meta.counts || {}, c, idx === 0 ? "exit" : "indicator"),
                 bcodes.map(function (k) { return String(bc[k]); })];
       },
+      /* a selected table row (with _lat/_lon) -> the map flies there (the row last
+         selected wins: the one that triggered the callback) */
+      flyToRow: function (cands, sites) {
+        var trig = (window.dash_clientside.callback_context.triggered || [])[0] || {};
+        var rows = String(trig.prop_id || "").indexOf("sites") >= 0 ? sites : cands;
+        var r = (rows && rows[0]) || null;
+        if (!r || r._lat == null || r._lon == null) { return window.dash_clientside.no_update; }
+        return {center: [r._lat, r._lon], zoom: 14, transition: "flyTo"};
+      },
+      /* a village or site clicked on the relocation map -> its row selected and shown */
+      selectFromMap: function (cand, siteOpen, siteIdle, ptOpen, ptIdle) {
+        var nu = window.dash_clientside.no_update;
+        var trig = (window.dash_clientside.callback_context.triggered || [])[0] || {};
+        var id = String(trig.prop_id || "");
+        var data = (trig.value && trig.value.properties) || {};
+        if (id.indexOf("reloc-cands") === 0 && data.vid) {
+          return [{ids: [String(data.vid)]}, {rowId: String(data.vid)}, nu, nu, "cands"];
+        }
+        if (data.sid) {
+          return [nu, nu, {ids: [String(data.sid)]}, {rowId: String(data.sid)}, "sites"];
+        }
+        return [nu, nu, nu, nu, nu];
+      },
       /* township -> the map's viewport (all: the county) */
       zoomTo: function (township, meta) {
         meta = meta || {};

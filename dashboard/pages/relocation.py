@@ -434,7 +434,7 @@ def layout(**_kwargs):
             ("reasons", t("reasons", lg)),
         ],
         height="100%",
-        selectable=False,
+        row_id="village_id",
         wide=("reasons",),
         min_widths={
             "rank": 84,
@@ -463,7 +463,7 @@ def layout(**_kwargs):
             ("robustness_frac", t("robustness", lg)),
         ],
         height="100%",
-        selectable=False,
+        row_id="site_id",
         min_widths={"name": 120, "source": 96},
     )
     tabs = dcc.Tabs(
@@ -665,5 +665,30 @@ clientside_callback(
     Input({"type": ids.RELOC_PARAM, "name": MATCH}, "value"),
     State(ids.RELOC_PARAM_FORMATS, "data"),
     State({"type": ids.RELOC_PARAM, "name": MATCH}, "id"),
+    prevent_initial_call=True,
+)
+
+
+# tables and map select each other: a row flies the map to its village or site; a village
+# or site clicked on the map selects its row (and its tab)
+clientside_callback(
+    "function(c, s){ return window.dash_clientside.anju.flyToRow(c, s); }",
+    Output(ids.RELOC_MAP, "viewport"),
+    Input(ids.RELOC_GRID, "selectedRows"),
+    Input(ids.RELOC_SITES_GRID, "selectedRows"),
+    prevent_initial_call=True,
+)
+clientside_callback(
+    "function(c, so, si, po, pi){ return window.dash_clientside.anju.selectFromMap(c, so, si, po, pi); }",
+    Output(ids.RELOC_GRID, "selectedRows"),
+    Output(ids.RELOC_GRID, "scrollTo"),
+    Output(ids.RELOC_SITES_GRID, "selectedRows"),
+    Output(ids.RELOC_SITES_GRID, "scrollTo"),
+    Output(ids.RELOC_TABS, "value"),
+    Input(ids.RELOC_CANDS, "clickData"),
+    Input(ids.RELOC_SITES_OPEN, "clickData"),
+    Input(ids.RELOC_SITES_IDLE, "clickData"),
+    Input(ids.RELOC_SITE_POINTS_OPEN, "clickData"),
+    Input(ids.RELOC_SITE_POINTS_IDLE, "clickData"),
     prevent_initial_call=True,
 )

@@ -217,6 +217,27 @@ def test_select_row_flies_the_map_there(page, server):
     )
 
 
+def test_relocation_tables_and_map_select_each_other(page, server):
+    from dashboard.components import CAND_STYLE
+
+    open_page(page, server + "/relocation")
+    page.wait_for_selector("#reloc-grid .ag-row")
+    assert page.locator("#reloc-grid .ag-row-selected").count() == 0
+    # a candidate village clicked on the map: its row is selected (and its tab shown)
+    dot = page.locator(f'#reloc-map path.leaflet-interactive[fill="{CAND_STYLE["color"]}"]').first
+    dot.dispatch_event("click")
+    page.locator("#reloc-grid .ag-row-selected").first.wait_for(timeout=10_000)
+    assert page.locator("#reloc-grid .ag-row-selected").count() == 1
+    # a row clicked: the map flies to that village (zoom 14: the scale bar in metres)
+    assert "km" in page.inner_text("#reloc-map .leaflet-control-scale")
+    page.locator("#reloc-grid .ag-row:not(.ag-row-selected) .ag-cell").first.click()
+    page.wait_for_function(
+        "() => !document.querySelector('#reloc-map .leaflet-control-scale').innerText.includes('km')",
+        timeout=15_000,
+    )
+    assert page.errors == []
+
+
 def test_switch_language(page, server):
     open_page(page, server + "/")
     assert page.inner_text("#nav-coverage") == "覆盖图"
