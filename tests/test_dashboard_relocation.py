@@ -301,13 +301,16 @@ def test_site_features_draw_opened_and_idle_apart():
     assert geo["open_points"]["features"][0]["properties"] == {
         "label": "县城安置点 · 规划提供 · 已分配 250 / 容量 300 人",
         "src": "planner",
+        "sid": "s1",  # a click on the map selects the site's row
     }
+    assert geo["open"]["features"][0]["properties"]["sid"] == "s1"
     # without an ``opened`` column: the sites people were assigned to
     geo2 = site_features(_sites().drop(columns="opened"), "en")
     assert len(geo2["open"]["features"]) == 2
     rows = site_rows(_sites(), "zh")
     assert [r["site_id"] for r in rows] == ["s1", "s3", "s2"]  # opened first, most people first
     assert [r["opened"] for r in rows] == ["是", "是", "否"]
+    assert all(isinstance(r["_lat"], float) and isinstance(r["_lon"], float) for r in rows)
     assert "rep_x" not in rows[0]  # only the grid's columns travel to the browser
 
 
