@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import dash_ag_grid as dag
@@ -721,6 +722,16 @@ def _formatter(fmt: str) -> str:
     return f"params.value == null || params.value === '' ? '' : d3.format('{fmt}')(params.value)"
 
 
+def header_min_width(header: str) -> int:
+    """Pixels a grid column needs so that its header's longest word is not cut ("Town…"):
+    about 8 px per Latin letter, 14 per Chinese character (which wraps anywhere, so two at
+    most), and 52 px of sort and filter icons and padding."""
+    words = re.split(r"[\s/()（）·,，:：]+", str(header))
+    latin = max((len(w) for w in words if w and not re.search(r"[\u4e00-\u9fff]", w)), default=0)
+    cjk = 2 if re.search(r"[\u4e00-\u9fff]", str(header)) else 0
+    return int(max(8 * latin, 14 * cjk) + 52)
+
+
 def grid(
     grid_id: str,
     rows: list[dict],
@@ -749,6 +760,9 @@ def grid(
             d.update({"flex": 3, "tooltipField": field, "minWidth": 200})
         if min_widths and field in min_widths:
             d["minWidth"] = min_widths[field]
+        # headers wrap between words (and between Chinese characters), never inside a word:
+        # the column is at least as wide as its longest word and the sort / filter icons
+        d["minWidth"] = max(d.get("minWidth", 80), header_min_width(header))
         if tooltips and field in tooltips:
             d["tooltipField"] = tooltips[field]
         if rows and isinstance(

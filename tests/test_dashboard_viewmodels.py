@@ -429,3 +429,14 @@ def test_grid_numbers_are_formatted_by_what_they_hold():
     assert number_format("gap_km") == ",.1f" and number_format("area_ha") == ",.1f"
     assert number_format("water_dist_m") == ",.0f" and number_format("cost_cny") == ",.0f"
     assert number_format("suitability") == ",.2~f"
+
+
+def test_grid_headers_are_never_cut_inside_a_word():
+    from dashboard.components import grid, header_min_width
+
+    assert header_min_width("Township") >= 8 * len("Township") + 52
+    assert header_min_width("People to move") == header_min_width("People")
+    assert header_min_width("乡镇") < header_min_width("Township")
+    g = grid("g", [{"township": "A", "n": 1}], [("township", "Township"), ("n", "Sc")])
+    widths = {d["field"]: d["minWidth"] for d in g.columnDefs}
+    assert widths["township"] >= header_min_width("Township")
