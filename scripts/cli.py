@@ -7,6 +7,12 @@ Commands (a contract: DESIGN.md):
                                         run the pipeline and write the plan
   anju serve OUT [--host --port]        serve the dashboard on a plan directory
   anju batch ROOT --out OUT [--jobs N]  run every workspace under ROOT, one plan each
+  anju history WORKSPACE [--json]       the plan versions recorded for WORKSPACE, oldest first
+  anju diff A B [--workspace WS] [--json]
+                                        what changed between two versions (ids or plan dirs), and why
+
+`run` and `batch` record every plan as a version in WORKSPACE/history.gpkg (layers.history)
+unless --no-history.
 
 Exit codes: 0 success, 2 bad input (one line per problem on stderr, no traceback,
 nothing half-written in OUT), 1 unexpected failure.
@@ -17,6 +23,7 @@ and `anju check` start in a fraction of the time `anju serve` takes.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +31,7 @@ from pathlib import Path
 
 import click
 
-from layers.errors import AnjuError, ValidationError
+from layers.errors import AnjuError, LayerNotFoundError, ValidationError
 
 EXIT_BAD_INPUT = 2
 
@@ -103,8 +110,24 @@ def check(workspace: Path) -> None:
     help="write household names, ID numbers and phones unmasked (needs a role that allows it)",
 )
 @click.option("--quiet", is_flag=True, default=False, help="no progress bar")
-def run(workspace: Path, out: Path, policy: str | None, allow_personal: bool, quiet: bool) -> None:
-    """Run the pipeline on WORKSPACE and write the plan into OUT."""
+@click.option(
+    "--no-history",
+    is_flag=True,
+    default=False,
+    help="do not record the plan as a version in WORKSPACE/history.gpkg",
+)
+def run(
+    workspace: Path,
+    out: Path,
+    policy: str | None,
+    allow_personal: bool,
+    quiet: bool,
+    no_history: bool,
+) -> None:
+    """Run the pipeline on WORKSPACE and write the plan into OUT.
+
+    The plan is recorded as a version in WORKSPACE/history.gpkg (see `anju history`).
+    """
     from scripts.pipeline import run_pipeline
 
     try:
@@ -118,6 +141,28 @@ def run(workspace: Path, out: Path, policy: str | None, allow_personal: bool, qu
         click.echo(f"ERROR: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     _echo_plan(out, manifest)
+    if not no_history:
+        line, error = _record_version(workspace, out)
+        click.echo(line, err=error)
+        if error:
+            sys.exit(EXIT_BAD_INPUT)
+
+
+def _record_version(workspace: Path, out: Path) -> tuple[str, bool]:
+    """Record the plan in ``out`` in the workspace's history: (line to print, is an error)."""
+    from layers.history import history_path, open_history
+
+    store = history_path(workspace)
+    try:
+        v = open_history(workspace, create=True).record(out)
+    except AnjuError as exc:
+        return (
+            f"ERROR: plan written to {out}, but not recorded as a version: {exc} "
+            f"(move {store} aside, or run with --no-history)",
+            True,
+        )
+    same = f"; same inputs and settings as version {v.same_as}" if v.same_as else ""
+    return f"recorded as version {v.id} in {store}{same}", False
 
 
 def _echo_plan(out: Path, manifest: dict) -> None:
@@ -173,11 +218,18 @@ def _run_one(args: tuple[str, str, str | None]) -> tuple[str, str, list[str]]:
 @click.option(
     "--policy", default=None, help="policy profile for every workspace (default: each one's own)"
 )
-def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
+@click.option(
+    "--no-history",
+    is_flag=True,
+    default=False,
+    help="do not record the plans as versions in each workspace's history.gpkg",
+)
+def batch(root: Path, out: Path, jobs: int, policy: str | None, no_history: bool) -> None:
     """Run every workspace under ROOT (folders with workspace.toml), one plan each in OUT/<name>.
 
     Counties are independent, so this is how a prefecture or province scales out on one
-    machine; on a cluster, run `anju run` per county as separate jobs.
+    machine; on a cluster, run `anju run` per county as separate jobs. Each plan is
+    recorded as a version in its workspace's history.gpkg (by this process, one at a time).
     """
     workspaces = sorted(p.parent for p in root.glob("*/workspace.toml"))
     if (root / "workspace.toml").exists():
@@ -189,6 +241,12 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
     failed = 0
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         for ws, status, msgs in pool.map(_run_one, tasks):
+            if status == "ok" and not no_history:
+                line, error = _record_version(Path(ws), out / Path(ws).name)
+                if error:
+                    status, msgs = "not recorded", [line.removeprefix("ERROR: ")]
+                else:
+                    msgs = [f"{msgs[0]}; {line}"]
             click.echo(
                 f"{status.upper()}: {ws}: "
                 + ("; ".join(msgs[:1]) if status == "ok" else f"{len(msgs)} problem(s)")
@@ -200,6 +258,134 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None) -> None:
     click.echo(f"{len(tasks) - failed} of {len(tasks)} workspace(s) planned into {out}")
     if failed:
         sys.exit(EXIT_BAD_INPUT)
+
+
+def _bad(message: str) -> None:
+    """One line on stderr and exit 2 (bad input)."""
+    click.echo(f"ERROR: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _open_store(workspace: Path):
+    """The history store of ``workspace`` (or a history .gpkg named directly); exit 2 with
+    one line when there is none."""
+    from layers.history import GpkgHistory, history_path, open_history
+
+    try:
+        if workspace.is_file() and workspace.suffix.lower() == ".gpkg":
+            return GpkgHistory(workspace)
+        if not (workspace / "workspace.toml").is_file():
+            found = "a folder without one" if workspace.is_dir() else "nothing"
+            _bad(f"{workspace}: expected a workspace folder with workspace.toml, found {found}")
+        return open_history(workspace)
+    except LayerNotFoundError:
+        _bad(
+            f"{workspace}: no plan history (expected {history_path(workspace)}, found nothing); "
+            f"`anju run {workspace} --out OUT` records the first version"
+        )
+    except AnjuError as exc:
+        _bad(str(exc))
+
+
+@main.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, default=False, help="machine-readable output")
+def history(workspace: Path, as_json: bool) -> None:
+    """List the plan versions recorded for WORKSPACE, oldest first.
+
+    One line each: id, date, profile, inputs checksum, villages ready, blocked, km to harden,
+    people to relocate, and the earlier version with the same inputs and settings if any.
+    """
+    from layers.history import format_version
+
+    store = _open_store(workspace)
+    try:
+        versions = store.versions()
+    except AnjuError as exc:
+        _bad(str(exc))
+    if not versions:
+        _bad(
+            f"{workspace}: no plan history ({store.location} holds no version); "
+            f"`anju run {workspace} --out OUT` records the first version"
+        )
+    if as_json:
+        click.echo(json.dumps([v.to_dict() for v in versions], ensure_ascii=False, indent=1))
+        return
+    for v in versions:
+        click.echo(format_version(v))
+
+
+def _snapshot(ref: str, workspace: Path | None, stores: dict):
+    """A version id (in the workspace's store) or a plan directory, read for the diff."""
+    from layers.history import VersionNotFoundError, snapshot_plan
+
+    path = Path(ref)
+    if path.is_dir():
+        if (path / "plan.gpkg").is_file():
+            try:
+                return snapshot_plan(path)
+            except AnjuError as exc:
+                _bad(str(exc))
+        what = "a workspace" if (path / "workspace.toml").is_file() else "a folder"
+        _bad(
+            f"{ref}: expected a plan directory (with plan.gpkg) or a version id, found {what} "
+            "without plan.gpkg"
+            + (
+                f" (its versions: `anju diff A B --workspace {ref}`)"
+                if what == "a workspace"
+                else ""
+            )
+        )
+    if workspace is None:
+        if not Path("workspace.toml").is_file():
+            _bad(
+                f"{ref}: a version id needs the workspace whose history holds it: "
+                "add --workspace WS (or run in the workspace folder); found no workspace.toml "
+                "in the current folder"
+            )
+        workspace = Path(".")
+    if workspace not in stores:
+        stores[workspace] = _open_store(workspace)
+    store = stores[workspace]
+    try:
+        return store.snapshot(store.resolve(ref))
+    except VersionNotFoundError as exc:
+        _bad(str(exc))
+    except AnjuError as exc:
+        _bad(str(exc))
+
+
+@main.command()
+@click.argument("a")
+@click.argument("b")
+@click.option(
+    "--workspace",
+    "workspace",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="workspace whose history.gpkg holds the version ids (default: the current folder)",
+)
+@click.option("--json", "as_json", is_flag=True, default=False, help="machine-readable output")
+def diff(a: str, b: str, workspace: Path | None, as_json: bool) -> None:
+    """What changed from version A to version B, and why.
+
+    A and B are version ids of the workspace's history (numbers, `latest`, `previous`) or plan
+    directories. Lists the villages that became ready, exited, were newly blocked (and by what),
+    indicators whose status or evidence quality changed (unknown → known...), known road gap km
+    hardened, people to relocate; for each village which of its inputs changed, or which input
+    file (by checksum), setting or profile did.
+    """
+    from layers.history import diff_snapshots, format_diff
+
+    stores: dict = {}
+    sa = _snapshot(a, workspace, stores)
+    sb = _snapshot(b, workspace, stores)
+    result = diff_snapshots(sa, sb)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+        return
+    for line in format_diff(result):
+        click.echo(line)
 
 
 @main.command()
