@@ -390,8 +390,12 @@ def map_frame(
     overlays: list,
     rasters: tuple[str, ...] | None = None,
     legend: Any = None,
+    legend_pad: tuple[int, int] = (260, 10),
 ) -> html.Div:
-    """A dl.Map with basemaps, the given overlays, raster overlays, scale bar and legend."""
+    """A dl.Map with basemaps, the given overlays, raster overlays, scale bar and legend.
+
+    ``legend_pad``: pixels (right, bottom) kept free of the county when the map opens, so the
+    legend (bottom right) covers no data: to the right on wide maps, below on tall ones."""
     children = [
         # villages draw in their own pane, above clinics, schools and towns (marker pane)
         dl.Pane(name=VILLAGE_PANE, style={"zIndex": 620}),
@@ -409,7 +413,7 @@ def map_frame(
                 id=map_id,
                 bounds=plan.bounds,
                 # the county framed left of the legend (bottom right) so it covers no data
-                boundsOptions={"paddingTopLeft": [10, 10], "paddingBottomRight": [260, 10]},
+                boundsOptions={"paddingTopLeft": [10, 10], "paddingBottomRight": list(legend_pad)},
                 center=plan.center,
                 zoomSnap=0.25,
                 style={"height": "100%", "width": "100%"},

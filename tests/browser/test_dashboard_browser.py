@@ -193,9 +193,10 @@ def test_transport_export_csv_reads_back(page, server, plan_dir):
         page.click("#transport-export-csv")
     data = Path(dl.value.path()).read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
-    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype={"village_id": str})
+    # headers in the user's language (zh by default): dashboard/export.py
+    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype={"村编号": str})
     assert len(back) == len(expected)
-    assert set(back["village_id"]) == set(expected["village_id"])
+    assert set(back["村编号"]) == set(expected["village_id"])
     with page.expect_download() as dl2:
         page.click("#transport-export-geojson")
     import geopandas as gpd
