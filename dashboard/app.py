@@ -132,14 +132,17 @@ def _register_briefing_map(server) -> None:
     @server.route("/briefing/map.png")
     def _briefing_map():  # pragma: no cover - exercised via HTTP
         # deferred: the briefing module loads matplotlib (about 1 s), needed only for this route
-        from dashboard.briefing import render_map_png
+        from dashboard.briefing import BriefingFontError, render_map_png
 
         try:
             plan = get_plan()
         except AnjuError:
             abort(404)
         lg = lang()
-        data = plan.memo(("map_png", lg), lambda: render_map_png(plan, lg, dpi=110))
+        try:
+            data = plan.memo(("map_png", lg), lambda: render_map_png(plan, lg, dpi=110))
+        except BriefingFontError as exc:  # no CJK font: say so, never boxes or a 500
+            return Response(str(exc), status=503, mimetype="text/plain; charset=utf-8")
         return Response(data, mimetype="image/png")
 
 

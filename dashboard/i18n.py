@@ -421,6 +421,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "brief_road_connection": ("需新建的连接路", "connection to build"),
     "brief_of_villages": ("共 {total} 村，其中 {skip} 村不评估", "of {total}; {skip} not assessed"),
     "brief_share": ("占参评村 {frac}", "{frac} of assessed"),
+    "brief_card_unconfirmed": ("待确认（仅推定达标）", "Unconfirmed (inferred)"),
     "brief_lagging": ("重点关注乡镇", "Townships lagging behind"),
     "brief_lagging_line": (
         "具备退出 {ready}/{assessed}（{frac}）· 未达标 {blocked} 村 · 未退出 {people} 人",
@@ -450,7 +451,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
         "not costed in the plan",
     ),
     "brief_changes": ("与上一版方案相比", "Since the previous plan"),
-    "brief_changes_since": ("上一版：编号 {id}，{date}", "Previous plan: {id}, {date}"),
+    "brief_changes_since": ("上一版：{id}，{date}", "Previous plan: {id}, {date}"),
+    "brief_version": ("第 {n} 版", "version {n}"),
     "brief_no_previous": (
         "本方案未记录上一版方案，无法比较变化",
         "No previous plan recorded: no changes to show",

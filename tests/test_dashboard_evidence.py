@@ -534,7 +534,10 @@ def test_briefing_page_and_pdf_list_classes_warnings_and_unverified(sample):
         "Data warnings",
         "Unverified thresholds (placeholders to confirm)",
     ]
-    assert notes[1][1] == ["Passenger bus · 省级贫困村退出标准：具备条件的建制村通客车（待核实）"]
+    # a test profile without clause_en: the Chinese source, said to be so
+    assert notes[1][1] == [
+        "Passenger bus · (Chinese original) 省级贫困村退出标准：具备条件的建制村通客车（待核实）"
+    ]
     numeric = {**INDICATORS[0], "threshold": 2, "unit": "km", "verified": False}
     assert vm.unverified_indicators([numeric], "zh") == ["通硬化路：≤ 2 km · 第3条"]
     pdf = briefing.render_briefing_pdf(plan, "en", today=date(2026, 1, 2))

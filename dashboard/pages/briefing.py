@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import dash
+import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, callback, ctx, dcc, html, no_update
 
@@ -12,11 +14,17 @@ from dashboard import ids
 from dashboard.briefing import (
     HEADLINE_GROUPS,
     RANKING_BARS,
+    BriefingFontError,
+    blockers_text,
+    briefing_ranking,
+    cjk_font,
     headline_digits,
     notes_lines,
+    previous_manifest,
     provenance_lines,
     render_briefing_pdf,
     render_map_png,
+    township_blockers,
 )
 from dashboard.components import grid
 from dashboard.i18n import fmt_frac, fmt_num, t
@@ -27,15 +35,17 @@ from dashboard.viewmodels import (
     display_records,
     headline_numbers,
     profile_line,
-    township_ranking,
 )
+
+log = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/briefing", name="briefing", title="安居 · 简报")
 
 
 def ranking_figure(ranking, lg: str) -> go.Figure:
-    """Horizontal stacked bars per township (best on top): ready, unconfirmed, blocked,
-    unknown, not assessed."""
+    """Horizontal stacked bars per township (best on top, in the order of
+    :func:`dashboard.briefing.briefing_ranking`): ready, unconfirmed, blocked, unknown,
+    not assessed."""
     fig = go.Figure()
     r = ranking.iloc[::-1]
     for col, code, key in RANKING_BARS:
@@ -90,8 +100,17 @@ def layout(**_kwargs):
     if plan is None:
         return alert
     heads = headline_numbers(plan.summary, plan.villages, plan.layer("road_gaps"))
-    ranking = township_ranking(plan.villages)
-    shown = ranking.assign(ready_frac=ranking["ready_frac"].map(fmt_frac))
+    ranking = briefing_ranking(plan.villages)
+    blockers = township_blockers(plan.villages)
+    shown = ranking.assign(
+        rank=[("—" if pd.isna(r) else str(int(r))) for r in ranking["rank"]],
+        ready_frac=ranking["ready_frac"].map(fmt_frac),
+        ready_of=[f"{r}/{a}" for r, a in zip(ranking["ready"], ranking["assessed"], strict=True)],
+        blockers=[
+            blockers_text(blockers.get(str(tw)), plan.indicators, lg) for tw in ranking["township"]
+        ],
+    )
+    printable = cjk_font() is not None
     prov = provenance_lines(plan.manifest, lg)
     notes = [
         html.Div(
@@ -109,10 +128,19 @@ def layout(**_kwargs):
             html.Div(
                 [
                     html.Button(
-                        t("download_pdf", lg), id=ids.BRIEF_PDF, className="btn btn-primary"
+                        t("download_pdf", lg),
+                        id=ids.BRIEF_PDF,
+                        className="btn btn-primary",
+                        disabled=not printable,
                     ),
-                    html.Button(t("download_png", lg), id=ids.BRIEF_PNG, className="btn"),
+                    html.Button(
+                        t("download_png", lg),
+                        id=ids.BRIEF_PNG,
+                        className="btn",
+                        disabled=not printable,
+                    ),
                     dcc.Download(id=ids.BRIEF_DOWNLOAD),
+                    None if printable else html.Span(t("brief_font_missing", lg), role="alert"),
                 ],
                 className="export-bar",
             ),
@@ -127,26 +155,31 @@ def layout(**_kwargs):
                         [
                             ("rank", t("rank", lg)),
                             ("township", t("township", lg)),
-                            ("villages", t("villages", lg)),
-                            ("assessed", t("col_assessed", lg)),
-                            ("ready", t("ready", lg)),
-                            ("unconfirmed", t("col_unconfirmed", lg)),
-                            ("blocked", t("col_not_met", lg)),
-                            ("unknown", t("col_unknown", lg)),
-                            ("not_assessed", t("col_not_assessed", lg)),
+                            ("ready_of", t("brief_ready_of", lg)),
                             ("ready_frac", t("ready_frac", lg)),
+                            ("blocked_one", t("blocked_one", lg)),
+                            ("blocked_several", t("blocked_several", lg)),
+                            ("unknown", t("col_unknown", lg)),
+                            ("unconfirmed", t("col_unconfirmed", lg)),
+                            ("not_assessed", t("col_not_assessed", lg)),
+                            ("people_waiting", t("brief_people_waiting", lg)),
+                            ("blockers", t("brief_blockers", lg)),
                         ],
                         height="320px",
                         selectable=False,
+                        wide=("blockers",),
                     ),
+                    html.Div(t("brief_rank_key", lg), className="provenance"),
                 ],
                 className="two-col",
             ),
             html.Div(
                 [
                     html.Img(
-                        src="/briefing/map.png", alt=t("exit_ready", lg), className="brief-map"
-                    ),
+                        src="/briefing/map.png", alt=t("brief_map_title", lg), className="brief-map"
+                    )
+                    if printable
+                    else html.Div(t("brief_font_missing", lg), className="brief-map"),
                     html.Div(
                         [
                             html.H3(t("provenance", lg)),
@@ -173,8 +206,12 @@ def download(_pdf, _png):
     plan = get_plan()
     lg = lang()
     stamp = date.today().isoformat()
-    if ctx.triggered_id == ids.BRIEF_PDF:
-        return dcc.send_bytes(render_briefing_pdf(plan, lg), f"anju_briefing_{stamp}.pdf")
-    if ctx.triggered_id == ids.BRIEF_PNG:
-        return dcc.send_bytes(render_map_png(plan, lg), f"anju_map_{stamp}.png")
+    try:
+        if ctx.triggered_id == ids.BRIEF_PDF:
+            pdf = render_briefing_pdf(plan, lg, previous=previous_manifest(plan))
+            return dcc.send_bytes(pdf, f"anju_briefing_{stamp}.pdf")
+        if ctx.triggered_id == ids.BRIEF_PNG:
+            return dcc.send_bytes(render_map_png(plan, lg), f"anju_map_{stamp}.png")
+    except BriefingFontError as exc:  # the page already says so; nothing to download
+        log.error("%s", exc)
     return no_update
