@@ -29,6 +29,7 @@ from dashboard.components import (
     coverage_entries,
     export_bar,
     grid,
+    label_layers,
     legend,
     map_frame,
     village_data,
@@ -210,6 +211,7 @@ def bureau_layout(spec: BureauSpec) -> html.Div:
     if spec.extra_overlays is not None:
         overlays += spec.extra_overlays(plan, lg)
     overlays.append(villages)
+    overlays += label_layers(plan, lg)  # township names, and village names when zoomed in
     entries = None
     if spec.legend_extra is not None:
         entries = [*coverage_entries(lg, view="indicator"), *spec.legend_extra(lg)]

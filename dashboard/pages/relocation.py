@@ -39,6 +39,7 @@ from dashboard.components import (
     context_overlays,
     dem_note,
     grid,
+    label_layers,
     legend,
     map_frame,
     reloc_legend_entries,
@@ -395,6 +396,7 @@ def _overlays(plan, lg: str, geo: dict) -> list:
             name=t("candidates", lg),
             checked=True,
         ),
+        *label_layers(plan, lg),
     ]
     return overlays
 
