@@ -76,6 +76,34 @@ REGISTER_STATUS_ALIASES: tuple[tuple[str, str], ...] = (
 #: planned years of an exit timetable).
 EXIT_YEAR_RANGE = (2014, 2030)
 
+#: Stages of a resettlement site (安置点), in order: site selected (选址), under
+#: construction (在建), built (竣工), people moved in (入住).
+SITE_STAGES = ("selected", "building", "built", "occupied")
+#: Site stages as county tables write them (read as the codes above on load).
+SITE_STAGE_ALIASES: tuple[tuple[str, str], ...] = (
+    ("选址", "selected"),
+    ("已选址", "selected"),
+    ("规划", "selected"),
+    ("在建", "building"),
+    ("建设中", "building"),
+    ("开工", "building"),
+    ("已开工", "building"),
+    ("竣工", "built"),
+    ("已竣工", "built"),
+    ("建成", "built"),
+    ("入住", "occupied"),
+    ("已入住", "occupied"),
+)
+#: The date column of each site stage (the day the site reached it; text such as
+#: ``2017-05-20``, ``2017-05``, ``2017`` or ``2017年5月20日``, read by
+#: :func:`geo.site_progress.parse_stage_date`).
+SITE_STAGE_DATES: dict[str, str] = {
+    "selected": "selected_date",
+    "building": "building_date",
+    "built": "built_date",
+    "occupied": "occupied_date",
+}
+
 #: Hazard kinds by group: each group is its own relocation rule with its own clause
 #: (geological hazards under the geological-hazard rules; floods and earthquakes apart).
 HAZARD_GROUPS: dict[str, tuple[str, ...]] = {
@@ -192,6 +220,22 @@ SPECS: dict[str, LayerSpec] = {
             Column("medical_insurance_frac", "frac", min=0, max=1),
             Column("collective_income_cny", "float", min=0),
             Column("funds_cny", "float", min=0),
+            Column(
+                "planned_exit_year",
+                "int",
+                min=EXIT_YEAR_RANGE[0],
+                max=EXIT_YEAR_RANGE[1],
+                per_row=True,
+                desc="year the exit timetable plans the poverty village to exit (计划退出年份)",
+            ),
+            Column(
+                "exit_year",
+                "int",
+                min=EXIT_YEAR_RANGE[0],
+                max=EXIT_YEAR_RANGE[1],
+                per_row=True,
+                desc="year the poverty village exited (退出年份, 出列); empty = not exited",
+            ),
         ),
         id_column="village_id",
         desc="administrative villages (行政村) and optional hamlets (自然村), points or polygons. "
@@ -322,10 +366,41 @@ SPECS: dict[str, LayerSpec] = {
             Column("name", "str"),
             Column("capacity_people", "int", min=0),
             Column("locked", _B),
+            Column(
+                "stage",
+                "str",
+                choices=SITE_STAGES,
+                aliases=SITE_STAGE_ALIASES,
+                per_row=True,
+                desc="how far the site has come: selected (选址), building (在建), built "
+                "(竣工), occupied (入住); empty = unknown",
+            ),
+            *(
+                Column(col, "str", desc=f"date the site reached stage {stage!r} (text date)")
+                for stage, col in SITE_STAGE_DATES.items()
+            ),
+            Column("planned_households", "int", min=0, desc="households planned (计划安置户数)"),
+            Column("planned_people", "int", min=0, desc="people planned (计划安置人数)"),
+            Column("actual_households", "int", min=0, desc="households moved in (实际入住户数)"),
+            Column("actual_people", "int", min=0, desc="people moved in (实际入住人数)"),
+            Column(
+                "jobs_found",
+                "int",
+                min=0,
+                desc="people of the site in work found through follow-up support (后续扶持就业人数)",
+            ),
+            Column("labour_people", "int", min=0, desc="people of working age and able (劳动力)"),
+            Column(
+                "land_rights_kept",
+                _B,
+                desc="the households moved here keep the use rights of their old fields "
+                "(保留原承包地、林地经营权)",
+            ),
         ),
         id_column="site_id",
         required=False,
-        desc="planner-supplied candidate resettlement sites (安置点)",
+        desc="planner-supplied candidate resettlement sites (安置点), optionally followed "
+        "through: stage, stage dates, planned and actual households and people, follow-up",
     ),
     "households": LayerSpec(
         kind="households",
@@ -351,6 +426,14 @@ SPECS: dict[str, LayerSpec] = {
                 max=EXIT_YEAR_RANGE[1],
                 per_row=True,
                 desc="year the household exited (脱贫年份)",
+            ),
+            Column(
+                "planned_exit_year",
+                "int",
+                min=EXIT_YEAR_RANGE[0],
+                max=EXIT_YEAR_RANGE[1],
+                per_row=True,
+                desc="year the exit timetable plans the household to exit (计划脱贫年份)",
             ),
             Column("income_per_capita_cny", "float", min=0),
             Column("food_ok", _B),
@@ -409,6 +492,36 @@ COMMON_RENAMES: dict[str, str] = {
     "水冲厕所率": "flush_toilet_frac",  # 5 characters: fits a DBF field name (10 bytes)
     "脱贫状态": "register_status",
     "脱贫年份": "exit_year",
+    # the exit timetable (villages: 退出 / 出列; households: 脱贫)
+    "计划退出年份": "planned_exit_year",
+    "计划退出": "planned_exit_year",  # 4 characters: fits a DBF field name
+    "计划出列年份": "planned_exit_year",
+    "计划脱贫年份": "planned_exit_year",
+    "退出年份": "exit_year",
+    "出列年份": "exit_year",
+    # resettlement sites followed through
+    "建设阶段": "stage",
+    "阶段": "stage",
+    "选址时间": "selected_date",
+    "选址日期": "selected_date",
+    "开工时间": "building_date",
+    "开工日期": "building_date",
+    "竣工时间": "built_date",
+    "竣工日期": "built_date",
+    "入住时间": "occupied_date",
+    "入住日期": "occupied_date",
+    "计划安置户数": "planned_households",
+    "计划户数": "planned_households",
+    "计划安置人数": "planned_people",
+    "计划人数": "planned_people",
+    "实际入住户数": "actual_households",
+    "入住户数": "actual_households",
+    "实际入住人数": "actual_people",
+    "入住人数": "actual_people",
+    "就业人数": "jobs_found",
+    "劳动力人数": "labour_people",
+    "劳动力": "labour_people",
+    "保留承包地": "land_rights_kept",
     "等级": "road_class",
     "路面": "surface",
 }

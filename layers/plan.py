@@ -47,6 +47,8 @@ __all__ = [
     "PLAN_RASTERS",
     "PLAN_TABLES",
     "ROAD_SURFACE_STATES",
+    "SITE_PROGRESS_COLUMNS",
+    "TIMETABLE_COLUMNS",
     "LayerDecl",
     "PlanOutput",
     "StoredPlan",
@@ -60,7 +62,11 @@ __all__ = [
 
 #: Version of the plan's layout; a reader refuses (and ``python app.py`` rebuilds) a plan
 #: of another version. 2: settings recorded in the manifest (``settings``); 3: DEM inputs
-#: (tiles, resolution, coverage) and the DEM parameters of the settings.
+#: (tiles, resolution, coverage) and the DEM parameters of the settings. Format 3 also
+#: covers the exit timetable and the sites followed through (optional columns of
+#: ``villages`` and ``sites``, tables ``timetable``, ``at_risk``, ``monitoring``,
+#: ``site_progress``): they are additions a reader finds or not (:attr:`LayerDecl.optional`),
+#: so a format-3 plan written before them still opens and reads as "not assessed".
 PLAN_FORMAT = 3
 
 
@@ -71,6 +77,10 @@ class LayerDecl:
     ``columns`` maps a column name to its kind: ``text``, ``int``, ``float`` (int or
     float), ``bool`` (True/False/NULL = unknown) or ``any``. Other columns may follow
     (indicator columns, measured values); the declared ones must be there.
+    ``optional`` declares columns the same way that a plan may lack (added after plans
+    were first written: a reader treats a missing one as "not assessed"); when present
+    they must be of their kind. A nullable whole number (a year) is declared ``float``:
+    the GeoPackage reads an integer column with NULLs back as floats.
     """
 
     name: str
@@ -78,12 +88,55 @@ class LayerDecl:
     columns: Mapping[str, str] = field(default_factory=dict)
     required: bool = False
     desc: str = ""
+    optional: Mapping[str, str] = field(default_factory=dict)
 
 
 def _d(
-    layer: str, geometry: tuple[str, ...], desc: str, required: bool = False, **cols: str
+    layer: str,
+    geometry: tuple[str, ...],
+    desc: str,
+    required: bool = False,
+    optional: Mapping[str, str] | None = None,
+    **cols: str,
 ) -> LayerDecl:
-    return LayerDecl(layer, geometry, dict(cols), required, desc)
+    return LayerDecl(layer, geometry, dict(cols), required, desc, dict(optional or {}))
+
+
+#: Columns of the exit timetable on the ``villages`` layer (geo.timetable).
+TIMETABLE_COLUMNS: dict[str, str] = {
+    "planned_exit_year": "float",
+    "exit_year": "float",
+    "exited": "bool",
+    "due": "bool",
+    "overdue_years": "float",
+    "timetable_status": "text",
+}
+#: Columns of a site followed through on the ``sites`` layer (geo.site_progress).
+SITE_PROGRESS_COLUMNS: dict[str, str] = {
+    "stage": "text",
+    "stage_date": "text",
+    "years_in_stage": "float",
+    "planned_households": "float",
+    "planned_people": "float",
+    "actual_households": "float",
+    "actual_people": "float",
+    "occupancy_households_frac": "float",
+    "occupancy_people_frac": "float",
+    "people_basis": "float",
+    "people_basis_kind": "text",
+    "school_min": "float",
+    "school_ok": "bool",
+    "health_min": "float",
+    "health_ok": "bool",
+    "jobs_in_reach": "float",
+    "jobs_in_reach_per_person": "float",
+    "jobs_found": "float",
+    "jobs_found_frac": "float",
+    "land_rights_kept": "bool",
+    "return_min_mean": "float",
+    "return_min_max": "float",
+    "followup_gaps": "text",
+}
 
 
 _PT, _LN, _PG = (
@@ -117,6 +170,7 @@ PLAN_LAYERS: dict[str, LayerDecl] = {
             eligible="bool",
             reloc_score="float",
             site_id="any",
+            optional=TIMETABLE_COLUMNS,
         ),
         _d(
             "road_gaps",
@@ -157,6 +211,7 @@ PLAN_LAYERS: dict[str, LayerDecl] = {
             robustness_frac="float",
             assigned_people="int",
             opened="bool",
+            optional=SITE_PROGRESS_COLUMNS,
         ),
         _d("site_points", _PT, "the sites as points (labels)", site_id="text", name="text"),
         _d(
@@ -200,7 +255,11 @@ PLAN_RASTERS: dict[str, float | None] = {
     "suitability": 0.0005,
 }
 
-#: Tables of ``tables/`` the pipeline writes (``households`` only with a household layer).
+#: Tables of ``tables/`` the pipeline writes (``households`` and ``monitoring`` only with
+#: a household layer). ``timetable`` (one row per year), ``at_risk`` (villages due and not
+#: ready), ``monitoring`` (households returned to poverty or near the income line: ids and
+#: village only) and ``site_progress`` (sites followed through) are absent from plans
+#: written before them.
 PLAN_TABLES: tuple[str, ...] = (
     "transport_townships",
     "water_villages",
@@ -215,6 +274,10 @@ PLAN_TABLES: tuple[str, ...] = (
     "allocation",
     "unplaced",
     "households",
+    "timetable",
+    "at_risk",
+    "monitoring",
+    "site_progress",
 )
 
 #: How a road's nullable ``hardened`` is stored in the plan (text a person can read).
@@ -253,6 +316,11 @@ def check_layer(name: str, frame: pd.DataFrame) -> list[str]:
         if col not in frame.columns:
             problems.append(f"plan layer {name!r}: missing column {col!r} ({kind})")
         elif not _KIND_OK[kind](frame[col]):
+            problems.append(
+                f"plan layer {name!r}, column {col!r}: expected {kind}, found dtype {frame[col].dtype}"
+            )
+    for col, kind in decl.optional.items():
+        if col in frame.columns and not _KIND_OK[kind](frame[col]):
             problems.append(
                 f"plan layer {name!r}, column {col!r}: expected {kind}, found dtype {frame[col].dtype}"
             )

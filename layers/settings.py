@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from layers.catalogue import HOUSEHOLD_FLAGS
+from layers.catalogue import EXIT_YEAR_RANGE, HOUSEHOLD_FLAGS
 from layers.errors import PolicyError
 from layers.policy import PROVINCE_GROUPS, PolicyProfile, load_policy
 
@@ -169,6 +169,11 @@ class WorkspaceParameters:
     dem_max_cell_m : float
         A DEM with coarser cells leaves the terrain relocation rules (STEEP, HIGH_COLD)
         unknown.
+    timetable_years : tuple of int
+        The county's target years of the exit timetable (脱贫攻坚 years), increasing.
+    current_year : int
+        The year the workspace's data describe: villages due in it or before and still
+        blocked are at risk; later years are the work still to do.
     """
 
     infer_surface_from_class: bool
@@ -178,6 +183,22 @@ class WorkspaceParameters:
     dem_outside_max_frac: float = field(metadata={"min": 0, "max": 1})
     dem_coarse_cell_m: float = field(metadata={"gt": 0})
     dem_max_cell_m: float = field(metadata={"gt": 0})
+    timetable_years: tuple[int, ...]
+    current_year: int = field(metadata={"min": EXIT_YEAR_RANGE[0], "max": EXIT_YEAR_RANGE[1]})
+
+    def __post_init__(self) -> None:
+        years = list(self.timetable_years)
+        lo, hi = EXIT_YEAR_RANGE
+        if not years:
+            raise PolicyError("[parameters] timetable_years: expected at least one year, found []")
+        if any(not lo <= y <= hi for y in years):
+            raise PolicyError(
+                f"[parameters] timetable_years: expected years in {lo}..{hi}, found {years}"
+            )
+        if any(b <= a for a, b in zip(years, years[1:], strict=False)):
+            raise PolicyError(
+                f"[parameters] timetable_years: expected increasing years, found {years}"
+            )
 
 
 @dataclass(frozen=True)
@@ -303,12 +324,17 @@ class HouseholdSettings:
         Where the line comes from.
     flags : tuple of str
         Household flags that must be met (两不愁三保障 and safe water).
+    monitoring_margin_frac : float
+        Households not in poverty whose per-capita income is above the line by at most
+        this share of it (exited households and households never registered: 脱贫不稳定户,
+        边缘易致贫户) are listed for monitoring against a return to poverty (返贫).
     """
 
     income_line_cny: float = field(metadata={"min": 0})
     income_line_year: int = field(metadata={"min": 1949})
     income_line_note: str
     flags: tuple[str, ...]
+    monitoring_margin_frac: float = field(metadata={"min": 0, "max": 1})
 
 
 @dataclass(frozen=True)
@@ -348,6 +374,12 @@ class SiteSettings:
         Village → site minutes on a grid this many times coarser.
     robustness_draws, mc_spread, robustness_seed
         Monte Carlo over the AHP weights: draws, perturbation, random seed.
+    followup_school_min, followup_health_min : float
+        Site follow-through (大、小配套): a school / a township health centre (or better)
+        within this many minutes of a site serves its people.
+    followup_jobs_min : float
+        Jobs of towns and industrial parks within this many minutes of a site are in
+        reach of its people (有事做).
     """
 
     factors: tuple[str, ...]
@@ -379,6 +411,9 @@ class SiteSettings:
     robustness_draws: int = field(metadata={"min": 0})
     mc_spread: float = field(metadata={"min": 0})
     robustness_seed: int = field(metadata={"min": 0})
+    followup_school_min: float = field(metadata={"gt": 0})
+    followup_health_min: float = field(metadata={"gt": 0})
+    followup_jobs_min: float = field(metadata={"gt": 0})
 
     def __post_init__(self) -> None:
         problems = []
@@ -746,7 +781,10 @@ class Settings:
         return {
             "profile": {"name": self.profile.name, "path": self.profile.path},
             "province_group": self.province_group,
-            "parameters": asdict(self.parameters),
+            "parameters": {
+                **asdict(self.parameters),
+                "timetable_years": list(self.parameters.timetable_years),
+            },
             "road": asdict(self.road),
             "evidence": asdict(self.evidence),
             "access": access,
@@ -894,6 +932,8 @@ def settings_from_dict(d: Mapping[str, Any], *, policies_dir: str | Path | None 
         mine = d.get(name)
         if isinstance(section, Mapping) and isinstance(mine, Mapping):
             filled[name] = {**section, **mine}
+        elif isinstance(section, Mapping) and mine is None:
+            filled[name] = dict(section)
     return _from_sections(profile, filled)
 
 

@@ -44,10 +44,20 @@ from rasterio.transform import Affine
 from scipy import ndimage
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.ops import nearest_points
 from skimage.graph import MCP_Geometric
 from skimage.segmentation import watershed
 
-__all__ = ["generate", "main", "DemoConfig", "HOUSEHOLD_RENAME", "VILLAGE_RENAME"]
+__all__ = [
+    "DEMO_YEARS",
+    "MAIN_YEAR",
+    "YEAR_FILES",
+    "generate",
+    "main",
+    "DemoConfig",
+    "HOUSEHOLD_RENAME",
+    "VILLAGE_RENAME",
+]
 
 METRIC_CRS = "EPSG:4545"  # CGCS2000 / 3-degree Gauss-Kruger CM 108E
 STORAGE_CRS = "EPSG:4490"  # CGCS2000 geographic
@@ -70,6 +80,7 @@ GENERATED_FILES = (
     "sites.gpkg",
     "households.csv",
     "generated.txt",
+    "years",  # a folder: the same county year by year (years/<year>/, see DEMO_YEARS)
 )
 
 # Shapefile (GB18030) column → canonical column; written into workspace.toml as the rename table.
@@ -99,12 +110,15 @@ VILLAGE_RENAME: dict[str, str] = {
     "入户路硬化": "household_road_hardened_frac",
     "医保参保率": "medical_insurance_frac",
     "集体收入": "collective_income_cny",
+    "计划退出": "planned_exit_year",  # 计划退出年份, shortened to fit the DBF's 10 bytes
+    "退出年份": "exit_year",
 }
 
 # households.csv column → canonical column (the register's status in Chinese, as counties keep it).
 HOUSEHOLD_RENAME: dict[str, str] = {
     "脱贫状态": "register_status",
     "脱贫年份": "exit_year",
+    "计划脱贫年份": "planned_exit_year",
 }
 # Register statuses as written in households.csv.
 _STATUS_ZH = {"not_exited": "未脱贫", "exited": "已脱贫", "returned": "返贫"}
@@ -1232,6 +1246,26 @@ def generate(
     )
     sites = _sites(rng, seat_xy, tnames, slope_c, valid_c, xy_c, keep_out)
 
+    # ---- the same county year by year (a stream of its own: the main workspace is unchanged
+    # but for the timetable and site columns it gains)
+    story = _years_story(
+        seed,
+        villages,
+        n_admin,
+        roads,
+        clinics,
+        households,
+        sites,
+        towns,
+        {planted["village_id"], incomplete["village_id"]},
+    )
+    villages["planned_exit_year"] = story.planned.to_numpy()
+    villages["exit_year"] = story.exit_year.where(
+        (story.exit_year <= MAIN_YEAR).fillna(False)
+    ).to_numpy()
+    hh_plan = _household_plan(story, villages, households, np.random.default_rng([seed, 4]))
+    households = _with_plan(households, hh_plan)
+
     # ---- write --------------------------------------------------------------------------------
     boundary = gpd.GeoDataFrame({"name": [_COUNTY_NAME]}, geometry=[county], crs=METRIC_CRS)
     gp = out / "county.gpkg"
@@ -1267,7 +1301,8 @@ def generate(
 
     sp_ = out / "sites.gpkg"
     sp_.unlink(missing_ok=True)
-    sites.to_file(sp_, layer="sites", driver="GPKG")
+    main_sites = _stage_columns(sites, MAIN_YEAR)
+    (main_sites if main_sites is not None else sites).to_file(sp_, layer="sites", driver="GPKG")
 
     # the register's statuses as the county writes them (未脱贫, 已脱贫, 返贫)
     hh_out = households.assign(register_status=households["register_status"].map(_STATUS_ZH))
@@ -1275,6 +1310,23 @@ def generate(
         out / "households.csv", index=False, encoding="utf-8"
     )
     _write_toml(out, seed=seed, scale=scale)
+    _clean_years(out)
+    for year in DEMO_YEARS:
+        folder = out / "years" / str(year)
+        if year == MAIN_YEAR:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_year_toml(folder, year, seed=seed, scale=scale, sites=True, own=False)
+            continue
+        _write_year(
+            folder,
+            year,
+            story.states[year],
+            planned=story.planned,
+            exit_year=story.exit_year,
+            hh_plan=hh_plan,
+            seed=seed,
+            scale=scale,
+        )
     stats = {
         "seed": seed,
         "scale": scale,
@@ -1320,6 +1372,14 @@ def generate(
             for i in range(n_admin, len(villages))
             if i not in village_leaf_surface
         ],
+        "main_year": MAIN_YEAR,
+        "planned_exit_years": {
+            int(y): int(n) for y, n in story.planned.dropna().value_counts().sort_index().items()
+        },
+        "exit_years": {
+            int(y): int(n) for y, n in story.exit_year.dropna().value_counts().sort_index().items()
+        },
+        "years": story.figures,
     }
     _write_stats(out, stats)
     return out
@@ -2395,6 +2455,819 @@ def _incomplete_register(aux, villages, hh: pd.DataFrame, vid: str):
 
 
 # --------------------------------------------------------------------------------------------
+# the years: the same county followed from 2016 to 2020 (data/demo/years/<year>)
+# --------------------------------------------------------------------------------------------
+
+#: The years the demo follows, and the year the main workspace describes (its figures are of
+#: 2017: the register's exits run 2014-2017). Each year is a small workspace in
+#: ``years/<year>`` holding only the layers that change (villages, roads, clinics, sites,
+#: the register of poor households) and naming the others of the main workspace by path.
+DEMO_YEARS: tuple[int, ...] = (2016, 2017, 2018, 2019, 2020)
+MAIN_YEAR = 2017
+#: Files written into ``years/<year>`` for every year but :data:`MAIN_YEAR` (whose
+#: ``workspace.toml`` names the main workspace's files).
+YEAR_FILES = (
+    "workspace.toml",
+    "villages.shp",
+    "villages.shx",
+    "villages.dbf",
+    "villages.prj",
+    "villages.cpg",
+    "roads.gpkg",
+    "clinics.geojson",
+    "sites.geojson",
+    "households.csv",
+)
+# the register of the years: the registered poor households (建档立卡), not a census
+_YEAR_HH_COLUMNS = (
+    "household_id",
+    "village_id",
+    "members",
+    "registered_poor",
+    "register_status",
+    "exit_year",
+    "planned_exit_year",
+    "income_per_capita_cny",
+    "food_ok",
+    "clothing_ok",
+    "education_ok",
+    "medical_ok",
+    "housing_ok",
+    "safe_water_ok",
+    "head_name",
+    "id_number",
+    "phone",
+)
+# resettlement sites followed through, as the planners' table writes them (Chinese columns,
+# read through the catalogue's common renames)
+_SITE_COLUMNS_ZH = {
+    "stage": "建设阶段",
+    "selected_date": "选址时间",
+    "building_date": "开工时间",
+    "built_date": "竣工时间",
+    "occupied_date": "入住时间",
+    "planned_households": "计划安置户数",
+    "planned_people": "计划安置人数",
+    "actual_households": "实际入住户数",
+    "actual_people": "实际入住人数",
+    "jobs_found": "就业人数",
+    "labour_people": "劳动力人数",
+    "land_rights_kept": "保留承包地",
+}
+_STAGE_ZH = {"selected": "选址", "building": "在建", "built": "竣工", "occupied": "入住"}
+# (stage, dates, planned hh/people, actual hh/people, jobs found, labour, land rights kept)
+# by site and year; a site absent from a year's table did not exist yet
+_SITE_STORY: dict[str, dict[int, dict]] = {
+    "A01": {
+        2016: {"stage": "building", "selected_date": "2015-10-12", "building_date": "2016-03"},
+        2017: {
+            "stage": "occupied",
+            "built_date": "2017-04-28",
+            "occupied_date": "2017-09-15",
+            "actual_households": 210,
+            "actual_people": 760,
+            "jobs_found": 260,
+            "labour_people": 430,
+        },
+        2018: {
+            "actual_households": 410,
+            "actual_people": 1490,
+            "jobs_found": 610,
+            "labour_people": 850,
+        },
+        2019: {
+            "actual_households": 465,
+            "actual_people": 1690,
+            "jobs_found": 820,
+            "labour_people": 960,
+        },
+        2020: {
+            "actual_households": 472,
+            "actual_people": 1720,
+            "jobs_found": 905,
+            "labour_people": 990,
+        },
+    },
+    "A02": {
+        2016: {"stage": "selected", "selected_date": "2016年8月20日"},
+        2017: {"stage": "building", "building_date": "2017-03-15"},
+        2018: {"stage": "built", "built_date": "2018-11-30"},
+        2019: {
+            "stage": "occupied",
+            "occupied_date": "2019-04-10",
+            "actual_households": 150,
+            "actual_people": 540,
+            "jobs_found": 150,
+            "labour_people": 300,
+        },
+        2020: {
+            "actual_households": 290,
+            "actual_people": 1040,
+            "jobs_found": 380,
+            "labour_people": 590,
+        },
+    },
+    "A03": {
+        2017: {"stage": "selected", "selected_date": "2017-06-05"},
+        2018: {"stage": "building", "building_date": "2018-03-20"},
+        2019: {"stage": "built", "built_date": "2019-09"},
+        # moved in, but the people are not yet reported: occupancy by people is unknown
+        2020: {"stage": "occupied", "occupied_date": "2020-05-18", "actual_households": 45},
+    },
+}
+_SITE_PLAN = {  # planned households, planned people, land-use rights of the old fields kept
+    "A01": (480, 1750, True),
+    "A02": (320, 1150, True),
+    "A03": (160, None, None),
+}
+
+
+@dataclass
+class _YearState:
+    """The layers of one year that change (metric CRS, canonical columns)."""
+
+    villages: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+    clinics: gpd.GeoDataFrame
+    households: pd.DataFrame
+    sites: gpd.GeoDataFrame
+
+    def copy(self) -> _YearState:
+        return _YearState(
+            self.villages.copy(),
+            self.roads.copy(),
+            self.clinics.copy(),
+            self.households.copy(),
+            self.sites.copy(),
+        )
+
+
+class _Evaluator:
+    """Exit readiness of a year's villages, by the same validation, road network and
+    indicators ``anju run`` uses (national profile, western province group). Every frame
+    goes through the CRS it is stored in, as the loader reads it back."""
+
+    def __init__(self, towns: gpd.GeoDataFrame):
+        from layers.settings import load_settings
+
+        self.settings = load_settings("national", province_group="west")
+        self.towns = self._valid(towns, "towns", WEB_CRS)
+
+    @staticmethod
+    def _valid(frame, kind: str, stored_crs: str | None):
+        from layers.validate import validate_layer
+
+        if stored_crs is not None:
+            frame = frame.to_crs(stored_crs).to_crs(METRIC_CRS)
+        df, problems = validate_layer(frame, kind, file=f"<demo {kind}>")
+        errors = [p.line() for p in problems if p.severity == "error"]
+        if errors:  # a bug in the generator, never the user's input
+            raise ValueError(f"demo {kind} layer is invalid: " + "; ".join(errors[:5]))
+        return df
+
+    def __call__(self, st: _YearState, *, clinics_crs: str) -> pd.DataFrame:
+        from geo import indicators, network
+
+        s = self.settings
+        p = s.parameters
+        v = self._valid(st.villages, "villages", STORAGE_CRS)
+        r = self._valid(st.roads, "roads", STORAGE_CRS)
+        c = self._valid(st.clinics, "clinics", clinics_crs)
+        hh = self._valid(st.households, "households", None)
+        net, gap = network.village_road_access(
+            r,
+            v,
+            towns=self.towns,
+            snap_tolerance_m=p.road_snap_tolerance_m,
+            max_snap_m=s.road.max_snap_m,
+            hardened_snap_m=s.road.snap_tolerance_m,
+            connection_max_m=s.road.connection_max_m,
+        )
+        cols = ["road_snap_m", "road_access", "unhardened_km", "unknown_surface_km"]
+        cols += ["connection_km", "inferred_km", "road_evidence", "gap_edge_ids"]
+        v = v.join(gap[cols])
+        v["hosts_health_centre"] = indicators.health_centre_hosts(
+            v, c, radius_m=p.village_catchment_radius_m
+        )
+        ev = indicators.evaluate(
+            v, s.profile, households=hh, province_group="west", evidence=s.evidence
+        )
+        road_of = dict(zip(net.edges["edge_id"], net.edges["road_id"], strict=True))
+        ev["gap_road_ids"] = [sorted({str(road_of[e]) for e in ids}) for ids in v["gap_edge_ids"]]
+        return ev
+
+
+def _hamlet_rows(villages: gpd.GeoDataFrame) -> dict[str, list[int]]:
+    kids: dict[str, list[int]] = {}
+    for j, (lv, par) in enumerate(zip(villages["level"], villages["parent_id"], strict=True)):
+        if lv == "hamlet" and isinstance(par, str):
+            kids.setdefault(par, []).append(j)
+    return kids
+
+
+def _set_poor(villages: gpd.GeoDataFrame, i: int, poor: int, poor_hh: int, kids) -> None:
+    """Set a village's poor figures; its hamlets keep their share (never more than it)."""
+    pp = villages["poor_population"].to_numpy().copy()
+    ph = villages["poor_households"].to_numpy().copy()
+    old = pp[i]
+    ratio = poor / old if old else 0.0
+    pp[i], ph[i] = int(poor), int(poor_hh)
+    if ratio < 1.0:
+        for j in kids.get(villages["village_id"].iat[i], []):
+            pp[j] = int(math.floor(pp[j] * ratio))
+            ph[j] = min(int(math.floor(ph[j] * ratio)), int(pp[j]))
+    villages["poor_population"], villages["poor_households"] = pp, ph
+
+
+def _sync_register(villages, hh: pd.DataFrame, kids, skip: set[str]) -> None:
+    """The figures of the household villages are the register's poor not yet exited
+    (every village but the planted register traps, whose figures stay as they were)."""
+    poor = hh["registered_poor"].to_numpy(bool)
+    current = poor & (hh["register_status"] != "exited").to_numpy(bool)
+    people = hh["members"].where(current, 0).groupby(hh["village_id"]).sum()
+    count = pd.Series(current.astype(int), index=hh.index).groupby(hh["village_id"]).sum()
+    pos = {v: i for i, v in enumerate(villages["village_id"])}
+    for vid in people.index:
+        if vid in skip or vid not in pos:
+            continue
+        _set_poor(villages, pos[vid], int(people[vid]), int(count[vid]), kids)
+
+
+def _harden(roads: gpd.GeoDataFrame, road_ids, surface: str = "concrete") -> int:
+    """Record the roads as hardened (a road already hardened keeps its surface)."""
+    ids = set(map(str, road_ids))
+    m = roads["road_id"].astype(str).isin(ids) & ~roads["surface"].isin(["asphalt", "concrete"])
+    roads.loc[m, "surface"] = surface
+    return int(m.sum())
+
+
+def _append(frame: gpd.GeoDataFrame, row: dict) -> gpd.GeoDataFrame:
+    new = gpd.GeoDataFrame([row], geometry="geometry", crs=frame.crs)
+    out = pd.concat([frame, new.astype({c: frame[c].dtype for c in new.columns if c in frame})])
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=frame.crs)
+
+
+def _connect(st: _YearState, village_pt: Point, vid: str) -> None:
+    """A new concrete village road from the settlement to the nearest point of the network."""
+    net = shapely.union_all(st.roads.geometry.to_numpy())
+    _, q = nearest_points(village_pt, net)
+    row = {
+        "road_id": f"N{vid[-6:]}",
+        "road_class": "village",
+        "surface": "concrete",
+        "name": None,
+        "geometry": LineString([village_pt, q]),
+    }
+    st.roads = _append(st.roads, row)
+
+
+def _exit_household(hh: pd.DataFrame, k, year: int, rng, line: float) -> None:
+    """A household exits in ``year``: its income has risen above the line (a few only just)."""
+    hh.at[k, "register_status"] = "exited"
+    hh.at[k, "exit_year"] = year
+    income = float(hh.at[k, "income_per_capita_cny"])
+    if not income > line * 1.02:
+        hh.at[k, "income_per_capita_cny"] = float(round(line * rng.uniform(1.03, 1.6), -1))
+
+
+def _fix_village(
+    st: _YearState, i: int, ev_row, year: int, rng, kids, traps, hh_villages, line: float
+) -> None:
+    """Everything a village still lacks for exit is done this year (the campaign's push)."""
+    v = st.villages
+    vid = v["village_id"].iat[i]
+    status = {c[: -len("_status")]: ev_row[c] for c in ev_row.index if c.endswith("_status")}
+    if status.get("incidence") != "met" and vid not in traps:
+        pop = int(v["population"].iat[i])
+        if vid in hh_villages:
+            hh = st.households
+            mine = hh.index[(hh["village_id"] == vid) & hh["registered_poor"]]
+            todo = hh.loc[mine]
+            todo = todo[todo["register_status"] != "exited"].sort_values(
+                "income_per_capita_cny", ascending=False
+            )
+            left = int(todo["members"].sum())
+            for k in todo.index:
+                if left < 0.025 * pop:
+                    break
+                _exit_household(hh, k, year, rng, line)
+                left -= int(hh.at[k, "members"])
+        else:
+            poor = int(math.floor(pop * rng.uniform(0.006, 0.024)))
+            hhs = int(v["households"].iat[i])
+            _set_poor(v, i, poor, min(hhs, max(int(poor > 0), round(poor / 3))), kids)
+    for ind, col in (
+        ("water", "has_safe_water"),
+        ("power", "has_electricity"),
+        ("culture", "has_culture_venue"),
+        ("broadband", "has_broadband"),
+        ("tv", "has_tv"),
+        ("bus", "bus_service"),
+    ):
+        if status.get(ind) != "met":
+            s = v[col].copy()
+            s.iat[i] = True
+            v[col] = s
+    if status.get("medical_insurance") != "met":
+        mi = v["medical_insurance_frac"].to_numpy(float).copy()
+        mi[i] = 1.0
+        v["medical_insurance_frac"] = mi
+    if status.get("clinic") != "met":
+        for col in ("clinic_standard", "clinic_doctor"):
+            s = v[col].copy()
+            s.iat[i] = True
+            v[col] = s
+        c = st.clinics
+        own = (c["level"] == "village_clinic") & (c["village_id"] == vid)
+        if own.any():
+            c.loc[own, "standard"] = True
+            c.loc[own, "has_doctor"] = True
+        else:
+            pt = v.geometry.iat[i]
+            st.clinics = _append(
+                c,
+                {
+                    "clinic_id": f"C{vid[-7:]}",
+                    "name": f"{v['name'].iat[i]}卫生室",
+                    "level": "village_clinic",
+                    "standard": True,
+                    "has_doctor": True,
+                    "village_id": vid,
+                    "geometry": Point(pt.x + 40.0, pt.y + 25.0),
+                },
+            )
+    if status.get("road") != "met":
+        _harden(st.roads, ev_row["gap_road_ids"])
+        if float(ev_row.get("connection_km") or 0.0) > 0:
+            _connect(st, v.geometry.iat[i], vid)
+
+
+def _stage_columns(sites: gpd.GeoDataFrame, year: int) -> gpd.GeoDataFrame | None:
+    """The planner sites as their table stands in ``year`` (None: no site yet)."""
+    rows = []
+    for _, s in sites.iterrows():
+        story = _SITE_STORY.get(s["site_id"], {})
+        seen = [y for y in sorted(story) if y <= year]
+        if not seen:
+            continue
+        rec = s.to_dict()
+        for y in seen:
+            rec.update(story[y])
+        ph, pp, land = _SITE_PLAN.get(s["site_id"], (None, None, None))
+        rec.update(planned_households=ph, planned_people=pp)
+        rec["land_rights_kept"] = land if rec.get("stage") == "occupied" else None
+        rows.append(rec)
+    if not rows:
+        return None
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=sites.crs)
+    for col in _SITE_COLUMNS_ZH:
+        if col not in out.columns:
+            out[col] = None
+    for col in (
+        "planned_households",
+        "planned_people",
+        "actual_households",
+        "actual_people",
+        "jobs_found",
+        "labour_people",
+    ):
+        out[col] = pd.array([None if pd.isna(x) else int(x) for x in out[col]], dtype="Int64")
+    out["land_rights_kept"] = pd.array(
+        [None if x is None or pd.isna(x) else bool(x) for x in out["land_rights_kept"]],
+        dtype="boolean",
+    )
+    out["stage"] = out["stage"].map(_STAGE_ZH)
+    return out.rename(columns=_SITE_COLUMNS_ZH)
+
+
+@dataclass
+class _Story:
+    """The county followed through the years (see :func:`_years_story`)."""
+
+    states: dict[int, _YearState]
+    planned: pd.Series  # planned exit year of each village (Int64, index of the villages)
+    exit_year: pd.Series  # exit year of each village (Int64; <NA>: not exited by 2020)
+    figures: dict[int, dict]
+
+
+def _years_story(
+    seed: int,
+    villages: gpd.GeoDataFrame,
+    n_admin: int,
+    roads: gpd.GeoDataFrame,
+    clinics: gpd.GeoDataFrame,
+    households: pd.DataFrame,
+    sites: gpd.GeoDataFrame,
+    towns: gpd.GeoDataFrame,
+    traps: set[str],
+) -> _Story:
+    """Follow the county from 2016 to 2020 around the main year (2017).
+
+    The main workspace is 2017 as generated. Poverty villages get a planned exit year: the
+    ones ready in 2017 were planned for 2016 or 2017, the register traps and about half of
+    the villages blocked by one indicator for 2017 or 2018, the rest for 2018-2020 by how far
+    they are from exit. 2016 is 2017 undone: some village roads not yet hardened, the 2017
+    exits of the register not yet made, one item missing in each village that became ready
+    in 2017. From 2018 on the campaign does, in each village's fix year, everything its
+    last evaluation shows missing (incidence under the line, attributes, a clinic with a
+    doctor, the road hardened and, where needed, connected), the rest of the county creeps
+    on, county and township roads are surveyed (2018), incomes grow (3-12 % a year, a
+    household exits with an income above the line) and a few exited households return to
+    poverty. Some villages slip: a year late, or (a few planned for 2020) not at all. A
+    village exits in the first year at or after its planned year in which the evaluation of
+    that year's data — the same validation, network and indicators as ``anju run`` — finds it
+    ready, so no village exits before its indicators are met; a few are ready a year early and
+    wait for their year.
+    """
+    rng = np.random.default_rng([seed, 3])
+    villages = villages.reset_index(drop=True)
+    idx = villages.index
+    evaluate = _Evaluator(towns)
+    line = float(evaluate.settings.households.income_line_cny)
+    kids = _hamlet_rows(villages)
+    hh_villages = set(households["village_id"])
+    st17 = _YearState(
+        villages.copy(),
+        roads.copy().reset_index(drop=True),
+        clinics.copy().reset_index(drop=True),
+        households[households["registered_poor"]].reset_index(drop=True),
+        sites.copy(),
+    )
+    ev17 = evaluate(st17, clinics_crs=STORAGE_CRS)
+    admin = np.arange(len(villages)) < n_admin
+    flag = villages["poverty_village"].fillna(False).to_numpy(bool) & admin
+    ids = villages["village_id"].to_numpy()
+    bc = ev17["blocker_class"].to_numpy()
+
+    # ---- the timetable (planned exit years) and who slips
+    planned = pd.Series(pd.NA, index=idx, dtype="Int64")
+    fix: dict[int, int | None] = {}
+    ready17 = [i for i in np.flatnonzero(flag) if bc[i] == "ready"]
+    ready17 = list(rng.permutation(ready17))
+    r16 = set(ready17[: (len(ready17) + 1) // 2])
+    for i in ready17:
+        planned[i] = 2016 if i in r16 else 2017
+    rest = [i for i in np.flatnonzero(flag) if bc[i] != "ready"]
+    trap_rows = [i for i in rest if ids[i] in traps]
+    for i in trap_rows:
+        planned[i] = 2018
+        fix[i] = None  # the register must be verified first: unknown, never counted ready
+    one = [
+        i for i in rest if bc[i] in ("blocked_one", "unknown", "unconfirmed") and i not in trap_rows
+    ]
+    one = list(rng.permutation(one))
+    for k, i in enumerate(one):
+        if k % 2 == 0:
+            planned[i], fix[i] = 2017, 2018  # slipped in 2017, out a year late
+        else:
+            planned[i], fix[i] = 2018, 2018
+    hard = [i for i in rest if i not in fix]
+    inc = (villages["poor_population"] / villages["population"]).to_numpy(float)
+    n_unmet = ev17["n_unmet"].to_numpy(int)
+    hard.sort(key=lambda i: (n_unmet[i] + 20.0 * inc[i], ids[i]))
+    thirds = np.array_split(np.array(hard, dtype=int), 3)
+    for y, part in zip((2018, 2019, 2020), thirds, strict=True):
+        for i in part:
+            planned[int(i)], fix[int(i)] = y, y
+    # slips: about one in eight of those planned for 2018 and 2019 a year late, of 2020 never
+    for y in (2018, 2019, 2020):
+        cand = [i for i in fix if planned[i] == y and fix[i] == y]
+        n = max(1, round(len(cand) / 8)) if len(cand) >= 4 else 0
+        for i in rng.choice(cand, size=n, replace=False) if n else []:
+            fix[int(i)] = None if y == 2020 else y + 1
+    # ... and about one in eight of those planned for 2019 and 2020 is ready a year early: it
+    # waits for its year (ready, not yet due) and exits on time
+    for y in (2019, 2020):
+        cand = [i for i in fix if planned[i] == y and fix[i] == y]
+        n = max(1, round(len(cand) / 8)) if len(cand) >= 4 else 0
+        for i in rng.choice(cand, size=n, replace=False) if n else []:
+            fix[int(i)] = y - 1
+
+    # incomes grow by 3-12 % a year, each household at its own pace (a stream of its own)
+    growth = np.random.default_rng([seed, 5]).uniform(1.03, 1.12, len(st17.households))
+
+    # ---- 2016: 2017 undone
+    st16 = st17.copy()
+    hh = st16.households
+    hh["income_per_capita_cny"] = np.round(hh["income_per_capita_cny"] / growth, -1)
+    undo = (hh["register_status"] == "exited") & (hh["exit_year"] == 2017)
+    hh.loc[undo, "register_status"] = "not_exited"
+    hh.loc[undo, "exit_year"] = pd.NA
+    back = (hh["register_status"] == "returned") & (hh["exit_year"] == 2016)
+    hh.loc[back, "register_status"] = "exited"
+    _sync_register(st16.villages, hh, kids, traps)
+    v16 = st16.villages
+    for i in [i for i in ready17 if i not in r16]:
+        # one item came in 2017
+        col = ("has_broadband", "bus_service", "has_culture_venue")[int(rng.integers(3))]
+        s = v16[col].copy()
+        s.iat[i] = False
+        v16[col] = s
+    for i in np.flatnonzero(flag):
+        if bc[i] != "ready" and ids[i] not in hh_villages:
+            pop = int(v16["population"].iat[i])
+            poor = min(pop, int(round(v16["poor_population"].iat[i] * rng.uniform(1.05, 1.25))))
+            pp = v16["poor_population"].to_numpy().copy()
+            pp[i] = poor
+            v16["poor_population"] = pp
+    village_roads = st16.roads.index[
+        (st16.roads["road_class"] == "village")
+        & st16.roads["surface"].isin(["asphalt", "concrete"])
+    ]
+    k = int(round(0.15 * len(village_roads)))
+    later = rng.choice(village_roads, size=k, replace=False) if k else []
+    st16.roads.loc[later, "surface"] = "gravel"
+    ev16 = evaluate(st16, clinics_crs=WEB_CRS)
+    for _ in range(3):
+        miss = [i for i in r16 if ev16.at[i, "blocker_class"] != "ready"]
+        if not miss:
+            break
+        for i in miss:  # the roads of the 2016 exits were hardened already
+            gone = set(ev16.at[i, "gap_road_ids"])
+            back_ = st16.roads["road_id"].astype(str).isin(gone)
+            st16.roads.loc[back_, "surface"] = st17.roads.loc[back_, "surface"]
+        ev16 = evaluate(st16, clinics_crs=WEB_CRS)
+
+    exit_year = pd.Series(pd.NA, index=idx, dtype="Int64")
+    states = {2016: st16, 2017: st17}
+    evals = {2016: ev16, 2017: ev17}
+
+    def exits(year: int, ev: pd.DataFrame) -> None:
+        for i in np.flatnonzero(flag):
+            if (
+                pd.isna(exit_year[i])
+                and not pd.isna(planned[i])
+                and planned[i] <= year
+                and ev.at[i, "blocker_class"] == "ready"
+            ):
+                exit_year[i] = year
+
+    exits(2016, ev16)
+    exits(2017, ev17)
+
+    # ---- 2018-2020: the campaign
+    prev, prev_ev = st17, ev17
+    for year in (2018, 2019, 2020):
+        st = prev.copy()
+        v = st.villages
+        if year == 2018:  # the transport bureau records the surface of every main road
+            unknown = st.roads["surface"].isna() & st.roads["road_class"].isin(
+                ["provincial", "county", "township"]
+            )
+            st.roads.loc[unknown, "surface"] = "asphalt"
+        # the county creeps on: incidence falls, some village roads are hardened
+        for i in np.flatnonzero(flag):
+            if not pd.isna(exit_year[i]) or ids[i] in hh_villages or fix.get(i) == year:
+                continue
+            pop = int(v["population"].iat[i])
+            poor = int(v["poor_population"].iat[i])
+            floor_ = int(math.ceil(0.032 * pop))
+            if poor > floor_:
+                new = max(floor_, int(round(poor * rng.uniform(0.78, 0.92))))
+                hhs = int(v["households"].iat[i])
+                _set_poor(v, i, new, min(hhs, max(int(new > 0), round(new / 3))), kids)
+        gravel = st.roads.index[
+            (st.roads["road_class"] == "village") & st.roads["surface"].isin(["gravel", "earth"])
+        ]
+        k = int(round(0.08 * len(gravel)))
+        if k:
+            st.roads.loc[rng.choice(gravel, size=k, replace=False), "surface"] = "concrete"
+        # household registers outside the villages of this year's push: some exit, a few return
+        hh = st.households
+        hh["income_per_capita_cny"] = np.round(hh["income_per_capita_cny"] * growth, -1)
+        for vid in sorted(hh_villages - traps):
+            i = int(np.flatnonzero(ids == vid)[0])
+            if flag[i] and fix.get(i) == year:
+                continue
+            if flag[i] and (fix.get(i) is None or fix[i] > year) and pd.isna(exit_year[i]):
+                continue  # a poverty village's households go in its push
+            mine = hh.index[(hh["village_id"] == vid) & (hh["register_status"] == "not_exited")]
+            for k in mine[rng.random(len(mine)) < 0.3]:
+                _exit_household(hh, k, year, rng, line)
+        out_ = hh.index[
+            (hh["register_status"] == "exited")
+            & ~hh["village_id"].isin(traps)
+            & ~hh["village_id"].isin([ids[i] for i in np.flatnonzero(flag)])
+        ]
+        n_ret = max(1, int(round(0.015 * len(out_)))) if len(out_) else 0
+        if n_ret:  # illness, a failed harvest: back under the line (返贫)
+            ret = rng.choice(out_, size=n_ret, replace=False)
+            hh.loc[ret, "register_status"] = "returned"
+            hh.loc[ret, "income_per_capita_cny"] = np.round(
+                line * rng.uniform(0.6, 0.95, n_ret), -1
+            )
+        # the push: every village whose fix year this is gets what it still lacks
+        push = [i for i, y in fix.items() if y == year and pd.isna(exit_year[i])]
+        ev = prev_ev
+        for _ in range(3):
+            for i in push:
+                if ev.at[i, "blocker_class"] != "ready":
+                    _fix_village(st, i, ev.loc[i], year, rng, kids, traps, hh_villages, line)
+            _sync_register(v, st.households, kids, traps)
+            ev = evaluate(st, clinics_crs=WEB_CRS)
+            if all(ev.at[i, "blocker_class"] == "ready" for i in push):
+                break
+        exits(year, ev)
+        states[year], evals[year] = st, ev
+        prev, prev_ev = st, ev
+
+    # ---- the planner's sites, stage by stage; the figures of each year
+    figures = {}
+    for year in DEMO_YEARS:
+        ev = evals[year]
+        applicable = flag
+        figures[year] = {
+            "exited_by_year_end": int(((exit_year <= year).fillna(False).to_numpy() & flag).sum()),
+            "exited_in_year": int(((exit_year == year).fillna(False).to_numpy() & flag).sum()),
+            "ready": int(((ev["blocker_class"] == "ready").to_numpy() & applicable).sum()),
+            "due_not_exited": int(
+                (
+                    (planned <= year).fillna(False).to_numpy()
+                    & ~(exit_year <= year).fillna(False).to_numpy()
+                    & flag
+                ).sum()
+            ),
+            "km_unhardened_roads": round(
+                float(
+                    states[year]
+                    .roads.loc[states[year].roads["surface"].isin(["gravel", "earth"])]
+                    .length.sum()
+                    / 1000.0
+                ),
+                1,
+            ),
+            "households_returned": int(
+                (states[year].households["register_status"] == "returned").sum()
+            ),
+        }
+    return _Story(states=states, planned=planned, exit_year=exit_year, figures=figures)
+
+
+def _household_plan(story: _Story, villages: gpd.GeoDataFrame, hh: pd.DataFrame, rng) -> dict:
+    """计划脱贫年份 of the registered poor (household id → year): their village's planned
+    year in a poverty village, else the year they exited, else a year of 2017-2020."""
+    plan_of = dict(zip(villages["village_id"], story.planned, strict=True))
+    out: dict[str, int] = {}
+    for hid, vid, poor, ey in zip(
+        hh["household_id"], hh["village_id"], hh["registered_poor"], hh["exit_year"], strict=True
+    ):
+        if not poor:
+            continue
+        p = plan_of.get(vid)
+        if p is not None and not pd.isna(p):
+            out[hid] = int(p) if pd.isna(ey) else min(int(p), int(ey))
+        elif not pd.isna(ey):
+            out[hid] = int(ey)
+        else:
+            out[hid] = int(rng.integers(2017, 2021))
+    return out
+
+
+def _with_plan(hh: pd.DataFrame, plan: dict) -> pd.DataFrame:
+    return hh.assign(
+        planned_exit_year=pd.array([plan.get(h) for h in hh["household_id"]], dtype="Int64")
+    )
+
+
+def _write_year(
+    folder: Path,
+    year: int,
+    st: _YearState,
+    *,
+    planned: pd.Series,
+    exit_year: pd.Series,
+    hh_plan: dict,
+    seed: int,
+    scale: float,
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    v = st.villages.copy()
+    v["planned_exit_year"] = planned.to_numpy()
+    v["exit_year"] = exit_year.where((exit_year <= year).fillna(False)).to_numpy()
+    for ext in ("shp", "shx", "dbf", "prj", "cpg"):
+        (folder / f"villages.{ext}").unlink(missing_ok=True)
+    vout = v.rename(columns={c: k for k, c in VILLAGE_RENAME.items()})
+    vout = vout[[*VILLAGE_RENAME.keys(), "geometry"]].to_crs(STORAGE_CRS)
+    vout.to_file(folder / "villages.shp", encoding="GB18030", driver="ESRI Shapefile")
+    (folder / "villages.cpg").write_text("GB18030", encoding="ascii")
+    (folder / "roads.gpkg").unlink(missing_ok=True)
+    st.roads.to_crs(STORAGE_CRS).to_file(folder / "roads.gpkg", layer="roads", driver="GPKG")
+    (folder / "clinics.geojson").unlink(missing_ok=True)
+    st.clinics.to_crs(WEB_CRS).to_file(folder / "clinics.geojson", driver="GeoJSON")
+    sites = _stage_columns(st.sites, year)
+    (folder / "sites.geojson").unlink(missing_ok=True)
+    if sites is not None:
+        sites.to_crs(WEB_CRS).to_file(folder / "sites.geojson", driver="GeoJSON")
+    hh = _with_plan(st.households, hh_plan)
+    hh = hh[[c for c in _YEAR_HH_COLUMNS if c in hh.columns]]
+    hh = hh.assign(register_status=hh["register_status"].map(_STATUS_ZH))
+    hh.rename(columns={v_: k for k, v_ in HOUSEHOLD_RENAME.items()}).to_csv(
+        folder / "households.csv", index=False, encoding="utf-8"
+    )
+    _write_year_toml(folder, year, seed=seed, scale=scale, sites=sites is not None, own=True)
+
+
+def _write_year_toml(
+    folder: Path, year: int, *, seed: int, scale: float, sites: bool, own: bool
+) -> None:
+    """``years/<year>/workspace.toml``: the year's own layers (``own``), the rest by path."""
+    up = "../../"
+    mine = "" if own else up
+    rename = "\n".join(f'"{k}" = "{v}"' for k, v in VILLAGE_RENAME.items())
+    hh_rename = "\n".join(f'"{k}" = "{v}"' for k, v in HOUSEHOLD_RENAME.items())
+    clinics = (
+        '[layers.clinics]\npath = "clinics.geojson"\n'
+        if own
+        else f'[layers.clinics]\npath = "{up}facilities.gpkg"\nlayer = "clinics"\n'
+    )
+    site_block = ""
+    if sites:
+        site_block = (
+            '[layers.sites]\npath = "sites.geojson"\n'
+            if own
+            else f'[layers.sites]\npath = "{up}sites.gpkg"\nlayer = "sites"\n'
+        )
+    text = f"""# The synthetic demo county in {year}, written by scripts/make_demo.py (seed {seed}, scale {scale:g}).
+# Only the layers that change from year to year are here; the others are the main workspace's.
+[workspace]
+name = "{_COUNTY_NAME} {year}年"
+crs = "{METRIC_CRS}"
+policy = "national"
+province_group = "west"
+
+[layers.dem]
+path = "{up}dem.tif"
+
+[layers.boundary]
+path = "{up}county.gpkg"
+layer = "boundary"
+
+[layers.townships]
+path = "{up}county.gpkg"
+layer = "townships"
+
+[layers.villages]
+path = "{mine}villages.shp"
+encoding = "GB18030"
+
+[layers.villages.rename]
+{rename}
+
+[layers.roads]
+path = "{mine}roads.gpkg"
+layer = "roads"
+
+[layers.towns]
+path = "{up}towns.geojson"
+
+{clinics}
+[layers.schools]
+path = "{up}facilities.gpkg"
+layer = "schools"
+
+[layers.water]
+path = "{up}facilities.gpkg"
+layer = "water"
+
+[layers.hazards]
+path = "{up}facilities.gpkg"
+layer = "hazards"
+
+[layers.protected]
+path = "{up}facilities.gpkg"
+layer = "protected"
+
+{site_block}
+[layers.households]
+path = "{mine}households.csv"
+
+[layers.households.rename]
+{hh_rename}
+
+[parameters]
+infer_surface_from_class = true
+village_catchment_radius_m = 3000
+current_year = {year}
+"""
+    (folder / "workspace.toml").write_text(text, encoding="utf-8")
+
+
+def _clean_years(out: Path) -> None:
+    """Delete the year workspaces this generator writes (nothing else in ``years/``)."""
+    root = out / "years"
+    if not root.is_dir():
+        return
+    for year in DEMO_YEARS:
+        d = root / str(year)
+        for name in YEAR_FILES:
+            (d / name).unlink(missing_ok=True)
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()
+
+
+# --------------------------------------------------------------------------------------------
 # workspace.toml and a small record of the run
 # --------------------------------------------------------------------------------------------
 
@@ -2468,6 +3341,7 @@ path = "households.csv"
 [parameters]
 infer_surface_from_class = true
 village_catchment_radius_m = 3000
+current_year = {MAIN_YEAR}  # the year the data describe (the exit timetable: who is due, at risk)
 """
     (out / "workspace.toml").write_text(text, encoding="utf-8")
 
@@ -2490,8 +3364,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if args.clean:
         # only the files this generator writes; anything else in OUT is left alone
+        _clean_years(out)
         for name in GENERATED_FILES:
-            (out / name).unlink(missing_ok=True)
+            if name != "years":
+                (out / name).unlink(missing_ok=True)
     path = generate(out, seed=args.seed, scale=args.scale)
     print((path / "generated.txt").read_text(encoding="utf-8"), end="")
     return 0

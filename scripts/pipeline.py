@@ -6,8 +6,9 @@ Stages, each timed into ``manifest.json``::
     village terrain (geo.zonal) → road network (geo.network) →
     travel time (geo.access) → water (geo.coverage) → indicators (geo.indicators) →
     coverage tables (geo.coverage) → households (geo.households) →
+    exit timetable (geo.timetable) →
     relocation, sites, allocation, robustness (geo.resettlement) →
-    write (layers.plan)
+    site progress (geo.site_progress) → write (layers.plan)
 
 Every analysis step lives in ``geo/``; every setting comes from the one
 :class:`~layers.settings.Settings` object; the plan is written through the plan
@@ -29,8 +30,9 @@ import pandas as pd
 from rasterio.features import geometry_mask
 from tqdm import tqdm
 
-from geo import access, coverage, indicators, network, resettlement, terrain, zonal
+from geo import access, coverage, indicators, network, resettlement, site_progress, terrain, zonal
 from geo import households as hh_mod
+from geo import timetable as tt_mod
 from layers.catalogue import HAZARD_GROUPS, TRAVEL_KINDS
 from layers.errors import LayerSchemaError
 from layers.grid import Grid
@@ -582,6 +584,38 @@ def _run(
             allow_personal=allow_personal,
         )
 
+    timer.start("timetable", 0.64)
+    tt = tt_mod.village_timetable(villages, current_year=params.current_year)
+    villages = villages.drop(columns=[c for c in tt.columns if c in villages.columns]).join(tt)
+    tables["timetable"] = tt_mod.timetable_by_year(
+        villages,
+        years=params.timetable_years,
+        current_year=params.current_year,
+        indicator_ids=settings.profile.ids,
+        gaps=gaps,
+        households=hh,
+    )
+    tables["at_risk"] = tt_mod.at_risk(villages, indicator_ids=settings.profile.ids)
+    monitored = None
+    if hh is not None and len(hh):
+        monitored = tt_mod.monitoring(
+            hh,
+            villages,
+            income_line_cny=settings.households.income_line_cny,
+            margin_frac=settings.households.monitoring_margin_frac,
+        )
+        tables["monitoring"] = monitored
+    evidence_warnings += tt_mod.timetable_warnings(
+        tt,
+        years=params.timetable_years,
+        households=hh,
+        monitored=monitored,
+        current_year_stated="current_year" in lw.workspace.parameters,
+    )
+    timetable_summary = tt_mod.summary(
+        villages, tables["timetable"], current_year=params.current_year, monitored=monitored
+    )
+
     timer.start("relocation", 0.65)
     rasters = {f"travel_min_{k}": t.minutes for k, t in travel.items()}
     rasters["slope_deg"] = slope
@@ -612,10 +646,42 @@ def _run(
         dict(zip(a["village_id"], a["site_id"], strict=False))
     )
 
-    timer.start("write", 0.92)  # write_plan records the time the files take as stage "write"
-    cand = reloc.candidates(villages)
+    timer.start("site progress", 0.91)
     sites = reloc.sites
     alloc, unplaced = resettlement.allocation_frames(villages, sites, reloc.allocation)
+    # minutes between each town and each site followed (jobs in reach), on the allocation's grid
+    follow = site_progress.followed(sites)
+    towns = L.get("towns")
+    town_minutes = None
+    if towns is not None and len(towns) and follow.any():
+        town_minutes = resettlement.site_cost_matrix(
+            speed,
+            grid,
+            towns.geometry.representative_point(),
+            sites[follow].geometry.representative_point(),
+            factor=settings.sites.cost_grid_factor,
+        )
+    progress_cols = site_progress.follow_sites(
+        sites,
+        allocation=alloc,
+        current_year=params.current_year,
+        school_max_min=settings.sites.followup_school_min,
+        health_max_min=settings.sites.followup_health_min,
+        jobs_max_min=settings.sites.followup_jobs_min,
+        towns=towns,
+        town_minutes=town_minutes,
+        town_site_ids=list(sites.loc[follow, "site_id"].astype(str)),
+    )
+    evidence_warnings += site_progress.site_warnings(
+        progress_cols,
+        has_planner_sites=L.get("sites") is not None and len(L["sites"]) > 0,
+    )
+    sites = sites.drop(columns=[c for c in progress_cols.columns if c in sites.columns]).join(
+        progress_cols
+    )
+
+    timer.start("write", 0.92)  # write_plan records the time the files take as stage "write"
+    cand = reloc.candidates(villages)
     layers: dict[str, pd.DataFrame] = {
         "villages": villages.drop(columns=[c for c in ("gap_edge_ids",) if c in villages.columns]),
         "road_gaps": gaps
@@ -643,12 +709,23 @@ def _run(
             "sites": sites,
             "allocation": alloc,
             "unplaced": unplaced,
+            "site_progress": site_progress.progress_table(sites),
         }
     )
     if hh_eval is not None:
         tables["households"] = hh_eval
     timer.stop()
-    summary = _summary(villages, gaps, reloc)
+    summary = {
+        **_summary(villages, gaps, reloc),
+        **timetable_summary,
+        **site_progress.summary(sites),
+    }
+    tables_zh = _zh_headers(tables, settings)
+    for name in ("timetable", "at_risk", "monitoring"):
+        if name in tables:
+            tables_zh[name] = tt_mod.chinese_headers(tables[name], profile=settings.profile)
+    tables_zh["site_progress"] = site_progress.chinese_headers(tables["site_progress"])
+    tables_zh["sites"] = site_progress.chinese_headers(tables_zh["sites"])
     plan = PlanOutput(
         grid=grid,
         layers=layers,
@@ -659,7 +736,7 @@ def _run(
             "suitability": reloc.suitability,
         },
         tables=tables,
-        tables_zh=_zh_headers(tables, settings),
+        tables_zh=tables_zh,
         indicators=_indicators_json(settings),
         manifest=_manifest(
             lw,
