@@ -41,6 +41,12 @@ def ensure_plan(workspace: Path = WORKSPACE, plan: Path = PLAN) -> None:
     print(f"anju: building the demo plan in {plan} ...", file=sys.stderr)
     try:
         run_pipeline(workspace, plan, progress=True)
+        from layers.history import open_history
+
+        # a version in the workspace's history, as `anju run` records (the progress page
+        # lists them; `anju diff` compares them)
+        v = open_history(workspace, create=True).record(plan)
+        print(f"anju: recorded as version {v.id} of {workspace}", file=sys.stderr)
     except ValidationError as exc:  # the dashboard then shows how to fix and rebuild
         print(f"anju: cannot build {plan}; the inputs have problems:", file=sys.stderr)
         for p in exc.problems:

@@ -36,6 +36,7 @@ PAGES = [
     ("/water", "nav_water"),
     ("/health", "nav_health"),
     ("/relocation", "nav_relocation"),
+    ("/progress", "nav_progress"),
     ("/briefing", "nav_briefing"),
 ]
 
@@ -80,6 +81,8 @@ JS = {
     "site_point": {"variable": "anju.sitePoint"},
     "cand_point": {"variable": "anju.candPoint"},
     "label_point": {"variable": "anju.labelPoint"},
+    "progress_point": {"variable": "anju.progressPoint"},
+    "progress_style": {"variable": "anju.progressStyle"},
 }
 
 
@@ -709,6 +712,8 @@ def number_format(field: str) -> str:
     decimal, anything else with up to two (the unit is in the header, in the user's
     language)."""
     f = field.lower()
+    if f.endswith("_year") or f in ("year", "version_id"):
+        return "d"  # 2017, never "2,017"
     if f.endswith("_frac") or f.endswith("_share") or f.endswith("_pct"):
         return ".1%"
     if "people" in f or "population" in f or f.endswith("_count") or f in ("rank", "households"):

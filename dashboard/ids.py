@@ -86,3 +86,17 @@ BRIEF_HEADLINES = "brief-headlines"
 BRIEF_RANKING = "brief-ranking"
 BRIEF_NOTES = "brief-notes"
 DEM_NOTE = "dem-note"  # the DEM resolution line (a warning when coarse)
+# the progress page
+PROGRESS_MAP = "progress-map"
+PROGRESS_YEAR = "progress-year"  # the year slider
+PROGRESS_VILLAGES = "progress-villages"
+PROGRESS_COUNT = "progress-count"  # pattern id type: a state's count in the legend
+PROGRESS_HEAD = "progress-head"
+PROGRESS_TOWNSHIPS = "progress-townships"
+PROGRESS_TW_GRID = "progress-tw-grid"
+PROGRESS_RISK_HEAD = "progress-risk-head"
+PROGRESS_RISK = "progress-risk"
+PROGRESS_RISK_GRID = "progress-risk-grid"
+PROGRESS_SITES = "progress-sites"
+PROGRESS_VERSIONS = "progress-versions"
+PROGRESS_META = "progress-meta"

@@ -429,6 +429,7 @@ def test_grid_numbers_are_formatted_by_what_they_hold():
     assert number_format("gap_km") == ",.1f" and number_format("area_ha") == ",.1f"
     assert number_format("water_dist_m") == ",.0f" and number_format("cost_cny") == ",.0f"
     assert number_format("suitability") == ",.2~f"
+    assert number_format("planned_exit_year") == "d"  # 2017, never "2,017"
 
 
 def test_grid_headers_are_never_cut_inside_a_word():

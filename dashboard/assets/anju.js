@@ -130,6 +130,36 @@
       if (f.pct) { return (100 * v).toFixed(f.digits) + "%"; }
       return v.toFixed(f.digits) + (f.suffix || "");
     },
+    /* the progress page: a village's state in the year shown (mirrors
+       dashboard/progress.py year_states) */
+    progressState: function (p, year) {
+      var cs = p.cs || "unknown";
+      if (cs === "not_assessed") { return "not_assessed"; }
+      if (p.ey !== null && p.ey !== undefined && p.ey <= year) { return "exited"; }
+      if (p.py === null || p.py === undefined) { return "not_planned"; }
+      return p.py <= year ? cs : "later";
+    },
+    progressPoint: function (feature, latlng, context) {
+      var h = (context && context.hideout) || {};
+      var pane = h.pane || "overlayPane";
+      return L.circleMarker(latlng, {radius: 6, pane: pane});
+    },
+    progressStyle: function (feature, context) {
+      var h = (context && context.hideout) || {};
+      var p = feature.properties || {};
+      var s = window.anju.progressState(p, h.year || 0);
+      var c = (h.colors || {})[s] || "#9E9E9E";
+      if (s === "exited") {  /* struck off: a faded grey ring, dotted */
+        return {color: "#555555", weight: 1.5, dashArray: "1 3", fillColor: c,
+                fillOpacity: 0.15, radius: 4.5, opacity: 0.9};
+      }
+      if (s === "not_assessed" || s === "not_planned") {
+        return {color: "#6E6E6E", weight: 1, dashArray: "2 2", fillColor: c,
+                fillOpacity: 0.8, radius: 3.5, opacity: 0.8};
+      }
+      return {color: "#ffffff", weight: 1, fillColor: c, fillOpacity: 0.95,
+              radius: s === "at_risk" ? 7 : 6, opacity: 1};
+    },
     /* a map label (township or village name) as text, never markup; township labels show
        from zoom 9, village labels from zoom 12 (classes on the map container, see CSS) */
     labelPoint: function (feature, latlng, context) {
@@ -276,6 +306,19 @@
           return [nu, nu, {ids: [String(data.sid)]}, {rowId: String(data.sid)}, "sites"];
         }
         return [nu, nu, nu, nu, nu];
+      },
+      /* the progress page's year -> [hideout, the legend's counts in YEAR_STATES order] */
+      progressYear: function (year, hideout, data) {
+        var h = Object.assign({}, hideout || {}, {year: year});
+        var order = h.states || [];
+        var c = {};
+        order.forEach(function (s) { c[s] = 0; });
+        var feats = (data && data.features) || [];
+        for (var i = 0; i < feats.length; i++) {
+          var s = window.anju.progressState(feats[i].properties || {}, year);
+          if (c[s] !== undefined) { c[s]++; }
+        }
+        return [h, order.map(function (s) { return String(c[s]); })];
       },
       /* township -> the map's viewport (all: the county) */
       zoomTo: function (township, meta) {

@@ -39,7 +39,7 @@ def open_page(page, url):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/transport", "/water", "/health", "/relocation", "/briefing"]
+    "path", ["/", "/transport", "/water", "/health", "/relocation", "/progress", "/briefing"]
 )
 def test_every_page_opens_without_console_errors(page, server, path):
     open_page(page, server + path)
@@ -235,6 +235,50 @@ def test_relocation_tables_and_map_select_each_other(page, server):
     page.wait_for_function(
         "() => !document.querySelector('#reloc-map .leaflet-control-scale').innerText.includes('km')",
         timeout=15_000,
+    )
+    assert page.errors == []
+
+
+def _progress_counts(page) -> dict[str, str]:
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('.legend-count'))
+               .map(e => [JSON.parse(e.id).state, e.innerText]))"""
+    )
+
+
+def test_progress_year_slider_strikes_villages_off(page, server, plan_dir):
+    from dashboard.progress import has_timetable, timetable_years, year_counts
+
+    plan = load_plan(plan_dir[0])
+    v = plan.villages
+    open_page(page, server + "/progress")
+    page.wait_for_selector("#progress-map .leaflet-container, .leaflet-container")
+    if not has_timetable(v):  # the sample plan: the timetable is not assessed, never 0
+        assert "时间表未评估" in page.inner_text("body") or "计划退出年份" in page.inner_text(
+            "body"
+        )
+        assert set(_progress_counts(page).values()) == {"—"}
+        return
+    years = timetable_years(v)
+    cy = int(plan.manifest["summary"]["timetable_current_year"])
+    want = year_counts(v, cy)
+    page.wait_for_function("() => document.querySelectorAll('.legend-count').length > 0")
+    assert _progress_counts(page) == {k: str(n) for k, n in want.items()}
+    assert str(cy) in page.inner_text("#progress-head")
+    # the first year: fewer (or as many) villages struck off, the counts follow
+    page.locator('#progress-year [role="slider"]').first.focus()
+    page.keyboard.press("Home")
+    first = year_counts(v, years[0])
+    page.wait_for_function(
+        "n => Array.from(document.querySelectorAll('.legend-count'))"
+        ".some(e => JSON.parse(e.id).state === 'exited' && e.innerText === String(n))",
+        arg=first["exited"],
+    )
+    assert _progress_counts(page) == {k: str(n) for k, n in first.items()}
+    assert first["exited"] <= want["exited"]
+    page.wait_for_function(
+        "y => document.querySelector('#progress-head').innerText.includes(String(y))",
+        arg=years[0],
     )
     assert page.errors == []
 
