@@ -618,6 +618,50 @@ def _when(created: Any) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
+def timetable_lines(manifest: Mapping[str, Any], lang: str = "zh") -> list[str]:
+    """The exit timetable and the sites followed through, for the briefing (the manifest's
+    ``timetable_*`` and ``sites_*`` summary figures): the current year's due, exited, at
+    risk and unknown villages and the km still to harden this year; sites by stage and
+    their occupancy. The timetable not assessed is said, never zeros; [] for a plan made
+    before the timetable existed."""
+    s = manifest.get("summary") or {}
+    if "timetable_assessed" not in s:
+        return []
+    if not s.get("timetable_assessed"):
+        return [t("brief_tt_none", lang)]
+    out = [
+        t(
+            "brief_tt_year",
+            lang,
+            year=s.get("timetable_current_year", "—"),
+            due=fmt_int(s.get("timetable_due")),
+            exited=fmt_int(s.get("timetable_due_exited")),
+            at_risk=fmt_int(s.get("timetable_at_risk")),
+            unknown=fmt_int(s.get("timetable_due_unknown")),
+        ),
+        t(
+            "brief_tt_work",
+            lang,
+            n=fmt_int(s.get("timetable_due_this_year_not_exited")),
+            km=fmt_km(s.get("timetable_km_to_harden_this_year")),
+        ),
+    ]
+    if s.get("sites_followed"):
+        occ = s.get("sites_occupancy_people_frac")
+        out.append(
+            t(
+                "brief_tt_sites",
+                lang,
+                selected=fmt_int(s.get("sites_selected")),
+                building=fmt_int(s.get("sites_building")),
+                built=fmt_int(s.get("sites_built")),
+                occupied=fmt_int(s.get("sites_occupied")),
+                occ=fmt_frac(occ) if occ is not None else "—",
+            )
+        )
+    return out
+
+
 def previous_manifest(plan: Plan) -> dict[str, Any] | None:
     """The previous plan of the plan's workspace, from the workspace's plan history
     (``history.gpkg`` beside ``workspace.toml``, :mod:`layers.history`): the latest version
@@ -1337,6 +1381,15 @@ def _right_column(
     col.head(t("brief_costs", lg))
     _cost_block(col, heads, plan_unit_costs(plan.manifest), lg)
     col.gap()
+    tt = timetable_lines(plan.manifest, lg)
+    if tt:
+        col.head(t("brief_timetable", lg))
+        col.lines(
+            [part for line in tt for part in _wrap(line, col.units(7), lg)],
+            size=7,
+            color="#333333",
+        )
+        col.gap()
     col.head(t("brief_changes", lg))
     if previous:
         since = t(

@@ -22,6 +22,24 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "nav_relocation": ("搬迁", "Relocation"),
     "nav_briefing": ("简报", "Briefing"),
     "nav_progress": ("进度", "Progress"),
+    "brief_timetable": ("脱贫时间表与安置点", "Exit timetable and sites"),
+    "brief_tt_none": (
+        "村表无计划退出年份：时间表未评估",
+        "No planned exit years in the villages: the timetable is not assessed",
+    ),
+    "brief_tt_year": (
+        "{year} 年：到期 {due} 村，已退出 {exited}，有风险 {at_risk}，状态未知 {unknown}",
+        "{year}: {due} villages due, {exited} exited, {at_risk} at risk, {unknown} unknown",
+    ),
+    "brief_tt_work": (
+        "本年到期未退出 {n} 村，还需硬化道路 {km} 公里",
+        "{n} villages due this year not exited; {km} km still to harden for them",
+    ),
+    "brief_tt_sites": (
+        "安置点：选址 {selected}、在建 {building}、竣工 {built}、入住 {occupied}；入住率 {occ}",
+        "Sites: {selected} selected, {building} building, {built} built, {occupied} occupied; "
+        "occupancy {occ}",
+    ),
     # --- progress page (挂图作战) ---
     "progress_title": ("脱贫时间表与进度", "Exit timetable and progress"),
     "progress_year": ("年份", "Year"),

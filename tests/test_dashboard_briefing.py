@@ -475,3 +475,35 @@ def test_page_ranks_like_the_print_and_says_when_it_cannot_print(plan_dir, plan,
     monkeypatch.setattr(module, "cjk_font", lambda: None)
     text, _ = _render_page(plan_dir)
     assert "apt-get install fonts-noto-cjk" in text and '"disabled": true' in text
+
+
+def test_timetable_lines_say_the_year_and_the_sites_and_never_invent_zeros():
+    from dashboard.briefing import timetable_lines
+
+    m = {
+        "summary": {
+            "timetable_assessed": True,
+            "timetable_current_year": 2017,
+            "timetable_due": 13,
+            "timetable_due_exited": 4,
+            "timetable_at_risk": 5,
+            "timetable_due_unknown": 4,
+            "timetable_due_this_year_not_exited": 9,
+            "timetable_km_to_harden_this_year": 1.314,
+            "sites_followed": 3,
+            "sites_selected": 1,
+            "sites_building": 1,
+            "sites_built": 0,
+            "sites_occupied": 1,
+            "sites_occupancy_people_frac": 0.434,
+        }
+    }
+    zh = timetable_lines(m, "zh")
+    assert zh[0] == "2017 年：到期 13 村，已退出 4，有风险 5，状态未知 4"
+    assert "1.3 公里" in zh[1] and "入住率 43.4%" in zh[2]
+    en = timetable_lines(m, "en")
+    assert en[0].startswith("2017: 13 villages due, 4 exited, 5 at risk")
+    assert timetable_lines({"summary": {"timetable_assessed": False}}, "en") == [
+        "No planned exit years in the villages: the timetable is not assessed"
+    ]
+    assert timetable_lines({"summary": {}}, "zh") == []  # a plan from before the timetable
