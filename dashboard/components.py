@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import dash_ag_grid as dag
@@ -239,9 +240,17 @@ def basemaps(cfg: DashboardConfig, lang: str, plan: Plan) -> list[dl.BaseLayer]:
     return layers
 
 
-def raster_overlays(plan: Plan, lang: str, *, only: tuple[str, ...] | None = None) -> list:
-    """Tile overlays for the rasters present in the plan (unchecked)."""
-    names = ["slope_deg", "suitability", *RASTER_KINDS]
+def raster_overlays(
+    plan: Plan,
+    lang: str,
+    *,
+    only: Sequence[str] | None = None,
+    on: Sequence[str] = (),
+) -> list:
+    """Tile overlays for the rasters present in the plan (``only`` these, in this order when
+    given), those in ``on`` checked (the legend's opacity slider reaches them through their
+    pattern id)."""
+    names = list(only) if only is not None else ["slope_deg", "suitability", *RASTER_KINDS]
     out = []
     for name in names:
         if name not in plan.rasters or (only is not None and name not in only):
@@ -255,7 +264,7 @@ def raster_overlays(plan: Plan, lang: str, *, only: tuple[str, ...] | None = Non
                     id={"type": "raster-tile", "name": name},
                 ),
                 name=t(name, lang),
-                checked=False,
+                checked=name in on,
             )
         )
     return out

@@ -32,6 +32,7 @@ from dashboard.components import (
     label_layers,
     legend,
     map_frame,
+    raster_overlays,
     village_data,
 )
 from dashboard.export import export_bytes
@@ -164,28 +165,6 @@ def grid_rows(df: gpd.GeoDataFrame, ts: TableSpec, lg: str) -> list[dict]:
     return display_records(pd.DataFrame(df[cols]), lg)
 
 
-def raster_layers(plan: Plan, lg: str, names: Sequence[str], on: Sequence[str]) -> list:
-    """Tile overlays of the rasters ``names`` the plan has, those in ``on`` checked (the
-    opacity slider of the legend reaches them through their pattern id)."""
-    out = []
-    for name in names:
-        if name not in plan.rasters:
-            continue
-        out.append(
-            dl.Overlay(
-                dl.TileLayer(
-                    url=f"/tiles/{name}/{{z}}/{{x}}/{{y}}.png",
-                    opacity=0.6,
-                    maxZoom=18,
-                    id={"type": "raster-tile", "name": name},
-                ),
-                name=t(name, lg),
-                checked=name in on,
-            )
-        )
-    return out
-
-
 def bureau_layout(spec: BureauSpec) -> html.Div:
     """The page layout for ``spec``."""
     lg = lang()
@@ -207,7 +186,7 @@ def bureau_layout(spec: BureauSpec) -> html.Div:
         checked=True,
     )
     overlays = [*context_overlays(plan, lg, checked=spec.context)]
-    overlays += raster_layers(plan, lg, spec.rasters, spec.rasters_on)
+    overlays += raster_overlays(plan, lg, only=spec.rasters, on=spec.rasters_on)
     if spec.extra_overlays is not None:
         overlays += spec.extra_overlays(plan, lg)
     overlays.append(villages)
