@@ -1,7 +1,8 @@
 """Serve the anju dashboard on the demo county: ``python app.py``.
 
 Builds ``data/demo/plan`` first when it is missing or older than its inputs (with the
-pipeline's progress bar in the terminal), then serves http://127.0.0.1:8050.
+pipeline's progress bar in the terminal), then serves http://127.0.0.1:8050 with waitress
+(``--debug``: Werkzeug's debug server; a host other than loopback needs ``--allow-remote``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Serve the anju dashboard.")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8050)
+    ap.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host reachable from other machines (put sign-in and HTTPS in front)",
+    )
+    ap.add_argument(
+        "--debug", action="store_true", help="Werkzeug's debug server (loopback hosts only)"
+    )
     ap.add_argument("--plan", type=Path, default=None, help="plan directory (default: the demo)")
     ap.add_argument("--no-build", action="store_true", help="do not build the demo plan")
     ap.add_argument(
@@ -69,6 +78,12 @@ def main(argv: list[str] | None = None) -> None:
         help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps)",
     )
     args = ap.parse_args(argv)
+    from dashboard.security import REMOTE_WARNING, host_problem, is_loopback, run_server
+
+    problem = host_problem(args.host, debug=args.debug, allow_remote=args.allow_remote)
+    if problem is not None:
+        print(f"anju: {problem}", file=sys.stderr)
+        sys.exit(2)
     plan = args.plan or PLAN
     if args.plan is None and not args.no_build:
         ensure_plan()
@@ -81,8 +96,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"anju: {exc}", file=sys.stderr)
         sys.exit(2)
     app = create_app(plan, config=config)
+    if not is_loopback(args.host):
+        print(REMOTE_WARNING.format(host=args.host), file=sys.stderr)
     print(f"anju: dashboard on http://{args.host}:{args.port}", file=sys.stderr)
-    app.run(host=args.host, port=args.port, debug=False)
+    run_server(app, host=args.host, port=args.port, debug=args.debug)
 
 
 if __name__ == "__main__":

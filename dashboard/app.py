@@ -7,7 +7,6 @@ that reads the plan through :mod:`dashboard.state`.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import morecantile
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 from flask import Response, abort
 
-from dashboard import ids, state
+from dashboard import auth, ids, security, state
 from dashboard.components import PAGES, navbar, village_data
 from dashboard.i18n import t
 from dashboard.plan import plan_status
@@ -45,7 +44,8 @@ def _background_manager(cache_dir: Path | None):
         import diskcache
     except ImportError:
         return None
-    d = cache_dir or Path(tempfile.gettempdir()) / "anju-dash-cache"
+    # a private per-server folder (mode 0700, removed at exit), never a shared fixed one
+    d = cache_dir or security.runtime_dir() / "dash-cache"
     d.mkdir(parents=True, exist_ok=True)
     return dash.DiskcacheManager(diskcache.Cache(str(d)))
 
@@ -82,10 +82,12 @@ def create_app(plan_dir: Path | str, *, config: DashboardConfig | dict | None = 
     )
     app.server.config["ANJU_PLAN_DIR"] = str(pdir)
     app.server.config["ANJU_CONFIG"] = cfg
+    security.install(app, cfg)
     register_tiles(app.server, lambda: state.plan_dir() / "rasters")
     _register_briefing_map(app.server)
     _enable_gzip(app.server)
     app.layout = _shell
+    auth.install(app, pdir)  # sign-in and roles when a user store exists
     _warm(app)
     return app
 

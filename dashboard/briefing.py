@@ -257,6 +257,9 @@ def _rc(fam: str) -> dict[str, Any]:
         "font.sans-serif": [fam, "DejaVu Sans"],
         "axes.unicode_minus": False,
         "pdf.compression": 9,
+        # names come from the data: a township named "$\\frac{1}{$镇" prints as it is,
+        # never parsed as mathtext (nor fails to parse)
+        "text.parse_math": False,
     }
 
 

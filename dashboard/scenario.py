@@ -27,6 +27,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from dashboard import security
 from dashboard.i18n import t
 from dashboard.plan import prepare_layer
 from dashboard.viewmodels import relocation_view
@@ -257,9 +258,7 @@ def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, An
                 f"scenario control: unknown name {name!r}; expected one of {sorted(by_name)}"
             )
         p = by_name[name]
-        v = float(value)
-        if not p.vmin <= v <= p.vmax:
-            raise ValueError(f"scenario control {name}: expected {p.vmin}..{p.vmax}, found {v}")
+        v = control_value(p, value)
         if p.group == "ahp":
             imp[name.removeprefix("ahp_")] = v
         elif p.group == "relocation":
@@ -276,6 +275,93 @@ def build_overrides(names: Sequence[str], values: Sequence[Any]) -> dict[str, An
     if suit:
         out["suitability"] = suit
     return out
+
+
+def control_value(p: Param, value: Any) -> float:
+    """``value`` of control ``p`` as a number in its range.
+
+    Raises
+    ------
+    ValueError
+        For anything else (a text, a path, a list, NaN, infinity, out of range), naming the
+        control, its range and what was found (shortened).
+    """
+    expected = f"a number in {p.vmin}..{p.vmax}"
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"scenario control {p.name}: expected {expected}, found {shown}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"scenario control {p.name}: expected {expected}, found {shown}") from None
+    if not np.isfinite(v) or not p.vmin <= v <= p.vmax:
+        raise ValueError(f"scenario control {p.name}: expected {p.vmin}..{p.vmax}, found {v}")
+    return v
+
+
+def validate_overrides(overrides: Any) -> None:
+    """Check a scenario's overrides before any process starts.
+
+    The sections are ``relocation`` and ``suitability``; the panel's controls must be in
+    their ranges (:func:`control_value`); the other settings a run may fix
+    (``DashboardConfig.scenario_base``: solver, robustness draws, time limit, MIP gap, the
+    AHP matrix) must be finite numbers, a known solver, or a square matrix of positive
+    numbers.  The settings' own validation (:meth:`Settings.with_overrides`) runs again in
+    the worker.
+
+    Raises
+    ------
+    ValueError
+        Naming the first bad value.
+    """
+    if not isinstance(overrides, dict):
+        raise ValueError(
+            f"scenario: expected a table of overrides, found {type(overrides).__name__}"
+        )
+    by_name = {p.name: p for p in PARAMS}
+    for section, items in overrides.items():
+        if section not in ("relocation", "suitability") or not isinstance(items, dict):
+            raise ValueError(
+                f"scenario: unknown override section {str(section)[:40]!r}; "
+                "expected relocation or suitability"
+            )
+        for k, v in items.items():
+            if k in by_name:
+                control_value(by_name[k], v)
+            elif k == "solver":
+                if v not in SOLVER_LABELS:
+                    raise ValueError(
+                        f"scenario: solver expected one of {sorted(SOLVER_LABELS)}, "
+                        f"found {str(v)[:40]!r}"
+                    )
+            elif k == "ahp":
+                _check_matrix(v)
+            else:
+                _check_number(f"{section}.{k}", v)
+
+
+def _check_number(name: str, v: Any) -> None:
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
+    if not ok or abs(float(v)) > 1e9 or float(v) < 0:
+        raise ValueError(f"scenario: {name} expected a number in 0..1e9, found {repr(v)[:40]}")
+
+
+def _check_matrix(m: Any) -> None:
+    n = len(m) if isinstance(m, list | tuple) else 0
+    bad = not 0 < n <= 64
+    if not bad:
+        for row in m:
+            if not isinstance(row, list | tuple) or len(row) != n:
+                bad = True
+                break
+            for x in row:
+                if isinstance(x, bool) or not isinstance(x, int | float):
+                    bad = True
+                elif not (np.isfinite(x) and 0 < x <= 1e6):
+                    bad = True
+    if bad:
+        raise ValueError(f"scenario: suitability.ahp expected a {n}x{n} matrix of positive numbers")
 
 
 def changed_controls(
@@ -597,10 +683,29 @@ def run_scenario_view(
 
     Raises
     ------
+    ValueError
+        For a bad override (:func:`validate_overrides`), before any process starts.
+    JobRefusedError
+        When this browser session or the server runs as many scenarios as allowed already
+        (:func:`dashboard.security.job_slot`); no process starts.
     ScenarioRunError
         When the scenario fails: the worker's message (a bad override, an incomplete plan),
         or the end of its error output when it stopped otherwise.
     """
+    validate_overrides(overrides)  # before any process starts
+    with security.job_slot(security.session_id()):
+        return _run_worker(plan_dir, overrides, settings, lang, web, progress, command)
+
+
+def _run_worker(
+    plan_dir: str | Path,
+    overrides: dict[str, Any],
+    settings: dict[str, Any],
+    lang: str,
+    web: dict[str, Any] | None,
+    progress: ProgressFn | None,
+    command: Sequence[str],
+) -> dict[str, Any]:
     job = {
         "plan_dir": str(plan_dir),
         "overrides": overrides,

@@ -143,6 +143,16 @@ def _elev_tint(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return cm(0.25 + 0.7 * np.nan_to_num(f))[..., :3]
 
 
+#: Deepest zoom a tile is served at (a 2 cm pixel; Leaflet's maps stop well before).
+MAX_ZOOM = 24
+
+
+def tile_exists(z: int, x: int, y: int) -> bool:
+    """True for a tile of the Web-Mercator pyramid: ``0 <= z <= MAX_ZOOM`` and
+    ``0 <= x, y < 2**z``."""
+    return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
+
+
 def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> bytes:
     """PNG bytes of one XYZ tile (transparent outside the raster).
 
@@ -150,11 +160,17 @@ def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> 
     ------
     KeyError
         For an unknown layer name.
+    ValueError
+        For a tile outside the pyramid (:func:`tile_exists`).
     FileNotFoundError
         When the layer's raster is not in ``rasters_dir``.
     """
     if layer not in BASE_LAYERS and layer not in OVERLAYS:
         raise KeyError(f"tile layer: expected one of {[*BASE_LAYERS, *OVERLAYS]}, found {layer!r}")
+    if not tile_exists(z, x, y):
+        raise ValueError(
+            f"tile {z}/{x}/{y}: expected zoom 0..{MAX_ZOOM} and x, y in 0..2**zoom - 1"
+        )
     raster = "dem" if layer in BASE_LAYERS else OVERLAYS[layer].raster
     path = Path(rasters_dir) / f"{raster}.tif"
     if not path.is_file():
@@ -226,9 +242,13 @@ def register_tiles(server, rasters_dir_getter) -> None:
         Returns the current plan's ``rasters`` directory.
     """
 
-    @server.route("/tiles/<layer>/<int:z>/<int:x>/<int:y>.png")
+    # signed: a negative tile matches here and is a 404, not the pages' catch-all (200)
+    @server.route(
+        "/tiles/<layer>/<int(signed=True):z>/<int(signed=True):x>/<int(signed=True):y>.png"
+    )
     def _tile(layer: str, z: int, x: int, y: int):  # pragma: no cover - exercised via HTTP
-        if layer not in BASE_LAYERS and layer not in OVERLAYS:
+        # an unknown layer or a tile outside the pyramid does not exist: 404, never a 500
+        if (layer not in BASE_LAYERS and layer not in OVERLAYS) or not tile_exists(z, x, y):
             abort(404)
         try:
             data = render_tile(rasters_dir_getter(), layer, z, x, y)
@@ -237,3 +257,7 @@ def register_tiles(server, rasters_dir_getter) -> None:
         resp = Response(data, mimetype="image/png")
         resp.headers["Cache-Control"] = "public, max-age=3600"
         return resp
+
+    @server.route("/tiles/<path:_rest>")
+    def _no_tile(_rest: str):  # pragma: no cover - exercised via HTTP
+        abort(404)  # any other path under /tiles/ is no tile (not a page)

@@ -5,11 +5,13 @@ Commands (a contract: DESIGN.md):
   anju check WORKSPACE                  validate every layer; one line per problem; exit 2 on errors
   anju run WORKSPACE --out OUT [--policy P] [--allow-personal]
                                         run the pipeline and write the plan
-  anju serve OUT [--host --port]        serve the dashboard on a plan directory
+  anju serve OUT [--host --port]        serve the dashboard on a plan directory (waitress)
   anju batch ROOT --out OUT [--jobs N]  run every workspace under ROOT, one plan each
   anju history WORKSPACE [--json]       the plan versions recorded for WORKSPACE, oldest first
   anju diff A B [--workspace WS] [--json]
                                         what changed between two versions (ids or plan dirs), and why
+  anju users add NAME --role ROLE [--personal] | list | remove NAME | passwd NAME | audit
+                                        dashboard accounts (sign-in is on once the store exists)
 
 `run` and `batch` record every plan as a version in WORKSPACE/history.gpkg (layers.history)
 unless --no-history.
@@ -392,7 +394,18 @@ def diff(a: str, b: str, workspace: Path | None, as_json: bool) -> None:
 @click.argument("plan", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True)
-@click.option("--debug", is_flag=True, default=False)
+@click.option(
+    "--debug",
+    is_flag=True,
+    default=False,
+    help="Werkzeug's development server with its debugger (loopback hosts only)",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    default=False,
+    help="allow a --host reachable from other machines (put sign-in and HTTPS in front)",
+)
 @click.option(
     "--config",
     "config_path",
@@ -400,8 +413,21 @@ def diff(a: str, b: str, workspace: Path | None, as_json: bool) -> None:
     default=None,
     help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps, ...)",
 )
-def serve(plan: Path, host: str, port: int, debug: bool, config_path: Path | None) -> None:
-    """Serve the dashboard on the plan directory PLAN."""
+def serve(
+    plan: Path,
+    host: str,
+    port: int,
+    debug: bool,
+    allow_remote: bool,
+    config_path: Path | None,
+) -> None:
+    """Serve the dashboard on the plan directory PLAN (waitress; --debug: the dev server)."""
+    from dashboard.security import REMOTE_WARNING, host_problem, is_loopback, run_server
+
+    problem = host_problem(host, debug=debug, allow_remote=allow_remote)
+    if problem is not None:
+        click.echo(f"ERROR: {problem}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     from dashboard.app import create_app
     from dashboard.state import DashboardConfig
 
@@ -421,7 +447,129 @@ def serve(plan: Path, host: str, port: int, debug: bool, config_path: Path | Non
         )
         sys.exit(EXIT_BAD_INPUT)
     app = create_app(plan, config=config)
-    app.run(host=host, port=port, debug=debug)
+    if not is_loopback(host):
+        click.echo(REMOTE_WARNING.format(host=host), err=True)
+    click.echo(f"anju: dashboard on http://{host}:{port}", err=True)
+    run_server(app, host=host, port=port, debug=debug)
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _user_store(store: Path | None, plan: Path | None):
+    from layers.users import UserStore, default_path
+
+    return UserStore(store if store is not None else default_path(plan))
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
+@main.group()
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the user store (default: $ANJU_USERS, else users.sqlite beside --plan, else ./users.sqlite)",
+)
+@click.option(
+    "--plan",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="the plan directory served (the store is users.sqlite in its parent folder)",
+)
+@click.pass_context
+def users(ctx: click.Context, store: Path | None, plan: Path | None) -> None:
+    """Dashboard accounts and the audit trail (sign-in is required once a store exists)."""
+    ctx.obj = _user_store(store, plan)
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="leader, bureau:transport|water|health, planner, admin")
+@click.option("--personal", is_flag=True, default=False, help="may see household personal data")
+@click.option("--password-stdin", is_flag=True, default=False, help="read the password from stdin")
+@click.pass_obj
+def users_add(store, name: str, role: str, personal: bool, password_stdin: bool) -> None:
+    """Add user NAME with ROLE."""
+    from layers.users import ROLES, UserStoreError
+
+    if role not in ROLES:  # before asking for a password
+        _bad(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    try:
+        store.add(name, role, _read_password(password_stdin), personal=personal)
+        store.record(
+            "user_add", user=None, what=f"{name} ({role}{', personal' if personal else ''})"
+        )
+    except UserStoreError as exc:
+        _bad(str(exc))
+    click.echo(f"added {name} ({role}) to {store.path}")
+
+
+@users.command("list")
+@click.pass_obj
+def users_list(store) -> None:
+    """List the accounts (name, role, personal-data permission)."""
+    for u in store.list_users():
+        click.echo(f"{u.name}\t{u.role}\t{'personal' if u.personal else '-'}")
+
+
+@users.command("remove")
+@click.argument("name")
+@click.pass_obj
+def users_remove(store, name: str) -> None:
+    """Remove user NAME."""
+    from layers.users import UserStoreError
+
+    try:
+        store.remove(name)
+        store.record("user_remove", what=name)
+    except UserStoreError as exc:
+        _bad(str(exc))
+    click.echo(f"removed {name}")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, default=False, help="read the password from stdin")
+@click.pass_obj
+def users_passwd(store, name: str, password_stdin: bool) -> None:
+    """Set the password of user NAME."""
+    from layers.users import UserStoreError
+
+    if store.get(name) is None:
+        _bad(f"user {name!r}: no such user")
+    try:
+        store.set_password(name, _read_password(password_stdin))
+        store.record("user_passwd", what=name)
+    except UserStoreError as exc:
+        _bad(str(exc))
+    click.echo(f"password of {name} changed")
+
+
+@users.command("audit")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--user", "who", default=None, help="only this user's rows")
+@click.option("--json", "as_json", is_flag=True, default=False, help="machine-readable output")
+@click.pass_obj
+def users_audit(store, limit: int, who: str | None, as_json: bool) -> None:
+    """The newest audit rows: sign-ins, scenario runs, exports, personal-data views."""
+    import time
+
+    rows = store.audit(limit=limit, user=who)
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1))
+        return
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.ts))
+        nums = json.dumps(r.numbers, ensure_ascii=False) if r.numbers else ""
+        click.echo(
+            f"{when}\t{r.user or '-'}\t{r.ip or '-'}\t{r.action}\t"
+            f"{'ok' if r.ok else 'refused'}\t{r.what or ''}\t{nums}".rstrip()
+        )
 
 
 def entry() -> None:

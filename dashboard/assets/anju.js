@@ -14,7 +14,15 @@
       (!h.status || villageCode(p, h) === h.status);
   }
 
+  /* a colour for an inline style: "#rgb", "#rrggbb(aa)" or a plain colour name only, so a
+     value from the page never reaches markup as anything but a colour */
+  function safeColour(c, fallback) {
+    c = String(c === null || c === undefined ? "" : c);
+    return /^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20})$/.test(c) ? c : fallback;
+  }
+
   var anju = {
+    safeColour: safeColour,
     /* status codes (dashboard/viewmodels.py): m met / ready, i met only by inference /
        unconfirmed, n not met / blocked, u unknown, x not assessed (exit view only) */
     villageStyle: function (feature, context) {
@@ -61,16 +69,17 @@
     },
     poiPoint: function (feature, latlng, context) {
       var h = (context && context.hideout) || {};
-      var r = h.radius || 5;
-      var opts = {color: "#ffffff", weight: 1, fillColor: h.color || "#333", fillOpacity: 1};
+      var r = Number(h.radius) || 5;
+      var col = safeColour(h.color, "#333");
+      var opts = {color: "#ffffff", weight: 1, fillColor: col, fillOpacity: 1};
       if (h.shape === "square" || h.shape === "triangle") {
         var cls = "poi poi-" + h.shape;
         var html = '<div style="width:' + (2 * r) + 'px;height:' + (2 * r) +
-          'px;background:' + (h.color || "#333") + '"></div>';
+          'px;background:' + col + '"></div>';
         if (h.shape === "triangle") {
           html = '<div style="width:0;height:0;border-left:' + r + 'px solid transparent;' +
             'border-right:' + r + 'px solid transparent;border-bottom:' + (2 * r) +
-            'px solid ' + (h.color || "#333") + '"></div>';
+            'px solid ' + col + '"></div>';
         }
         return L.marker(latlng, {icon: L.divIcon({className: cls, html: html,
           iconSize: [2 * r, 2 * r], iconAnchor: [r, r]})});
@@ -84,8 +93,8 @@
       var h = (context && context.hideout) || {};
       var p = feature.properties || {};
       var opened = !!h.opened;
-      var fill = opened ? (h.color || "#009E73") : "#ffffff";
-      var stroke = h.color || "#009E73";
+      var stroke = safeColour(h.color, "#009E73");
+      var fill = opened ? stroke : "#ffffff";
       if (p.src === "planner") {
         var s = 13;
         var html = '<div style="width:' + s + 'px;height:' + s + 'px;transform:rotate(45deg);' +

@@ -26,3 +26,15 @@ def load_or_alert(lang: str) -> tuple[Plan | None, html.Div | None]:
         else None
     )
     return plan, banner
+
+
+def personal_data_allowed(what: str) -> bool:
+    """Whether household names, ID numbers and phones may be shown or exported here.
+
+    False unless a signed-in user holds the personal-data permission (the local
+    single-user mode keeps them out of the browser, as before); every check is recorded
+    in the audit trail with ``what``.
+    """
+    from dashboard.auth import record_personal_view
+
+    return record_personal_view(what)

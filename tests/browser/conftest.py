@@ -147,7 +147,12 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh page (own cookies) that records console errors in ``page.errors``."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 850}, accept_downloads=True)
+    # bypass_csp: Playwright's wait_for_function runs its predicate through eval, which the
+    # dashboard's Content-Security-Policy refuses; the policy itself is tested with it
+    # enforced in test_hostile_names.py (every page, markers and rows)
+    ctx = browser.new_context(
+        viewport={"width": 1400, "height": 850}, accept_downloads=True, bypass_csp=True
+    )
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
