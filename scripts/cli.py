@@ -448,6 +448,18 @@ def serve(
         sys.exit(EXIT_BAD_INPUT)
     app = create_app(plan, config=config)
     if not is_loopback(host):
+        from dashboard.auth import serve_problem
+
+        auth_on = bool(app.server.config.get("ANJU_AUTH"))
+        why = serve_problem(host, auth_on=auth_on)
+        if not auth_on:  # other machines reach it: never without sign-in
+            why = (
+                f"serving on {host} needs sign-in: add a user first "
+                f"(`anju users --plan {plan} add NAME --role leader`)"
+            )
+        if why is not None:
+            click.echo(f"ERROR: {why}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         click.echo(REMOTE_WARNING.format(host=host), err=True)
     click.echo(f"anju: dashboard on http://{host}:{port}", err=True)
     run_server(app, host=host, port=port, debug=debug)

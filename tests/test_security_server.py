@@ -128,12 +128,15 @@ def test_host_problem():
     assert "loopback only" in host_problem("0.0.0.0", debug=True, allow_remote=True)
 
 
-def _serve(args, monkeypatch):
+def _serve(args, monkeypatch, *, auth_on=True):
+    from types import SimpleNamespace
+
     from scripts import cli
 
     calls = []
     monkeypatch.setattr(security, "run_server", lambda app, **kw: calls.append(kw))
-    monkeypatch.setattr("dashboard.app.create_app", lambda plan, config=None: object())
+    fake = SimpleNamespace(server=SimpleNamespace(config={"ANJU_AUTH": auth_on}))
+    monkeypatch.setattr("dashboard.app.create_app", lambda plan, config=None: fake)
     res = CliRunner().invoke(cli.main, ["serve", *args])
     return res, calls
 
@@ -153,7 +156,17 @@ def test_serve_refuses_a_remote_host_without_allow_remote(monkeypatch, tmp_path)
     assert "--allow-remote" in res.stderr and "Traceback" not in res.output
 
 
+def test_serve_remote_needs_sign_in_and_a_fixed_secret(monkeypatch, tmp_path):
+    monkeypatch.delenv("ANJU_SECRET_KEY", raising=False)
+    args = [str(tmp_path), "--host", "0.0.0.0", "--allow-remote"]
+    res, calls = _serve(args, monkeypatch, auth_on=False)  # no user store: open to all
+    assert res.exit_code == 2 and not calls and "needs sign-in" in res.stderr
+    res, calls = _serve(args, monkeypatch, auth_on=True)  # sign-in, but a random key
+    assert res.exit_code == 2 and not calls and "ANJU_SECRET_KEY" in res.stderr
+
+
 def test_serve_remote_with_allow_remote_warns(monkeypatch, tmp_path):
+    monkeypatch.setenv("ANJU_SECRET_KEY", "x" * 64)
     res, calls = _serve([str(tmp_path), "--host", "0.0.0.0", "--allow-remote"], monkeypatch)
     assert res.exit_code == 0, res.output
     assert calls == [{"host": "0.0.0.0", "port": 8050, "debug": False}]
