@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,9 +45,14 @@ from layers.errors import CRSError, LayerNotFoundError, LayerSchemaError
 __all__ = [
     "DemCoverage",
     "DemTile",
+    "MAX_DEM_CELLS",
+    "MIN_DEM_SIDE",
     "MissingTilesError",
     "county_outside_dem",
+    "max_dem_cells",
+    "network_path",
     "read_mosaic",
+    "refuse_network",
     "resolve_tiles",
     "tiles_crs_and_bounds",
     "vsizip_sha256",
@@ -59,6 +66,66 @@ _GLOB_CHARS = set("*?[")
 _OVERLAP_MAX_FRAC = 0.5
 
 DemSpec = str | Path | Sequence[str | Path]
+
+#: Largest DEM (cells actually read, after the clip to the county) anju reads; the size is
+#: checked from the raster's header before a pixel is read. ``ANJU_MAX_DEM_CELLS`` sets it.
+MAX_DEM_CELLS = 200_000_000
+#: Smallest DEM: slope and relief need a cell's eight neighbours.
+MIN_DEM_SIDE = 3
+
+# GDAL virtual file systems that reach the network, and URLs: anju reads local files only
+_NETWORK_VSI = re.compile(
+    r"/vsi(curl|s3|gs|az|adls|oss|swift|hdfs|webhdfs)(_streaming)?/", re.IGNORECASE
+)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]+:/", re.IGNORECASE)
+
+
+def network_path(path: str | Path) -> bool:
+    """Whether ``path`` is a URL or a GDAL virtual path that reaches the network.
+
+    GDAL reads a virtual path only at the start (``/vsizip//vsicurl/...`` nests them), so a
+    local folder that happens to be named ``vsis3`` is not one.
+    """
+    s = str(path)
+    if s.startswith("/vsi"):
+        return bool(_NETWORK_VSI.search(s)) or "://" in s
+    return bool(_URL.match(s))
+
+
+def refuse_network(path: str | Path, label: str | None = None) -> None:
+    """Raise :class:`LayerSchemaError` when ``path`` would make GDAL reach the network.
+
+    Raises
+    ------
+    LayerSchemaError
+        For ``/vsicurl/``, ``/vsis3/`` and the other network file systems, and URLs.
+    """
+    if network_path(path):
+        raise LayerSchemaError(
+            f"{label or path}: a network path ({str(path)[:80]!r}); expected a local file "
+            "(anju reads no URL and no GDAL network file system: download the file into "
+            "the workspace)"
+        )
+
+
+def max_dem_cells() -> int:
+    """The DEM cell limit: ``ANJU_MAX_DEM_CELLS`` or :data:`MAX_DEM_CELLS`."""
+    raw = os.environ.get("ANJU_MAX_DEM_CELLS")
+    try:
+        return int(raw) if raw else MAX_DEM_CELLS
+    except ValueError:
+        return MAX_DEM_CELLS
+
+
+def _refuse_size(label: str, width: float, height: float) -> None:
+    limit = max_dem_cells()
+    if width * height > limit:
+        raise LayerSchemaError(
+            f"{label}: the DEM is {int(width):,} x {int(height):,} cells "
+            f"({width * height / 1e6:,.0f} million) to read, above the limit of "
+            f"{limit / 1e6:,.0f} million cells (ANJU_MAX_DEM_CELLS); clip it to the county or "
+            "use coarser cells"
+        )
 
 
 class MissingTilesError(LayerNotFoundError):
@@ -86,6 +153,8 @@ def _is_glob(text: str) -> bool:
 
 
 def _expand(p: Path) -> list[DemTile]:
+    if p.is_dir():
+        raise LayerSchemaError(f"{p}: is a folder; expected a DEM file (GeoTIFF, .hgt, .zip...)")
     if p.suffix.lower() != ".zip":
         return [DemTile(str(p), str(p))]
     try:
@@ -130,6 +199,7 @@ def resolve_tiles(spec: DemSpec, *, root: str | Path | None = None) -> list[DemT
     missing: list[str] = []
     for e in entries:
         s = str(e)
+        refuse_network(s)
         if s.startswith("/vsi"):
             tiles.append(DemTile(s, s))
             continue
@@ -164,6 +234,8 @@ def _open_error(tile: DemTile, exc: Exception) -> LayerSchemaError:
 def _vrt_sources(src, tile: DemTile) -> list[str]:
     """The files a VRT reads (its tiles), each checked to exist."""
     files = [str(f) for f in (src.files or [])][1:]
+    for f in files:
+        refuse_network(f, f"{tile.label}: a source of the VRT")
     gone = [f for f in files if not f.startswith("/vsi") and not Path(f).exists()]
     if gone:
         raise MissingTilesError([f"{g} (a source of {tile.label})" for g in gone], len(files))
@@ -287,6 +359,10 @@ def read_mosaic(
                     files += _vrt_sources(src, t)
                 if len(tiles) == 1:
                     win = _window(src, bounds)
+                    if win is None:
+                        _refuse_size(t.label, src.width, src.height)
+                    else:
+                        _refuse_size(t.label, win.width, win.height)
                     z = src.read(band, masked=True, window=win).astype("float64").filled(np.nan)
                     tr = src.transform if win is None else src.window_transform(win)
                     return Mosaic(z, tr, crss[0], files, [])  # type: ignore[arg-type]
@@ -310,6 +386,14 @@ def read_mosaic(
         cut = (max(bounds[0], ux0), max(bounds[1], uy0), min(bounds[2], ux1), min(bounds[3], uy1))
         if cut[0] < cut[2] and cut[1] < cut[3]:
             kw["bounds"] = cut
+    fine_x, fine_y = min(r[0] for r in res), min(r[1] for r in res)
+    ext = kw.get("bounds") or (
+        min(b[0] for b in bounds_),
+        min(b[1] for b in bounds_),
+        max(b[2] for b in bounds_),
+        max(b[3] for b in bounds_),
+    )
+    _refuse_size(tiles[0].label, (ext[2] - ext[0]) / fine_x, (ext[3] - ext[1]) / fine_y)
     try:
         arr, transform = rasterio.merge.merge(
             [t.path for t in tiles],

@@ -37,7 +37,7 @@ from rasterio.enums import Resampling
 
 from layers.catalogue import PERSONAL_COLUMNS, TRAVEL_KINDS
 from layers.crs import STORAGE_CRS, to_storage
-from layers.errors import LayerNotFoundError, LayerSchemaError
+from layers.errors import AnjuError, LayerNotFoundError, LayerSchemaError
 from layers.grid import Grid
 from layers.settings import Settings, settings_from_dict
 
@@ -53,6 +53,7 @@ __all__ = [
     "PlanOutput",
     "StoredPlan",
     "check_layer",
+    "clean_stale_siblings",
     "decode_road_surface",
     "open_plan",
     "plan_gpkg",
@@ -489,11 +490,95 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+def _is_personal(df: pd.DataFrame) -> bool:
+    return any(c in df.columns for c in PERSONAL_COLUMNS)
+
+
+def _private_table(df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: str) -> list[str]:
+    """A table with household names, ID numbers or phones: files created 0600 from the start."""
+    for suffix in (".csv", ".xlsx"):
+        fd = os.open(folder / f"{name}{suffix}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        os.chmod(folder / f"{name}{suffix}", 0o600)  # the mode of an existing file is kept
+    return _write_table(df, zh, folder, name)
+
+
+def _sibling_pattern(out: Path, kind: str) -> str:
+    return f".{out.name}.{kind}-"
+
+
+def _stale(path: Path, prefix: str) -> bool:
+    """Whether a hidden ``.OUT.partial-<pid>-…`` / ``.OUT.old-<pid>…`` folder is a leftover.
+
+    It is live only while the process whose id it carries runs *and* that process started
+    before the folder was last touched (a reused id belongs to a younger process).
+    """
+    import psutil
+
+    head = path.name[len(prefix) :].split("-", 1)[0]
+    try:
+        pid = int(head)
+        mtime = path.lstat().st_mtime
+    except (ValueError, OSError):
+        return True
+    try:
+        started = psutil.Process(pid).create_time()
+    except (psutil.Error, OSError):
+        return True
+    return started > mtime + 1.0
+
+
+def clean_stale_siblings(out: str | Path) -> list[Path]:
+    """Remove hidden temporary and old folders left beside ``out`` by killed runs.
+
+    Returns the folders removed. Folders of a run still going are kept.
+    """
+    out = Path(out)
+    removed: list[Path] = []
+    if not out.parent.is_dir():
+        return removed
+    for kind in ("partial", "old"):
+        prefix = _sibling_pattern(out, kind)
+        for p in out.parent.glob(f"{prefix}*"):
+            if p.is_dir() and not p.is_symlink() and _stale(p, prefix):
+                shutil.rmtree(p, ignore_errors=True)
+                if not p.exists():
+                    removed.append(p)
+    return removed
+
+
+class _TerminateAsExit:
+    """Within ``with``: SIGTERM raises SystemExit so the temporary folder is removed."""
+
+    def __enter__(self) -> _TerminateAsExit:
+        import signal
+        import threading
+
+        self._old: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.getsignal(signal.SIGTERM)
+
+            def _raise(signum: int, frame: Any) -> None:
+                raise SystemExit(128 + signum)
+
+            signal.signal(signal.SIGTERM, _raise)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
 def write_plan(out: str | Path, plan: PlanOutput) -> dict[str, Any]:
     """Write a plan directory atomically and return its manifest.
 
-    The plan is written into a hidden sibling folder and moved into place at the end, so
-    ``out`` holds either the previous plan or the complete new one.
+    The plan is written into a hidden sibling folder (``.OUT.partial-<pid>-<random>``, mode
+    0700 while it is written) and moved into place at the end, so ``out`` holds either the
+    previous plan or the complete new one. Leftovers of killed runs beside ``out`` are removed
+    first; the temporary folder is removed on any exit (SIGTERM included). Tables with personal
+    columns (household names, ID numbers, phones) are written last, with mode 0600.
 
     Raises
     ------
@@ -508,61 +593,108 @@ def write_plan(out: str | Path, plan: PlanOutput) -> dict[str, Any]:
     if problems:
         raise LayerSchemaError("plan does not follow its contract:\n" + "\n".join(problems))
     t0 = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    if out.exists() and not out.is_dir():
+        raise LayerSchemaError(f"{out}: --out must be a plan directory; found a file")
     try:
-        (tmp / "rasters").mkdir()
-        (tmp / "tables").mkdir()
-        outputs: list[str] = []
-        for name, arr in plan.rasters.items():
-            _write_raster(
-                tmp / "rasters" / f"{name}.tif", arr, plan.grid, max_z_error=PLAN_RASTERS[name]
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AnjuError(f"{out}: cannot make the plan's folder ({exc.strerror})") from exc
+    clean_stale_siblings(out)
+    with _TerminateAsExit():
+        try:
+            tmp = Path(
+                tempfile.mkdtemp(
+                    prefix=f"{_sibling_pattern(out, 'partial')}{os.getpid()}-", dir=out.parent
+                )
             )
-            outputs.append(f"rasters/{name}.tif")
-        gpkg = tmp / "plan.gpkg"
-        for name, frame in stored.items():
-            if not isinstance(frame, gpd.GeoDataFrame):
-                continue
-            _gpkg_safe(to_storage(frame)).to_file(gpkg, layer=name, driver="GPKG")
-            outputs.append(f"plan.gpkg:{name}")
-        for name, df in plan.tables.items():
-            if name == "unplaced":  # a plain CSV: the allocation's own words, no XLSX
-                df.to_csv(tmp / "tables" / "unplaced.csv", index=False, encoding="utf-8-sig")
-                continue
-            outputs += _write_table(df, plan.tables_zh.get(name), tmp / "tables", name)
-        (tmp / "indicators.json").write_text(
-            json.dumps(plan.indicators, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+        except OSError as exc:
+            raise AnjuError(f"{out.parent}: cannot write the plan here ({exc.strerror})") from exc
+        try:
+            manifest = _write_into(tmp, plan, stored, t0)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)
+            _swap_into_place(tmp, out)
+        except OSError as exc:  # disk full, permissions: the previous plan stays as it was
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise AnjuError(
+                f"{out}: could not write the plan ({exc.strerror or exc}); nothing was changed"
+            ) from exc
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return manifest
+
+
+def _write_into(
+    tmp: Path, plan: PlanOutput, stored: dict[str, pd.DataFrame], t0: float
+) -> dict[str, Any]:
+    (tmp / "rasters").mkdir()
+    (tmp / "tables").mkdir()
+    outputs: list[str] = []
+    for name, arr in plan.rasters.items():
+        _write_raster(
+            tmp / "rasters" / f"{name}.tif", arr, plan.grid, max_z_error=PLAN_RASTERS[name]
         )
-        outputs.append("indicators.json")
-        stages = {**plan.manifest.get("stages", {}), "write": round(time.perf_counter() - t0, 3)}
-        manifest = {
-            "plan_format": PLAN_FORMAT,
-            **plan.manifest,
-            "stages": stages,
-            "crs_storage": STORAGE_CRS.to_string(),
-            "raster_max_error": {
-                "travel_min": PLAN_RASTERS[f"travel_min_{TRAVEL_KINDS[0]}"],
-                "suitability": PLAN_RASTERS["suitability"],
-            },
-            "outputs": outputs,
-        }
-        (tmp / "manifest.json").write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=1, default=_json_default),
-            encoding="utf-8",
-        )
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        outputs.append(f"rasters/{name}.tif")
+    gpkg = tmp / "plan.gpkg"
+    personal_layer = False
+    for name, frame in stored.items():
+        if not isinstance(frame, gpd.GeoDataFrame):
+            continue
+        personal_layer |= _is_personal(frame)
+        _gpkg_safe(to_storage(frame)).to_file(gpkg, layer=name, driver="GPKG")
+        outputs.append(f"plan.gpkg:{name}")
+    if personal_layer:
+        os.chmod(gpkg, 0o600)
+    personal: list[str] = []
+    for name, df in plan.tables.items():
+        if name == "unplaced":  # a plain CSV: the allocation's own words, no XLSX
+            df.to_csv(tmp / "tables" / "unplaced.csv", index=False, encoding="utf-8-sig")
+            continue
+        if _is_personal(df):
+            personal.append(name)  # written last: nothing else is waiting behind them
+            continue
+        outputs += _write_table(df, plan.tables_zh.get(name), tmp / "tables", name)
+    (tmp / "indicators.json").write_text(
+        json.dumps(plan.indicators, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
+    outputs.append("indicators.json")
+    for name in personal:
+        outputs += _private_table(plan.tables[name], plan.tables_zh.get(name), tmp / "tables", name)
+    stages = {**plan.manifest.get("stages", {}), "write": round(time.perf_counter() - t0, 3)}
+    manifest = {
+        "plan_format": PLAN_FORMAT,
+        **plan.manifest,
+        "stages": stages,
+        "crs_storage": STORAGE_CRS.to_string(),
+        "raster_max_error": {
+            "travel_min": PLAN_RASTERS[f"travel_min_{TRAVEL_KINDS[0]}"],
+            "suitability": PLAN_RASTERS["suitability"],
+        },
+        "outputs": outputs,
+    }
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1, default=_json_default),
+        encoding="utf-8",
+    )
     return manifest
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
     old = None
     if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-    tmp.rename(out)
+        # unique (not only the pid: a reused pid must not meet its predecessor's leftover)
+        old = Path(
+            tempfile.mkdtemp(prefix=f"{_sibling_pattern(out, 'old')}{os.getpid()}-", dir=out.parent)
+        )
+        out.replace(old)  # onto the empty folder just made: an atomic rename
+    try:
+        tmp.rename(out)
+    except BaseException:
+        if old is not None and not out.exists():
+            old.rename(out)  # put the previous plan back
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

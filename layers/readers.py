@@ -5,6 +5,12 @@ GeoJSON, GeoParquet, OpenStreetMap PBF (GDAL's OSM driver), CSV with lon/lat
 columns, GeoTIFF, SRTM ``.hgt`` and either inside a ``.zip`` (opened through
 GDAL's ``/vsizip/`` virtual path, never unpacked to disk).
 
+Hostile input is refused before it is read: a URL or a GDAL network file system path
+(``/vsicurl/``, ``/vsis3/``...; also as a VRT's source), a folder where a file is expected,
+a CSV above :data:`MAX_CSV_BYTES` (``ANJU_MAX_CSV_BYTES``), a DEM above
+:data:`layers.dem_sources.MAX_DEM_CELLS` cells from its header (``ANJU_MAX_DEM_CELLS``)
+or under 3 x 3 cells, and a column named twice (GeoJSON properties, a CSV header).
+
 Readers do not validate: they return what the file holds, or raise
 :class:`~layers.errors.LayerNotFoundError` / :class:`~layers.errors.LayerSchemaError`
 with the file and layer named. ``layers.validate`` checks content.
@@ -12,6 +18,8 @@ with the file and layer named. ``layers.validate`` checks content.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import warnings
 import zipfile
@@ -31,7 +39,14 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject, tr
 from layers.catalogue import ROAD_CLASS_ALIASES
 from layers.chinacoords import offset_datum, to_cgcs2000
 from layers.datums import bound_pair, legacy_datum
-from layers.dem_sources import DemSpec, read_mosaic, resolve_tiles, tiles_crs_and_bounds
+from layers.dem_sources import (
+    MIN_DEM_SIDE,
+    DemSpec,
+    read_mosaic,
+    refuse_network,
+    resolve_tiles,
+    tiles_crs_and_bounds,
+)
 from layers.errors import CRSError, LayerNotFoundError, LayerSchemaError
 
 VECTOR_SUFFIXES = {
@@ -49,6 +64,19 @@ VECTOR_SUFFIXES = {
 RASTER_SUFFIXES = {".tif", ".tiff", ".hgt", ".zip", ".vrt", ".img"}
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 WGS84_LONLAT = "EPSG:4326"
+#: Largest CSV anju reads (checked before reading); ``ANJU_MAX_CSV_BYTES`` sets it.
+MAX_CSV_BYTES = 500_000_000
+# GeoJSON files up to this size are also scanned for repeated property names (GDAL keeps one)
+_JSON_SCAN_BYTES = 200_000_000
+
+
+def max_csv_bytes() -> int:
+    """The CSV size limit: ``ANJU_MAX_CSV_BYTES`` or :data:`MAX_CSV_BYTES`."""
+    raw = os.environ.get("ANJU_MAX_CSV_BYTES")
+    try:
+        return int(raw) if raw else MAX_CSV_BYTES
+    except ValueError:
+        return MAX_CSV_BYTES
 
 
 @dataclass
@@ -68,6 +96,7 @@ def _exists(path: str) -> bool:
 
 def list_layers(path: str | Path) -> list[str]:
     """Names of the vector layers inside ``path``."""
+    refuse_network(path)
     try:
         return [str(n) for n in pyogrio.list_layers(str(path))[:, 0]]
     except pyogrio.errors.DataSourceError as exc:
@@ -142,9 +171,14 @@ def _read_vector(
 ) -> tuple[gpd.GeoDataFrame | pd.DataFrame, ReadInfo]:
     spath = str(path)
     info = ReadInfo(spath, layer, encoding)
+    refuse_network(spath)
     if not _exists(spath):
         raise LayerNotFoundError(f"{spath}: file not found")
     suffix = Path(spath).suffix.lower()
+    if suffix in VECTOR_SUFFIXES and Path(spath).is_dir():
+        raise LayerSchemaError(f"{spath}: is a folder; expected a {suffix} file")
+    if suffix in (".geojson", ".json"):
+        _refuse_repeated_properties(spath)
     if suffix == ".csv":
         return _read_csv(spath, encoding=encoding, x=x, y=y, crs=crs, info=info), info
     if suffix in (".parquet", ".geoparquet"):
@@ -189,7 +223,44 @@ def _read_vector(
     return gdf, info
 
 
+def _refuse_repeated_properties(spath: str) -> None:
+    """GeoJSON with a property name twice in a feature: GDAL would silently keep one."""
+    try:
+        if os.path.getsize(spath) > _JSON_SCAN_BYTES:
+            return
+        raw = Path(spath).read_bytes()
+    except OSError:
+        return  # GDAL says what is wrong with the file
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [k for k, _ in items]
+        for k in keys:
+            if keys.count(k) > 1 and k not in repeated:
+                repeated.append(k)
+        return dict(items)
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return  # not JSON: GDAL reports it
+    if repeated:
+        raise LayerSchemaError(
+            f"{spath}: column(s) {', '.join(map(repr, repeated))} appear twice in a feature; "
+            "expected each property name once"
+        )
+
+
 def _read_csv(spath, *, encoding, x, y, crs, info) -> pd.DataFrame | gpd.GeoDataFrame:
+    try:
+        size = os.path.getsize(spath)
+    except OSError as exc:
+        raise LayerNotFoundError(f"{spath}: cannot open ({exc.strerror})") from exc
+    if size > max_csv_bytes():
+        raise LayerSchemaError(
+            f"{spath}: the CSV is {size / 1e6:,.0f} MB, above the limit of "
+            f"{max_csv_bytes() / 1e6:,.0f} MB (ANJU_MAX_CSV_BYTES); split it or filter it to the county"
+        )
     encodings = (encoding,) if encoding else _CSV_ENCODINGS
     df = None
     for enc in encodings:
@@ -210,6 +281,12 @@ def _read_csv(spath, *, encoding, x, y, crs, info) -> pd.DataFrame | gpd.GeoData
     if info.encoding == "gb18030":
         info.note = "text is not UTF-8: read as GB18030"
     df.columns = [c.strip() for c in df.columns]
+    twice = _repeated_csv_header(spath, info.encoding)
+    if twice:
+        raise LayerSchemaError(
+            f"{spath}: column(s) {', '.join(map(repr, twice))} appear twice in the header; "
+            "expected each column name once"
+        )
     if x is None and y is None:
         return df
     missing = [c for c in (x, y) if c not in df.columns]
@@ -231,6 +308,18 @@ def _read_csv(spath, *, encoding, x, y, crs, info) -> pd.DataFrame | gpd.GeoData
             f"{spath}: {len(bad)} row(s) have a non-numeric or empty {x}/{y} (file lines {rows})"
         )
     return gpd.GeoDataFrame(df.drop(columns=[x, y]), geometry=gpd.points_from_xy(xs, ys), crs=crs)
+
+
+def _repeated_csv_header(spath: str, encoding: str | None) -> list[str]:
+    import csv
+
+    try:
+        with open(spath, encoding=encoding or "utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    names = [h.strip() for h in header]
+    return sorted({n for n in names if n and names.count(n) > 1})
 
 
 # --------------------------------------------------------------------------- rasters
@@ -372,6 +461,11 @@ def read_dem(
                 densify_pts=21,
             )
     m = read_mosaic(tiles, band=band, bounds=bounds)
+    if min(m.z.shape) < MIN_DEM_SIDE:
+        raise LayerSchemaError(
+            f"{label}: the DEM is {m.z.shape[1]} x {m.z.shape[0]} cells over the county; expected "
+            f"at least {MIN_DEM_SIDE} x {MIN_DEM_SIDE} (slope needs a cell's neighbours)"
+        )
     if not np.isfinite(m.z).any():
         raise LayerSchemaError(f"{label}: the DEM holds no valid elevation (all cells are nodata)")
     crs = m.crs

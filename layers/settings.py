@@ -143,6 +143,8 @@ def _build(cls: type, section: str, raw: Mapping[str, Any], problems: list[str])
 
 
 # Fields carry their validation in ``field(metadata=...)``: min, max, gt, choices, inf
+# (every number has a sane maximum: an absurd value such as 100000 Monte Carlo draws is
+# refused by ``anju check`` before a run spends hours on it)
 # (read by _check_value). Written out as ``field`` so type checkers see no default.
 
 
@@ -177,12 +179,12 @@ class WorkspaceParameters:
     """
 
     infer_surface_from_class: bool
-    village_catchment_radius_m: float = field(metadata={"gt": 0})
-    road_snap_tolerance_m: float = field(metadata={"min": 0})
+    village_catchment_radius_m: float = field(metadata={"gt": 0, "max": 20000})
+    road_snap_tolerance_m: float = field(metadata={"min": 0, "max": 1000})
     cliff_slope_deg: float = field(metadata={"gt": 0, "max": 90})
     dem_outside_max_frac: float = field(metadata={"min": 0, "max": 1})
-    dem_coarse_cell_m: float = field(metadata={"gt": 0})
-    dem_max_cell_m: float = field(metadata={"gt": 0})
+    dem_coarse_cell_m: float = field(metadata={"gt": 0, "max": 10000})
+    dem_max_cell_m: float = field(metadata={"gt": 0, "max": 10000})
     timetable_years: tuple[int, ...]
     current_year: int = field(metadata={"min": EXIT_YEAR_RANGE[0], "max": EXIT_YEAR_RANGE[1]})
 
@@ -222,11 +224,11 @@ class RoadSettings:
         honestly be far).
     """
 
-    snap_tolerance_m: float = field(metadata={"min": 0})
-    max_snap_m: float = field(metadata={"min": 0})
-    connection_max_m: float = field(metadata={"min": 0})
-    datum_suspect_snap_m: float = field(metadata={"gt": 0})
-    dense_roads_km_per_km2: float = field(metadata={"min": 0})
+    snap_tolerance_m: float = field(metadata={"min": 0, "max": 1000})
+    max_snap_m: float = field(metadata={"min": 0, "max": 50000})
+    connection_max_m: float = field(metadata={"min": 0, "max": 50000})
+    datum_suspect_snap_m: float = field(metadata={"gt": 0, "max": 10000})
+    dense_roads_km_per_km2: float = field(metadata={"min": 0, "max": 1000})
 
 
 @dataclass(frozen=True)
@@ -269,8 +271,8 @@ class AccessSettings:
 
     walking: str = field(metadata={"choices": WALKING_MODELS})
     road_speeds_kmh: Any
-    river_width_m: float = field(metadata={"gt": 0})
-    min_barrier_width_m: float = field(metadata={"min": 0})
+    river_width_m: float = field(metadata={"gt": 0, "max": 10000})
+    min_barrier_width_m: float = field(metadata={"min": 0, "max": 10000})
 
     def __post_init__(self) -> None:
         table = self.road_speeds_kmh
@@ -330,8 +332,8 @@ class HouseholdSettings:
         边缘易致贫户) are listed for monitoring against a return to poverty (返贫).
     """
 
-    income_line_cny: float = field(metadata={"min": 0})
-    income_line_year: int = field(metadata={"min": 1949})
+    income_line_cny: float = field(metadata={"min": 0, "max": 1000000})
+    income_line_year: int = field(metadata={"min": 1949, "max": 2100})
     income_line_note: str
     flags: tuple[str, ...]
     monitoring_margin_frac: float = field(metadata={"min": 0, "max": 1})
@@ -386,34 +388,34 @@ class SiteSettings:
     ahp: Any
     ranges: Any
     slope_limit_deg: float = field(metadata={"gt": 0, "max": 90})
-    hazard_buffer_m: float = field(metadata={"min": 0})
-    protected_buffer_m: float = field(metadata={"min": 0})
-    water_buffer_m: float = field(metadata={"min": 0})
+    hazard_buffer_m: float = field(metadata={"min": 0, "max": 20000})
+    protected_buffer_m: float = field(metadata={"min": 0, "max": 20000})
+    water_buffer_m: float = field(metadata={"min": 0, "max": 20000})
     all_touched: bool
-    cr_warning: float = field(metadata={"min": 0})
+    cr_warning: float = field(metadata={"min": 0, "max": 1})
     site_threshold: float = field(metadata={"min": 0, "max": 1})
-    site_min_area_ha: float = field(metadata={"min": 0})
-    site_max_area_ha: float = field(metadata={"gt": 0})
-    people_per_ha: float = field(metadata={"gt": 0})
-    max_sites: int = field(metadata={"min": 1})
-    open_sites: int = field(metadata={"min": 0})
-    min_occupancy_people: int = field(metadata={"min": 0})
+    site_min_area_ha: float = field(metadata={"min": 0, "max": 10000})
+    site_max_area_ha: float = field(metadata={"gt": 0, "max": 100000})
+    people_per_ha: float = field(metadata={"gt": 0, "max": 10000})
+    max_sites: int = field(metadata={"min": 1, "max": 10000})
+    open_sites: int = field(metadata={"min": 0, "max": 10000})
+    min_occupancy_people: int = field(metadata={"min": 0, "max": 1000000})
     unplaced_warning_frac: float = field(metadata={"min": 0, "max": 1})
-    opening_cost_person_min: float = field(metadata={"min": 0})
-    max_return_min: float = field(metadata={"gt": 0})
-    township_penalty_min: float = field(metadata={"min": 0})
-    capacity_factor: float = field(metadata={"gt": 0})
-    time_limit_s: float = field(metadata={"gt": 0})
+    opening_cost_person_min: float = field(metadata={"min": 0, "max": 1000000000000.0})
+    max_return_min: float = field(metadata={"gt": 0, "max": 10000})
+    township_penalty_min: float = field(metadata={"min": 0, "max": 10000})
+    capacity_factor: float = field(metadata={"gt": 0, "max": 100})
+    time_limit_s: float = field(metadata={"gt": 0, "max": 86400})
     mip_gap: float = field(metadata={"min": 0, "max": 1})
     solver: str = field(metadata={"choices": SOLVERS})
-    heuristic_time_s: float = field(metadata={"gt": 0})
-    cost_grid_factor: int = field(metadata={"min": 1})
-    robustness_draws: int = field(metadata={"min": 0})
-    mc_spread: float = field(metadata={"min": 0})
-    robustness_seed: int = field(metadata={"min": 0})
-    followup_school_min: float = field(metadata={"gt": 0})
-    followup_health_min: float = field(metadata={"gt": 0})
-    followup_jobs_min: float = field(metadata={"gt": 0})
+    heuristic_time_s: float = field(metadata={"gt": 0, "max": 86400})
+    cost_grid_factor: int = field(metadata={"min": 1, "max": 100})
+    robustness_draws: int = field(metadata={"min": 0, "max": 10000})
+    mc_spread: float = field(metadata={"min": 0, "max": 10})
+    robustness_seed: int = field(metadata={"min": 0, "max": 4294967295})
+    followup_school_min: float = field(metadata={"gt": 0, "max": 10000})
+    followup_health_min: float = field(metadata={"gt": 0, "max": 10000})
+    followup_jobs_min: float = field(metadata={"gt": 0, "max": 10000})
 
     def __post_init__(self) -> None:
         problems = []
@@ -461,6 +463,9 @@ class SiteSettings:
             types.MappingProxyType({k: (float(v[0]), float(v[1])) for k, v in r.items()}),
         )
 
+
+#: Ceiling of every finite number in ``[relocation]`` (costs in CNY are the largest).
+_RULE_VALUE_MAX = 1e12
 
 #: Rule codes in their canonical order (also the tie order for reasons of equal weight).
 RULE_CODES: tuple[str, ...] = (
@@ -662,6 +667,10 @@ class RelocationRules:
                 problems.append(f"min_score: expected a score in [0, 100], found {value!r}")
             elif f.name.endswith("_weight") and math.isinf(value):
                 problems.append(f"{f.name}: expected a finite weight, found {value!r}")
+            elif not math.isinf(value) and value > _RULE_VALUE_MAX:
+                problems.append(
+                    f"{f.name}: expected a number <= {_RULE_VALUE_MAX:g}, found {value!r}"
+                )
         if not problems:
             total = sum(getattr(self, f"{p}_weight") for p in _PREFIX.values())
             if total <= 0:

@@ -219,6 +219,24 @@ def _coerce(df: pd.DataFrame, spec: LayerSpec, col: _Collector) -> pd.DataFrame:
                     f"{_listed(_row_labels(df, spec, bad))}; found e.g. {s[bad].iloc[0]!r}",
                     expected=f"a number ({c.dtype})",
                 )
+            # inf (a GeoPackage REAL, "inf" in a CSV) and numbers no whole number can hold
+            # are refused here: later steps would overflow or count them as people
+            limit = 2.0**53 if c.dtype == "int" else np.inf
+            wild = num.notna() & ~(num.astype("float64").abs() < limit)
+            if wild.any():
+                _flag(
+                    col,
+                    df,
+                    spec,
+                    c,
+                    wild,
+                    num,
+                    f"{int(wild.sum())} value(s) are infinite or too large (expected a finite "
+                    f"{c.dtype}): rows {_listed(_row_labels(df, spec, wild))}; found e.g. "
+                    f"{num[wild].iloc[0]:g}",
+                    expected=f"a finite number ({c.dtype})",
+                )
+                num = num.where(~wild)
             if c.dtype == "int":
                 frac = num.notna() & (num != np.round(num))
                 if frac.any():
@@ -498,6 +516,8 @@ def validate_layer(
                 if msg:
                     col.error(msg)
         df = _check_geometry(df, spec, col)
+        if kind == "villages":
+            df = _check_village_places(df, spec, col)
         if kind == "hazards" and "radius_m" in df.columns:
             pts = df.geometry.geom_type.isin(["Point", "MultiPoint"]) & df["radius_m"].isna()
             if pts.any():
@@ -509,6 +529,62 @@ def validate_layer(
         elif kind == "hazards" and df.geometry.geom_type.isin(["Point", "MultiPoint"]).any():
             col.error("point hazards need a radius_m column", column="radius_m")
     return _add_missing_optional(df, spec), col.items
+
+
+def _check_village_places(
+    df: gpd.GeoDataFrame, spec: LayerSpec, col: _Collector
+) -> gpd.GeoDataFrame:
+    """MultiPoint villages, all villages on one place, no people at all.
+
+    A village is one place: a MultiPoint of one point (or of copies of one) becomes that
+    point, with a warning; one of several distinct points is refused (exploding it would
+    repeat the village's id and count its people once per point).
+    """
+    geom = df.geometry
+    multi = (geom.geom_type == "MultiPoint").to_numpy()
+    if multi.any():
+        single = np.zeros(len(df), dtype=bool)
+        new = geom.copy()
+        for i in np.flatnonzero(multi):
+            parts = shapely.get_parts(shapely.normalize(geom.iloc[i]))
+            distinct = {p.wkb for p in parts}
+            if len(distinct) == 1:
+                new.iloc[i] = parts[0]
+                single[i] = True
+        several = multi & ~single
+        if several.any():
+            col.error(
+                f"{int(several.sum())} village(s) are MultiPoints of several places; expected one "
+                f"point (or polygon) per village: rows {_listed(_row_labels(df, spec, several))}"
+            )
+        if single.any():
+            df = df.set_geometry(new)
+            col.warn(
+                f"{int(single.sum())} village(s) were MultiPoints of one place, read as that "
+                f"point: rows {_listed(_row_labels(df, spec, single))}"
+            )
+    places = df.geometry[~(df.geometry.isna() | df.geometry.is_empty)]
+    pointy = places.geom_type.isin(["Point", "MultiPoint"])
+    if pointy.any() and not pointy.all():
+        polys = df.index.isin(places.index[~pointy])
+        col.error(
+            f"the layer mixes points ({int(pointy.sum())}) and polygons ({int((~pointy).sum())}); "
+            "expected all villages as points (catchments are derived) or all as polygons: "
+            f"polygon rows {_listed(_row_labels(df, spec, polys))}"
+        )
+    if len(places) > 1 and len({g.wkb for g in shapely.normalize(places.to_numpy())}) == 1:
+        col.warn(
+            f"all {len(places)} villages lie on one and the same place; distances, travel "
+            "times and terrain statistics cannot tell them apart (coordinates lost in export?)"
+        )
+    if "population" in df.columns:
+        pop = pd.to_numeric(df["population"], errors="coerce")
+        if pop.notna().any() and float(pop.fillna(0).sum()) == 0.0:
+            col.warn(
+                "the total population is 0; coverage shares, relocation and siting count no people",
+                column="population",
+            )
+    return df
 
 
 # Counts an administrative village holds for its hamlets too (it includes them).

@@ -54,7 +54,12 @@ from layers.datums import (
     parse_towgs84,
     shift_to_cgcs2000,
 )
-from layers.dem_sources import MissingTilesError, county_outside_dem, vsizip_sha256
+from layers.dem_sources import (
+    MissingTilesError,
+    county_outside_dem,
+    network_path,
+    vsizip_sha256,
+)
 from layers.errors import AnjuError, LayerNotFoundError, PolicyError, Problem, ValidationError
 from layers.readers import (
     Dem,
@@ -179,6 +184,7 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
     ws = doc.get("workspace", {})
     _unknown_keys(ws, _WS_KEYS, "[workspace]", f, problems)
     sources: dict[str, LayerSource] = {}
+    refused: set[str] = set()  # declared, but with a path refused (said once, not twice)
     for kind, spec in (doc.get("layers") or {}).items():
         if kind not in SPECS:
             hint = difflib.get_close_matches(kind, list(SPECS), n=1)
@@ -217,6 +223,19 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
             )
             continue
         entries = [str(e) for e in raw] if isinstance(raw, list) else [str(raw)]
+        remote = [e for e in entries if network_path(e)]
+        if remote:
+            problems.append(
+                Problem(
+                    f,
+                    kind,
+                    f"[layers.{kind}] path: expected a local file, found the network path "
+                    f"{remote[0][:80]!r} (anju reads no URL and no GDAL network file system: "
+                    "download the file into the workspace)",
+                )
+            )
+            refused.add(kind)
+            continue
         paths = [
             Path(p) if p.startswith("/vsi") or Path(p).is_absolute() else root / p for p in entries
         ]
@@ -254,7 +273,7 @@ def read_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
             margin_m=float(margin),
         )
     for kind in REQUIRED_KINDS:
-        if kind not in sources:
+        if kind not in sources and kind not in refused:
             problems.append(
                 Problem(
                     f,

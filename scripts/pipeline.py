@@ -36,7 +36,7 @@ from geo import timetable as tt_mod
 from layers.catalogue import HAZARD_GROUPS, TRAVEL_KINDS
 from layers.errors import LayerSchemaError
 from layers.grid import Grid
-from layers.plan import PlanOutput, write_plan
+from layers.plan import PlanOutput, clean_stale_siblings, write_plan
 from layers.settings import Settings
 from layers.workspace import LoadedWorkspace, file_sha256, load_workspace
 
@@ -421,6 +421,12 @@ def _run(
     cb: ProgressFn | None,
 ) -> dict:
     timer.start("load", 0.0)
+    if out.exists() and not out.is_dir():
+        raise LayerSchemaError(f"{out}: --out must be a plan directory; found a file")
+    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise LayerSchemaError(f"{out}: --out is inside {blocked}, which is a file")
+    clean_stale_siblings(out)  # leftovers of killed runs go first, not only after a success
     lw = load_workspace(workspace, policy=policy)
     lw.raise_for_errors()
     settings = lw.settings
