@@ -30,6 +30,7 @@ import pandas as pd
 from dashboard.i18n import has_key, t
 from dashboard.plan import PERSONAL_COLUMNS, json_value
 from dashboard.viewmodels import to_bool
+from layers.plan import XLSX_TEXT_ONLY, spreadsheet_safe
 
 #: Sheet names of the XLSX, as in the plan's own tables.
 SHEETS = {"zh": "中文", "en": "en"}
@@ -161,9 +162,8 @@ def to_csv_bytes(
     keys: Mapping[str, str] | None = None,
 ) -> bytes:
     """CSV in UTF-8 with a BOM (so Excel shows Chinese text), headers in ``lang``."""
-    return (
-        export_frame(df, lang, columns=columns, keys=keys).to_csv(index=False).encode("utf-8-sig")
-    )
+    frame = spreadsheet_safe(export_frame(df, lang, columns=columns, keys=keys))
+    return frame.to_csv(index=False).encode("utf-8-sig")
 
 
 def to_xlsx_bytes(
@@ -178,7 +178,7 @@ def to_xlsx_bytes(
     frames = _frames(tables)
     order = [lang, *[lg for lg in ("zh", "en") if lg != lang]] if lang in SHEETS else ["zh", "en"]
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="xlsxwriter") as xl:
+    with pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs=XLSX_TEXT_ONLY) as xl:
         for lg in order:
             tab = export_frame(frames[lg], lg, columns=columns, keys=keys)
             tab = tab.astype(object).where(tab.notna(), None)

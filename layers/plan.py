@@ -461,12 +461,34 @@ def _gpkg_safe(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return g
 
 
+#: Text starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+#: xlsxwriter options: text is written as text, never as a formula or a URL.
+XLSX_TEXT_ONLY = {"options": {"strings_to_formulas": False, "strings_to_urls": False}}
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with text cells that a spreadsheet would run as a formula (``=cmd|...``,
+    ``+``, ``-``, ``@``) prefixed with ``'``, so a name from the data stays text when the
+    CSV is opened in Excel or WPS (numbers are untouched)."""
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            out[c] = col.map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+            )
+    return out
+
+
 def _write_table(df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: str) -> list[str]:
-    """One table as UTF-8-BOM CSV (Excel opens it) and XLSX with a Chinese and an English sheet."""
+    """One table as UTF-8-BOM CSV (Excel opens it) and XLSX with a Chinese and an English sheet;
+    text stays text (no formulas: :func:`spreadsheet_safe`, :data:`XLSX_TEXT_ONLY`)."""
     plain = _plain_values(
         pd.DataFrame(df.drop(columns=[c for c in ("geometry",) if c in df.columns]))
     )
-    plain.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    spreadsheet_safe(plain).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
     zh_plain = (
         plain
         if zh is None
@@ -474,7 +496,9 @@ def _write_table(df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: 
             pd.DataFrame(zh.drop(columns=[c for c in ("geometry",) if c in zh.columns]))
         )
     )
-    with pd.ExcelWriter(folder / f"{name}.xlsx", engine="xlsxwriter") as xw:
+    with pd.ExcelWriter(
+        folder / f"{name}.xlsx", engine="xlsxwriter", engine_kwargs=XLSX_TEXT_ONLY
+    ) as xw:
         zh_plain.to_excel(xw, sheet_name="中文", index=False)
         plain.to_excel(xw, sheet_name="en", index=False)
     return [f"tables/{name}.csv", f"tables/{name}.xlsx"]

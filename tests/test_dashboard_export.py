@@ -196,3 +196,37 @@ def test_page_tables_export_with_their_grid_headers(tmp_path):
     km = zh["长度（公里）"].dropna()
     assert ((km * 10).round(6) % 1 == 0).all() or (km < 0.05).any()  # 1 decimal
     assert len(zh) == len(plan.layer("road_gaps"))
+
+
+def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx(tmp_path):
+    import io as _io
+
+    import openpyxl
+
+    from dashboard.export import to_csv_bytes, to_xlsx_bytes
+    from layers.plan import spreadsheet_safe
+
+    df = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://x","点我")', "+1+1", "@SUM(A1)", "-2村", "白岩村"],
+            "n": [1, 2, 3, 4, 5],
+        }
+    )
+    safe = spreadsheet_safe(df)
+    assert safe["name"].tolist() == [
+        '\'=HYPERLINK("http://x","点我")',
+        "'+1+1",
+        "'@SUM(A1)",
+        "'-2村",
+        "白岩村",
+    ]
+    assert safe["n"].tolist() == [1, 2, 3, 4, 5]  # numbers untouched
+    csv = to_csv_bytes(df, "en").decode("utf-8-sig")
+    rows = csv.splitlines()[1:]
+    assert rows[0].startswith("\"'=HYPERLINK") and rows[1].startswith("'+1+1")
+    assert not any(r.lstrip('"').startswith(("=", "+", "@")) for r in rows)
+    wb = openpyxl.load_workbook(_io.BytesIO(to_xlsx_bytes(df, "en")))
+    for ws in wb.worksheets:
+        cells = [c.value for c in ws["A"][1:]]
+        assert cells[0] == '=HYPERLINK("http://x","点我")'  # text, not a formula
+        assert ws["A2"].data_type == "s"

@@ -188,3 +188,17 @@ def test_a_plan_from_before_a_setting_existed_still_reruns(tmp_path):
     back = settings_from_dict(recorded)
     assert back.road.datum_suspect_snap_m == s.road.datum_suspect_snap_m
     assert back.sites.solver == "exact" and back.sites.min_occupancy_people == 77
+
+
+def test_plan_tables_keep_formula_like_names_as_text(tmp_path):
+    import openpyxl
+    import pandas as pd
+
+    from layers.plan import _write_table
+
+    df = pd.DataFrame({"name": ["=1+1", "白岩村"], "people": [10, 20]})
+    _write_table(df, None, tmp_path, "t")
+    csv = (tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert csv[1] == "'=1+1,10"
+    wb = openpyxl.load_workbook(tmp_path / "t.xlsx")
+    assert all(ws["A2"].value == "=1+1" and ws["A2"].data_type == "s" for ws in wb.worksheets)
