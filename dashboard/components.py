@@ -393,6 +393,17 @@ def village_layer(plan: Plan, lang: str, *, indicator: str = "exit_ready") -> dl
     )
 
 
+def _padded_center(bounds: list[list[float]], pad: tuple[int, int]) -> list[float]:
+    """The map centre that leaves ``pad`` pixels (right, bottom) for the legend on a map
+    about 800 × 800 px: the county's centre moved east (or south) by half the padding."""
+    (s, w), (n, e) = bounds
+    lat, lon = (s + n) / 2, (w + e) / 2
+    right, bottom = pad
+    lon += (e - w) * (right / 2) / max(1.0, 800.0 - right)
+    lat -= (n - s) * (bottom / 2) / max(1.0, 800.0 - bottom)
+    return [round(lat, 5), round(lon, 5)]
+
+
 def map_frame(
     plan: Plan,
     cfg: DashboardConfig,
@@ -426,7 +437,9 @@ def map_frame(
                 bounds=plan.bounds,
                 # the county framed left of the legend (bottom right) so it covers no data
                 boundsOptions={"paddingTopLeft": [10, 10], "paddingBottomRight": list(legend_pad)},
-                center=plan.center,
+                # the centre the padded bounds give on a typical screen (dash-leaflet needs
+                # one, and it wins over the bounds' padding)
+                center=_padded_center(plan.bounds, legend_pad),
                 zoomSnap=0.25,
                 style={"height": "100%", "width": "100%"},
                 preferCanvas=False,
