@@ -1180,6 +1180,23 @@ def _start_vector(
     return np.concatenate(parts)
 
 
+def _empty_result(pb: _Problem, *, t0: float, method: str) -> AllocationResult:
+    """The answer when no village enters the model: the locked sites open, nobody placed,
+    the status saying why (:func:`_empty_status`), never "optimal"."""
+    return _result(
+        pb,
+        [],
+        pb.locked.copy(),
+        [],
+        status=_empty_status(pb),
+        gap=0.0,
+        t0=t0,
+        method=method,
+        notes=[],
+        lower_bound=float(pb.fcost[pb.locked].sum()),
+    )
+
+
 def _empty_status(pb: _Problem) -> str:
     """Status when no village enters the model: say what happened, never "optimal"."""
     if int(pb.people.sum()) == 0:
@@ -1307,18 +1324,7 @@ def allocate(
     notes: list[str] = []
     act = np.flatnonzero(pb.active)
     if len(act) == 0:
-        return _result(
-            pb,
-            [],
-            pb.locked.copy(),
-            [],
-            status=_empty_status(pb),
-            gap=0.0,
-            t0=t0,
-            method="highs",
-            notes=notes,
-            lower_bound=float(pb.fcost[pb.locked].sum()),
-        )
+        return _empty_result(pb, t0=t0, method="highs")
     demand_total = int(pb.people[act].sum())
     usable = _usable_capacity(pb)
     start: _Start | None = None
@@ -2467,18 +2473,7 @@ def allocate_heuristic(
         min_occupancy=min_occupancy,
     )
     if not pb.active.any():
-        return _result(
-            pb,
-            [],
-            pb.locked.copy(),
-            [],
-            status=_empty_status(pb),
-            gap=0.0,
-            t0=t0,
-            method="local_search",
-            notes=[],
-            lower_bound=float(pb.fcost[pb.locked].sum()),
-        )
+        return _empty_result(pb, t0=t0, method="local_search")
     out = _search(
         pb, time_limit_s=time_limit_s - (time.perf_counter() - t0), rounds=rounds, seed=seed
     )
@@ -2529,18 +2524,7 @@ def greedy_allocate(
         min_occupancy=min_occupancy,
     )
     if not pb.active.any():
-        return _result(
-            pb,
-            [],
-            pb.locked.copy(),
-            [],
-            status=_empty_status(pb),
-            gap=0.0,
-            t0=t0,
-            method="greedy",
-            notes=[],
-            lower_bound=float(pb.fcost[pb.locked].sum()),
-        )
+        return _empty_result(pb, t0=t0, method="greedy")
     out = _search(pb, time_limit_s=0.0, rounds=0, improve=False)
     return _heuristic_result(pb, out, t0=t0, method="greedy", bound=False, bound_time_s=0.0)
 

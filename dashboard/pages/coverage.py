@@ -86,7 +86,7 @@ def layout(**_kwargs) -> html.Div:
                 data={
                     "keys": [EXIT_READY, *plan.indicator_ids],
                     # township → [[south, west], [north, east]]: choosing one zooms to it
-                    "tw_bounds": township_bounds(plan),
+                    "tw_bounds": plan.memo("tw_bounds", lambda: township_bounds(plan)),
                     "bounds": plan.bounds,
                     "bcodes": blocker_legend_codes(plan.indicator_ids),
                     "counts": counts_meta(lg),
