@@ -95,6 +95,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "ps_occupancy": ("入住率", "Occupancy"),
     "ps_gaps": ("后续扶持缺口", "Follow-up gaps"),
     "progress_versions": ("方案版本（{n}）", "Plan versions ({n})"),
+    "pv_line": (
+        "第 {id} 版 · {date} · 具备条件 {ready} 村 · 有未达标项 {blocked} 村 · 待硬化 {km} 公里",
+        "v{id} · {date} · {ready} ready · {blocked} blocked · {km} km to harden",
+    ),
     "pv_id": ("版本", "Version"),
     "pv_created": ("日期", "Date"),
     "pv_ready": ("具备条件", "Ready"),

@@ -287,16 +287,39 @@ def stage_counts(sites: pd.DataFrame) -> dict[str, int]:
 
 
 def versions_rows(history_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The workspace's plan versions (from :mod:`layers.history`), oldest first, as rows."""
-    keep = (
-        "version_id",
-        "created",
-        "profile",
-        "ready",
-        "blocked",
-        "unknown",
-        "km_to_harden",
-        "people_to_relocate",
-        "same_as",
-    )
-    return [{k: r.get(k) for k in keep} for r in history_rows]
+    """The workspace's plan versions (``Version.to_dict()`` of :mod:`layers.history`),
+    oldest first, flattened: id, created, profile, the headline figures, same_as."""
+    out = []
+    for r in history_rows:
+        head = r.get("headline") or {}
+        out.append(
+            {
+                "version_id": r.get("id", r.get("version_id")),
+                "created": r.get("created"),
+                "profile": r.get("profile"),
+                **{
+                    k: head.get(k, r.get(k))
+                    for k in ("ready", "blocked", "unknown", "km_to_harden", "people_to_relocate")
+                },
+                "same_as": r.get("same_as"),
+            }
+        )
+    return out
+
+
+def version_fields(v: dict) -> dict:
+    """A version's line fields: id, date (day only), ready, blocked, km to harden."""
+
+    def num(x, fmt="{:.0f}"):
+        try:
+            return fmt.format(float(x))
+        except (TypeError, ValueError):
+            return "—"
+
+    return {
+        "id": v.get("version_id", "—"),
+        "date": str(v.get("created") or "—")[:10],
+        "ready": num(v.get("ready")),
+        "blocked": num(v.get("blocked")),
+        "km": num(v.get("km_to_harden"), "{:.1f}"),
+    }

@@ -136,3 +136,19 @@ def test_sites_by_stage():
     assert [r["site_id"] for r in rows] == ["A1", "A2", "A3"]  # furthest stage first
     assert rows[0]["stage"] == "入住" and rows[0]["occupancy_people_frac"] == 0.434
     assert rows[1]["occupancy_people_frac"] is None  # unknown, never 0
+
+
+def test_versions_read_from_the_history_store(tmp_path):
+    """The progress page's version lines come from a real history store."""
+    from dashboard.progress import version_fields, versions_rows
+    from layers.history import open_history
+    from scripts.pipeline import run_pipeline
+    from tests.conftest import write_tiny_workspace
+
+    ws = write_tiny_workspace(tmp_path / "ws")
+    run_pipeline(ws, tmp_path / "plan", progress=False)
+    open_history(ws, create=True).record(tmp_path / "plan")
+    rows = versions_rows([v.to_dict() for v in open_history(ws).versions()])
+    assert len(rows) == 1 and rows[0]["version_id"] == 1
+    f = version_fields(rows[0])
+    assert f["id"] == 1 and f["date"][:4].isdigit() and f["ready"] != "—" and f["km"] != "—"

@@ -30,6 +30,7 @@ from dashboard.progress import (
     stage_counts,
     timetable_years,
     township_rows,
+    version_fields,
     versions_rows,
     year_counts,
 )
@@ -135,20 +136,12 @@ def layout(**_kwargs) -> html.Div:
     ]
     vers = _versions(plan)
     side.append(html.H4(t("progress_versions", lg, n=len(vers))))
-    if vers:
+    if vers:  # one line per version, newest first (the sidebar is too narrow for a grid)
         side.append(
-            grid(
-                ids.PROGRESS_VERSIONS,
-                vers,
-                [
-                    ("version_id", t("pv_id", lg)),
-                    ("created", t("pv_created", lg)),
-                    ("ready", t("pv_ready", lg)),
-                    ("blocked", t("pv_blocked", lg)),
-                    ("km_to_harden", t("pv_km", lg)),
-                ],
-                height="180px",
-                selectable=False,
+            html.Ul(
+                [html.Li(t("pv_line", lg, **version_fields(v))) for v in reversed(vers)],
+                id=ids.PROGRESS_VERSIONS,
+                className="version-list",
             )
         )
         side.append(html.P(t("progress_diff_hint", lg), className="muted-line"))
