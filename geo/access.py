@@ -22,7 +22,8 @@ Diagonal moves may cut the corner between two barrier cells, as in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ from layers.tristate import parse_tristate
 
 __all__ = [
     "WALK_FLAT_KMH",
+    "kernel_threads",
+    "thread_map",
     "resample_to_grid",
     "rasterize_roads",
     "road_speed_kmh",
@@ -312,6 +315,27 @@ def travel_time(
     return minutes
 
 
+def kernel_threads() -> int:
+    """How many cost-distance searches run side by side: numba's thread count.
+
+    ``NUMBA_NUM_THREADS`` (or :func:`numba.set_num_threads`) sets it; a batch or Dask worker
+    lowers it so that processes sharing a machine do not fight over its cores.
+    """
+    import numba
+
+    return max(1, int(numba.get_num_threads()))
+
+
+def thread_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``[fn(x) for x in items]`` on :func:`kernel_threads` threads (the search kernels
+    release the GIL); in order, and in this thread when there is one item or one thread."""
+    n = min(kernel_threads(), len(items))
+    if n <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=n) as ex:
+        return list(ex.map(fn, items))
+
+
 def travel_time_with_nearest(
     speed_kmh: np.ndarray, source_ids: np.ndarray, *, cellsize: float | tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -424,7 +448,7 @@ def _open_stranded_sources(
         cost[i] = finite.min() if finite.size else walk_cost
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no cover - numba
     """Multi-source Dijkstra on an 8-connected grid with an indexed 4-ary heap.
 
@@ -531,7 +555,7 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
     return out_d, out_l
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dinitz8(
     cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets_pow2
 ):  # pragma: no cover
@@ -850,7 +874,7 @@ def travel_time_anisotropic_with_nearest(
     return dist.reshape(speed.shape), label.reshape(speed.shape)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dijkstra8_aniso(
     fixed, walk, z, seeds, seed_labels, nrows, ncols, dx, dy, sign
 ):  # pragma: no cover
@@ -1400,10 +1424,12 @@ def travel_times(
         raise PolicyError("[access] walking = anisotropic needs the elevation grid")
     grid = Grid(speed.shape, transform, None)
     cellsize = grid.cellsize
-    out: dict[str, TravelTimes] = {}
-    for k, (kind, d) in enumerate(dests.items()):
+    items = list(dests.items())
+
+    def one(item: tuple[int, tuple[str, gpd.GeoDataFrame]]) -> TravelTimes:
+        k, (kind, d) = item
         if progress:
-            progress(kind, k / max(1, len(dests)))
+            progress(kind, k / max(1, len(items)))
         labels = np.full(speed.shape, -1, dtype=np.int64)
         r, c, inside = cells(grid, d.geometry.x.to_numpy(), d.geometry.y.to_numpy())
         # two destinations in one cell: the later one labels it (both are 0 minutes away)
@@ -1424,12 +1450,16 @@ def travel_times(
         else:
             minutes = np.full(speed.shape, np.nan)
             nearest = np.full(speed.shape, -1)
-        out[kind] = TravelTimes(
+        return TravelTimes(
             minutes=minutes.astype("float32"),
             nearest=np.asarray(nearest),
             destinations=d,
             outside_grid=int(len(d)) - placed,
         )
+
+    # the kinds are independent searches: side by side on the kernel threads
+    done = thread_map(one, list(enumerate(items)))
+    out: dict[str, TravelTimes] = {kind: tt for (kind, _), tt in zip(items, done, strict=True)}
     return out
 
 

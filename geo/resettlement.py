@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -223,6 +224,39 @@ def combine_suitability(
     return total, dict(zip(prep.names, map(float, w), strict=True)), float(cr)
 
 
+#: Search rounds and wall-clock backstop of a robustness draw's re-solve.
+_ROBUSTNESS_ROUNDS = 0
+_ROBUSTNESS_BACKSTOP_S = 30.0
+
+
+class _DrawSuitability:
+    """:func:`combine_suitability` for many weight draws, on the cells that can score.
+
+    A cell excluded or with a blank factor is NaN whatever the weights, so the factors are
+    kept only where every one is a number, and each draw sums them there in the same
+    order and precision as :func:`combine_suitability` (the same raster, bit for bit).
+    """
+
+    def __init__(self, prep: SuitabilityInputs) -> None:
+        ok = ~prep.exclusion
+        for r in prep.rescaled:
+            ok &= np.isfinite(r)
+        self.idx = np.flatnonzero(ok)
+        self.values = [np.ascontiguousarray(r.ravel()[self.idx]) for r in prep.rescaled]
+        self.shape = prep.exclusion.shape
+        self.keep = prep.keep
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        wf = np.asarray(weights, dtype=float)[self.keep]
+        w = wf / wf.sum()
+        total = np.zeros(len(self.idx), dtype="float32")
+        for wk, r in zip(w, self.values, strict=True):
+            total += np.float32(wk) * r
+        out = np.full(self.shape[0] * self.shape[1], np.nan, dtype="float32")
+        out[self.idx] = total
+        return out.reshape(self.shape)
+
+
 def _coarse(speed: np.ndarray, factor: int) -> np.ndarray:
     """The fastest cell of each factor x factor block (NaN counts as 0, a barrier)."""
     if factor <= 1:
@@ -252,15 +286,16 @@ def site_cost_matrix(
     dr, dc, dins = _cells(cg, demand_pts)
     sr, sc, sins = _cells(cg, site_pts)
     cost = np.full((len(demand_pts), len(site_pts)), np.nan)
-    for j in range(len(site_pts)):
+
+    def column(j: int) -> None:
         if progress:
             progress(f"site {j + 1}/{len(site_pts)}", j / max(1, len(site_pts)))
-        if not sins[j]:
-            continue
         src = np.zeros(coarse.shape, bool)
         src[sr[j], sc[j]] = True
         tt = access.travel_time(coarse, src, cellsize=cg.cellsize)
-        cost[dins, j] = tt[dr[dins], dc[dins]]
+        cost[dins, j] = tt[dr[dins], dc[dins]]  # each search fills its own column
+
+    access.thread_map(column, [j for j in range(len(site_pts)) if sins[j]])
     return cost
 
 
@@ -560,6 +595,16 @@ def plan_resettlement(
         )
 
     gen = patches(suit)
+    base_pieces = siting.site_pieces(
+        suit,
+        cell_ha=abs(grid.transform.a * grid.transform.e) / 1e4,
+        xres=abs(grid.transform.a),
+        yres=abs(grid.transform.e),
+        threshold=sites.site_threshold,
+        min_area_ha=sites.site_min_area_ha,
+        max_sites=sites.max_sites,
+        max_area_ha=sites.site_max_area_ha,
+    )
     site_gdf = siting.merge_planner_sites(
         gen, layers.get("sites"), people_per_ha=sites.people_per_ha
     )
@@ -608,18 +653,19 @@ def plan_resettlement(
     generated = (site_gdf["source"] == "generated").to_numpy()
     open_cost = np.where(generated, sites.opening_cost_person_min, 0.0)
     min_occ = np.where(generated, sites.min_occupancy_people, 0)
-    if sites.solver == "heuristic":
-        result = siting.allocate_heuristic(
-            demand,
-            sdf,
-            cost,
-            time_limit_s=sites.heuristic_time_s,
-            opening_cost=open_cost,
-            min_occupancy=min_occ,
-            **model,
-        )
-    else:
-        result = siting.allocate(
+
+    def solve() -> siting.AllocationResult:
+        if sites.solver == "heuristic":
+            return siting.allocate_heuristic(
+                demand,
+                sdf,
+                cost,
+                time_limit_s=sites.heuristic_time_s,
+                opening_cost=open_cost,
+                min_occupancy=min_occ,
+                **model,
+            )
+        return siting.allocate(
             demand,
             sdf,
             cost,
@@ -629,47 +675,96 @@ def plan_resettlement(
             min_occupancy=min_occ,
             **model,
         )
-    greedy = siting.greedy_allocate(
-        demand, sdf, cost, opening_cost=open_cost, min_occupancy=min_occ, **model
-    )
-    t["allocation"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    if progress:
-        progress("robustness (Monte Carlo over AHP weights)", 0.7)
-    freq = pd.Series(0.0, index=site_gdf["site_id"])
-    if sites.robustness_draws > 0 and len(demand) and len(site_gdf):
+    base_ids = site_gdf["site_id"].to_numpy()
+    gen_mask = (site_gdf["source"] == "generated").to_numpy()
+    robust = sites.robustness_draws > 0 and len(demand) > 0 and len(site_gdf) > 0
+
+    def draw_keeps() -> list[np.ndarray]:
+        """For each Monte Carlo weight draw: which base sites still exist (generated sites
+        that a site of the draw overlaps most; planner sites always)."""
         rng = np.random.default_rng(sites.robustness_seed)
         draws = monte_carlo_weights(
             np.asarray(sites.ahp, float), n=sites.robustness_draws, spread=sites.mc_spread, rng=rng
         )
-        base_ids = site_gdf["site_id"].to_numpy()
-        gen_mask = (site_gdf["source"] == "generated").to_numpy()
-
-        def run(wvec: np.ndarray) -> list[str]:
-            alt = patches(combine_suitability(prep, wvec)[0])
-            m = siting.match_sites(site_gdf[gen_mask], alt) if len(alt) else {}
-            keep = np.array(
-                [(not g) or (sid in m) for sid, g in zip(base_ids, gen_mask, strict=True)]
+        draw_suit = _DrawSuitability(prep)
+        base_lab = np.zeros(suit.size, dtype=np.int32)  # value j + 1 on the cells of row j
+        gen_cells = dict(zip(gen["site_id"], base_pieces.cells, strict=True))
+        for j, (sid, g) in enumerate(zip(base_ids, gen_mask, strict=True)):
+            if g:
+                base_lab[gen_cells[sid]] = j + 1
+        keeps = []
+        for d, wvec in enumerate(draws):
+            alt = siting.site_pieces(
+                draw_suit(wvec),
+                cell_ha=abs(grid.transform.a * grid.transform.e) / 1e4,
+                xres=abs(grid.transform.a),
+                yres=abs(grid.transform.e),
+                threshold=sites.site_threshold,
+                min_area_ha=sites.site_min_area_ha,
+                max_sites=sites.max_sites,
+                max_area_ha=sites.site_max_area_ha,
             )
-            if not keep.any():
-                return []
-            r = siting.greedy_allocate(
-                demand,
-                sdf[keep].reset_index(drop=True),
-                cost[:, keep],
-                opening_cost=open_cost[keep],
-                min_occupancy=min_occ[keep],
-                **model,
-            )
-            return r.open_sites
-
-        def cb(done: int, total: int) -> None:
+            keep = ~gen_mask
+            for piece in alt.cells:
+                hit = base_lab[piece]
+                hit = hit[hit > 0]
+                if len(hit):
+                    keep[int(np.argmax(np.bincount(hit))) - 1] = True
+            keeps.append(keep)
             if progress:
-                progress(f"robustness {done}/{total}", 0.7 + 0.25 * done / total)
+                progress(f"robustness {d + 1}/{len(draws)}", 0.6 + 0.3 * (d + 1) / len(draws))
+        return keeps
 
-        freq = siting.robustness(draws, run, sites=list(base_ids), progress=cb)
-    t["robustness"] = time.perf_counter() - t0
+    # HiGHS releases the GIL: the allocation is solved on its own thread while this one
+    # draws the robustness sites, which do not depend on it (the two stages overlap)
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        fut = ex.submit(solve)
+        greedy = siting.greedy_allocate(
+            demand, sdf, cost, opening_cost=open_cost, min_occupancy=min_occ, **model
+        )
+        t1 = time.perf_counter()
+        keeps = draw_keeps() if robust else []
+        t_draws = time.perf_counter() - t1
+        result = fut.result()
+    t["allocation"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if progress:
+        progress("robustness (Monte Carlo over AHP weights)", 0.9)
+    freq = pd.Series(0.0, index=site_gdf["site_id"])
+    if robust:
+        opened = set(result.open_sites)
+        opened_rows = [j for j, sid in enumerate(base_ids) if sid in opened]
+        resolved: dict[bytes, list[str]] = {}
+        runs: list[set[str]] = []
+        for keep in keeps:
+            if not keep.any():
+                runs.append(set())
+            elif all(keep[j] for j in opened_rows):
+                # only unopened sites are lost: the plan's allocation is still feasible and
+                # nothing better appeared, so it stands (an optimum stays optimal)
+                runs.append(set(result.open_sites))
+            else:
+                key = keep.tobytes()
+                if key not in resolved:
+                    # an opened site is lost: re-solved by the fast heuristic, with a fixed
+                    # number of search rounds and no bound (deterministic; the time limit is
+                    # only a backstop)
+                    resolved[key] = siting.allocate_heuristic(
+                        demand,
+                        sdf[keep].reset_index(drop=True),
+                        cost[:, keep],
+                        opening_cost=open_cost[keep],
+                        min_occupancy=min_occ[keep],
+                        time_limit_s=_ROBUSTNESS_BACKSTOP_S,
+                        rounds=_ROBUSTNESS_ROUNDS,
+                        bound=False,
+                        **model,
+                    ).open_sites
+                runs.append(set(map(str, resolved[key])))
+        freq = siting.site_selection_frequency(runs, sites=list(map(str, base_ids)))
+    t["robustness"] = t_draws + time.perf_counter() - t0
     notes += _outcome_notes(site_gdf, demand, result, sites, prep)
     site_gdf["robustness_frac"] = site_gdf["site_id"].map(freq).fillna(0.0).round(3).to_numpy()
     a = result.assignments

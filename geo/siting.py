@@ -46,6 +46,8 @@ from layers.errors import LayerSchemaError, PolicyError
 __all__ = [
     "AllocationResult",
     "sites_from_suitability",
+    "site_pieces",
+    "SitePieces",
     "merge_planner_sites",
     "allocate",
     "allocate_heuristic",
@@ -139,19 +141,141 @@ def _split_patch(
     for p in np.argsort(sizes, kind="stable"):
         if sizes[p] >= min_cells:
             continue
-        mask = owner == p
+        # the piece's bounding box grown by one cell holds its whole 8-neighbourhood ring
+        pr, pc = rr[done[p]], cc[done[p]]
+        r0_, r1_ = max(int(pr.min()) - 1, 0), int(pr.max()) + 2
+        c0_, c1_ = max(int(pc.min()) - 1, 0), int(pc.max()) + 2
+        win = owner[r0_:r1_, c0_:c1_]  # a view: writes below update ``owner``
+        mask = win == p
         ring = ndi.binary_dilation(mask, structure=eight) & ~mask
-        nbrs = [int(x) for x in np.unique(owner[ring]) if x >= 0 and alive[x]]
+        nbrs = [int(x) for x in np.unique(win[ring]) if x >= 0 and alive[x]]
         fits = [x for x in nbrs if sizes[x] + sizes[p] <= max_cells]
         alive[p] = False
         if fits:
             to = min(fits, key=lambda x: (sizes[x], x))
             done[to] = np.concatenate([done[to], done[p]])
             sizes[to] += sizes[p]
-            owner[mask] = to
+            win[mask] = to
         else:
-            owner[mask] = -1
+            win[mask] = -1
     return [done[p] for p in range(len(done)) if alive[p] and sizes[p] >= min_cells]
+
+
+@dataclass
+class SitePieces:
+    """Candidate sites as cells, before they become polygons (see :func:`site_pieces`).
+
+    Attributes
+    ----------
+    cells : list of numpy.ndarray
+        Flat cell indices (row-major, ascending) of each site, in site rank order.
+    suitability : list of float
+        Mean suitability of each site.
+    patch_rank : list of int
+        Rank (0-based) of the patch each site was cut from.
+    patch_area_ha : list of float
+        Area of that patch.
+    shape : tuple of int
+        The raster's shape.
+    """
+
+    cells: list[np.ndarray]
+    suitability: list[float]
+    patch_rank: list[int]
+    patch_area_ha: list[float]
+    shape: tuple[int, int]
+
+    def label_raster(self) -> np.ndarray:
+        """int32 raster: 0 outside every site, ``k + 1`` on the cells of site ``k``."""
+        lab = np.zeros(self.shape[0] * self.shape[1], dtype=np.int32)
+        for k, c in enumerate(self.cells):
+            lab[c] = k + 1
+        return lab.reshape(self.shape)
+
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def site_pieces(
+    suit: np.ndarray,
+    *,
+    cell_ha: float,
+    xres: float,
+    yres: float,
+    threshold: float,
+    min_area_ha: float,
+    max_sites: int | None = None,
+    max_area_ha: float | None = None,
+) -> SitePieces:
+    """The cells of every candidate site of :func:`sites_from_suitability`, without polygons.
+
+    The same patches, cuts, order and ``max_sites`` cap as :func:`sites_from_suitability`
+    (which polygonises these pieces); the Monte Carlo robustness draws use this directly,
+    since only which cells a site covers matters there.
+    """
+    s = np.asarray(suit)
+    shape = (int(s.shape[0]), int(s.shape[1]))
+    none = SitePieces([], [], [], [], shape)
+    with np.errstate(invalid="ignore"):
+        ok = s >= np.float64(threshold)  # compared in float64, whatever the raster's dtype
+    labels, n = ndi.label(ok, structure=_EIGHT)
+    if n == 0:
+        return none
+    idx = np.flatnonzero(ok)  # ascending: each patch's cells in row-major order
+    lab_at = labels.ravel()[idx]
+    vals = s.ravel()[idx].astype(float)
+    counts = np.bincount(lab_at, minlength=n + 1)
+    sums = np.bincount(lab_at, weights=vals, minlength=n + 1)
+    area = counts * cell_ha
+    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    # a patch needs at least min_area_ha (with a hair of slack for float cell areas)
+    labs = np.flatnonzero((area >= min_area_ha - 1e-9) & (counts > 0))
+    labs = labs[labs > 0]
+    if not len(labs):
+        return none
+    keep = labs[np.lexsort((labs, -area[labs], -mean[labs]))]
+    max_cells = (
+        max(int(math.floor(max_area_ha / cell_ha + 1e-9)), 1) if max_area_ha is not None else None
+    )
+    min_cells = max(int(math.ceil(min_area_ha / cell_ha - 1e-9)), 1)
+    # each kept patch's cells: group the suitable cells by label (stable keeps row-major order)
+    kept = np.zeros(n + 1, dtype=bool)
+    kept[keep] = True
+    sel = kept[lab_at]
+    k_idx, k_lab = idx[sel], lab_at[sel]
+    order = np.argsort(k_lab, kind="stable")
+    k_idx, k_lab = k_idx[order], k_lab[order]
+    bounds = np.searchsorted(k_lab, np.arange(n + 2))
+    width = shape[1]
+    flat_s = s.ravel()
+    # pieces: (round, -mean, -area, patch rank, cells as flat indices)
+    pieces: list[tuple[int, float, float, int, np.ndarray]] = []
+    for prank, lab in enumerate(keep):
+        flat = k_idx[bounds[lab] : bounds[lab + 1]]
+        if max_cells is None or len(flat) <= max_cells:
+            cells = [flat]
+        else:
+            rr, cc = np.divmod(flat, width)
+            parts = _split_patch(
+                rr, cc, max_cells=max_cells, min_cells=min_cells, xres=xres, yres=yres
+            )
+            cells = [flat[p] for p in parts]
+        stats = sorted(
+            ((-float(flat_s[c].astype(float).mean()), -len(c) * cell_ha, c) for c in cells),
+            key=lambda t: (t[0], t[1]),
+        )
+        for rnd, (nm, na, c) in enumerate(stats):
+            pieces.append((rnd, nm, na, prank, c))
+    pieces.sort(key=lambda t: (t[0], t[1], t[2], t[3]))
+    if max_sites is not None:
+        pieces = pieces[: int(max_sites)]
+    return SitePieces(
+        cells=[pc[4] for pc in pieces],
+        suitability=[-pc[1] for pc in pieces],
+        patch_rank=[pc[3] for pc in pieces],
+        patch_area_ha=[float(area[keep[pc[3]]]) for pc in pieces],
+        shape=shape,
+    )
 
 
 def sites_from_suitability(
@@ -216,11 +340,7 @@ def sites_from_suitability(
             f"sites_from_suitability: max_area_ha must be > 0 and >= min_area_ha "
             f"({min_area_ha}), found {max_area_ha}"
         )
-    s = np.asarray(suit, dtype=float)
     cell_ha = abs(transform.a * transform.e - transform.b * transform.d) / 1e4
-    with np.errstate(invalid="ignore"):
-        ok = s >= threshold
-    labels, n = ndi.label(ok, structure=np.ones((3, 3), dtype=bool))
     cols = [
         "site_id",
         "name",
@@ -235,53 +355,20 @@ def sites_from_suitability(
         "rep_y",
     ]
     empty = gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=crs)
-    if n == 0:
-        return empty
-    flat = labels.ravel()
-    counts = np.bincount(flat, minlength=n + 1)
-    sums = np.bincount(flat, weights=np.where(ok, s, 0.0).ravel(), minlength=n + 1)
-    area = counts * cell_ha
-    # a patch needs at least min_area_ha (with a hair of slack for float cell areas)
-    keep = [lab for lab in range(1, n + 1) if area[lab] >= min_area_ha - 1e-9 and counts[lab] > 0]
-    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    keep.sort(key=lambda lab: (-mean[lab], -area[lab], lab))
-    if not keep:
-        return empty
-    max_cells = (
-        max(int(math.floor(max_area_ha / cell_ha + 1e-9)), 1) if max_area_ha is not None else None
+    sp_ = site_pieces(
+        suit,
+        cell_ha=cell_ha,
+        xres=abs(transform.a),
+        yres=abs(transform.e),
+        threshold=threshold,
+        min_area_ha=min_area_ha,
+        max_sites=max_sites,
+        max_area_ha=max_area_ha,
     )
-    min_cells = max(int(math.ceil(min_area_ha / cell_ha - 1e-9)), 1)
-    xres, yres = abs(transform.a), abs(transform.e)
-    objs = ndi.find_objects(labels)
-    # pieces: (round, -mean, -area, patch rank, cells as flat indices)
-    pieces: list[tuple[int, float, float, int, np.ndarray]] = []
-    for prank, lab in enumerate(keep):
-        sl = objs[lab - 1]
-        assert sl is not None  # every kept label has cells
-        rr, cc = np.nonzero(labels[sl] == lab)
-        rr, cc = rr + sl[0].start, cc + sl[1].start
-        if max_cells is None or counts[lab] <= max_cells:
-            parts = [np.arange(len(rr))]
-        else:
-            parts = _split_patch(
-                rr, cc, max_cells=max_cells, min_cells=min_cells, xres=xres, yres=yres
-            )
-        cells = [rr[p] * labels.shape[1] + cc[p] for p in parts]
-        stats = sorted(
-            ((-float(s.ravel()[c].mean()), -len(c) * cell_ha, c) for c in cells),
-            key=lambda t: (t[0], t[1]),
-        )
-        for rnd, (nm, na, c) in enumerate(stats):
-            pieces.append((rnd, nm, na, prank, c))
-    pieces.sort(key=lambda t: (t[0], t[1], t[2], t[3]))
-    if max_sites is not None:
-        pieces = pieces[: int(max_sites)]
+    pieces = sp_.cells
     if not pieces:
         return empty
-    site_lab = np.zeros(labels.size, dtype=np.int32)
-    for k, pc in enumerate(pieces):
-        site_lab[pc[4]] = k + 1
-    site_lab = site_lab.reshape(labels.shape)
+    site_lab = sp_.label_raster()
     parts_geom: dict[int, list] = {k + 1: [] for k in range(len(pieces))}
     for geom, val in rasterio.features.shapes(
         site_lab, mask=site_lab > 0, transform=transform, connectivity=8
@@ -289,7 +376,7 @@ def sites_from_suitability(
         parts_geom[int(val)].append(shapely.geometry.shape(geom))
     geoms = [shapely.union_all(parts_geom[k + 1]) for k in range(len(pieces))]
     reps = shapely.point_on_surface(np.asarray(geoms, dtype=object))
-    site_area = np.array([len(pc[4]) * cell_ha for pc in pieces])
+    site_area = np.array([len(pc) * cell_ha for pc in pieces])
     ids = [f"S{i + 1:03d}" for i in range(len(pieces))]
     return gpd.GeoDataFrame(
         {
@@ -297,11 +384,11 @@ def sites_from_suitability(
             "name": ids,
             "area_ha": site_area,
             "capacity_people": np.floor(site_area * people_per_ha + 1e-9).astype(np.int64),
-            "suitability": [-pc[1] for pc in pieces],
+            "suitability": sp_.suitability,
             "source": "generated",
             "locked": False,
-            "patch_id": [f"P{pc[3] + 1:03d}" for pc in pieces],
-            "patch_area_ha": [float(area[keep[pc[3]]]) for pc in pieces],
+            "patch_id": [f"P{r + 1:03d}" for r in sp_.patch_rank],
+            "patch_area_ha": sp_.patch_area_ha,
             "rep_x": shapely.get_x(reps),
             "rep_y": shapely.get_y(reps),
         },
