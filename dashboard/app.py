@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import dash
-import morecantile
+import numpy as np
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 from flask import Response, abort
 
@@ -20,7 +20,7 @@ from dashboard.components import PAGES, navbar, village_data
 from dashboard.i18n import t
 from dashboard.plan import plan_status
 from dashboard.state import DashboardConfig, get_plan, lang, set_fallback
-from dashboard.tiles import register_tiles, render_tile
+from dashboard.tiles import register_tiles, render_tile, shade
 from layers.errors import AnjuError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -99,6 +99,8 @@ def warm_tiles(plan, *, zooms: tuple[int, ...] = (9, 10, 11), max_tiles: int = 8
     """
     if "dem" not in plan.rasters:
         return 0
+    import morecantile  # deferred: about 0.2 s of imports, needed only here
+
     (s, w), (n, e) = plan.bounds
     tms = morecantile.tms.get("WebMercatorQuad")
     done = 0
@@ -112,7 +114,13 @@ def warm_tiles(plan, *, zooms: tuple[int, ...] = (9, 10, 11), max_tiles: int = 8
 
 
 def _warm(app: dash.Dash) -> None:
-    """Load the plan and its map payloads in the background so the first page is quick."""
+    """Prepare the first page in the background so a fresh server shows it quickly.
+
+    In order: the plan and the coverage page's layout (its GeoJSON and other memos, in
+    the default language), the hillshade kernel (numba loads or, on a fresh install,
+    compiles it once into its cache), the county's hillshade tiles, and last the modules
+    only other pages need (the briefing's matplotlib).
+    """
 
     def run() -> None:
         with app.server.app_context():
@@ -121,9 +129,14 @@ def _warm(app: dash.Dash) -> None:
             try:
                 plan = get_plan()
                 village_data(plan)
+                home = next(p for p in dash.page_registry.values() if p["path"] == "/")
+                with app.server.test_request_context("/"):
+                    home["layout"]()
             except AnjuError:
                 return  # the page will show the alert
+            shade(np.zeros((3, 3)), cellsize_m=30.0)
             warm_tiles(plan)
+        import dashboard.briefing  # noqa: F401  (the briefing page's first visit)
 
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
 

@@ -51,7 +51,7 @@ from shapely.ops import polylabel  # noqa: E402
 
 from dashboard.i18n import fmt_frac, fmt_num, has_key, t  # noqa: E402
 from dashboard.plan import Plan  # noqa: E402
-from dashboard.tiles import hillshade  # noqa: E402
+from dashboard.tiles import shade  # noqa: E402
 from dashboard.viewmodels import (  # noqa: E402
     EXIT_CODES,
     ROAD_COLORS,
@@ -798,7 +798,7 @@ def _draw_hillshade(ax, plan: Plan, crs: CRS, *, max_px: int) -> None:
         h, w = max(1, src.height // f), max(1, src.width // f)
         z = src.read(1, out_shape=(h, w), masked=True).astype(float).filled(np.nan)
         b = src.bounds
-    hs = hillshade(z, cellsize_m=(b.right - b.left) / w)
+    hs = shade(z, cellsize_m=(b.right - b.left) / w)
     ax.imshow(
         np.ma.masked_invalid(hs),
         cmap="gray",

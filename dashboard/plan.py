@@ -206,6 +206,53 @@ def load_plan(plan_dir: Path | str, *, simplify_m: float = 20.0, precision: int 
     return _load_cached(str(plan_dir), stamp, simplify_m, precision)
 
 
+@dataclass
+class StoreSource:
+    """A workspace in a shared plan store (``anju serve --store URL``) as the dashboard's plan.
+
+    The dashboard serves the version the store's ``current`` pointer names: every
+    :meth:`plan_dir` asks the store (through its connection pool, at most once per
+    ``refresh_s`` seconds) and returns that version's local folder, unpacked from the
+    store once per version (:meth:`layers.store_postgis.PostgisStore.snapshot_dir`), so a
+    newly published plan is served from the next request on, and never half of one.
+
+    Attributes
+    ----------
+    store : PostgisStore
+    workspace : str or None
+        The published workspace (None: the store's only one).
+    refresh_s : float
+        Seconds between two looks at the store's ``current`` pointer.
+    """
+
+    store: Any
+    workspace: str | None = None
+    refresh_s: float = 2.0
+    _last: tuple[float, Path] | None = field(default=None, repr=False)
+
+    def plan_dir(self) -> Path:
+        """The local folder of the current version.
+
+        While the store cannot be reached the last version served stays on; before any
+        was served this raises the store's error.
+        """
+        import time
+
+        from layers.errors import AnjuError
+
+        now = time.monotonic()
+        if self._last is not None and now - self._last[0] < self.refresh_s:
+            return self._last[1]
+        try:
+            path = self.store.snapshot_dir(self.workspace)
+        except AnjuError:
+            if self._last is None:
+                raise
+            path = self._last[1]
+        self._last = (now, path)
+        return path
+
+
 @lru_cache(maxsize=4)
 def _load_cached(plan_dir: str, stamp: int, simplify_m: float, precision: int) -> Plan:
     stored = open_plan(plan_dir)

@@ -13,10 +13,15 @@ are :func:`dashboard.viewmodels.relocation_figures`.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,7 +36,7 @@ from dashboard import security
 from dashboard.i18n import t
 from dashboard.plan import prepare_layer
 from dashboard.viewmodels import relocation_view
-from geo import access, resettlement
+from geo import access, resettlement, scenario_cache
 from geo.suitability import ahp_weights
 from layers.catalogue import TRAVEL_KINDS
 from layers.errors import AnjuError
@@ -531,6 +536,103 @@ class ScenarioResult:
 _SCENARIO_LAYERS = ("roads", "hazards", "protected", "water", "townships", "boundary")
 
 
+@dataclass
+class PlanInputs:
+    """What every scenario on one plan reads, read and computed once: the plan's layers in
+    its metric CRS, its rasters, the speed surface, the suitability factors and (for quick
+    scenarios) the prepared overlays and the village grids."""
+
+    plan_dir: Path
+    settings: Any  # layers.settings.Settings, the plan's own
+    villages: gpd.GeoDataFrame
+    layers: dict[str, gpd.GeoDataFrame]
+    grid: Any  # layers.grid.Grid
+    rasters: dict[str, np.ndarray]
+    outside: np.ndarray
+    speed: np.ndarray
+    factors: dict[str, np.ndarray] = field(default_factory=dict)
+    prep_cache: scenario_cache.PrepCache = field(default_factory=scenario_cache.PrepCache)
+    travel: dict[int, scenario_cache.VillageTravelCache] = field(default_factory=dict)
+
+    def travel_cache(
+        self, factor: int, max_bytes: int = scenario_cache.DEFAULT_MAX_BYTES
+    ) -> scenario_cache.VillageTravelCache:
+        """The village grids on the grid ``factor`` times coarser (made on first use)."""
+        tc = self.travel.get(int(factor))
+        if tc is None:
+            tc = scenario_cache.VillageTravelCache(
+                self.speed, self.grid, factor=int(factor), max_bytes=max_bytes
+            )
+            self.travel = {int(factor): tc}  # one factor at a time: bounded memory
+        return tc
+
+
+def read_plan_inputs(plan_dir: str | Path) -> PlanInputs:
+    """Read a written plan's layers and rasters for scenarios and rebuild its speed surface.
+
+    Raises
+    ------
+    LayerSchemaError, LayerNotFoundError
+        When the plan is incomplete or unreadable.
+    """
+    plan = open_plan(plan_dir)
+    settings = plan.settings()
+    crs = plan.metric_crs
+    layers = {k: plan.read_layer(k, crs=crs) for k in _SCENARIO_LAYERS if k in plan.layer_names}
+    if "roads" in layers:
+        layers["roads"] = decode_road_surface(layers["roads"])
+    villages = plan.read_layer("villages", crs=crs)
+    slope, grid = plan.read_raster("slope_deg")
+    rasters = {"slope_deg": slope}
+    for kind in TRAVEL_KINDS:
+        rasters[f"travel_min_{kind}"] = plan.read_raster(f"travel_min_{kind}")[0]
+    outside = ~np.isfinite(plan.read_raster("dem")[0])
+    speed, _ = access.county_speed_surface(
+        layers["roads"],
+        slope_deg=slope,
+        outside=outside,
+        transform=grid.transform,
+        water=layers.get("water"),
+        road_speeds=settings.access.road_speed_table,
+        cliff_slope_deg=settings.parameters.cliff_slope_deg,
+        river_width_m=settings.access.river_width_m,
+        min_barrier_width_m=settings.access.min_barrier_width_m,
+    )
+    if "sites" in plan.layer_names:
+        s = plan.read_layer("sites", crs=crs)
+        layers["sites"] = s[s["source"] == "planner"][
+            ["site_id", "name", "capacity_people", "locked", "geometry"]
+        ]
+    return PlanInputs(
+        plan_dir=Path(plan_dir),
+        settings=settings,
+        villages=villages,
+        layers=layers,
+        grid=grid,
+        rasters=rasters,
+        outside=outside,
+        speed=speed,
+    )
+
+
+def _result(inputs: PlanInputs, reloc: resettlement.ResettlementResult) -> ScenarioResult:
+    villages = inputs.villages
+    alloc, unplaced = resettlement.allocation_frames(villages, reloc.sites, reloc.allocation)
+    summary = reloc.summary()
+    if summary.get("mean_robustness_opened") is not None and not np.isfinite(
+        summary["mean_robustness_opened"]
+    ):
+        summary["mean_robustness_opened"] = None  # not computed: no figure
+    return ScenarioResult(
+        summary=summary,
+        candidates=reloc.candidates(villages).to_crs(4326),
+        sites=reloc.sites.to_crs(4326),
+        allocation=alloc.to_crs(4326),
+        unplaced=unplaced,
+        notes=reloc.notes,
+    )
+
+
 def run_relocation_scenario(
     plan_dir: str | Path,
     *,
@@ -560,54 +662,75 @@ def run_relocation_scenario(
     LayerSchemaError, LayerNotFoundError
         When the plan is incomplete or unreadable.
     """
-    plan = open_plan(plan_dir)
-    settings = plan.settings().with_overrides(overrides)
-    crs = plan.metric_crs
-    layers = {k: plan.read_layer(k, crs=crs) for k in _SCENARIO_LAYERS if k in plan.layer_names}
-    if "roads" in layers:
-        layers["roads"] = decode_road_surface(layers["roads"])
-    villages = plan.read_layer("villages", crs=crs)
-    slope, grid = plan.read_raster("slope_deg")
-    rasters = {"slope_deg": slope}
-    for kind in TRAVEL_KINDS:
-        rasters[f"travel_min_{kind}"] = plan.read_raster(f"travel_min_{kind}")[0]
-    outside = ~np.isfinite(plan.read_raster("dem")[0])
-    speed, _ = access.county_speed_surface(
-        layers["roads"],
-        slope_deg=slope,
-        outside=outside,
-        transform=grid.transform,
-        water=layers.get("water"),
-        road_speeds=settings.access.road_speed_table,
-        cliff_slope_deg=settings.parameters.cliff_slope_deg,
-        river_width_m=settings.access.river_width_m,
-        min_barrier_width_m=settings.access.min_barrier_width_m,
-    )
-    if "sites" in plan.layer_names:
-        s = plan.read_layer("sites", crs=crs)
-        layers["sites"] = s[s["source"] == "planner"][
-            ["site_id", "name", "capacity_people", "locked", "geometry"]
-        ]
+    inputs = read_plan_inputs(plan_dir)
+    settings = inputs.settings.with_overrides(overrides)
     reloc = resettlement.plan_resettlement(
-        villages,
-        layers,
-        grid,
-        rasters,
-        speed,
-        outside,
+        inputs.villages,
+        inputs.layers,
+        inputs.grid,
+        inputs.rasters,
+        inputs.speed,
+        inputs.outside,
         rules=settings.relocation,
         sites=settings.sites,
         progress=progress,
     )
-    alloc, unplaced = resettlement.allocation_frames(villages, reloc.sites, reloc.allocation)
-    return ScenarioResult(
-        summary=reloc.summary(),
-        candidates=reloc.candidates(villages).to_crs(4326),
-        sites=reloc.sites.to_crs(4326),
-        allocation=alloc.to_crs(4326),
-        unplaced=unplaced,
-        notes=reloc.notes,
+    return _result(inputs, reloc)
+
+
+#: The heuristic's time budget in a quick scenario (s) unless the dashboard's
+#: ``scenario_base`` sets ``suitability.heuristic_time_s``.
+QUICK_HEURISTIC_S = 0.3
+
+
+def quick_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The overrides of the interactive answer: the planner's, with the fast heuristic
+    (within :data:`QUICK_HEURISTIC_S` unless the overrides set a budget)."""
+    out = merge_overrides(overrides, {"suitability": {"solver": "heuristic"}})
+    out["suitability"].setdefault("heuristic_time_s", QUICK_HEURISTIC_S)
+    return out
+
+
+def exact_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The overrides of the background answer: the planner's, solved exactly by HiGHS."""
+    return merge_overrides(overrides, {"suitability": {"solver": "exact"}})
+
+
+def run_quick_scenario(
+    inputs: PlanInputs,
+    *,
+    overrides: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    max_bytes: int = scenario_cache.DEFAULT_MAX_BYTES,
+) -> ScenarioResult:
+    """The interactive answer of a scenario on a plan read once (:func:`read_plan_inputs`).
+
+    The chain of :func:`run_relocation_scenario` (:func:`geo.scenario_cache.quick_resettlement`)
+    with cached village grids, the fast heuristic (:func:`quick_overrides`) and no
+    robustness draws; its notes say both. The overrides' own solver is replaced.
+
+    Raises
+    ------
+    PolicyError
+        For an unknown or out-of-range override.
+    """
+    settings = inputs.settings.with_overrides(quick_overrides(overrides))
+    if not inputs.factors:
+        inputs.factors = resettlement.factor_rasters(inputs.rasters, inputs.layers, inputs.grid)
+    reloc = scenario_cache.quick_resettlement(
+        inputs.villages,
+        inputs.layers,
+        inputs.grid,
+        inputs.rasters,
+        inputs.outside,
+        rules=settings.relocation,
+        sites=settings.sites,
+        factors=inputs.factors,
+        prep_cache=inputs.prep_cache,
+        travel=inputs.travel_cache(settings.sites.cost_grid_factor, max_bytes),
+        progress=progress,
     )
+    return _result(inputs, reloc)
 
 
 # --------------------------------------------------------------------------- isolated run
@@ -705,6 +828,7 @@ def _run_worker(
     web: dict[str, Any] | None,
     progress: ProgressFn | None,
     command: Sequence[str],
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> dict[str, Any]:
     job = {
         "plan_dir": str(plan_dir),
@@ -722,6 +846,8 @@ def _run_worker(
             text=True,
             encoding="utf-8",
         )
+        if on_start is not None:
+            on_start(proc)
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(job))
         proc.stdin.close()
@@ -764,4 +890,515 @@ def worker_main() -> None:
         print("@anju:E " + json.dumps(str(exc), ensure_ascii=False), flush=True)
         sys.exit(2)
     view = scenario_view(res, settings=job["settings"], lang=job["lang"], **job["web"])
+    status = res.summary.get("allocation_status")
+    view["answer"] = answer_of(res.summary, "heuristic" if status == "heuristic" else "exact")
     print("@anju:R " + json.dumps(view, ensure_ascii=False, allow_nan=False), flush=True)
+
+
+# --------------------------------------------------------------------------- quick answers
+#
+# The interactive answer runs in one long-lived worker per server process: a fresh
+# interpreter (never a fork of the threaded server, see run_scenario_view) that keeps the
+# plan's inputs and village grids between scenarios. The exact HiGHS solve of the same
+# scenario then runs in a fresh process of its own (run_scenario_view with the exact
+# solver), in a background thread of the server; the page polls it (exact_job_status).
+
+#: The command of the long-lived quick worker (:func:`quick_worker_main`).
+QUICK_WORKER = (
+    sys.executable,
+    "-c",
+    "from dashboard.scenario import quick_worker_main; quick_worker_main()",
+)
+
+#: Plans a quick worker keeps read (the least recently used leaves).
+QUICK_PLANS = 2
+
+
+class QuickEngine:
+    """Quick scenarios on the plans read so far (:class:`PlanInputs` by plan directory,
+    re-read when the plan's manifest changes)."""
+
+    def __init__(
+        self, *, keep: int = QUICK_PLANS, max_bytes: int = scenario_cache.DEFAULT_MAX_BYTES
+    ):
+        self.keep = keep
+        self.max_bytes = max_bytes
+        self._plans: dict[str, tuple[float, PlanInputs]] = {}
+
+    def inputs(self, plan_dir: str | Path) -> PlanInputs:
+        """The plan's inputs, read on first use (and again when ``manifest.json`` changed).
+
+        Raises
+        ------
+        LayerSchemaError, LayerNotFoundError
+            When the plan is incomplete or unreadable.
+        """
+        key = str(Path(plan_dir).resolve())
+        manifest = Path(key) / "manifest.json"
+        stamp = manifest.stat().st_mtime if manifest.is_file() else -1.0
+        hit = self._plans.pop(key, None)
+        if hit is None or hit[0] != stamp:
+            hit = (stamp, read_plan_inputs(key))
+        self._plans[key] = hit  # most recent last
+        while len(self._plans) > self.keep:
+            self._plans.pop(next(iter(self._plans)))
+        return hit[1]
+
+    def warm(self, plan_dir: str | Path) -> int:
+        """Read the plan and compute the grids of the villages its own settings move, so the
+        first scenario is quick too; returns the grids computed."""
+        inputs = self.inputs(plan_dir)
+        settings = inputs.settings
+        if not inputs.factors:
+            inputs.factors = resettlement.factor_rasters(inputs.rasters, inputs.layers, inputs.grid)
+        inputs.prep_cache.get(
+            inputs.factors, settings.sites, inputs.layers, inputs.grid, inputs.outside
+        )
+        from geo import relocation
+
+        screened = relocation.screen(inputs.villages, rules=settings.relocation)
+        movers = inputs.villages.loc[screened["eligible"].fillna(False).astype(bool)]
+        tc = inputs.travel_cache(settings.sites.cost_grid_factor, self.max_bytes)
+        return tc.warm(movers.geometry.representative_point())
+
+    def run(self, job: dict[str, Any], progress: ProgressFn | None = None) -> dict[str, Any]:
+        """A job of :func:`run_quick_view` → the page's view, with its ``answer``."""
+        inputs = self.inputs(job["plan_dir"])
+        res = run_quick_scenario(
+            inputs, overrides=job["overrides"], progress=progress, max_bytes=self.max_bytes
+        )
+        view = scenario_view(res, settings=job["settings"], lang=job["lang"], **job["web"])
+        view["answer"] = answer_of(res.summary, "heuristic")
+        return view
+
+
+def answer_of(summary: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Which answer a view shows: ``kind`` (``heuristic``: the interactive answer;
+    ``exact``: HiGHS), the solver's status and its gap (None when unknown)."""
+    gap = summary.get("allocation_gap")
+    return {
+        "kind": kind,
+        "status": summary.get("allocation_status"),
+        "gap": float(gap) if isinstance(gap, int | float) and np.isfinite(gap) else None,
+    }
+
+
+#: The answer line of the page (:func:`answer_line`), zh and en.
+ANSWER_TEXT: dict[str, tuple[str, str]] = {
+    "heuristic": (
+        "显示的是快速启发式结果（未证明最优）：与下界相差不超过 {gap}。",
+        "Shown: the fast heuristic answer (not proven optimal), within {gap} of a lower bound.",
+    ),
+    "heuristic_nobound": (
+        "显示的是快速启发式结果（未证明最优，与下界的间隙未知）。",
+        "Shown: the fast heuristic answer (not proven optimal; its gap to a lower bound is unknown).",
+    ),
+    "running": (
+        "精确求解（HiGHS）正在后台进行（{s} 秒），完成后替换此结果。",
+        "The exact solve (HiGHS) is running in the background ({s} s); its result will replace this one.",
+    ),
+    "optimal": (
+        "显示的是精确结果：HiGHS 已证明其最优（间隙 0）。",
+        "Shown: the exact result, proven optimal by HiGHS (gap 0).",
+    ),
+    "stopped": (
+        "显示的是精确求解的结果，但求解器提前停止（{status}）：未证明最优，间隙 {gap}。",
+        "Shown: the exact solve's result, but the solver stopped early ({status}): not proven "
+        "optimal, gap {gap}.",
+    ),
+    "exact_other": (
+        "显示的是精确求解的结果（状态：{status}）。",
+        "Shown: the exact solve's result (status: {status}).",
+    ),
+    "failed": (
+        "精确求解失败：{error}。仍显示启发式结果。",
+        "The exact solve failed: {error}. The heuristic answer is still shown.",
+    ),
+    "refused": (
+        "精确求解未启动：{error}。仍显示启发式结果。",
+        "The exact solve did not start: {error}. The heuristic answer is still shown.",
+    ),
+    "cancelled": (
+        "精确求解已取消。仍显示启发式结果。",
+        "The exact solve was cancelled. The heuristic answer is still shown.",
+    ),
+}
+
+
+def _gap_text(gap: float | None, lang: str) -> str:
+    if gap is None:
+        return "未知" if lang != "en" else "unknown"
+    return f"{100 * gap:.2f}%"
+
+
+def answer_line(view: dict[str, Any] | None, lang: str = "zh", *, now: float | None = None) -> str:
+    """Which answer the scenario shows, in words (empty for a view without ``answer``:
+    the baseline): the heuristic and its gap, the exact solve running or how it ended, or
+    the exact result (proven optimal, or stopped with its gap)."""
+    if not view or not isinstance(view.get("answer"), dict):
+        return ""
+    i = 1 if lang == "en" else 0
+    a = view["answer"]
+    gap = _gap_text(a.get("gap"), lang)
+    if a.get("kind") == "exact":
+        status = a.get("status")
+        if status == "optimal":
+            return ANSWER_TEXT["optimal"][i]
+        if status in ("time_limit", "gap_limit"):
+            return ANSWER_TEXT["stopped"][i].format(status=status, gap=gap)
+        return ANSWER_TEXT["exact_other"][i].format(status=status)
+    parts = [ANSWER_TEXT["heuristic" if a.get("gap") is not None else "heuristic_nobound"][i]]
+    job = view.get("exact_job") or {}
+    state = job.get("state")
+    if state == "running":
+        started = float(job.get("started") or 0.0)
+        s = max(0, int(round((now if now is not None else time.time()) - started)))
+        parts.append(ANSWER_TEXT["running"][i].format(s=s))
+    elif state in ("failed", "refused"):
+        parts.append(ANSWER_TEXT[state][i].format(error=job.get("error") or "—"))
+    elif state == "cancelled":
+        parts.append(ANSWER_TEXT["cancelled"][i])
+    return " ".join(parts)
+
+
+def quick_worker_main() -> None:
+    """Serve quick scenarios: one JSON job per line on stdin (``{"id", "op": "run" | "warm",
+    ...}``); ``@anju:R <id> <view JSON>`` or ``@anju:E <id> <message JSON>`` per job on
+    stdout. Ends at the end of stdin."""
+    engine = QuickEngine()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        jid = str(job.get("id"))
+        try:
+            if job.get("op") == "warm":
+                out: Any = {"grids": engine.warm(job["plan_dir"])}
+            else:
+                out = engine.run(job)
+        except (AnjuError, ValueError, OSError) as exc:
+            print(f"@anju:E {jid} " + json.dumps(str(exc), ensure_ascii=False), flush=True)
+            continue
+        print(f"@anju:R {jid} " + json.dumps(out, ensure_ascii=False, allow_nan=False), flush=True)
+
+
+class QuickWorker:
+    """The server's side of the quick worker: one process, one job at a time.
+
+    Parameters
+    ----------
+    command
+        The worker's command line (tests replace it).
+    timeout_s
+        How long a job may take (the first one reads the plan) before the worker is
+        stopped and the job fails.
+    """
+
+    def __init__(self, command: Sequence[str] = QUICK_WORKER, *, timeout_s: float = 300.0):
+        self.command = list(command)
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[str] | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._pid = os.getpid()
+        self._n = 0
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._proc is not None and self._proc.poll() is None and self._pid == os.getpid():
+            return self._proc
+        self._pid = os.getpid()  # a forked copy starts its own worker
+        self._lines = queue.Queue()
+        self._err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        proc = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            text=True,
+            encoding="utf-8",
+        )
+        lines = self._lines
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for ln in proc.stdout:
+                if ln.startswith("@anju:"):  # other lines are a library's own output
+                    lines.put(ln.rstrip("\n"))
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True, name="anju-quick-worker").start()
+        self._proc = proc
+        return proc
+
+    def request(self, job: dict[str, Any]) -> Any:
+        """Send one job, wait for its answer.
+
+        Raises
+        ------
+        ScenarioRunError
+            The worker's message, or why it stopped without an answer.
+        """
+        with self._lock:
+            proc = self._start()
+            self._n += 1
+            jid = str(self._n)
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(json.dumps({**job, "id": jid}) + "\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self._stop()
+                raise ScenarioRunError("the scenario worker stopped; try again") from None
+            deadline = time.monotonic() + self.timeout_s
+            while True:
+                try:
+                    line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
+                except queue.Empty:
+                    self._stop()
+                    raise ScenarioRunError(
+                        f"the scenario took longer than {self.timeout_s:g} s and was stopped"
+                    ) from None
+                if line is None:
+                    tail = self._tail()
+                    self._stop()
+                    raise ScenarioRunError(
+                        "the scenario worker stopped without a result"
+                        + (f": {tail.splitlines()[-1]}" if tail else "")
+                    )
+                kind, _, rest = line.partition(" ")
+                rid, _, body = rest.partition(" ")
+                if rid != jid:
+                    continue  # the answer of a job whose caller gave up
+                if kind == "@anju:E":
+                    raise ScenarioRunError(json.loads(body))
+                return json.loads(body)
+
+    def _tail(self) -> str:
+        try:
+            self._err.seek(0)
+            return self._err.read()[-1500:].strip()
+        except (OSError, ValueError, AttributeError):
+            return ""
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def close(self) -> None:
+        """Stop the worker (it also ends with the server: its stdin closes)."""
+        with self._lock:
+            if self._proc is not None and self._proc.stdin is not None:
+                try:
+                    self._proc.stdin.close()
+                except OSError:
+                    pass
+            self._stop()
+
+
+_QUICK: dict[str, QuickWorker] = {}
+_QUICK_LOCK = threading.Lock()
+
+
+def quick_worker() -> QuickWorker:
+    """This server process's quick worker (started on first use)."""
+    with _QUICK_LOCK:
+        w = _QUICK.get("w")
+        if w is None:
+            w = _QUICK["w"] = QuickWorker()
+        return w
+
+
+def warm_quick_worker(plan_dir: str | Path, worker: QuickWorker | None = None) -> None:
+    """Read the plan and compute its village grids in the quick worker, in a background
+    thread (the page calls this when it opens, so the first scenario is quick too)."""
+    w = worker or quick_worker()
+
+    def go() -> None:
+        try:
+            w.request({"op": "warm", "plan_dir": str(plan_dir)})
+        except ScenarioRunError:
+            pass  # the scenario itself will say what is wrong with the plan
+
+    threading.Thread(target=go, daemon=True, name="anju-quick-warm").start()
+
+
+def run_quick_view(
+    plan_dir: str | Path,
+    *,
+    overrides: dict[str, Any],
+    settings: dict[str, Any],
+    lang: str = "zh",
+    web: dict[str, Any] | None = None,
+    worker: QuickWorker | None = None,
+) -> dict[str, Any]:
+    """The interactive answer of a scenario (the fast heuristic, no robustness draws) as
+    the page's view, with ``answer`` saying so (:func:`answer_of`).
+
+    Raises
+    ------
+    ValueError
+        For a bad override (:func:`validate_overrides`).
+    JobRefusedError
+        When this browser session or the server runs as many scenarios as allowed already.
+    ScenarioRunError
+        When the scenario fails (the worker's message).
+    """
+    validate_overrides(overrides)
+    job = {
+        "op": "run",
+        "plan_dir": str(plan_dir),
+        "overrides": overrides,
+        "settings": settings,
+        "lang": lang,
+        "web": web or {},
+    }
+    with security.job_slot(security.session_id()):
+        view = (worker or quick_worker()).request(job)
+    if not isinstance(view, dict):
+        raise ScenarioRunError("the scenario worker answered without a view")
+    return view
+
+
+# --------------------------------------------------------------------------- exact jobs
+
+
+@dataclass
+class ExactJob:
+    """A background exact solve of one scenario."""
+
+    key: str
+    session: str | None
+    started: float
+    state: str = "running"  # running, done, failed, refused, cancelled
+    view: dict[str, Any] | None = None
+    error: str | None = None
+    proc: subprocess.Popen[str] | None = None
+    thread: threading.Thread | None = None
+
+    def status(self) -> dict[str, Any]:
+        """JSON-safe state for the page (no view)."""
+        return {"key": self.key, "state": self.state, "started": self.started, "error": self.error}
+
+
+class ExactJobs:
+    """Background exact solves, keyed by scenario; a session's new scenario cancels its
+    previous solve. Each holds one slot of the exact pool (:func:`dashboard.security.job_slot`
+    in ``<private folder>/exact``), apart from the quick answers' slots.
+
+    Parameters
+    ----------
+    command
+        The exact worker's command line (:data:`WORKER`; tests replace it).
+    keep
+        Finished jobs kept for polling (oldest leave first).
+    folder
+        Where the exact pool's lock files live (default: the server's private folder).
+    """
+
+    def __init__(
+        self, command: Sequence[str] = WORKER, *, keep: int = 32, folder: Path | None = None
+    ):
+        self.command = list(command)
+        self.keep = keep
+        self.folder = folder
+        self._jobs: dict[str, ExactJob] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        plan_dir: str | Path,
+        *,
+        overrides: dict[str, Any],
+        settings: dict[str, Any],
+        lang: str = "zh",
+        web: dict[str, Any] | None = None,
+        session: str | None = None,
+    ) -> ExactJob:
+        """Start the exact solve of a scenario in the background (returns at once)."""
+        ov = exact_overrides(overrides)
+        key = hashlib.sha256(
+            json.dumps([str(plan_dir), ov, lang, session, time.time()], sort_keys=True).encode()
+        ).hexdigest()[:24]
+        job = ExactJob(key=key, session=session, started=time.time())
+        with self._lock:
+            for old in self._jobs.values():
+                if old.session == session and old.state == "running":
+                    self._cancel(old)
+            self._jobs[key] = job
+            done = [k for k, j in self._jobs.items() if j.state != "running"]
+            for k in done[: max(0, len(self._jobs) - self.keep)]:
+                del self._jobs[k]
+
+        def on_start(proc: subprocess.Popen[str]) -> None:
+            with self._lock:
+                job.proc = proc
+                if job.state == "cancelled":
+                    proc.kill()
+
+        def go() -> None:
+            folder = (self.folder or security.runtime_dir()) / "exact"
+            folder.mkdir(mode=0o700, exist_ok=True)
+            try:
+                with security.job_slot(session, folder=folder):
+                    if job.state == "cancelled":
+                        return
+                    view = _run_worker(
+                        plan_dir, ov, settings, lang, web, None, self.command, on_start
+                    )
+            except security.JobRefusedError as exc:
+                self._finish(job, "refused", error=str(exc))
+                return
+            except (AnjuError, ValueError) as exc:
+                self._finish(job, "failed", error=str(exc))
+                return
+            self._finish(job, "done", view=view)
+
+        job.thread = threading.Thread(target=go, daemon=True, name=f"anju-exact-{key}")
+        job.thread.start()
+        return job
+
+    def _finish(
+        self, job: ExactJob, state: str, *, view: dict | None = None, error: str | None = None
+    ) -> None:
+        with self._lock:
+            if job.state == "cancelled":
+                return
+            job.state, job.view, job.error, job.proc = state, view, error, None
+
+    def _cancel(self, job: ExactJob) -> None:
+        job.state = "cancelled"
+        if job.proc is not None and job.proc.poll() is None:
+            job.proc.kill()  # our own child, by its handle
+
+    def cancel(self, key: str) -> None:
+        """Stop a running job (it ends as ``cancelled``)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state == "running":
+                self._cancel(job)
+
+    def get(self, key: str | None) -> ExactJob | None:
+        """The job of ``key`` (None when unknown or forgotten)."""
+        with self._lock:
+            return self._jobs.get(key) if key else None
+
+    def wait(self, key: str, timeout: float | None = None) -> ExactJob | None:
+        """Wait for a job's thread to end (tests and benchmarks)."""
+        job = self.get(key)
+        if job is not None and job.thread is not None:
+            job.thread.join(timeout)
+        return job
+
+
+_EXACT: dict[str, ExactJobs] = {}
+
+
+def exact_jobs() -> ExactJobs:
+    """This server process's background exact solves."""
+    with _QUICK_LOCK:
+        j = _EXACT.get("j")
+        if j is None:
+            j = _EXACT["j"] = ExactJobs()
+        return j

@@ -1,8 +1,9 @@
 """Where a request finds its plan, configuration and language.
 
 ``create_app`` stores the plan directory and configuration in the Flask config; page
-layouts and callbacks read them here.  A process-wide fallback is kept for background
-callbacks, which run outside any Flask request.
+layouts and callbacks read them here. With a shared store (:func:`set_store`) the plan
+directory is the local folder of the store's current version. A process-wide fallback is
+kept for background callbacks, which run outside any Flask request.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from flask import current_app, has_app_context, has_request_context, request
 
 from dashboard.i18n import DEFAULT_LANG, LANGS
-from dashboard.plan import load_plan
+from dashboard.plan import StoreSource, load_plan
 
 LANG_COOKIE = "anju_lang"
 _FALLBACK: dict[str, Any] = {}
@@ -97,15 +98,34 @@ def set_fallback(plan_dir: Path, config: DashboardConfig) -> None:
     _FALLBACK["config"] = config
 
 
+def set_store(app: Any, source: StoreSource | None) -> None:
+    """Serve the current version of a shared plan store (``anju serve --store URL``).
+
+    ``source`` goes into the app's Flask config (``ANJU_STORE``, for requests) and the
+    process-wide fallback (background callbacks); None forgets it.
+    """
+    if source is None:
+        app.server.config.pop("ANJU_STORE", None)
+        _FALLBACK.pop("store", None)
+        return
+    app.server.config["ANJU_STORE"] = source
+    _FALLBACK["store"] = source
+
+
 def _flask_config() -> dict | None:
     return current_app.config if has_app_context() else None
 
 
 def plan_dir() -> Path:
-    """The plan directory of the running app."""
+    """The plan directory of the running app (with a store: its current version's folder)."""
     cfg = _flask_config()
-    if cfg is not None and "ANJU_PLAN_DIR" in cfg:
-        return Path(cfg["ANJU_PLAN_DIR"])
+    if cfg is not None:
+        if cfg.get("ANJU_STORE") is not None:
+            return cfg["ANJU_STORE"].plan_dir()
+        if "ANJU_PLAN_DIR" in cfg:
+            return Path(cfg["ANJU_PLAN_DIR"])
+    if _FALLBACK.get("store") is not None:
+        return _FALLBACK["store"].plan_dir()
     return Path(_FALLBACK.get("plan_dir", "data/demo/plan"))
 
 

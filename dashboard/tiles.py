@@ -7,8 +7,12 @@
 - ``slope_deg``, ``travel_min_<kind>``, ``suitability``: coloured overlays with the
   ranges given by :data:`OVERLAYS` (also used for the legends).
 
-Tiles are rendered with rio-tiler (reprojection to Web Mercator) and cached in memory
-(LRU keyed by file, modification time and tile).  Cells with nodata are transparent.
+Tiles are read from the plan's Web-Mercator COGs (``web/<raster>.tif``, written with
+the plan by :mod:`layers.cog`): a window of one overview level, no reprojection. Plans
+written before them are reprojected on the fly with rio-tiler (slower, same picture).
+The hillshade is :func:`geo.terrain.hillshade` (:func:`shade`). Tiles are cached in
+memory (LRU keyed by file, modification time and tile).  Cells with nodata are
+transparent.
 """
 
 from __future__ import annotations
@@ -23,10 +27,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from flask import Response, abort
-from matplotlib import colormaps
 from PIL import Image
-from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
-from rio_tiler.io import Reader
+from rasterio.enums import Resampling
+from rasterio.windows import from_bounds
 
 from layers.catalogue import TRAVEL_KINDS
 
@@ -59,6 +62,8 @@ BASE_LAYERS = ("hillshade", "elevation")
 
 @lru_cache(maxsize=16)
 def _lut(cmap: str, reverse: bool) -> np.ndarray:
+    from matplotlib import colormaps  # deferred: about 0.2 s, needed once per colormap
+
     cm = colormaps[cmap]
     lut = (cm(np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
     return lut[::-1] if reverse else lut
@@ -82,36 +87,29 @@ def legend_stops(name: str, n: int = 5) -> list[tuple[float, str]]:
     return out
 
 
-def hillshade(
-    z: np.ndarray, *, cellsize_m: float, azimuth_deg: float = 315.0, altitude_deg: float = 45.0
-) -> np.ndarray:
-    """Hillshade 0..1 of an elevation array (Horn's gradient), NaN where ``z`` is NaN.
+def shade(z: np.ndarray, *, cellsize_m: float) -> np.ndarray:
+    """Hillshade 0..1 of an elevation array, NaN where ``z`` is NaN.
+
+    The one hillshade of the dashboard (tiles and the printed briefing map):
+    :func:`geo.terrain.hillshade` (Horn, as ``gdaldem``; sun at 315°, 45° up) scaled to
+    0..1. Nodata cells are filled with the mean elevation before shading (so the cells
+    along the county's edge are shaded from their neighbours) and are NaN again after.
 
     Parameters
     ----------
     z : 2-D array
-        Elevation in metres.
+        Elevation in metres; NaN marks nodata.
     cellsize_m : float
         Ground size of a cell in metres.
-    azimuth_deg, altitude_deg : float
-        Sun position (from north, clockwise; above the horizon).
     """
+    from geo.terrain import hillshade  # deferred: numba and scipy, not needed for a page
+
     zz = np.asarray(z, dtype=float)
-    filled = np.where(np.isnan(zz), np.nanmean(zz) if np.isfinite(zz).any() else 0.0, zz)
-    p = np.pad(filled, 1, mode="edge")
-    dzdx = (
-        (p[:-2, 2:] + 2 * p[1:-1, 2:] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[1:-1, :-2] + p[2:, :-2])
-    ) / (8 * cellsize_m)
-    dzdy = (
-        (p[2:, :-2] + 2 * p[2:, 1:-1] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[:-2, 1:-1] + p[:-2, 2:])
-    ) / (8 * cellsize_m)
-    slope = np.arctan(np.hypot(dzdx, dzdy))
-    aspect = np.arctan2(dzdy, -dzdx)
-    az = math.radians(360.0 - azimuth_deg + 90.0)
-    alt = math.radians(altitude_deg)
-    hs = np.sin(alt) * np.cos(slope) + np.cos(alt) * np.sin(slope) * np.cos(az - aspect)
-    hs = np.clip(hs, 0, 1)
-    return np.where(np.isnan(zz), np.nan, hs)
+    nodata = np.isnan(zz)
+    filled = np.where(nodata, np.nanmean(zz) if not nodata.all() else 0.0, zz)
+    hs = (hillshade(filled, cellsize=cellsize_m).astype(float) - 1.0) / 254.0
+    hs[nodata] = np.nan
+    return hs
 
 
 def colorize(values: np.ndarray, name: str) -> np.ndarray:
@@ -138,6 +136,8 @@ def empty_png() -> bytes:
 
 
 def _elev_tint(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    from matplotlib import colormaps
+
     f = np.clip((z - lo) / max(hi - lo, 1.0), 0, 1)
     cm = colormaps["gist_earth"]
     return cm(0.25 + 0.7 * np.nan_to_num(f))[..., :3]
@@ -156,6 +156,10 @@ def tile_exists(z: int, x: int, y: int) -> bool:
 def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> bytes:
     """PNG bytes of one XYZ tile (transparent outside the raster).
 
+    The tile is read from the plan's Web-Mercator COG (``web/<raster>.tif``, written by
+    :func:`layers.cog.write_cog`) when there is one: a window read, no reprojection.
+    Plans written before it are reprojected from ``rasters/<raster>.tif`` (rio-tiler).
+
     Raises
     ------
     KeyError
@@ -172,14 +176,78 @@ def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> 
             f"tile {z}/{x}/{y}: expected zoom 0..{MAX_ZOOM} and x, y in 0..2**zoom - 1"
         )
     raster = "dem" if layer in BASE_LAYERS else OVERLAYS[layer].raster
+    web = web_raster(rasters_dir, raster)
+    if web is not None:
+        return _render_cached(str(web), web.stat().st_mtime_ns, layer, z, x, y, True)
     path = Path(rasters_dir) / f"{raster}.tif"
     if not path.is_file():
         raise FileNotFoundError(f"tile layer {layer}: raster {path} not found")
-    return _render_cached(str(path), path.stat().st_mtime_ns, layer, z, x, y)
+    return _render_cached(str(path), path.stat().st_mtime_ns, layer, z, x, y, False)
 
 
-@lru_cache(maxsize=2048)
-def _render_cached(path: str, mtime: int, layer: str, z: int, x: int, y: int) -> bytes:
+def web_raster(rasters_dir: Path | str, raster: str) -> Path | None:
+    """The plan's Web-Mercator COG of a raster (``OUT/web/<raster>.tif``), None if absent."""
+    path = Path(rasters_dir).parent / "web" / f"{raster}.tif"
+    return path if path.is_file() else None
+
+
+#: Half the Web-Mercator world's width in metres (EPSG:3857's x of longitude 180°).
+_ORIGIN = 20037508.342789244
+
+
+def read_web_tile(
+    path: Path | str, z: int, x: int, y: int, *, buffer: int = 0, resampling: str = "nearest"
+) -> np.ndarray | None:
+    """Values of one XYZ tile from a Web-Mercator COG: a window read, no reprojection.
+
+    Parameters
+    ----------
+    path : path
+        A COG in EPSG:3857 (:func:`layers.cog.write_cog`).
+    z, x, y : int
+        The tile.
+    buffer : int, default 0
+        Extra pixels read on each side (a hillshade needs its neighbours).
+    resampling : {"nearest", "bilinear", "cubic", "average"}
+        Used when the tile's pixels do not fall on the file's (GDAL picks the overview).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(256 + 2 * buffer)``-square float array, NaN outside the raster or at nodata;
+        None when the tile does not touch the raster.
+    """
+    size = 2 * _ORIGIN / 2**z
+    px = size / 256
+    n = 256 + 2 * buffer
+    left = -_ORIGIN + x * size - buffer * px
+    top = _ORIGIN - y * size + buffer * px
+    right, bottom = left + n * px, top - n * px
+    with rasterio.open(path) as src:
+        bd = src.bounds
+        il, ir = max(left, bd.left), min(right, bd.right)
+        ib, it = max(bottom, bd.bottom), min(top, bd.top)
+        c0, c1 = round((il - left) / px), round((ir - left) / px)
+        r0, r1 = round((top - it) / px), round((top - ib) / px)
+        if c1 <= c0 or r1 <= r0:
+            return None
+        data = src.read(
+            1,
+            window=from_bounds(il, ib, ir, it, src.transform),
+            out_shape=(r1 - r0, c1 - c0),
+            resampling=Resampling[resampling],
+            masked=True,
+        )
+    out = np.full((n, n), np.nan)
+    out[r0:r1, c0:c1] = data.astype(float).filled(np.nan)
+    return out
+
+
+def _read_reprojected(path: str, layer: str, z: int, x: int, y: int) -> np.ndarray | None:
+    """The same tile from a plan raster in its metric CRS (plans without ``web/``)."""
+    from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
+    from rio_tiler.io import Reader
+
     base = layer in BASE_LAYERS
     try:
         with warnings.catch_warnings():
@@ -195,24 +263,36 @@ def _render_cached(path: str, mtime: int, layer: str, z: int, x: int, y: int) ->
                 resampling_method="cubic" if base else "nearest",
                 reproject_method="cubic" if base else "nearest",
             )
-            stats = _dem_range(path, mtime) if layer == "elevation" else None
     except TileOutsideBounds:
+        return None
+    return img.array[0].astype(float).filled(np.nan)
+
+
+@lru_cache(maxsize=2048)
+def _render_cached(path: str, mtime: int, layer: str, z: int, x: int, y: int, web: bool) -> bytes:
+    base = layer in BASE_LAYERS
+    if web:
+        arr = read_web_tile(
+            path, z, x, y, buffer=1 if base else 0, resampling="bilinear" if base else "nearest"
+        )
+    else:
+        arr = _read_reprojected(path, layer, z, x, y)
+    if arr is None or not np.isfinite(arr).any():
         return empty_png()
-    arr = img.array[0].astype(float).filled(np.nan)
     if not base:
         return _png(colorize(arr, layer))
     # ground size of a Web-Mercator pixel at this tile's latitude
     lat = math.radians(_tile_lat(y + 0.5, z))
     cell = 40075016.686 * math.cos(lat) / (256 * 2**z)
-    hs = hillshade(arr, cellsize_m=cell)[1:-1, 1:-1]
+    hs = shade(arr, cellsize_m=cell)[1:-1, 1:-1]
     zc = arr[1:-1, 1:-1]
     if layer == "hillshade":
         g = np.nan_to_num(60 + 195 * hs, nan=0).astype(np.uint8)
         rgb = np.dstack([g, g, g])
     else:
-        tint = _elev_tint(zc, *stats)
-        shade = np.nan_to_num(0.45 + 0.55 * hs, nan=0)[..., None]
-        rgb = (np.clip(tint * shade, 0, 1) * 255).astype(np.uint8)
+        tint = _elev_tint(zc, *_dem_range(path, mtime))
+        shade_ = np.nan_to_num(0.45 + 0.55 * hs, nan=0)[..., None]
+        rgb = (np.clip(tint * shade_, 0, 1) * 255).astype(np.uint8)
     alpha = np.where(np.isnan(zc), 0, 255).astype(np.uint8)
     return _png(np.dstack([rgb, alpha]))
 

@@ -760,6 +760,7 @@ def plan_resettlement(
                         time_limit_s=_ROBUSTNESS_BACKSTOP_S,
                         rounds=_ROBUSTNESS_ROUNDS,
                         bound=False,
+                        start_open=result.open_sites,
                         **model,
                     ).open_sites
                 runs.append(set(map(str, resolved[key])))

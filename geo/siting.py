@@ -2339,10 +2339,11 @@ def _search(
     improve: bool = True,
     site_every: int = 10,
     accept: float = 0.002,
+    start_open: np.ndarray | None = None,
 ) -> _SearchOut:
-    """Greedy start, descent with re-partitioning, then iterated local search: ruin and
-    recreate of a few neighbouring sites' villages, and every ``site_every`` rounds a random
-    swap of open sites followed by a descent."""
+    """Greedy start (or the open-site mask ``start_open``), descent with re-partitioning,
+    then iterated local search: ruin and recreate of a few neighbouring sites' villages,
+    and every ``site_every`` rounds a random swap of open sites followed by a descent."""
     t0 = time.perf_counter()
     deadline = t0 + max(time_limit_s, 0.0)
     notes: list[str] = []
@@ -2350,7 +2351,10 @@ def _search(
     s = _make_search(pb, p_exact=True)
     s.deadline = deadline
     seen: dict = {}  # site groups found best by _repack
-    st = _assign_all(s, _greedy_open(s, pb))
+    init = _greedy_open(s, pb)
+    if start_open is not None and pb.p is None:
+        init = np.asarray(start_open, dtype=bool) & s.can_open[: s.m]
+    st = _assign_all(s, init)
     if not improve:
         _repair(s, st)
     else:
@@ -2494,6 +2498,7 @@ def allocate_heuristic(
     rounds: int | None = 40,
     seed: int = 0,
     bound: bool = True,
+    start_open: Iterable[str] | None = None,
 ) -> AllocationResult:
     """Fast facility location for the dashboard: greedy start and local search.
 
@@ -2534,6 +2539,9 @@ def allocate_heuristic(
         Random seed of the perturbations.
     bound : bool
         Solve the LP relaxation for a lower bound (skipped when people are left out).
+    start_open : iterable of str, optional
+        Site ids to start the search from instead of the greedy start (without ``p`` only),
+        e.g. a known answer of a neighbouring problem; ids that are not sites are ignored.
 
     Returns
     -------
@@ -2561,8 +2569,16 @@ def allocate_heuristic(
     )
     if not pb.active.any():
         return _empty_result(pb, t0=t0, method="local_search")
+    start = None
+    if start_open is not None:
+        wanted = set(map(str, start_open))
+        start = np.array([str(x) in wanted for x in pb.sid], dtype=bool)
     out = _search(
-        pb, time_limit_s=time_limit_s - (time.perf_counter() - t0), rounds=rounds, seed=seed
+        pb,
+        time_limit_s=time_limit_s - (time.perf_counter() - t0),
+        rounds=rounds,
+        seed=seed,
+        start_open=start,
     )
     out.notes.append(f"local search: {out.rounds} perturbation rounds")
     return _heuristic_result(

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -419,6 +420,8 @@ def _write_raster(
         tiled=True,
         blockxsize=256,
         blockysize=256,
+        # compression on every core (GDAL_NUM_THREADS, when set, says how many: batch workers)
+        num_threads=os.environ.get("GDAL_NUM_THREADS", "ALL_CPUS"),
         **comp,
     ) as dst:
         dst.write(arr.astype("float32"), 1)
@@ -482,13 +485,18 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _write_table(df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: str) -> list[str]:
-    """One table as UTF-8-BOM CSV (Excel opens it) and XLSX with a Chinese and an English sheet;
-    text stays text (no formulas: :func:`spreadsheet_safe`, :data:`XLSX_TEXT_ONLY`)."""
+def _write_table(
+    df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: str, *, xlsx: bool = True
+) -> list[str]:
+    """One table as UTF-8-BOM CSV (Excel opens it) and, with ``xlsx``, an XLSX with a Chinese
+    and an English sheet; text stays text (no formulas: :func:`spreadsheet_safe`,
+    :data:`XLSX_TEXT_ONLY`)."""
     plain = _plain_values(
         pd.DataFrame(df.drop(columns=[c for c in ("geometry",) if c in df.columns]))
     )
     spreadsheet_safe(plain).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    if not xlsx:
+        return [f"tables/{name}.csv"]
     zh_plain = (
         plain
         if zh is None
@@ -518,13 +526,15 @@ def _is_personal(df: pd.DataFrame) -> bool:
     return any(c in df.columns for c in PERSONAL_COLUMNS)
 
 
-def _private_table(df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: str) -> list[str]:
+def _private_table(
+    df: pd.DataFrame, zh: pd.DataFrame | None, folder: Path, name: str, *, xlsx: bool = True
+) -> list[str]:
     """A table with household names, ID numbers or phones: files created 0600 from the start."""
-    for suffix in (".csv", ".xlsx"):
+    for suffix in (".csv", ".xlsx") if xlsx else (".csv",):
         fd = os.open(folder / f"{name}{suffix}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
         os.chmod(folder / f"{name}{suffix}", 0o600)  # the mode of an existing file is kept
-    return _write_table(df, zh, folder, name)
+    return _write_table(df, zh, folder, name, xlsx=xlsx)
 
 
 def _sibling_pattern(out: Path, kind: str) -> str:
@@ -595,8 +605,12 @@ class _TerminateAsExit:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def write_plan(out: str | Path, plan: PlanOutput) -> dict[str, Any]:
+def write_plan(out: str | Path, plan: PlanOutput, *, xlsx: bool = False) -> dict[str, Any]:
     """Write a plan directory atomically and return its manifest.
+
+    Tables are written as CSV; with ``xlsx`` also as XLSX workbooks (a 中文 and an en sheet),
+    which take most of the writing time on a large household register (the dashboard's
+    export buttons make an XLSX of any table on demand).
 
     The plan is written into a hidden sibling folder (``.OUT.partial-<pid>-<random>``, mode
     0700 while it is written) and moved into place at the end, so ``out`` holds either the
@@ -634,7 +648,7 @@ def write_plan(out: str | Path, plan: PlanOutput) -> dict[str, Any]:
         except OSError as exc:
             raise AnjuError(f"{out.parent}: cannot write the plan here ({exc.strerror})") from exc
         try:
-            manifest = _write_into(tmp, plan, stored, t0)
+            manifest = _write_into(tmp, plan, stored, t0, xlsx=xlsx)
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)
@@ -650,17 +664,27 @@ def write_plan(out: str | Path, plan: PlanOutput) -> dict[str, Any]:
     return manifest
 
 
-def _write_into(
-    tmp: Path, plan: PlanOutput, stored: dict[str, pd.DataFrame], t0: float
-) -> dict[str, Any]:
-    (tmp / "rasters").mkdir()
-    (tmp / "tables").mkdir()
-    outputs: list[str] = []
+def _write_rasters(folder: Path, plan: PlanOutput) -> list[str]:
+    """Every plan raster as a tiled GeoTIFF in ``folder``; the outputs written."""
+    outputs = []
     for name, arr in plan.rasters.items():
-        _write_raster(
-            tmp / "rasters" / f"{name}.tif", arr, plan.grid, max_z_error=PLAN_RASTERS[name]
-        )
+        _write_raster(folder / f"{name}.tif", arr, plan.grid, max_z_error=PLAN_RASTERS[name])
         outputs.append(f"rasters/{name}.tif")
+    return outputs
+
+
+def _write_vectors_and_tables(
+    tmp: Path, plan: PlanOutput, stored: dict[str, pd.DataFrame], *, xlsx: bool
+) -> list[str]:
+    """The web COG, the GeoPackage layers, the tables and indicators.json; the outputs."""
+    outputs: list[str] = []
+    if "dem" in plan.rasters:
+        # the DEM once more in Web Mercator (a COG on the XYZ pyramid): the map's hillshade
+        # tiles and the briefing map read it without reprojecting (layers/cog.py)
+        from layers.cog import write_cog
+
+        write_cog(tmp / "web" / "dem.tif", plan.rasters["dem"], plan.grid)
+        outputs.append("web/dem.tif")
     gpkg = tmp / "plan.gpkg"
     personal_layer = False
     for name, frame in stored.items():
@@ -679,13 +703,29 @@ def _write_into(
         if _is_personal(df):
             personal.append(name)  # written last: nothing else is waiting behind them
             continue
-        outputs += _write_table(df, plan.tables_zh.get(name), tmp / "tables", name)
+        outputs += _write_table(df, plan.tables_zh.get(name), tmp / "tables", name, xlsx=xlsx)
     (tmp / "indicators.json").write_text(
         json.dumps(plan.indicators, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
     outputs.append("indicators.json")
     for name in personal:
-        outputs += _private_table(plan.tables[name], plan.tables_zh.get(name), tmp / "tables", name)
+        outputs += _private_table(
+            plan.tables[name], plan.tables_zh.get(name), tmp / "tables", name, xlsx=xlsx
+        )
+    return outputs
+
+
+def _write_into(
+    tmp: Path, plan: PlanOutput, stored: dict[str, pd.DataFrame], t0: float, *, xlsx: bool
+) -> dict[str, Any]:
+    (tmp / "rasters").mkdir()
+    (tmp / "tables").mkdir()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # GDAL compresses the rasters with the GIL released: they are written on a worker
+        # thread while this one writes the GeoPackage and the tables
+        rasters_done = pool.submit(_write_rasters, tmp / "rasters", plan)
+        outputs = _write_vectors_and_tables(tmp, plan, stored, xlsx=xlsx)
+        outputs = rasters_done.result() + outputs
     stages = {**plan.manifest.get("stages", {}), "write": round(time.perf_counter() - t0, 3)}
     manifest = {
         "plan_format": PLAN_FORMAT,

@@ -2,36 +2,37 @@
 
 Builds a synthetic speed surface: a fractal (1/f) DEM, slope in degrees,
 Tobler walking speed off road, ~40 random straight roads at 12-60 km/h, a
-meandering river barrier 3 cells wide, and ~30 sources (clinics). Then times:
+meandering river barrier 3 cells wide, and ~30 sources (clinics). Then compares:
 
-* ``travel_time`` (numba; JIT compile time is measured separately on a tiny grid
-  first; ``cache=True`` makes later processes skip it),
+* ``travel_time`` (numba, ``cache=True``),
 * ``skimage.graph.MCP_Geometric(cost, fully_connected=True).find_costs``,
 * ``xrspatial.cost_distance`` if xarray-spatial is installed (float32 output).
 
-and prints wall times, speed-up, the maximum relative difference to MCP and the
-peak resident memory increase of each run (VmHWM from /proc, reset before each
-run on Linux).
+by the rules of :mod:`scripts.benchlib`: the tools alternate, each runs the same number
+of times on the same surface and sources, min / median / CPU time are reported, and every
+tool's minutes are compared with every other's (max relative difference, same unreachable
+cells). Cold = each tool's first call in this process (numba cache loaded from disk for
+anju, its kernels compiled for xarray-spatial).
 
-Full-size run (the acceptance figure, 16 M cells)::
+Full size (16 M cells)::
 
-    python scripts/bench_access.py --size 4000
+    python -m scripts.bench_access --size 4000 --runs 5
 
-Smoke test (default, a few seconds)::
+Quick::
 
-    python scripts/bench_access.py
+    python -m scripts.bench_access --quick
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from geo.access import speed_surface, travel_time
+from scripts import benchlib
 
 
 def fractal_dem(n: int, *, seed: int, beta: float = 3.0, relief_m: float = 1500.0) -> np.ndarray:
@@ -78,132 +79,93 @@ def build_surface(n: int, *, cellsize: float, seed: int = 0) -> tuple[np.ndarray
     return speed, src
 
 
-def _reset_peak() -> int:
-    """Reset the peak RSS counter (Linux) and return current RSS in bytes."""
-    try:  # hand freed heap pages back to the OS so a run cannot reuse them unseen
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    try:
-        with open(f"/proc/{os.getpid()}/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-    return _status_kb("VmRSS") * 1024
+def compare_minutes(a, b) -> tuple[bool, str]:
+    """Same unreachable cells, minutes within 1e-4 relative (xarray-spatial is float32)."""
+    a = np.where(np.isinf(a), np.nan, np.asarray(a, np.float64))
+    b = np.where(np.isinf(b), np.nan, np.asarray(b, np.float64))
+    same_nan = np.array_equal(np.isnan(a), np.isnan(b))
+    ok = np.isfinite(a) & np.isfinite(b) & (b > 0)
+    rel = float(np.max(np.abs(a[ok] - b[ok]) / b[ok])) if ok.any() else 0.0
+    note = f"max rel diff {rel:.2e}" + ("" if same_nan else "; unreachable cells differ")
+    return bool(same_nan and rel <= 1e-4), note
 
 
-def _status_kb(key: str) -> int:
-    try:
-        with open(f"/proc/{os.getpid()}/status") as fh:
-            for ln in fh:
-                if ln.startswith(key + ":"):
-                    return int(ln.split()[1])
-    except OSError:
-        pass
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, help="grid side in cells (full: 4000 = 16 M cells)")
+    ap.add_argument("--cellsize", type=float, default=30.0, help="cell size in metres")
+    ap.add_argument("--runs", type=int, help="warm runs per tool (full: 3)")
+    ap.add_argument("--no-xrspatial", action="store_true", help="leave xarray-spatial out")
+    ap.add_argument("--quick", action="store_true", help="600 x 600, 2 runs")
+    ap.add_argument("--rows", type=Path, help="write the rows as JSON (for bench_all)")
+    args = ap.parse_args(argv)
+    n = args.size or (600 if args.quick else 4000)
+    runs = args.runs or (2 if args.quick else 3)
+    cs = args.cellsize
+
+    def progress(msg: str) -> None:
+        print(f"... {msg}", file=sys.stderr, flush=True)
+
+    speed, src = build_surface(n, cellsize=cs)
+    desc = (
+        f"{n} x {n} = {n * n / 1e6:.1f} M cells, {int(src.sum())} sources, "
+        f"{(speed <= 0).mean():.1%} barrier cells"
+    )
+    progress(desc)
+
+    def run_mcp() -> np.ndarray:
+        from skimage.graph import MCP_Geometric
+
+        with np.errstate(divide="ignore"):
+            cost = 60.0 / (1000.0 * speed)
+        cost[~(speed > 0)] = np.inf
+        m = MCP_Geometric(cost, fully_connected=True, sampling=(cs, cs))
+        d, _ = m.find_costs([tuple(p) for p in np.argwhere(src)])
+        return d
+
+    def run_xrs() -> np.ndarray:
+        import xarray as xr
+        from xrspatial import cost_distance
+
+        ys = (np.arange(n)[::-1] + 0.5) * cs
+        xs = (np.arange(n) + 0.5) * cs
+        with np.errstate(divide="ignore"):
+            fr = np.where(speed > 0, 60.0 / (1000.0 * speed), np.nan)
+        c = {"y": ys, "x": xs}
+        ras = xr.DataArray(src.astype(np.float64), coords=c, dims=("y", "x"))
+        fri = xr.DataArray(fr, coords=c, dims=("y", "x"))
+        return np.asarray(cost_distance(ras, fri).values, dtype=np.float64)
+
+    tools = [
+        benchlib.Tool("anju travel_time", lambda: travel_time(speed, src, cellsize=cs)),
+        benchlib.Tool("skimage MCP_Geometric", run_mcp),
+    ]
+    if not args.no_xrspatial:
+        tools.append(benchlib.Tool("xarray-spatial cost_distance", run_xrs))
+    samples = benchlib.measure(tools, runs=runs, cold_runs=1, progress=progress)
+    check = benchlib.check_outputs(samples, compare_minutes)
+    rows = []
+    for ref, headline in (("skimage MCP_Geometric", True), ("xarray-spatial cost_distance", False)):
+        if ref not in samples:
+            continue
+        pair = {k: samples[k] for k in ("anju travel_time", ref)}
+        for mode in ("warm", "cold") if samples[ref].ok else ("warm",):
+            rows.append(
+                benchlib.make_row(
+                    f"travel time vs {ref.split()[0]}",
+                    f"minutes to the nearest source, 8-connected, in memory: {desc}",
+                    pair,
+                    mode=mode,
+                    anju="anju travel_time",
+                    reference=ref,
+                    check=check,
+                    headline=headline and mode == "warm",
+                    notes="the three tools ran alternately in one schedule",
+                )
+            )
+    benchlib.dump_rows(rows, args.rows)
     return 0
 
 
-def measure(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float, float, float]:
-    """Run ``fn`` once: result, wall seconds, CPU seconds, peak RSS increase in MB.
-
-    CPU time is the fairer figure on a shared machine (other processes inflate
-    wall time); both are printed.
-    """
-    base = _reset_peak()
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    out = fn()
-    cpu = time.process_time() - c0
-    dt = time.perf_counter() - t0
-    peak = _status_kb("VmHWM") * 1024
-    return out, dt, cpu, max(peak - base, 0) / 1e6
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=800, help="grid side in cells (4000 = 16 M cells)")
-    ap.add_argument("--cellsize", type=float, default=30.0, help="cell size in metres")
-    ap.add_argument("--no-mcp", action="store_true", help="skip MCP_Geometric")
-    ap.add_argument("--no-xrspatial", action="store_true", help="skip xarray-spatial")
-    args = ap.parse_args()
-    n, cs = args.size, args.cellsize
-
-    t0 = time.perf_counter()
-    travel_time(np.ones((3, 3)), np.eye(3, dtype=bool), cellsize=1.0)
-    print(f"numba JIT compile / cache load: {time.perf_counter() - t0:.2f} s")
-
-    t0 = time.perf_counter()
-    speed, src = build_surface(n, cellsize=cs)
-    print(
-        f"grid {n} x {n} = {n * n / 1e6:.1f} M cells, {int(src.sum())} sources, "
-        f"{(speed <= 0).mean():.1%} barrier cells; built in {time.perf_counter() - t0:.1f} s"
-    )
-
-    ours, t_ours, c_ours, m_ours = measure(lambda: travel_time(speed, src, cellsize=cs))
-    print(
-        f"anju travel_time       : {t_ours:7.2f} s wall, {c_ours:7.2f} s CPU, peak +{m_ours:6.0f} MB"
-    )
-
-    if not args.no_mcp:
-        from skimage.graph import MCP_Geometric
-
-        def run_mcp() -> np.ndarray:
-            with np.errstate(divide="ignore"):
-                cost = 60.0 / (1000.0 * speed)
-            cost[~(speed > 0)] = np.inf
-            m = MCP_Geometric(cost, fully_connected=True, sampling=(cs, cs))
-            d, _ = m.find_costs([tuple(p) for p in np.argwhere(src)])
-            return d
-
-        ref, t_mcp, c_mcp, m_mcp = measure(run_mcp)
-        ref[np.isinf(ref)] = np.nan
-        ok = np.isfinite(ref) & (ref > 0)
-        rel = np.max(np.abs(ours[ok] - ref[ok]) / ref[ok]) if ok.any() else 0.0
-        same_nan = np.array_equal(np.isnan(ours), np.isnan(ref))
-        print(
-            f"skimage MCP_Geometric  : {t_mcp:7.2f} s wall, {c_mcp:7.2f} s CPU, peak +{m_mcp:6.0f} MB"
-        )
-        print(
-            f"speed-up vs MCP        : {t_mcp / t_ours:7.2f} x wall, {c_mcp / c_ours:.2f} x CPU; "
-            f"max rel diff {rel:.2e}; same unreachable cells: {same_nan}"
-        )
-        del ref
-
-    if not args.no_xrspatial:
-        try:
-            import xarray as xr
-            from xrspatial import cost_distance
-        except ImportError as exc:
-            print(f"xarray-spatial not available ({exc}); skipped")
-        else:
-
-            def run_xrs(sp: np.ndarray, sr: np.ndarray) -> np.ndarray:
-                k = sp.shape[0]
-                ys = (np.arange(k)[::-1] + 0.5) * cs
-                xs = (np.arange(k) + 0.5) * cs
-                with np.errstate(divide="ignore"):
-                    fr = np.where(sp > 0, 60.0 / (1000.0 * sp), np.nan)
-                c = {"y": ys, "x": xs}
-                ras = xr.DataArray(sr.astype(np.float64), coords=c, dims=("y", "x"))
-                fri = xr.DataArray(fr, coords=c, dims=("y", "x"))
-                return np.asarray(cost_distance(ras, fri).values, dtype=np.float64)
-
-            t0 = time.perf_counter()
-            run_xrs(np.ones((10, 10)), np.eye(10, dtype=bool))  # compile its numba kernels
-            print(f"xrspatial warm-up: {time.perf_counter() - t0:.2f} s")
-            xrs, t_xrs, c_xrs, m_xrs = measure(lambda: run_xrs(speed, src))
-            ok = np.isfinite(xrs) & np.isfinite(ours) & (ours > 0)
-            rel = np.max(np.abs(xrs[ok] - ours[ok]) / ours[ok]) if ok.any() else 0.0
-            print(
-                f"xrspatial cost_distance: {t_xrs:7.2f} s wall, {c_xrs:7.2f} s CPU, peak +{m_xrs:6.0f} MB"
-            )
-            print(
-                f"speed-up vs xrspatial  : {t_xrs / t_ours:7.2f} x wall, {c_xrs / c_ours:.2f} x CPU; "
-                f"max rel diff {rel:.2e} (its output is float32)"
-            )
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

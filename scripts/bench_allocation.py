@@ -27,9 +27,16 @@ Instances: ``synthetic`` (3,000 villages x 60 sites, p = 40, planar, seeded) and
 (the committed demo workspace run through ``anju run``; the allocation call of the pipeline
 is captured, so this is exactly the model the plan solves).
 
+Timing follows :mod:`scripts.benchlib`: the tools alternate (order reversed every other
+repetition), each runs ``--repeat`` times (at least 3 for the table), min / median wall and
+CPU time (the worker process and its CBC children) are reported, and the time ratio is
+anju exact / **HiGHS direct** (the same model handed straight to the same solver), with
+PuLP + CBC as the second reference; anju's own heuristic is shown, never used as the baseline.
+Every run is a fresh Python process (cold: imports and model building included).
+
 Run (about 15 minutes with the defaults)::
 
-    python -m scripts.bench_allocation --instances demo,synthetic --time-limit 60
+    python -m scripts.bench_allocation --instances demo,synthetic --time-limit 60 --repeat 3
 
 ``--json`` prints one JSON object instead of the table; ``--cache FILE`` keeps the demo
 instance between runs (the pipeline takes about half a minute).
@@ -59,6 +66,7 @@ import scipy.sparse as sp
 
 from geo import siting
 from geo.siting import allocate, allocate_heuristic
+from scripts import benchlib
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Profile defaults (data/policies/national.toml [suitability]) used for the synthetic cflp.
@@ -541,7 +549,8 @@ def _worker(src: Path, dst: Path) -> int:
         tool, rm, time_limit = pickle.load(fh)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = TOOLS[tool](rm, time_limit)
+        _, cpu, r = benchlib.timed(lambda: TOOLS[tool](rm, time_limit))
+    r["cpu_s"] = cpu
     dst.write_text(json.dumps(r, default=float))
     return 0
 
@@ -567,37 +576,37 @@ def bench(
         models = {"cflp": cflp, "pmedian": reduce(inst, "pmedian", p=p)}
         for variant, rm in models.items():
             order = [t for t in names if variant == "pmedian" or t != "spopt"]
-            for rep in range(repeat):
-                seq = order if rep % 2 == 0 else order[::-1]
-                for tool in seq:
-                    if progress:
-                        progress(f"{inst.name} {variant} {tool} (run {rep + 1})")
-                    if isolate:
-                        r = run_isolated(tool, rm, time_limit, 3 * time_limit + 120)
-                    else:
-                        r = TOOLS[tool](rm, time_limit)
-                    if progress:
-                        progress(
-                            f"   -> {r['status']}, objective {r['objective']:,.1f}, "
-                            f"gap {r['gap']}, {r['wall_s']:.1f} s {r.get('problems', '')}"
-                        )
-                    rows.append(
-                        {
-                            "instance": inst.name,
-                            "model": variant,
-                            "villages": len(rm.q),
-                            "sites": len(rm.sid),
-                            "p": rm.p,
-                            "tool": tool,
-                            "run": rep + 1,
-                            **r,
-                        }
+            for rep, tool in benchlib.schedule(order, repeat):
+                if progress:
+                    progress(f"{inst.name} {variant} {tool} (run {rep + 1})")
+                if isolate:
+                    r = run_isolated(tool, rm, time_limit, 3 * time_limit + 120)
+                else:
+                    _, cpu, r = benchlib.timed(lambda t=tool, m=rm: TOOLS[t](m, time_limit))
+                    r["cpu_s"] = cpu
+                if progress:
+                    progress(
+                        f"   -> {r['status']}, objective {r['objective']:,.1f}, "
+                        f"gap {r['gap']}, {r['wall_s']:.1f} s {r.get('problems', '')}"
                     )
+                rows.append(
+                    {
+                        "instance": inst.name,
+                        "model": variant,
+                        "villages": len(rm.q),
+                        "sites": len(rm.sid),
+                        "p": rm.p,
+                        "tool": tool,
+                        "run": rep + 1,
+                        **r,
+                    }
+                )
     df = pd.DataFrame(rows)
     if len(df):
         ok = df["feasible"].astype(bool)
         best = df[ok].groupby(["instance", "model"])["objective"].min()
-        ref_t = df[df["tool"] == "anju exact"].groupby(["instance", "model"])["wall_s"].median()
+        # baseline: the same model straight into HiGHS (not anju's own heuristic)
+        ref_t = df[df["tool"] == "highs direct"].groupby(["instance", "model"])["wall_s"].median()
         keys = list(zip(df["instance"], df["model"], strict=True))
         df["obj_ratio"] = [
             o / best.get(k, math.nan) if f else math.nan
@@ -607,6 +616,69 @@ def bench(
             w / ref_t.get(k, math.nan) for w, k in zip(df["wall_s"], keys, strict=True)
         ]
     return df.to_dict("records")
+
+
+def compare_answers(a: dict, b: dict) -> tuple[bool | None, str]:
+    """Two tools' answers to one model: both feasible; two proven optima agree; an answer
+    proved optimal is no worse than any other feasible one."""
+    if not (a["feasible"] and b["feasible"]):
+        bad = [x["tool"] for x in (a, b) if not x["feasible"]]
+        return False, f"no feasible answer from {', '.join(bad)}"
+    oa, ob = a["objective"], b["objective"]
+    tol = 1e-6 * max(abs(oa), abs(ob), 1.0)
+    opt_a, opt_b = a["status"].lower() == "optimal", b["status"].lower() == "optimal"
+    if opt_a and opt_b:
+        return abs(oa - ob) <= tol, f"both optimal, objectives {oa:,.1f} / {ob:,.1f}"
+    if opt_a and ob < oa - tol:
+        return False, f"{b['tool']} beats the proven optimum ({ob:,.1f} < {oa:,.1f})"
+    if opt_b and oa < ob - tol:
+        return False, f"{a['tool']} beats the proven optimum ({oa:,.1f} < {ob:,.1f})"
+    return True, f"objectives {oa:,.1f} ({a['status']}) / {ob:,.1f} ({b['status']})"
+
+
+def table_rows(rows: list[dict], *, time_limit: float) -> list[dict]:
+    """One benchlib row per instance and model: every tool's runs, ratio anju exact / HiGHS
+    direct, every pair of answers checked (:func:`compare_answers`)."""
+    df = pd.DataFrame(rows)
+    out = []
+    if not len(df):
+        return out
+    for (inst, model), g in df.groupby(["instance", "model"], sort=False):
+        samples: dict[str, benchlib.Samples] = {}
+        for tool, gt in g.groupby("tool", sort=False):
+            s = benchlib.Samples(tool)
+            s.wall = [float(x) for x in gt["wall_s"]]
+            s.cpu = [float(x) for x in gt.get("cpu_s", pd.Series([math.nan] * len(gt)))]
+            last = gt.iloc[-1].to_dict()
+            s.output = {**last, "tool": tool}
+            bad = gt["status"].astype(str).str.match(r"(crashed|killed|spopt not installed)")
+            if bad.any():
+                s.error = str(gt["status"][bad].iloc[0])
+                s.wall, s.cpu = [], []
+            samples[tool] = s
+        check = benchlib.check_outputs(samples, compare_answers)
+        first = g.iloc[0]
+        p = "-" if first["p"] is None or first["p"] != first["p"] else int(first["p"])
+        notes = "; ".join(
+            f"{t}: {s.output['status']}, objective {s.output['objective']:,.1f}"
+            for t, s in samples.items()
+            if s.output
+        )
+        out.append(
+            benchlib.make_row(
+                f"allocation {inst} {model}",
+                f"{int(first['villages'])} villages x {int(first['sites'])} sites, p {p}, "
+                f"time limit {time_limit:g} s, every run a fresh process, model building included",
+                samples,
+                mode="process",
+                anju="anju exact",
+                reference="highs direct",
+                check=check,
+                headline=True,
+                notes=notes,
+            )
+        )
+    return out
 
 
 def _fmt(rows: list[dict]) -> str:
@@ -647,7 +719,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sites", type=int, default=60)
     ap.add_argument("--p", type=int, default=40)
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per tool and run")
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per tool (alternated)")
+    ap.add_argument("--quick", action="store_true", help="the small instance, 20 s limit")
+    ap.add_argument("--rows", type=Path, help="write benchlib rows as JSON (for bench_all)")
     ap.add_argument(
         "--tools", default=",".join(TOOLS), help="comma-separated, of: " + ", ".join(TOOLS)
     )
@@ -660,6 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.worker:
         return _worker(*a.worker)
+    if a.quick:
+        a.instances, a.time_limit = "small", min(a.time_limit, 20.0)
 
     insts: list[Instance] = []
     for name in [s.strip() for s in a.instances.split(",") if s.strip()]:
@@ -688,7 +764,9 @@ def main(argv: list[str] | None = None) -> int:
         progress=progress,
         isolate=not a.in_process,
     )
-    if a.json:
+    if a.rows:
+        benchlib.dump_rows(table_rows(rows, time_limit=a.time_limit), a.rows)
+    elif a.json:
         print(json.dumps({"rows": rows}, default=float, ensure_ascii=False))
     else:
         print(_fmt(rows))

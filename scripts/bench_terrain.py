@@ -1,40 +1,34 @@
-"""Benchmark slope against ``gdaldem slope`` (file in, file out).
+"""Benchmark slope against ``gdaldem slope``, by the rules of :mod:`scripts.benchlib`.
 
-Full size (the figures quoted in reports)::
+Full size::
 
-    python scripts/bench_terrain.py --size 4000
+    python -m scripts.bench_terrain --size 4000 --runs 5
 
-Smoke test (seconds)::
+Quick (seconds)::
 
-    python scripts/bench_terrain.py --size 300
+    python -m scripts.bench_terrain --quick
 
-Builds a synthetic DEM (spectral 1/f noise plus ridges, float32, 30 m cells,
-EPSG:4545) in a temporary GeoTIFF, then times, in the same run:
+Builds a synthetic DEM (spectral 1/f noise plus ridges, float32, 30 m cells, EPSG:4545)
+in a temporary tiled GeoTIFF, then compares, alternating the tools and running each the
+same number of times:
 
-* ``gdaldem slope`` as a subprocess (default output: striped, uncompressed),
-  and again with the same creation options as ``slope_file`` (tiled, ZSTD
-  level 1, compression on all cores);
-* :func:`geo.terrain.slope_file` (file in, file out, block-wise), warm;
-* :func:`geo.terrain.slope` on the array already in memory;
+* **headline** — one-shot commands, file to file, process start included, the same output
+  options on both sides (tiled 256 x 256, ZSTD level 1, compression on all cores):
+  ``python -c "slope_file(...)"`` vs ``gdaldem slope -co TILED=YES -co COMPRESS=ZSTD ...``;
+  cold = anju's first process with an empty numba cache (``NUMBA_CACHE_DIR`` pointed at a
+  new folder), warm = later processes with that cache filled (gdaldem has no such cache:
+  its cold and warm runs are the same kind of run);
+* the same with both outputs tiled and uncompressed;
+* :func:`geo.terrain.slope` on an array in memory (anju only: no reference, no ratio).
 
-and prints their ratios, the largest absolute difference on interior cells,
-and peak memory of ``slope_file`` and ``gdaldem``, each run in a child process
-(its ``VmHWM``; ``ru_maxrss`` of a forked child inherits the parent's peak),
-beside this process's own ``ru_maxrss``.
-
-The machine's load matters: the ratios compare runs made seconds apart in one
-process, so they hold better than the absolute times.
+Every output is read back and compared on interior cells (gdaldem leaves the edge empty).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from geo.terrain import slope, slope_file  # noqa: E402
+from scripts import benchlib  # noqa: E402
 
 
 def synthetic_dem(size: int, *, seed: int = 0) -> np.ndarray:
@@ -86,142 +80,149 @@ def write_dem(path: Path, z: np.ndarray, cell: float = 30.0) -> None:
         dst.write(z, 1)
 
 
-def _vm_hwm_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
+#: creation options that match what slope_file writes (tiled 256, ZSTD level 1, all cores)
+GDAL_ZSTD = [
+    "-co", "TILED=YES", "-co", "BLOCKXSIZE=256", "-co", "BLOCKYSIZE=256",
+    "-co", "COMPRESS=ZSTD", "-co", "ZSTD_LEVEL=1", "-co", "NUM_THREADS=ALL_CPUS",
+]  # fmt: skip
+GDAL_PLAIN = ["-co", "TILED=YES", "-co", "BLOCKXSIZE=256", "-co", "BLOCKYSIZE=256"]
+
+
+def read_interior(path: Path):
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        a = ds.read(1, masked=True).filled(np.nan).astype(np.float64)
+        info = (ds.profile.get("compress"), ds.profile.get("tiled"), ds.block_shapes[0])
+    return {"slope": a[1:-1, 1:-1], "layout": info}
+
+
+def compare_slopes(a: Path, b: Path) -> tuple[bool, str]:
+    """The two output files: interior cells within 1e-3 degrees, same NaN cells, same layout."""
+    a, b = read_interior(a), read_interior(b)
+    ok, note = benchlib.close_arrays(rtol=0.0, atol=1e-3)(a["slope"], b["slope"])
+    same_layout = a["layout"] == b["layout"]
+    if not same_layout:
+        note += f"; output layouts differ: {a['layout']} vs {b['layout']}"
+    return ok and same_layout, note
+
+
+def one_shot_rows(src: Path, tmpd: Path, runs: int, cold_runs: int, progress=None) -> list[dict]:
+    rows = []
+    warm_cache = tmpd / "numba_cache"
+    cold_dirs = iter(range(10**6))
+    for label, compress, co, headline in (
+        ("tiled ZSTD level 1", "zstd", GDAL_ZSTD, True),
+        ("tiled uncompressed", "none", GDAL_PLAIN, False),
+    ):
+        ours, ref = tmpd / f"anju_{compress}.tif", tmpd / f"gdal_{compress}.tif"
+        env = {"NUMBA_CACHE_DIR": str(warm_cache)}
+        code = (
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from geo.terrain import slope_file; "
+            f"slope_file(sys.argv[1], sys.argv[2], compress={compress!r})"
+        )
+
+        def anju(code=code, ours=ours, env=env):
+            benchlib.run_cmd([sys.executable, "-c", code, str(src), str(ours)], env=env, cwd=ROOT)
+            return ours  # read back by the check, untimed
+
+        def gdal(co=co, ref=ref):
+            benchlib.run_cmd(["gdaldem", "slope", "-q", *co, str(src), str(ref)])
+            return ref
+
+        def cold_cache(env=env):
+            # a new, empty numba cache: this run compiles everything
+            env["NUMBA_CACHE_DIR"] = str(tmpd / f"numba_cold_{next(cold_dirs)}")
+
+        def warm_cache_on(env=env):
+            env["NUMBA_CACHE_DIR"] = str(warm_cache)
+
+        tools = [
+            benchlib.Tool(
+                "anju slope_file (one-shot process)",
+                anju,
+                prepare_cold=cold_cache,
+                prepare_warm=warm_cache_on,
+            ),
+            benchlib.Tool("gdaldem slope (one-shot process)", gdal),
+        ]
+        # fill the warm cache once, untimed, so every warm run finds it whatever the order
+        warm_cache_on()
+        try:
+            anju()
+        except benchlib.CommandFailed:
+            pass  # the timed runs fail the same way and the table says so
+        samples = benchlib.measure(tools, runs=runs, cold_runs=cold_runs, progress=progress)
+        check = benchlib.check_outputs(samples, compare_slopes)
+        what = f"slope, file to file, {label} output on both sides, process start included"
+        for mode in ("warm", "cold"):
+            if mode == "cold" and not cold_runs:
+                continue
+            rows.append(
+                benchlib.make_row(
+                    f"slope one-shot, {label}",
+                    what,
+                    samples,
+                    mode=mode,
+                    anju=tools[0].name,
+                    reference=tools[1].name,
+                    check=check,
+                    headline=headline and mode == "warm",
+                    target="anju ≤ gdaldem (ratio ≤ 1)" if headline else None,
+                    met=_met_ratio(samples, tools, mode) if headline else None,
+                )
+            )
+    return rows
+
+
+def _met_ratio(samples, tools, mode: str) -> bool | None:
+    a, r = (benchlib.stats(s.cold_wall if mode == "cold" else s.wall)["median_s"]
+            for s in (samples[tools[0].name], samples[tools[1].name]))  # fmt: skip
+    if a is None or r is None:
         return None
-    return None
+    return a <= r
 
 
-def run_child(cmd: list[str]) -> tuple[float, float]:
-    """Run a command; return (wall seconds, its peak RSS in MB).
+def in_memory_row(z: np.ndarray, runs: int, progress=None) -> dict:
+    from geo.terrain import slope
 
-    ``ru_maxrss`` of a forked child inherits the parent's high-water mark, so
-    the child's own ``VmHWM`` is polled from /proc instead (every 10 ms).
-    """
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    peak = 0.0
-    while proc.poll() is None:
-        hwm = _vm_hwm_mb(proc.pid)
-        if hwm is not None:
-            peak = max(peak, hwm)
-        time.sleep(0.01)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}")
-    return wall, peak
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    tools = [benchlib.Tool("anju slope (array in memory)", lambda: slope(z, cellsize=(30.0, 30.0)))]
+    samples = benchlib.measure(tools, runs=runs, cold_runs=1, progress=progress)
+    return benchlib.make_row(
+        "slope in memory",
+        "geo.terrain.slope on an array already in memory (no file, no reference tool; cold = "
+        "first call in the process, numba cache load included)",
+        samples,
+        notes="not comparable with gdaldem (no I/O): no ratio",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "--size", type=int, default=500, help="DEM edge in cells (full benchmark: 4000)"
-    )
-    ap.add_argument("--block", type=int, default=1024, help="slope_file block size")
-    ap.add_argument("--repeat", type=int, default=2, help="repetitions (best time reported)")
-    ap.add_argument("--polygons", type=int, default=0, help="unused; accepted for a uniform CLI")
+    ap.add_argument("--size", type=int, default=None, help="DEM edge in cells (full: 4000)")
+    ap.add_argument("--runs", type=int, default=None, help="warm runs per tool (full: 5)")
+    ap.add_argument("--cold-runs", type=int, default=None, help="cold runs per tool")
+    ap.add_argument("--quick", action="store_true", help="500 x 500, 2 runs, 1 cold run")
+    ap.add_argument("--rows", type=Path, help="write the rows as JSON (for bench_all)")
     args = ap.parse_args(argv)
+    size = args.size or (500 if args.quick else 4000)
+    runs = args.runs or (2 if args.quick else 5)
+    cold_runs = args.cold_runs if args.cold_runs is not None else (1 if args.quick else 2)
 
-    import rasterio
+    def progress(msg: str) -> None:
+        print(f"... {msg}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="anju_bench_terrain_") as tmp:
         tmpd = Path(tmp)
         src = tmpd / "dem.tif"
-        t0 = time.perf_counter()
-        z = synthetic_dem(args.size)
+        z = synthetic_dem(size)
         write_dem(src, z)
-        print(
-            f"DEM {args.size}x{args.size} float32, 30 m, EPSG:4545 built in {time.perf_counter() - t0:.1f} s"
-        )
-
-        # Warm the numba cache on a tiny file so compile time is not timed.
-        warm = tmpd / "warm.tif"
-        write_dem(warm, z[:64, :64].copy())
-        slope_file(str(warm), str(tmpd / "warm_out.tif"))
-
-        gd_plain = tmpd / "gdal_plain.tif"
-        gd_zstd = tmpd / "gdal_zstd.tif"
-        ours = tmpd / "ours.tif"
-        t_gd = best_of(
-            lambda: subprocess.run(["gdaldem", "slope", "-q", str(src), str(gd_plain)], check=True),
-            args.repeat,
-        )
-        co = [
-            "-co",
-            "TILED=YES",
-            "-co",
-            "COMPRESS=ZSTD",
-            "-co",
-            "ZSTD_LEVEL=1",
-            "-co",
-            "NUM_THREADS=ALL_CPUS",
-        ]
-        t_gdz = best_of(
-            lambda: subprocess.run(
-                ["gdaldem", "slope", "-q", *co, str(src), str(gd_zstd)], check=True
-            ),
-            args.repeat,
-        )
-        t_file = best_of(lambda: slope_file(str(src), str(ours), block=args.block), args.repeat)
-        t_mem = best_of(lambda: slope(z, cellsize=(30.0, 30.0)), max(args.repeat, 3))
-
-        with rasterio.open(gd_plain) as ds:
-            ref = ds.read(1, masked=True).filled(np.nan).astype(np.float64)
-        with rasterio.open(ours) as ds:
-            got = ds.read(1, masked=True).filled(np.nan).astype(np.float64)
-        mem = slope(z, cellsize=(30.0, 30.0)).astype(np.float64)
-        inner = (slice(1, -1), slice(1, -1))
-        diff_file = np.nanmax(np.abs(got[inner] - ref[inner]))
-        diff_mem = np.nanmax(np.abs(mem[inner] - ref[inner]))
-        same = np.array_equal(np.isnan(got[inner]), np.isnan(ref[inner]))
-
-        # Peak memory, each in its own child process.
-        code = (
-            f"import sys; sys.path.insert(0, {str(ROOT)!r}); from geo.terrain import slope_file; "
-            f"slope_file({str(src)!r}, {str(tmpd / 'child.tif')!r}, block={args.block})"
-        )
-        t_child, rss_ours = run_child([sys.executable, "-c", code])
-        _, rss_gd = run_child(["gdaldem", "slope", "-q", str(src), str(tmpd / "child_gd.tif")])
-        sizes = {p.name: p.stat().st_size / 1e6 for p in (gd_plain, gd_zstd, ours)}
-
-    self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print()
-    print(f"{'kernel':44s} {'seconds':>9s} {'vs gdaldem':>11s}")
-    print("-" * 66)
-    print(f"{'gdaldem slope (striped, uncompressed out)':44s} {t_gd:9.3f} {1.0:10.2f}x")
-    print(f"{'gdaldem slope (tiled ZSTD out)':44s} {t_gdz:9.3f} {t_gd / t_gdz:10.2f}x")
-    print(f"{'geo.terrain.slope_file (tiled ZSTD out)':44s} {t_file:9.3f} {t_gd / t_file:10.2f}x")
-    print(f"{'geo.terrain.slope (in memory)':44s} {t_mem:9.3f} {t_gd / t_mem:10.2f}x")
-    print(
-        f"{'slope_file in a fresh process (incl. start)':44s} {t_child:9.3f} {t_gd / t_child:10.2f}x"
-    )
-    print("-" * 66)
-    print("(ratio = gdaldem seconds / kernel seconds; > 1 means faster than gdaldem)")
-    print(f"slope_file vs tiled-ZSTD gdaldem: {t_gdz / t_file:.2f}x")
-    print(
-        f"max |diff| interior vs gdaldem: slope_file {diff_file:.2e} deg, slope {diff_mem:.2e} deg; NaN pattern equal: {same}"
-    )
-    print(f"output sizes MB: {', '.join(f'{k} {v:.1f}' for k, v in sizes.items())}")
-    print(
-        f"peak RSS MB: slope_file child {rss_ours:.0f}, gdaldem child {rss_gd:.0f}, this process {self_rss:.0f}"
-    )
-    print(
-        f"numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')}, cpus: {os.cpu_count()}"
-    )
+        progress(f"DEM {size}x{size} float32, 30 m, EPSG:4545")
+        rows = one_shot_rows(src, tmpd, runs, cold_runs, progress)
+        rows.append(in_memory_row(z, runs, progress))
+    for r in rows:
+        r["what"] += f" ({size} x {size} float32 DEM)"
+    benchlib.dump_rows(rows, args.rows)
     return 0
 
 

@@ -1,35 +1,30 @@
-"""Benchmark per-village zonal statistics against exactextract and rasterstats.
+"""Benchmark per-village zonal statistics, by the rules of :mod:`scripts.benchlib`.
 
-Full size (the figures quoted in reports)::
+Full size::
 
-    python scripts/bench_zonal.py --size 4000 --polygons 3000
+    python -m scripts.bench_zonal --size 4000 --polygons 3000 --runs 5
 
-Smoke test (seconds)::
+Quick::
 
-    python scripts/bench_zonal.py --size 400 --polygons 100
+    python -m scripts.bench_zonal --quick
 
-Builds the synthetic DEM of ``bench_terrain`` (float32, 30 m, EPSG:4545) and
-village catchments (Voronoi cells of random points clipped to the raster
-extent and a radius, via :func:`geo.zonal.catchments`), then times, in the
-same run and on the same in-memory array:
+Builds the synthetic DEM of ``bench_terrain`` (float32, 30 m, EPSG:4545) and village
+catchments (Voronoi cells of random points, :func:`geo.zonal.catchments`), then compares
+on the same in-memory array and the *same polygons for every tool* (all of them, or the
+first ``--subset`` for every tool), alternating the tools, each run the same number of times:
 
-* :func:`geo.zonal.zonal_stats` (mean, min, max; coverage weighted), warm;
-* ``exactextract.exact_extract`` on a ``NumPyRasterSource`` (same stats);
-* ``rasterstats.zonal_stats`` (pixel-centre) on a subset of
-  ``--rasterstats-subset`` polygons, scaled linearly to all polygons (stated
-  in the output; it is too slow to run on all);
-* :func:`geo.zonal.village_terrain_stats` (DEM + slope + two thresholds).
+* **headline** — coverage-weighted mean/min/max: :func:`geo.zonal.zonal_stats` vs
+  ``exactextract.exact_extract`` (``NumPyRasterSource``);
+* pixel-centre mean/min/max: ``zonal_stats(weights="centre")`` vs ``rasterstats.zonal_stats``.
 
-Prints a table with ratios, the largest mean-elevation difference against
-exactextract, and peak memory (``ru_maxrss``) of this process.
+Every tool's output is compared with the other's (mean, min, max per polygon). Cold = each
+tool's first call in the process (imports done, numba cache loaded from disk for anju).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +37,8 @@ import geopandas as gpd  # noqa: E402
 import shapely  # noqa: E402
 from affine import Affine  # noqa: E402
 
-from geo.terrain import slope  # noqa: E402
-from geo.zonal import catchments, village_terrain_stats, zonal_stats  # noqa: E402
+from geo.zonal import catchments, zonal_stats  # noqa: E402
+from scripts import benchlib  # noqa: E402
 from scripts.bench_terrain import synthetic_dem  # noqa: E402
 
 CELL = 30.0
@@ -61,98 +56,101 @@ def village_polygons(n: int, size: int, *, seed: int = 1) -> gpd.GeoDataFrame:
     return catchments(v, boundary=boundary, radius_m=1.2 * spacing)
 
 
-def timed(fn, repeat: int = 1):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+STATS = ("mean", "min", "max")
+
+
+def _frame(df) -> dict:
+    return {k: np.asarray(df[k], dtype=np.float64) for k in STATS}
+
+
+def compare_stats(a: dict, b: dict) -> tuple[bool, str]:
+    notes, ok = [], True
+    for k in STATS:
+        good, note = benchlib.close_arrays(rtol=1e-5, atol=1e-3)(a[k], b[k])
+        ok &= good
+        notes.append(f"{k} {note}")
+    return ok, ", ".join(notes)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "--size", type=int, default=400, help="DEM edge in cells (full benchmark: 4000)"
-    )
-    ap.add_argument(
-        "--polygons", type=int, default=100, help="number of village polygons (full: 3000)"
-    )
-    ap.add_argument(
-        "--rasterstats-subset", type=int, default=300, help="polygons given to rasterstats, scaled"
-    )
-    ap.add_argument(
-        "--repeat", type=int, default=2, help="repetitions for our kernel (best reported)"
-    )
+    ap.add_argument("--size", type=int, help="DEM edge in cells (full: 4000)")
+    ap.add_argument("--polygons", type=int, help="village polygons (full: 3000)")
+    ap.add_argument("--subset", type=int, help="give only the first N polygons to every tool")
+    ap.add_argument("--runs", type=int, help="warm runs per tool (full: 5)")
+    ap.add_argument("--quick", action="store_true", help="400 x 400, 100 polygons, 2 runs")
+    ap.add_argument("--rows", type=Path, help="write the rows as JSON (for bench_all)")
     args = ap.parse_args(argv)
+    size = args.size or (400 if args.quick else 4000)
+    npoly = args.polygons or (100 if args.quick else 3000)
+    runs = args.runs or (2 if args.quick else 5)
 
-    from exactextract import exact_extract
-    from exactextract.raster import NumPyRasterSource
+    def progress(msg: str) -> None:
+        print(f"... {msg}", file=sys.stderr, flush=True)
 
-    t0 = time.perf_counter()
-    z = synthetic_dem(args.size)
+    z = synthetic_dem(size)
     transform = Affine(CELL, 0, X0, 0, -CELL, Y0)
-    t_catch, polys = timed(lambda: village_polygons(args.polygons, args.size))
-    print(
-        f"DEM {args.size}x{args.size} float32 and {len(polys)} village catchments built in "
-        f"{time.perf_counter() - t0:.1f} s (catchments() took {t_catch:.2f} s)"
-    )
+    polys = village_polygons(npoly, size)
+    if args.subset:
+        polys = polys.iloc[: args.subset]
     mean_cells = float(np.mean(shapely.area(np.asarray(polys.geometry.values)))) / CELL**2
-    print(f"mean polygon size: {mean_cells:.0f} cells")
+    desc = f"{len(polys)} village catchments (mean {mean_cells:.0f} cells) on a {size} x {size} float32 DEM"
+    progress(desc)
+    rows = []
 
-    # Warm numba (compile or load cache) on a tiny problem.
-    zonal_stats(polys.iloc[:2], z, transform=transform)
+    ext = size * CELL
 
-    stats = ("mean", "min", "max")
-    t_ours, ours = timed(
-        lambda: zonal_stats(polys, z, transform=transform, stats=stats), args.repeat
-    )
-    ext = args.size * CELL
-    src = NumPyRasterSource(z, X0, Y0 - ext, X0 + ext, Y0, nodata=-9999.0)
-    t_ee, ref = timed(lambda: exact_extract(src, polys, list(stats), output="pandas"))
+    def ee():
+        from exactextract import exact_extract
+        from exactextract.raster import NumPyRasterSource
 
-    n_rs = min(args.rasterstats_subset, len(polys))
-    try:
+        src = NumPyRasterSource(z, X0, Y0 - ext, X0 + ext, Y0, nodata=-9999.0)
+        return _frame(exact_extract(src, polys, list(STATS), output="pandas"))
+
+    cov = [
+        benchlib.Tool(
+            "anju zonal_stats (coverage)",
+            lambda: _frame(zonal_stats(polys, z, transform=transform, stats=STATS)),
+        ),
+        benchlib.Tool("exactextract", ee),
+    ]
+    geoms = list(polys.geometry.values)
+
+    def rs():
         import rasterstats
 
-        sub = list(polys.geometry.values[:n_rs])
-        t_rs_sub, _ = timed(
-            lambda: rasterstats.zonal_stats(
-                sub, z, affine=transform, stats=list(stats), nodata=-9999.0
+        out = rasterstats.zonal_stats(geoms, z, affine=transform, stats=list(STATS), nodata=-9999.0)
+        return {k: np.array([np.nan if o[k] is None else o[k] for o in out], float) for k in STATS}
+
+    cen = [
+        benchlib.Tool(
+            "anju zonal_stats (centre)",
+            lambda: _frame(
+                zonal_stats(polys, z, transform=transform, stats=STATS, weights="centre")
+            ),
+        ),
+        benchlib.Tool("rasterstats", rs),
+    ]
+    for label, tools, headline in (
+        ("zonal stats, coverage-weighted", cov, True),
+        ("zonal stats, pixel centre", cen, False),
+    ):
+        samples = benchlib.measure(tools, runs=runs, cold_runs=1, progress=progress)
+        check = benchlib.check_outputs(samples, compare_stats)
+        # cold = first call in this process: only the first comparison's is a real one
+        for mode in ("warm", "cold") if headline else ("warm",):
+            row = benchlib.make_row(
+                label,
+                f"mean/min/max per polygon, same polygons for both: {desc}",
+                samples,
+                mode=mode,
+                anju=tools[0].name,
+                reference=tools[1].name,
+                check=check,
+                headline=headline and mode == "warm",
             )
-        )
-        t_rs = t_rs_sub * len(polys) / n_rs
-    except ImportError:
-        t_rs = float("nan")
-
-    s = slope(z, cellsize=CELL)
-    village_terrain_stats(polys.iloc[:2], z, s, transform=transform)
-    t_vts, vts = timed(lambda: village_terrain_stats(polys, z, s, transform=transform), args.repeat)
-
-    d_mean = np.nanmax(np.abs(ours["mean"].to_numpy() - ref["mean"].to_numpy()))
-    d_min = np.nanmax(np.abs(ours["min"].to_numpy() - ref["min"].to_numpy()))
-    d_max = np.nanmax(np.abs(ours["max"].to_numpy() - ref["max"].to_numpy()))
-    d_rel = np.nanmax(np.abs(ours["mean"].to_numpy() / ref["mean"].to_numpy() - 1.0))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-    print()
-    print(f"{'method':52s} {'seconds':>9s} {'speed-up':>9s}")
-    print("-" * 72)
-    print(f"{'geo.zonal.zonal_stats (coverage, mean/min/max)':52s} {t_ours:9.3f} {1.0:8.2f}x")
-    print(
-        f"{'exactextract (NumPyRasterSource, mean/min/max)':52s} {t_ee:9.3f} {t_ee / t_ours:8.2f}x"
-    )
-    label = f"rasterstats (centre; {n_rs} polygons x {len(polys) / n_rs:.1f})"
-    print(f"{label:52s} {t_rs:9.3f} {t_rs / t_ours:8.2f}x")
-    print(f"{'geo.zonal.village_terrain_stats (7 columns)':52s} {t_vts:9.3f} {'':>9s}")
-    print("-" * 72)
-    print("(speed-up = method seconds / zonal_stats seconds; rasterstats time is extrapolated)")
-    print(
-        f"vs exactextract: max |mean diff| {d_mean:.2e} m (max rel {d_rel:.1e}), "
-        f"max |min diff| {d_min:.2e} m, max |max diff| {d_max:.2e} m"
-    )
-    print(f"village_terrain_stats columns: {list(vts.columns)}")
-    print(f"peak RSS of this process: {rss:.0f} MB")
+            rows.append(row)
+    benchlib.dump_rows(rows, args.rows)
     return 0
 
 

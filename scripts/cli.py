@@ -3,10 +3,15 @@
 Commands (a contract: DESIGN.md):
   anju demo [DIR]                       write the synthetic demo workspace
   anju check WORKSPACE                  validate every layer; one line per problem; exit 2 on errors
-  anju run WORKSPACE --out OUT [--policy P] [--allow-personal]
-                                        run the pipeline and write the plan
+  anju run WORKSPACE --out OUT [--policy P] [--allow-personal] [--store URL]
+                                        run the pipeline and write the plan (and publish it)
   anju serve OUT [--host --port]        serve the dashboard on a plan directory (waitress)
+  anju serve --store URL [--workspace NAME]
+                                        ... or on the current plan in a PostGIS store
   anju batch ROOT --out OUT [--jobs N]  run every workspace under ROOT, one plan each
+  anju province demo DIR [--counties 3] a synthetic prefecture (province.toml, dem tiles, counties)
+  anju province run MANIFEST --out OUT [--jobs N] [--scheduler tcp://HOST:PORT]
+                                        every county as a Dask task; roll-ups in OUT/province
   anju history WORKSPACE [--json]       the plan versions recorded for WORKSPACE, oldest first
   anju diff A B [--workspace WS] [--json]
                                         what changed between two versions (ids or plan dirs), and why
@@ -113,10 +118,29 @@ def check(workspace: Path) -> None:
 )
 @click.option("--quiet", is_flag=True, default=False, help="no progress bar")
 @click.option(
+    "--xlsx",
+    is_flag=True,
+    default=False,
+    help="also write every table as an XLSX workbook (中文 and en sheets); CSV is always written",
+)
+@click.option(
     "--no-history",
     is_flag=True,
     default=False,
     help="do not record the plan as a version in WORKSPACE/history.gpkg",
+)
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    metavar="URL",
+    help="also publish the plan to a shared PostGIS store (postgresql://user@host/db)",
+)
+@click.option(
+    "--store-name",
+    default=None,
+    metavar="NAME",
+    help="the workspace's name in the store (default: the WORKSPACE folder's name)",
 )
 def run(
     workspace: Path,
@@ -124,17 +148,27 @@ def run(
     policy: str | None,
     allow_personal: bool,
     quiet: bool,
+    xlsx: bool,
     no_history: bool,
+    store_url: str | None,
+    store_name: str | None,
 ) -> None:
     """Run the pipeline on WORKSPACE and write the plan into OUT.
 
     The plan is recorded as a version in WORKSPACE/history.gpkg (see `anju history`).
+    With --store it is also published to the store, in one transaction.
     """
     from scripts.pipeline import run_pipeline
 
+    store = _connect_store(store_url) if store_url else None  # a bad URL fails before the run
     try:
         manifest = run_pipeline(
-            workspace, out, policy=policy, allow_personal=allow_personal, progress=not quiet
+            workspace,
+            out,
+            policy=policy,
+            allow_personal=allow_personal,
+            progress=not quiet,
+            xlsx=xlsx,
         )
     except ValidationError as exc:
         _print_problems(exc.problems)
@@ -148,6 +182,30 @@ def run(
         click.echo(line, err=error)
         if error:
             sys.exit(EXIT_BAD_INPUT)
+    if store is not None:
+        name = store_name or workspace.resolve().name
+        try:
+            vid = store.write(out, name, allow_personal=allow_personal)
+        except AnjuError as exc:
+            _bad(f"plan written to {out}, but not published: {exc}")
+        finally:
+            store.close()
+        click.echo(f"published as version {vid} of workspace {name!r} in {store.location}")
+
+
+def _connect_store(url: str):
+    """A PostGIS store from ``--store``; exit 2 with one line (password hidden) when the
+    URL is not a PostgreSQL URL or the server cannot be reached."""
+    from layers.store import StoreError, is_store_url, redact
+
+    if not is_store_url(url):
+        _bad(f"--store: expected a URL postgresql://user@host/db, found {redact(url)!r}")
+    from layers.store import open_store
+
+    try:
+        return open_store(url)
+    except StoreError as exc:
+        _bad(str(exc))
 
 
 def _record_version(workspace: Path, out: Path) -> tuple[str, bool]:
@@ -241,7 +299,19 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None, no_history: bool
         sys.exit(EXIT_BAD_INPUT)
     tasks = [(str(w), str(out / w.name), policy) for w in workspaces]
     failed = 0
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    import multiprocessing
+
+    from scripts.province import limit_threads, threads_per_job
+
+    # fresh processes (spawn, not fork) whose thread pools (numba, BLAS, OpenMP) are capped at
+    # cores // jobs before those libraries load: --jobs 2 on 2 cores must not run 4 threads
+    n_proc = min(max(1, jobs), len(tasks))
+    with ProcessPoolExecutor(
+        max_workers=n_proc,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=limit_threads,
+        initargs=(threads_per_job(n_proc),),
+    ) as pool:
         for ws, status, msgs in pool.map(_run_one, tasks):
             if status == "ok" and not no_history:
                 line, error = _record_version(Path(ws), out / Path(ws).name)
@@ -259,6 +329,110 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None, no_history: bool
                     click.echo("  " + m, err=True)
     click.echo(f"{len(tasks) - failed} of {len(tasks)} workspace(s) planned into {out}")
     if failed:
+        sys.exit(EXIT_BAD_INPUT)
+
+
+@main.group()
+def province() -> None:
+    """A prefecture or province: many county workspaces run on Dask, with roll-ups."""
+
+
+@province.command("demo")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--counties", default=3, show_default=True, help="number of counties")
+@click.option(
+    "--scale",
+    default=0.06,
+    show_default=True,
+    help="size of each county (1 = the demo county; 0.06 plans in seconds)",
+)
+@click.option("--seed", default=2017, show_default=True, help="seed of the first county")
+@click.option("--jobs", default=1, show_default=True, help="counties generated in parallel")
+def province_demo(directory: Path, counties: int, scale: float, seed: int, jobs: int) -> None:
+    """Write a synthetic prefecture into DIRECTORY: province.toml, dem/ tiles, counties/."""
+    from scripts.make_province import generate_province
+
+    try:
+        manifest = generate_province(
+            directory, counties=counties, scale=scale, seed=seed, jobs=max(1, jobs)
+        )
+    except ValueError as exc:
+        _bad(str(exc))
+    click.echo(f"province written: {manifest} ({counties} counties)")
+
+
+@province.command("run")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="output folder")
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    help="worker processes of the local Dask cluster (threads per worker: cores // jobs)",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="run on an existing Dask scheduler and its workers instead of a local cluster",
+)
+@click.option(
+    "--policy", default=None, help="policy profile for every county (default: each one's own)"
+)
+@click.option(
+    "--no-history",
+    is_flag=True,
+    default=False,
+    help="do not record the plans as versions in each workspace's history.gpkg",
+)
+def province_run(
+    manifest: Path,
+    out: Path,
+    jobs: int,
+    scheduler: str | None,
+    policy: str | None,
+    no_history: bool,
+) -> None:
+    """Run every county of MANIFEST (province.toml, or a folder of workspaces) on Dask.
+
+    One task per county (the same pipeline as `anju run`), one line per county as it
+    finishes, a failed county retried once and reported while the others finish; plans in
+    OUT/<adcode>, roll-ups per county and township in OUT/province (CSV and GeoPackage).
+    Exit 2 when the manifest is bad or any county failed.
+    """
+    from scripts.province import SchedulerError, cli_echo, headline, load_province, run_province
+
+    try:
+        prov = load_province(manifest)
+    except ValidationError as exc:
+        _print_problems(exc.problems)
+        sys.exit(EXIT_BAD_INPUT)
+    if out.exists() and not out.is_dir():
+        _bad(f"{out}: --out must be a folder; found a file")
+    try:
+        result = run_province(
+            prov,
+            out,
+            jobs=max(1, jobs),
+            scheduler=scheduler,
+            policy=policy,
+            history=not no_history,
+            echo=cli_echo,
+        )
+    except SchedulerError as exc:
+        _bad(str(exc))
+    failed = result.failed
+    click.echo(headline(out))
+    click.echo(
+        f"{len(result.outcomes) - len(failed)} of {len(result.outcomes)} counties planned into "
+        f"{out} in {result.seconds:.1f} s"
+    )
+    if failed:
+        click.echo(
+            f"ERROR: {len(failed)} county(ies) failed: "
+            + ", ".join(f"{o.county.name} ({o.county.adcode})" for o in failed),
+            err=True,
+        )
         sys.exit(EXIT_BAD_INPUT)
 
 
@@ -391,7 +565,21 @@ def diff(a: str, b: str, workspace: Path | None, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("plan", type=click.Path(path_type=Path))
+@click.argument("plan", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    metavar="URL",
+    help="serve the current plan of a shared PostGIS store instead of a plan directory",
+)
+@click.option(
+    "--workspace",
+    "store_workspace",
+    default=None,
+    metavar="NAME",
+    help="the workspace to serve from --store (default: the store's only one)",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True)
 @click.option(
@@ -414,14 +602,20 @@ def diff(a: str, b: str, workspace: Path | None, as_json: bool) -> None:
     help="TOML file with a [dashboard] table (osm, tianditu_key, extra_basemaps, ...)",
 )
 def serve(
-    plan: Path,
+    plan: Path | None,
+    store_url: str | None,
+    store_workspace: str | None,
     host: str,
     port: int,
     debug: bool,
     allow_remote: bool,
     config_path: Path | None,
 ) -> None:
-    """Serve the dashboard on the plan directory PLAN (waitress; --debug: the dev server)."""
+    """Serve the dashboard on the plan directory PLAN (waitress; --debug: the dev server),
+    or on the current plan of a workspace in a PostGIS store (--store URL [--workspace NAME]).
+    """
+    if (plan is None) == (store_url is None):
+        _bad("serve: expected a plan directory PLAN or --store URL (one of them)")
     from dashboard.security import REMOTE_WARNING, host_problem, is_loopback, run_server
 
     problem = host_problem(host, debug=debug, allow_remote=allow_remote)
@@ -436,6 +630,16 @@ def serve(
     except ValueError as exc:
         click.echo(f"ERROR: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    source = None
+    if store_url is not None:
+        from dashboard.plan import StoreSource
+
+        source = StoreSource(_connect_store(store_url), store_workspace)
+        try:
+            plan = source.plan_dir()
+        except AnjuError as exc:
+            _bad(str(exc))
+    assert plan is not None
     if (plan / "workspace.toml").is_file() and not (plan / "plan.gpkg").is_file():
         # a workspace, not a plan: say how to make its plan (not the demo's)
         from layers.plan import build_command
@@ -447,6 +651,10 @@ def serve(
         )
         sys.exit(EXIT_BAD_INPUT)
     app = create_app(plan, config=config)
+    if source is not None:
+        from dashboard.state import set_store
+
+        set_store(app, source)
     if not is_loopback(host):
         from dashboard.auth import serve_problem
 

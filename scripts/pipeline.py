@@ -17,6 +17,7 @@ contract (:func:`layers.plan.write_plan`), atomically.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -90,12 +91,14 @@ def _tqdm_progress() -> tuple[ProgressFn, Callable[[bool], None]]:
         total=100, desc="anju", unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}"
     )
     state = {"n": 0}
+    lock = threading.Lock()  # stages run searches on several threads
 
     def cb(name: str, frac: float) -> None:
-        target = int(round(frac * 100))
-        bar.update(max(0, target - state["n"]))
-        state["n"] = max(state["n"], target)
-        bar.set_postfix_str(name)
+        with lock:
+            target = int(round(frac * 100))
+            bar.update(max(0, target - state["n"]))
+            state["n"] = max(state["n"], target)
+            bar.set_postfix_str(name)
 
     def close(ok: bool = True) -> None:
         if ok:
@@ -364,6 +367,7 @@ def run_pipeline(
     policy: str | None = None,
     allow_personal: bool = False,
     progress: bool | ProgressFn = True,
+    xlsx: bool = False,
 ) -> dict:
     """Run every stage on ``workspace`` and write the plan into ``out``.
 
@@ -379,6 +383,8 @@ def run_pipeline(
         Write household names, ID numbers and phones unmasked. Off by default.
     progress
         True for a terminal progress bar, a callable ``(stage, fraction)``, or False.
+    xlsx
+        Also write every table as an XLSX workbook (CSV is always written).
 
     Returns
     -------
@@ -400,7 +406,7 @@ def run_pipeline(
         cb = progress
     timer = _Timer(cb)
     try:
-        manifest = _run(Path(workspace), Path(out), policy, allow_personal, timer, cb)
+        manifest = _run(Path(workspace), Path(out), policy, allow_personal, timer, cb, xlsx)
     except BaseException:
         timer.stop()
         if close:
@@ -419,6 +425,7 @@ def _run(
     allow_personal: bool,
     timer: _Timer,
     cb: ProgressFn | None,
+    xlsx: bool = False,
 ) -> dict:
     timer.start("load", 0.0)
     if out.exists() and not out.is_dir():
@@ -756,4 +763,4 @@ def _run(
             warnings=evidence_warnings,
         ),
     )
-    return write_plan(out, plan)
+    return write_plan(out, plan, xlsx=xlsx)

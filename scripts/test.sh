@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs the whole suite.
 #  - Debian packages (when run as root and missing): chromium (browser tests), gdal-bin
-#    (gdaldem, the independent slope reference), fonts-noto-cjk (Chinese text in the briefing PDF)
+#    (gdaldem, the independent slope reference), fonts-noto-cjk (Chinese text in the briefing PDF),
+#    postgresql and postgresql-postgis (the PostGIS store's tests run against a real server)
 #  - a virtual environment .venv with anju and its test extras
 # Then the gates, in order: ruff check, ruff format --check, mypy on geo/ and layers/
 # (zero errors there), then pytest (arguments are passed to pytest).
@@ -11,6 +12,10 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v gdaldem >/dev/null 2>&1 || need+=(gdal-bin)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+# PostgreSQL + PostGIS (Debian's default major: postgresql-postgis is postgresql-NN-postgis-3):
+# tests/pg.py starts a throwaway cluster of its own on a Unix socket in a temp folder
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+compgen -G "/usr/share/postgresql/*/extension/postgis.control" >/dev/null || need+=(postgresql-postgis)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "installing Debian packages: ${need[*]}"

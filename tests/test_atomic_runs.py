@@ -113,7 +113,16 @@ def test_personal_tables_are_private(tmp_path):
     out = tmp_path / "plan"
     res = CliRunner().invoke(
         main,
-        ["run", str(ws), "--out", str(out), "--quiet", "--no-history", "--allow-personal"],
+        [
+            "run",
+            str(ws),
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-history",
+            "--allow-personal",
+            "--xlsx",
+        ],
     )
     assert res.exit_code == 0, res.output
     hh = out / "tables" / "households.csv"

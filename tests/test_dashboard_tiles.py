@@ -1,9 +1,11 @@
-"""Tile rendering: hillshade against vector math, colouring, XYZ tiles from a plan."""
+"""Tile rendering: hillshade against vector math, colouring, XYZ tiles from a plan (from its
+Web-Mercator COG, and reprojected for plans written before it)."""
 
 from __future__ import annotations
 
 import io
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +14,17 @@ from hypothesis import strategies as st
 from PIL import Image
 from rio_tiler.io import Reader
 
-from dashboard.tiles import OVERLAYS, colorize, empty_png, hillshade, legend_stops, render_tile
+from dashboard.tiles import (
+    OVERLAYS,
+    colorize,
+    empty_png,
+    legend_stops,
+    read_web_tile,
+    render_tile,
+    shade,
+    web_raster,
+)
+from layers.cog import cog_problems
 from tests.sample_plan import write_sample_plan
 
 
@@ -26,28 +38,26 @@ def reference_shade(g_east, g_north, az_deg, alt_deg):
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    st.floats(-1.5, 1.5),
-    st.floats(-1.5, 1.5),
-    st.floats(0, 359),
-    st.floats(10, 80),
-)
-def test_hillshade_of_a_plane_matches_vector_math(ge, gn, az, alt):
+@given(st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
+def test_shade_of_a_plane_matches_vector_math(ge, gn):
     cell = 30.0
     rows, cols = np.mgrid[0:7, 0:7]
     east, north = cols * cell, -rows * cell  # rows run south
     z = ge * east + gn * north
-    hs = hillshade(z, cellsize_m=cell, azimuth_deg=az, altitude_deg=alt)
-    assert hs[3, 3] == pytest.approx(reference_shade(ge, gn, az, alt), abs=1e-9)
+    hs = shade(z, cellsize_m=cell)
+    # geo.terrain.hillshade rounds to 1 + 254 * cos: half a step of 1/254
+    assert hs[3, 3] == pytest.approx(reference_shade(ge, gn, 315, 45), abs=0.5 / 254 + 1e-9)
     assert np.all((hs >= 0) & (hs <= 1))
 
 
-def test_hillshade_flat_and_nan():
+def test_shade_flat_and_nan():
     z = np.full((5, 5), 100.0)
     z[0, 0] = np.nan
-    hs = hillshade(z, cellsize_m=10, altitude_deg=45)
+    hs = shade(z, cellsize_m=10)
     assert np.isnan(hs[0, 0])
-    assert hs[2, 2] == pytest.approx(math.sin(math.radians(45)))
+    # the cells beside the hole are shaded too (the hole is filled for the stencil)
+    assert hs[1, 1] == pytest.approx(math.sin(math.radians(45)), abs=0.5 / 254)
+    assert hs[2, 2] == pytest.approx(math.sin(math.radians(45)), abs=0.5 / 254)
 
 
 def test_colorize_range_and_transparency():
@@ -95,3 +105,92 @@ def test_render_tile_errors(rasters, tmp_path):
     with pytest.raises(FileNotFoundError, match="slope_deg.tif not found"):
         render_tile(tmp_path, "slope_deg", 1, 0, 0)
     assert set(OVERLAYS) >= {"slope_deg", "suitability", "travel_min_health_centre"}
+
+
+# --------------------------------------------------------------------------- the plan's COG
+
+
+@pytest.fixture(scope="module")
+def old_rasters(rasters, tmp_path_factory):
+    """The same plan as written before ``web/`` existed."""
+    plan = tmp_path_factory.mktemp("old") / "plan"
+    shutil.copytree(rasters.parent, plan)
+    shutil.rmtree(plan / "web")
+    return plan / "rasters"
+
+
+def test_plan_has_a_valid_web_mercator_cog_of_its_dem(rasters):
+    import json
+
+    cog = web_raster(rasters, "dem")
+    assert cog is not None and cog == rasters.parent / "web" / "dem.tif"
+    assert cog_problems(cog) == []
+    manifest = json.loads((rasters.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert "web/dem.tif" in manifest["outputs"]
+    # the same elevations as the plan's DEM, warped: same mean, no value outside its range
+    import rasterio
+
+    with rasterio.open(rasters / "dem.tif") as src:
+        dem = src.read(1, masked=True).astype(float).filled(np.nan)
+        dem_area = np.isfinite(dem).sum() * abs(src.res[0] * src.res[1])
+    with rasterio.open(cog) as src:
+        web = src.read(1, masked=True).astype(float).filled(np.nan)
+        lat = math.atan(math.sinh((src.bounds.top + src.bounds.bottom) / 2 / 6378137.0))
+        web_area = np.isfinite(web).sum() * (src.res[0] * math.cos(lat)) ** 2
+    assert web_area == pytest.approx(dem_area, rel=0.05)  # the same ground, nodata kept
+    assert np.nanmean(web) == pytest.approx(np.nanmean(dem), rel=0.01)
+    assert np.nanmin(dem) - 1e-3 <= np.nanmin(web) and np.nanmax(web) <= np.nanmax(dem) + 1e-3
+
+
+def test_cog_problems_names_a_plain_geotiff(rasters):
+    problems = cog_problems(rasters / "dem.tif")  # the metric, non-COG plan raster
+    assert any("EPSG:3857" in p for p in problems)
+
+
+@pytest.mark.parametrize("layer", ["hillshade", "elevation"])
+def test_cog_tile_matches_the_reprojected_tile(rasters, old_rasters, layer):
+    x, y, z = centre_tile(rasters)
+    new = np.asarray(Image.open(io.BytesIO(render_tile(rasters, layer, z, x, y)))).astype(int)
+    old = np.asarray(Image.open(io.BytesIO(render_tile(old_rasters, layer, z, x, y)))).astype(int)
+    assert new.shape == old.shape == (256, 256, 4)
+    both = (new[..., 3] == 255) & (old[..., 3] == 255)
+    assert both.mean() > 0.9
+    diff = np.abs(new[..., :3] - old[..., :3])[both]
+    # warped once (bilinear, then averaged overviews) vs per tile (cubic): the same relief
+    assert diff.mean() < 3  # a tile off by one differs by 15-35 grey levels on average
+    assert np.percentile(diff, 99) < 12
+
+
+def test_old_plan_without_cog_still_serves_tiles(old_rasters):
+    assert web_raster(old_rasters, "dem") is None
+    x, y, z = centre_tile(old_rasters)
+    for layer in ("hillshade", "elevation"):
+        img = np.asarray(Image.open(io.BytesIO(render_tile(old_rasters, layer, z, x, y))))
+        assert (img[..., 3] == 255).mean() > 0.2
+    assert render_tile(old_rasters, "hillshade", 5, 0, 0) == empty_png()
+
+
+def test_read_web_tile_is_a_window_of_the_cog(rasters):
+    import rasterio
+
+    cog = web_raster(rasters, "dem")
+    with rasterio.open(cog) as src:
+        zmax = round(math.log2(2 * 20037508.342789244 / (256 * src.res[0])))
+        # a tile of the file's own zoom whose pixels are the file's pixels
+        cx = (src.bounds.left + src.bounds.right) / 2
+        cy = (src.bounds.bottom + src.bounds.top) / 2
+        size = 2 * 20037508.342789244 / 2**zmax
+        x = int((cx + 20037508.342789244) // size)
+        y = int((20037508.342789244 - cy) // size)
+        left, top = -20037508.342789244 + x * size, 20037508.342789244 - y * size
+        col, row = ~src.transform * (left, top)
+        assert col == pytest.approx(round(col), abs=1e-6)  # aligned on the XYZ pyramid
+        want = src.read(
+            1,
+            window=((round(row), round(row) + 256), (round(col), round(col) + 256)),
+            boundless=True,
+            fill_value=np.nan,
+        )
+    got = read_web_tile(cog, zmax, x, y)
+    np.testing.assert_allclose(got, want, equal_nan=True)
+    assert read_web_tile(cog, 5, 0, 0) is None  # far away: no data

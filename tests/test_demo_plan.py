@@ -108,3 +108,16 @@ def test_no_village_flagged_only_by_floods_reads_geological_hazard(demo):
     assert not c.loc[flood_only, "reasons_en"].str.contains("geological").any()
     # and a flood alone (not decisive) does not move a village
     assert not c.loc[flood_only & (c["reason_codes"] == "FLOOD"), "eligible"].astype(bool).any()
+
+
+def test_every_opened_site_holds_in_some_robustness_draw(demo):
+    """Robustness is how often the plan's own allocation still opens a site when the AHP
+    weights are perturbed: a draw that loses no opened site keeps the plan's answer, so an
+    opened site is never at 0 unless every draw loses one (not the case on the demo)."""
+    _, _, _, out = demo
+    s = gpd.read_file(out / "plan.gpkg", layer="sites")
+    opened = s[s["opened"].astype(bool)]
+    assert len(opened) and (opened["robustness_frac"] > 0).all(), opened[
+        ["site_id", "robustness_frac"]
+    ]
+    assert s["robustness_frac"].between(0, 1).all()

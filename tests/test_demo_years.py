@@ -226,7 +226,7 @@ def test_a_year_through_the_pipeline_writes_the_timetable_and_site_tables(ws, tm
 
     year = 2018
     out = tmp_path / "plan"
-    m = run_pipeline(_year(ws, year), out, progress=False)
+    m = run_pipeline(_year(ws, year), out, progress=False, xlsx=True)
     for name in ("timetable", "at_risk", "monitoring", "site_progress"):
         assert (out / "tables" / f"{name}.csv").is_file(), name
         assert (out / "tables" / f"{name}.xlsx").is_file(), name

@@ -28,7 +28,7 @@ def plan(tmp_path_factory):
     base = tmp_path_factory.mktemp("pipe")
     ws = write_full_tiny_workspace(base / "ws")
     out = base / "out"
-    manifest = run_pipeline(ws, out, progress=False)
+    manifest = run_pipeline(ws, out, progress=False, xlsx=True)
     return ws, out, manifest
 
 
@@ -214,6 +214,19 @@ def test_tables_have_chinese_headers_in_xlsx(plan):
     assert set(x) == {"中文", "en"}
     assert any("乡镇" in str(c) or "村" in str(c) for c in x["中文"].columns)
     assert json.loads((out / "indicators.json").read_text(encoding="utf-8"))["indicators"]
+
+
+def test_xlsx_only_when_asked(tmp_path):
+    """Without --xlsx a plan has CSV tables only; every output the manifest lists exists."""
+    from tests.conftest import write_full_tiny_workspace
+
+    ws = write_full_tiny_workspace(tmp_path / "ws")
+    m = run_pipeline(ws, tmp_path / "out", progress=False)
+    tables = tmp_path / "out" / "tables"
+    assert sorted(p.suffix for p in tables.iterdir()) == [".csv"] * len(list(tables.iterdir()))
+    assert not any(o.endswith(".xlsx") for o in m["outputs"])
+    for o in m["outputs"]:
+        assert (tmp_path / "out" / o.split(":")[0]).exists(), o
 
 
 def test_allow_personal_flag_writes_personal_fields(tmp_path):

@@ -749,3 +749,74 @@ def test_suitability_to_sites_respects_exclusions():
         assert g.bounds[1] >= 3002000 - 31 * 50 - 1e-6
     assert (sites["suitability"] >= 0.6).all()
     assert (sites["capacity_people"] == np.floor(sites["area_ha"] * 80)).all()
+
+
+# --------------------------------------------------------------------------- robustness draws
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_site_pieces_are_the_cells_of_the_site_polygons(seed):
+    """The robustness draws use cells, the plan uses polygons: the same sites, cell for cell
+    (reference: the polygons rasterized back onto the grid)."""
+    from rasterio.features import rasterize
+
+    from geo.siting import site_pieces
+
+    rng = np.random.default_rng(seed)
+    s = ndi.gaussian_filter(rng.random((80, 90)), 3)
+    s = (s - s.min()) / (s.max() - s.min())
+    s[rng.random(s.shape) < 0.01] = np.nan
+    kw = dict(threshold=0.55, min_area_ha=3.0, max_sites=25, max_area_ha=40.0)
+    sites = sites_from_suitability(s, transform=TR, crs=CRS, people_per_ha=100, **kw)
+    pieces = site_pieces(s, cell_ha=1.0, xres=100.0, yres=100.0, **kw)
+    assert len(sites) == len(pieces.cells) > 3
+    ref = rasterize(
+        ((g, k + 1) for k, g in enumerate(sites.geometry)),
+        out_shape=s.shape,
+        transform=TR,
+        dtype="int32",
+    )
+    np.testing.assert_array_equal(pieces.label_raster(), ref)
+    np.testing.assert_allclose(pieces.suitability, sites["suitability"])
+    assert [f"P{r + 1:03d}" for r in pieces.patch_rank] == list(sites["patch_id"])
+
+
+def test_draw_suitability_is_the_overlay_bit_for_bit():
+    """The draws' overlay on the scoring cells only equals combine_suitability exactly."""
+    from geo.resettlement import SuitabilityInputs, _DrawSuitability, combine_suitability
+
+    rng = np.random.default_rng(3)
+    rescaled = [rng.random((30, 40)).astype("float32") for _ in range(3)]
+    rescaled[1][5, 5] = np.nan  # a blank factor cell is NaN whatever the weights
+    excl = rng.random((30, 40)) < 0.2
+    prep = SuitabilityInputs(
+        names=["a", "b", "c"],
+        rescaled=rescaled,
+        exclusion=excl,
+        matrix=np.ones((4, 4)),
+        keep=[0, 2, 3],
+    )
+    draw = _DrawSuitability(prep)
+    for w in rng.random((5, 4)) + 0.1:
+        np.testing.assert_array_equal(draw(w), combine_suitability(prep, w)[0])
+
+
+def test_heuristic_from_a_start_reaches_the_optimum():
+    """A start from a known answer: the search keeps or improves it."""
+    demand = pd.DataFrame(
+        {"village_id": [f"V{i}" for i in range(6)], "people": [60] * 6, "township": ["T"] * 6}
+    )
+    sites = pd.DataFrame(
+        {
+            "site_id": ["A", "B", "C"],
+            "capacity_people": [400, 400, 400],
+            "township": ["T"] * 3,
+            "locked": [False] * 3,
+        }
+    )
+    cost = np.array([[1, 9, 20], [2, 8, 20], [3, 7, 20], [9, 1, 20], [8, 2, 20], [7, 3, 20.0]])
+    kw = dict(opening_cost=100.0, rounds=0, bound=False)
+    best = allocate(demand, sites, cost, opening_cost=100.0)
+    warm = allocate_heuristic(demand, sites, cost, start_open=["C"], **kw)
+    assert warm.objective <= allocate_heuristic(demand, sites, cost, **kw).objective + 1e-6
+    assert warm.objective == pytest.approx(best.objective)

@@ -7,25 +7,9 @@ from datetime import date
 
 import dash
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Input, Output, callback, ctx, dcc, html, no_update
 
 from dashboard import ids
-from dashboard.briefing import (
-    HEADLINE_GROUPS,
-    RANKING_BARS,
-    BriefingFontError,
-    blockers_text,
-    briefing_ranking,
-    cjk_font,
-    headline_digits,
-    notes_lines,
-    previous_manifest,
-    provenance_lines,
-    render_briefing_pdf,
-    render_map_png,
-    township_blockers,
-)
 from dashboard.components import grid
 from dashboard.i18n import fmt_frac, fmt_num, t
 from dashboard.pages._common import load_or_alert
@@ -42,38 +26,90 @@ log = logging.getLogger(__name__)
 dash.register_page(__name__, path="/briefing", name="briefing", title="安居 · 简报")
 
 
-def ranking_figure(ranking, lg: str) -> go.Figure:
-    """Horizontal stacked bars per township (best on top, in the order of
+def _briefing():
+    """:mod:`dashboard.briefing`, imported on the first visit: it loads matplotlib (about
+    0.4 s), which no other page needs, so a fresh server answers its first page sooner."""
+    import dashboard.briefing
+
+    return dashboard.briefing
+
+
+def cjk_font() -> str | None:
+    """:func:`dashboard.briefing.cjk_font` (the page asks whether it can print)."""
+    return _briefing().cjk_font()
+
+
+def ranking_bars(ranking: pd.DataFrame, lg: str) -> html.Div:
+    """Stacked bars per township (best on top, in the order of
     :func:`dashboard.briefing.briefing_ranking`): ready, unconfirmed, blocked, unknown,
-    not assessed."""
-    fig = go.Figure()
-    r = ranking.iloc[::-1]
-    for col, code, key in RANKING_BARS:
-        marker = {"color": STATUS_COLORS[code]}
-        if code == "x":
-            marker["line"] = {"color": "#6E6E6E", "width": 1}
-        fig.add_bar(y=r["township"], x=r[col], name=t(key, lg), orientation="h", marker=marker)
-    fig.update_layout(
-        barmode="stack",
-        height=max(260, 60 + 22 * len(r)),
-        margin=dict(l=90, r=10, t=36, b=30),
-        title=t("township_ranking", lg),
-        legend=dict(orientation="h", y=-0.08, traceorder="normal"),
-        plot_bgcolor="#ffffff",
-        xaxis=dict(gridcolor="#e5e8ec"),
+    not assessed.
+
+    Plain HTML (a ``div`` per segment, its width the share of the largest township), so
+    the page needs no charting library: plotly's 4.8 MB would be the page's largest
+    download for one chart. Each segment says its status and count on hover (``title``).
+    """
+    b = _briefing()
+    totals = ranking[[col for col, _, _ in b.RANKING_BARS]].sum(axis=1)
+    most = float(totals.max()) if len(totals) else 0.0
+    rows = []
+    for i, (_, r) in enumerate(ranking.iterrows()):
+        segs = []
+        for col, code, key in b.RANKING_BARS:
+            n = r[col]
+            if pd.isna(n) or n <= 0 or most <= 0:
+                continue
+            segs.append(
+                html.Div(
+                    className=f"rank-seg rank-{code}",
+                    title=f"{t(key, lg)}: {fmt_num(n, lg)}",
+                    style={
+                        "width": f"{100.0 * float(n) / most:.2f}%",
+                        "backgroundColor": STATUS_COLORS[code],
+                    },
+                )
+            )
+        rows.append(
+            html.Div(
+                [
+                    html.Div(str(r["township"]), className="rank-label"),
+                    html.Div(segs, className="rank-bar"),
+                    html.Div(fmt_num(totals.iloc[i], lg), className="rank-total"),
+                ],
+                className="rank-row",
+            )
+        )
+    legend = html.Div(
+        [
+            html.Span(
+                [
+                    html.Span(
+                        className=f"rank-swatch rank-{code}",
+                        style={"backgroundColor": STATUS_COLORS[code]},
+                    ),
+                    t(key, lg),
+                ],
+                className="rank-key",
+            )
+            for _, code, key in b.RANKING_BARS
+        ],
+        className="rank-legend",
     )
-    return fig
+    return html.Div(
+        [html.H3(t("township_ranking", lg)), html.Div(rows, className="rank-rows"), legend],
+        className="rank-chart",
+    )
 
 
 def headline_cards(heads: dict, lg: str) -> list[html.Div]:
     """The headline cards, one group for exit readiness and one for the gaps."""
+    b = _briefing()
     groups = []
-    for group, items in HEADLINE_GROUPS:
+    for group, items in b.HEADLINE_GROUPS:
         cards = [
             html.Div(
                 [
                     html.Div(
-                        fmt_num(heads.get(k), lg, digits=headline_digits(k)), className="value"
+                        fmt_num(heads.get(k), lg, digits=b.headline_digits(k)), className="value"
                     ),
                     html.Div(t(label, lg), className="label"),
                 ],
@@ -99,25 +135,27 @@ def layout(**_kwargs):
     plan, alert = load_or_alert(lg)
     if plan is None:
         return alert
+    b = _briefing()
     heads = headline_numbers(plan.summary, plan.villages, plan.layer("road_gaps"))
-    ranking = briefing_ranking(plan.villages)
-    blockers = township_blockers(plan.villages)
+    ranking = b.briefing_ranking(plan.villages)
+    blockers = b.township_blockers(plan.villages)
     shown = ranking.assign(
         rank=[("—" if pd.isna(r) else str(int(r))) for r in ranking["rank"]],
         ready_frac=ranking["ready_frac"].map(fmt_frac),
         ready_of=[f"{r}/{a}" for r, a in zip(ranking["ready"], ranking["assessed"], strict=True)],
         blockers=[
-            blockers_text(blockers.get(str(tw)), plan.indicators, lg) for tw in ranking["township"]
+            b.blockers_text(blockers.get(str(tw)), plan.indicators, lg)
+            for tw in ranking["township"]
         ],
     )
     printable = cjk_font() is not None
-    prov = provenance_lines(plan.manifest, lg)
+    prov = b.provenance_lines(plan.manifest, lg)
     notes = [
         html.Div(
             [html.H3(heading), html.Ul([html.Li(line) for line in lines])],
             className="brief-notes",
         )
-        for heading, lines in notes_lines(plan, lg)
+        for heading, lines in b.notes_lines(plan, lg)
     ]
     page = html.Div(
         [
@@ -148,7 +186,7 @@ def layout(**_kwargs):
             html.Div(notes, id=ids.BRIEF_NOTES) if notes else None,
             html.Div(
                 [
-                    dcc.Graph(figure=ranking_figure(ranking, lg), config={"displaylogo": False}),
+                    ranking_bars(ranking, lg),
                     grid(
                         ids.BRIEF_RANKING,
                         display_records(shown, lg),
@@ -203,15 +241,16 @@ def layout(**_kwargs):
 )
 def download(_pdf, _png):
     """Render the briefing PDF or the map PNG on the server."""
+    b = _briefing()
     plan = get_plan()
     lg = lang()
     stamp = date.today().isoformat()
     try:
         if ctx.triggered_id == ids.BRIEF_PDF:
-            pdf = render_briefing_pdf(plan, lg, previous=previous_manifest(plan))
+            pdf = b.render_briefing_pdf(plan, lg, previous=b.previous_manifest(plan))
             return dcc.send_bytes(pdf, f"anju_briefing_{stamp}.pdf")
         if ctx.triggered_id == ids.BRIEF_PNG:
-            return dcc.send_bytes(render_map_png(plan, lg), f"anju_map_{stamp}.png")
-    except BriefingFontError as exc:  # the page already says so; nothing to download
+            return dcc.send_bytes(b.render_map_png(plan, lg), f"anju_map_{stamp}.png")
+    except b.BriefingFontError as exc:  # the page already says so; nothing to download
         log.error("%s", exc)
     return no_update

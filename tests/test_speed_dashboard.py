@@ -1,0 +1,89 @@
+"""What keeps the dashboard quick where the user waits, checked for correctness (no timings):
+the first page does not import what only other pages need, the briefing needs no charting
+library, and its ranking bars say what the ranking says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dash
+import pytest
+from plotly.utils import PlotlyJSONEncoder
+
+from tests.sample_plan import write_sample_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def plan_dir(tmp_path_factory):
+    return write_sample_plan(tmp_path_factory.mktemp("speed") / "plan", n_villages=12)
+
+
+def _walk(node):
+    """Every Dash component of a layout (depth first)."""
+    if isinstance(node, list | tuple):
+        for n in node:
+            yield from _walk(n)
+        return
+    if not hasattr(node, "to_plotly_json"):
+        return
+    yield node
+    for prop in ("children",):
+        yield from _walk(getattr(node, prop, None))
+
+
+def _briefing_layout(plan_dir, lang="zh"):
+    from dashboard.app import create_app
+
+    app = create_app(plan_dir, config={"osm": False})
+    entry = next(p for p in dash.page_registry.values() if p["path"] == "/briefing")
+    with app.server.test_request_context("/", headers={"Cookie": f"anju_lang={lang}"}):
+        return entry["layout"]()
+
+
+def test_briefing_page_has_no_plotly_graph(plan_dir):
+    layout = _briefing_layout(plan_dir)
+    types = {type(c).__name__ for c in _walk(layout)}
+    assert "Graph" not in types  # dcc.Graph makes Dash download plotly.min.js (4.8 MB)
+    assert "plotly" not in json.dumps(layout, cls=PlotlyJSONEncoder).lower()
+
+
+def test_ranking_bars_follow_the_ranking_and_its_counts(plan_dir):
+    from dashboard.briefing import RANKING_BARS, briefing_ranking
+    from dashboard.plan import load_plan
+    from dashboard.viewmodels import STATUS_COLORS
+
+    layout = _briefing_layout(plan_dir, lang="en")
+    chart = next(c for c in _walk(layout) if getattr(c, "className", None) == "rank-chart")
+    rows = [c for c in _walk(chart) if getattr(c, "className", None) == "rank-row"]
+    ranking = briefing_ranking(load_plan(plan_dir).villages)
+    assert [r.children[0].children for r in rows] == [str(t) for t in ranking["township"]]
+    cols = [col for col, _, _ in RANKING_BARS]
+    most = float(ranking[cols].sum(axis=1).max())
+    for row, (_, want) in zip(rows, ranking.iterrows(), strict=True):
+        segs = row.children[1].children
+        expected = [(code, want[col]) for col, code, _ in RANKING_BARS if want[col] > 0]
+        assert [s.className.split()[-1] for s in segs] == [f"rank-{c}" for c, _ in expected]
+        for seg, (code, n) in zip(segs, expected, strict=True):
+            assert float(seg.style["width"].rstrip("%")) == pytest.approx(100 * n / most, abs=0.01)
+            assert seg.style["backgroundColor"] == STATUS_COLORS[code]
+            assert seg.title.endswith(f": {int(n)}")
+        assert row.children[2].children == str(int(want[cols].sum()))
+
+
+def test_a_fresh_server_does_not_import_what_only_other_pages_need(tmp_path):
+    # the plan is missing: the warm-up thread stops at once, so only create_app's imports count
+    code = (
+        "import sys; from dashboard.app import create_app; "
+        f"create_app({str(tmp_path / 'none')!r}); "
+        "print(sorted(m for m in ('matplotlib', 'morecantile', 'rio_tiler', 'dashboard.briefing')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
