@@ -499,10 +499,22 @@ def fill_voids(
     if out_mask.any():
         touch = ndimage.binary_dilation(out_mask, structure=np.ones((3, 3), dtype=bool))
         bad[np.unique(labels[touch & void])] = True
-    # Too large: some cell lies farther than max_search_cells from valid data.
-    dist = ndimage.distance_transform_edt(np.isnan(z) | out_mask)
-    far = dist > max_search_cells
-    bad[np.unique(labels[far & void])] = True
+    if bad[labels[void]].all():  # every void is part of the outside: nothing to fill
+        return z, 0
+    # Too large: some cell lies farther than max_search_cells from valid data. A valid cell
+    # within that distance of a candidate void lies in the candidates' bounding box grown by
+    # max_search_cells + 1, so the distance transform runs on that window only.
+    rows = np.flatnonzero((void & ~bad[labels]).any(axis=1))
+    cols = np.flatnonzero((void & ~bad[labels]).any(axis=0))
+    pad = int(max_search_cells) + 1
+    r0, r1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, z.shape[0])
+    c0, c1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, z.shape[1])
+    nodata_w = np.isnan(z[r0:r1, c0:c1]) | out_mask[r0:r1, c0:c1]
+    if nodata_w.all():  # no valid cell within reach of any candidate
+        far_w = np.ones(nodata_w.shape, dtype=bool)
+    else:
+        far_w = ndimage.distance_transform_edt(nodata_w) > max_search_cells
+    bad[np.unique(labels[r0:r1, c0:c1][far_w & void[r0:r1, c0:c1]])] = True
     # A component with no valid neighbour at all (all-NaN raster) has no rim.
     valid = ~np.isnan(z) & ~out_mask
     rim = ndimage.binary_dilation(valid) & void

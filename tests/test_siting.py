@@ -820,3 +820,16 @@ def test_heuristic_from_a_start_reaches_the_optimum():
     warm = allocate_heuristic(demand, sites, cost, start_open=["C"], **kw)
     assert warm.objective <= allocate_heuristic(demand, sites, cost, **kw).objective + 1e-6
     assert warm.objective == pytest.approx(best.objective)
+
+
+def test_label8_numbers_components_like_scipy():
+    """The patch cutter's labelling equals scipy.ndimage.label with 8-connectivity."""
+    from geo.siting import _label8
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        b = rng.random((rng.integers(1, 30), rng.integers(1, 30))) < rng.random()
+        ref, n_ref = ndi.label(b, structure=np.ones((3, 3), dtype=bool))
+        lab, n = _label8(b)
+        assert n == n_ref
+        np.testing.assert_array_equal(lab, ref)

@@ -315,3 +315,34 @@ def test_slope_file_refuses_geographic(tmp_path):
     write_tif(src, smooth_dem((10, 10)), cell=(0.001, 0.001), crs="EPSG:4490")
     with pytest.raises(CRSError, match="geographic"):
         slope_file(str(src), str(tmp_path / "o.tif"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_fill_voids_too_far_rule_matches_the_whole_grid_distance(seed):
+    """The distance check runs on a window around the voids: a void is left blank exactly
+    when one of its cells is farther than max_search_cells from valid data (reference:
+    the distance transform of the whole grid)."""
+    from scipy import ndimage
+
+    from geo.terrain import fill_voids
+
+    rng = np.random.default_rng(seed)
+    z = rng.random((120, 140)) * 100
+    for _ in range(6):  # voids of random size, some too large for a 6-cell search
+        r, c = rng.integers(5, 110), rng.integers(5, 130)
+        h, w = rng.integers(1, 18, size=2)
+        z[r : r + h, c : c + w] = np.nan
+    out = np.zeros(z.shape, bool)
+    out[:, :3] = True  # an outside strip: voids touching it stay blank
+    filled, n = fill_voids(z, outside=out, max_search_cells=6)
+    void = np.isnan(z) & ~out
+    labels, k = ndimage.label(void)
+    dist = ndimage.distance_transform_edt(np.isnan(z) | out)
+    touch = ndimage.binary_dilation(out, structure=np.ones((3, 3), bool))
+    expect_filled = 0
+    for lab in range(1, k + 1):
+        comp = labels == lab
+        blank = (dist[comp] > 6).any() or (touch & comp).any()
+        assert np.isnan(filled[comp]).all() == blank, lab
+        expect_filled += 0 if blank else int(comp.sum())
+    assert n == expect_filled
