@@ -130,7 +130,10 @@ def test_bucket_and_heap_kernels_agree():
     delta = 20.0 * fin.min() * (1 - 1e-7)
     nb = 1 << int(math.ceil(math.log2(math.hypot(20.0, 20.0) * fin.max() / delta + 2)))
     d_heap, l_heap = _dijkstra8(cost, seeds, labels, nr, nc, 20.0, 20.0)
-    d_buck, l_buck, ok = _dinitz8(cost, seeds, labels, nr, nc, 20.0, 20.0, delta, nb)
+    npad, cap = (nr + 2) * (nc + 2), nr * nc + len(seeds) + 1024
+    work = [np.empty((npad, 2)), np.empty(npad, np.int32), np.empty(npad, bool)]
+    work += [np.empty(cap, np.int32), np.empty(cap, np.int32)]
+    d_buck, l_buck, ok = _dinitz8(cost, seeds, labels, nr, nc, 20.0, 20.0, delta, nb, *work)
     assert ok
     np.testing.assert_array_equal(d_heap, d_buck)
     assert np.mean(l_heap == l_buck) > 0.99  # only exact ties may differ
