@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -593,6 +594,8 @@ class _TerminateAsExit:
             self._old = signal.getsignal(signal.SIGTERM)
 
             def _raise(signum: int, frame: Any) -> None:
+                # once: a second SIGTERM must not interrupt the clean-up the first one starts
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 raise SystemExit(128 + signum)
 
             signal.signal(signal.SIGTERM, _raise)
@@ -664,12 +667,26 @@ def write_plan(out: str | Path, plan: PlanOutput, *, xlsx: bool = False) -> dict
     return manifest
 
 
-def _write_rasters(folder: Path, plan: PlanOutput) -> list[str]:
-    """Every plan raster as a tiled GeoTIFF in ``folder``; the outputs written."""
+def _write_rasters(
+    folder: Path, plan: PlanOutput, stop: threading.Event | None = None
+) -> list[str]:
+    """Every plan raster as a tiled GeoTIFF in ``folder`` (``OUT/rasters``), and the DEM once
+    more as the map's Web-Mercator COG (``OUT/web/dem.tif``); the outputs written. Stops
+    between rasters once ``stop`` is set (the rest of the write failed)."""
+    from layers.cog import write_cog
+
     outputs = []
     for name, arr in plan.rasters.items():
+        if stop is not None and stop.is_set():
+            return outputs
         _write_raster(folder / f"{name}.tif", arr, plan.grid, max_z_error=PLAN_RASTERS[name])
         outputs.append(f"rasters/{name}.tif")
+    if "dem" in plan.rasters and not (stop is not None and stop.is_set()):
+        # the DEM on the XYZ pyramid (a COG in Web Mercator): the one hillshade of the map's
+        # tiles and of the printed briefing, read as one window per tile, no reprojection
+        # (layers/cog.py); the overlays are tiled from OUT/rasters (their overviews)
+        write_cog(folder.parent / "web" / "dem.tif", plan.rasters["dem"], plan.grid)
+        outputs.append("web/dem.tif")
     return outputs
 
 
@@ -678,13 +695,6 @@ def _write_vectors_and_tables(
 ) -> list[str]:
     """The web COG, the GeoPackage layers, the tables and indicators.json; the outputs."""
     outputs: list[str] = []
-    if "dem" in plan.rasters:
-        # the DEM once more in Web Mercator (a COG on the XYZ pyramid): the map's hillshade
-        # tiles and the briefing map read it without reprojecting (layers/cog.py)
-        from layers.cog import write_cog
-
-        write_cog(tmp / "web" / "dem.tif", plan.rasters["dem"], plan.grid)
-        outputs.append("web/dem.tif")
     gpkg = tmp / "plan.gpkg"
     personal_layer = False
     for name, frame in stored.items():
@@ -720,11 +730,16 @@ def _write_into(
 ) -> dict[str, Any]:
     (tmp / "rasters").mkdir()
     (tmp / "tables").mkdir()
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         # GDAL compresses the rasters with the GIL released: they are written on a worker
         # thread while this one writes the GeoPackage and the tables
-        rasters_done = pool.submit(_write_rasters, tmp / "rasters", plan)
-        outputs = _write_vectors_and_tables(tmp, plan, stored, xlsx=xlsx)
+        rasters_done = pool.submit(_write_rasters, tmp / "rasters", plan, stop)
+        try:
+            outputs = _write_vectors_and_tables(tmp, plan, stored, xlsx=xlsx)
+        except BaseException:
+            stop.set()  # the worker ends after its current raster; the folder is removed
+            raise
         outputs = rasters_done.result() + outputs
     stages = {**plan.manifest.get("stages", {}), "write": round(time.perf_counter() - t0, 3)}
     manifest = {
