@@ -675,7 +675,7 @@ def _write_rasters(
     between rasters once ``stop`` is set (the rest of the write failed)."""
     from layers.cog import write_cog
 
-    outputs = []
+    outputs: list[str] = []
     for name, arr in plan.rasters.items():
         if stop is not None and stop.is_set():
             return outputs
