@@ -34,8 +34,6 @@ import numpy as np
 import rasterio
 from numba import njit, prange
 from rasterio.windows import Window
-from scipy import ndimage, sparse
-from scipy.sparse.linalg import spsolve
 
 from layers.errors import CRSError, LayerSchemaError
 
@@ -408,6 +406,8 @@ def local_relief(z: np.ndarray, *, radius_cells: int) -> np.ndarray:
     zmax = np.where(nan, -np.inf, z)
     zmin = np.where(nan, np.inf, z)
     # mode="nearest" replicates edge cells, which never changes a max or a min.
+    from scipy import ndimage  # imported here: a one-shot slope_file does not need scipy
+
     hi = ndimage.maximum_filter(zmax, size=size, mode="nearest")
     lo = ndimage.minimum_filter(zmin, size=size, mode="nearest")
     out = (hi - lo).astype(np.float32)
@@ -491,6 +491,9 @@ def fill_voids(
     void = np.isnan(z) & ~out_mask
     if not void.any():
         return z, 0
+
+    from scipy import ndimage, sparse  # imported here: only void filling needs them
+    from scipy.sparse.linalg import spsolve
 
     # 4-connected components match the 4-neighbour Laplace stencil.
     labels, n = ndimage.label(void)
