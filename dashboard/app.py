@@ -7,20 +7,21 @@ that reads the plan through :mod:`dashboard.state`.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import dash
 import numpy as np
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
-from flask import Response, abort
+from flask import Response, abort, request
 
 from dashboard import auth, ids, security, state
-from dashboard.components import PAGES, navbar, village_data
+from dashboard.components import PAGES, context_geojson, navbar, village_data
 from dashboard.i18n import t
 from dashboard.plan import plan_status
 from dashboard.state import DashboardConfig, get_plan, lang, set_fallback
-from dashboard.tiles import register_tiles, render_tile, shade
+from dashboard.tiles import prepare_web_overlays, register_tiles, render_tile, shade
 from layers.errors import AnjuError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -85,6 +86,7 @@ def create_app(plan_dir: Path | str, *, config: DashboardConfig | dict | None = 
     security.install(app, cfg)
     register_tiles(app.server, lambda: state.plan_dir() / "rasters")
     _register_briefing_map(app.server)
+    _register_context_layers(app.server)
     _enable_gzip(app.server)
     app.layout = _shell
     auth.install(app, pdir)  # sign-in and roles when a user store exists
@@ -113,20 +115,33 @@ def warm_tiles(plan, *, zooms: tuple[int, ...] = (9, 10, 11), max_tiles: int = 8
     return done
 
 
+#: Requests that read the plan: while the warm-up thread loads it, they wait for it rather
+#: than load it a second time alongside (the plan cache does not hold concurrent callers
+#: back; on 2 cores two loads take twice as long as one).
+_PLAN_PATHS = ("/_dash-update-component", "/geojson/")
+
+
 def _warm(app: dash.Dash) -> None:
     """Prepare the first page in the background so a fresh server shows it quickly.
 
-    In order: the plan and the coverage page's layout (its GeoJSON and other memos, in
-    the default language), the hillshade kernel (numba loads or, on a fresh install,
-    compiles it once into its cache), the county's hillshade tiles, and last the modules
-    only other pages need (the briefing's matplotlib).
+    In order: the plan and the coverage page's layout (its GeoJSON and other memos, in the
+    default language; requests that need the plan wait for these, :data:`_PLAN_PATHS`),
+    the hillshade kernel (numba loads it from its cache or, on a fresh install, compiles
+    it once into it), the county's hillshade tiles, and last the modules only other pages
+    need (the briefing's matplotlib).
     """
+    loaded = threading.Event()
+
+    @app.server.before_request
+    def _wait_for_plan() -> None:
+        if not loaded.is_set() and request.path.startswith(_PLAN_PATHS):
+            loaded.wait(timeout=120)
 
     def run() -> None:
         with app.server.app_context():
-            if plan_status(state.plan_dir())[0] == "missing":
-                return
             try:
+                if plan_status(state.plan_dir())[0] == "missing":
+                    return
                 plan = get_plan()
                 village_data(plan)
                 home = next(p for p in dash.page_registry.values() if p["path"] == "/")
@@ -134,9 +149,21 @@ def _warm(app: dash.Dash) -> None:
                     home["layout"]()
             except AnjuError:
                 return  # the page will show the alert
+            finally:
+                loaded.set()
             shade(np.zeros((3, 3)), cellsize_m=30.0)
             warm_tiles(plan)
+        # last: the overlays as Web-Mercator COGs in the private folder (window-read tiles)
+        from rasterio.errors import RasterioError
+
         import dashboard.briefing  # noqa: F401  (the briefing page's first visit)
+
+        try:
+            web = security.runtime_dir() / "web"
+            web.mkdir(mode=0o700, exist_ok=True)
+            prepare_web_overlays(state.plan_dir() / "rasters", web)
+        except (OSError, AnjuError, RasterioError):
+            pass  # the tiles stay reprojected from OUT/rasters, as for any plan
 
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
 
@@ -159,6 +186,30 @@ def _register_briefing_map(server) -> None:
         except BriefingFontError as exc:  # no CJK font: say so, never boxes or a 500
             return Response(str(exc), status=503, mimetype="text/plain; charset=utf-8")
         return Response(data, mimetype="image/png")
+
+
+def _register_context_layers(server) -> None:
+    """``/geojson/<key>.json``: the maps' context layers (:func:`context_geojson`), kept a
+    day by the browser (their URLs carry the plan's version)."""
+
+    @server.route("/geojson/<key>.json")
+    def _context_layer(key: str):  # pragma: no cover - exercised via HTTP
+        try:
+            plan = get_plan()
+        except AnjuError:
+            abort(404)
+        data = plan.memo(("geojson_bytes", key), lambda: _json_bytes(context_geojson(plan, key)))
+        if data is None:
+            abort(404)
+        resp = Response(data, mimetype="application/json")
+        resp.headers["Cache-Control"] = "private, max-age=86400"
+        return resp
+
+
+def _json_bytes(obj) -> bytes | None:
+    if obj is None:
+        return None
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _enable_gzip(server) -> None:

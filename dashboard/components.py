@@ -78,6 +78,7 @@ JS = {
     "poi_point": {"variable": "anju.poiPoint"},
     "hideout_style": {"variable": "anju.hideoutStyle"},
     "label_tooltip": {"variable": "anju.bindLabel"},
+    "village_each": {"variable": "anju.villageEach"},
     "radius_point": {"variable": "anju.radiusPoint"},
     "site_point": {"variable": "anju.sitePoint"},
     "cand_point": {"variable": "anju.candPoint"},
@@ -126,19 +127,19 @@ def plan_alert(lang: str, *, status: str, detail: str, plan_dir=None) -> html.Di
     )
 
 
-def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay | None:
+def _poi_rows(plan: Plan, name: str):
     gdf = plan.layer(name)
     if name == "water" and not gdf.empty:
         gdf = gdf[gdf.geom_type.isin(["Point", "MultiPoint"])]
-    if gdf.empty:
+    return gdf
+
+
+def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay | None:
+    if _poi_rows(plan, name).empty:
         return None
-    gj = plan.memo(
-        ("poi", name),
-        lambda: to_geojson(gdf, columns={"name": "label", "kind": "kind", "level": "kind"}),
-    )
     return dl.Overlay(
         dl.GeoJSON(
-            data=gj,
+            url=context_url(plan, f"poi-{name}"),
             pointToLayer=JS["poi_point"],
             onEachFeature=JS["label_tooltip"],
             hideout=POI_STYLE[name],
@@ -149,22 +150,22 @@ def _poi_layer(plan: Plan, name: str, lang: str, *, checked: bool) -> dl.Overlay
     )
 
 
-def _poly_layer(
-    plan: Plan, key: str, lang: str, *, checked: bool, label: str | None = None, select=None
-):
+def _poly_rows(plan: Plan, key: str):
+    select = _POLY_SELECT.get(key)
+    return select(plan) if select is not None else plan.layer(key)
+
+
+def _poly_layer(plan: Plan, key: str, lang: str, *, checked: bool, label: str | None = None):
     """Areas (or lines) with a fixed style; points with ``radius_m`` become circles.
 
-    ``select(plan)`` returns the rows to draw (default: the plan layer named ``key``).
+    The rows drawn are :data:`_POLY_SELECT`'s for ``key`` (default: the plan layer named
+    ``key``).
     """
-    gdf = select(plan) if select is not None else plan.layer(key)
-    if gdf.empty:
+    if _poly_rows(plan, key).empty:
         return None
-    cols = {"name": "label", "kind": "kind"}
-    if "radius_m" in gdf.columns:
-        cols["radius_m"] = "r"
     return dl.Overlay(
         dl.GeoJSON(
-            data=plan.memo(("poly", key), lambda: to_geojson(gdf, columns=cols)),
+            url=context_url(plan, f"poly-{key}"),
             style=JS["hideout_style"],
             pointToLayer=JS["radius_point"],
             hideout=POLY_STYLE[key],
@@ -277,34 +278,16 @@ def context_overlays(plan: Plan, lang: str, *, checked: tuple[str, ...] = ()) ->
         _poly_layer(plan, "townships", lang, checked=True),
         _poly_layer(plan, "protected", lang, checked="protected" in checked),
         _poly_layer(plan, "hazards", lang, checked="hazards" in checked),
-        _poly_layer(
-            plan,
-            "water_bodies",
-            lang,
-            checked=True,
-            select=_water_of(("Polygon", "MultiPolygon"), kinds=("water_body",)),
-        ),
-        _poly_layer(
-            plan,
-            "service_area",
-            lang,
-            checked="water" in checked,
-            select=_water_of(("Polygon", "MultiPolygon"), kinds=("service_area",)),
-        ),
-        _poly_layer(
-            plan,
-            "water_network",
-            lang,
-            checked="water" in checked,
-            select=_water_of(("LineString", "MultiLineString")),
-        ),
+        _poly_layer(plan, "water_bodies", lang, checked=True),
+        _poly_layer(plan, "service_area", lang, checked="water" in checked),
+        _poly_layer(plan, "water_network", lang, checked="water" in checked),
     ]
     roads = plan.layer("roads")
     if not roads.empty:
         items.append(
             dl.Overlay(
                 dl.GeoJSON(
-                    data=plan.memo("roads", lambda: roads_geojson(roads)),
+                    url=context_url(plan, "roads"),
                     style=JS["road_style"],
                     hideout={"colors": ROAD_COLORS},
                     id=ids.ROADS if "roads" in checked else "layer-roads",
@@ -333,6 +316,67 @@ def _water_of(types: tuple[str, ...], *, kinds: tuple[str, ...] | None = None):
     return select
 
 
+#: Rows of the context layers that are not a plan layer of the same name.
+_POLY_SELECT = {
+    "water_bodies": _water_of(("Polygon", "MultiPolygon"), kinds=("water_body",)),
+    "service_area": _water_of(("Polygon", "MultiPolygon"), kinds=("service_area",)),
+    "water_network": _water_of(("LineString", "MultiLineString")),
+}
+
+
+def _township_label_points(plan: Plan) -> dict:
+    pts = plan.layer("townships")[["name", "geometry"]].copy()
+    pts["geometry"] = pts.geometry.representative_point()
+    return to_geojson(pts, columns=["name"])
+
+
+def context_geojson(plan: Plan, key: str) -> dict | None:
+    """The GeoJSON of a context layer of the maps, by key; None for an unknown key.
+
+    Keys: ``poly-<name>`` (boundary, townships, protected, hazards, water_bodies,
+    service_area, water_network), ``poi-<name>`` (water, clinics, schools, towns),
+    ``roads``, ``labels-townships``, ``labels-villages``. The same for every page and
+    language, computed once per plan. The maps load them by URL (:func:`context_url`)
+    rather than inside the page's layout: the layout (the user's wait for the first
+    villages) stays small, and the browser keeps each layer for every page that shows it.
+    """
+    kind, _, name = key.partition("-")
+    if kind == "poly" and name in POLY_STYLE:
+        gdf = _poly_rows(plan, name)
+        cols = {"name": "label", "kind": "kind"}
+        if "radius_m" in gdf.columns:
+            cols["radius_m"] = "r"
+        return plan.memo(("poly", name), lambda: to_geojson(gdf, columns=cols))
+    if kind == "poi" and name in POI_STYLE:
+        gdf = _poi_rows(plan, name)
+        return plan.memo(
+            ("poi", name),
+            lambda: to_geojson(gdf, columns={"name": "label", "kind": "kind", "level": "kind"}),
+        )
+    if key == "roads":
+        return plan.memo("roads", lambda: roads_geojson(plan.layer("roads")))
+    if key == "labels-townships" and "name" in plan.layer("townships").columns:
+        return plan.memo("tw_labels", lambda: _township_label_points(plan))
+    if key == "labels-villages" and "name" in plan.villages.columns:
+        v = plan.villages
+        return plan.memo("v_labels", lambda: to_geojson(v[["name", "geometry"]], columns=["name"]))
+    return None
+
+
+def context_url(plan: Plan, key: str) -> str:
+    """``/geojson/<key>.json?v=<plan version>`` (the version changes with ``plan.gpkg``, so
+    a browser's cached copy of an older plan is never shown)."""
+    return f"/geojson/{key}.json?v={plan_version(plan)}"
+
+
+def plan_version(plan: Plan) -> str:
+    """A short token that changes whenever the plan's GeoPackage is rewritten."""
+    gpkg = plan.plan_dir / "plan.gpkg"
+    return plan.memo(
+        "version", lambda: format(gpkg.stat().st_mtime_ns if gpkg.is_file() else 0, "x")
+    )
+
+
 def village_data(plan: Plan) -> dict:
     """The villages' GeoJSON (computed once per plan)."""
     return plan.memo("villages", lambda: villages_geojson(plan.villages, plan.indicator_ids))
@@ -344,12 +388,10 @@ def label_layers(plan: Plan, lang: str) -> list[dl.Overlay]:
     out = []
     tw = plan.layer("townships")
     if not tw.empty and "name" in tw.columns:
-        pts = tw[["name", "geometry"]].copy()
-        pts["geometry"] = pts.geometry.representative_point()
         out.append(
             dl.Overlay(
                 dl.GeoJSON(
-                    data=plan.memo("tw_labels", lambda: to_geojson(pts, columns=["name"])),
+                    url=context_url(plan, "labels-townships"),
                     pointToLayer=JS["label_point"],
                     hideout={"cls": "tw-label"},
                     id=ids.TOWNSHIP_LABELS,
@@ -363,9 +405,7 @@ def label_layers(plan: Plan, lang: str) -> list[dl.Overlay]:
         out.append(
             dl.Overlay(
                 dl.GeoJSON(
-                    data=plan.memo(
-                        "v_labels", lambda: to_geojson(v[["name", "geometry"]], columns=["name"])
-                    ),
+                    url=context_url(plan, "labels-villages"),
                     pointToLayer=JS["label_point"],
                     hideout={"cls": "village-label"},
                     id=ids.VILLAGE_LABELS,
@@ -384,7 +424,8 @@ def village_layer(plan: Plan, lang: str, *, indicator: str = "exit_ready") -> dl
             data=village_data(plan),
             style=JS["village_style"],
             pointToLayer=JS["village_point"],
-            onEachFeature=JS["label_tooltip"],
+            # the label, and the layers kept for the filter's in-place restyle (anju.js)
+            onEachFeature=JS["village_each"],
             hideout=coverage_hideout(plan.indicator_ids, indicator=indicator),
             id=ids.VILLAGES,
         ),

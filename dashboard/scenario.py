@@ -12,6 +12,7 @@ are :func:`dashboard.viewmodels.relocation_figures`.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import hashlib
 import json
@@ -415,6 +416,7 @@ RUN_SETTING_LABELS: dict[str, tuple[str, str]] = {
     "robustness_draws": ("稳健性抽样次数", "robustness draws"),
     "time_limit_s": ("求解时限（秒）", "solver time limit (s)"),
     "mip_gap": ("允许最优性间隙", "MIP gap"),
+    "heuristic_time_s": ("启发式求解时限（秒）", "heuristic time limit (s)"),
 }
 
 
@@ -997,6 +999,10 @@ ANSWER_TEXT: dict[str, tuple[str, str]] = {
         "精确求解（HiGHS）正在后台进行（{s} 秒），完成后替换此结果。",
         "The exact solve (HiGHS) is running in the background ({s} s); its result will replace this one.",
     ),
+    "running_bg": (
+        "精确求解（HiGHS）正在后台进行，完成后替换此结果。",
+        "The exact solve (HiGHS) is running in the background; its result will replace this one.",
+    ),
     "optimal": (
         "显示的是精确结果：HiGHS 已证明其最优（间隙 0）。",
         "Shown: the exact result, proven optimal by HiGHS (gap 0).",
@@ -1031,7 +1037,7 @@ def _gap_text(gap: float | None, lang: str) -> str:
     return f"{100 * gap:.2f}%"
 
 
-def answer_line(view: dict[str, Any] | None, lang: str = "zh", *, now: float | None = None) -> str:
+def answer_line(view: dict[str, Any] | None, lang: str = "zh") -> str:
     """Which answer the scenario shows, in words (empty for a view without ``answer``:
     the baseline): the heuristic and its gap, the exact solve running or how it ended, or
     the exact result (proven optimal, or stopped with its gap)."""
@@ -1047,13 +1053,12 @@ def answer_line(view: dict[str, Any] | None, lang: str = "zh", *, now: float | N
         if status in ("time_limit", "gap_limit"):
             return ANSWER_TEXT["stopped"][i].format(status=status, gap=gap)
         return ANSWER_TEXT["exact_other"][i].format(status=status)
-    parts = [ANSWER_TEXT["heuristic" if a.get("gap") is not None else "heuristic_nobound"][i]]
+    key = "heuristic" if a.get("gap") is not None else "heuristic_nobound"
+    parts = [ANSWER_TEXT[key][i].format(gap=gap)]
     job = view.get("exact_job") or {}
     state = job.get("state")
     if state == "running":
-        started = float(job.get("started") or 0.0)
-        s = max(0, int(round((now if now is not None else time.time()) - started)))
-        parts.append(ANSWER_TEXT["running"][i].format(s=s))
+        parts.append(ANSWER_TEXT["running_bg"][i])
     elif state in ("failed", "refused"):
         parts.append(ANSWER_TEXT[state][i].format(error=job.get("error") or "—"))
     elif state == "cancelled":
@@ -1295,11 +1300,19 @@ class ExactJobs:
         Finished jobs kept for polling (oldest leave first).
     folder
         Where the exact pool's lock files live (default: the server's private folder).
+    slot_wait_s
+        How long a job waits for a free slot before it is refused.
     """
 
     def __init__(
-        self, command: Sequence[str] = WORKER, *, keep: int = 32, folder: Path | None = None
+        self,
+        command: Sequence[str] = WORKER,
+        *,
+        keep: int = 32,
+        folder: Path | None = None,
+        slot_wait_s: float = 5.0,
     ):
+        self.slot_wait_s = slot_wait_s
         self.command = list(command)
         self.keep = keep
         self.folder = folder
@@ -1340,19 +1353,28 @@ class ExactJobs:
         def go() -> None:
             folder = (self.folder or security.runtime_dir()) / "exact"
             folder.mkdir(mode=0o700, exist_ok=True)
-            try:
-                with security.job_slot(session, folder=folder):
+            # the session's previous solve, just cancelled, frees its slot within moments
+            deadline = time.monotonic() + self.slot_wait_s
+            while True:
+                try:
+                    with security.job_slot(session, folder=folder):
+                        if job.state == "cancelled":
+                            return
+                        view = _run_worker(
+                            plan_dir, ov, settings, lang, web, None, self.command, on_start
+                        )
+                    break
+                except security.JobRefusedError as exc:
                     if job.state == "cancelled":
                         return
-                    view = _run_worker(
-                        plan_dir, ov, settings, lang, web, None, self.command, on_start
-                    )
-            except security.JobRefusedError as exc:
-                self._finish(job, "refused", error=str(exc))
-                return
-            except (AnjuError, ValueError) as exc:
-                self._finish(job, "failed", error=str(exc))
-                return
+                    if time.monotonic() < deadline:
+                        time.sleep(0.1)
+                        continue
+                    self._finish(job, "refused", error=str(exc))
+                    return
+                except (AnjuError, ValueError) as exc:
+                    self._finish(job, "failed", error=str(exc))
+                    return
             self._finish(job, "done", view=view)
 
         job.thread = threading.Thread(target=go, daemon=True, name=f"anju-exact-{key}")
@@ -1379,6 +1401,13 @@ class ExactJobs:
             if job is not None and job.state == "running":
                 self._cancel(job)
 
+    def cancel_all(self) -> None:
+        """Stop every running job (at the server's exit)."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.state == "running":
+                    self._cancel(job)
+
     def get(self, key: str | None) -> ExactJob | None:
         """The job of ``key`` (None when unknown or forgotten)."""
         with self._lock:
@@ -1401,4 +1430,5 @@ def exact_jobs() -> ExactJobs:
         j = _EXACT.get("j")
         if j is None:
             j = _EXACT["j"] = ExactJobs()
+            atexit.register(j.cancel_all)  # no solve outlives the server
         return j

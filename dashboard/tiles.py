@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,11 @@ from rasterio.windows import from_bounds
 from layers.catalogue import TRAVEL_KINDS
 
 EMPTY_PNG_SIZE = 256
+
+#: Held while a deferred import runs: the server's threads ask for the same modules at
+#: once, and a package with circular imports (rio-tiler) fails when a second thread sees
+#: it half-initialised.
+_IMPORTS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,8 @@ BASE_LAYERS = ("hillshade", "elevation")
 
 @lru_cache(maxsize=16)
 def _lut(cmap: str, reverse: bool) -> np.ndarray:
-    from matplotlib import colormaps  # deferred: about 0.2 s, needed once per colormap
-
+    with _IMPORTS:
+        from matplotlib import colormaps  # deferred: about 0.2 s, needed once per colormap
     cm = colormaps[cmap]
     lut = (cm(np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
     return lut[::-1] if reverse else lut
@@ -102,8 +108,8 @@ def shade(z: np.ndarray, *, cellsize_m: float) -> np.ndarray:
     cellsize_m : float
         Ground size of a cell in metres.
     """
-    from geo.terrain import hillshade  # deferred: numba and scipy, not needed for a page
-
+    with _IMPORTS:
+        from geo.terrain import hillshade  # deferred: numba and scipy, not for a page
     zz = np.asarray(z, dtype=float)
     nodata = np.isnan(zz)
     filled = np.where(nodata, np.nanmean(zz) if not nodata.all() else 0.0, zz)
@@ -136,8 +142,8 @@ def empty_png() -> bytes:
 
 
 def _elev_tint(z: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    from matplotlib import colormaps
-
+    with _IMPORTS:
+        from matplotlib import colormaps
     f = np.clip((z - lo) / max(hi - lo, 1.0), 0, 1)
     cm = colormaps["gist_earth"]
     return cm(0.25 + 0.7 * np.nan_to_num(f))[..., :3]
@@ -186,9 +192,53 @@ def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> 
 
 
 def web_raster(rasters_dir: Path | str, raster: str) -> Path | None:
-    """The plan's Web-Mercator COG of a raster (``OUT/web/<raster>.tif``), None if absent."""
+    """The Web-Mercator COG of a raster: the plan's own (``OUT/web/<raster>.tif``, the DEM),
+    else the one this server made of it (:func:`prepare_web_overlays`); None if neither."""
     path = Path(rasters_dir).parent / "web" / f"{raster}.tif"
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    made = _WEB_MADE.get(_web_key(rasters_dir, raster))
+    return made if made is not None and made.is_file() else None
+
+
+#: (plan raster path, its mtime) -> the Web-Mercator COG this server made of it.
+_WEB_MADE: dict[tuple[str, int], Path] = {}
+
+
+def _web_key(rasters_dir: Path | str, raster: str) -> tuple[str, int]:
+    src = Path(rasters_dir) / f"{raster}.tif"
+    try:
+        return (str(src.resolve()), src.stat().st_mtime_ns)
+    except OSError:
+        return (str(src), -1)
+
+
+def prepare_web_overlays(rasters_dir: Path | str, folder: Path | str) -> list[str]:
+    """Warp the plan's overlay rasters (slope, travel minutes, suitability) once into
+    Web-Mercator COGs in this server's private ``folder``, so their tiles are window reads
+    like the hillshade's. The plan itself is left as written (the pipeline writes only the
+    DEM's COG: the overlays would add seconds to every run); until a COG is ready its tiles
+    are reprojected from ``OUT/rasters`` as before. Returns the rasters made.
+    """
+    from layers.cog import write_cog
+    from layers.grid import Grid
+
+    made = []
+    for name, ov in OVERLAYS.items():
+        src = Path(rasters_dir) / f"{ov.raster}.tif"
+        key = _web_key(rasters_dir, ov.raster)
+        if not src.is_file() or web_raster(rasters_dir, ov.raster) is not None:
+            continue
+        with rasterio.open(src) as r:
+            arr = r.read(1, masked=True).astype("float32").filled(np.nan)
+            grid = Grid(arr.shape, r.transform, r.crs)
+        out = Path(folder) / f"{abs(hash(key)):x}-{ov.raster}.tif"
+        tmp = out.with_suffix(".part.tif")
+        write_cog(tmp, arr, grid, resampling="nearest")
+        tmp.replace(out)  # a tile never reads a half-written file
+        _WEB_MADE[key] = out
+        made.append(name)
+    return made
 
 
 #: Half the Web-Mercator world's width in metres (EPSG:3857's x of longitude 180°).
@@ -245,8 +295,9 @@ def read_web_tile(
 
 def _read_reprojected(path: str, layer: str, z: int, x: int, y: int) -> np.ndarray | None:
     """The same tile from a plan raster in its metric CRS (plans without ``web/``)."""
-    from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
-    from rio_tiler.io import Reader
+    with _IMPORTS:
+        from rio_tiler.errors import NoOverviewWarning, TileOutsideBounds
+        from rio_tiler.io import Reader
 
     base = layer in BASE_LAYERS
     try:

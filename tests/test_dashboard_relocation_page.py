@@ -173,3 +173,66 @@ def test_missing_unplaced_table_is_said_when_people_are_unplaced(page, plan_dir,
     view = page.baseline_view(bare, "zh")
     assert any("unplaced.csv" in n for n in view["notes"])
     assert view["unplaced_rows"] == []
+
+
+def test_layout_says_how_a_scenario_answers(app):
+    tree = _layout(app, "en")
+    text = json.dumps(tree, cls=PlotlyJSONEncoder, ensure_ascii=False)
+    assert "answers first with the fast heuristic" in text and "runs in the background" in text
+    poll = _by_id(tree, "reloc-exact-poll")
+    assert poll.disabled is True  # nothing to poll before a scenario
+    assert not any(getattr(c, "id", None) == ids.RELOC_SOLVER for c in _walk(tree))
+
+
+class _Job:
+    def __init__(self, state, view=None, error=None, started=100.0):
+        self.state, self.view, self.error, self.started, self.key = state, view, error, started, "k"
+
+    def status(self):
+        return {"key": "k", "state": self.state, "started": self.started, "error": self.error}
+
+
+class _Jobs:
+    def __init__(self, job):
+        self.job = job
+
+    def get(self, key):
+        return self.job if key == "k" else None
+
+
+def test_exact_update_follows_the_background_solve(page, monkeypatch):
+    heur = {
+        "answer": {"kind": "heuristic", "status": "heuristic", "gap": 0.02},
+        "exact_job": {"key": "k", "state": "running", "started": 100.0},
+        "changes": ["x"],
+        "exact_run_settings": ["求解方法 精确 → 精确"],
+        "figures": {},
+    }
+    monkeypatch.setattr(page, "exact_jobs", lambda: _Jobs(_Job("running")))
+    store, line, poll_off, cancel_off = page.exact_update(heur, "en", now=112.4)
+    assert store is dash.no_update and not poll_off and not cancel_off
+    assert line == (
+        "The exact solve (HiGHS) is running in the background (12 s); its result will "
+        "replace this one."
+    )
+    exact = {"answer": {"kind": "exact", "status": "time_limit", "gap": 0.04}, "figures": {}}
+    monkeypatch.setattr(page, "exact_jobs", lambda: _Jobs(_Job("done", view=exact)))
+    store, line, poll_off, cancel_off = page.exact_update(heur, "en")
+    assert poll_off and cancel_off and line == ""
+    assert store["answer"]["kind"] == "exact" and store["changes"] == ["x"]
+    assert store["run_settings"] == ["求解方法 精确 → 精确"]
+    summary = json.dumps(page.summary_block({"figures": {}}, store, "en"), cls=PlotlyJSONEncoder)
+    assert "solver stopped early (time_limit): not proven optimal, gap 4.00%" in summary
+    # a failed solve: the heuristic stays, and says why
+    monkeypatch.setattr(page, "exact_jobs", lambda: _Jobs(_Job("failed", error="boom")))
+    store, *_ = page.exact_update(heur, "en")
+    assert store["answer"]["kind"] == "heuristic" and store["exact_job"]["state"] == "failed"
+    summary = json.dumps(page.summary_block({"figures": {}}, store, "en"), cls=PlotlyJSONEncoder)
+    assert "within 2.00% of a lower bound" in summary and "exact solve failed: boom" in summary
+    # a job the server forgot (restarted): said, the poll stops
+    monkeypatch.setattr(page, "exact_jobs", lambda: _Jobs(None))
+    store, line, poll_off, _ = page.exact_update(heur, "en")
+    assert store["exact_job"]["state"] == "failed" and poll_off
+    # nothing running: nothing to do
+    assert page.exact_update(None, "en")[0] is dash.no_update
+    assert page.exact_update(store, "en")[2] is True

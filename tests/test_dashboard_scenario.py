@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -10,13 +11,18 @@ import pytest
 from dashboard.scenario import (
     AHP_FACTORS,
     PARAMS,
+    ExactJobs,
+    QuickWorker,
     ScenarioRunError,
     ahp_matrix,
+    answer_line,
+    answer_of,
     build_overrides,
     changed_controls,
     changed_params,
     defaults,
     progress_adapter,
+    run_quick_view,
     run_scenario_view,
     run_settings,
     scenario_settings,
@@ -181,3 +187,138 @@ def test_run_scenario_view_failures_say_why():
     with pytest.raises(ScenarioRunError, match=r"exit code 0\) without a result$"):
         run_scenario_view("p", overrides={}, settings={}, command=_worker("pass"))
     assert issubclass(ScenarioRunError, AnjuError) and issubclass(ScenarioRunError, RuntimeError)
+
+
+# --------------------------------------------------------------------------- quick answers
+
+
+def _line_worker(code: str) -> list[str]:
+    """A stand-in quick worker: one JSON job per line, ``code`` run for each (``job``)."""
+    loop = "import json, sys, time\nfor line in sys.stdin:\n    job = json.loads(line)\n"
+    body = "".join(f"    {ln}\n" for ln in code.splitlines())
+    return [sys.executable, "-c", loop + body]
+
+
+def test_quick_worker_answers_job_by_job_and_skips_stray_lines(tmp_path):
+    w = QuickWorker(
+        _line_worker(
+            "print('a stray line from a library', flush=True)\n"
+            "print('@anju:R 999 {}', flush=True)  # an answer nobody waits for\n"
+            "print('@anju:R ' + job['id'] + ' ' + json.dumps({'got': job['op']}), flush=True)"
+        )
+    )
+    try:
+        assert w.request({"op": "warm"}) == {"got": "warm"}
+        pid = w._proc.pid
+        assert w.request({"op": "run"}) == {"got": "run"}
+        assert w._proc.pid == pid  # the same long-lived process
+    finally:
+        w.close()
+
+
+def test_quick_worker_failures_say_why():
+    w = QuickWorker(
+        _line_worker("print('@anju:E ' + job['id'] + ' ' + json.dumps('no plan here'), flush=True)")
+    )
+    try:
+        with pytest.raises(ScenarioRunError, match="no plan here"):
+            w.request({"op": "run"})
+    finally:
+        w.close()
+    dies = QuickWorker(_line_worker("raise SystemExit('worker broke')"))
+    with pytest.raises(ScenarioRunError, match="stopped without a result: worker broke"):
+        dies.request({"op": "run"})
+    slow = QuickWorker(_line_worker("time.sleep(30)"), timeout_s=0.5)
+    with pytest.raises(ScenarioRunError, match=r"longer than 0.5 s and was stopped"):
+        slow.request({"op": "run"})
+    assert slow._proc is None  # stopped; the next job starts a fresh worker
+
+
+def test_quick_worker_on_a_missing_plan_says_so(tmp_path):
+    w = QuickWorker()
+    try:
+        with pytest.raises(ScenarioRunError, match="manifest|not found|plan"):
+            run_quick_view(tmp_path / "nope", overrides={}, settings={}, worker=w)
+        with pytest.raises(ValueError, match="unknown override section"):
+            run_quick_view(tmp_path, overrides={"bogus": {}}, settings={}, worker=w)
+    finally:
+        w.close()
+
+
+def test_exact_jobs_finish_fail_and_cancel(tmp_path):
+    ok = ExactJobs(
+        _worker(
+            "print('@anju:R ' + json.dumps({'answer': {'kind': 'exact', 'status': 'optimal', 'gap': 0.0}}))"
+        ),
+        folder=tmp_path,
+    )
+    job = ok.start("p", overrides={}, settings={}, session="s1")
+    ok.wait(job.key, 60)
+    assert job.state == "done" and job.view["answer"]["status"] == "optimal"
+    assert ok.get(job.key) is job and ok.get("unknown") is None
+    bad = ExactJobs(_worker("1 / 0"), folder=tmp_path)
+    job = bad.start("p", overrides={}, settings={})
+    bad.wait(job.key, 60)
+    assert job.state == "failed" and "ZeroDivision" in job.error
+    slow = ExactJobs(_worker("import time; time.sleep(60)"), folder=tmp_path)
+    first = slow.start("p", overrides={}, settings={}, session="s1")
+    time.sleep(0.5)
+    # the same browser's next scenario stops the previous exact solve
+    second = slow.start("p", overrides={}, settings={}, session="s1")
+    slow.wait(first.key, 10)
+    assert first.state == "cancelled" and not first.thread.is_alive()
+    assert second.state == "running"
+    slow.cancel(second.key)
+    slow.wait(second.key, 10)
+    assert second.state == "cancelled"
+    third = slow.start("p", overrides={}, settings={}, session="s3")
+    slow.cancel_all()  # at the server's exit
+    slow.wait(third.key, 10)
+    assert third.state == "cancelled" and not third.thread.is_alive()
+
+
+def test_exact_jobs_are_refused_beyond_the_servers_slots(tmp_path):
+    from dashboard import security
+
+    slow = ExactJobs(_worker("import time; time.sleep(60)"), folder=tmp_path, slot_wait_s=0.3)
+    (tmp_path / "exact").mkdir()
+    with security.job_slot(
+        None, per_server=security.MAX_JOBS_PER_SERVER, folder=tmp_path / "exact"
+    ):
+        with security.job_slot(None, folder=tmp_path / "exact"):
+            job = slow.start("p", overrides={}, settings={}, session="s2")
+            slow.wait(job.key, 10)
+    assert job.state == "refused" and "running 2 scenarios" in job.error
+
+
+def test_answer_line_says_which_answer_is_shown():
+    heur = {"answer": {"kind": "heuristic", "status": "heuristic", "gap": 0.0123}}
+    assert answer_line(heur, "en") == (
+        "Shown: the fast heuristic answer (not proven optimal), within 1.23% of a lower bound."
+    )
+    assert "与下界相差不超过 1.23%" in answer_line(heur, "zh")
+    nob = {"answer": {"kind": "heuristic", "status": "heuristic", "gap": None}}
+    assert "gap to a lower bound is unknown" in answer_line(nob, "en")
+    run = {**heur, "exact_job": {"state": "running"}}
+    assert answer_line(run, "en").endswith("its result will replace this one.")
+    failed = {**heur, "exact_job": {"state": "failed", "error": "HiGHS crashed"}}
+    assert "exact solve failed: HiGHS crashed. The heuristic answer is still shown" in answer_line(
+        failed, "en"
+    )
+    cancelled = {**heur, "exact_job": {"state": "cancelled"}}
+    assert "cancelled" in answer_line(cancelled, "en")
+    stopped = {"answer": {"kind": "exact", "status": "time_limit", "gap": 0.05}}
+    assert answer_line(stopped, "en") == (
+        "Shown: the exact solve's result, but the solver stopped early (time_limit): "
+        "not proven optimal, gap 5.00%."
+    )
+    assert answer_line({"answer": {"kind": "exact", "status": "optimal", "gap": 0.0}}, "zh") == (
+        "显示的是精确结果：HiGHS 已证明其最优（间隙 0）。"
+    )
+    assert answer_line(None) == "" and answer_line({"figures": {}}) == ""
+    assert (
+        answer_of({"allocation_gap": float("nan"), "allocation_status": "heuristic"}, "heuristic")[
+            "gap"
+        ]
+        is None
+    )

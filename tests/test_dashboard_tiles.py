@@ -124,8 +124,8 @@ def test_plan_has_a_valid_web_mercator_cog_of_its_dem(rasters):
 
     cog = web_raster(rasters, "dem")
     assert cog is not None and cog == rasters.parent / "web" / "dem.tif"
-    assert cog_problems(cog) == []
     manifest = json.loads((rasters.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert cog_problems(cog) == []
     assert "web/dem.tif" in manifest["outputs"]
     # the same elevations as the plan's DEM, warped: same mean, no value outside its range
     import rasterio
@@ -164,7 +164,7 @@ def test_cog_tile_matches_the_reprojected_tile(rasters, old_rasters, layer):
 def test_old_plan_without_cog_still_serves_tiles(old_rasters):
     assert web_raster(old_rasters, "dem") is None
     x, y, z = centre_tile(old_rasters)
-    for layer in ("hillshade", "elevation"):
+    for layer in ("hillshade", "elevation", "slope_deg"):
         img = np.asarray(Image.open(io.BytesIO(render_tile(old_rasters, layer, z, x, y))))
         assert (img[..., 3] == 255).mean() > 0.2
     assert render_tile(old_rasters, "hillshade", 5, 0, 0) == empty_png()
@@ -194,3 +194,34 @@ def test_read_web_tile_is_a_window_of_the_cog(rasters):
     got = read_web_tile(cog, zmax, x, y)
     np.testing.assert_allclose(got, want, equal_nan=True)
     assert read_web_tile(cog, 5, 0, 0) is None  # far away: no data
+
+
+def test_server_made_overlay_cogs_serve_the_same_tiles(tmp_path):
+    """The server warps the overlays once into its private folder: a tile from that COG
+    matches the one reprojected from OUT/rasters, the plan folder is left as written, and a
+    rewritten raster (new mtime) is not served from the stale COG."""
+    from dashboard.tiles import prepare_web_overlays
+
+    plan = write_sample_plan(tmp_path / "plan", n_villages=5)
+    rasters = plan / "rasters"
+    x, y, z = centre_tile(rasters)
+    before = {
+        layer: np.asarray(Image.open(io.BytesIO(render_tile(rasters, layer, z, x, y))))
+        for layer in ("slope_deg", "travel_min_school", "suitability")
+    }
+    listing = sorted(p.name for p in plan.rglob("*"))
+    made = prepare_web_overlays(rasters, tmp_path / "private")
+    assert {"slope_deg", "travel_min_school", "suitability"} <= set(made)
+    assert sorted(p.name for p in plan.rglob("*")) == listing
+    for layer, old in before.items():
+        assert web_raster(rasters, layer) is not None  # the overlay names are the rasters'
+        new = np.asarray(Image.open(io.BytesIO(render_tile(rasters, layer, z, x, y))))
+        both = (new[..., 3] == 255) & (old[..., 3] == 255)
+        assert both.mean() > 0.2
+        diff = np.abs(new[..., :3].astype(int) - old[..., :3].astype(int))[both]
+        assert diff.mean() < 3, layer
+    # a plan rewritten in place: its new raster is not read from the old COG
+    slope = rasters / "slope_deg.tif"
+    shutil.copy(slope, tmp_path / "s.tif")
+    shutil.copy(tmp_path / "s.tif", slope)
+    assert web_raster(rasters, "slope_deg") is None

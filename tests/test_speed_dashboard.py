@@ -5,6 +5,7 @@ library, and its ranking bars say what the ranking says."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,51 @@ def test_a_fresh_server_does_not_import_what_only_other_pages_need(tmp_path):
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def _geojson_components(layout):
+    return [c for c in _walk(layout) if type(c).__name__ == "GeoJSON"]
+
+
+def test_map_context_layers_come_by_url_and_match_the_plan(plan_dir):
+    from dashboard.app import create_app
+    from dashboard.components import context_geojson
+    from dashboard.plan import load_plan
+
+    app = create_app(plan_dir, config={"osm": False})
+    entry = next(p for p in dash.page_registry.values() if p["path"] == "/")
+    with app.server.test_request_context("/"):
+        layout = entry["layout"]()
+    layers = _geojson_components(layout)
+    inline = [g.id for g in layers if getattr(g, "data", None) is not None]
+    assert inline == ["villages-geojson"]  # the filter reads it; everything else by URL
+    urls = {g.id: g.url for g in layers if getattr(g, "url", None)}
+    assert {"layer-townships", "layer-boundary", "township-labels", "village-labels"} <= set(urls)
+    plan = load_plan(plan_dir)
+    client = app.server.test_client()
+    for cid, url in urls.items():
+        resp = client.get(url)
+        assert resp.status_code == 200, cid
+        assert resp.headers["Cache-Control"] == "private, max-age=86400"
+        key = url.split("/geojson/")[1].split(".json")[0]
+        got = json.loads(resp.data)
+        assert got == json.loads(json.dumps(context_geojson(plan, key))), cid
+        assert got["features"], cid
+    names = {
+        f["properties"]["name"]
+        for f in json.loads(client.get(urls["village-labels"]).data)["features"]
+    }
+    assert names == set(plan.villages["name"])
+    assert client.get("/geojson/nonsense.json").status_code == 404
+    assert client.get("/geojson/poly-nonsense.json").status_code == 404
+
+
+def test_context_urls_change_with_the_plan(tmp_path):
+    from dashboard.components import context_url
+    from dashboard.plan import load_plan
+
+    d = write_sample_plan(tmp_path / "plan", n_villages=5)
+    first = context_url(load_plan(d), "roads")
+    st = (d / "plan.gpkg").stat()
+    os.utime(d / "plan.gpkg", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert context_url(load_plan(d), "roads") != first  # a browser never reuses an old plan's

@@ -21,6 +21,14 @@
     return /^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20})$/.test(c) ? c : fallback;
   }
 
+  /* the coverage map's village layers by component id: {map, layers: {vid: layer}} (see
+     villageEach and restyleVillages) */
+  var VILLAGE_LAYERS = {};
+  function styleKey(s) {
+    return [s.color, s.weight, s.dashArray, s.opacity, s.fillColor, s.fillOpacity,
+            s.radius].join("|");
+  }
+
   var anju = {
     safeColour: safeColour,
     /* status codes (dashboard/viewmodels.py): m met / ready, i met only by inference /
@@ -194,6 +202,46 @@
       });
       return m;
     },
+    /* the coverage villages: the label, and each village's layer kept by vid so that the
+       filter restyles the layers in place. A new hideout makes dash-leaflet remove and
+       rebuild every layer (markers, tooltips: about 100 ms for 1,000 villages); setStyle
+       on the layers whose style changes is a few milliseconds. */
+    villageEach: function (feature, layer, context) {
+      window.anju.bindLabel(feature, layer);
+      var id = (context && context.id) || "";
+      var map = (context && context.map) || null;
+      var reg = VILLAGE_LAYERS[id];
+      if (!reg || reg.map !== map) { reg = VILLAGE_LAYERS[id] = {map: map, layers: {}}; }
+      var p = feature.properties || {};
+      reg.layers[p.vid !== undefined && p.vid !== null ? p.vid : p.id] = layer;
+      /* the style dash-leaflet gave it (from the hideout it was drawn with) */
+      layer._anjuStyle = styleKey(window.anju.villageStyle(feature, context));
+    },
+    /* restyle the villages of component `id` for hideout `h`; false when its layers are
+       not on the page (the caller then sends the hideout, and dash-leaflet redraws) */
+    restyleVillages: function (id, h) {
+      var reg = VILLAGE_LAYERS[id];
+      var map = reg && reg.map;
+      if (!map || !map.getContainer || !document.body.contains(map.getContainer())) {
+        return false;
+      }
+      var ctx = {hideout: h};
+      var layers = reg.layers;
+      for (var k in layers) {
+        if (!Object.prototype.hasOwnProperty.call(layers, k)) { continue; }
+        var layer = layers[k];
+        var s = window.anju.villageStyle(layer.feature, ctx);
+        var key = styleKey(s);
+        if (layer._anjuStyle === key) { continue; }
+        layer._anjuStyle = key;
+        layer.setStyle(s);
+        if (h.selected !== undefined && layer.feature.properties &&
+            layer.feature.properties.vid === h.selected && layer.bringToFront) {
+          layer.bringToFront();  /* the ring of the chosen village on top of its neighbours */
+        }
+      }
+      return true;
+    },
     /* names and reasons come from the data: shown as text, never parsed as markup */
     bindLabel: function (feature, layer) {
       var p = feature.properties || {};
@@ -290,7 +338,11 @@
           if (!h.status || code === h.status) { c.n++; }
           if (p.mb && bc[p.mb] !== undefined) { bc[p.mb]++; }
         }
-        return [h, countText(meta.counts || {}, c, idx === 0 ? "exit" : "indicator"),
+        /* in place when the layers are on the page: the hideout prop stays as it was, so
+           dash-leaflet does not rebuild them */
+        var out = window.anju.restyleVillages(meta.layer || "", h) ?
+          window.dash_clientside.no_update : h;
+        return [out, countText(meta.counts || {}, c, idx === 0 ? "exit" : "indicator"),
                 bcodes.map(function (k) { return String(bc[k]); })];
       },
       /* a selected table row (with _lat/_lon) -> the map flies there (the row last

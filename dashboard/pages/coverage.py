@@ -85,6 +85,8 @@ def layout(**_kwargs) -> html.Div:
                 id=META,
                 data={
                     "keys": [EXIT_READY, *plan.indicator_ids],
+                    # the villages' component: the filter restyles its layers in place
+                    "layer": ids.VILLAGES,
                     # township → [[south, west], [north, east]]: choosing one zooms to it
                     "tw_bounds": plan.memo("tw_bounds", lambda: township_bounds(plan)),
                     "bounds": plan.bounds,
