@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -39,9 +41,9 @@ class Plan:
     Attributes
     ----------
     plan_dir : Path
-    layers : dict of str to GeoDataFrame
-        Every plan.gpkg layer, in EPSG:4326, simplified and rounded; absent layers are
-        empty GeoDataFrames.
+    layers : mapping of str to GeoDataFrame
+        Every plan.gpkg layer, in EPSG:4326, simplified and rounded, read on first use;
+        absent layers are empty GeoDataFrames.
     indicators : list of dict
         The policy profile's indicators (id, name_zh, name_en, rule, evidence, threshold,
         unit, clause, weight, verified: False when the threshold or clause is a placeholder).
@@ -55,7 +57,7 @@ class Plan:
     """
 
     plan_dir: Path
-    layers: dict[str, gpd.GeoDataFrame]
+    layers: Mapping[str, gpd.GeoDataFrame]
     indicators: list[dict[str, Any]]
     profile: dict[str, Any]
     manifest: dict[str, Any]
@@ -253,17 +255,52 @@ class StoreSource:
         return path
 
 
+class _LazyLayers(Mapping[str, gpd.GeoDataFrame]):
+    """The plan's layers, each read and prepared on first use (thread-safe, once).
+
+    A page asks for the layers it shows: the coverage page of a freshly started server
+    needs the villages and a few context layers, not the allocation lines or households.
+    """
+
+    def __init__(self, stored: Any, simplify_m: float, precision: int) -> None:
+        self._stored = stored
+        self._names = [n for n in PLAN_LAYERS if n in stored.layer_names]
+        self._metric = stored.manifest.get("crs_metric")
+        self._simplify_m = simplify_m
+        self._precision = precision
+        self._done: dict[str, gpd.GeoDataFrame] = {}
+        self._locks = {n: threading.Lock() for n in self._names}
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        if name in self._done:
+            return self._done[name]
+        if name not in self._locks:
+            raise KeyError(name)
+        with self._locks[name]:
+            if name not in self._done:
+                self._done[name] = prepare_layer(
+                    self._stored.read_layer(name),
+                    metric_crs=self._metric,
+                    simplify_m=self._simplify_m,
+                    precision=self._precision,
+                )
+        return self._done[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._locks
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 @lru_cache(maxsize=4)
 def _load_cached(plan_dir: str, stamp: int, simplify_m: float, precision: int) -> Plan:
     stored = open_plan(plan_dir)
-    metric = stored.manifest.get("crs_metric")
-    layers = {
-        name: prepare_layer(
-            stored.read_layer(name), metric_crs=metric, simplify_m=simplify_m, precision=precision
-        )
-        for name in PLAN_LAYERS
-        if name in stored.layer_names
-    }
+    layers = _LazyLayers(stored, simplify_m, precision)
+    layers["villages"]  # read now: a plan without a readable villages layer fails to load
     indicators, profile = parse_indicators(stored.indicators)
     return Plan(
         plan_dir=stored.plan_dir,

@@ -673,6 +673,9 @@ def plan_resettlement(
             mip_gap=sites.mip_gap,
             opening_cost=open_cost,
             min_occupancy=min_occ,
+            # as many threads as the search kernels: a batch or Dask worker limited to one
+            # core gets a one-thread HiGHS, not half the machine's cores
+            threads=access.kernel_threads(),
             **model,
         )
 

@@ -543,6 +543,12 @@ def rollup_plan(plan_dir: str | Path) -> tuple[Any, Any]:
     v = plan.read_layer("villages")
     bc = v["blocker_class"].astype(object)
     assessed = _flag(v["exit_applicable"])
+
+    def status_count(column: str, value: str) -> Any:
+        if column not in v.columns:  # the profile has no such indicator: unknown
+            return pd.array([pd.NA] * len(v), dtype="Int64")
+        return (v[column] == value).astype(int).to_numpy()
+
     frame = pd.DataFrame(
         {
             "township": v["township"].astype(object).fillna("（未定）").to_numpy(),
@@ -553,10 +559,10 @@ def rollup_plan(plan_dir: str | Path) -> tuple[Any, Any]:
             "blocked_one": (bc == "blocked_one").astype(int).to_numpy(),
             "blocked_several": (bc == "blocked_several").astype(int).to_numpy(),
             "unknown": (bc == "unknown").astype(int).to_numpy(),
-            "water_gap": (v["water_status"] == "not_met").astype(int).to_numpy(),
-            "water_unknown": (v["water_status"] == "unknown").astype(int).to_numpy(),
-            "clinic_gap": (v["clinic_status"] == "not_met").astype(int).to_numpy(),
-            "clinic_unknown": (v["clinic_status"] == "unknown").astype(int).to_numpy(),
+            "water_gap": status_count("water_status", "not_met"),
+            "water_unknown": status_count("water_status", "unknown"),
+            "clinic_gap": status_count("clinic_status", "not_met"),
+            "clinic_unknown": status_count("clinic_status", "unknown"),
         }
     )
     frame["blocked"] = frame["blocked_one"] + frame["blocked_several"]
@@ -567,7 +573,8 @@ def rollup_plan(plan_dir: str | Path) -> tuple[Any, Any]:
         frame[f"blocked_by_{i}"] = [
             int(b and i in s.split(",")) for s, b in zip(unmet, blocked, strict=True)
         ]
-    town = frame.groupby("township", sort=True).sum()
+    # min_count=1: a figure the profile does not assess stays blank, never 0
+    town = frame.groupby("township", sort=True).sum(min_count=1)
     of_village = dict(zip(v["village_id"].astype(str), frame["township"], strict=True))
 
     def by_township(layer: str, value: str, township: Any, mask: Any = None) -> pd.Series:
@@ -616,7 +623,7 @@ def rollup_plan(plan_dir: str | Path) -> tuple[Any, Any]:
         if k.startswith(("km_",)):
             town[k] = town[k].astype(float).round(3)
         else:
-            town[k] = town[k].round().astype(int)
+            town[k] = town[k].round().astype("Int64")
     cols = [*FIGURES, *sorted(c for c in town.columns if c.startswith("blocked_by_"))]
     town = town[cols].reset_index().rename(columns={"index": "township"})
     shapes = None
@@ -794,12 +801,13 @@ def run_province(
     client = _client(max(1, jobs), scheduler, worker_timeout_s=worker_timeout_s)
     try:
         threads = _worker_threads(client)
-        link = client.dashboard_link if (scheduler or _has_bokeh()) else None
+        services = client.scheduler_info(n_workers=0).get("services", {})
+        link = client.dashboard_link if "dashboard" in services else None
         where = scheduler or f"a local Dask cluster of {len(threads)} worker process(es)"
         say(
             f"{province.name}: {len(province.counties)} counties on {where}, "
             f"threads per worker {sorted(set(threads.values()))}; dashboard: "
-            + (link or "none (install bokeh for the Dask dashboard)")
+            + (link or "none (the scheduler serves none; the local one needs bokeh)")
         )
         many = [
             a
@@ -922,7 +930,7 @@ def write_rollups(province: Province, out: Path, run: ProvinceRun) -> Path:
         t.insert(0, "county", c.name)
         t.insert(0, "adcode", c.adcode)
         towns.append(t)
-        figs = t[list(t.columns[3:])].sum(numeric_only=True)
+        figs = t[list(t.columns[3:])].sum(numeric_only=True, min_count=1)
         row = {**head, **{k: figs[k] for k in figs.index}}
         row["km_to_harden"] = round(float(row["km_to_harden"]), 3)
         row["km_unknown_surface"] = round(float(row["km_unknown_surface"]), 3)

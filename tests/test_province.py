@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from scripts.cli import main
 from scripts.make_province import generate_province
-from scripts.province import load_province, thread_env, threads_per_job
+from scripts.province import load_province, rollup_plan, thread_env, threads_per_job
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -320,6 +320,14 @@ def test_prefecture_runs_on_a_local_cluster_and_rolls_up(prefecture: Path, tmp_p
     assert len(t) == len(towns) and t.geometry.notna().all()
     assert t["people_to_relocate"].sum() == counties["people_to_relocate"].sum()
     assert "province roll-up of 3 of 3 counties" in res.stdout
+    # an indicator the plan does not assess is blank in the roll-up, never 0
+    copy = tmp_path / "no_clinic"
+    shutil.copytree(out / prov.counties[0].adcode, copy)
+    v = gpd.read_file(copy / "plan.gpkg", layer="villages")
+    v.drop(columns=["clinic_status"]).to_file(copy / "plan.gpkg", layer="villages", driver="GPKG")
+    t, _ = rollup_plan(copy)
+    assert t["clinic_gap"].isna().all() and t["clinic_unknown"].isna().all()
+    assert t["water_gap"].notna().all() and t["villages"].sum() == len(v)
 
 
 @pytest.mark.slow
