@@ -93,7 +93,15 @@ def _numbers(obj: Any, prefix: str = "") -> dict[str, list[float]]:
     return out
 
 
-def _timing_rows(name: str, what: str, data: dict, *, runs_note: str) -> list[dict]:
+def _timing_rows(
+    name: str,
+    what: str,
+    data: dict,
+    *,
+    runs_note: str,
+    mode: str = "warm",
+    target: str | None = None,
+) -> list[dict]:
     """Rows from another script's JSON: its timing figures (keys with ms or _s), as reported.
 
     ``X_runs`` lists are used as the samples of ``X``; a lone figure is one sample."""
@@ -127,7 +135,20 @@ def _timing_rows(name: str, what: str, data: dict, *, runs_note: str) -> list[di
         vals = {k: v for k, (v, u) in timing.items() if u == unit}
         if not vals:
             continue
-        row = benchlib.value_row(name, what, vals, met=met, unit=unit, notes=runs_note)
+        # figures named warm_* (requests to a server already started) are warm
+        all_warm = all(k.rsplit(".", 1)[-1].startswith("warm") for k in vals)
+        row = benchlib.value_row(
+            name + (", then warm requests" if all_warm and mode == "cold" else ""),
+            what,
+            vals,
+            met=met,
+            unit=unit,
+            notes=runs_note,
+            mode="warm" if all_warm else mode,
+            target=None if all_warm and mode == "cold" else target,
+        )
+        if all_warm and mode == "cold":  # the cold run's target is not about these
+            row["met"] = None
         if other:
             extra = ", ".join(f"{k} {v[0]:g}" for k, v in list(other.items())[:8] if len(v) == 1)
             row["notes"] = (row["notes"] + "; " if row["notes"] else "") + extra
@@ -176,7 +197,18 @@ def _dashboard_once(work: Path, plan: Path, runs: int, cold: bool, help_text: st
     note = f"`bench_dashboard.py{' --cold' if cold else ''} --runs {runs}`"
     if not any("tile" in k and ("_ms" in k or "_s" in k) for k in data):
         note += "; tile times: not reported by bench_dashboard.py"
-    return _timing_rows(name, what, data, runs_note=note)
+    target = (
+        "median cold_paint_s ≤ 3 s (bench_dashboard.py's)"
+        if cold
+        else "paint ≤ 2000 ms, restyle ≤ 100 ms, payload ≤ 3 MB, no console errors "
+        "(bench_dashboard.py's)"
+    )
+    try:
+        return _timing_rows(
+            name, what, data, runs_note=note, mode="cold" if cold else "warm", target=target
+        )
+    except Exception as exc:  # noqa: BLE001 - an unexpected format is a row, not a crash
+        return [benchlib.failed_row(name, what, f"unreadable output: {exc!r}")]
 
 
 def run_dashboard(work: Path, plan: Path | None, quick: bool) -> list[dict]:
@@ -194,6 +226,56 @@ def run_dashboard(work: Path, plan: Path | None, quick: bool) -> list[dict]:
     for cold in (True, False):
         rows += _dashboard_once(work, plan, runs, cold, help_text)
     return rows
+
+
+def scenario_rows(data: dict, what: str, repeat: int) -> list[dict]:
+    """Rows from bench_scenario.py's JSON: per phase (cold, warm, before) one row, one line
+    per scenario. Reads ``{phase}_wall_s_runs`` / ``{phase}_cpu_s_runs`` lists (the samples
+    themselves), or the nested ``{phase: {wall_s: {n, min, median}}}`` form as reported."""
+    labels = {
+        "cold": ("cold", "the first scenario of a fresh quick worker"),
+        "warm": ("warm", "a later scenario in the same worker"),
+        "before": ("process", "the previous full path (exact solver, robustness draws)"),
+    }
+    walls: dict[str, dict[str, list[float]]] = {}
+    cpus: dict[str, dict[str, list[float]]] = {}
+    nested: dict[str, list[dict]] = {}
+    gaps: dict[str, list[str]] = {}
+    for scen, res in data["scenarios"].items():
+        label = f"scenario '{scen}'"
+        for key, val in (res or {}).items():
+            if key.endswith("_wall_s_runs") and isinstance(val, list):
+                walls.setdefault(key[: -len("_wall_s_runs")], {})[label] = val
+            elif key.endswith("_cpu_s_runs") and isinstance(val, list):
+                cpus.setdefault(key[: -len("_cpu_s_runs")], {})[label] = val
+            elif key.endswith("_heuristic_gap_max") and isinstance(val, int | float):
+                gaps.setdefault(key[: -len("_heuristic_gap_max")], []).append(f"{scen} {val:.3%}")
+            elif isinstance(val, dict) and isinstance(val.get("wall_s"), dict):  # nested form
+                w, c = val["wall_s"], val.get("cpu_s") or {}
+                n = int(w.get("n") or 0)
+                nested.setdefault(key, []).append(
+                    {"tool": label, "runs": n, "min_s": w.get("min"), "median_s": w.get("median"),
+                     "cpu_median_s": c.get("median"), "error": None if n else "no value"}
+                )  # fmt: skip
+    target_s = data.get("target_warm_wall")
+    rows = []
+    for phase in list(dict.fromkeys([*walls, *nested])):
+        mode, desc = labels.get(phase, ("warm", phase))
+        row = benchlib.value_row(
+            f"scenario, {phase}", f"{what}: {desc}", walls.get(phase, {}), mode=mode,
+            cpu=cpus.get(phase),
+        )  # fmt: skip
+        if phase in nested:
+            row["tools"] += nested[phase]
+        if phase == "warm" and isinstance(target_s, int | float):
+            row["target"] = f"median ≤ {target_s:g} s (bench_scenario.py's)"
+            med = [t["median_s"] for t in row["tools"]]
+            row["met"] = None if None in med or not med else max(med) <= target_s
+        row["notes"] = f"`bench_scenario.py --repeat {repeat}`, as it reports" + (
+            f"; largest heuristic gap: {', '.join(gaps[phase])}" if phase in gaps else ""
+        )
+        rows.append(row)
+    return rows or [benchlib.failed_row("scenario", what, "its output has no scenarios")]
 
 
 def run_scenario(work: Path, plan: Path | None, quick: bool) -> list[dict]:
@@ -220,6 +302,11 @@ def run_scenario(work: Path, plan: Path | None, quick: bool) -> list[dict]:
         return [benchlib.failed_row("scenario", what, f"unreadable JSON: {exc}")]
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         return data["rows"]  # it already speaks benchlib
+    if isinstance(data, dict) and isinstance(data.get("scenarios"), dict):
+        try:
+            return scenario_rows(data, what, repeat)
+        except Exception as exc:  # noqa: BLE001 - an unexpected format is a row, not a crash
+            return [benchlib.failed_row("scenario", what, f"unreadable output: {exc!r}")]
     return _timing_rows(
         "scenario", what, data, runs_note=f"`bench_scenario.py --repeat {repeat}`, as it reports"
     )
@@ -265,12 +352,20 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "run":
                     cmd += ["--keep-plan", str(plan_dir)]
                 rows += _rows_from(name, cmd, rf, timeout, f"scripts/bench_run.py --only {name}")
-            elif name == "scenario":
-                rows += run_scenario(work, ensure_plan(work, plan_dir), args.quick)
-            elif name == "dashboard":
-                rows += run_dashboard(work, ensure_plan(work, plan_dir), args.quick)
+            elif name in ("scenario", "dashboard"):
+                fn = run_scenario if name == "scenario" else run_dashboard
+                try:
+                    rows += fn(work, ensure_plan(work, plan_dir), args.quick)
+                except Exception as exc:  # noqa: BLE001 - a row, never a lost table
+                    rows.append(benchlib.failed_row(name, name, f"{type(exc).__name__}: {exc}"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for name in ALL:
+        if name not in names:  # say so rather than leave the target out of the table
+            why = "not run: left out of --quick" if args.quick and not args.only else "not run"
+            row = benchlib.failed_row(name, f"benchmark '{name}'", why)
+            row["notes"], row["met"] = why, None
+            rows.append(row)
     cmd_line = "python -m scripts.bench_all " + " ".join(argv if argv is not None else sys.argv[1:])
     benchlib.write_report(
         rows, args.out, command=cmd_line.strip(), quick=args.quick, load_start=load_start, info=info

@@ -393,7 +393,8 @@ def machine() -> dict[str, Any]:
         pass
     try:
         out = subprocess.run(["gdaldem", "--version"], capture_output=True, text=True, timeout=10)
-        libs["gdaldem"] = out.stdout.strip() or None
+        first = (out.stdout or "").strip().splitlines()[:1]  # old gdaldem adds its usage
+        libs["gdaldem"] = first[0].split(",")[0] if first else None
     except (OSError, subprocess.TimeoutExpired):
         libs["gdaldem"] = None
     commit = None

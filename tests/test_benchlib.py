@@ -185,10 +185,36 @@ def test_allocation_check_catches_a_tool_beating_a_proven_optimum():
 def test_bench_all_quick_writes_the_table(tmp_path):
     from scripts.bench_all import main
 
-    assert main(["--quick", "--only", "zonal,scenario", "--out", str(tmp_path)]) == 0
+    assert main(["--quick", "--only", "zonal,access", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "benchmarks.json").read_text())
     names = [r["name"] for r in data["rows"]]
-    assert "zonal stats, coverage-weighted" in names and "scenario" in names
+    assert "zonal stats, coverage-weighted" in names and "travel time vs skimage" in names
+    assert "run" in names  # a benchmark left out is still a row ("not run"), never dropped
     zon = next(r for r in data["rows"] if r["name"] == "zonal stats, coverage-weighted")
     assert zon["check"]["ok"] is True and len({t["runs"] for t in zon["tools"]}) == 1
     assert (tmp_path / "benchmarks.md").read_text().startswith("# anju benchmarks")
+
+
+def test_scenario_json_becomes_one_row_per_phase():
+    from scripts.bench_all import scenario_rows
+
+    data = {
+        "scenarios": {
+            "threshold": {
+                "cold_wall_s_runs": [2.0, 3.0], "cold_cpu_s_runs": [1.0, 1.0],
+                "warm_wall_s_runs": [0.5, 0.7], "warm_cpu_s_runs": [0.4, 0.4],
+                "cold_wall_s_median": 2.5,
+            },
+            "weight": {"cold": {"wall_s": {"n": 0, "min": None, "median": None}}},
+        },
+        "target_warm_wall": 1.0,
+    }  # fmt: skip
+    rows = {r["name"]: r for r in scenario_rows(data, "s", 2)}
+    assert set(rows) == {"scenario, cold", "scenario, warm"}
+    cold = {t["tool"]: t for t in rows["scenario, cold"]["tools"]}
+    assert cold["scenario 'threshold'"]["median_s"] == 2.5
+    assert cold["scenario 'threshold'"]["cpu_median_s"] == 1.0
+    assert rows["scenario, cold"]["mode"] == "cold"
+    assert rows["scenario, warm"]["met"] is True
+    nested = scenario_rows({"scenarios": {"weight": data["scenarios"]["weight"]}}, "s", 2)
+    assert nested[0]["tools"][0]["runs"] == 0 and nested[0]["tools"][0]["error"]
