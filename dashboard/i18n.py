@@ -22,6 +22,70 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "nav_relocation": ("搬迁", "Relocation"),
     "nav_briefing": ("简报", "Briefing"),
     "nav_progress": ("进度", "Progress"),
+    # --- province page (issue 18) ---
+    "nav_province": ("全省", "Province"),
+    "prov_title": ("{name}：各县总览", "{name}: counties"),
+    "prov_metric": ("地图指标", "Map metric"),
+    "prov_m_ready_frac": ("具备退出条件的贫困村比例", "Share of assessed villages ready to exit"),
+    "prov_m_blocked": ("受阻的贫困村（有未达标指标）", "Villages blocked (an indicator not met)"),
+    "prov_m_km_to_harden": ("待硬化道路（公里）", "Road to harden (km)"),
+    "prov_m_water_gap_people": ("饮水不安全的人口", "People without safe water"),
+    "prov_m_clinic_gap_people": ("卫生室不达标的人口", "People without a standard clinic"),
+    "prov_m_water_gap": ("饮水不安全的村", "Villages without safe water"),
+    "prov_m_clinic_gap": ("卫生室不达标的村", "Villages without a standard clinic"),
+    "prov_m_people_to_relocate": ("需搬迁人口", "People to relocate"),
+    "prov_m_sites_opened": ("安置点（启用）", "Resettlement sites (opened)"),
+    "prov_none_assessed": ("无需评估（无贫困村）", "nothing to assess (no poverty village)"),
+    "prov_unknown": ("未知（无数据，不计为零）", "unknown (no data, not zero)"),
+    "prov_legend_head": ("{metric}（{level}数）", "{metric} (number of {level})"),
+    "prov_level_county": ("县", "counties"),
+    "prov_level_township": ("乡镇", "townships"),
+    "prov_counties": ("各县", "Counties"),
+    "prov_townships": ("{county}的乡镇", "Townships of {county}"),
+    "prov_click_county": (
+        "点击地图或表格中的县，查看其乡镇。",
+        "Click a county on the map or in the table to see its townships.",
+    ),
+    "prov_open_county": ("打开{county}的村级地图 →", "Open the village map of {county} →"),
+    "prov_no_plan": (
+        "该县没有规划（运行失败）：数字未知。",
+        "This county has no plan (its run failed): figures unknown.",
+    ),
+    "prov_source_rollup": (
+        "数字来自省级汇总：{path}",
+        "Figures from the province roll-ups: {path}",
+    ),
+    "prov_source_plans": (
+        "未找到省级汇总文件：数字由各县规划现场汇总。",
+        "No province roll-up files: figures summed from each county's plan.",
+    ),
+    "prov_none": (
+        "本服务未加载省级数据。请用 anju serve --province OUT 启动（OUT 为 anju province run 的输出目录）。",
+        "No province is served. Start the dashboard with anju serve --province OUT "
+        "(OUT: the output folder of anju province run).",
+    ),
+    "prov_headline": (
+        "{n} 个县：评估 {assessed} 个贫困村，具备退出条件 {ready} 个，受阻 {blocked} 个；"
+        "待硬化道路 {km} 公里；需搬迁 {people} 人；安置点 {sites} 个",
+        "{n} counties: {assessed} villages assessed, {ready} ready to exit, {blocked} blocked; "
+        "{km} km of road to harden; {people} people to relocate; {sites} sites",
+    ),
+    "prov_failed": (
+        "{n} 个县没有规划（运行失败）：地图上显示为未知，合计不含这些县。",
+        "{n} county(ies) have no plan (the run failed): unknown on the map, left out of the totals.",
+    ),
+    "prov_col_county": ("县", "County"),
+    "prov_col_township": ("乡镇", "Township"),
+    "prov_col_status": ("状态", "Status"),
+    "prov_col_villages": ("村数", "Villages"),
+    "prov_col_assessed": ("评估的贫困村", "Villages assessed"),
+    "prov_col_ready": ("具备退出条件", "Ready"),
+    "prov_col_unknown": ("状态未知", "Unknown"),
+    "prov_col_water_unknown": ("饮水情况未知的村", "Villages, water unknown"),
+    "prov_col_clinic_unknown": ("卫生室情况未知的村", "Villages, clinic unknown"),
+    "prov_status_ok": ("完成", "planned"),
+    "prov_status_failed": ("失败", "failed"),
+    "prov_status_other": ("无规划", "no plan"),
     "brief_timetable": ("脱贫时间表与安置点", "Exit timetable and sites"),
     "brief_tt_none": (
         "村表无计划退出年份：时间表未评估",
@@ -495,6 +559,55 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "stage_allocation": ("分配搬迁人口（求解）", "allocating people to sites (solver)"),
     "stage_robustness": ("稳健性检验", "robustness check"),
     "stage_running": ("正在计算：{stage}（{pct}%）", "Running: {stage} ({pct}%)"),
+    # relocation page: which answer a scenario shows (fast heuristic, then the exact solve)
+    "answer_hint": (
+        "情景先用快速启发式给出结果（约 1 秒，注明与下界的间隙，不做稳健性抽样），"
+        "精确求解（HiGHS，含稳健性检验）随后在后台进行，完成后自动替换。",
+        "A scenario answers first with the fast heuristic (about 1 s, with its gap to a lower "
+        "bound, no robustness draws); the exact solve (HiGHS, with the robustness check) then "
+        "runs in the background and replaces it when it ends.",
+    ),
+    "answer_heuristic": (
+        "显示的是快速启发式结果（未证明最优）：与下界相差不超过 {gap}。",
+        "Shown: the fast heuristic answer (not proven optimal), within {gap} of a lower bound.",
+    ),
+    "answer_heuristic_nobound": (
+        "显示的是快速启发式结果（未证明最优，与下界的间隙未知）。",
+        "Shown: the fast heuristic answer (not proven optimal; its gap to a lower bound is unknown).",
+    ),
+    "answer_running": (
+        "精确求解（HiGHS）正在后台进行（{s} 秒），完成后替换此结果。",
+        "The exact solve (HiGHS) is running in the background ({s} s); its result will replace this one.",
+    ),
+    "answer_running_bg": (
+        "精确求解（HiGHS）正在后台进行，完成后替换此结果。",
+        "The exact solve (HiGHS) is running in the background; its result will replace this one.",
+    ),
+    "answer_optimal": (
+        "显示的是精确结果：HiGHS 已证明其最优（间隙 0）。",
+        "Shown: the exact result, proven optimal by HiGHS (gap 0).",
+    ),
+    "answer_stopped": (
+        "显示的是精确求解的结果，但求解器提前停止（{status}）：未证明最优，间隙 {gap}。",
+        "Shown: the exact solve's result, but the solver stopped early ({status}): not proven "
+        "optimal, gap {gap}.",
+    ),
+    "answer_exact_other": (
+        "显示的是精确求解的结果（状态：{status}）。",
+        "Shown: the exact solve's result (status: {status}).",
+    ),
+    "answer_failed": (
+        "精确求解失败：{error}。仍显示启发式结果。",
+        "The exact solve failed: {error}. The heuristic answer is still shown.",
+    ),
+    "answer_refused": (
+        "精确求解未启动：{error}。仍显示启发式结果。",
+        "The exact solve did not start: {error}. The heuristic answer is still shown.",
+    ),
+    "answer_cancelled": (
+        "精确求解已取消。仍显示启发式结果。",
+        "The exact solve was cancelled. The heuristic answer is still shown.",
+    ),
     "selected_village": ("选中的村", "Selected village"),
     # --- briefing (one-page A4) ---
     "brief_cst": ("{time}（北京时间）", "{time} (UTC+8)"),

@@ -77,6 +77,9 @@ RELOC_SITES_OPEN = "reloc-sites"
 RELOC_SITE_POINTS_OPEN = "reloc-site-points"
 RELOC_SITES_IDLE = "reloc-sites-idle"
 RELOC_SITE_POINTS_IDLE = "reloc-site-points-idle"
+RELOC_EXACT_POLL = "reloc-exact-poll"  # interval: polls the background exact solve while it runs
+RELOC_EXACT_LINE = "reloc-exact-line"  # the exact solve running, with its seconds
+RELOC_ANSWER = "reloc-answer"  # which answer the scenario shows (heuristic, exact, gap)
 
 # briefing
 BRIEF_PDF = "brief-pdf"

@@ -985,55 +985,9 @@ def answer_of(summary: dict[str, Any], kind: str) -> dict[str, Any]:
     }
 
 
-#: The answer line of the page (:func:`answer_line`), zh and en.
-ANSWER_TEXT: dict[str, tuple[str, str]] = {
-    "heuristic": (
-        "显示的是快速启发式结果（未证明最优）：与下界相差不超过 {gap}。",
-        "Shown: the fast heuristic answer (not proven optimal), within {gap} of a lower bound.",
-    ),
-    "heuristic_nobound": (
-        "显示的是快速启发式结果（未证明最优，与下界的间隙未知）。",
-        "Shown: the fast heuristic answer (not proven optimal; its gap to a lower bound is unknown).",
-    ),
-    "running": (
-        "精确求解（HiGHS）正在后台进行（{s} 秒），完成后替换此结果。",
-        "The exact solve (HiGHS) is running in the background ({s} s); its result will replace this one.",
-    ),
-    "running_bg": (
-        "精确求解（HiGHS）正在后台进行，完成后替换此结果。",
-        "The exact solve (HiGHS) is running in the background; its result will replace this one.",
-    ),
-    "optimal": (
-        "显示的是精确结果：HiGHS 已证明其最优（间隙 0）。",
-        "Shown: the exact result, proven optimal by HiGHS (gap 0).",
-    ),
-    "stopped": (
-        "显示的是精确求解的结果，但求解器提前停止（{status}）：未证明最优，间隙 {gap}。",
-        "Shown: the exact solve's result, but the solver stopped early ({status}): not proven "
-        "optimal, gap {gap}.",
-    ),
-    "exact_other": (
-        "显示的是精确求解的结果（状态：{status}）。",
-        "Shown: the exact solve's result (status: {status}).",
-    ),
-    "failed": (
-        "精确求解失败：{error}。仍显示启发式结果。",
-        "The exact solve failed: {error}. The heuristic answer is still shown.",
-    ),
-    "refused": (
-        "精确求解未启动：{error}。仍显示启发式结果。",
-        "The exact solve did not start: {error}. The heuristic answer is still shown.",
-    ),
-    "cancelled": (
-        "精确求解已取消。仍显示启发式结果。",
-        "The exact solve was cancelled. The heuristic answer is still shown.",
-    ),
-}
-
-
 def _gap_text(gap: float | None, lang: str) -> str:
     if gap is None:
-        return "未知" if lang != "en" else "unknown"
+        return t("unknown", lang)
     return f"{100 * gap:.2f}%"
 
 
@@ -1043,26 +997,25 @@ def answer_line(view: dict[str, Any] | None, lang: str = "zh") -> str:
     the exact result (proven optimal, or stopped with its gap)."""
     if not view or not isinstance(view.get("answer"), dict):
         return ""
-    i = 1 if lang == "en" else 0
     a = view["answer"]
     gap = _gap_text(a.get("gap"), lang)
     if a.get("kind") == "exact":
         status = a.get("status")
         if status == "optimal":
-            return ANSWER_TEXT["optimal"][i]
+            return t("answer_optimal", lang)
         if status in ("time_limit", "gap_limit"):
-            return ANSWER_TEXT["stopped"][i].format(status=status, gap=gap)
-        return ANSWER_TEXT["exact_other"][i].format(status=status)
-    key = "heuristic" if a.get("gap") is not None else "heuristic_nobound"
-    parts = [ANSWER_TEXT[key][i].format(gap=gap)]
+            return t("answer_stopped", lang, status=status, gap=gap)
+        return t("answer_exact_other", lang, status=status)
+    key = "answer_heuristic" if a.get("gap") is not None else "answer_heuristic_nobound"
+    parts = [t(key, lang, gap=gap)]
     job = view.get("exact_job") or {}
     state = job.get("state")
     if state == "running":
-        parts.append(ANSWER_TEXT["running_bg"][i])
+        parts.append(t("answer_running_bg", lang))
     elif state in ("failed", "refused"):
-        parts.append(ANSWER_TEXT[state][i].format(error=job.get("error") or "—"))
+        parts.append(t(f"answer_{state}", lang, error=job.get("error") or "—"))
     elif state == "cancelled":
-        parts.append(ANSWER_TEXT["cancelled"][i])
+        parts.append(t("answer_cancelled", lang))
     return " ".join(parts)
 
 

@@ -47,7 +47,6 @@ from dashboard.components import (
 from dashboard.i18n import fmt_num, t
 from dashboard.pages._common import load_or_alert
 from dashboard.scenario import (
-    ANSWER_TEXT,
     PARAMS,
     answer_line,
     build_overrides,
@@ -75,20 +74,6 @@ from dashboard.viewmodels import (
 from layers.errors import AnjuError
 
 dash.register_page(__name__, path="/relocation", name="relocation", title="安居 · 搬迁")
-
-#: Components of the two-step answer (kept here until dashboard/ids.py takes them).
-RELOC_EXACT_POLL = "reloc-exact-poll"  # polls the background exact solve while it runs
-RELOC_EXACT_LINE = "reloc-exact-line"  # the exact solve running, with its seconds
-RELOC_ANSWER = "reloc-answer"  # which answer the scenario shows (heuristic, exact, gap)
-
-#: The panel's note on how a scenario answers, zh and en.
-ANSWER_HINT = (
-    "情景先用快速启发式给出结果（约 1 秒，注明与下界的间隙，不做稳健性抽样），"
-    "精确求解（HiGHS，含稳健性检验）随后在后台进行，完成后自动替换。",
-    "A scenario answers first with the fast heuristic (about 1 s, with its gap to a lower "
-    "bound, no robustness draws); the exact solve (HiGHS, with the robustness check) then "
-    "runs in the background and replaces it when it ends.",
-)
 
 
 def _controls(plan, lg):
@@ -233,7 +218,7 @@ def summary_block(base: dict, scen: dict | None, lg: str) -> list:
     line = answer_line(scen, lg) if scen is not None else ""
     if line:
         kind = (scen or {}).get("answer", {}).get("kind")
-        out.append(html.P(line, id=RELOC_ANSWER, className=f"answer-line answer-{kind}"))
+        out.append(html.P(line, id=ids.RELOC_ANSWER, className=f"answer-line answer-{kind}"))
     if scen is not None:
         changes = scen.get("changes") or []
         sep = "；" if lg != "en" else "; "
@@ -520,7 +505,7 @@ def layout(**_kwargs):
             html.H3(t("scenario", lg)),
             dem_note(plan.manifest, lg),
             html.P(t("run_hint", lg), className="muted-line"),
-            html.P(ANSWER_HINT[1 if lg == "en" else 0], className="muted-line"),
+            html.P(t("answer_hint", lg), className="muted-line"),
             html.Div(
                 [
                     html.Button(
@@ -542,8 +527,8 @@ def layout(**_kwargs):
                 id=ids.RELOC_PROGRESS_BOX,
                 style={"display": "none"},
             ),
-            html.Div(id=RELOC_EXACT_LINE, className="stage-line"),
-            dcc.Interval(id=RELOC_EXACT_POLL, interval=1000, disabled=True),
+            html.Div(id=ids.RELOC_EXACT_LINE, className="stage-line"),
+            dcc.Interval(id=ids.RELOC_EXACT_POLL, interval=1000, disabled=True),
             *_controls(plan, lg),
         ],
         className="sidebar reloc-controls",
@@ -595,7 +580,7 @@ def layout(**_kwargs):
     Output(ids.RELOC_STATUS, "className"),
     Output(ids.RELOC_VIEW, "value"),
     Output(ids.RELOC_VIEW, "options"),
-    Output(RELOC_EXACT_POLL, "disabled"),
+    Output(ids.RELOC_EXACT_POLL, "disabled"),
     Output(ids.RELOC_CANCEL, "disabled"),
     Input(ids.RELOC_RUN, "n_clicks"),
     State({"type": ids.RELOC_PARAM, "name": ALL}, "value"),
@@ -670,10 +655,10 @@ def _fixed(overrides: dict, moved: dict) -> dict:
 
 @callback(
     Output(ids.RELOC_STORE, "data", allow_duplicate=True),
-    Output(RELOC_EXACT_LINE, "children"),
-    Output(RELOC_EXACT_POLL, "disabled", allow_duplicate=True),
+    Output(ids.RELOC_EXACT_LINE, "children"),
+    Output(ids.RELOC_EXACT_POLL, "disabled", allow_duplicate=True),
     Output(ids.RELOC_CANCEL, "disabled", allow_duplicate=True),
-    Input(RELOC_EXACT_POLL, "n_intervals"),
+    Input(ids.RELOC_EXACT_POLL, "n_intervals"),
     State(ids.RELOC_STORE, "data"),
     State(ids.LANG_STORE, "data"),
     prevent_initial_call=True,
@@ -691,13 +676,12 @@ def exact_update(scen: dict | None, lg: str, *, now: float | None = None) -> tup
     if not scen or job_state.get("state") != "running":
         return no_update, "", True, True
     job = exact_jobs().get(job_state.get("key"))
-    i = 1 if lg == "en" else 0
     if job is None:  # the server restarted or forgot it
         scen = {**scen, "exact_job": {**job_state, "state": "failed", "error": "—"}}
         return scen, "", True, True
     if job.state == "running":
         s = int(max(0, (now if now is not None else time.time()) - job.started))
-        return no_update, ANSWER_TEXT["running"][i].format(s=s), False, False
+        return no_update, t("answer_running", lg, s=s), False, False
     if job.state == "done" and job.view is not None:
         view = dict(job.view)
         view["changes"] = scen.get("changes") or []

@@ -313,17 +313,25 @@ def test_briefing_pdf_download_and_screenshot(page, server, plan_dir):
 
 @pytest.mark.slow
 def test_run_scenario_compares_with_baseline(page, server, plan_dir):
-    """Threshold 100: the panel says how many still move and by which decisive rules, shows
-    every figure beside the baseline, switches the map and tables, and goes back; a
-    cancelled run resets the bar and says so."""
+    """Threshold 100: the fast heuristic answers at once and says so; the page says the exact
+    solve runs in the background, then shows its proven result (or the gap where the solver
+    stopped early) in its place; the panel says how many still move and by which decisive
+    rules, shows every figure beside the baseline, switches the map and tables, and goes
+    back; a second run cancelled while its exact solve runs keeps the heuristic answer and
+    says so."""
     if plan_dir[1] != "demo":
         pytest.skip("the scenario runner needs a plan written by the pipeline")
     plan = load_plan(plan_dir[0])
     n_base = len(relocation_candidates(plan.layer("relocation_candidates")))
+    heuristic = "显示的是快速启发式结果"
+    running = "精确求解（HiGHS）正在后台进行"
     open_page(page, server + "/relocation")
     page.wait_for_selector("#reloc-run")
     assert "基准方案：搬迁" in page.inner_text("#reloc-summary")
     assert page.inner_text("#reloc-map-badge") == "地图显示：基准方案"
+    assert "情景先用快速启发式给出结果" in page.inner_text(".reloc-controls")
+    assert page.locator("#reloc-answer").count() == 0  # the baseline has no such line
+    assert page.is_enabled("#reloc-cancel") is False
     # only the opened sites are drawn: unopened generated sites are dashed circles
     idle = 'path.leaflet-interactive[stroke-dasharray="3 2"]'
     assert page.locator(idle).count() == 0
@@ -335,9 +343,35 @@ def test_run_scenario_compares_with_baseline(page, server, plan_dir):
         ".some(e => e.id.includes('min_score') && e.innerText.trim() === '100 分')"
     )
     page.click("#reloc-run")
-    page.wait_for_selector("#reloc-progress-box", state="visible")
-    page.wait_for_selector("#reloc-status.done, #reloc-status.failed", timeout=180_000)
+    # the fast heuristic answers first, labelled as such, while the exact solve runs on
+    page.wait_for_selector("#reloc-status.done, #reloc-status.failed", timeout=60_000)
     assert "新情景已算完" in page.inner_text("#reloc-status")
+    page.wait_for_selector("#reloc-answer.answer-heuristic", timeout=10_000)
+    answer = page.inner_text("#reloc-answer")
+    assert heuristic in answer and "与下界相差不超过" in answer and "%" in answer
+    assert running in answer  # the exact solve is said to run in the background
+    assert page.inner_text("#reloc-map-badge") == "地图显示：新情景"
+    cells = page.locator('#reloc-compare tr[data-metric="min_score"] td')
+    assert [cells.nth(i).inner_text() for i in range(3)] == ["搬迁评分门槛", "30 分", "100 分"]
+    # while it runs, the panel says so with its seconds and the run can be cancelled
+    page.wait_for_function(
+        "(r) => document.querySelector('#reloc-exact-line').innerText.includes(r)"
+        " || document.querySelector('#reloc-answer.answer-exact')",
+        arg=running,
+        timeout=10_000,
+    )
+    if page.locator("#reloc-answer.answer-exact").count() == 0:
+        assert "秒）" in page.inner_text("#reloc-exact-line")
+    # the exact result replaces the heuristic one and says how good it is
+    page.wait_for_selector("#reloc-answer.answer-exact", timeout=180_000)
+    answer = page.inner_text("#reloc-answer")
+    assert heuristic not in answer and running not in answer
+    assert "显示的是精确结果：HiGHS 已证明其最优（间隙 0）。" in answer or (
+        "求解器提前停止" in answer and "间隙" in answer and "%" in answer
+    ), answer
+    page.wait_for_function("() => document.querySelector('#reloc-exact-line').innerText === ''")
+    assert page.is_enabled("#reloc-cancel") is False
+    assert page.is_enabled("#reloc-run")
     cells = page.locator('#reloc-compare tr[data-metric="min_score"] td')
     assert [cells.nth(i).inner_text() for i in range(3)] == ["搬迁评分门槛", "30 分", "100 分"]
     row = page.locator('#reloc-compare tr[data-metric="people_total"] td')
@@ -364,17 +398,31 @@ def test_run_scenario_compares_with_baseline(page, server, plan_dir):
     )
     assert f"（{n_base}）" in page.inner_text("#reloc-cand-title")
     assert page.locator("#reloc-compare th.col-shown").inner_text() == "基准方案"
-    # a cancelled run: the bar is reset and hidden, the panel says so, the page is unchanged
+    # a second run, cancelled while its exact solve runs: the heuristic answer stays and
+    # the panel says the exact solve was cancelled
     page.click("#reloc-run")
-    page.wait_for_selector("#reloc-progress-box", state="visible")
+    page.wait_for_selector("#reloc-answer.answer-heuristic", timeout=60_000)
     page.wait_for_function("() => !document.querySelector('#reloc-cancel').disabled")
+    assert running in page.inner_text("#reloc-answer")
+    assert page.inner_text("#reloc-map-badge") == "地图显示：新情景"
     page.click("#reloc-cancel")
-    page.wait_for_selector("#reloc-status.cancelled")
-    assert "计算已取消" in page.inner_text("#reloc-status")
-    assert page.eval_on_selector("#reloc-progress", "e => e.value") == 0
-    assert page.is_visible("#reloc-progress-box") is False
+    page.wait_for_function(
+        "() => document.querySelector('#reloc-answer').innerText.includes('精确求解已取消')",
+        timeout=10_000,
+    )
+    answer = page.inner_text("#reloc-answer")
+    assert "精确求解已取消。仍显示启发式结果。" in answer and heuristic in answer
+    assert running not in answer
+    assert page.locator("#reloc-answer.answer-heuristic").count() == 1
+    assert page.inner_text("#reloc-exact-line") == ""
+    assert page.is_enabled("#reloc-cancel") is False
     assert page.is_enabled("#reloc-run")
-    assert page.inner_text("#reloc-map-badge") == "地图显示：基准方案"
+    assert page.is_visible("#reloc-progress-box") is False
+    assert page.inner_text("#reloc-map-badge") == "地图显示：新情景"
+    assert "改动的参数：搬迁评分门槛 30 分 → 100 分" in page.inner_text("#reloc-summary")
+    # nothing replaces the kept heuristic answer afterwards
+    page.wait_for_timeout(2500)
+    assert "精确求解已取消" in page.inner_text("#reloc-answer")
     assert page.errors == []
 
 
