@@ -5,7 +5,9 @@ Measures, on a plan directory (default: data/demo/plan):
 - filter restyle: click on a status option → counts and map updated (ms, client side);
 - initial payload of the coverage page: bytes transferred (and decoded);
 - console errors on every page;
-- scripts each page downloads (``scripts_by_page``: which pages load plotly).
+- scripts each page downloads (``scripts_by_page``: which pages load plotly);
+- uncached tile times over HTTP (``tiles``: hillshade, slope, travel minutes; median and
+  90th percentile of distinct tiles at zooms 9-13, target ≤ 50 ms).
 
 Usage: python scripts/bench_dashboard.py [--plan DIR] [--runs 3] [--out FILE]
        python scripts/bench_dashboard.py --cold [--plan DIR] [--runs 3] [--out FILE]
@@ -264,6 +266,35 @@ def console_errors(browser, url: str) -> dict[str, list[str]]:
     return out
 
 
+def tile_ms(url: str, plan: Path, layers: tuple[str, ...], per_zoom: int = 6) -> dict:
+    """Milliseconds per uncached tile over HTTP: ``per_zoom`` distinct tiles at zooms 9-13
+    inside the county for each layer (each asked once, so the server renders every one)."""
+    import urllib.request
+
+    import morecantile
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(plan / "rasters" / "dem.tif") as s:
+        w, so, e, n = transform_bounds(s.crs, "EPSG:4326", *s.bounds)
+    tms = morecantile.tms.get("WebMercatorQuad")
+    out = {}
+    for layer in layers:
+        ms = []
+        for z in (9, 10, 11, 12, 13):
+            for t in list(tms.tiles(w, so, e, n, [z]))[:per_zoom]:
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(f"{url}/tiles/{layer}/{t.z}/{t.x}/{t.y}.png") as r:
+                    r.read()
+                ms.append((time.perf_counter() - t0) * 1000)
+        out[layer] = {
+            "median_ms": round(statistics.median(ms), 1),
+            "p90_ms": round(sorted(ms)[int(0.9 * (len(ms) - 1))], 1),
+            "runs": len(ms),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plan", type=Path, default=ROOT / "data" / "demo" / "plan")
@@ -290,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             errors = console_errors(b, url)
             scripts = scripts_by_page(b, url)
             b.close()
+        # after the pages above: the server has prepared the overlays' COGs by now
+        tiles = tile_ms(url, args.plan, ("hillshade", "slope_deg", "travel_min_school"))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -305,12 +338,14 @@ def main(argv: list[str] | None = None) -> int:
         "payload_tiles_mb": round(loads[-1][3] / 1e6, 3),
         "console_errors": {k: v for k, v in errors.items() if v},
         "scripts_by_page": scripts,
+        "tiles": tiles,
     }
     ok = (
         res["first_paint_ms_median"] <= 2000
         and res["restyle_ms_median"] <= 100
         and res["payload_transferred_mb"] <= 3
         and not res["console_errors"]
+        and all(v["median_ms"] <= 50 for v in tiles.values())
     )
     res["targets_met"] = ok
     return _emit(res, args.out)
