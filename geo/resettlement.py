@@ -594,17 +594,21 @@ def plan_resettlement(
             max_area_ha=sites.site_max_area_ha,
         )
 
+    def pieces(s: np.ndarray) -> siting.SitePieces:
+        """The cells of the sites ``patches(s)`` would draw (the robustness draws' sites)."""
+        return siting.site_pieces(
+            s,
+            cell_ha=abs(grid.transform.a * grid.transform.e) / 1e4,
+            xres=abs(grid.transform.a),
+            yres=abs(grid.transform.e),
+            threshold=sites.site_threshold,
+            min_area_ha=sites.site_min_area_ha,
+            max_sites=sites.max_sites,
+            max_area_ha=sites.site_max_area_ha,
+        )
+
     gen = patches(suit)
-    base_pieces = siting.site_pieces(
-        suit,
-        cell_ha=abs(grid.transform.a * grid.transform.e) / 1e4,
-        xres=abs(grid.transform.a),
-        yres=abs(grid.transform.e),
-        threshold=sites.site_threshold,
-        min_area_ha=sites.site_min_area_ha,
-        max_sites=sites.max_sites,
-        max_area_ha=sites.site_max_area_ha,
-    )
+    base_pieces = pieces(suit)
     site_gdf = siting.merge_planner_sites(
         gen, layers.get("sites"), people_per_ha=sites.people_per_ha
     )
@@ -698,16 +702,7 @@ def plan_resettlement(
                 base_lab[gen_cells[sid]] = j + 1
         keeps = []
         for d, wvec in enumerate(draws):
-            alt = siting.site_pieces(
-                draw_suit(wvec),
-                cell_ha=abs(grid.transform.a * grid.transform.e) / 1e4,
-                xres=abs(grid.transform.a),
-                yres=abs(grid.transform.e),
-                threshold=sites.site_threshold,
-                min_area_ha=sites.site_min_area_ha,
-                max_sites=sites.max_sites,
-                max_area_ha=sites.site_max_area_ha,
-            )
+            alt = pieces(draw_suit(wvec))
             keep = ~gen_mask
             for piece in alt.cells:
                 hit = base_lab[piece]
