@@ -515,12 +515,15 @@ def plan_resettlement(
     layers: Mapping[str, gpd.GeoDataFrame],
     grid: Grid,
     rasters: Mapping[str, np.ndarray],
-    speed: np.ndarray,
+    speed: np.ndarray | None,
     outside: np.ndarray,
     *,
     rules: RelocationRules,
     sites: SiteSettings,
     progress: ProgressFn | None = None,
+    prep: SuitabilityInputs | None = None,
+    cost_matrix: Callable[[gpd.GeoSeries, gpd.GeoSeries], np.ndarray] | None = None,
+    robustness: bool = True,
 ) -> ResettlementResult:
     """Screening → suitability → sites → allocation → robustness, in the metric CRS.
 
@@ -543,11 +546,23 @@ def plan_resettlement(
         The profile's relocation rules and site settings.
     progress : callable, optional
         ``progress(step, fraction)``.
+    prep : SuitabilityInputs, optional
+        The prepared overlay (:func:`prepare_suitability`) when the caller already has it
+        (the dashboard's scenarios keep it between runs); computed from ``rasters`` if not.
+    cost_matrix : callable, optional
+        ``cost_matrix(village points, site points)`` → minutes, instead of
+        :func:`site_cost_matrix` on ``speed`` (the scenarios' cached village grids give the
+        same matrix); ``speed`` may then be None.
+    robustness : bool, default True
+        Run the Monte Carlo robustness draws; without them ``robustness_frac`` is NaN (not
+        computed, never 0) and a note says so.
 
     Returns
     -------
     ResettlementResult
     """
+    if cost_matrix is None and speed is None:
+        raise ValueError("plan_resettlement: give the speed surface or a cost_matrix function")
     notes: list[str] = []
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -559,8 +574,10 @@ def plan_resettlement(
     t0 = time.perf_counter()
     if progress:
         progress("suitability", 0.1)
-    factors = factor_rasters(rasters, layers, grid)
-    prep = prepare_suitability(factors, sites, layers, grid, outside)
+    if prep is None:
+        prep = prepare_suitability(
+            factor_rasters(rasters, layers, grid), sites, layers, grid, outside
+        )
     if not prep.names:
         raise PolicyError(
             "[suitability] every factor is blank or constant over the county: "
@@ -608,7 +625,6 @@ def plan_resettlement(
         )
 
     gen = patches(suit)
-    base_pieces = pieces(suit)
     site_gdf = siting.merge_planner_sites(
         gen, layers.get("sites"), people_per_ha=sites.people_per_ha
     )
@@ -630,13 +646,17 @@ def plan_resettlement(
     )
     if progress:
         progress("village → site travel times", 0.35)
-    cost = site_cost_matrix(
-        speed,
-        grid,
-        _points(vil),
-        site_gdf.geometry.representative_point(),
-        factor=sites.cost_grid_factor,
-    )
+    if cost_matrix is not None:
+        cost = cost_matrix(_points(vil), site_gdf.geometry.representative_point())
+    else:
+        assert speed is not None  # checked above
+        cost = site_cost_matrix(
+            speed,
+            grid,
+            _points(vil),
+            site_gdf.geometry.representative_point(),
+            factor=sites.cost_grid_factor,
+        )
     sdf = pd.DataFrame(
         {
             "site_id": site_gdf["site_id"].to_numpy(),
@@ -646,7 +666,9 @@ def plan_resettlement(
         }
     )
     if progress:
-        progress("allocation (HiGHS)", 0.55)
+        progress(
+            "allocation (heuristic)" if sites.solver == "heuristic" else "allocation (HiGHS)", 0.55
+        )
     p = sites.open_sites or None
     model: _ModelArgs = {
         "p": p,
@@ -685,7 +707,7 @@ def plan_resettlement(
 
     base_ids = site_gdf["site_id"].to_numpy()
     gen_mask = (site_gdf["source"] == "generated").to_numpy()
-    robust = sites.robustness_draws > 0 and len(demand) > 0 and len(site_gdf) > 0
+    robust = robustness and sites.robustness_draws > 0 and len(demand) > 0 and len(site_gdf) > 0
 
     def draw_keeps() -> list[np.ndarray]:
         """For each Monte Carlo weight draw: which base sites still exist (generated sites
@@ -696,7 +718,7 @@ def plan_resettlement(
         )
         draw_suit = _DrawSuitability(prep)
         base_lab = np.zeros(suit.size, dtype=np.int32)  # value j + 1 on the cells of row j
-        gen_cells = dict(zip(gen["site_id"], base_pieces.cells, strict=True))
+        gen_cells = dict(zip(gen["site_id"], pieces(suit).cells, strict=True))
         for j, (sid, g) in enumerate(zip(base_ids, gen_mask, strict=True)):
             if g:
                 base_lab[gen_cells[sid]] = j + 1
@@ -765,7 +787,13 @@ def plan_resettlement(
         freq = siting.site_selection_frequency(runs, sites=list(map(str, base_ids)))
     t["robustness"] = t_draws + time.perf_counter() - t0
     notes += _outcome_notes(site_gdf, demand, result, sites, prep)
-    site_gdf["robustness_frac"] = site_gdf["site_id"].map(freq).fillna(0.0).round(3).to_numpy()
+    if robustness:
+        site_gdf["robustness_frac"] = site_gdf["site_id"].map(freq).fillna(0.0).round(3).to_numpy()
+    else:
+        notes.append(
+            "site robustness (Monte Carlo over the AHP weights) not computed for this quick answer"
+        )
+        site_gdf["robustness_frac"] = np.nan  # not computed: never read as 0
     a = result.assignments
     assigned = a.groupby("site_id")["people"].sum() if len(a) else pd.Series(dtype=float)
     site_gdf["assigned_people"] = site_gdf["site_id"].map(assigned).fillna(0).astype(int)

@@ -31,9 +31,8 @@ from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
-from geo import access, relocation, resettlement, siting
+from geo import access, resettlement
 from layers.errors import PolicyError
 from layers.grid import Grid, cells
 from layers.settings import RelocationRules, SiteSettings
@@ -270,127 +269,17 @@ def quick_resettlement(
             f"[suitability] cost_grid_factor {sites.cost_grid_factor}: the cached village "
             f"grids were built for factor {travel.factor}"
         )
-    notes: list[str] = []
-    if progress:
-        progress("relocation screening", 0.0)
-    screened = relocation.screen(villages, rules=rules)
-    if progress:
-        progress("suitability", 0.1)
-    prep = prep_cache.get(factors, sites, layers, grid, outside)
-    if not prep.names:
-        raise PolicyError(
-            "[suitability] every factor is blank or constant over the county: "
-            + "; ".join(f"{n}: {why}" for n, why in prep.dropped.items())
-        )
-    suit, weights, cr = resettlement.combine_suitability(prep)
-    for n, why in prep.dropped.items():
-        notes.append(
-            f"suitability factor {n} left out ({why}); the other factors' weights were "
-            f"renormalised: {', '.join(f'{k} {w:.3f}' for k, w in weights.items())}"
-        )
-    if cr > sites.cr_warning:
-        notes.append(
-            f"AHP consistency ratio {cr:.3f} is above {sites.cr_warning}: revise the pairwise judgements"
-        )
-    if progress:
-        progress("sites", 0.25)
-    gen = siting.sites_from_suitability(
-        suit,
-        transform=grid.transform,
-        crs=grid.crs,
-        threshold=sites.site_threshold,
-        min_area_ha=sites.site_min_area_ha,
-        people_per_ha=sites.people_per_ha,
-        max_sites=sites.max_sites,
-        max_area_ha=sites.site_max_area_ha,
-    )
-    site_gdf = siting.merge_planner_sites(
-        gen, layers.get("sites"), people_per_ha=sites.people_per_ha
-    )
-    site_gdf["capacity_people"] = np.floor(
-        site_gdf["capacity_people"].astype(float) * float(sites.capacity_factor)
-    ).astype(int)
-    site_gdf = resettlement._site_attributes(site_gdf, grid, rasters, suit, layers)
-    elig = screened[screened["eligible"].fillna(False).astype(bool)]
-    vil = villages.loc[elig.index]
-    demand = pd.DataFrame(
-        {
-            "village_id": vil["village_id"].to_numpy(),
-            "people": elig["people_to_move"].fillna(0).astype(int).to_numpy(),
-            "township": vil["township"].to_numpy(),
-        }
-    )
-    if progress:
-        progress("village → site travel times", 0.35)
-    cost = travel.cost_matrix(
-        vil.geometry.representative_point(), site_gdf.geometry.representative_point()
-    )
-    sdf = pd.DataFrame(
-        {
-            "site_id": site_gdf["site_id"].to_numpy(),
-            "capacity_people": site_gdf["capacity_people"].to_numpy(),
-            "township": site_gdf["township"].to_numpy(),
-            "locked": site_gdf["locked"].fillna(False).astype(bool).to_numpy(),
-        }
-    )
-    if progress:
-        progress("allocation (heuristic)" if sites.solver == "heuristic" else "allocation", 0.55)
-    generated = (site_gdf["source"] == "generated").to_numpy()
-    open_cost = np.where(generated, sites.opening_cost_person_min, 0.0)
-    min_occ = np.where(generated, sites.min_occupancy_people, 0)
-    model: resettlement._ModelArgs = {
-        "p": sites.open_sites or None,
-        "max_return_min": sites.max_return_min,
-        "township_penalty_min": sites.township_penalty_min,
-    }
-    if sites.solver == "heuristic":
-        result = siting.allocate_heuristic(
-            demand,
-            sdf,
-            cost,
-            time_limit_s=sites.heuristic_time_s,
-            opening_cost=open_cost,
-            min_occupancy=min_occ,
-            **model,
-        )
-    else:
-        result = siting.allocate(
-            demand,
-            sdf,
-            cost,
-            time_limit_s=sites.time_limit_s,
-            mip_gap=sites.mip_gap,
-            opening_cost=open_cost,
-            min_occupancy=min_occ,
-            **model,
-        )
-    greedy = siting.greedy_allocate(
-        demand,
-        sdf,
-        cost,
-        opening_cost=open_cost,
-        min_occupancy=min_occ,
-        **model,
-    )
-    notes += resettlement._outcome_notes(site_gdf, demand, result, sites, prep)
-    notes.append(
-        "site robustness (Monte Carlo over the AHP weights) not computed for this quick answer"
-    )
-    site_gdf["robustness_frac"] = np.nan  # not computed: never read as 0
-    a = result.assignments
-    assigned = a.groupby("site_id")["people"].sum() if len(a) else pd.Series(dtype=float)
-    site_gdf["assigned_people"] = site_gdf["site_id"].map(assigned).fillna(0).astype(int)
-    site_gdf["opened"] = site_gdf["site_id"].isin(result.open_sites)
-    return resettlement.ResettlementResult(
-        screened=screened,
-        sites=site_gdf,
-        suitability=suit,
-        weights=weights,
-        cr=cr,
-        allocation=result,
-        greedy=greedy,
-        demand=demand,
-        cost=cost,
-        notes=notes,
-        min_score=rules.min_score,
+    return resettlement.plan_resettlement(
+        villages,
+        layers,
+        grid,
+        rasters,
+        None,
+        outside,
+        rules=rules,
+        sites=sites,
+        progress=progress,
+        prep=prep_cache.get(factors, sites, layers, grid, outside),
+        cost_matrix=travel.cost_matrix,
+        robustness=False,
     )
