@@ -447,7 +447,7 @@ def _shortest(
                 )
                 if ok:
                     return dist, label
-    return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy)
+    return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy, np.zeros(seeds.shape[0]))
 
 
 def _open_stranded_sources(
@@ -467,8 +467,13 @@ def _open_stranded_sources(
 
 
 @njit(cache=True, nogil=True)
-def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no cover - numba
+def _dijkstra8(
+    cost, seeds, seed_labels, nrows, ncols, dx, dy, seed_dist
+):  # pragma: no cover - numba
     """Multi-source Dijkstra on an 8-connected grid with an indexed 4-ary heap.
+
+    Seed ``s`` starts at distance ``seed_dist[s]`` (zeros: plain sources; the tiled
+    cost-distance of ``geo.blocks`` seeds a tile with its neighbours' border values).
 
     The grid is padded with a one-cell ring of barriers so the inner loop needs
     no bounds checks. ``cd[i, 0]`` is the cell's cost, ``cd[i, 1]`` its best
@@ -499,14 +504,27 @@ def _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy):  # pragma: no co
     for s in range(seeds.shape[0]):
         i0 = seeds[s]
         i = (i0 // ncols + 1) * pc + (i0 % ncols) + 1
-        if cd[i, 1] == 0.0:
+        d0 = seed_dist[s]
+        if d0 >= cd[i, 1]:  # a cell seeded twice keeps its smaller start (first of equals)
             continue
-        cd[i, 1] = 0.0
+        cd[i, 1] = d0
         label[i] = seed_labels[s]
-        heap_i[size] = i  # all keys are 0: appending keeps the heap property
-        heap_k[size] = 0.0
-        pos[i] = size
-        size += 1
+        hole = pos[i]
+        if hole == -1:
+            hole = size
+            size += 1
+        while hole > 0:  # sift up (never moves when every start is 0)
+            parent = (hole - 1) >> 2
+            if heap_k[parent] > d0:
+                heap_i[hole] = heap_i[parent]
+                heap_k[hole] = heap_k[parent]
+                pos[heap_i[hole]] = hole
+                hole = parent
+            else:
+                break
+        heap_i[hole] = i
+        heap_k[hole] = d0
+        pos[i] = hole
     while size > 0:
         i = heap_i[0]
         d = heap_k[0]

@@ -44,6 +44,12 @@ from pyproj.exceptions import ProjError
 from rasterio.transform import rowcol
 
 from layers import chinacoords
+from layers.budget import (
+    available_memory_bytes,
+    check_memory_for_cells,
+    fmt_bytes,
+    raster_shape,
+)
 from layers.catalogue import SPECS
 from layers.crs import central_meridian, check_bounds, choose_metric_crs, crs_name
 from layers.datums import (
@@ -57,6 +63,7 @@ from layers.datums import (
 from layers.dem_sources import (
     MissingTilesError,
     county_outside_dem,
+    max_dem_cells,
     network_path,
     vsizip_sha256,
 )
@@ -802,6 +809,21 @@ def _read_dem(
         return None
     try:
         dem = read_dem(src.paths or src.path, metric_crs=crs, towgs84=src.towgs84, clip=clip)
+    except MemoryError:
+        # the header passed the cell limit but this machine cannot hold the pixels: an
+        # input too large for it, not a bug (issue 18)
+        problems.append(
+            Problem(
+                _dem_file(src),
+                "dem",
+                f"the DEM{raster_shape(src.paths or src.path)} does not fit in memory once "
+                f"clipped to the county: {fmt_bytes(available_memory_bytes())} available, "
+                f"cell limit {max_dem_cells() / 1e6:,.0f} million (ANJU_MAX_DEM_CELLS); use "
+                "coarser cells or a smaller area, or compute slope and travel time block by "
+                "block with `anju blocks slope` / `anju blocks travel`",
+            )
+        )
+        return None
     except MissingTilesError as exc:
         several = len(src.paths) > 1
         for m in exc.missing:
@@ -824,6 +846,13 @@ def _read_dem(
         problems.append(Problem(head if sep else _dem_file(src), "dem", tail if sep else head))
         return None
     src.tiles = list(dem.tiles)
+    try:  # the whole-county run holds several grids of this size at once
+        check_memory_for_cells(
+            _dem_file(src), dem.z.shape, available=available_memory_bytes() + dem.z.nbytes
+        )
+    except AnjuError as exc:
+        problems.append(Problem(_dem_file(src), "dem", str(exc).partition(": ")[2]))
+        return None
     return dem
 
 

@@ -17,6 +17,9 @@ Commands (a contract: DESIGN.md):
                                         what changed between two versions (ids or plan dirs), and why
   anju users add NAME --role ROLE [--personal] | list | remove NAME | passwd NAME | audit
                                         dashboard accounts (sign-in is on once the store exists)
+  anju blocks slope DEM --out SLOPE.tif [--block N]
+  anju blocks travel SPEED.tif --sources POINTS.gpkg --out MIN.tif [--tile N]
+                                        rasters larger than memory, block by block
 
 `run` and `batch` record every plan as a version in WORKSPACE/history.gpkg (layers.history)
 unless --no-history.
@@ -176,6 +179,8 @@ def run(
     except AnjuError as exc:
         click.echo(f"ERROR: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except MemoryError:
+        _bad(_out_of_memory(workspace))
     _echo_plan(out, manifest)
     if not no_history:
         line, error = _record_version(workspace, out)
@@ -574,6 +579,14 @@ def diff(a: str, b: str, workspace: Path | None, as_json: bool) -> None:
     help="serve the current plan of a shared PostGIS store instead of a plan directory",
 )
 @click.option(
+    "--province",
+    "province_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="OUT",
+    help="serve a province: the --out folder of `anju province run` (county plans and roll-ups)",
+)
+@click.option(
     "--workspace",
     "store_workspace",
     default=None,
@@ -604,6 +617,7 @@ def diff(a: str, b: str, workspace: Path | None, as_json: bool) -> None:
 def serve(
     plan: Path | None,
     store_url: str | None,
+    province_dir: Path | None,
     store_workspace: str | None,
     host: str,
     port: int,
@@ -612,10 +626,24 @@ def serve(
     config_path: Path | None,
 ) -> None:
     """Serve the dashboard on the plan directory PLAN (waitress; --debug: the dev server),
-    or on the current plan of a workspace in a PostGIS store (--store URL [--workspace NAME]).
+    on the current plan of a workspace in a PostGIS store (--store URL [--workspace NAME]),
+    or on a province (--province OUT: its counties, townships and every county's plan).
     """
-    if (plan is None) == (store_url is None):
-        _bad("serve: expected a plan directory PLAN or --store URL (one of them)")
+    if sum(x is not None for x in (plan, store_url, province_dir)) != 1:
+        _bad("serve: expected a plan directory PLAN, --store URL or --province OUT (one of them)")
+    if province_dir is not None:
+        from dashboard.province import load_province
+
+        try:
+            first = load_province(province_dir).default_county()
+        except AnjuError as exc:
+            _bad(str(exc))
+        if first is None:
+            _bad(
+                f"serve: {province_dir}: expected at least one county plan "
+                "(<adcode>/plan.gpkg), found none (every county failed?)"
+            )
+        plan = Path(province_dir) / first
     from dashboard.security import REMOTE_WARNING, host_problem, is_loopback, run_server
 
     problem = host_problem(host, debug=debug, allow_remote=allow_remote)
@@ -650,7 +678,8 @@ def serve(
             err=True,
         )
         sys.exit(EXIT_BAD_INPUT)
-    app = create_app(plan, config=config)
+    extra = {"province": province_dir} if province_dir is not None else {}
+    app = create_app(plan, config=config, **extra)
     if source is not None:
         from dashboard.state import set_store
 
@@ -790,6 +819,90 @@ def users_audit(store, limit: int, who: str | None, as_json: bool) -> None:
             f"{when}\t{r.user or '-'}\t{r.ip or '-'}\t{r.action}\t"
             f"{'ok' if r.ok else 'refused'}\t{r.what or ''}\t{nums}".rstrip()
         )
+
+
+def _out_of_memory(workspace: Path) -> str:
+    """The one line for a run that ran out of memory: an input too large for this machine
+    (issue 18), with the DEM's size, the memory available and what handles such a DEM."""
+    from layers.budget import available_memory_bytes, fmt_bytes, raster_shape
+    from layers.dem_sources import max_dem_cells
+
+    dem = "the DEM"
+    try:
+        from layers.workspace import read_workspace
+
+        ws, _ = read_workspace(workspace)
+        src = ws.sources.get("dem") if ws is not None else None
+        if src is not None:
+            dem = f"{src.path}{raster_shape(src.paths or src.path)}"
+    except Exception:  # noqa: BLE001 - only names the DEM in the message
+        pass
+    return (
+        f"{workspace}: the run ran out of memory: {dem} is too large for this machine "
+        f"({fmt_bytes(available_memory_bytes())} of memory available; cell limit "
+        f"{max_dem_cells() / 1e6:,.0f} million, ANJU_MAX_DEM_CELLS); use coarser cells or a "
+        "smaller area, or compute slope and travel time block by block with `anju blocks "
+        "slope` / `anju blocks travel`"
+    )
+
+
+@main.group()
+def blocks() -> None:
+    """Rasters larger than memory: slope and travel time block by block, file to file."""
+
+
+@blocks.command("slope")
+@click.argument("dem", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="slope GeoTIFF")
+@click.option("--block", default=1024, show_default=True, help="block edge in cells")
+@click.option("--percent", is_flag=True, default=False, help="percent instead of degrees")
+@click.option("--max-cells", type=int, default=None, help="refuse a DEM with more cells")
+def blocks_slope(dem: Path, out: Path, block: int, percent: bool, max_cells: int | None) -> None:
+    """Slope of DEM (degrees, Horn) block by block; memory set by --block, not the DEM."""
+    from geo.blocks import slope_blocks
+
+    try:
+        h, w = slope_blocks(dem, out, block=block, percent=percent, max_cells=max_cells)
+    except (AnjuError, ValueError) as exc:
+        _bad(str(exc))
+    click.echo(f"slope of {dem} ({w:,} x {h:,} cells) written to {out}")
+
+
+@blocks.command("travel")
+@click.argument("speed", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--sources",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="destination points (any vector file), in the speed raster's CRS",
+)
+@click.option("--layer", default=None, help="layer of --sources (GeoPackage)")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="minutes GeoTIFF"
+)
+@click.option("--tile", default=1024, show_default=True, help="tile edge in cells")
+@click.option("--max-cells", type=int, default=None, help="refuse a raster with more cells")
+def blocks_travel(
+    speed: Path, sources: Path, layer: str | None, out: Path, tile: int, max_cells: int | None
+) -> None:
+    """Minutes to the nearest of the --sources over SPEED (km/h), tile by tile."""
+    import geopandas as gpd
+
+    from geo.blocks import travel_time_blocks
+
+    try:
+        pts = gpd.read_file(sources, layer=layer)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        _bad(f"{sources}: cannot be read as a vector layer ({exc})")
+    try:
+        info = travel_time_blocks(speed, pts, out, tile=tile, max_cells=max_cells)
+    except (AnjuError, ValueError) as exc:
+        _bad(str(exc))
+    click.echo(
+        f"travel time to {info['sources']} source cell(s) written to {out}: {info['tiles']} "
+        f"tiles, {info['tile_searches']} tile searches in {info['sweeps']} sweeps, "
+        f"{info['seconds']:.1f} s"
+    )
 
 
 def entry() -> None:

@@ -129,7 +129,7 @@ def test_bucket_and_heap_kernels_agree():
     fin = cost[np.isfinite(cost)]
     delta = 20.0 * fin.min() * (1 - 1e-7)
     nb = 1 << int(math.ceil(math.log2(math.hypot(20.0, 20.0) * fin.max() / delta + 2)))
-    d_heap, l_heap = _dijkstra8(cost, seeds, labels, nr, nc, 20.0, 20.0)
+    d_heap, l_heap = _dijkstra8(cost, seeds, labels, nr, nc, 20.0, 20.0, np.zeros(len(seeds)))
     npad, cap = (nr + 2) * (nc + 2), nr * nc + len(seeds) + 1024
     work = [np.empty((npad, 2)), np.empty(npad, np.int32), np.empty(npad, bool)]
     work += [np.empty(cap, np.int32), np.empty(cap, np.int32)]
