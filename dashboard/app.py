@@ -33,7 +33,7 @@ def _shell() -> html.Div:
         [
             dcc.Location(id=ids.URL),
             dcc.Store(id=ids.LANG_STORE, data=lg),
-            navbar(lg),
+            _province_nav(navbar(lg), lg),
             html.Div(dash.page_container, className="page"),
         ]
     )
@@ -51,7 +51,12 @@ def _background_manager(cache_dir: Path | None):
     return dash.DiskcacheManager(diskcache.Cache(str(d)))
 
 
-def create_app(plan_dir: Path | str, *, config: DashboardConfig | dict | None = None) -> dash.Dash:
+def create_app(
+    plan_dir: Path | str,
+    *,
+    config: DashboardConfig | dict | None = None,
+    province: Path | str | None = None,
+) -> dash.Dash:
     """Build the dashboard for a plan directory.
 
     Parameters
@@ -61,6 +66,10 @@ def create_app(plan_dir: Path | str, *, config: DashboardConfig | dict | None = 
         alert telling how to build it.
     config : DashboardConfig or dict, optional
         Basemaps and simplification settings (see :class:`DashboardConfig`).
+    province : path, optional
+        A province output folder (``anju province run --out``): adds the province page
+        (``/province``) and serves, on the other pages, the county each browser chooses
+        there (``plan_dir`` until it chooses one).
 
     Returns
     -------
@@ -83,6 +92,8 @@ def create_app(plan_dir: Path | str, *, config: DashboardConfig | dict | None = 
     )
     app.server.config["ANJU_PLAN_DIR"] = str(pdir)
     app.server.config["ANJU_CONFIG"] = cfg
+    state.set_province(app, Path(province).resolve() if province is not None else None)
+    _register_county_switch(app.server)
     security.install(app, cfg)
     register_tiles(app.server, lambda: state.plan_dir() / "rasters")
     _register_briefing_map(app.server)
@@ -139,6 +150,7 @@ def _warm(app: dash.Dash) -> None:
 
     def run() -> None:
         with app.server.app_context():
+            _warm_province(townships=False)
             try:
                 if plan_status(state.plan_dir())[0] == "missing":
                     return
@@ -151,6 +163,7 @@ def _warm(app: dash.Dash) -> None:
                 return  # the page will show the alert
             finally:
                 loaded.set()
+            _warm_province(townships=True)
             shade(np.zeros((3, 3)), cellsize_m=30.0)
             warm_tiles(plan)
         # last: the overlays as Web-Mercator COGs in the private folder (window-read tiles)
@@ -162,10 +175,90 @@ def _warm(app: dash.Dash) -> None:
             web = security.runtime_dir() / "web"
             web.mkdir(mode=0o700, exist_ok=True)
             prepare_web_overlays(state.plan_dir() / "rasters", web)
-        except (OSError, AnjuError, RasterioError):
+        except (OSError, AnjuError, RasterioError, SystemError):
+            # (GDAL's SystemError: the plan folder removed under the thread, as in tests)
             pass  # the tiles stay reprojected from OUT/rasters, as for any plan
 
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
+
+
+def _province_nav(nav: html.Nav, lg: str) -> html.Nav:
+    """With a province served: a first navbar link to the province page, and the county
+    the other pages show."""
+    root = state.province_dir()
+    if root is None:
+        return nav
+    from dashboard.province import load_province
+
+    try:
+        county = load_province(root).county_name(state.current_county() or "")
+    except AnjuError:
+        county = None
+    links = nav.children[1]
+    extra = [
+        dcc.Link(t("nav_province", lg), href="/province", className="nav-link", id="nav-province")
+    ]
+    if county:
+        extra.append(
+            html.Span(
+                county,
+                className="nav-county",
+                id="nav-county",
+                style={"alignSelf": "center", "margin": "0 0.75em", "opacity": 0.85},
+            )
+        )
+    links.children = [*extra, *links.children]
+    return nav
+
+
+def _warm_province(*, townships: bool) -> None:
+    """Read the province (its roll-ups and county polygons: the province page's first
+    paint) before the county's plan; with ``townships``, every county's townships too
+    (the drill-down payloads), after it."""
+    root = state.province_dir()
+    if root is None:
+        return
+    from dashboard.province import load_province
+
+    try:
+        prov = load_province(root)
+        prov.county_geojson()
+        for adcode in prov.adcodes if townships else ():
+            prov.township_geojson(adcode)
+    except AnjuError:
+        return  # the province page will show the alert
+
+
+def _register_county_switch(server) -> None:
+    """``/province/open/<adcode>``: the county's village map (drill-down from the province
+    page): remembers the county for this browser (cookie) and opens the coverage page.
+    404 when no province is served or ``adcode`` is not one of its counties with a plan."""
+
+    @server.route("/province/open/<adcode>")
+    def _open_county(adcode: str):  # pragma: no cover - exercised via HTTP
+        from flask import redirect
+
+        from dashboard.province import load_province
+
+        root = state.province_dir()
+        if root is None:
+            abort(404)
+        try:
+            plan = load_province(root).plan_dir(adcode)
+        except AnjuError:
+            abort(404)
+        if plan is None:
+            abort(404)
+        resp = redirect("/")
+        resp.set_cookie(
+            state.COUNTY_COOKIE,
+            adcode,
+            max_age=30 * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+        return resp
 
 
 def _register_briefing_map(server) -> None:

@@ -41,7 +41,16 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from layers.users import MAX_FAILURES, User, UserStore, default_path
 
-ALL_PAGES = ("/", "/transport", "/water", "/health", "/relocation", "/progress", "/briefing")
+ALL_PAGES = (
+    "/",
+    "/transport",
+    "/water",
+    "/health",
+    "/relocation",
+    "/progress",
+    "/briefing",
+    "/province",  # only when a province is served (anju serve --province)
+)
 
 #: The dashboard pages each role reaches.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
@@ -49,7 +58,7 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "bureau:transport": ("/transport",),
     "bureau:water": ("/water",),
     "bureau:health": ("/health",),
-    "planner": ("/", "/relocation"),
+    "planner": ("/", "/relocation", "/province"),
     "admin": ("/admin/audit",),
 }
 
@@ -64,6 +73,7 @@ ID_PAGE = {
     "reloc-": "/relocation",
     "brief-": "/briefing",
     "progress-": "/progress",
+    "province-": "/province",
     "coverage-": "/",
     "villages-": "/",
     "filter-": "/",
@@ -363,6 +373,12 @@ def _guard() -> Response | None:
         return None
     if path.startswith("/admin/"):
         return None if path in pages else _refuse(403, "admins only")
+    if path.startswith("/province/"):  # /province/open/<county>: the drill-down
+        return (
+            None
+            if "/province" in pages
+            else _refuse(403, f"role {user.role} may not open /province")
+        )
     if path.startswith("/tiles/") or path.startswith("/briefing/"):
         need = "/briefing" if path.startswith("/briefing/") else None
         if need and need not in pages:

@@ -19,6 +19,8 @@ from dashboard.i18n import DEFAULT_LANG, LANGS
 from dashboard.plan import StoreSource, load_plan
 
 LANG_COOKIE = "anju_lang"
+#: The county a browser chose on the province page (its adcode).
+COUNTY_COOKIE = "anju_county"
 _FALLBACK: dict[str, Any] = {}
 
 
@@ -116,12 +118,53 @@ def _flask_config() -> dict | None:
     return current_app.config if has_app_context() else None
 
 
+def set_province(app: Any, root: Path | None) -> None:
+    """Serve a province output folder (``anju serve --province OUT``): the province page
+    and, for the other pages, the plan of the county each browser chose there (cookie
+    :data:`COUNTY_COOKIE`; the first county with a plan by default). None forgets it."""
+    if root is None:
+        app.server.config.pop("ANJU_PROVINCE", None)
+        _FALLBACK.pop("province", None)
+        return
+    app.server.config["ANJU_PROVINCE"] = Path(root)
+    _FALLBACK["province"] = Path(root)
+
+
+def province_dir() -> Path | None:
+    """The province output folder the app serves (None: a single county)."""
+    cfg = _flask_config()
+    if cfg is not None:
+        root = cfg.get("ANJU_PROVINCE")
+        return Path(root) if root is not None else None
+    return _FALLBACK.get("province")
+
+
+def current_county() -> str | None:
+    """The adcode of the county this request's pages show (a province only): the browser's
+    choice when it names a county with a plan, else the province's first such county."""
+    root = province_dir()
+    if root is None:
+        return None
+    from dashboard.province import load_province  # deferred: only a province needs it
+
+    prov = load_province(root)
+    chosen = request.cookies.get(COUNTY_COOKIE) if has_request_context() else None
+    if chosen and prov.plan_dir(chosen) is not None:
+        return chosen
+    return prov.default_county()
+
+
 def plan_dir() -> Path:
-    """The plan directory of the running app (with a store: its current version's folder)."""
+    """The plan directory of the running app (with a store: its current version's folder;
+    with a province: the chosen county's plan, :func:`current_county`)."""
     cfg = _flask_config()
     if cfg is not None:
         if cfg.get("ANJU_STORE") is not None:
             return cfg["ANJU_STORE"].plan_dir()
+        if cfg.get("ANJU_PROVINCE") is not None:
+            adcode = current_county()
+            if adcode is not None:
+                return Path(cfg["ANJU_PROVINCE"]) / adcode
         if "ANJU_PLAN_DIR" in cfg:
             return Path(cfg["ANJU_PLAN_DIR"])
     if _FALLBACK.get("store") is not None:

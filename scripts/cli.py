@@ -629,8 +629,10 @@ def serve(
     on the current plan of a workspace in a PostGIS store (--store URL [--workspace NAME]),
     or on a province (--province OUT: its counties, townships and every county's plan).
     """
-    if sum(x is not None for x in (plan, store_url, province_dir)) != 1:
-        _bad("serve: expected a plan directory PLAN, --store URL or --province OUT (one of them)")
+    if province_dir is not None and (plan is not None or store_url is not None):
+        _bad("serve: --province OUT serves a province: expected it alone, without PLAN or --store")
+    if province_dir is None and (plan is None) == (store_url is None):
+        _bad("serve: expected a plan directory PLAN or --store URL (one of them)")
     if province_dir is not None:
         from dashboard.province import load_province
 

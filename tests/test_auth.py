@@ -157,6 +157,10 @@ def test_each_role_reaches_exactly_its_pages(site, role):
         else:
             assert index in (302, 403)
     assert c.get("/admin/audit").status_code == (200 if role == "admin" else 403)
+    # the province page and its drill-down: leaders and planners only
+    may = role in ("leader", "planner")
+    assert page_request(c, "/province").status_code == (200 if may else 403)
+    assert (c.get("/province/open/000000").status_code == 403) == (not may)
 
 
 def test_signed_in_user_gets_layout_and_tiles(site):
