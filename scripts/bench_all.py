@@ -318,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="comma-separated, of: " + ", ".join(ALL))
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
     ap.add_argument("--timeout", type=float, help="seconds per benchmark (default 900 / 5400)")
+    ap.add_argument(
+        "--scale-workspace",
+        type=Path,
+        help="an existing `anju demo --scale 4` workspace for the scale row (default: written, "
+        "untimed, about 80 s)",
+    )
     args = ap.parse_args(argv)
     if args.only:
         names = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -351,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
                 cmd = [PY, "-m", "scripts.bench_run", "--only", name, "--rows", str(rf), *q]
                 if name == "run":
                     cmd += ["--keep-plan", str(plan_dir)]
+                if name == "scale" and args.scale_workspace:
+                    cmd += ["--scale-workspace", str(args.scale_workspace)]
                 rows += _rows_from(name, cmd, rf, timeout, f"scripts/bench_run.py --only {name}")
             elif name in ("scenario", "dashboard"):
                 fn = run_scenario if name == "scenario" else run_dashboard
