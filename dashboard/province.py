@@ -31,6 +31,7 @@ import pandas as pd
 import pyogrio
 
 from dashboard.plan import WEB_CRS, json_value, prepare_layer
+from layers.catalogue import ROLLUP_FIGURES
 from layers.errors import AnjuError, LayerNotFoundError, LayerSchemaError
 from layers.plan import open_plan
 
@@ -39,28 +40,8 @@ ROLLUP_DIR = "province"
 #: A village without a township (as the roll-ups name it).
 NO_TOWNSHIP = "（未定）"
 
-#: Figures of a county or township, in the order of the roll-ups (``scripts/province.py``).
-FIGURES = (
-    "villages",
-    "villages_assessed",
-    "ready",
-    "unconfirmed",
-    "blocked",
-    "blocked_one",
-    "blocked_several",
-    "unknown",
-    "km_to_harden",
-    "km_unknown_surface",
-    "water_gap",
-    "water_unknown",
-    "clinic_gap",
-    "clinic_unknown",
-    "people_to_relocate",
-    "people_to_relocate_poor",
-    "people_placed",
-    "people_unplaced",
-    "sites_opened",
-)
+#: Township and county figures (then blocked_by_<indicator>): the catalogue's.
+FIGURES = ROLLUP_FIGURES
 #: Figures only this module computes from the villages (people, not villages, without them).
 PEOPLE_FIGURES = ("water_gap_people", "clinic_gap_people")
 

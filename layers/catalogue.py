@@ -614,3 +614,28 @@ TRACKTYPE_HARDENED = {
 }
 
 BOOL_UNKNOWN = frozenset({"", "nan", "none", "null", "na", "<na>", "unknown", "未知", "不详", "-"})
+
+
+#: Figures of a township or county in the province roll-ups (scripts/province.py writes them,
+#: dashboard/province.py reads or recomputes them), in the order of the CSV columns.
+ROLLUP_FIGURES = (
+    "villages",
+    "villages_assessed",
+    "ready",
+    "unconfirmed",
+    "blocked",
+    "blocked_one",
+    "blocked_several",
+    "unknown",
+    "km_to_harden",
+    "km_unknown_surface",
+    "water_gap",
+    "water_unknown",
+    "clinic_gap",
+    "clinic_unknown",
+    "people_to_relocate",
+    "people_to_relocate_poor",
+    "people_placed",
+    "people_unplaced",
+    "sites_opened",
+)

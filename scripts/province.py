@@ -37,6 +37,7 @@ from typing import Any
 
 import click
 
+from layers.catalogue import ROLLUP_FIGURES
 from layers.errors import AnjuError, Problem, ValidationError
 
 __all__ = [
@@ -480,28 +481,8 @@ def plan_county(
 # roll-ups
 # --------------------------------------------------------------------------------------------
 
-#: Township and county figures, in the order of the CSV columns (then blocked_by_<indicator>).
-FIGURES = (
-    "villages",
-    "villages_assessed",
-    "ready",
-    "unconfirmed",
-    "blocked",
-    "blocked_one",
-    "blocked_several",
-    "unknown",
-    "km_to_harden",
-    "km_unknown_surface",
-    "water_gap",
-    "water_unknown",
-    "clinic_gap",
-    "clinic_unknown",
-    "people_to_relocate",
-    "people_to_relocate_poor",
-    "people_placed",
-    "people_unplaced",
-    "sites_opened",
-)
+#: Township and county figures (then blocked_by_<indicator>): the catalogue's.
+FIGURES = ROLLUP_FIGURES
 
 
 def _flag(s: Any) -> Any:
