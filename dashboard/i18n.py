@@ -612,6 +612,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     # --- briefing (one-page A4) ---
     "brief_cst": ("{time}（北京时间）", "{time} (UTC+8)"),
     "brief_plan_id": ("方案编号", "Plan"),
+    "brief_ready_of": ("具备条件/参评村", "Ready / assessed"),
     "brief_printed": ("打印日期", "Printed"),
     "brief_inputs": ("输入数据", "Inputs"),
     "brief_input_dem": ("高程", "elevation"),

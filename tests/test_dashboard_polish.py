@@ -119,3 +119,20 @@ def test_relocation_legend_rows_match_its_layers():
     assert "达标" not in text and "坡度" not in text
     en = " ".join(_texts(reloc_legend_entries("en")))
     assert "not opened" in en and "village → site" in en
+
+
+def test_every_literal_translation_key_has_a_translation():
+    """A key passed literally to t() in the dashboard has a Chinese and an English text
+    (a missing one shows its key, e.g. a table header "brief_ready_of", to the user)."""
+    import re
+    from pathlib import Path
+
+    from dashboard.i18n import has_key
+
+    root = Path(__file__).resolve().parents[1] / "dashboard"
+    missing = set()
+    for f in root.rglob("*.py"):
+        for key in re.findall(r"\bt\(\s*\"([a-z][a-z0-9_]*)\"", f.read_text(encoding="utf-8")):
+            if not has_key(key):
+                missing.add(f"{f.name}: {key}")
+    assert not missing, sorted(missing)
