@@ -166,20 +166,32 @@ def _warm(app: dash.Dash) -> None:
             _warm_province(townships=True)
             shade(np.zeros((3, 3)), cellsize_m=30.0)
             warm_tiles(plan)
-        # last: the overlays as Web-Mercator COGs in the private folder (window-read tiles)
-        from rasterio.errors import RasterioError
-
         import dashboard.briefing  # noqa: F401  (the briefing page's first visit)
 
-        try:
-            web = security.runtime_dir() / "web"
-            web.mkdir(mode=0o700, exist_ok=True)
-            prepare_web_overlays(state.plan_dir() / "rasters", web)
-        except (OSError, AnjuError, RasterioError, SystemError):
-            # (GDAL's SystemError: the plan folder removed under the thread, as in tests)
-            pass  # the tiles stay reprojected from OUT/rasters, as for any plan
-
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
+
+
+def prepare_overlays_in_background(app: dash.Dash) -> threading.Thread:
+    """Warp the plan's overlays into Web-Mercator COGs in this server's private folder, on a
+    background thread, so their tiles become window reads a few seconds after start-up
+    (:func:`dashboard.tiles.prepare_web_overlays`; until then they are reprojected). Called
+    by the serving commands (``anju serve``, ``app.py``), not by :func:`create_app`: an app
+    made in a test or a notebook does not spend seconds of CPU on tiles nobody asks for."""
+    from rasterio.errors import RasterioError
+
+    def run() -> None:
+        with app.server.app_context():
+            try:
+                web = security.runtime_dir() / "web"
+                web.mkdir(mode=0o700, exist_ok=True)
+                prepare_web_overlays(state.plan_dir() / "rasters", web)
+            except (OSError, AnjuError, RasterioError, SystemError):
+                # (GDAL's SystemError: the plan folder removed under the thread)
+                pass  # the tiles stay reprojected from OUT/rasters, as for any plan
+
+    th = threading.Thread(target=run, name="anju-overlays", daemon=True)
+    th.start()
+    return th
 
 
 def _province_nav(nav: html.Nav, lg: str) -> html.Nav:

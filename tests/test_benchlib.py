@@ -53,7 +53,7 @@ def test_wall_and_cpu_time_tell_sleep_from_work():
     tools = [Tool("sleeper", lambda: time.sleep(0.3)), Tool("burner", lambda: _burn(0.3))]
     res = measure(tools, runs=2)
     sl, bu = res["sleeper"], res["burner"]
-    assert min(sl.wall) >= 0.3 and min(bu.cpu) >= 0.28 and min(bu.wall) >= 0.28
+    assert min(sl.wall) >= 0.3 and min(bu.cpu) >= 0.28  # (the burner counts process CPU)
     assert max(sl.cpu) < min(bu.cpu) - 0.1
     st = benchlib.stats(sl.wall)
     assert st["n"] == 2 and st["min_s"] <= st["median_s"]
