@@ -466,6 +466,29 @@ def _open_stranded_sources(
         cost[i] = finite.min() if finite.size else walk_cost
 
 
+@njit(inline="always")
+def _push4(heap_i, heap_k, pos, size, node, key):  # pragma: no cover - numba
+    """Insert ``node`` with ``key`` into the indexed 4-ary heap, or lower its key when it is
+    in the heap already (``pos[node] != -1``); returns the new heap size."""
+    hole = pos[node]
+    if hole == -1:
+        hole = size
+        size += 1
+    while hole > 0:  # sift up
+        parent = (hole - 1) >> 2
+        if heap_k[parent] > key:
+            heap_i[hole] = heap_i[parent]
+            heap_k[hole] = heap_k[parent]
+            pos[heap_i[hole]] = hole
+            hole = parent
+        else:
+            break
+    heap_i[hole] = node
+    heap_k[hole] = key
+    pos[node] = hole
+    return size
+
+
 @njit(cache=True, nogil=True)
 def _dijkstra8(
     cost, seeds, seed_labels, nrows, ncols, dx, dy, seed_dist
@@ -509,22 +532,7 @@ def _dijkstra8(
             continue
         cd[i, 1] = d0
         label[i] = seed_labels[s]
-        hole = pos[i]
-        if hole == -1:
-            hole = size
-            size += 1
-        while hole > 0:  # sift up (never moves when every start is 0)
-            parent = (hole - 1) >> 2
-            if heap_k[parent] > d0:
-                heap_i[hole] = heap_i[parent]
-                heap_k[hole] = heap_k[parent]
-                pos[heap_i[hole]] = hole
-                hole = parent
-            else:
-                break
-        heap_i[hole] = i
-        heap_k[hole] = d0
-        pos[i] = hole
+        size = _push4(heap_i, heap_k, pos, size, i, d0)  # never moves when every start is 0
     while size > 0:
         i = heap_i[0]
         d = heap_k[0]
@@ -565,22 +573,7 @@ def _dijkstra8(
             if nd < cd[j, 1]:
                 cd[j, 1] = nd
                 label[j] = lab
-                hole = pos[j]
-                if hole == -1:
-                    hole = size
-                    size += 1
-                while hole > 0:
-                    parent = (hole - 1) >> 2
-                    if heap_k[parent] > nd:
-                        heap_i[hole] = heap_i[parent]
-                        heap_k[hole] = heap_k[parent]
-                        pos[heap_i[hole]] = hole
-                        hole = parent
-                    else:
-                        break
-                heap_i[hole] = j
-                heap_k[hole] = nd
-                pos[j] = hole
+                size = _push4(heap_i, heap_k, pos, size, j, nd)
     out_d = np.empty(nrows * ncols)
     out_l = np.empty(nrows * ncols, dtype=np.int32)
     for r in range(nrows):
