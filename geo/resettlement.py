@@ -15,6 +15,7 @@ the headline figures the manifest and the scenario comparison show.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -680,30 +681,41 @@ def plan_resettlement(
     open_cost = np.where(generated, sites.opening_cost_person_min, 0.0)
     min_occ = np.where(generated, sites.min_occupancy_people, 0)
 
+    guess: list[list[str]] = []  # the open sites of HiGHS's warm start, once known
+    guessed = threading.Event()
+
+    def on_start(ids: list[str]) -> None:
+        guess.append(ids)
+        guessed.set()
+
     def solve() -> siting.AllocationResult:
-        if sites.solver == "heuristic":
-            return siting.allocate_heuristic(
+        try:
+            if sites.solver == "heuristic":
+                return siting.allocate_heuristic(
+                    demand,
+                    sdf,
+                    cost,
+                    time_limit_s=sites.heuristic_time_s,
+                    opening_cost=open_cost,
+                    min_occupancy=min_occ,
+                    **model,
+                )
+            return siting.allocate(
                 demand,
                 sdf,
                 cost,
-                time_limit_s=sites.heuristic_time_s,
+                time_limit_s=sites.time_limit_s,
+                mip_gap=sites.mip_gap,
                 opening_cost=open_cost,
                 min_occupancy=min_occ,
+                # as many threads as the search kernels: a batch or Dask worker limited to
+                # one core gets a one-thread HiGHS, not half the machine's cores
+                threads=access.kernel_threads(),
+                on_start=on_start,
                 **model,
             )
-        return siting.allocate(
-            demand,
-            sdf,
-            cost,
-            time_limit_s=sites.time_limit_s,
-            mip_gap=sites.mip_gap,
-            opening_cost=open_cost,
-            min_occupancy=min_occ,
-            # as many threads as the search kernels: a batch or Dask worker limited to one
-            # core gets a one-thread HiGHS, not half the machine's cores
-            threads=access.kernel_threads(),
-            **model,
-        )
+        finally:
+            guessed.set()
 
     base_ids = site_gdf["site_id"].to_numpy()
     gen_mask = (site_gdf["source"] == "generated").to_numpy()
@@ -736,8 +748,53 @@ def plan_resettlement(
                 progress(f"robustness {d + 1}/{len(draws)}", 0.6 + 0.3 * (d + 1) / len(draws))
         return keeps
 
+    # re-solves of the draws that lose an opened site, by (kept sites, the plan's open sites):
+    # the open sites they start from and how long each took
+    resolved: dict[tuple[bytes, tuple[str, ...]], tuple[list[str], float]] = {}
+
+    def draw_runs(
+        keeps: list[np.ndarray], open_sites: list[str], give_up: Callable[[], bool] | None = None
+    ) -> list[set[str]] | None:
+        """Each draw's open sites given the plan's ``open_sites``; None once ``give_up()``."""
+        opened = set(open_sites)
+        opened_rows = [j for j, sid in enumerate(base_ids) if sid in opened]
+        runs: list[set[str]] = []
+        for keep in keeps:
+            if not keep.any():
+                runs.append(set())
+            elif all(keep[j] for j in opened_rows):
+                # only unopened sites are lost: the plan's allocation is still feasible and
+                # nothing better appeared, so it stands (an optimum stays optimal)
+                runs.append(set(open_sites))
+            else:
+                key = (keep.tobytes(), tuple(open_sites))
+                if key not in resolved:
+                    if give_up is not None and give_up():
+                        return None
+                    # an opened site is lost: re-solved by the fast heuristic, with a fixed
+                    # number of search rounds and no bound (deterministic; the time limit is
+                    # only a backstop)
+                    t_solve = time.perf_counter()
+                    ids = siting.allocate_heuristic(
+                        demand,
+                        sdf[keep].reset_index(drop=True),
+                        cost[:, keep],
+                        opening_cost=open_cost[keep],
+                        min_occupancy=min_occ[keep],
+                        time_limit_s=_ROBUSTNESS_BACKSTOP_S,
+                        rounds=_ROBUSTNESS_ROUNDS,
+                        bound=False,
+                        start_open=list(open_sites),
+                        **model,
+                    ).open_sites
+                    resolved[key] = (ids, time.perf_counter() - t_solve)
+                runs.append(set(map(str, resolved[key][0])))
+        return runs
+
     # HiGHS releases the GIL: the allocation is solved on its own thread while this one
-    # draws the robustness sites, which do not depend on it (the two stages overlap)
+    # draws the robustness sites, which do not depend on it (the two stages overlap), and
+    # re-solves the draws from HiGHS's warm start, which is most often the optimum (if it
+    # is not, the draws are re-solved from the optimum below; the answer is the same)
     with ThreadPoolExecutor(max_workers=1) as ex:
         fut = ex.submit(solve)
         greedy = siting.greedy_allocate(
@@ -745,6 +802,14 @@ def plan_resettlement(
         )
         t1 = time.perf_counter()
         keeps = draw_keeps() if robust else []
+        if robust:
+            guessed.wait()
+            if guess and not fut.done():
+                draw_runs(
+                    keeps,
+                    guess[0],
+                    give_up=lambda: fut.done() and fut.result().open_sites != guess[0],
+                )
         t_draws = time.perf_counter() - t1
         result = fut.result()
     t["allocation"] = time.perf_counter() - t0
@@ -754,41 +819,15 @@ def plan_resettlement(
         progress("robustness (Monte Carlo over AHP weights)", 0.9)
     freq = pd.Series(0.0, index=site_gdf["site_id"])
     if robust:
-        opened = set(result.open_sites)
-        opened_rows = [j for j, sid in enumerate(base_ids) if sid in opened]
-        resolved: dict[bytes, list[str]] = {}
-        cut = 0  # re-solves stopped by the backstop time limit (said in the notes)
-        runs: list[set[str]] = []
-        for keep in keeps:
-            if not keep.any():
-                runs.append(set())
-            elif all(keep[j] for j in opened_rows):
-                # only unopened sites are lost: the plan's allocation is still feasible and
-                # nothing better appeared, so it stands (an optimum stays optimal)
-                runs.append(set(result.open_sites))
-            else:
-                key = keep.tobytes()
-                if key not in resolved:
-                    # an opened site is lost: re-solved by the fast heuristic, with a fixed
-                    # number of search rounds and no bound (deterministic; the time limit is
-                    # only a backstop)
-                    t_solve = time.perf_counter()
-                    resolved[key] = siting.allocate_heuristic(
-                        demand,
-                        sdf[keep].reset_index(drop=True),
-                        cost[:, keep],
-                        opening_cost=open_cost[keep],
-                        min_occupancy=min_occ[keep],
-                        time_limit_s=_ROBUSTNESS_BACKSTOP_S,
-                        rounds=_ROBUSTNESS_ROUNDS,
-                        bound=False,
-                        start_open=result.open_sites,
-                        **model,
-                    ).open_sites
-                    if time.perf_counter() - t_solve >= 0.95 * _ROBUSTNESS_BACKSTOP_S:
-                        cut += 1
-                runs.append(set(map(str, resolved[key])))
+        runs = draw_runs(keeps, result.open_sites)
+        assert runs is not None  # never gives up without give_up
         freq = siting.site_selection_frequency(runs, sites=list(map(str, base_ids)))
+        key_open = tuple(result.open_sites)
+        cut = sum(
+            1
+            for (_, o), (_, took) in resolved.items()
+            if o == key_open and took >= 0.95 * _ROBUSTNESS_BACKSTOP_S
+        )
         if cut:
             notes.append(
                 f"site robustness: {cut} re-solve(s) of the Monte Carlo draws stopped at their "

@@ -1360,6 +1360,7 @@ def allocate(
     presolve: str = "auto",
     warm_start: bool = True,
     heuristic_frac: float = 0.3,
+    on_start: Callable[[list[str]], None] | None = None,
 ) -> AllocationResult:
     """Exact capacitated facility location of people at sites, solved with HiGHS.
 
@@ -1429,6 +1430,9 @@ def allocate(
         Share of ``time_limit_s`` the warm start may take. With ``p`` on larger instances
         (> 5,000 village-site pairs, no opening cost or minimum occupancy) an LP-rounding
         start is tried as well.
+    on_start : callable, optional
+        Called once with the ids of the sites the warm start opens, before HiGHS runs
+        (the robustness draws start their work from it while HiGHS proves the optimum).
 
     Returns
     -------
@@ -1469,6 +1473,8 @@ def allocate(
         sr = _search(pb, time_limit_s=heuristic_frac * time_limit_s, rounds=40)
         start = sr.start
         notes.append(f"start: local search {_start_cost(pb, start):.6g}")
+        if on_start is not None:
+            on_start([str(x) for x in pb.sid[np.asarray(start[1], dtype=bool)]])
     opts = _HighsOptions(
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,

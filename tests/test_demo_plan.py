@@ -121,3 +121,75 @@ def test_every_opened_site_holds_in_some_robustness_draw(demo):
         ["site_id", "robustness_frac"]
     ]
     assert s["robustness_frac"].between(0, 1).all()
+
+
+def test_robustness_from_a_wrong_warm_start_guess_is_unchanged(demo, monkeypatch):
+    """The draws are re-solved from HiGHS's warm start while HiGHS proves the optimum; when
+    that start is not the optimum's open sites, the draws are re-solved from the optimum:
+    the robustness figures are those of a run that never guessed."""
+    import threading
+
+    import numpy as np
+
+    from dashboard.scenario import read_plan_inputs
+    from geo import resettlement, siting
+    from geo.scenario_cache import PrepCache
+
+    inputs = read_plan_inputs(demo[3])
+    s = inputs.settings
+    travel = inputs.travel_cache(s.sites.cost_grid_factor)
+    factors = resettlement.factor_rasters(inputs.rasters, inputs.layers, inputs.grid)
+    prep = PrepCache().get(factors, s.sites, inputs.layers, inputs.grid, inputs.outside)
+
+    def chain():
+        return resettlement.plan_resettlement(
+            inputs.villages,
+            inputs.layers,
+            inputs.grid,
+            inputs.rasters,
+            None,
+            inputs.outside,
+            rules=s.relocation,
+            sites=s.sites,
+            prep=prep,
+            cost_matrix=travel.cost_matrix,
+            robustness=True,
+        )
+
+    real = siting.allocate
+    guesses = []
+
+    def no_guess(*a, **k):
+        k.pop("on_start", None)
+        return real(*a, **k)
+
+    monkeypatch.setattr(siting, "allocate", no_guess)
+    ref = chain()
+    opened = ref.allocation.open_sites
+    assert opened and ref.sites["robustness_frac"].notna().all()
+    # every site open: a start no optimum has here, and one that every draw losing a site
+    # re-solves from
+    wrong = [str(x) for x in ref.sites["site_id"]]
+    assert set(wrong) != set(opened)
+    heuristic = siting.allocate_heuristic
+    used = threading.Event()
+
+    def spy(*a, **k):
+        if k.get("start_open") == wrong:
+            used.set()
+        return heuristic(*a, **k)
+
+    def bad_guess(*a, on_start=None, **k):
+        on_start(wrong)
+        guesses.append(wrong)
+        # HiGHS answers only once the draws were re-solved from the wrong start
+        assert used.wait(60), "no draw was re-solved from the warm start"
+        return real(*a, **k)
+
+    monkeypatch.setattr(siting, "allocate_heuristic", spy)
+    monkeypatch.setattr(siting, "allocate", bad_guess)
+    got = chain()
+    assert guesses == [wrong] and got.allocation.open_sites == opened
+    np.testing.assert_array_equal(
+        got.sites["robustness_frac"].to_numpy(), ref.sites["robustness_frac"].to_numpy()
+    )
