@@ -37,7 +37,13 @@ from geo import timetable as tt_mod
 from layers.catalogue import HAZARD_GROUPS, TRAVEL_KINDS
 from layers.errors import LayerSchemaError
 from layers.grid import Grid
-from layers.plan import PlanOutput, clean_stale_siblings, write_plan
+from layers.plan import (
+    EarlyRasters,
+    PlanOutput,
+    _TerminateAsExit,
+    clean_stale_siblings,
+    write_plan,
+)
 from layers.settings import Settings
 from layers.workspace import LoadedWorkspace, file_sha256, load_workspace
 
@@ -427,6 +433,29 @@ def _run(
     cb: ProgressFn | None,
     xlsx: bool = False,
 ) -> dict:
+    """The pipeline's stages; the rasters known early are written while the rest runs
+    (:class:`layers.plan.EarlyRasters`), and their temporary folder is removed on any
+    failure or SIGTERM before the plan is in place."""
+    early: list[EarlyRasters] = []
+    with _TerminateAsExit():
+        try:
+            return _stages(workspace, out, policy, allow_personal, timer, cb, xlsx, early)
+        except BaseException:
+            for e in early:
+                e.close(remove=True)
+            raise
+
+
+def _stages(
+    workspace: Path,
+    out: Path,
+    policy: str | None,
+    allow_personal: bool,
+    timer: _Timer,
+    cb: ProgressFn | None,
+    xlsx: bool,
+    early: list[EarlyRasters],
+) -> dict:
     timer.start("load", 0.0)
     if out.exists() and not out.is_dir():
         raise LayerSchemaError(f"{out}: --out must be a plan directory; found a file")
@@ -534,6 +563,11 @@ def _run(
         road_mask=road_mask,
         progress=tcb,
     )
+    # the rasters known now are compressed on a worker thread while the rest runs
+    early.append(EarlyRasters(out, grid))
+    travel_rasters = {f"travel_min_{k}": t.minutes for k, t in travel.items()}
+    for name, arr in {"dem": z, "slope_deg": slope, **travel_rasters}.items():
+        early[0].submit(name, arr)
     pts = villages.geometry.representative_point()
     villages = villages.join(access.sample_travel_times(pts, travel, transform=grid.transform))
     dem_src = lw.workspace.sources.get("dem")
@@ -630,8 +664,7 @@ def _run(
     )
 
     timer.start("relocation", 0.65)
-    rasters = {f"travel_min_{k}": t.minutes for k, t in travel.items()}
-    rasters["slope_deg"] = slope
+    rasters = {**travel_rasters, "slope_deg": slope}
 
     def rcb(name: str, frac: float) -> None:
         if cb:
@@ -648,6 +681,7 @@ def _run(
         sites=settings.sites,
         progress=rcb,
     )
+    early[0].submit("suitability", reloc.suitability)
     sc = reloc.screened
     villages["eligible"] = sc["eligible"].to_numpy()
     villages["reloc_score"] = sc["score"].to_numpy()
@@ -745,7 +779,7 @@ def _run(
         rasters={
             "dem": z,
             "slope_deg": slope,
-            **{f"travel_min_{k}": t.minutes for k, t in travel.items()},
+            **travel_rasters,
             "suitability": reloc.suitability,
         },
         tables=tables,
@@ -763,4 +797,4 @@ def _run(
             warnings=evidence_warnings,
         ),
     )
-    return write_plan(out, plan, xlsx=xlsx)
+    return write_plan(out, plan, xlsx=xlsx, early=early[0])

@@ -108,6 +108,36 @@ def test_a_terminated_run_removes_its_temporary_folder(tmp_path):
     assert (out / "manifest.json").read_text(encoding="utf-8") == '{"previous": true}'
 
 
+def test_a_stage_failing_after_the_early_rasters_leaves_nothing(tmp_path, monkeypatch):
+    """The DEM, slope and travel rasters start writing before relocation runs: when a later
+    stage fails, their temporary folder goes and the previous plan stays."""
+    import pytest
+
+    import geo.resettlement as R
+    from scripts.pipeline import run_pipeline
+
+    ws = write_tiny_workspace(tmp_path / "ws")
+    out = tmp_path / "plan"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"previous": true}', encoding="utf-8")
+    written: list[str] = []
+
+    def fail(*a, **k):
+        # the early rasters are being written (or were): wait for one, then fail
+        deadline = time.time() + 60
+        while not any(tmp_path.glob(".plan.partial-*/rasters/*.tif")) and time.time() < deadline:
+            time.sleep(0.01)
+        written.extend(p.name for p in tmp_path.glob(".plan.partial-*/rasters/*.tif"))
+        raise RuntimeError("relocation broke")
+
+    monkeypatch.setattr(R, "plan_resettlement", fail)
+    with pytest.raises(RuntimeError, match="relocation broke"):
+        run_pipeline(ws, out, progress=False)
+    assert written, "no raster was written before relocation"
+    assert _hidden(tmp_path) == []
+    assert (out / "manifest.json").read_text(encoding="utf-8") == '{"previous": true}'
+
+
 def test_personal_tables_are_private(tmp_path):
     ws = write_full_tiny_workspace(tmp_path / "ws")
     out = tmp_path / "plan"
