@@ -259,9 +259,30 @@ def road_gaps(
         .set_index("_vid")
     )
 
+    # counted within the row, as counted_population counts a frame of the row's villages: a
+    # hamlet counts unless its parent is served by it too (per-village look-ups: a county
+    # has hundreds of rows, and a DataFrame per row cost most of this function's time)
+    pop_of = vt["_pop"].astype(float).to_dict()
+    town_of = vt["_town"].astype(str).to_dict()
+    parent_of: dict[str, str] = {}
+    if {"level", "parent_id", "village_id"} <= set(vt.columns):
+        for vid, lv, par in zip(vt.index, vt["level"].astype(object), vt["parent_id"], strict=True):
+            is_hamlet = isinstance(lv, str) and lv.strip().lower() == "hamlet"
+            if is_hamlet and par is not None and not pd.isna(par) and str(par) != vid:
+                parent_of[vid] = str(par)
+
     def people(vids: list[str]) -> pd.Series:
-        # counted within the row: a hamlet counts unless its parent is served by it too
-        return counted_population(vt.loc[vids]).set_axis(vids)
+        here = set(vids)
+        return pd.Series(
+            [0.0 if parent_of.get(v) in here else pop_of[v] for v in vids], index=vids, dtype=float
+        )
+
+    def by_township(pops: pd.Series) -> list[str]:
+        """The row's townships, most people first (ties by name)."""
+        sums: dict[str, float] = {}
+        for v, n in pops.items():
+            sums[town_of[v]] = sums.get(town_of[v], 0.0) + n
+        return sorted(sums, key=lambda t: (-sums[t], t))
 
     records: list[dict] = []
     geoms_out: list[object] = []
@@ -297,16 +318,13 @@ def road_gaps(
             members = np.flatnonzero(labels == lab)
             vids = sorted(keys[members[0]])
             pops = people(vids)
-            towns = vt.loc[vids, "_town"].astype(str)
-            by_town = (
-                pops.groupby(towns.to_numpy()).sum().sort_values(ascending=False, kind="stable")
-            )
+            towns = by_township(pops)
             lm = lengths_m[members]
             records.append(
                 {
                     "kind": "harden",
-                    "township": by_town.index[0],
-                    "townships": ",".join(sorted(by_town.index)),
+                    "township": towns[0],
+                    "townships": ",".join(sorted(towns)),
                     "length_km": float(np.nansum(lm)) / 1000.0,
                     "known_unhardened_km": float(np.nansum(lm[known_unhard[members]])) / 1000.0,
                     "unknown_surface_km": float(np.nansum(lm[unknown_surface[members]])) / 1000.0,
