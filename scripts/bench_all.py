@@ -336,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     q = ["--quick"] if args.quick else []
     load_start = list(os.getloadavg())
     info = benchlib.machine()
+    speed_start = benchlib.calibrate()
     rows: list[dict] = []
     work = Path(tempfile.mkdtemp(prefix="anju_bench_all_"))
     plan_dir = work / "plan"
@@ -376,7 +377,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
     cmd_line = "python -m scripts.bench_all " + " ".join(argv if argv is not None else sys.argv[1:])
     benchlib.write_report(
-        rows, args.out, command=cmd_line.strip(), quick=args.quick, load_start=load_start, info=info
+        rows,
+        args.out,
+        command=cmd_line.strip(),
+        quick=args.quick,
+        load_start=load_start,
+        info=info,
+        speed_start=speed_start,
     )
     _log(f"wrote {args.out / 'benchmarks.md'} and {args.out / 'benchmarks.json'}")
     return 0

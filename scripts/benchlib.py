@@ -448,6 +448,17 @@ def _check_text(c: dict[str, Any], limit: int = 220) -> str:
     return f"{head}: {d}" if d else head
 
 
+def _speed_text(report: dict[str, Any]) -> str:
+    a, b = report.get("speed_start"), report.get("speed_end")
+    if not a or not b:
+        return ""
+    return (
+        "; machine speed (scripts/benchlib.py calibrate(), seconds, start → end): Python loop "
+        f"{a['python_loop_s']:.3f} → {b['python_loop_s']:.3f}, memory passes "
+        f"{a['memory_pass_s']:.3f} → {b['memory_pass_s']:.3f}"
+    )
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: header with date and machine, then one table."""
     m = report["machine"]
@@ -460,7 +471,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, {m['os']}, "
         f"Python {m['python']}; commit {m['commit']}; load average at start "
         f"{', '.join(f'{x:.2f}' for x in report.get('load_start', m['load_average']))}, "
-        f"at end {', '.join(f'{x:.2f}' for x in report.get('load_end', m['load_average']))}.",
+        f"at end {', '.join(f'{x:.2f}' for x in report.get('load_end', m['load_average']))}"
+        + _speed_text(report)
+        + ".",
         "",
         "Libraries: "
         + ", ".join(f"{k} {v}" for k, v in m["libraries"].items() if v)
@@ -521,6 +534,30 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def calibrate(repeat: int = 3) -> dict[str, float]:
+    """How fast this machine is now: two fixed single-thread workloads, the min of ``repeat``
+    runs each, in seconds: a pure-Python loop (3 million additions) and four numpy passes
+    over 256 MB (memory bandwidth). A shared VM's host can make the same code 30-60% slower
+    from one hour to the next (seen on this project's machine); the same two figures taken
+    at the start and the end of a table, and on another day, say whether its seconds are
+    comparable. Ratios within a row come from alternated runs and stand either way."""
+    import numpy as np
+
+    a = np.ones(32_000_000)
+    loop, passes = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        acc = 0
+        for i in range(3_000_000):
+            acc += i
+        loop.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a.sum()
+        passes.append(time.perf_counter() - t0)
+    return {"python_loop_s": round(min(loop), 3), "memory_pass_s": round(min(passes), 3)}
+
+
 def write_report(
     rows: list[dict[str, Any]],
     out_dir: Path | str,
@@ -529,8 +566,10 @@ def write_report(
     quick: bool,
     load_start: list[float] | None = None,
     info: dict[str, Any] | None = None,
+    speed_start: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``out_dir``; return the report."""
+    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``out_dir``; return the report.
+    ``speed_start``: :func:`calibrate` at the start (it is measured again at the end)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     m = info or machine()
@@ -541,6 +580,8 @@ def write_report(
         "machine": m,
         "load_start": load_start or m["load_average"],
         "load_end": list(os.getloadavg()),
+        "speed_start": speed_start,
+        "speed_end": calibrate() if speed_start else None,
         "rows": rows,
     }
     (out / "benchmarks.json").write_text(

@@ -150,6 +150,22 @@ def test_report_files(tmp_path):
     assert stage["median_s"] == 2.0 and stage["min_s"] == 1.0
 
 
+def test_the_table_states_the_machine_speed_at_start_and_end(tmp_path):
+    """A shared VM's speed drifts: the table carries fixed workloads timed at its start and end."""
+    start = benchlib.calibrate(repeat=1)
+    assert 0 < start["python_loop_s"] < 60 and 0 < start["memory_pass_s"] < 60
+    row = benchlib.failed_row("x", "a row", "not run")
+    rep = benchlib.write_report([row], tmp_path, command="pytest", quick=True, speed_start=start)
+    md = (tmp_path / "benchmarks.md").read_text()
+    end = rep["speed_end"]
+    assert end["python_loop_s"] > 0
+    assert (
+        f"Python loop {start['python_loop_s']:.3f} → {end['python_loop_s']:.3f}, memory passes "
+        f"{start['memory_pass_s']:.3f} → {end['memory_pass_s']:.3f}" in md
+    )
+    assert json.loads((tmp_path / "benchmarks.json").read_text())["speed_start"] == start
+
+
 def test_foreign_json_becomes_rows_without_invented_figures():
     from scripts.bench_all import _timing_rows
 
