@@ -368,7 +368,60 @@ def travel_time_with_nearest(
         On shape mismatch, a non-2-D grid, non-integer ``source_ids``, a
         non-positive cell size or a grid too large to index.
     """
-    where = "travel_time"
+    prep = _prepared(speed_kmh, source_ids, cellsize, "travel_time")
+    dist, label = _shortest(*prep)
+    dist[np.isinf(dist)] = np.nan
+    shape = np.shape(speed_kmh)
+    return dist.reshape(shape), label.reshape(shape)
+
+
+def travel_time_at(
+    speed_kmh: np.ndarray,
+    sources: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    cellsize: float | tuple[float, float],
+) -> np.ndarray:
+    """Minutes from the nearest source to each cell ``(rows[k], cols[k])``.
+
+    The same values as ``travel_time(speed_kmh, sources, cellsize=cellsize)[rows, cols]``
+    (NaN where unreachable), but the search stops as soon as every one of those cells is
+    settled, instead of covering the whole grid: the cost matrix between villages and
+    sites needs a few dozen cells per search. (A cell is settled once its minutes are
+    final, so the values are the same to the last bit.)
+
+    Raises
+    ------
+    layers.errors.LayerSchemaError
+        As :func:`travel_time`, or when a cell is off the grid.
+    """
+    src = np.asarray(sources, dtype=bool)
+    _check_shape("travel_time_at: sources", src.shape, np.shape(speed_kmh))
+    r = np.asarray(rows, dtype=np.int64)
+    c = np.asarray(cols, dtype=np.int64)
+    nrows, ncols = src.shape
+    if r.shape != c.shape or ((r < 0) | (r >= nrows) | (c < 0) | (c >= ncols)).any():
+        raise LayerSchemaError(
+            f"travel_time_at: rows and cols must be cells of the {nrows}x{ncols} grid"
+        )
+    ids = np.where(src, 0, -1).astype(np.int32)
+    prep = _prepared(speed_kmh, ids, cellsize, "travel_time_at")
+    flat = r * ncols + c
+    dist, _ = _shortest(*prep, targets=flat)
+    out = dist[flat]
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+def _prepared(
+    speed_kmh: np.ndarray,
+    source_ids: np.ndarray,
+    cellsize: float | tuple[float, float],
+    where: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, float, float]:
+    """The kernels' inputs: flat minutes-per-metre costs (inf = barrier), seeds and their
+    labels, the grid's shape and cell size; after checking the arguments."""
     speed = np.asarray(speed_kmh, dtype=np.float64)
     if speed.ndim != 2:
         raise LayerSchemaError(f"{where}: speed_kmh must be 2-D, found shape {speed.shape}")
@@ -393,10 +446,7 @@ def travel_time_with_nearest(
     seed_labels = flat_ids[seeds].astype(np.int32)
     cost = cost.ravel()
     _open_stranded_sources(cost, seeds, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
-
-    dist, label = _shortest(cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy))
-    dist[np.isinf(dist)] = np.nan
-    return dist.reshape(speed.shape), label.reshape(speed.shape)
+    return cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy)
 
 
 #: Largest bucket ring for the bucket queue (speeds spanning more than about a
@@ -412,8 +462,11 @@ def _shortest(
     ncols: int,
     dx: float,
     dy: float,
+    targets: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run the bucket-queue kernel when the cost range allows it, else the heap."""
+    """Run the bucket-queue kernel when the cost range allows it, else the heap.
+    ``targets`` (flat cell indices): the bucket kernel may stop once they are all settled;
+    then only their distances are final."""
     finite = cost[np.isfinite(cost)]
     if seeds.size and finite.size:
         cmin, cmax = float(finite.min()), float(finite.max())
@@ -429,6 +482,12 @@ def _shortest(
                 # search front that touches every row of a large grid (about 20% at 16M cells)
                 npad = (nrows + 2) * (ncols + 2)
                 cap = nrows * ncols + seeds.shape[0] + 1024
+                is_target = np.zeros(npad if targets is not None else 1, dtype=np.bool_)
+                n_targets = 0
+                if targets is not None:
+                    t = np.unique(np.asarray(targets, dtype=np.int64))
+                    is_target[(t // ncols + 1) * (ncols + 2) + t % ncols + 1] = True
+                    n_targets = len(t)
                 dist, label, ok = _dinitz8(
                     cost,
                     seeds,
@@ -444,6 +503,8 @@ def _shortest(
                     np.empty(npad, dtype=np.bool_),
                     np.empty(cap, dtype=np.int32),
                     np.empty(cap, dtype=np.int32),
+                    is_target,
+                    n_targets,
                 )
                 if ok:
                     return dist, label
@@ -600,6 +661,8 @@ def _dinitz8(
     done,
     ent_node,
     ent_next,
+    is_target,
+    n_targets,
 ):  # pragma: no cover
     """Multi-source Dijkstra with Dinitz's bucket queue on an 8-connected grid.
 
@@ -613,7 +676,9 @@ def _dinitz8(
     at least ``ceil(max move / delta) + 2`` so live entries never wrap) over a
     pool of entries recycled through a free list; entries of cells already
     settled are skipped. Returns ``ok=False`` if the pool (one entry per cell)
-    runs out, and the caller falls back to the heap kernel. ``cd`` ((npad, 2) float64),
+    runs out, and the caller falls back to the heap kernel. With ``n_targets`` > 0 the
+    search stops once that many cells flagged in ``is_target`` (npad bool) are settled:
+    then only those cells' distances are final. ``cd`` ((npad, 2) float64),
     ``label`` (npad int32), ``done`` (npad bool) and the entry pool ``ent_node``/``ent_next``
     (cells + seeds + 1024 int32) are work arrays the caller allocates (any content).
     """
@@ -663,6 +728,11 @@ def _dinitz8(
             if done[i]:
                 continue
             done[i] = True
+            if n_targets > 0 and is_target[i]:
+                n_targets -= 1
+                if n_targets == 0:
+                    live = 0  # every target is final: the rest of the grid is not needed
+                    break
             d = cd[i, 1]
             ci = cd[i, 0]
             lab = label[i]

@@ -293,8 +293,8 @@ def site_cost_matrix(
             progress(f"site {j + 1}/{len(site_pts)}", j / max(1, len(site_pts)))
         src = np.zeros(coarse.shape, bool)
         src[sr[j], sc[j]] = True
-        tt = access.travel_time(coarse, src, cellsize=cg.cellsize)
-        cost[dins, j] = tt[dr[dins], dc[dins]]  # each search fills its own column
+        # each search fills its own column, and stops once every demand point is reached
+        cost[dins, j] = access.travel_time_at(coarse, src, dr[dins], dc[dins], cellsize=cg.cellsize)
 
     access.thread_map(column, [j for j in range(len(site_pts)) if sins[j]])
     return cost

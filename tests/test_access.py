@@ -133,10 +133,38 @@ def test_bucket_and_heap_kernels_agree():
     npad, cap = (nr + 2) * (nc + 2), nr * nc + len(seeds) + 1024
     work = [np.empty((npad, 2)), np.empty(npad, np.int32), np.empty(npad, bool)]
     work += [np.empty(cap, np.int32), np.empty(cap, np.int32)]
+    work += [np.zeros(1, bool), 0]  # no targets: settle every cell
     d_buck, l_buck, ok = _dinitz8(cost, seeds, labels, nr, nc, 20.0, 20.0, delta, nb, *work)
     assert ok
     np.testing.assert_array_equal(d_heap, d_buck)
     assert np.mean(l_heap == l_buck) > 0.99  # only exact ties may differ
+
+
+def test_travel_time_at_a_few_cells_equals_the_whole_grid_search():
+    """The search that stops once its target cells are settled gives their exact minutes."""
+    from geo.access import travel_time_at
+
+    rng = np.random.default_rng(5)
+    nr, nc = 120, 150
+    speed = rng.uniform(1.0, 60.0, (nr, nc))
+    speed[rng.random((nr, nc)) < 0.15] = 0.0  # barriers
+    speed[40:45, :] = 0.0  # a wall with one gap: far cells are reached the long way
+    speed[40:45, 140] = 5.0
+    speed[100:103, 10:13] = 0.0  # a walled-in pocket: its middle cell is unreachable
+    speed[101, 11] = 5.0
+    speed[60, 70] = speed[119, 149] = speed[0, 149] = speed[11, 12] = 10.0
+    src = np.zeros((nr, nc), bool)
+    src[10, 12] = True
+    whole = travel_time(speed, src, cellsize=(25.0, 30.0))
+    rows = np.array([11, 10, 60, 119, 101, 60, 0])  # a neighbour, the source, far, walled in,
+    cols = np.array([12, 12, 70, 149, 11, 70, 149])  # a repeated cell
+    near = travel_time_at(speed, src, rows[:2], cols[:2], cellsize=(25.0, 30.0))
+    np.testing.assert_array_equal(near, whole[rows[:2], cols[:2]])
+    got = travel_time_at(speed, src, rows, cols, cellsize=(25.0, 30.0))
+    np.testing.assert_array_equal(got, whole[rows, cols])  # NaN where unreachable, too
+    assert np.isnan(got[4]) and got[1] == 0.0 and np.isfinite(got[2])
+    with pytest.raises(LayerSchemaError, match="cells of the 120x150 grid"):
+        travel_time_at(speed, src, np.array([120]), np.array([0]), cellsize=25.0)
 
 
 def test_unreachable_behind_barrier_ring_is_nan():
