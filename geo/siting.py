@@ -151,64 +151,132 @@ def _split_patch(
     n = len(rows)
     if n <= max_cells:
         return [np.arange(n)]
-    r0, c0 = rows.min(), cols.min()
-    rr, cc = rows - r0, cols - c0
-    eight = np.ones((3, 3), dtype=bool)
-    done: list[np.ndarray] = []
+    rr = np.asarray(rows, dtype=np.int64) - int(np.min(rows))
+    cc = np.asarray(cols, dtype=np.int64) - int(np.min(cols))
+    cells, bounds = _split_patch_kernel(
+        rr, cc, int(max_cells), int(min_cells), float(xres), float(yres)
+    )
+    return [cells[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
+@njit(cache=True, nogil=True)
+def _round_half_even(x: float) -> int:  # pragma: no cover - numba
+    """Python's ``round(x)`` for a float: halves go to the even integer."""
+    f = math.floor(x)
+    d = x - f
+    if d > 0.5 or (d == 0.5 and int(f) % 2 == 1):
+        return int(f) + 1
+    return int(f)
+
+
+@njit(cache=True, nogil=True)
+def _split_patch_kernel(rr, cc, max_cells, min_cells, xres, yres):  # pragma: no cover - numba
+    """:func:`_split_patch` on cell offsets ``rr``/``cc`` (int64, from 0): the pieces'
+    indices, concatenated in order, and where each piece starts (one more bound than
+    pieces). The steps, and so the pieces and their cells' order, are those of the
+    original NumPy version (kept in tests/test_siting.py as the reference)."""
+    n = rr.shape[0]
+    rmax = rr.max()
+    cmax = cc.max()
     stack = [np.arange(n)]
-    while stack:
+    done = [np.arange(0)]
+    done.pop()
+    while len(stack) > 0:
         idx = stack.pop()
-        if len(idx) <= max_cells:
+        m = idx.shape[0]
+        if m <= max_cells:
             done.append(idx)
             continue
-        k = -(-len(idx) // max_cells)
-        r, c = rr[idx], cc[idx]
+        k = (m + max_cells - 1) // max_cells
+        r = rr[idx]
+        c = cc[idx]
         wide = (c.max() - c.min() + 1) * xres >= (r.max() - r.min() + 1) * yres
-        order = np.lexsort((r, c)) if wide else np.lexsort((c, r))
-        cut = min(max(round(len(idx) * (k // 2) / k), 1), len(idx) - 1)
-        for part in (idx[order[:cut]], idx[order[cut:]]):
-            pr, pc = rr[part], cc[part]
-            box = np.zeros((pr.max() - pr.min() + 1, pc.max() - pc.min() + 1), dtype=bool)
-            box[pr - pr.min(), pc - pc.min()] = True
+        # column-major (wide) or row-major order of the cells: np.lexsort's, by a unique key
+        key = c * (rmax + 1) + r if wide else r * (cmax + 1) + c
+        order = np.argsort(key)  # unique keys: any sort gives this order
+        cut = min(max(_round_half_even(m * (k // 2) / k), 1), m - 1)
+        for side in range(2):
+            part = idx[order[:cut]] if side == 0 else idx[order[cut:]]
+            pr = rr[part]
+            pc = cc[part]
+            r0 = pr.min()
+            c0 = pc.min()
+            box = np.zeros((pr.max() - r0 + 1, pc.max() - c0 + 1), dtype=np.bool_)
+            for t in range(part.shape[0]):
+                box[pr[t] - r0, pc[t] - c0] = True
             lab, nl = _label8(box)
-            comp = lab[pr - pr.min(), pc - pc.min()]
             if nl == 1:
                 stack.append(part)
                 continue
-            # the part's cells grouped by component (stable: each keeps its order)
-            by = np.argsort(comp, kind="stable")
-            ends = np.searchsorted(comp[by], np.arange(1, nl + 1), side="right")
-            for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True):
-                stack.append(part[by[a:b]])
-    if min_cells <= 1:
-        return done
-    # small leftovers join a touching piece with room, smallest first
-    owner = -np.ones((rr.max() + 1, cc.max() + 1), dtype=np.int64)
-    for p, idx in enumerate(done):
-        owner[rr[idx], cc[idx]] = p
-    sizes = np.array([len(i) for i in done])
-    alive = np.ones(len(done), dtype=bool)
-    for p in np.argsort(sizes, kind="stable"):
-        if sizes[p] >= min_cells:
-            continue
-        # the piece's bounding box grown by one cell holds its whole 8-neighbourhood ring
-        pr, pc = rr[done[p]], cc[done[p]]
-        r0_, r1_ = max(int(pr.min()) - 1, 0), int(pr.max()) + 2
-        c0_, c1_ = max(int(pc.min()) - 1, 0), int(pc.max()) + 2
-        win = owner[r0_:r1_, c0_:c1_]  # a view: writes below update ``owner``
-        mask = win == p
-        ring = ndi.binary_dilation(mask, structure=eight) & ~mask
-        nbrs = [int(x) for x in np.unique(win[ring]) if x >= 0 and alive[x]]
-        fits = [x for x in nbrs if sizes[x] + sizes[p] <= max_cells]
-        alive[p] = False
-        if fits:
-            to = min(fits, key=lambda x: (sizes[x], x))
-            done[to] = np.concatenate([done[to], done[p]])
-            sizes[to] += sizes[p]
-            win[mask] = to
-        else:
-            win[mask] = -1
-    return [done[p] for p in range(len(done)) if alive[p] and sizes[p] >= min_cells]
+            # the part's cells grouped by component, components in label order, each
+            # keeping its cells' order (a counting sort: stable)
+            comp = np.empty(part.shape[0], dtype=np.int64)
+            first = np.zeros(nl + 2, dtype=np.int64)
+            for t in range(part.shape[0]):
+                comp[t] = lab[pr[t] - r0, pc[t] - c0]
+                first[comp[t] + 1] += 1
+            for q in range(1, nl + 2):
+                first[q] += first[q - 1]
+            grouped = np.empty(part.shape[0], dtype=np.int64)
+            at = first.copy()
+            for t in range(part.shape[0]):
+                grouped[at[comp[t]]] = part[t]
+                at[comp[t]] += 1
+            for q in range(1, nl + 1):
+                stack.append(grouped[first[q] : first[q + 1]])
+    npieces = len(done)
+    sizes = np.empty(npieces, dtype=np.int64)
+    for p in range(npieces):
+        sizes[p] = done[p].shape[0]
+    alive = np.ones(npieces, dtype=np.bool_)
+    if min_cells > 1:
+        # small leftovers join a touching piece with room, smallest first
+        owner = np.full((rmax + 1, cmax + 1), -1, dtype=np.int64)
+        for p in range(npieces):
+            for cell in done[p]:
+                owner[rr[cell], cc[cell]] = p
+        for small in np.argsort(sizes, kind="mergesort"):
+            if sizes[small] >= min_cells:
+                continue
+            to = -1  # the smallest touching live piece with room (then the lowest number)
+            for cell in done[small]:
+                for dr in range(-1, 2):
+                    for dc in range(-1, 2):
+                        y = rr[cell] + dr
+                        x = cc[cell] + dc
+                        if (dr == 0 and dc == 0) or y < 0 or x < 0 or y > rmax or x > cmax:
+                            continue
+                        o = owner[y, x]
+                        if (
+                            o < 0
+                            or o == small
+                            or not alive[o]
+                            or sizes[o] + sizes[small] > max_cells
+                        ):
+                            continue
+                        if to == -1 or sizes[o] < sizes[to] or (sizes[o] == sizes[to] and o < to):
+                            to = o
+            alive[small] = False
+            for cell in done[small]:
+                owner[rr[cell], cc[cell]] = to
+            if to >= 0:
+                done[to] = np.concatenate((done[to], done[small]))
+                sizes[to] += sizes[small]
+    total = 0
+    count = 0
+    for p in range(npieces):
+        if alive[p] and sizes[p] >= min_cells:
+            total += sizes[p]
+            count += 1
+    cells = np.empty(total, dtype=np.int64)
+    bounds = np.zeros(count + 1, dtype=np.int64)
+    j = 0
+    for p in range(npieces):
+        if alive[p] and sizes[p] >= min_cells:
+            cells[bounds[j] : bounds[j] + sizes[p]] = done[p]
+            bounds[j + 1] = bounds[j] + sizes[p]
+            j += 1
+    return cells, bounds
 
 
 @dataclass

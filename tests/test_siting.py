@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.siting import (
+    _label8,
     allocate,
     allocate_heuristic,
     greedy_allocate,
@@ -833,3 +834,118 @@ def test_label8_numbers_components_like_scipy():
         lab, n = _label8(b)
         assert n == n_ref
         np.testing.assert_array_equal(lab, ref)
+
+
+# --------------------------------------------------------------------------- patch cutting oracle
+
+
+def _split_patch_reference(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    max_cells: int,
+    min_cells: int,
+    xres: float,
+    yres: float,
+) -> list[np.ndarray]:
+    """geo.siting._split_patch as it was in NumPy before its numba kernel (the oracle).
+
+    Cut one connected patch into connected pieces of at most ``max_cells`` cells.
+
+    Recursive bisection: a piece too large is cut across its longer axis (in metres) at
+    the cell count that leaves ``floor(k/2)/k`` of it on one side (k = the pieces it needs),
+    and each side's 8-connected components are cut again if still too large. Leftover
+    components smaller than ``min_cells`` join a touching piece that has room; those that
+    fit nowhere are dropped (like any patch below the minimum area).
+    Returns index arrays into ``rows``/``cols``, one per piece.
+    """
+    n = len(rows)
+    if n <= max_cells:
+        return [np.arange(n)]
+    r0, c0 = rows.min(), cols.min()
+    rr, cc = rows - r0, cols - c0
+    eight = np.ones((3, 3), dtype=bool)
+    done: list[np.ndarray] = []
+    stack = [np.arange(n)]
+    while stack:
+        idx = stack.pop()
+        if len(idx) <= max_cells:
+            done.append(idx)
+            continue
+        k = -(-len(idx) // max_cells)
+        r, c = rr[idx], cc[idx]
+        wide = (c.max() - c.min() + 1) * xres >= (r.max() - r.min() + 1) * yres
+        order = np.lexsort((r, c)) if wide else np.lexsort((c, r))
+        cut = min(max(round(len(idx) * (k // 2) / k), 1), len(idx) - 1)
+        for part in (idx[order[:cut]], idx[order[cut:]]):
+            pr, pc = rr[part], cc[part]
+            box = np.zeros((pr.max() - pr.min() + 1, pc.max() - pc.min() + 1), dtype=bool)
+            box[pr - pr.min(), pc - pc.min()] = True
+            lab, nl = _label8(box)
+            comp = lab[pr - pr.min(), pc - pc.min()]
+            if nl == 1:
+                stack.append(part)
+                continue
+            # the part's cells grouped by component (stable: each keeps its order)
+            by = np.argsort(comp, kind="stable")
+            ends = np.searchsorted(comp[by], np.arange(1, nl + 1), side="right")
+            for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True):
+                stack.append(part[by[a:b]])
+    if min_cells <= 1:
+        return done
+    # small leftovers join a touching piece with room, smallest first
+    owner = -np.ones((rr.max() + 1, cc.max() + 1), dtype=np.int64)
+    for p, idx in enumerate(done):
+        owner[rr[idx], cc[idx]] = p
+    sizes = np.array([len(i) for i in done])
+    alive = np.ones(len(done), dtype=bool)
+    for p in np.argsort(sizes, kind="stable"):
+        if sizes[p] >= min_cells:
+            continue
+        # the piece's bounding box grown by one cell holds its whole 8-neighbourhood ring
+        pr, pc = rr[done[p]], cc[done[p]]
+        r0_, r1_ = max(int(pr.min()) - 1, 0), int(pr.max()) + 2
+        c0_, c1_ = max(int(pc.min()) - 1, 0), int(pc.max()) + 2
+        win = owner[r0_:r1_, c0_:c1_]  # a view: writes below update ``owner``
+        mask = win == p
+        ring = ndi.binary_dilation(mask, structure=eight) & ~mask
+        nbrs = [int(x) for x in np.unique(win[ring]) if x >= 0 and alive[x]]
+        fits = [x for x in nbrs if sizes[x] + sizes[p] <= max_cells]
+        alive[p] = False
+        if fits:
+            to = min(fits, key=lambda x: (sizes[x], x))
+            done[to] = np.concatenate([done[to], done[p]])
+            sizes[to] += sizes[p]
+            win[mask] = to
+        else:
+            win[mask] = -1
+    return [done[p] for p in range(len(done)) if alive[p] and sizes[p] >= min_cells]
+
+
+def _patch_cells(rng: np.random.Generator, h: int, w: int, fill: float) -> tuple:
+    """The cells of the largest 8-connected patch of a random field (rows, cols)."""
+    field = ndi.gaussian_filter(rng.random((h, w)), 2.0)
+    ok = field > np.quantile(field, 1.0 - fill)
+    lab, n = ndi.label(ok, structure=np.ones((3, 3), bool))
+    big = np.argmax(np.bincount(lab.ravel())[1:]) + 1
+    return np.nonzero(lab == big)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_split_patch_kernel_cuts_as_the_numpy_original(seed):
+    """Same pieces, same cells, same order as the NumPy version, on random patches with
+    leftovers to merge or drop, wide and tall cells."""
+    from geo.siting import _split_patch
+
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(20, 90)), int(rng.integers(20, 90))
+    rows, cols = _patch_cells(rng, h, w, float(rng.uniform(0.3, 0.7)))
+    rows, cols = rows + int(rng.integers(0, 500)), cols + int(rng.integers(0, 500))
+    for max_cells, min_cells in [(40, 12), (150, 1), (97, 30), (len(rows) + 1, 5), (25, 25)]:
+        for xres, yres in [(30.0, 30.0), (10.0, 45.0)]:
+            kw = dict(max_cells=max_cells, min_cells=min_cells, xres=xres, yres=yres)
+            got = _split_patch(rows, cols, **kw)
+            want = _split_patch_reference(rows, cols, **kw)
+            assert len(got) == len(want), kw
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_array_equal(a, b)
