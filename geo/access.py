@@ -22,6 +22,8 @@ Diagonal moves may cut the corner between two barrier cells, as in
 from __future__ import annotations
 
 import math
+import threading
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -337,7 +339,11 @@ def thread_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 
 
 def travel_time_with_nearest(
-    speed_kmh: np.ndarray, source_ids: np.ndarray, *, cellsize: float | tuple[float, float]
+    speed_kmh: np.ndarray,
+    source_ids: np.ndarray,
+    *,
+    cellsize: float | tuple[float, float],
+    work: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minutes to the nearest source and that source's label, for every cell.
 
@@ -369,7 +375,7 @@ def travel_time_with_nearest(
         non-positive cell size or a grid too large to index.
     """
     prep = _prepared(speed_kmh, source_ids, cellsize, "travel_time")
-    dist, label = _shortest(*prep)
+    dist, label = _shortest(*prep, work=work)
     dist[np.isinf(dist)] = np.nan
     shape = np.shape(speed_kmh)
     return dist.reshape(shape), label.reshape(shape)
@@ -463,10 +469,13 @@ def _shortest(
     dx: float,
     dy: float,
     targets: np.ndarray | None = None,
+    work: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the bucket-queue kernel when the cost range allows it, else the heap.
     ``targets`` (flat cell indices): the bucket kernel may stop once they are all settled;
-    then only their distances are final."""
+    then only their distances are final. ``work``: a dict that keeps the kernel's work
+    arrays between searches of one thread on one grid (each search fills them anew), so
+    the memory is not mapped and zeroed again by the OS for every search."""
     finite = cost[np.isfinite(cost)]
     if seeds.size and finite.size:
         cmin, cmax = float(finite.min()), float(finite.max())
@@ -488,6 +497,12 @@ def _shortest(
                     t = np.unique(np.asarray(targets, dtype=np.int64))
                     is_target[(t // ncols + 1) * (ncols + 2) + t % ncols + 1] = True
                     n_targets = len(t)
+                w = work if work is not None else {}
+                if w.get("cd") is None or w["cd"].shape[0] != npad or w["pool"].shape[1] < cap:
+                    w["cd"] = np.empty((npad, 2))
+                    w["label"] = np.empty(npad, dtype=np.int32)
+                    w["done"] = np.empty(npad, dtype=np.bool_)
+                    w["pool"] = np.empty((2, cap), dtype=np.int32)
                 dist, label, ok = _dinitz8(
                     cost,
                     seeds,
@@ -498,11 +513,11 @@ def _shortest(
                     dy,
                     delta,
                     nb,
-                    np.empty((npad, 2)),
-                    np.empty(npad, dtype=np.int32),
-                    np.empty(npad, dtype=np.bool_),
-                    np.empty(cap, dtype=np.int32),
-                    np.empty(cap, dtype=np.int32),
+                    w["cd"],
+                    w["label"],
+                    w["done"],
+                    w["pool"][0],
+                    w["pool"][1],
                     is_target,
                     n_targets,
                 )
@@ -1557,7 +1572,9 @@ def travel_times(
                     direction="to_source",
                 )
             else:
-                minutes, nearest = travel_time_with_nearest(speed, labels, cellsize=cellsize)
+                minutes, nearest = travel_time_with_nearest(
+                    speed, labels, cellsize=cellsize, work=works[threading.get_ident()]
+                )
         else:
             minutes = np.full(speed.shape, np.nan)
             nearest = np.full(speed.shape, -1)
@@ -1568,7 +1585,9 @@ def travel_times(
             outside_grid=int(len(d)) - placed,
         )
 
-    # the kinds are independent searches: side by side on the kernel threads
+    # the kinds are independent searches: side by side on the kernel threads, each thread
+    # reusing its work arrays from one kind to the next (dropped with ``works`` at the end)
+    works: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
     done = thread_map(one, list(enumerate(items)))
     out: dict[str, TravelTimes] = {kind: tt for (kind, _), tt in zip(items, done, strict=True)}
     return out
