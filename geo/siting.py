@@ -170,112 +170,182 @@ def _round_half_even(x: float) -> int:  # pragma: no cover - numba
 
 
 @njit(cache=True, nogil=True)
+def _counting_order(keys, within):  # pragma: no cover - numba
+    """``within`` (indices into ``keys``) reordered stably by their keys, non-negative
+    integers of a small range: a counting sort (numba's np.argsort takes seconds to compile)."""
+    m = within.shape[0]
+    out = np.empty(m, dtype=np.int64)
+    if m == 0:
+        return out
+    lo = keys[within[0]]
+    hi = lo
+    for t in range(m):
+        v = keys[within[t]]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    at = np.zeros(hi - lo + 2, dtype=np.int64)
+    for t in range(m):
+        at[keys[within[t]] - lo + 1] += 1
+    for q in range(1, at.shape[0]):
+        at[q] += at[q - 1]
+    for t in range(m):
+        v = keys[within[t]] - lo
+        out[at[v]] = within[t]
+        at[v] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _split_patch_kernel(rr, cc, max_cells, min_cells, xres, yres):  # pragma: no cover - numba
     """:func:`_split_patch` on cell offsets ``rr``/``cc`` (int64, from 0): the pieces'
     indices, concatenated in order, and where each piece starts (one more bound than
     pieces). The steps, and so the pieces and their cells' order, are those of the
-    original NumPy version (kept in tests/test_siting.py as the reference)."""
+    original NumPy version (kept in tests/test_siting.py as the reference).
+
+    No lists (numba compiles lists of arrays slowly): the cells are one permutation,
+    reordered in place; a piece is a segment of it, a stack holds the segments still to
+    cut, and a merged piece is a chain of segments."""
     n = rr.shape[0]
-    rmax = rr.max()
-    cmax = cc.max()
-    stack = [np.arange(n)]
-    done = [np.arange(0)]
-    done.pop()
-    while len(stack) > 0:
-        idx = stack.pop()
-        m = idx.shape[0]
+    perm = np.arange(n)
+    tmp = np.empty(n, dtype=np.int64)
+    st_s = np.empty(n + 1, dtype=np.int64)  # the stack of segments [s, e) still to cut
+    st_e = np.empty(n + 1, dtype=np.int64)
+    st_s[0], st_e[0], top = 0, n, 1
+    seg_s = np.empty(n, dtype=np.int64)  # the finished pieces, in the order they finish
+    seg_e = np.empty(n, dtype=np.int64)
+    npieces = 0
+    while top > 0:
+        top -= 1
+        s, e = st_s[top], st_e[top]
+        m = e - s
         if m <= max_cells:
-            done.append(idx)
+            seg_s[npieces], seg_e[npieces] = s, e
+            npieces += 1
             continue
         k = (m + max_cells - 1) // max_cells
+        idx = perm[s:e]
         r = rr[idx]
         c = cc[idx]
         wide = (c.max() - c.min() + 1) * xres >= (r.max() - r.min() + 1) * yres
-        # column-major (wide) or row-major order of the cells: np.lexsort's, by a unique key
-        key = c * (rmax + 1) + r if wide else r * (cmax + 1) + c
-        order = np.argsort(key)  # unique keys: any sort gives this order
+        # column-major (wide) or row-major order of the cells (np.lexsort's): two stable
+        # counting sorts, the minor axis first
+        order = np.arange(m)
+        order = _counting_order(r if wide else c, order)
+        order = _counting_order(c if wide else r, order)
+        tmp[:m] = idx[order]
+        perm[s:e] = tmp[:m]
         cut = min(max(_round_half_even(m * (k // 2) / k), 1), m - 1)
         for side in range(2):
-            part = idx[order[:cut]] if side == 0 else idx[order[cut:]]
+            a = s if side == 0 else s + cut
+            b = s + cut if side == 0 else e
+            part = perm[a:b]
             pr = rr[part]
             pc = cc[part]
             r0 = pr.min()
             c0 = pc.min()
             box = np.zeros((pr.max() - r0 + 1, pc.max() - c0 + 1), dtype=np.bool_)
-            for t in range(part.shape[0]):
+            for t in range(b - a):
                 box[pr[t] - r0, pc[t] - c0] = True
             lab, nl = _label8(box)
             if nl == 1:
-                stack.append(part)
+                st_s[top], st_e[top] = a, b
+                top += 1
                 continue
             # the part's cells grouped by component, components in label order, each
             # keeping its cells' order (a counting sort: stable)
-            comp = np.empty(part.shape[0], dtype=np.int64)
+            comp = np.empty(b - a, dtype=np.int64)
             first = np.zeros(nl + 2, dtype=np.int64)
-            for t in range(part.shape[0]):
+            for t in range(b - a):
                 comp[t] = lab[pr[t] - r0, pc[t] - c0]
                 first[comp[t] + 1] += 1
             for q in range(1, nl + 2):
                 first[q] += first[q - 1]
-            grouped = np.empty(part.shape[0], dtype=np.int64)
             at = first.copy()
-            for t in range(part.shape[0]):
-                grouped[at[comp[t]]] = part[t]
+            for t in range(b - a):
+                tmp[at[comp[t]]] = part[t]
                 at[comp[t]] += 1
+            perm[a:b] = tmp[: b - a]
             for q in range(1, nl + 1):
-                stack.append(grouped[first[q] : first[q + 1]])
-    npieces = len(done)
-    sizes = np.empty(npieces, dtype=np.int64)
-    for p in range(npieces):
-        sizes[p] = done[p].shape[0]
+                st_s[top], st_e[top] = a + first[q], a + first[q + 1]
+                top += 1
+    return _merge_leftovers(rr, cc, perm, seg_s[:npieces], seg_e[:npieces], max_cells, min_cells)
+
+
+@njit(cache=True, nogil=True)
+def _merge_leftovers(rr, cc, perm, seg_s, seg_e, max_cells, min_cells):  # pragma: no cover
+    """The second step of :func:`_split_patch_kernel`: pieces (segments of ``perm``) smaller
+    than ``min_cells`` join a touching piece with room, smallest first; the rest is dropped.
+    Returns the kept pieces' cells, concatenated, and their bounds."""
+    npieces = seg_s.shape[0]
+    rmax = rr.max()
+    cmax = cc.max()
+    sizes = seg_e - seg_s
     alive = np.ones(npieces, dtype=np.bool_)
+    # each piece is a chain of segments (segment g: seg_s[g]..seg_e[g]; the next: nxt[g])
+    head = np.arange(npieces)
+    tail = np.arange(npieces)
+    nxt = np.full(npieces, -1, dtype=np.int64)
     if min_cells > 1:
         # small leftovers join a touching piece with room, smallest first
         owner = np.full((rmax + 1, cmax + 1), -1, dtype=np.int64)
         for p in range(npieces):
-            for cell in done[p]:
-                owner[rr[cell], cc[cell]] = p
-        for small in np.argsort(sizes, kind="mergesort"):
+            for t in range(seg_s[p], seg_e[p]):
+                owner[rr[perm[t]], cc[perm[t]]] = p
+        for small in _counting_order(sizes, np.arange(npieces)):  # stable, as mergesort
             if sizes[small] >= min_cells:
                 continue
             to = -1  # the smallest touching live piece with room (then the lowest number)
-            for cell in done[small]:
-                for dr in range(-1, 2):
-                    for dc in range(-1, 2):
-                        y = rr[cell] + dr
-                        x = cc[cell] + dc
-                        if (dr == 0 and dc == 0) or y < 0 or x < 0 or y > rmax or x > cmax:
-                            continue
-                        o = owner[y, x]
-                        if (
-                            o < 0
-                            or o == small
-                            or not alive[o]
-                            or sizes[o] + sizes[small] > max_cells
-                        ):
-                            continue
-                        if to == -1 or sizes[o] < sizes[to] or (sizes[o] == sizes[to] and o < to):
-                            to = o
+            g = head[small]
+            while g != -1:
+                for t in range(seg_s[g], seg_e[g]):
+                    for dr in range(-1, 2):
+                        for dc in range(-1, 2):
+                            y = rr[perm[t]] + dr
+                            x = cc[perm[t]] + dc
+                            if (dr == 0 and dc == 0) or y < 0 or x < 0 or y > rmax or x > cmax:
+                                continue
+                            o = owner[y, x]
+                            if o < 0 or o == small or not alive[o]:
+                                continue
+                            if sizes[o] + sizes[small] > max_cells:
+                                continue
+                            if (
+                                to == -1
+                                or sizes[o] < sizes[to]
+                                or (sizes[o] == sizes[to] and o < to)
+                            ):
+                                to = o
+                g = nxt[g]
             alive[small] = False
-            for cell in done[small]:
-                owner[rr[cell], cc[cell]] = to
+            g = head[small]
+            while g != -1:
+                for t in range(seg_s[g], seg_e[g]):
+                    owner[rr[perm[t]], cc[perm[t]]] = to
+                g = nxt[g]
             if to >= 0:
-                done[to] = np.concatenate((done[to], done[small]))
+                nxt[tail[to]] = head[small]
+                tail[to] = tail[small]
                 sizes[to] += sizes[small]
-    total = 0
     count = 0
+    total = 0
     for p in range(npieces):
         if alive[p] and sizes[p] >= min_cells:
-            total += sizes[p]
             count += 1
+            total += sizes[p]
     cells = np.empty(total, dtype=np.int64)
     bounds = np.zeros(count + 1, dtype=np.int64)
     j = 0
+    w = 0
     for p in range(npieces):
         if alive[p] and sizes[p] >= min_cells:
-            cells[bounds[j] : bounds[j] + sizes[p]] = done[p]
-            bounds[j + 1] = bounds[j] + sizes[p]
+            g = head[p]
+            while g != -1:
+                for t in range(seg_s[g], seg_e[g]):
+                    cells[w] = perm[t]
+                    w += 1
+                g = nxt[g]
             j += 1
+            bounds[j] = w
     return cells, bounds
 
 
