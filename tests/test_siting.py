@@ -848,17 +848,8 @@ def _split_patch_reference(
     xres: float,
     yres: float,
 ) -> list[np.ndarray]:
-    """geo.siting._split_patch as it was in NumPy before its numba kernel (the oracle).
-
-    Cut one connected patch into connected pieces of at most ``max_cells`` cells.
-
-    Recursive bisection: a piece too large is cut across its longer axis (in metres) at
-    the cell count that leaves ``floor(k/2)/k`` of it on one side (k = the pieces it needs),
-    and each side's 8-connected components are cut again if still too large. Leftover
-    components smaller than ``min_cells`` join a touching piece that has room; those that
-    fit nowhere are dropped (like any patch below the minimum area).
-    Returns index arrays into ``rows``/``cols``, one per piece.
-    """
+    """geo.siting._split_patch as it was in NumPy before its numba kernel (the oracle;
+    what it does: that function's docstring)."""
     n = len(rows)
     if n <= max_cells:
         return [np.arange(n)]
