@@ -733,19 +733,15 @@ def write_plan(
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)
             _swap_into_place(tmp, out)
-        except OSError as exc:  # disk full, permissions: the previous plan stays as it was
+        except BaseException as exc:
             if early is not None:
                 early.close(remove=False)
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
-            raise AnjuError(
-                f"{out}: could not write the plan ({exc.strerror or exc}); nothing was changed"
-            ) from exc
-        except BaseException:
-            if early is not None:
-                early.close(remove=False)
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):  # disk full, permissions: the previous plan stays
+                raise AnjuError(
+                    f"{out}: could not write the plan ({exc.strerror or exc}); nothing was changed"
+                ) from exc
             raise
     return manifest
 
