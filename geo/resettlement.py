@@ -30,7 +30,7 @@ from scipy import ndimage
 from shapely.geometry import LineString
 
 from geo import access, relocation, siting
-from geo.suitability import ahp_weights, exclusion_mask, monte_carlo_weights, rescale
+from geo.suitability import ahp_weights, exclusion_mask, monte_carlo_weights, rescale_float32
 from layers.catalogue import TRAVEL_KINDS
 from layers.errors import PolicyError
 from layers.grid import Grid, cells
@@ -192,9 +192,7 @@ def prepare_suitability(
     rescaled = []
     for n in names:
         lo, hi = sites.ranges.get(n) or (None, None)
-        rescaled.append(
-            np.asarray(rescale(factors[n], direction="cost", lo=lo, hi=hi), dtype="float32")
-        )
+        rescaled.append(rescale_float32(factors[n], direction="cost", lo=lo, hi=hi))
     return SuitabilityInputs(
         names=names,
         rescaled=rescaled,
@@ -247,14 +245,18 @@ class _DrawSuitability:
         self.shape = prep.exclusion.shape
         self.keep = prep.keep
 
-    def __call__(self, weights: np.ndarray) -> np.ndarray:
+    def at_cells(self, weights: np.ndarray) -> np.ndarray:
+        """The draw's suitability on the cells ``self.idx`` (every other cell is NaN)."""
         wf = np.asarray(weights, dtype=float)[self.keep]
         w = wf / wf.sum()
         total = np.zeros(len(self.idx), dtype="float32")
         for wk, r in zip(w, self.values, strict=True):
             total += np.float32(wk) * r
+        return total
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
         out = np.full(self.shape[0] * self.shape[1], np.nan, dtype="float32")
-        out[self.idx] = total
+        out[self.idx] = self.at_cells(weights)
         return out.reshape(self.shape)
 
 
@@ -612,18 +614,21 @@ def plan_resettlement(
             max_area_ha=sites.site_max_area_ha,
         )
 
-    def pieces(s: np.ndarray) -> siting.SitePieces:
-        """The cells of the sites ``patches(s)`` would draw (the robustness draws' sites)."""
-        return siting.site_pieces(
-            s,
-            cell_ha=abs(grid.transform.a * grid.transform.e) / 1e4,
-            xres=abs(grid.transform.a),
-            yres=abs(grid.transform.e),
-            threshold=sites.site_threshold,
-            min_area_ha=sites.site_min_area_ha,
-            max_sites=sites.max_sites,
-            max_area_ha=sites.site_max_area_ha,
-        )
+    def pieces(s: np.ndarray, cells: np.ndarray | None = None) -> siting.SitePieces:
+        """The cells of the sites ``patches(s)`` would draw (the robustness draws' sites);
+        with ``cells``, ``s`` holds the values of those cells only (all others blank)."""
+        kw = {
+            "cell_ha": abs(grid.transform.a * grid.transform.e) / 1e4,
+            "xres": abs(grid.transform.a),
+            "yres": abs(grid.transform.e),
+            "threshold": sites.site_threshold,
+            "min_area_ha": sites.site_min_area_ha,
+            "max_sites": sites.max_sites,
+            "max_area_ha": sites.site_max_area_ha,
+        }
+        if cells is None:
+            return siting.site_pieces(s, **kw)
+        return siting.site_pieces_at(cells, s, grid.shape, **kw)
 
     gen = patches(suit)
     site_gdf = siting.merge_planner_sites(
@@ -736,7 +741,7 @@ def plan_resettlement(
                 base_lab[gen_cells[sid]] = j + 1
         keeps = []
         for d, wvec in enumerate(draws):
-            alt = pieces(draw_suit(wvec))
+            alt = pieces(draw_suit.at_cells(wvec), draw_suit.idx)
             keep = ~gen_mask
             for piece in alt.cells:
                 hit = base_lab[piece]

@@ -36,7 +36,6 @@ import highspy
 import numpy as np
 import pandas as pd
 import rasterio.features
-import scipy.ndimage as ndi
 import scipy.sparse as sp
 import shapely
 from affine import Affine
@@ -381,9 +380,6 @@ class SitePieces:
         return lab.reshape(self.shape)
 
 
-_EIGHT = np.ones((3, 3), dtype=bool)
-
-
 def site_pieces(
     suit: np.ndarray,
     *,
@@ -402,16 +398,100 @@ def site_pieces(
     since only which cells a site covers matters there.
     """
     s = np.asarray(suit)
-    shape = (int(s.shape[0]), int(s.shape[1]))
+    flat_s = s.ravel()
+    with np.errstate(invalid="ignore"):
+        idx = np.flatnonzero(flat_s >= np.float64(threshold))  # in float64, whatever the dtype
+    return site_pieces_at(
+        idx,
+        flat_s[idx],
+        (int(s.shape[0]), int(s.shape[1])),
+        cell_ha=cell_ha,
+        xres=xres,
+        yres=yres,
+        threshold=threshold,
+        min_area_ha=min_area_ha,
+        max_sites=max_sites,
+        max_area_ha=max_area_ha,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _label_cells8(idx: np.ndarray, width: int) -> tuple[np.ndarray, int]:  # pragma: no cover
+    """8-connected components of the cells ``idx`` (flat, ascending) of a raster ``width``
+    wide, numbered 1.. in raster order of their first cell (``scipy.ndimage.label``'s
+    numbering with a full 3x3 structure), one label per entry of ``idx``; the raster itself
+    is never built, so a few suitable cells of a large county cost only their own number."""
+    n = len(idx)
+    parent = np.arange(n, dtype=np.int64)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra < rb:
+            parent[rb] = ra
+        elif rb < ra:
+            parent[ra] = rb
+
+    p = 0  # first entry that may touch the current cell from the row above
+    for k in range(n):
+        i = idx[k]
+        r = i // width
+        c = i - r * width
+        if k > 0 and c > 0 and idx[k - 1] == i - 1:
+            union(k, k - 1)  # W
+        if r > 0:
+            lo = i - width - 1 if c > 0 else i - width  # NW (or N on the first column)
+            hi = i - width + 1 if c < width - 1 else i - width  # NE (or N on the last)
+            while p < k and idx[p] < lo:
+                p += 1
+            q = p
+            while q < k and idx[q] <= hi:
+                union(k, q)
+                q += 1
+    lab = np.empty(n, dtype=np.int64)
+    first = np.zeros(n, dtype=np.int64)
+    nl = 0
+    for k in range(n):
+        root = find(k)
+        if first[root] == 0:
+            nl += 1
+            first[root] = nl
+        lab[k] = first[root]
+    return lab, nl
+
+
+def site_pieces_at(
+    cells: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    cell_ha: float,
+    xres: float,
+    yres: float,
+    threshold: float,
+    min_area_ha: float,
+    max_sites: int | None = None,
+    max_area_ha: float | None = None,
+) -> SitePieces:
+    """:func:`site_pieces` of a raster given only where it may reach the threshold: the
+    suitability ``values`` of the flat, ascending cell indices ``cells`` of a raster of
+    ``shape`` (every other cell blank). The Monte Carlo draws score only the cells that
+    are not excluded, and cut their sites from those."""
+    shape = (int(shape[0]), int(shape[1]))
     none = SitePieces([], [], [], [], shape)
     with np.errstate(invalid="ignore"):
-        ok = s >= np.float64(threshold)  # compared in float64, whatever the raster's dtype
-    labels, n = ndi.label(ok, structure=_EIGHT)
+        ok = values >= np.float64(threshold)  # compared in float64, whatever the dtype
+    idx = np.asarray(cells, dtype=np.int64)[ok]  # ascending: each patch's cells in row-major order
+    v_ok = values[ok]
+    lab_at, n = _label_cells8(idx, shape[1])
     if n == 0:
         return none
-    idx = np.flatnonzero(ok)  # ascending: each patch's cells in row-major order
-    lab_at = labels.ravel()[idx]
-    vals = s.ravel()[idx].astype(float)
+    vals = v_ok.astype(float)
     counts = np.bincount(lab_at, minlength=n + 1)
     sums = np.bincount(lab_at, weights=vals, minlength=n + 1)
     area = counts * cell_ha
@@ -430,26 +510,25 @@ def site_pieces(
     kept = np.zeros(n + 1, dtype=bool)
     kept[keep] = True
     sel = kept[lab_at]
-    k_idx, k_lab = idx[sel], lab_at[sel]
+    k_idx, k_lab, k_val = idx[sel], lab_at[sel], v_ok[sel]
     order = np.argsort(k_lab, kind="stable")
-    k_idx, k_lab = k_idx[order], k_lab[order]
+    k_idx, k_lab, k_val = k_idx[order], k_lab[order], k_val[order]
     bounds = np.searchsorted(k_lab, np.arange(n + 2))
     width = shape[1]
-    flat_s = s.ravel()
     # pieces: (round, -mean, -area, patch rank, cells as flat indices)
     pieces: list[tuple[int, float, float, int, np.ndarray]] = []
     for prank, lab in enumerate(keep):
         flat = k_idx[bounds[lab] : bounds[lab + 1]]
+        fval = k_val[bounds[lab] : bounds[lab + 1]]
         if max_cells is None or len(flat) <= max_cells:
-            cells = [flat]
+            parts = [np.arange(len(flat))]
         else:
             rr, cc = np.divmod(flat, width)
             parts = _split_patch(
                 rr, cc, max_cells=max_cells, min_cells=min_cells, xres=xres, yres=yres
             )
-            cells = [flat[p] for p in parts]
         stats = sorted(
-            ((-float(flat_s[c].astype(float).mean()), -len(c) * cell_ha, c) for c in cells),
+            ((-float(fval[p].astype(float).mean()), -len(p) * cell_ha, flat[p]) for p in parts),
             key=lambda t: (t[0], t[1]),
         )
         for rnd, (nm, na, c) in enumerate(stats):
@@ -2179,6 +2258,54 @@ def _ruin_recreate(s: _Search, st: _State, rng: np.random.Generator, *, noise: f
     _polish(s, st)
 
 
+@njit(cache=True, nogil=True)
+def _repartition_states(w, q, cap, rest, save, cur, max_states, tol):  # pragma: no cover - numba
+    """The enumeration of :func:`_repartition`: unit by unit, every kept state (site loads,
+    cost) times every site, kept while no site is over capacity and the cost plus the
+    cheapest rest can still beat ``cur``. Returns (finished, loads, costs, per unit the
+    kept codes parent * kk + site); the states in the order NumPy's broadcast gave them."""
+    n_units, kk = w.shape
+    loads = np.zeros((1, kk))
+    cost = np.zeros(1)
+    back = []
+    for u in range(n_units):
+        n = len(cost)
+        keep = np.empty(n * kk, dtype=np.int64)
+        nk = 0
+        lim = cur - tol
+        for st in range(n):
+            for t in range(kk):
+                nc = cost[st] + w[u, t]
+                if not (nc + rest[u + 1] - save < lim):
+                    continue
+                fits = True
+                for t2 in range(kk):
+                    load = loads[st, t2] + (q[u] if t2 == t else 0.0)
+                    if not (load <= cap[t2] + tol):
+                        fits = False
+                        break
+                if fits:
+                    keep[nk] = st * kk + t
+                    nk += 1
+        keep = keep[:nk]
+        if nk == 0:
+            back.append(keep)
+            return False, loads, cost, back
+        nl = np.empty((nk, kk))
+        ncost = np.empty(nk)
+        for i in range(nk):
+            st = keep[i] // kk
+            t = keep[i] - st * kk
+            for t2 in range(kk):
+                nl[i, t2] = loads[st, t2] + (q[u] if t2 == t else 0.0)
+            ncost[i] = cost[st] + w[u, t]
+        loads, cost = nl, ncost
+        back.append(keep)
+        if nk > max_states:
+            return False, loads, cost, back
+    return True, loads, cost, back
+
+
 def _repartition(
     s: _Search,
     st: _State,
@@ -2195,7 +2322,10 @@ def _repartition(
     sites = np.array([j for j in group if j < m and st.open[j]], dtype=np.int64)
     if len(sites) < 2:
         return False
-    units = np.flatnonzero(np.isin(st.a, sites))
+    held = st.a == sites[0]
+    for j in sites[1:]:
+        held |= st.a == j
+    units = np.flatnonzero(held)
     if not len(units) or len(units) > max_units:
         return False
     units = units[np.argsort(-s.q[units], kind="stable")]
@@ -2208,23 +2338,13 @@ def _repartition(
     rest = np.append(np.cumsum(w.min(axis=1)[::-1])[::-1], 0.0)
     if not np.isfinite(rest[0]):
         return False
-    loads = np.zeros((1, kk))
-    cost = np.zeros(1)
-    eye = np.eye(kk)
-    cap = s.cap[sites]
-    back: list[np.ndarray] = []  # per unit: kept codes (parent state * kk + site)
-    for u in range(len(units)):
-        nl = (loads[:, None, :] + q[u] * eye[None, :, :]).reshape(-1, kk)
-        nc = (cost[:, None] + w[u][None, :]).reshape(-1)
-        keep = np.flatnonzero(
-            (nl <= cap[None, :] + _TOL).all(axis=1) & (nc + rest[u + 1] - save < cur - _TOL)
-        )
-        if not len(keep):
-            return False
-        loads, cost = nl[keep], nc[keep]
-        back.append(keep)
-        if len(cost) > max_states:
-            return False
+    cap = s.cap[sites].astype(float)
+    # per unit: kept codes (parent state * kk + site)
+    ok_dp, loads, cost, back = _repartition_states(
+        np.ascontiguousarray(w, dtype=float), q.astype(float), cap, rest, save, cur, max_states, _TOL
+    )
+    if not ok_dp:
+        return False
     empty = loads <= _TOL
     ok = (
         (loads >= s.mo[sites][None, :] - _TOL) | (empty & (closable | (s.mo[sites] <= 0))[None, :])

@@ -823,6 +823,88 @@ def test_heuristic_from_a_start_reaches_the_optimum():
     assert warm.objective == pytest.approx(best.objective)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_sparse_labels_number_components_like_scipy(seed):
+    """The draws label only the suitable cells: the same components and numbers as
+    scipy.ndimage.label with 8-connectivity on the whole raster (edges and row ends too)."""
+    from geo.siting import _label_cells8
+
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 40, size=2)
+    b = ndi.gaussian_filter(rng.random((h, w)), 1.0) > rng.uniform(0.4, 0.6)
+    b[:, -1] |= rng.random(h) < 0.5  # cells on the last column next to the next row's first
+    b[:, 0] |= rng.random(h) < 0.5
+    ref, n_ref = ndi.label(b, structure=np.ones((3, 3), dtype=bool))
+    idx = np.flatnonzero(b)
+    lab, n = _label_cells8(idx, int(w))
+    assert n == n_ref
+    np.testing.assert_array_equal(lab, ref.ravel()[idx])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_site_pieces_at_the_scoring_cells_equal_the_whole_raster(seed):
+    """The robustness draws cut their sites from the non-excluded cells only: the same
+    pieces, cell for cell and in the same order, as from the whole raster."""
+    from geo.siting import site_pieces, site_pieces_at
+
+    rng = np.random.default_rng(seed)
+    s = ndi.gaussian_filter(rng.random((90, 80)), 2.5).astype("float32")
+    s = (s - s.min()) / (s.max() - s.min())
+    s[rng.random(s.shape) < 0.05] = np.nan
+    kw = dict(cell_ha=1.0, xres=100.0, yres=100.0, threshold=0.5, min_area_ha=3.0)
+    kw |= dict(max_sites=30, max_area_ha=25.0)
+    whole = site_pieces(s, **kw)
+    cells = np.flatnonzero(~np.isnan(s))
+    part = site_pieces_at(cells, s.ravel()[cells], s.shape, **kw)
+    assert len(whole.cells) > 3 and len(part.cells) == len(whole.cells)
+    for a, b in zip(whole.cells, part.cells, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert part.suitability == whole.suitability and part.patch_rank == whole.patch_rank
+
+
+def _repartition_states_reference(w, q, cap, rest, save, cur, max_states, tol):
+    """The NumPy enumeration :func:`geo.siting._repartition_states` replaced (its oracle)."""
+    kk = w.shape[1]
+    loads, cost, eye, back = np.zeros((1, kk)), np.zeros(1), np.eye(kk), []
+    for u in range(len(q)):
+        nl = (loads[:, None, :] + q[u] * eye[None, :, :]).reshape(-1, kk)
+        nc = (cost[:, None] + w[u][None, :]).reshape(-1)
+        keep = np.flatnonzero(
+            (nl <= cap[None, :] + tol).all(axis=1) & (nc + rest[u + 1] - save < cur - tol)
+        )
+        back.append(keep)
+        if not len(keep):
+            return False, loads, cost, back
+        loads, cost = nl[keep], nc[keep]
+        if len(cost) > max_states:
+            return False, loads, cost, back
+    return True, loads, cost, back
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_repartition_states_equal_the_numpy_enumeration(seed):
+    from geo.siting import _repartition_states
+
+    rng = np.random.default_rng(seed)
+    n_units, kk = int(rng.integers(2, 12)), int(rng.integers(2, 4))
+    w = rng.random((n_units, kk)) * 100
+    w[rng.random(w.shape) < 0.1] = np.inf  # a site out of reach
+    q = np.sort(rng.integers(50, 900, n_units).astype(float))[::-1].copy()
+    cap = rng.uniform(0.3, 0.8, kk) * q.sum()
+    finite_min = np.where(np.isfinite(w), w, 1e9).min(axis=1)
+    rest = np.append(np.cumsum(finite_min[::-1])[::-1], 0.0)
+    cur = float(w[np.isfinite(w)].mean() * n_units)
+    args = (w, q, cap, rest, float(rng.uniform(0, 50)), cur, int(rng.choice([5, 100_000])), 1e-9)
+    got = _repartition_states(*args)
+    want = _repartition_states_reference(*args)
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2], want[2])
+    assert len(got[3]) == len(want[3])
+    for a, b in zip(got[3], want[3], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_label8_numbers_components_like_scipy():
     """The patch cutter's labelling equals scipy.ndimage.label with 8-connectivity."""
     from geo.siting import _label8

@@ -16,6 +16,7 @@ from geo.suitability import (
     exclusion_mask,
     monte_carlo_weights,
     rescale,
+    rescale_float32,
     suitability,
 )
 from layers.errors import LayerSchemaError, PolicyError
@@ -101,6 +102,23 @@ def test_rescale_benefit_cost_and_nan():
     np.testing.assert_allclose(
         rescale(np.array([1.0, 2.0, 3.0]), direction="cost", lo=2, hi=2), [1, 1, 0]
     )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("direction", ["cost", "benefit"])
+@pytest.mark.parametrize("rng_", [(30.0, 90.0), (None, None), (5.0, 5.0)])
+def test_rescale_float32_is_rescale_bit_for_bit(dtype, direction, rng_):
+    # the one-pass float32 kernel the suitability overlay uses must give exactly the
+    # values of rescale() cast to float32 (the sites depend on a threshold of their sum)
+    gen = np.random.default_rng(3)
+    v = (gen.random((37, 41)) * 200 - 20).astype(dtype)
+    v[gen.random(v.shape) < 0.1] = np.nan
+    v[0, :3] = [np.inf, -np.inf, 5.0]
+    lo, hi = rng_
+    want = np.asarray(rescale(v, direction=direction, lo=lo, hi=hi), dtype="float32")
+    got = rescale_float32(v, direction=direction, lo=lo, hi=hi)
+    assert got.dtype == np.float32 and got.shape == v.shape
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 def test_rescale_piecewise_points():
