@@ -2341,7 +2341,14 @@ def _repartition(
     cap = s.cap[sites].astype(float)
     # per unit: kept codes (parent state * kk + site)
     ok_dp, loads, cost, back = _repartition_states(
-        np.ascontiguousarray(w, dtype=float), q.astype(float), cap, rest, save, cur, max_states, _TOL
+        np.ascontiguousarray(w, dtype=float),
+        q.astype(float),
+        cap,
+        rest,
+        save,
+        cur,
+        max_states,
+        _TOL,
     )
     if not ok_dp:
         return False
