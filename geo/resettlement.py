@@ -98,14 +98,18 @@ def factor_rasters(
     """All suitability factors on the grid: the given rasters (travel minutes, slope) plus
     the distance to a hardened road and to a water source, plant or network."""
     out = dict(rasters)
+    todo: list[tuple[str, gpd.GeoSeries]] = []
     roads = layers.get("roads")
     if roads is not None and len(roads):
         hard = roads[roads["hardened"].fillna(False).astype(bool)]
-        out["road_dist_m"] = _distance_to(hard.geometry, grid)
+        todo.append(("road_dist_m", hard.geometry))
     water = layers.get("water")
     if water is not None and len(water):
         w = water[water["kind"].isin(["source", "plant", "network"])]
-        out["water_dist_m"] = _distance_to(w.geometry, grid)
+        todo.append(("water_dist_m", w.geometry))
+    # the distance transforms release the GIL for most of their time: side by side
+    dists = access.thread_map(lambda item: _distance_to(item[1], grid), todo)
+    out.update({name: d for (name, _), d in zip(todo, dists, strict=True)})
     return out
 
 

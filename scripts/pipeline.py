@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -568,6 +569,16 @@ def _stages(
     travel_rasters = {f"travel_min_{k}": t.minutes for k, t in travel.items()}
     for name, arr in {"dem": z, "slope_deg": slope, **travel_rasters}.items():
         early[0].submit(name, arr)
+    # the suitability overlay's inputs (distance rasters, exclusions, rescaled factors) need
+    # no village figure: prepared on a worker thread while the indicators are evaluated
+    rasters = {**travel_rasters, "slope_deg": slope}
+    prep_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-suitability")
+    early_prep = prep_pool.submit(
+        lambda: resettlement.prepare_suitability(
+            resettlement.factor_rasters(rasters, L, grid), settings.sites, L, grid, outside
+        )
+    )
+    prep_pool.shutdown(wait=False)  # the one task runs on; a failure surfaces at .result()
     pts = villages.geometry.representative_point()
     villages = villages.join(access.sample_travel_times(pts, travel, transform=grid.transform))
     dem_src = lw.workspace.sources.get("dem")
@@ -664,7 +675,6 @@ def _stages(
     )
 
     timer.start("relocation", 0.65)
-    rasters = {**travel_rasters, "slope_deg": slope}
 
     def rcb(name: str, frac: float) -> None:
         if cb:
@@ -680,6 +690,7 @@ def _stages(
         rules=settings.relocation,
         sites=settings.sites,
         progress=rcb,
+        prep=early_prep.result(),
     )
     early[0].submit("suitability", reloc.suitability)
     sc = reloc.screened
