@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -91,6 +91,51 @@ class _Timer:
         if self._name:
             self.stages[self._name] = round(time.perf_counter() - self._t0, 3)
             self._name = None
+
+
+class _Stopped(Exception):
+    """The run failed elsewhere: the relocation worker stops at its next progress report."""
+
+
+class _Relocation:
+    """The relocation chain on a worker thread, so that it overlaps the stages that do not
+    feed it: ``prepare()`` (the suitability inputs) starts at once, ``relocate(villages,
+    prep, progress)`` once :meth:`start` hands over the villages; :meth:`result` joins it
+    (its exception, if any, is raised there). :meth:`close` stops it when the run fails:
+    it never waits for villages that will not come, and stops at its next progress report."""
+
+    def __init__(
+        self,
+        prepare: Callable[[], Any],
+        relocate: Callable[[pd.DataFrame, Any, ProgressFn], Any],
+        progress: ProgressFn,
+    ) -> None:
+        self._villages: Future = Future()
+        self._stop = threading.Event()
+        self._progress = progress
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-relocation")
+        self._fut = pool.submit(self._work, prepare, relocate)
+        pool.shutdown(wait=False)  # the one task runs on; the pool takes no other
+
+    def _report(self, name: str, frac: float) -> None:
+        if self._stop.is_set():
+            raise _Stopped(name)
+        self._progress(name, frac)
+
+    def _work(self, prepare: Callable[[], Any], relocate: Callable[..., Any]) -> Any:
+        prep = prepare()
+        villages = self._villages.result()  # CancelledError once close() ran
+        return relocate(villages, prep, self._report)
+
+    def start(self, villages: pd.DataFrame) -> None:
+        self._villages.set_result(villages)
+
+    def result(self) -> Any:
+        return self._fut.result()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._villages.cancel()
 
 
 def _tqdm_progress() -> tuple[ProgressFn, Callable[[bool], None]]:
@@ -173,6 +218,8 @@ def _input_warnings(
 ) -> list[str]:
     """Destinations and hazards the run could not see: blank, never "unreachable" or "safe"."""
     out = []
+    wb = access.water_bodies(layers.get("water"))
+    wet_area: list = []  # the union of the water bodies, made once when a kind needs it
     for kind, tt in travel.items():
         if not len(tt.destinations):
             out.append(
@@ -195,8 +242,9 @@ def _input_warnings(
             # (all neighbours barriers too: deep outside the county, in a wide water body,
             # among cliffs), else starting from their fastest passable neighbour
             ids = tt.destinations["dest_id"].to_numpy()
-            nearest = np.asarray(tt.nearest)
-            served = np.bincount(nearest[nearest >= 0].ravel(), minlength=len(ids))[: len(ids)]
+            nearest = np.asarray(tt.nearest).ravel()
+            # cells per destination in one pass (index 0 counts the cells nearest to none)
+            served = np.bincount(nearest + 1, minlength=len(ids) + 1)[1 : len(ids) + 1]
             cut = served == 1
             if cut.any():
                 out.append(
@@ -205,9 +253,10 @@ def _input_warnings(
                     f"own has them as nearest, so no village reaches them: "
                     f"{', '.join(map(str, ids[cut][:10]))}"
                 )
-            wb = access.water_bodies(layers.get("water"))
             if wb is not None and wb.crs == tt.destinations.crs:
-                wet = tt.destinations.geometry.within(wb.geometry.union_all()).to_numpy() & ~cut
+                if not wet_area:
+                    wet_area.append(wb.geometry.union_all())
+                wet = tt.destinations.geometry.within(wet_area[0]).to_numpy() & ~cut
                 if wet.any():
                     out.append(
                         f"{int(wet.sum())} {kind.replace('_', ' ')} destination(s) lie on a water "
@@ -438,10 +487,15 @@ def _run(
     (:class:`layers.plan.EarlyRasters`), and their temporary folder is removed on any
     failure or SIGTERM before the plan is in place."""
     early: list[EarlyRasters] = []
+    background: list[_Relocation] = []
     with _TerminateAsExit():
         try:
-            return _stages(workspace, out, policy, allow_personal, timer, cb, xlsx, early)
+            return _stages(
+                workspace, out, policy, allow_personal, timer, cb, xlsx, early, background
+            )
         except BaseException:
+            for b in background:
+                b.close()
             for e in early:
                 e.close(remove=True)
             raise
@@ -456,6 +510,7 @@ def _stages(
     cb: ProgressFn | None,
     xlsx: bool,
     early: list[EarlyRasters],
+    background: list[_Relocation],
 ) -> dict:
     timer.start("load", 0.0)
     if out.exists() and not out.is_dir():
@@ -569,16 +624,35 @@ def _stages(
     travel_rasters = {f"travel_min_{k}": t.minutes for k, t in travel.items()}
     for name, arr in {"dem": z, "slope_deg": slope, **travel_rasters}.items():
         early[0].submit(name, arr)
-    # the suitability overlay's inputs (distance rasters, exclusions, rescaled factors) need
-    # no village figure: prepared on a worker thread while the indicators are evaluated
+    # relocation runs on a worker thread from here: the suitability inputs need no village
+    # figure, and the screening reads only the columns known once the water access is
+    # joined below (terrain, hazards, travel, road, water), none that the indicators,
+    # coverage or timetable stages add; HiGHS and the search kernels release the GIL
     rasters = {**travel_rasters, "slope_deg": slope}
-    prep_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-suitability")
-    early_prep = prep_pool.submit(
+
+    def rcb(name: str, frac: float) -> None:
+        if cb:
+            cb(name, 0.65 + 0.25 * frac)
+
+    reloc_bg = _Relocation(
         lambda: resettlement.prepare_suitability(
             resettlement.factor_rasters(rasters, L, grid), settings.sites, L, grid, outside
-        )
+        ),
+        lambda vil, prep, progress: resettlement.plan_resettlement(
+            vil,
+            L,
+            grid,
+            rasters,
+            speed,
+            outside,
+            rules=settings.relocation,
+            sites=settings.sites,
+            progress=progress,
+            prep=prep,
+        ),
+        rcb,
     )
-    prep_pool.shutdown(wait=False)  # the one task runs on; a failure surfaces at .result()
+    background.append(reloc_bg)
     pts = villages.geometry.representative_point()
     villages = villages.join(access.sample_travel_times(pts, travel, transform=grid.transform))
     dem_src = lw.workspace.sources.get("dem")
@@ -589,6 +663,7 @@ def _stages(
         dem_margin_m=dem_src.margin_m if dem_src is not None and "boundary" in L else None,
     )
     villages = villages.join(coverage.water_access(villages, L.get("water")))
+    reloc_bg.start(villages.copy())  # a copy: the stages below add columns to villages
 
     timer.start("indicators", 0.55)
     hh = L.get("households")
@@ -674,24 +749,8 @@ def _stages(
         villages, tables["timetable"], current_year=params.current_year, monitored=monitored
     )
 
-    timer.start("relocation", 0.65)
-
-    def rcb(name: str, frac: float) -> None:
-        if cb:
-            cb(name, 0.65 + 0.25 * frac)
-
-    reloc = resettlement.plan_resettlement(
-        villages,
-        L,
-        grid,
-        rasters,
-        speed,
-        outside,
-        rules=settings.relocation,
-        sites=settings.sites,
-        progress=rcb,
-        prep=early_prep.result(),
-    )
+    timer.start("relocation", 0.65)  # the time still to wait for it (relocation.* its steps)
+    reloc = reloc_bg.result()
     early[0].submit("suitability", reloc.suitability)
     sc = reloc.screened
     villages["eligible"] = sc["eligible"].to_numpy()
