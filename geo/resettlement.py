@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -621,7 +621,7 @@ def plan_resettlement(
     def pieces(s: np.ndarray, cells: np.ndarray | None = None) -> siting.SitePieces:
         """The cells of the sites ``patches(s)`` would draw (the robustness draws' sites);
         with ``cells``, ``s`` holds the values of those cells only (all others blank)."""
-        kw = {
+        kw: dict[str, Any] = {
             "cell_ha": abs(grid.transform.a * grid.transform.e) / 1e4,
             "xres": abs(grid.transform.a),
             "yres": abs(grid.transform.e),
