@@ -180,3 +180,48 @@ def test_out_inside_a_file_is_refused(tmp_path):
         main, ["run", str(ws), "--out", str(tmp_path / "notes.txt" / "plan"), "--quiet"]
     )
     assert res.exit_code == 2 and "which is a file" in res.output
+
+
+def test_a_stage_failing_while_relocation_runs_stops_it(tmp_path, monkeypatch):
+    """Relocation runs on a worker thread alongside the indicators: when the indicators
+    fail, the run raises their error, the worker stops at its next progress report (it does
+    not run on to the end), and the previous plan stays."""
+    import threading
+
+    import pytest
+
+    import geo.indicators as I
+    import geo.resettlement as R
+    from scripts.pipeline import run_pipeline
+
+    ws = write_tiny_workspace(tmp_path / "ws")
+    out = tmp_path / "plan"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"previous": true}', encoding="utf-8")
+    started = threading.Event()
+    reports: list[int] = []
+
+    def slow_relocation(*a, progress=None, **k):
+        started.set()
+        for i in range(6000):  # a minute of work unless stopped
+            progress("relocation", i / 6000)
+            reports.append(i)
+            time.sleep(0.01)
+        raise AssertionError("the relocation worker was not stopped")
+
+    def failing_indicators(*a, **k):
+        assert started.wait(30), "relocation did not start alongside the indicators"
+        raise RuntimeError("indicators broke")
+
+    monkeypatch.setattr(R, "plan_resettlement", slow_relocation)
+    monkeypatch.setattr(I, "evaluate", failing_indicators)
+    t0 = time.time()
+    with pytest.raises(RuntimeError, match="indicators broke"):
+        run_pipeline(ws, out, progress=False)
+    deadline = time.time() + 10
+    while any(t.name.startswith("anju-relocation") for t in threading.enumerate()):
+        assert time.time() < deadline, "the relocation worker still runs"
+        time.sleep(0.05)
+    assert time.time() - t0 < 40 and len(reports) < 3000
+    assert _hidden(tmp_path) == []
+    assert (out / "manifest.json").read_text(encoding="utf-8") == '{"previous": true}'
