@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = args.plan or PLAN
     if args.plan is None and not args.no_build:
         ensure_plan()
-    from dashboard.app import create_app, prepare_overlays_in_background
+    from dashboard.app import create_app
     from dashboard.state import DashboardConfig
 
     try:
@@ -96,7 +96,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"anju: {exc}", file=sys.stderr)
         sys.exit(2)
     app = create_app(plan, config=config)
-    prepare_overlays_in_background(app)  # overlay tiles as window reads, a few seconds on
     if not is_loopback(args.host):
         print(REMOTE_WARNING.format(host=args.host), file=sys.stderr)
     print(f"anju: dashboard on http://{args.host}:{args.port}", file=sys.stderr)

@@ -21,7 +21,7 @@ from dashboard.components import PAGES, context_geojson, navbar, village_data
 from dashboard.i18n import t
 from dashboard.plan import plan_status
 from dashboard.state import DashboardConfig, get_plan, lang, set_fallback
-from dashboard.tiles import prepare_web_overlays, register_tiles, render_tile, shade
+from dashboard.tiles import register_tiles, render_tile, shade
 from layers.errors import AnjuError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -169,29 +169,6 @@ def _warm(app: dash.Dash) -> None:
         import dashboard.briefing  # noqa: F401  (the briefing page's first visit)
 
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
-
-
-def prepare_overlays_in_background(app: dash.Dash) -> threading.Thread:
-    """Warp the plan's overlays into Web-Mercator COGs in this server's private folder, on a
-    background thread, so their tiles become window reads a few seconds after start-up
-    (:func:`dashboard.tiles.prepare_web_overlays`; until then they are reprojected). Called
-    by the serving commands (``anju serve``, ``app.py``), not by :func:`create_app`: an app
-    made in a test or a notebook does not spend seconds of CPU on tiles nobody asks for."""
-    from rasterio.errors import RasterioError
-
-    def run() -> None:
-        with app.server.app_context():
-            try:
-                web = security.runtime_dir() / "web"
-                web.mkdir(mode=0o700, exist_ok=True)
-                prepare_web_overlays(state.plan_dir() / "rasters", web)
-            except (OSError, AnjuError, RasterioError, SystemError):
-                # (GDAL's SystemError: the plan folder removed under the thread)
-                pass  # the tiles stay reprojected from OUT/rasters, as for any plan
-
-    th = threading.Thread(target=run, name="anju-overlays", daemon=True)
-    th.start()
-    return th
 
 
 def _province_nav(nav: html.Nav, lg: str) -> html.Nav:

@@ -7,9 +7,11 @@
 - ``slope_deg``, ``travel_min_<kind>``, ``suitability``: coloured overlays with the
   ranges given by :data:`OVERLAYS` (also used for the legends).
 
-Tiles are read from the plan's Web-Mercator COGs (``web/<raster>.tif``, written with
-the plan by :mod:`layers.cog`): a window of one overview level, no reprojection. Plans
-written before them are reprojected on the fly with rio-tiler (slower, same picture).
+The hillshade and elevation tiles are read from the plan's Web-Mercator COG of the DEM
+(``web/dem.tif``, written with the plan by :mod:`layers.cog`): a window of one overview
+level, no reprojection. The overlays are read straight from the plan's tiled, overviewed
+rasters, nearest neighbour (:func:`read_nearest_tile`: one window read, no warp). Plans
+written before the COG are reprojected on the fly with rio-tiler (slower, same picture).
 The hillshade is :func:`geo.terrain.hillshade` (:func:`shade`). Tiles are cached in
 memory (LRU keyed by file, modification time and tile).  Cells with nodata are
 transparent.
@@ -24,6 +26,7 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -162,9 +165,11 @@ def tile_exists(z: int, x: int, y: int) -> bool:
 def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> bytes:
     """PNG bytes of one XYZ tile (transparent outside the raster).
 
-    The tile is read from the plan's Web-Mercator COG (``web/<raster>.tif``, written by
-    :func:`layers.cog.write_cog`) when there is one: a window read, no reprojection.
-    Plans written before it are reprojected from ``rasters/<raster>.tif`` (rio-tiler).
+    A hillshade or elevation tile is read from the plan's Web-Mercator COG of the DEM
+    (``web/dem.tif``, written by :func:`layers.cog.write_cog`) when there is one: a window
+    read, no reprojection; plans written before it are reprojected from ``rasters/dem.tif``
+    (rio-tiler). An overlay tile is read from ``rasters/<raster>.tif`` by
+    :func:`read_nearest_tile`.
 
     Raises
     ------
@@ -192,53 +197,9 @@ def render_tile(rasters_dir: Path | str, layer: str, z: int, x: int, y: int) -> 
 
 
 def web_raster(rasters_dir: Path | str, raster: str) -> Path | None:
-    """The Web-Mercator COG of a raster: the plan's own (``OUT/web/<raster>.tif``, the DEM),
-    else the one this server made of it (:func:`prepare_web_overlays`); None if neither."""
+    """The plan's Web-Mercator COG of a raster (``OUT/web/<raster>.tif``: the DEM), or None."""
     path = Path(rasters_dir).parent / "web" / f"{raster}.tif"
-    if path.is_file():
-        return path
-    made = _WEB_MADE.get(_web_key(rasters_dir, raster))
-    return made if made is not None and made.is_file() else None
-
-
-#: (plan raster path, its mtime) -> the Web-Mercator COG this server made of it.
-_WEB_MADE: dict[tuple[str, int], Path] = {}
-
-
-def _web_key(rasters_dir: Path | str, raster: str) -> tuple[str, int]:
-    src = Path(rasters_dir) / f"{raster}.tif"
-    try:
-        return (str(src.resolve()), src.stat().st_mtime_ns)
-    except OSError:
-        return (str(src), -1)
-
-
-def prepare_web_overlays(rasters_dir: Path | str, folder: Path | str) -> list[str]:
-    """Warp the plan's overlay rasters (slope, travel minutes, suitability) once into
-    Web-Mercator COGs in this server's private ``folder``, so their tiles are window reads
-    like the hillshade's. The plan itself is left as written (the pipeline writes only the
-    DEM's COG: the overlays would add seconds to every run); until a COG is ready its tiles
-    are reprojected from ``OUT/rasters`` as before. Returns the rasters made.
-    """
-    from layers.cog import write_cog
-    from layers.grid import Grid
-
-    made = []
-    for name, ov in OVERLAYS.items():
-        src = Path(rasters_dir) / f"{ov.raster}.tif"
-        key = _web_key(rasters_dir, ov.raster)
-        if not src.is_file() or web_raster(rasters_dir, ov.raster) is not None:
-            continue
-        with rasterio.open(src) as r:
-            arr = r.read(1, masked=True).astype("float32").filled(np.nan)
-            grid = Grid(arr.shape, r.transform, r.crs)
-        out = Path(folder) / f"{abs(hash(key)):x}-{ov.raster}.tif"
-        tmp = out.with_suffix(".part.tif")
-        write_cog(tmp, arr, grid, resampling="nearest")
-        tmp.replace(out)  # a tile never reads a half-written file
-        _WEB_MADE[key] = out
-        made.append(name)
-    return made
+    return path if path.is_file() else None
 
 
 #: Half the Web-Mercator world's width in metres (EPSG:3857's x of longitude 180°).
@@ -293,6 +254,89 @@ def read_web_tile(
     return out
 
 
+#: Pixels between the tile points taken exactly into the raster's CRS (bilinear between).
+_LATTICE = 8
+
+
+@lru_cache(maxsize=8)
+def _web_transformers(crs_wkt: str) -> tuple[Any, Any]:
+    """pyproj Transformers EPSG:3857 -> the raster's CRS, and back."""
+    with _IMPORTS:
+        from pyproj import Transformer
+
+    return (
+        Transformer.from_crs("EPSG:3857", crs_wkt, always_xy=True),
+        Transformer.from_crs(crs_wkt, "EPSG:3857", always_xy=True),
+    )
+
+
+def _lattice_to_pixels(v: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of values on the lattice (every ``_LATTICE`` pixels, edges
+    included) to the 256 x 256 pixel centres of a tile."""
+    c = (np.arange(256) + 0.5) / _LATTICE
+    i0 = np.minimum(c.astype(np.int64), v.shape[0] - 2)
+    f = c - i0
+    rows = v[i0] * (1 - f)[:, None] + v[i0 + 1] * f[:, None]
+    return rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :]
+
+
+def read_nearest_tile(path: Path | str, z: int, x: int, y: int) -> np.ndarray | None:
+    """One XYZ tile of a plan raster in its metric CRS, nearest neighbour, without a warp.
+
+    Each pixel centre of the tile is taken into the raster's CRS (exactly on a lattice every
+    ``_LATTICE`` pixels, bilinear between: far below a cell at any zoom the map shows, as
+    GDAL's approximate transformer does) and takes the value of the cell it falls in, read
+    from the finest overview level that is not finer than the tile's pixels (the full
+    resolution when zoomed in). The overlays (slope, travel minutes, suitability) are read
+    so straight from the plan's tiled, overviewed rasters: one window read per tile.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        256 x 256 float array, NaN outside the raster or at nodata; None when the tile does
+        not touch the raster. A rotated raster is warped instead (rio-tiler).
+    """
+    size = 2 * _ORIGIN / 2**z
+    px = size / 256
+    left, top = -_ORIGIN + x * size, _ORIGIN - y * size
+    k = np.arange(0, 257, _LATTICE, dtype=float)
+    gx, gy = np.meshgrid(left + k * px, top - k * px)
+    with rasterio.open(path) as src:
+        t = src.transform
+        if t.b != 0 or t.d != 0 or src.crs is None:
+            return _read_reprojected(str(path), "", z, x, y)
+        fwd, back = _web_transformers(src.crs.to_wkt())
+        factors = src.overviews(1)
+        res = min(abs(t.a), abs(t.e))
+    with np.errstate(invalid="ignore"):
+        lx, ly = fwd.transform(gx, gy)
+        # a tile reaching where the projection fails (far from a transverse Mercator's
+        # meridian: a world-scale tile) does not come back: such a tile is warped instead
+        bx, by = back.transform(lx, ly)
+        if not (np.hypot(bx - gx, by - gy) <= 0.01 * px).all():
+            return _read_reprojected(str(path), "", z, x, y)
+    # the ground size of a tile pixel in the raster's units, from the lattice
+    step = float(np.median(np.hypot(np.diff(lx, axis=1), np.diff(ly, axis=1)))) / _LATTICE
+    level = -1
+    for i, f in enumerate(factors):
+        if res * f <= step * (1 + 1e-9):
+            level = i
+    X, Y = _lattice_to_pixels(lx), _lattice_to_pixels(ly)
+    with rasterio.open(path, **({"overview_level": level} if level >= 0 else {})) as src:
+        t, h, w = src.transform, src.height, src.width
+        cols = np.floor((X - t.c) / t.a).astype(np.int64)
+        rows = np.floor((Y - t.f) / t.e).astype(np.int64)
+        inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+        if not inside.any():
+            return None
+        r, c = rows[inside], cols[inside]
+        r0, c0 = int(r.min()), int(c.min())
+        win = src.read(1, window=((r0, int(r.max()) + 1), (c0, int(c.max()) + 1)), masked=True)
+    out = np.full((256, 256), np.nan)
+    out[inside] = win.astype(float).filled(np.nan)[r - r0, c - c0]
+    return out
+
+
 def _read_reprojected(path: str, layer: str, z: int, x: int, y: int) -> np.ndarray | None:
     """The same tile from a plan raster in its metric CRS (plans without ``web/``)."""
     with _IMPORTS:
@@ -326,6 +370,8 @@ def _render_cached(path: str, mtime: int, layer: str, z: int, x: int, y: int, we
         arr = read_web_tile(
             path, z, x, y, buffer=1 if base else 0, resampling="bilinear" if base else "nearest"
         )
+    elif not base:
+        arr = read_nearest_tile(path, z, x, y)
     else:
         arr = _read_reprojected(path, layer, z, x, y)
     if arr is None or not np.isfinite(arr).any():

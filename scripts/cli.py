@@ -686,9 +686,6 @@ def serve(
         from dashboard.state import set_store
 
         set_store(app, source)
-    from dashboard.app import prepare_overlays_in_background
-
-    prepare_overlays_in_background(app)  # overlay tiles as window reads, a few seconds on
     if not is_loopback(host):
         from dashboard.auth import serve_problem
 
