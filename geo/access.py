@@ -470,15 +470,19 @@ def _shortest(
     dy: float,
     targets: np.ndarray | None = None,
     work: dict[str, np.ndarray] | None = None,
+    crange: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the bucket-queue kernel when the cost range allows it, else the heap.
     ``targets`` (flat cell indices): the bucket kernel may stop once they are all settled;
     then only their distances are final. ``work``: a dict that keeps the kernel's work
     arrays between searches of one thread on one grid (each search fills them anew), so
-    the memory is not mapped and zeroed again by the OS for every search."""
-    finite = cost[np.isfinite(cost)]
-    if seeds.size and finite.size:
-        cmin, cmax = float(finite.min()), float(finite.max())
+    the memory is not mapped and zeroed again by the OS for every search. ``crange``: the
+    finite (min, max) of ``cost`` when the caller knows it (many searches on one surface)."""
+    if crange is None:
+        finite = cost[np.isfinite(cost)]
+        crange = (float(finite.min()), float(finite.max())) if finite.size else None
+    if seeds.size and crange is not None:
+        cmin, cmax = crange
         if cmin > 0:
             # lightest move: min(dx, dy) * (c_a + c_b) / 2 >= min(dx, dy) * cmin;
             # the margin keeps float rounding of nd / delta from landing in the current bucket
@@ -524,6 +528,57 @@ def _shortest(
                 if ok:
                     return dist, label
     return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy, np.zeros(seeds.shape[0]))
+
+
+class PreparedSurface:
+    """One speed surface made ready once for many :func:`travel_time_at` searches from
+    single cells (a cost matrix: one search per site): the minutes-per-metre costs and their
+    range are computed once instead of once per search, and each thread keeps its kernel's
+    work arrays. :meth:`minutes_at` gives exactly ``travel_time_at`` 's values."""
+
+    def __init__(self, speed_kmh: np.ndarray, *, cellsize: float | tuple[float, float]) -> None:
+        self.speed = np.asarray(speed_kmh)
+        self.cellsize = cellsize
+        no_source = np.full(self.speed.shape, -1, dtype=np.int32)
+        self._prep = _prepared(self.speed, no_source, cellsize, "travel_time_at")
+        cost = self._prep[0]
+        finite = cost[np.isfinite(cost)]
+        self._crange = (float(finite.min()), float(finite.max())) if finite.size else None
+        self._works: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
+
+    def minutes_at(self, row: int, col: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Minutes from cell ``(row, col)`` to each cell ``(rows[k], cols[k])`` (NaN where
+        unreachable): ``travel_time_at`` with that one source cell."""
+        cost, _, _, nrows, ncols, dx, dy = self._prep
+        r = np.asarray(rows, dtype=np.int64)
+        c = np.asarray(cols, dtype=np.int64)
+        inside = (0 <= row < nrows) and (0 <= col < ncols)
+        if not inside or not np.isfinite(cost[row * ncols + col]) or self._crange is None:
+            # a source on a barrier is opened in a copy of the costs: the general path
+            src = np.zeros(self.speed.shape, bool)
+            src[row, col] = True
+            return travel_time_at(self.speed, src, r, c, cellsize=self.cellsize)
+        if r.shape != c.shape or ((r < 0) | (r >= nrows) | (c < 0) | (c >= ncols)).any():
+            raise LayerSchemaError(
+                f"travel_time_at: rows and cols must be cells of the {nrows}x{ncols} grid"
+            )
+        seeds = np.array([row * ncols + col], dtype=np.int32)
+        flat = r * ncols + c
+        dist, _ = _shortest(
+            cost,
+            seeds,
+            np.zeros(1, dtype=np.int32),
+            nrows,
+            ncols,
+            dx,
+            dy,
+            targets=flat,
+            work=self._works[threading.get_ident()],
+            crange=self._crange,
+        )
+        out = dist[flat]
+        out[np.isinf(out)] = np.nan
+        return out
 
 
 def _open_stranded_sources(

@@ -294,13 +294,13 @@ def site_cost_matrix(
     sr, sc, sins = _cells(cg, site_pts)
     cost = np.full((len(demand_pts), len(site_pts)), np.nan)
 
+    surface = access.PreparedSurface(coarse, cellsize=cg.cellsize)  # costs once, not per site
+
     def column(j: int) -> None:
         if progress:
             progress(f"site {j + 1}/{len(site_pts)}", j / max(1, len(site_pts)))
-        src = np.zeros(coarse.shape, bool)
-        src[sr[j], sc[j]] = True
         # each search fills its own column, and stops once every demand point is reached
-        cost[dins, j] = access.travel_time_at(coarse, src, dr[dins], dc[dins], cellsize=cg.cellsize)
+        cost[dins, j] = surface.minutes_at(int(sr[j]), int(sc[j]), dr[dins], dc[dins])
 
     access.thread_map(column, [j for j in range(len(site_pts)) if sins[j]])
     return cost

@@ -167,6 +167,35 @@ def test_travel_time_at_a_few_cells_equals_the_whole_grid_search():
         travel_time_at(speed, src, np.array([120]), np.array([0]), cellsize=25.0)
 
 
+def test_prepared_surface_gives_travel_time_at_for_every_source():
+    """A cost matrix prepares the surface once: each single-cell search gives exactly what
+    travel_time_at gives from that cell (sources on barriers included), on several threads."""
+    from geo.access import PreparedSurface, thread_map, travel_time_at
+
+    rng = np.random.default_rng(8)
+    nr, nc = 90, 110
+    speed = rng.uniform(1.0, 60.0, (nr, nc))
+    speed[rng.random((nr, nc)) < 0.15] = 0.0
+    speed[30:33, :100] = 0.0
+    rows = rng.integers(0, nr, 25)
+    cols = rng.integers(0, nc, 25)
+    src_r, src_c = rng.integers(0, nr, 12), rng.integers(0, nc, 12)
+    sources = [(int(r), int(c)) for r, c in zip(src_r, src_c, strict=True)]
+    sources.append(next((r, c) for r in range(nr) for c in range(nc) if speed[r, c] == 0.0))
+    surface = PreparedSurface(speed, cellsize=(25.0, 30.0))
+
+    def one(rc):
+        return surface.minutes_at(rc[0], rc[1], rows, cols)
+
+    for (r, c), got in zip(sources, thread_map(one, sources), strict=True):
+        src = np.zeros((nr, nc), bool)
+        src[r, c] = True
+        want = travel_time_at(speed, src, rows, cols, cellsize=(25.0, 30.0))
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(LayerSchemaError, match="cells of the 90x110 grid"):
+        surface.minutes_at(5, 5, np.array([90]), np.array([0]))
+
+
 def test_unreachable_behind_barrier_ring_is_nan():
     speed = np.full((9, 9), 5.0)
     speed[2:7, 2] = speed[2:7, 6] = 0
