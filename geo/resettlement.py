@@ -125,16 +125,56 @@ class SuitabilityInputs:
     dropped: dict[str, str] = field(default_factory=dict)
 
 
+def site_exclusion(
+    sites: SiteSettings,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    grid: Grid,
+    outside: np.ndarray,
+    slope_deg: np.ndarray | None,
+) -> np.ndarray:
+    """Cells where no resettlement site may go (:func:`geo.suitability.exclusion_mask` with
+    the profile's limits and buffers): too steep, near a hazard, on protected land or water,
+    outside the county. Needs no suitability factor but the slope, so a caller may compute it
+    beside :func:`factor_rasters` and give it to :func:`prepare_suitability`."""
+    hz = layers.get("hazards")
+    prot = layers.get("protected")
+    wb = access.water_bodies(layers.get("water"))
+    return np.asarray(
+        exclusion_mask(
+            shape=grid.shape,
+            transform=grid.transform,
+            slope_deg=slope_deg,
+            slope_limit_deg=sites.slope_limit_deg,
+            hazard_geoms=list(hz.geometry) if hz is not None and len(hz) else None,
+            hazard_radius_m=(
+                hz["radius_m"].fillna(0).to_numpy(float)
+                if hz is not None and "radius_m" in hz.columns and len(hz)
+                else None
+            ),
+            hazard_buffer_m=sites.hazard_buffer_m,
+            protected_geoms=list(prot.geometry) if prot is not None and len(prot) else None,
+            protected_buffer_m=sites.protected_buffer_m,
+            water_geoms=list(wb.geometry) if wb is not None else None,
+            water_buffer_m=sites.water_buffer_m,
+            outside_mask=outside,
+            all_touched=sites.all_touched,
+        ),
+        bool,
+    )
+
+
 def prepare_suitability(
     factors: Mapping[str, np.ndarray],
     sites: SiteSettings,
     layers: Mapping[str, gpd.GeoDataFrame],
     grid: Grid,
     outside: np.ndarray,
+    exclusion: np.ndarray | None = None,
 ) -> SuitabilityInputs:
     """Exclusion mask and every factor rescaled to 0..1 (cost direction), ready for any weights.
 
     Only the weights change between Monte Carlo draws, so the expensive parts happen once.
+    ``exclusion``: :func:`site_exclusion` when the caller computed it already.
 
     Raises
     ------
@@ -171,28 +211,8 @@ def prepare_suitability(
             dropped[n] = f"constant over the county ({float(finite.min()):g})"
     keep = [i for i, n in enumerate(names_all) if n not in dropped]
     names = [names_all[i] for i in keep]
-    hz = layers.get("hazards")
-    prot = layers.get("protected")
-    wb = access.water_bodies(layers.get("water"))
-    excl = exclusion_mask(
-        shape=grid.shape,
-        transform=grid.transform,
-        slope_deg=factors.get("slope_deg"),
-        slope_limit_deg=sites.slope_limit_deg,
-        hazard_geoms=list(hz.geometry) if hz is not None and len(hz) else None,
-        hazard_radius_m=(
-            hz["radius_m"].fillna(0).to_numpy(float)
-            if hz is not None and "radius_m" in hz.columns and len(hz)
-            else None
-        ),
-        hazard_buffer_m=sites.hazard_buffer_m,
-        protected_geoms=list(prot.geometry) if prot is not None and len(prot) else None,
-        protected_buffer_m=sites.protected_buffer_m,
-        water_geoms=list(wb.geometry) if wb is not None else None,
-        water_buffer_m=sites.water_buffer_m,
-        outside_mask=outside,
-        all_touched=sites.all_touched,
-    )
+    if exclusion is None:
+        exclusion = site_exclusion(sites, layers, grid, outside, factors.get("slope_deg"))
     rescaled = []
     for n in names:
         lo, hi = sites.ranges.get(n) or (None, None)
@@ -200,7 +220,7 @@ def prepare_suitability(
     return SuitabilityInputs(
         names=names,
         rescaled=rescaled,
-        exclusion=np.asarray(excl, bool),
+        exclusion=np.asarray(exclusion, bool),
         matrix=matrix,
         keep=keep,
         dropped=dropped,

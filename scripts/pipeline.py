@@ -634,10 +634,18 @@ def _stages(
         if cb:
             cb(name, 0.65 + 0.25 * frac)
 
+    def prepare_suitability() -> resettlement.SuitabilityInputs:
+        # the sites' exclusions (rasterised buffers: GDAL releases the GIL) beside the
+        # distance transforms of the factors
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-exclusion") as ex:
+            excl = ex.submit(resettlement.site_exclusion, settings.sites, L, grid, outside, slope)
+            factors = resettlement.factor_rasters(rasters, L, grid)
+            return resettlement.prepare_suitability(
+                factors, settings.sites, L, grid, outside, exclusion=excl.result()
+            )
+
     reloc_bg = _Relocation(
-        lambda: resettlement.prepare_suitability(
-            resettlement.factor_rasters(rasters, L, grid), settings.sites, L, grid, outside
-        ),
+        prepare_suitability,
         lambda vil, prep, progress: resettlement.plan_resettlement(
             vil,
             L,
