@@ -285,6 +285,13 @@ def _lattice_to_pixels(v: np.ndarray) -> np.ndarray:
     return rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :]
 
 
+@lru_cache(maxsize=32)
+def _raster_meta(path: str, mtime: int) -> tuple[Any, Any, list[int]]:
+    """(CRS, transform, overview factors) of a plan raster, read once per file version."""
+    with rasterio.open(path) as src:
+        return src.crs, src.transform, list(src.overviews(1))
+
+
 def read_nearest_tile(path: Path | str, z: int, x: int, y: int) -> np.ndarray | None:
     """One XYZ tile of a plan raster in its metric CRS, nearest neighbour, without a warp.
 
@@ -306,13 +313,10 @@ def read_nearest_tile(path: Path | str, z: int, x: int, y: int) -> np.ndarray | 
     left, top = -_ORIGIN + x * size, _ORIGIN - y * size
     k = np.arange(0, 257, _LATTICE, dtype=float)
     gx, gy = np.meshgrid(left + k * px, top - k * px)
-    with rasterio.open(path) as src:
-        t = src.transform
-        if t.b != 0 or t.d != 0 or src.crs is None:
-            return _read_reprojected(str(path), "", z, x, y)
-        crs = src.crs
-        factors = src.overviews(1)
-        res = min(abs(t.a), abs(t.e))
+    crs, t, factors = _raster_meta(str(path), Path(path).stat().st_mtime_ns)
+    if t.b != 0 or t.d != 0 or crs is None:
+        return _read_reprojected(str(path), "", z, x, y)
+    res = min(abs(t.a), abs(t.e))
     with np.errstate(invalid="ignore"):
         lx, ly = _transform("EPSG:3857", crs, gx, gy)
         # a tile reaching where the projection fails (far from a transverse Mercator's

@@ -404,20 +404,35 @@ def travel_time_at(
     """
     src = np.asarray(sources, dtype=bool)
     _check_shape("travel_time_at: sources", src.shape, np.shape(speed_kmh))
+    flat = _flat_cells(rows, cols, *src.shape)
+    ids = np.where(src, 0, -1).astype(np.int32)
+    prep = _prepared(speed_kmh, ids, cellsize, "travel_time_at")
+    dist, _ = _shortest(*prep, targets=flat)
+    return _minutes_at(dist, flat)
+
+
+def _flat_cells(rows: np.ndarray, cols: np.ndarray, nrows: int, ncols: int) -> np.ndarray:
+    """Flat indices of the cells ``(rows[k], cols[k])`` of an ``nrows`` x ``ncols`` grid."""
     r = np.asarray(rows, dtype=np.int64)
     c = np.asarray(cols, dtype=np.int64)
-    nrows, ncols = src.shape
     if r.shape != c.shape or ((r < 0) | (r >= nrows) | (c < 0) | (c >= ncols)).any():
         raise LayerSchemaError(
             f"travel_time_at: rows and cols must be cells of the {nrows}x{ncols} grid"
         )
-    ids = np.where(src, 0, -1).astype(np.int32)
-    prep = _prepared(speed_kmh, ids, cellsize, "travel_time_at")
-    flat = r * ncols + c
-    dist, _ = _shortest(*prep, targets=flat)
+    return r * ncols + c
+
+
+def _minutes_at(dist: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """The searched minutes at the cells ``flat``, NaN where unreachable."""
     out = dist[flat]
     out[np.isinf(out)] = np.nan
     return out
+
+
+def _finite_range(cost: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of the finite costs, None when there are none."""
+    finite = cost[np.isfinite(cost)]
+    return (float(finite.min()), float(finite.max())) if finite.size else None
 
 
 def _prepared(
@@ -479,8 +494,7 @@ def _shortest(
     the memory is not mapped and zeroed again by the OS for every search. ``crange``: the
     finite (min, max) of ``cost`` when the caller knows it (many searches on one surface)."""
     if crange is None:
-        finite = cost[np.isfinite(cost)]
-        crange = (float(finite.min()), float(finite.max())) if finite.size else None
+        crange = _finite_range(cost)
     if seeds.size and crange is not None:
         cmin, cmax = crange
         if cmin > 0:
@@ -541,29 +555,21 @@ class PreparedSurface:
         self.cellsize = cellsize
         no_source = np.full(self.speed.shape, -1, dtype=np.int32)
         self._prep = _prepared(self.speed, no_source, cellsize, "travel_time_at")
-        cost = self._prep[0]
-        finite = cost[np.isfinite(cost)]
-        self._crange = (float(finite.min()), float(finite.max())) if finite.size else None
+        self._crange = _finite_range(self._prep[0])
         self._works: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
 
     def minutes_at(self, row: int, col: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Minutes from cell ``(row, col)`` to each cell ``(rows[k], cols[k])`` (NaN where
         unreachable): ``travel_time_at`` with that one source cell."""
         cost, _, _, nrows, ncols, dx, dy = self._prep
-        r = np.asarray(rows, dtype=np.int64)
-        c = np.asarray(cols, dtype=np.int64)
         inside = (0 <= row < nrows) and (0 <= col < ncols)
         if not inside or not np.isfinite(cost[row * ncols + col]) or self._crange is None:
             # a source on a barrier is opened in a copy of the costs: the general path
             src = np.zeros(self.speed.shape, bool)
             src[row, col] = True
-            return travel_time_at(self.speed, src, r, c, cellsize=self.cellsize)
-        if r.shape != c.shape or ((r < 0) | (r >= nrows) | (c < 0) | (c >= ncols)).any():
-            raise LayerSchemaError(
-                f"travel_time_at: rows and cols must be cells of the {nrows}x{ncols} grid"
-            )
+            return travel_time_at(self.speed, src, rows, cols, cellsize=self.cellsize)
+        flat = _flat_cells(rows, cols, nrows, ncols)
         seeds = np.array([row * ncols + col], dtype=np.int32)
-        flat = r * ncols + c
         dist, _ = _shortest(
             cost,
             seeds,
@@ -576,9 +582,7 @@ class PreparedSurface:
             work=self._works[threading.get_ident()],
             crange=self._crange,
         )
-        out = dist[flat]
-        out[np.isinf(out)] = np.nan
-        return out
+        return _minutes_at(dist, flat)
 
 
 def _open_stranded_sources(
