@@ -24,8 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +36,7 @@ from numba import njit
 from rasterio.features import geometry_mask, rasterize
 from rasterio.warp import Resampling, reproject
 
+from geo.threads import kernel_threads, thread_map
 from layers.errors import LayerSchemaError, PolicyError
 from layers.grid import Grid, cells
 from layers.tristate import parse_tristate
@@ -315,27 +315,6 @@ def travel_time(
     ids = np.where(src, 0, -1).astype(np.int32)
     minutes, _ = travel_time_with_nearest(speed_kmh, ids, cellsize=cellsize)
     return minutes
-
-
-def kernel_threads() -> int:
-    """How many cost-distance searches run side by side: numba's thread count.
-
-    ``NUMBA_NUM_THREADS`` (or :func:`numba.set_num_threads`) sets it; a batch or Dask worker
-    lowers it so that processes sharing a machine do not fight over its cores.
-    """
-    import numba
-
-    return max(1, int(numba.get_num_threads()))
-
-
-def thread_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """``[fn(x) for x in items]`` on :func:`kernel_threads` threads (the search kernels
-    release the GIL); in order, and in this thread when there is one item or one thread."""
-    n = min(kernel_threads(), len(items))
-    if n <= 1:
-        return [fn(x) for x in items]
-    with ThreadPoolExecutor(max_workers=n) as ex:
-        return list(ex.map(fn, items))
 
 
 def travel_time_with_nearest(

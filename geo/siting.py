@@ -87,30 +87,35 @@ def _quiet_highs() -> highspy.Highs:
 
 
 @njit(cache=True, nogil=True)
-def _label8(box: np.ndarray) -> tuple[np.ndarray, int]:  # pragma: no cover - numba
-    """8-connected components of a boolean 2-D array, numbered 1.. in raster order of
-    their first cell: the labels ``scipy.ndimage.label`` gives with a full 3x3 structure,
-    without its per-call overhead (the patch cutting labels hundreds of small boxes)."""
-    h, w = box.shape
-    parent = np.arange(h * w, dtype=np.int64)
-    lab = np.zeros((h, w), dtype=np.int32)
+def _find_root(parent: np.ndarray, x: int) -> int:  # pragma: no cover - numba
+    """The root of ``x`` in the union-find forest ``parent``, halving the path on the way."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
+@njit(cache=True, nogil=True)
+def _label8_flat(box, h, w, lab):  # pragma: no cover - numba
+    """8-connected components of the flat boolean ``box`` (``h`` rows of ``w``), numbered
+    1.. in raster order of their first cell and written into ``lab`` (flat int32, 0 off
+    the cells): the labels ``scipy.ndimage.label`` gives with a full 3x3 structure, without
+    its per-call overhead (the patch cutting labels hundreds of small boxes). Returns the
+    number of components."""
+    parent = np.empty(h * w, dtype=np.int64)
+    for i in range(h * w):
+        parent[i] = i
     for r in range(h):
         for c in range(w):
-            if not box[r, c]:
-                continue
             i = r * w + c
+            if not box[i]:
+                continue
             for k in range(4):  # the neighbours already visited: NW, N, NE, W
                 rr = r - 1 if k < 3 else r
                 cc = c + k - 1 if k < 3 else c - 1
-                if 0 <= rr < h and 0 <= cc < w and box[rr, cc]:
-                    a, b = find(i), find(rr * w + cc)
+                if 0 <= rr < h and 0 <= cc < w and box[rr * w + cc]:
+                    a = _find_root(parent, i)
+                    b = _find_root(parent, rr * w + cc)
                     if a != b:
                         if a < b:
                             parent[b] = a
@@ -118,15 +123,24 @@ def _label8(box: np.ndarray) -> tuple[np.ndarray, int]:  # pragma: no cover - nu
                             parent[a] = b
     n = 0
     first = np.zeros(h * w, dtype=np.int32)  # root -> label, 0 = not yet numbered
-    for r in range(h):
-        for c in range(w):
-            if box[r, c]:
-                root = find(r * w + c)
-                if first[root] == 0:
-                    n += 1
-                    first[root] = n
-                lab[r, c] = first[root]
-    return lab, n
+    for i in range(h * w):
+        lab[i] = 0
+        if box[i]:
+            root = _find_root(parent, i)
+            if first[root] == 0:
+                n += 1
+                first[root] = n
+            lab[i] = first[root]
+    return n
+
+
+def _label8(box: np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`_label8_flat` on a 2-D boolean array: its labels (int32, same shape) and count."""
+    b = np.ascontiguousarray(box, dtype=bool)
+    h, w = b.shape
+    lab = np.empty(h * w, dtype=np.int32)
+    n = _label8_flat(b.ravel(), h, w, lab)
+    return lab.reshape(h, w), int(n)
 
 
 def _split_patch(
@@ -169,29 +183,29 @@ def _round_half_even(x: float) -> int:  # pragma: no cover - numba
 
 
 @njit(cache=True, nogil=True)
-def _counting_order(keys, within):  # pragma: no cover - numba
-    """``within`` (indices into ``keys``) reordered stably by their keys, non-negative
-    integers of a small range: a counting sort (numba's np.argsort takes seconds to compile)."""
-    m = within.shape[0]
-    out = np.empty(m, dtype=np.int64)
-    if m == 0:
-        return out
-    lo = keys[within[0]]
+def _sort_segment(perm, tmp, keys, s, e):  # pragma: no cover - numba
+    """Reorder ``perm[s:e]`` stably by ``keys[perm[t]]`` (non-negative integers of a small
+    range): a counting sort through the work array ``tmp`` (numba's np.argsort takes
+    seconds to compile)."""
+    if e <= s:
+        return
+    lo = keys[perm[s]]
     hi = lo
-    for t in range(m):
-        v = keys[within[t]]
+    for t in range(s, e):
+        v = keys[perm[t]]
         lo = min(lo, v)
         hi = max(hi, v)
     at = np.zeros(hi - lo + 2, dtype=np.int64)
-    for t in range(m):
-        at[keys[within[t]] - lo + 1] += 1
+    for t in range(s, e):
+        at[keys[perm[t]] - lo + 1] += 1
     for q in range(1, at.shape[0]):
         at[q] += at[q - 1]
-    for t in range(m):
-        v = keys[within[t]] - lo
-        out[at[v]] = within[t]
+    for t in range(s, e):
+        v = keys[perm[t]] - lo
+        tmp[at[v]] = perm[t]
         at[v] += 1
-    return out
+    for t in range(e - s):
+        perm[s + t] = tmp[t]
 
 
 @njit(cache=True, nogil=True)
@@ -203,51 +217,71 @@ def _split_patch_kernel(rr, cc, max_cells, min_cells, xres, yres):  # pragma: no
 
     No lists (numba compiles lists of arrays slowly): the cells are one permutation,
     reordered in place; a piece is a segment of it, a stack holds the segments still to
-    cut, and a merged piece is a chain of segments."""
+    cut, and a merged piece is a chain of segments. Scalar loops only, no array expressions,
+    fancy indexing or slice assignments: each of those costs numba a second or more to
+    compile, and a cold ``anju run`` compiles this kernel."""
     n = rr.shape[0]
-    perm = np.arange(n)
+    perm = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        perm[i] = i
     tmp = np.empty(n, dtype=np.int64)
     st_s = np.empty(n + 1, dtype=np.int64)  # the stack of segments [s, e) still to cut
     st_e = np.empty(n + 1, dtype=np.int64)
-    st_s[0], st_e[0], top = 0, n, 1
+    st_s[0] = 0
+    st_e[0] = n
+    top = 1
     seg_s = np.empty(n, dtype=np.int64)  # the finished pieces, in the order they finish
     seg_e = np.empty(n, dtype=np.int64)
-    npieces = 0
+    # np.int64(0), not 0: a literal 0 makes numba compile the callees once more for it
+    npieces = np.int64(0)
     while top > 0:
         top -= 1
-        s, e = st_s[top], st_e[top]
+        s = st_s[top]
+        e = st_e[top]
         m = e - s
         if m <= max_cells:
-            seg_s[npieces], seg_e[npieces] = s, e
+            seg_s[npieces] = s
+            seg_e[npieces] = e
             npieces += 1
             continue
         k = (m + max_cells - 1) // max_cells
-        idx = perm[s:e]
-        r = rr[idx]
-        c = cc[idx]
-        wide = (c.max() - c.min() + 1) * xres >= (r.max() - r.min() + 1) * yres
+        r0 = r1 = rr[perm[s]]
+        c0 = c1 = cc[perm[s]]
+        for t in range(s, e):
+            r0 = min(r0, rr[perm[t]])
+            r1 = max(r1, rr[perm[t]])
+            c0 = min(c0, cc[perm[t]])
+            c1 = max(c1, cc[perm[t]])
+        wide = (c1 - c0 + 1) * xres >= (r1 - r0 + 1) * yres
         # column-major (wide) or row-major order of the cells (np.lexsort's): two stable
         # counting sorts, the minor axis first
-        order = np.arange(m)
-        order = _counting_order(r if wide else c, order)
-        order = _counting_order(c if wide else r, order)
-        tmp[:m] = idx[order]
-        perm[s:e] = tmp[:m]
+        if wide:
+            _sort_segment(perm, tmp, rr, s, e)
+            _sort_segment(perm, tmp, cc, s, e)
+        else:
+            _sort_segment(perm, tmp, cc, s, e)
+            _sort_segment(perm, tmp, rr, s, e)
         cut = min(max(_round_half_even(m * (k // 2) / k), 1), m - 1)
         for side in range(2):
             a = s if side == 0 else s + cut
             b = s + cut if side == 0 else e
-            part = perm[a:b]
-            pr = rr[part]
-            pc = cc[part]
-            r0 = pr.min()
-            c0 = pc.min()
-            box = np.zeros((pr.max() - r0 + 1, pc.max() - c0 + 1), dtype=np.bool_)
-            for t in range(b - a):
-                box[pr[t] - r0, pc[t] - c0] = True
-            lab, nl = _label8(box)
+            r0 = r1 = rr[perm[a]]
+            c0 = c1 = cc[perm[a]]
+            for t in range(a, b):
+                r0 = min(r0, rr[perm[t]])
+                r1 = max(r1, rr[perm[t]])
+                c0 = min(c0, cc[perm[t]])
+                c1 = max(c1, cc[perm[t]])
+            h = r1 - r0 + 1
+            w = c1 - c0 + 1
+            box = np.zeros(h * w, dtype=np.bool_)
+            for t in range(a, b):
+                box[(rr[perm[t]] - r0) * w + cc[perm[t]] - c0] = True
+            lab = np.empty(h * w, dtype=np.int32)
+            nl = _label8_flat(box, h, w, lab)
             if nl == 1:
-                st_s[top], st_e[top] = a, b
+                st_s[top] = a
+                st_e[top] = b
                 top += 1
                 continue
             # the part's cells grouped by component, components in label order, each
@@ -255,42 +289,64 @@ def _split_patch_kernel(rr, cc, max_cells, min_cells, xres, yres):  # pragma: no
             comp = np.empty(b - a, dtype=np.int64)
             first = np.zeros(nl + 2, dtype=np.int64)
             for t in range(b - a):
-                comp[t] = lab[pr[t] - r0, pc[t] - c0]
+                comp[t] = lab[(rr[perm[a + t]] - r0) * w + cc[perm[a + t]] - c0]
                 first[comp[t] + 1] += 1
             for q in range(1, nl + 2):
                 first[q] += first[q - 1]
-            at = first.copy()
+            at = np.empty(nl + 2, dtype=np.int64)
+            for q in range(nl + 2):
+                at[q] = first[q]
             for t in range(b - a):
-                tmp[at[comp[t]]] = part[t]
+                tmp[at[comp[t]]] = perm[a + t]
                 at[comp[t]] += 1
-            perm[a:b] = tmp[: b - a]
+            for t in range(b - a):
+                perm[a + t] = tmp[t]
             for q in range(1, nl + 1):
-                st_s[top], st_e[top] = a + first[q], a + first[q + 1]
+                st_s[top] = a + first[q]
+                st_e[top] = a + first[q + 1]
                 top += 1
-    return _merge_leftovers(rr, cc, perm, seg_s[:npieces], seg_e[:npieces], max_cells, min_cells)
+    return _merge_leftovers(rr, cc, perm, seg_s, seg_e, npieces, max_cells, min_cells)
 
 
 @njit(cache=True, nogil=True)
-def _merge_leftovers(rr, cc, perm, seg_s, seg_e, max_cells, min_cells):  # pragma: no cover
-    """The second step of :func:`_split_patch_kernel`: pieces (segments of ``perm``) smaller
-    than ``min_cells`` join a touching piece with room, smallest first; the rest is dropped.
-    Returns the kept pieces' cells, concatenated, and their bounds."""
-    npieces = seg_s.shape[0]
-    rmax = rr.max()
-    cmax = cc.max()
-    sizes = seg_e - seg_s
-    alive = np.ones(npieces, dtype=np.bool_)
+def _merge_leftovers(rr, cc, perm, seg_s, seg_e, npieces, max_cells, min_cells):  # pragma: no cover
+    """The second step of :func:`_split_patch_kernel`: pieces (the first ``npieces``
+    segments of ``perm``) smaller than ``min_cells`` join a touching piece with room,
+    smallest first; the rest is dropped. Returns the kept pieces' cells, concatenated, and
+    their bounds."""
+    rmax = 0
+    cmax = 0
+    for i in range(rr.shape[0]):
+        rmax = max(rmax, rr[i])
+        cmax = max(cmax, cc[i])
+    sizes = np.empty(npieces, dtype=np.int64)
+    alive = np.empty(npieces, dtype=np.bool_)
     # each piece is a chain of segments (segment g: seg_s[g]..seg_e[g]; the next: nxt[g])
-    head = np.arange(npieces)
-    tail = np.arange(npieces)
-    nxt = np.full(npieces, -1, dtype=np.int64)
+    head = np.empty(npieces, dtype=np.int64)
+    tail = np.empty(npieces, dtype=np.int64)
+    nxt = np.empty(npieces, dtype=np.int64)
+    for p in range(npieces):
+        sizes[p] = seg_e[p] - seg_s[p]
+        alive[p] = True
+        head[p] = p
+        tail[p] = p
+        nxt[p] = -1
     if min_cells > 1:
         # small leftovers join a touching piece with room, smallest first
-        owner = np.full((rmax + 1, cmax + 1), -1, dtype=np.int64)
+        wd = cmax + 1
+        owner = np.empty((rmax + 1) * wd, dtype=np.int64)
+        for i in range(owner.shape[0]):
+            owner[i] = -1
         for p in range(npieces):
             for t in range(seg_s[p], seg_e[p]):
-                owner[rr[perm[t]], cc[perm[t]]] = p
-        for small in _counting_order(sizes, np.arange(npieces)):  # stable, as mergesort
+                owner[rr[perm[t]] * wd + cc[perm[t]]] = p
+        order = np.empty(npieces, dtype=np.int64)
+        for p in range(npieces):
+            order[p] = p
+        _sort_segment(
+            order, np.empty(npieces, dtype=np.int64), sizes, np.int64(0), npieces
+        )  # stable
+        for small in order:
             if sizes[small] >= min_cells:
                 continue
             to = -1  # the smallest touching live piece with room (then the lowest number)
@@ -303,7 +359,7 @@ def _merge_leftovers(rr, cc, perm, seg_s, seg_e, max_cells, min_cells):  # pragm
                             x = cc[perm[t]] + dc
                             if (dr == 0 and dc == 0) or y < 0 or x < 0 or y > rmax or x > cmax:
                                 continue
-                            o = owner[y, x]
+                            o = owner[y * wd + x]
                             if o < 0 or o == small or not alive[o]:
                                 continue
                             if sizes[o] + sizes[small] > max_cells:
@@ -319,7 +375,7 @@ def _merge_leftovers(rr, cc, perm, seg_s, seg_e, max_cells, min_cells):  # pragm
             g = head[small]
             while g != -1:
                 for t in range(seg_s[g], seg_e[g]):
-                    owner[rr[perm[t]], cc[perm[t]]] = to
+                    owner[rr[perm[t]] * wd + cc[perm[t]]] = to
                 g = nxt[g]
             if to >= 0:
                 nxt[tail[to]] = head[small]

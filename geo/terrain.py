@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from numba import njit, prange
+from numba import njit
 from rasterio.windows import Window
 
+from geo.threads import run_chunks
 from layers.errors import CRSError, LayerSchemaError
 
 __all__ = [
@@ -151,12 +152,12 @@ def _shade_val(gx, gy, p0, p1, p2, p3):  # pragma: no cover - compiled
     return math.floor(v + 0.5)
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def _slope_kernel(z, out, dx, dy, percent):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True)
+def _slope_kernel(z, out, dx, dy, percent, r0, r1):  # pragma: no cover - compiled
     h, w = z.shape
     inv8dx = 1.0 / (8.0 * dx)
     inv8dy = 1.0 / (8.0 * dy)
-    for i in prange(h):
+    for i in range(r0, r1):
         im = i - 1 if i > 0 else 0
         ip = i + 1 if i < h - 1 else h - 1
         for j in range(1, w - 1):
@@ -167,12 +168,12 @@ def _slope_kernel(z, out, dx, dy, percent):  # pragma: no cover - compiled
             out[i, j] = _slope_val(gx, gy, percent) + nz
 
 
-@njit(parallel=True, cache=True)
-def _aspect_kernel(z, out, dx, dy, flat):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True)
+def _aspect_kernel(z, out, dx, dy, flat, r0, r1):  # pragma: no cover - compiled
     h, w = z.shape
     inv8dx = 1.0 / (8.0 * dx)
     inv8dy = 1.0 / (8.0 * dy)
-    for i in prange(h):
+    for i in range(r0, r1):
         im = i - 1 if i > 0 else 0
         ip = i + 1 if i < h - 1 else h - 1
         for j in range(1, w - 1):
@@ -183,12 +184,12 @@ def _aspect_kernel(z, out, dx, dy, flat):  # pragma: no cover - compiled
             out[i, j] = _aspect_val(gx, gy, flat) + nz
 
 
-@njit(parallel=True, cache=True)
-def _shade_kernel(z, out, dx, dy, p0, p1, p2, p3):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True)
+def _shade_kernel(z, out, dx, dy, p0, p1, p2, p3, r0, r1):  # pragma: no cover - compiled
     h, w = z.shape
     inv8dx = 1.0 / (8.0 * dx)
     inv8dy = 1.0 / (8.0 * dy)
-    for i in prange(h):
+    for i in range(r0, r1):
         im = i - 1 if i > 0 else 0
         ip = i + 1 if i < h - 1 else h - 1
         for j in range(1, w - 1):
@@ -208,12 +209,17 @@ def _run_horn(
 ) -> np.ndarray:
     out = np.empty(z.shape, dtype=np.float32)
     dx, dy = float(dx), float(dy)
-    if mode in (_SLOPE_DEG, _SLOPE_PCT):
-        _slope_kernel(z, out, dx, dy, mode == _SLOPE_PCT)
-    elif mode == _ASPECT:
-        _aspect_kernel(z, out, dx, dy, float(params[0]))
-    else:
-        _shade_kernel(z, out, dx, dy, *(float(p) for p in params))
+    # rows in chunks on threads (the kernels release the GIL): see geo.threads
+
+    def run(r0: int, r1: int) -> None:
+        if mode in (_SLOPE_DEG, _SLOPE_PCT):
+            _slope_kernel(z, out, dx, dy, mode == _SLOPE_PCT, r0, r1)
+        elif mode == _ASPECT:
+            _aspect_kernel(z, out, dx, dy, float(params[0]), r0, r1)
+        else:
+            _shade_kernel(z, out, dx, dy, *(float(p) for p in params), r0, r1)
+
+    run_chunks(run, z.shape[0])
     return out
 
 

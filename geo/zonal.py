@@ -5,7 +5,7 @@ Coverage weighting
     that the polygon covers, as ``exactextract`` does. The fractions come from
     one pass over the polygon's edges (signed trapezoid areas accumulated down
     each pixel column, the way exact-coverage font rasterisers work), in a
-    numba kernel running over polygons in parallel. Each polygon is handled on
+    numba kernel running over chunks of polygons on threads. Each polygon is handled on
     its own, so overlapping polygons each get every pixel they touch (a single
     zone raster would give a shared pixel to one of them only).
 
@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from affine import Affine
-from numba import njit, prange
+from numba import njit
 
+from geo.threads import run_chunks
 from layers.catalogue import HAZARD_GROUPS
 from layers.errors import CRSError, LayerSchemaError
 
@@ -159,19 +160,22 @@ def _add_piece(cov, dacc, r, cc, r0, hw, s, length, vm):  # pragma: no cover - c
         dacc[rr + 1, cc] += s * length
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def _zonal_kernel(
-    us, vs, ring_start, ring_sign, poly_ring_start, bands, nodata, has_nodata, centre, res
+    us, vs, ring_start, ring_sign, poly_ring_start, bands, nodata, has_nodata, centre, p0, p1, res
 ):  # pragma: no cover - compiled
-    """Coverage-weighted accumulators for every polygon.
+    """Coverage-weighted accumulators for the polygons ``p0``..``p1 - 1``.
+
+    A plain loop that releases the GIL, run on chunks of polygons from threads
+    (:func:`_accumulate`): numba's ``parallel=True`` would take four seconds to compile
+    on a cold start, the plain loop under one.
 
     Coordinates are in pixel space (u = column, v = row, both continuous; the
     pixel (r, c) is [c, c+1] x [r, r+1]). ``res[p, b]`` receives
     (sum of weights, sum of w*x, min, max, sum of w*x*x) for band b.
     """
-    npoly = poly_ring_start.shape[0] - 1
     nb, H, W = bands.shape
-    for p in prange(npoly):
+    for p in range(p0, p1):
         for b in range(nb):
             res[p, b, 0] = 0.0
             res[p, b, 1] = 0.0
@@ -388,18 +392,24 @@ def _accumulate(
         has_nodata, nodata_value = False, 0.0
     else:
         has_nodata, nodata_value = True, float(nodata)
-    _zonal_kernel(
-        us,
-        vs,
-        ring_start,
-        ring_sign,
-        poly_ring_start,
-        bands,
-        nodata_value,
-        has_nodata,
-        centre,
-        res,
-    )
+
+    def run(p0: int, p1: int) -> None:
+        _zonal_kernel(
+            us,
+            vs,
+            ring_start,
+            ring_sign,
+            poly_ring_start,
+            bands,
+            nodata_value,
+            has_nodata,
+            centre,
+            p0,
+            p1,
+            res,
+        )
+
+    run_chunks(run, len(geoms))
     return res
 
 
