@@ -209,15 +209,16 @@ def _run_horn(
 ) -> np.ndarray:
     out = np.empty(z.shape, dtype=np.float32)
     dx, dy = float(dx), float(dy)
+    p0, p1, p2, p3 = (float(p) for p in params)
     # rows in chunks on threads (the kernels release the GIL): see geo.threads
 
     def run(r0: int, r1: int) -> None:
         if mode in (_SLOPE_DEG, _SLOPE_PCT):
             _slope_kernel(z, out, dx, dy, mode == _SLOPE_PCT, r0, r1)
         elif mode == _ASPECT:
-            _aspect_kernel(z, out, dx, dy, float(params[0]), r0, r1)
+            _aspect_kernel(z, out, dx, dy, p0, r0, r1)
         else:
-            _shade_kernel(z, out, dx, dy, *(float(p) for p in params), r0, r1)
+            _shade_kernel(z, out, dx, dy, p0, p1, p2, p3, r0, r1)
 
     run_chunks(run, z.shape[0])
     return out
