@@ -41,7 +41,10 @@ def ensure_plan(workspace: Path = WORKSPACE, plan: Path = PLAN) -> None:
 
     print(f"anju: building the demo plan in {plan} ...", file=sys.stderr)
     try:
-        run_pipeline(workspace, plan, progress=True)
+        from geo.precompile import compile_ahead
+
+        with compile_ahead():  # a fresh machine: the late kernels compile meanwhile
+            run_pipeline(workspace, plan, progress=True)
         from layers.history import open_history
 
         # a version in the workspace's history, as `anju run` records (the progress page

@@ -161,18 +161,20 @@ def run(
     The plan is recorded as a version in WORKSPACE/history.gpkg (see `anju history`).
     With --store it is also published to the store, in one transaction.
     """
+    from geo.precompile import compile_ahead
     from scripts.pipeline import run_pipeline
 
     store = _connect_store(store_url) if store_url else None  # a bad URL fails before the run
     try:
-        manifest = run_pipeline(
-            workspace,
-            out,
-            policy=policy,
-            allow_personal=allow_personal,
-            progress=not quiet,
-            xlsx=xlsx,
-        )
+        with compile_ahead():  # a cold numba cache: the late kernels compile meanwhile
+            manifest = run_pipeline(
+                workspace,
+                out,
+                policy=policy,
+                allow_personal=allow_personal,
+                progress=not quiet,
+                xlsx=xlsx,
+            )
     except ValidationError as exc:
         _print_problems(exc.problems)
         sys.exit(EXIT_BAD_INPUT)

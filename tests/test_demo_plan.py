@@ -193,3 +193,18 @@ def test_robustness_from_a_wrong_warm_start_guess_is_unchanged(demo, monkeypatch
     np.testing.assert_array_equal(
         got.sites["robustness_frac"].to_numpy(), ref.sites["robustness_frac"].to_numpy()
     )
+
+
+def test_compile_ahead_knows_the_signatures_a_run_calls(demo):
+    """geo.precompile compiles the relocation chain's kernels ahead on a cold start: its
+    signatures must be the ones a run calls, or the run would compile them again."""
+    import importlib
+
+    from numba.core import sigutils
+
+    from geo.precompile import KERNELS
+
+    for module, name, sig in KERNELS:
+        disp = getattr(importlib.import_module(module), name)
+        args, _ = sigutils.normalize_signature(sig)
+        assert tuple(args) in [tuple(s) for s in disp.signatures], (name, disp.signatures)
