@@ -139,7 +139,7 @@ def _warm(app: dash.Dash) -> None:
     default language; requests that need the plan wait for these, :data:`_PLAN_PATHS`),
     the hillshade kernel (numba loads it from its cache or, on a fresh install, compiles
     it once into it), the county's hillshade tiles, and last the modules only other pages
-    need (the briefing's matplotlib).
+    need (the briefing's matplotlib, the scenarios' relocation chain).
     """
     loaded = threading.Event()
 
@@ -167,6 +167,7 @@ def _warm(app: dash.Dash) -> None:
             shade(np.zeros((3, 3)), cellsize_m=30.0)
             warm_tiles(plan)
         import dashboard.briefing  # noqa: F401  (the briefing page's first visit)
+        import geo.resettlement  # noqa: F401  (the relocation page's scenarios)
 
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
 

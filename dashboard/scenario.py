@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import copy
 import hashlib
+import importlib
 import json
 import os
 import queue
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -37,14 +38,35 @@ from dashboard import security
 from dashboard.i18n import t
 from dashboard.plan import prepare_layer
 from dashboard.viewmodels import relocation_view
-from geo import access, resettlement, scenario_cache
-from geo.suitability import ahp_weights
 from layers.catalogue import TRAVEL_KINDS
 from layers.errors import AnjuError
 from layers.plan import decode_road_surface, open_plan
 from layers.settings import load_settings
 
 ProgressFn = Callable[[str, float], None]
+
+
+class _Lazy:
+    """A module imported on first use: the relocation chain (numba, HiGHS, SciPy: half a
+    second of imports) is needed by scenarios only, not by a fresh server's first page."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+if TYPE_CHECKING:
+    from geo import access, resettlement, scenario_cache
+else:
+    access = _Lazy("geo.access")
+    resettlement = _Lazy("geo.resettlement")
+    scenario_cache = _Lazy("geo.scenario_cache")
+
+#: The village grids' memory budget (bytes): ``geo.scenario_cache.DEFAULT_MAX_BYTES``,
+#: named here so that defining this module imports nothing of the chain.
+_MAX_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -184,6 +206,8 @@ def format_param(name: str, value: Any, lang: str = "zh", *, unit: bool = True) 
 def _base_parameters() -> dict[str, Any]:
     """The national (base) profile's relocation and suitability values, and its AHP weights."""
     base = load_settings("national", require_province_group=False).to_dict()
+    from geo.suitability import ahp_weights
+
     w, _, _ = ahp_weights(np.asarray(base["suitability"]["ahp"], float))
     return {
         "relocation": base["relocation"],
@@ -553,11 +577,11 @@ class PlanInputs:
     outside: np.ndarray
     speed: np.ndarray
     factors: dict[str, np.ndarray] = field(default_factory=dict)
-    prep_cache: scenario_cache.PrepCache = field(default_factory=scenario_cache.PrepCache)
+    prep_cache: scenario_cache.PrepCache = field(default_factory=lambda: scenario_cache.PrepCache())
     travel: dict[int, scenario_cache.VillageTravelCache] = field(default_factory=dict)
 
     def travel_cache(
-        self, factor: int, max_bytes: int = scenario_cache.DEFAULT_MAX_BYTES
+        self, factor: int, max_bytes: int = _MAX_BYTES
     ) -> scenario_cache.VillageTravelCache:
         """The village grids on the grid ``factor`` times coarser (made on first use)."""
         tc = self.travel.get(int(factor))
@@ -703,7 +727,7 @@ def run_quick_scenario(
     *,
     overrides: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
-    max_bytes: int = scenario_cache.DEFAULT_MAX_BYTES,
+    max_bytes: int = _MAX_BYTES,
 ) -> ScenarioResult:
     """The interactive answer of a scenario on a plan read once (:func:`read_plan_inputs`).
 
@@ -920,9 +944,7 @@ class QuickEngine:
     """Quick scenarios on the plans read so far (:class:`PlanInputs` by plan directory,
     re-read when the plan's manifest changes)."""
 
-    def __init__(
-        self, *, keep: int = QUICK_PLANS, max_bytes: int = scenario_cache.DEFAULT_MAX_BYTES
-    ):
+    def __init__(self, *, keep: int = QUICK_PLANS, max_bytes: int = _MAX_BYTES):
         self.keep = keep
         self.max_bytes = max_bytes
         self._plans: dict[str, tuple[float, PlanInputs]] = {}

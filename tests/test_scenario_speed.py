@@ -236,3 +236,31 @@ def test_the_exact_answer_replaces_the_heuristic_on_the_page(plan, tmp_path):
     assert store["answer"]["kind"] == "exact" and store["exact_job"]["state"] == "done"
     assert answer_line(store, "en") == ("Shown: the exact result, proven optimal by HiGHS (gap 0).")
     assert store["figures"]["people_total"] == view["figures"]["people_total"]
+
+
+def test_the_dashboards_grid_budget_is_the_caches():
+    """dashboard.scenario names the village grids' budget without importing the chain: the
+    same number as geo.scenario_cache's."""
+    from dashboard.scenario import _MAX_BYTES
+    from geo.scenario_cache import DEFAULT_MAX_BYTES
+
+    assert _MAX_BYTES == DEFAULT_MAX_BYTES
+
+
+def test_a_fresh_server_imports_no_relocation_chain_before_its_first_page(tmp_path):
+    """The app and its pages load without numba, HiGHS or the relocation chain (half a
+    second of a fresh server's start); scenarios import them on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dashboard.app import create_app\n"
+        f"create_app({str(tmp_path / 'no_plan_yet')!r})\n"
+        "print(sorted(m for m in ('numba', 'highspy', 'geo.resettlement', 'geo.access')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
