@@ -209,6 +209,20 @@ def _sort_segment(perm, tmp, keys, s, e):  # pragma: no cover - numba
 
 
 @njit(cache=True, nogil=True)
+def _segment_box(perm, rr, cc, s, e):  # pragma: no cover - numba
+    """The bounding box (row min, row max, column min, column max) of the cells
+    ``perm[s:e]`` (at least one)."""
+    r0 = r1 = rr[perm[s]]
+    c0 = c1 = cc[perm[s]]
+    for t in range(s, e):
+        r0 = min(r0, rr[perm[t]])
+        r1 = max(r1, rr[perm[t]])
+        c0 = min(c0, cc[perm[t]])
+        c1 = max(c1, cc[perm[t]])
+    return r0, r1, c0, c1
+
+
+@njit(cache=True, nogil=True)
 def _split_patch_kernel(rr, cc, max_cells, min_cells, xres, yres):  # pragma: no cover - numba
     """:func:`_split_patch` on cell offsets ``rr``/``cc`` (int64, from 0): the pieces'
     indices, concatenated in order, and where each piece starts (one more bound than
@@ -245,13 +259,7 @@ def _split_patch_kernel(rr, cc, max_cells, min_cells, xres, yres):  # pragma: no
             npieces += 1
             continue
         k = (m + max_cells - 1) // max_cells
-        r0 = r1 = rr[perm[s]]
-        c0 = c1 = cc[perm[s]]
-        for t in range(s, e):
-            r0 = min(r0, rr[perm[t]])
-            r1 = max(r1, rr[perm[t]])
-            c0 = min(c0, cc[perm[t]])
-            c1 = max(c1, cc[perm[t]])
+        r0, r1, c0, c1 = _segment_box(perm, rr, cc, s, e)
         wide = (c1 - c0 + 1) * xres >= (r1 - r0 + 1) * yres
         # column-major (wide) or row-major order of the cells (np.lexsort's): two stable
         # counting sorts, the minor axis first
@@ -265,13 +273,7 @@ def _split_patch_kernel(rr, cc, max_cells, min_cells, xres, yres):  # pragma: no
         for side in range(2):
             a = s if side == 0 else s + cut
             b = s + cut if side == 0 else e
-            r0 = r1 = rr[perm[a]]
-            c0 = c1 = cc[perm[a]]
-            for t in range(a, b):
-                r0 = min(r0, rr[perm[t]])
-                r1 = max(r1, rr[perm[t]])
-                c0 = min(c0, cc[perm[t]])
-                c1 = max(c1, cc[perm[t]])
+            r0, r1, c0, c1 = _segment_box(perm, rr, cc, a, b)
             h = r1 - r0 + 1
             w = c1 - c0 + 1
             box = np.zeros(h * w, dtype=np.bool_)
@@ -1857,7 +1859,9 @@ def allocate(
 # as in the exact model's two phases. A state is each unit's column, the load of every
 # column and the open mask. Moves keep every capacity; minimum occupancies are restored by
 # :func:`_repair` (close the site or pull villages into it), and with p sites required a
-# site that cannot be filled costs ``big`` per missing person.
+# site that cannot be filled costs ``short_w`` per missing person: more than leaving
+# everyone out, so that no search step ever prefers a site below its minimum occupancy
+# to people left out (a site opened short is not a plan).
 
 _TOL = 1e-6
 
@@ -1875,6 +1879,7 @@ class _Search:
     p: int | None
     p_exact: bool  # exactly p sites open (else at most p, or any number without p)
     big: float
+    short_w: float  # cost per person missing from a site's minimum occupancy: > big * sum(q)
     near: np.ndarray  # (m, m) sites by similarity of their cost columns
     deadline: float = math.inf  # the search's wall-clock limit (perf_counter)
 
@@ -1945,14 +1950,18 @@ def _make_search(pb: _Problem, *, p_exact: bool) -> _Search:
         p=pb.p,
         p_exact=p_exact and pb.p is not None,
         big=big,
+        short_w=big * (float(q.sum()) + 1.0),
         near=near,
     )
 
 
 def _cost(s: _Search, st: _State) -> float:
-    """Objective of a state, with ``big`` per person left out or missing from a required site."""
+    """Objective of a state, with ``big`` per person left out and ``short_w`` per person
+    missing from an open site's minimum occupancy."""
     short = np.where(st.open & ~s.fixed, np.clip(s.mo - st.load, 0.0, None), 0.0)
-    return float(s.W[np.arange(len(s.q)), st.a].sum() + s.f[st.open].sum() + s.big * short.sum())
+    return float(
+        s.W[np.arange(len(s.q)), st.a].sum() + s.f[st.open].sum() + s.short_w * short.sum()
+    )
 
 
 def _closable(s: _Search, st: _State) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 import scipy.ndimage as ndi
 import shapely
 from affine import Affine
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from geo.siting import (
@@ -353,7 +353,26 @@ def _solve_all(inst):
     return res, heur, greedy, eff, allowed
 
 
+# found by Hypothesis on 2026-12-02: with p = 1 the local search swapped the feasible
+# site S2 for S1, whose minimum occupancy (70) its one village (36) cannot reach, because a
+# shortfall cost no more per person than a person left out; the heuristic answer opened S1
+_SHORT_SITE = (
+    np.array([36, 0, 1, 0]),
+    np.array([0, 70, 37]),
+    np.array([[np.nan, 1.0, np.nan], [np.nan] * 3, [np.nan, np.nan, 1.0], [np.nan] * 3]),
+    1,
+    np.array([False, False, False]),
+    None,
+    ["t1"] * 4,
+    ["t1"] * 3,
+    0.0,
+    np.zeros(3),
+    np.array([0, 70, 0]),
+)
+
+
 @given(instances())
+@example(_SHORT_SITE)
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_allocate_equals_brute_force(inst):
     people, cap, cost, p, locked, max_ret, towns_v, towns_s, pen, fcost, minocc = inst
