@@ -1859,9 +1859,10 @@ def allocate(
 # as in the exact model's two phases. A state is each unit's column, the load of every
 # column and the open mask. Moves keep every capacity; minimum occupancies are restored by
 # :func:`_repair` (close the site or pull villages into it), and with p sites required a
-# site that cannot be filled costs ``short_w`` per missing person: more than leaving
-# everyone out, so that no search step ever prefers a site below its minimum occupancy
-# to people left out (a site opened short is not a plan).
+# site that cannot be filled costs ``big`` per missing person. The search may walk through
+# such states, but the answer it keeps is the best of those with the least shortfall
+# (:func:`_shortfall`): a site below its minimum occupancy is never kept over people left
+# out.
 
 _TOL = 1e-6
 
@@ -1879,7 +1880,6 @@ class _Search:
     p: int | None
     p_exact: bool  # exactly p sites open (else at most p, or any number without p)
     big: float
-    short_w: float  # cost per person missing from a site's minimum occupancy: > big * sum(q)
     near: np.ndarray  # (m, m) sites by similarity of their cost columns
     deadline: float = math.inf  # the search's wall-clock limit (perf_counter)
 
@@ -1950,18 +1950,20 @@ def _make_search(pb: _Problem, *, p_exact: bool) -> _Search:
         p=pb.p,
         p_exact=p_exact and pb.p is not None,
         big=big,
-        short_w=big * (float(q.sum()) + 1.0),
         near=near,
     )
 
 
 def _cost(s: _Search, st: _State) -> float:
-    """Objective of a state, with ``big`` per person left out and ``short_w`` per person
-    missing from an open site's minimum occupancy."""
-    short = np.where(st.open & ~s.fixed, np.clip(s.mo - st.load, 0.0, None), 0.0)
+    """Objective of a state, with ``big`` per person left out or missing from a required site."""
     return float(
-        s.W[np.arange(len(s.q)), st.a].sum() + s.f[st.open].sum() + s.short_w * short.sum()
+        s.W[np.arange(len(s.q)), st.a].sum() + s.f[st.open].sum() + s.big * _shortfall(s, st)
     )
+
+
+def _shortfall(s: _Search, st: _State) -> float:
+    """People missing from the minimum occupancies of the open sites (locked ones aside)."""
+    return float(np.where(st.open & ~s.fixed, np.clip(s.mo - st.load, 0.0, None), 0.0).sum())
 
 
 def _closable(s: _Search, st: _State) -> np.ndarray:
@@ -2747,8 +2749,7 @@ def _search(
         st, z = _descend(
             s, st, deadline=deadline, n_near=n_near, tries=tries, repack=True, seen=seen
         )
-    short = np.where(st.open & ~s.fixed, np.clip(s.mo - st.load, 0.0, None), 0.0).sum()
-    if s.p_exact and short > _TOL:
+    if s.p_exact and _shortfall(s, st) > _TOL:
         # p sites cannot all reach their minimum occupancy: open at most p
         p_at_most = True
         notes.append(
@@ -2767,7 +2768,7 @@ def _search(
             _repair(s, st)
     done = 0
     if improve:
-        best, zb = st.copy(), _cost(s, st)
+        best, zb, sb = st.copy(), _cost(s, st), _shortfall(s, st)
         cur = best.copy()
         rng = np.random.default_rng(seed)
         limit = rounds if rounds is not None else 10**9
@@ -2793,18 +2794,23 @@ def _search(
                 cand = cur.copy()
                 _ruin_recreate(s, cand, rng)
                 z = _cost(s, cand)
-            if z < zb - _TOL * max(1.0, abs(zb)):
+            # a better answer: less shortfall, or as little and a lower cost (a state with a
+            # site below its minimum may be walked through, never kept over one without)
+            sc = _shortfall(s, cand)
+            if sc < sb - _TOL or (sc <= sb + _TOL and z < zb - _TOL * max(1.0, abs(zb))):
                 if done % site_every != 0:
-                    cand, z = _descend(
+                    down, zd = _descend(
                         s,
-                        cand,
+                        cand.copy(),
                         deadline=deadline,
                         n_near=n_near,
                         tries=tries,
                         repack=True,
                         seen=seen,
                     )
-                best, zb = cand.copy(), z
+                    if _shortfall(s, down) <= sc + _TOL:  # a descent never buys shortfall
+                        cand, z = down, zd
+                best, zb, sb = cand.copy(), z, _shortfall(s, cand)
                 cur = cand
                 stale = 0
             elif z <= zb + accept * abs(zb):
