@@ -411,6 +411,12 @@ def test_external_scheduler_and_workers(prefecture: Path, tmp_path: Path) -> Non
                 tmp_path / "worker.log",
             )
         )
+        # both workers registered before the run starts (on a slow machine the second one can
+        # join after the run has shared the cores among the workers it saw)
+        from distributed import Client
+
+        with Client(address, timeout=120) as c:
+            c.wait_for_workers(2, timeout=120)
         out = tmp_path / "plans"
         res = _anju(
             "province",
