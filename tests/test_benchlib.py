@@ -48,15 +48,16 @@ def test_measure_alternates_cold_then_warm_and_counts_runs():
 
 
 def test_wall_and_cpu_time_tell_sleep_from_work():
-    # CPU time is the whole process's (a multi-threaded tool is charged all of it), so
-    # threads left running by other tests add to both tools alike: compare the two
+    # CPU time is the whole process's (a multi-threaded tool is charged all of it), so a
+    # thread left running by another test (a dashboard's warm-up thread importing modules)
+    # can charge one sample of either tool: compare the least-disturbed samples
     tools = [Tool("sleeper", lambda: time.sleep(0.3)), Tool("burner", lambda: _burn(0.3))]
-    res = measure(tools, runs=2)
+    res = measure(tools, runs=3)
     sl, bu = res["sleeper"], res["burner"]
     assert min(sl.wall) >= 0.3 and min(bu.cpu) >= 0.28  # (the burner counts process CPU)
-    assert max(sl.cpu) < min(bu.cpu) - 0.1
+    assert min(sl.cpu) < min(bu.cpu) - 0.1
     st = benchlib.stats(sl.wall)
-    assert st["n"] == 2 and st["min_s"] <= st["median_s"]
+    assert st["n"] == 3 and st["min_s"] <= st["median_s"]
 
 
 def test_cpu_time_of_a_child_process_is_counted():
