@@ -139,7 +139,7 @@ def _warm(app: dash.Dash) -> None:
     default language; requests that need the plan wait for these, :data:`_PLAN_PATHS`),
     the hillshade kernel (numba loads it from its cache or, on a fresh install, compiles
     it once into it), the county's hillshade tiles, and last the modules only other pages
-    need (the briefing's matplotlib, the scenarios' relocation chain).
+    need (the briefing's matplotlib, the AHP weights of the relocation page's controls).
     """
     loaded = threading.Event()
 
@@ -167,7 +167,8 @@ def _warm(app: dash.Dash) -> None:
             shade(np.zeros((3, 3)), cellsize_m=30.0)
             warm_tiles(plan)
         import dashboard.briefing  # noqa: F401  (the briefing page's first visit)
-        import geo.resettlement  # noqa: F401  (the relocation page's scenarios)
+        import geo.suitability  # noqa: F401  (the relocation page's AHP defaults; scenarios
+        # run in their own worker process, which imports the chain itself)
 
     threading.Thread(target=run, name="anju-warm", daemon=True).start()
 
