@@ -7,7 +7,9 @@ that reads the plan through :mod:`dashboard.state`.
 
 from __future__ import annotations
 
+import html as html_text
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -25,6 +27,52 @@ from dashboard.tiles import register_tiles, render_tile, shade
 from layers.errors import AnjuError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: Component libraries that pages load only when they use them: ``register_page(...,
+#: libraries=[...])`` names the ones a page's layout needs (default: all of these).
+#: dash-ag-grid's bundle is 1.3 MB of JavaScript the coverage map never runs.
+DEFERRABLE = ("dash_ag_grid",)
+
+#: The element that lists a page's deferred bundles for assets/anju.js (a JSON data block:
+#: never executed, so the Content-Security-Policy has nothing to allow).
+DEFERRED_ID = "anju-deferred-scripts"
+
+
+def deferred_libraries(path: str) -> list[str]:
+    """The :data:`DEFERRABLE` libraries the page at ``path`` does not use (none for a path
+    that is no registered page: such a page downloads everything)."""
+    for page in dash.page_registry.values():
+        if page.get("path") == path:
+            used = page.get("libraries")
+            return [] if used is None else [lib for lib in DEFERRABLE if lib not in used]
+    return []
+
+
+def defer_scripts(scripts: str, libraries: list[str]) -> str:
+    """Dash's ``<script src>`` tags without those of ``libraries``' bundles, plus a data
+    block listing their addresses: assets/anju.js loads them, in that order, before the
+    browser moves to a page that needs them."""
+    if not libraries:
+        return scripts
+    libs = "|".join(re.escape(lib) for lib in libraries)
+    pat = re.compile(rf'<script src="([^"]*/_dash-component-suites/(?:{libs})/[^"]*)"></script>\n?')
+    srcs = [html_text.unescape(m.group(1)) for m in pat.finditer(scripts)]
+    if not srcs:
+        return scripts
+    block = json.dumps(srcs).replace("</", "<\\/")
+    # first: assets/anju.js, among the scripts, reads it as it runs
+    return f'<script id="{DEFERRED_ID}" type="application/json">{block}</script>\n' + pat.sub(
+        "", scripts
+    )
+
+
+class _Dash(dash.Dash):
+    """Dash whose index page leaves out the component bundles its page does not use."""
+
+    def interpolate_index(self, **kwargs):  # type: ignore[override]
+        path = "/" + self.strip_relative_path(request.path or "/") if request else "/"
+        kwargs["scripts"] = defer_scripts(kwargs.get("scripts", ""), deferred_libraries(path))
+        return super().interpolate_index(**kwargs)
 
 
 def _shell() -> html.Div:
@@ -79,7 +127,7 @@ def create_app(
     cfg = DashboardConfig.from_any(config)
     pdir = Path(plan_dir).resolve()
     set_fallback(pdir, cfg)
-    app = dash.Dash(
+    app = _Dash(
         __name__,
         use_pages=True,
         pages_folder=str(PACKAGE_DIR / "pages"),

@@ -136,3 +136,60 @@ def test_context_urls_change_with_the_plan(tmp_path):
     st = (d / "plan.gpkg").stat()
     os.utime(d / "plan.gpkg", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert context_url(load_plan(d), "roads") != first  # a browser never reuses an old plan's
+
+
+def test_a_page_downloads_the_grid_library_only_if_it_shows_a_grid(plan_dir):
+    """A page whose layout has a data grid lists dash-ag-grid's bundle among its scripts; the
+    coverage map, which has none, does not: the bundle's address is in the deferred block
+    for assets/anju.js (which loads it before the browser moves to a page with a grid)."""
+    import re
+
+    from dashboard.app import DEFERRED_ID, create_app
+
+    app = create_app(plan_dir, config={"osm": False})
+    client = app.server.test_client()
+    seen = {}
+    for entry in dash.page_registry.values():
+        path = entry["path"]
+        with app.server.test_request_context(path):
+            layout = entry["layout"]() if callable(entry["layout"]) else entry["layout"]
+        has_grid = any(type(c).__name__ == "AgGrid" for c in _walk(layout))
+        page = client.get(path).get_data(as_text=True)
+        srcs = re.findall(r'<script src="([^"]+)"', page)
+        loads = any("/dash_ag_grid/" in s for s in srcs)
+        block = re.search(
+            rf'<script id="{DEFERRED_ID}" type="application/json">(.*?)</script>', page
+        )
+        seen[path] = (has_grid, loads)
+        if loads:
+            assert block is None, path
+        else:
+            assert not has_grid, path  # a grid without its library would break the page
+            deferred = json.loads(block.group(1))
+            assert len(deferred) == 1 and "/dash_ag_grid/dash_ag_grid." in deferred[0], path
+            assert client.get(deferred[0]).status_code == 200
+            # the deferred block comes before assets/anju.js, which reads it as it runs
+            assert page.index(DEFERRED_ID) < page.index("/assets/anju.js")
+    assert seen["/"] == (False, False)
+    assert seen["/transport"] == (True, True)
+    # an address that is no page gets every bundle (Dash shows its 404 inside the shell)
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert "/dash_ag_grid/dash_ag_grid." in page and DEFERRED_ID not in page
+
+
+def test_defer_scripts_keeps_the_other_scripts_in_order():
+    from dashboard.app import DEFERRED_ID, defer_scripts
+
+    tags = "\n".join(
+        f'<script src="/_dash-component-suites/{lib}/{lib}.v1m2.min.js"></script>'
+        for lib in ("dash_leaflet", "dash_ag_grid", "dash_table")
+    )
+    out = defer_scripts(tags, ["dash_ag_grid"])
+    srcs = [line for line in out.split("\n") if line.startswith("<script src=")]
+    assert srcs == [tags.split("\n")[0], tags.split("\n")[2]]
+    assert out.startswith(f'<script id="{DEFERRED_ID}" type="application/json">')
+    assert json.loads(out.split(">", 1)[1].split("</script>")[0]) == [
+        "/_dash-component-suites/dash_ag_grid/dash_ag_grid.v1m2.min.js"
+    ]
+    assert defer_scripts(tags, []) == tags
+    assert defer_scripts(tags, ["dash_bootstrap_components"]) == tags

@@ -1,6 +1,52 @@
 /* anju dashboard: Leaflet style functions (read through dash-leaflet's "variable"
    references) and client-side callbacks. The filter restyle happens here, without a
    round trip to the server. */
+
+/* Bundles a page does not use (dashboard/app.py, DEFERRABLE): the index page lists them in
+   a JSON block instead of loading them. Before Dash moves to another page (a link's
+   pushState event, the back and forward buttons), this loads them, in order, then lets the
+   move go on; if one fails to load, the new address is loaded in full. */
+(function () {
+  "use strict";
+  var block = document.getElementById("anju-deferred-scripts");
+  if (!block) { return; }
+  var srcs = [];
+  try { srcs = JSON.parse(block.textContent) || []; } catch (e) { srcs = []; }
+  if (!srcs.length) { return; }
+  var loading = null, ready = false, passing = false;
+  function loadOne(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src;
+      s.async = false;
+      s.onload = resolve;
+      s.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(s);
+    });
+  }
+  function load() {
+    if (!loading) {
+      loading = srcs.reduce(function (p, src) {
+        return p.then(function () { return loadOne(src); });
+      }, Promise.resolve()).then(function () { ready = true; });
+    }
+    return loading;
+  }
+  function hold(e) {
+    if (ready || passing) { return; }
+    e.stopImmediatePropagation();
+    var again = e.type === "popstate" ?
+      function () { return new PopStateEvent("popstate", {state: e.state}); } :
+      function () { return new CustomEvent(e.type); };
+    load().then(function () {
+      passing = true;
+      try { window.dispatchEvent(again()); } finally { passing = false; }
+    }, function () { window.location.reload(); });
+  }
+  window.addEventListener("_dashprivate_pushstate", hold, true);
+  window.addEventListener("popstate", hold, true);
+  window.anjuDeferred = {load: load, pending: function () { return !ready; }};
+})();
 (function () {
   "use strict";
 

@@ -33,7 +33,13 @@ from dashboard.viewmodels import (
     village_panel,
 )
 
-dash.register_page(__name__, path="/", name="coverage", title="安居 · 覆盖图")
+dash.register_page(
+    __name__,
+    path="/",
+    name="coverage",
+    title="安居 · 覆盖图",
+    libraries=[],  # no data grid: dash-ag-grid's bundle loads when the user leaves the map
+)
 
 META = "coverage-meta"
 

@@ -50,6 +50,38 @@ def test_every_page_opens_without_console_errors(page, server, path):
     assert page.errors == []
 
 
+def test_coverage_map_loads_no_grid_library_until_a_page_needs_it(page, server):
+    """The coverage map uses no data grid: it does not download dash-ag-grid's 1.3 MB bundle.
+    A link to a page with tables loads it first; back and forward work; a page opened
+    directly loads it with the rest."""
+    scripts: list[str] = []
+    page.on(
+        "request",
+        lambda r: scripts.append(r.url.split("?")[0]) if r.resource_type == "script" else None,
+    )
+    open_page(page, server + "/")
+    page.wait_for_selector(VILLAGE_PATHS)
+    assert not [s for s in scripts if "dash_ag_grid" in s]
+    page.click("#nav-transport")
+    page.wait_for_selector(".ag-root .ag-row")
+    assert [s for s in scripts if "dash_ag_grid" in s]
+    page.go_back()
+    page.wait_for_selector(VILLAGE_PATHS)
+    page.go_forward()
+    page.wait_for_selector(".ag-root .ag-row")
+    assert page.errors == []
+    # a fresh load of a table page (no deferred bundle) and a link at once after the map
+    other = page.context.new_page()
+    other.on("pageerror", lambda e: page.errors.append(str(e)))
+    other.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    other.goto(server + "/")
+    other.click("#nav-water")
+    other.wait_for_selector(".ag-root .ag-row")
+    other.goto(server + "/health")
+    other.wait_for_selector(".ag-root .ag-row")
+    assert page.errors == []
+
+
 def _click_a_village(page) -> None:
     """Click the left-most village (the legend sits bottom right and may cover others)."""
     paths = page.locator(VILLAGE_PATHS)
