@@ -409,11 +409,33 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def host_share(workers: dict[str, dict], address: str, cores: int) -> int:
+    """Threads a task on the worker at ``address`` may use: ``cores`` (its host's) shared by
+    the worker threads the scheduler lists on that host (``workers``: the scheduler's
+    ``workers`` by address, each with ``host`` and ``nthreads``). At least 1."""
+    me = workers.get(address)
+    if me is None:
+        return max(1, cores)
+    host = me.get("host")
+    on_host = sum(int(w.get("nthreads", 1)) for w in workers.values() if w.get("host") == host)
+    return threads_per_job(max(1, on_host), cores)
+
+
+def _task_threads(worker: Any) -> int:
+    """:func:`host_share` for the worker running this task, from the scheduler's list of
+    workers now: a worker that joined after the run began counts, so the cores are
+    shared among the workers there are, not those there were."""
+    from distributed import get_client
+
+    workers = get_client().scheduler_info(n_workers=-1)["workers"]
+    return host_share(workers, worker.address, threads_per_job(1))
+
+
 def plan_county(
     workspace: str,
     out: str,
     policy: str | None = None,
-    threads: int | dict[str, int] = 1,
+    threads: int | dict[str, int] | None = 1,
     adcode: str = "",
 ) -> dict[str, Any]:
     """Run ``anju run`` on one county (a Dask task, or called directly).
@@ -425,8 +447,10 @@ def plan_county(
     policy
         Policy profile for the county (default: the workspace's).
     threads
-        Threads for this task, or worker address → threads (the worker running the task
-        looks itself up; 1 when absent).
+        Threads for this task; or worker address → threads (the worker running the task
+        looks itself up; 1 when absent); or None: on a Dask worker, its host's cores shared
+        by the worker threads on that host when the task starts (:func:`host_share`), else
+        every core this process may use.
     adcode
         The county's code, for the attempt log.
 
@@ -450,7 +474,9 @@ def plan_county(
         worker = get_worker()
     except (ImportError, ValueError):  # not on a Dask worker
         worker = None
-    if isinstance(threads, dict):
+    if threads is None:
+        n = _task_threads(worker) if worker is not None else threads_per_job(1)
+    elif isinstance(threads, dict):
         n = threads.get(worker.address, 1) if worker is not None else 1
     else:
         n = threads
@@ -695,17 +721,24 @@ def _client(jobs: int, scheduler: str | None, *, worker_timeout_s: float) -> Any
 
 
 def _worker_threads(client: Any) -> dict[str, int]:
-    """Worker address → threads its tasks may use: its host's cores shared by the worker
-    threads on that host."""
+    """Worker address → threads its tasks may use at the start of the run: its host's
+    cores shared by the worker threads on that host (each task works its share out again
+    when it starts, :func:`_task_threads`)."""
     cores: dict[str, int] = client.run(threads_per_job, 1)
     workers = client.scheduler_info(n_workers=-1)["workers"]
-    on_host: dict[str, int] = {}
-    for w in workers.values():
-        on_host[w["host"]] = on_host.get(w["host"], 0) + int(w.get("nthreads", 1))
-    return {
-        addr: max(1, cores.get(addr, 1) // max(1, on_host.get(w["host"], 1)))
-        for addr, w in workers.items()
-    }
+    return {addr: host_share(workers, addr, cores.get(addr, 1)) for addr in workers}
+
+
+def _threads_used(at_start: dict[str, int], outcomes: list[CountyOutcome]) -> dict[str, int]:
+    """Worker address → threads: what each worker's last task (``outcomes`` in the order
+    they finished) used, for a worker that joined later too; the share at the start for a
+    worker that ran no task."""
+    used = dict(at_start)
+    for o in outcomes:
+        res = o.result or {}
+        if res.get("worker"):
+            used[res["worker"]] = int(res["threads"])
+    return used
 
 
 def _record(workspace: Path, out: Path) -> tuple[str, bool]:
@@ -809,7 +842,7 @@ def run_province(
                 str(c.workspace.resolve()),
                 str((out / c.adcode).resolve()),
                 policy,
-                threads,
+                None,  # each task shares its host's cores among the workers there then
                 c.adcode,
                 key=f"anju-county-{c.adcode}-{time.time_ns()}",
                 retries=retries,
@@ -862,13 +895,14 @@ def run_province(
         client.close()
         if cluster is not None and not scheduler:
             cluster.close()
+    used = _threads_used(threads, outcomes)  # in the order the tasks finished
     order = {c.adcode: k for k, c in enumerate(province.counties)}
     outcomes.sort(key=lambda o: order[o.county.adcode])
     run = ProvinceRun(
         outcomes=outcomes,
         seconds=round(time.perf_counter() - t0, 3),
         dashboard=link,
-        workers=threads,
+        workers=used,
     )
     write_rollups(province, out, run)
     return run

@@ -27,7 +27,15 @@ from click.testing import CliRunner
 
 from scripts.cli import main
 from scripts.make_province import generate_province
-from scripts.province import load_province, rollup_plan, thread_env, threads_per_job
+from scripts.province import (
+    CountyOutcome,
+    _threads_used,
+    host_share,
+    load_province,
+    rollup_plan,
+    thread_env,
+    threads_per_job,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -175,6 +183,37 @@ def test_unreachable_scheduler_is_bad_input(prefecture: Path, tmp_path: Path) ->
 
 
 # ------------------------------------------------------------------------------ threads
+
+
+def test_a_task_shares_its_host_with_the_workers_there_when_it_starts() -> None:
+    a = {"host": "10.0.0.1", "nthreads": 1}
+    b = {"host": "10.0.0.2", "nthreads": 1}
+    one = {"tcp://10.0.0.1:1": a, "tcp://10.0.0.2:1": b}
+    assert host_share(one, "tcp://10.0.0.1:1", 8) == 8  # alone on its host
+    # a second worker joins the first host after the run began: the next task there halves
+    two = {**one, "tcp://10.0.0.1:2": a}
+    assert host_share(two, "tcp://10.0.0.1:1", 8) == 4
+    assert host_share(two, "tcp://10.0.0.1:2", 8) == 4
+    assert host_share(two, "tcp://10.0.0.2:1", 8) == 8
+    # a worker with 2 task threads counts twice; never below 1 thread
+    many = {"tcp://10.0.0.1:1": {"host": "10.0.0.1", "nthreads": 2}}
+    assert host_share(many, "tcp://10.0.0.1:1", 8) == 4
+    assert host_share({**two, "tcp://10.0.0.1:3": a}, "tcp://10.0.0.1:1", 2) == 1
+    assert host_share(two, "tcp://10.0.0.9:1", 8) == 8  # unknown to the scheduler
+
+
+def test_the_run_records_the_threads_the_tasks_used(tmp_path) -> None:
+    from scripts.province import County
+
+    c = County.__new__(County)
+    start = {"tcp://a:1": 2}
+    outcomes = [
+        CountyOutcome(c, "ok", result={"worker": "tcp://a:1", "threads": 1}),
+        CountyOutcome(c, "ok", result={"worker": "tcp://b:1", "threads": 1}),  # joined later
+        CountyOutcome(c, "failed"),
+    ]
+    assert _threads_used(start, outcomes) == {"tcp://a:1": 1, "tcp://b:1": 1}
+    assert _threads_used(start, []) == start
 
 
 def test_threads_per_job_shares_the_cores() -> None:
