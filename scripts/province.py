@@ -435,7 +435,7 @@ def plan_county(
     workspace: str,
     out: str,
     policy: str | None = None,
-    threads: int | dict[str, int] | None = 1,
+    threads: int | None = 1,
     adcode: str = "",
 ) -> dict[str, Any]:
     """Run ``anju run`` on one county (a Dask task, or called directly).
@@ -447,10 +447,9 @@ def plan_county(
     policy
         Policy profile for the county (default: the workspace's).
     threads
-        Threads for this task; or worker address → threads (the worker running the task
-        looks itself up; 1 when absent); or None: on a Dask worker, its host's cores shared
-        by the worker threads on that host when the task starts (:func:`host_share`), else
-        every core this process may use.
+        Threads for this task; or None: on a Dask worker, its host's cores shared by the
+        worker threads on that host when the task starts (:func:`host_share`), else every
+        core this process may use.
     adcode
         The county's code, for the attempt log.
 
@@ -476,8 +475,6 @@ def plan_county(
         worker = None
     if threads is None:
         n = _task_threads(worker) if worker is not None else threads_per_job(1)
-    elif isinstance(threads, dict):
-        n = threads.get(worker.address, 1) if worker is not None else 1
     else:
         n = threads
     limit_threads(n)
