@@ -25,6 +25,7 @@ from geo.access import (
     tobler_kmh,
     travel_time,
     travel_time_with_nearest,
+    travel_times,
     within,
 )
 from layers.errors import AnjuError, LayerSchemaError, PolicyError
@@ -275,6 +276,65 @@ def test_speed_surface_roads_barriers_cliffs():
         speed_surface(slope_deg=slope, walk_factor=0)
     with pytest.raises(ValueError, match="barriers must have"):
         speed_surface(slope_deg=slope, barriers=np.zeros((2, 2), bool))
+
+
+def test_speed_surface_is_the_formula_cell_by_cell():
+    # reference: Tobler's function written out on |slope|, then cliffs, barriers and the
+    # faster of walking and road, one cell at a time in plain Python
+    rng = np.random.default_rng(5)
+    slope = rng.uniform(-5, 70, (30, 40)).astype("float32")
+    slope[rng.random(slope.shape) < 0.05] = np.nan
+    road = np.where(
+        rng.random(slope.shape) < 0.2, rng.choice([0.5, 15.0, 40.0, np.nan], slope.shape), 0.0
+    )
+    barriers = rng.random(slope.shape) < 0.05
+    for walk_factor, cliff in ((1.0, 45.0), (0.6, None)):
+        got = speed_surface(
+            slope_deg=slope,
+            road_raster_speed=road,
+            barriers=barriers,
+            walk_factor=walk_factor,
+            cliff_slope_deg=cliff,
+        )
+        for (i, j), sd in np.ndenumerate(slope):
+            a = abs(float(sd))
+            want = 6.0 * math.exp(-3.5 * abs(math.tan(math.radians(a)) + 0.05)) * walk_factor
+            if (cliff is not None and a > cliff) or barriers[i, j]:
+                want = 0.0
+            if road[i, j] > 0:
+                want = road[i, j] if math.isnan(want) else max(want, road[i, j])
+            if math.isnan(want):
+                assert math.isnan(got[i, j])
+            else:
+                assert got[i, j] == pytest.approx(want, rel=1e-12, abs=0.0)
+
+
+def test_cut_off_destinations_are_those_no_other_cell_has_as_nearest():
+    # reference: count every cell's nearest destination over the whole grid
+    rng = np.random.default_rng(11)
+    n = 40
+    speed = rng.uniform(1.0, 6.0, (n, n))
+    speed[rng.random((n, n)) < 0.25] = 0.0  # barriers
+    speed[9:12, 9:12] = 0.0
+    speed[10, 10] = 3.0  # a passable cell walled in: its destination serves itself only
+    tr = Affine(30.0, 0, 0, 0, -30.0, n * 30.0)
+    xy = [(10, 10), (5, 30), (5, 30), (20, 20), (33, 2), (0, 0), (39, 39)]  # (row, col)
+    pts = [((c + 0.5) * 30.0, (n - r - 0.5) * 30.0) for r, c in xy] + [(-500.0, 50.0)]
+    dests = gpd.GeoDataFrame(
+        {"dest_id": [f"D{k}" for k in range(len(pts))]},
+        geometry=gpd.points_from_xy(*zip(*pts, strict=True)),
+        crs="EPSG:4545",
+    )
+    z = rng.uniform(0, 300, (n, n))
+    for walking in ("isotropic", "anisotropic"):
+        tt = travel_times(
+            speed, {"clinic": dests}, transform=tr, walking=walking, z=z, road_mask=speed > 5.5
+        )["clinic"]
+        served = np.bincount(tt.nearest.ravel() + 1, minlength=len(dests) + 1)[1:]
+        assert tt.outside_grid == 1 and tt.cells[-1] == -1
+        assert tt.cut_off().tolist() == (served == 1).tolist()
+        assert tt.cut_off()[0]  # the walled-in one
+        assert not tt.cut_off()[1] and not tt.cut_off()[2]  # two in one cell: neither is cut off
 
 
 def test_rasterize_roads_max_speed_all_touched():

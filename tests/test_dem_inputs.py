@@ -29,7 +29,7 @@ from layers.dem_sources import MissingTilesError, county_outside_dem, resolve_ti
 from layers.readers import read_dem
 from layers.workspace import file_sha256, load_workspace
 from scripts.cli import main
-from scripts.pipeline import _input_warnings
+from scripts.pipeline import _input_warnings, _on_water
 from tests.conftest import X0, Y0, write_tiny_workspace
 
 LON0, LAT0 = 109.0, 28.0
@@ -587,7 +587,11 @@ def test_destinations_cut_off_or_on_water_are_named():
     nearest[9, 9] = 1  # C2 labels its own cell only: every neighbour is a barrier
     nearest[4:7, 4:7] = 2  # C3 serves cells around it, from inside a lake
     tt = TravelTimes(
-        minutes=np.zeros((10, 10), "float32"), nearest=nearest, destinations=dests, outside_grid=0
+        minutes=np.zeros((10, 10), "float32"),
+        nearest=nearest,
+        destinations=dests,
+        cells=np.array([0, 99, 55]),  # C1 (0, 0), C2 (9, 9), C3 (5, 5)
+        outside_grid=0,
     )
     water = gpd.GeoDataFrame(
         {"kind": ["water_body"]}, geometry=[box(50, 50, 60, 60)], crs="EPSG:4545"
@@ -614,6 +618,18 @@ def test_destinations_cut_off_or_on_water_are_named():
         and "10 km around it: raise margin_m in [layers.dem]" in w
         for w in out
     ), out
+
+
+def test_on_water_is_within_the_union_of_the_water_bodies():
+    # reference: shapely's within against the union of every body, point by point
+    bodies = gpd.GeoSeries([box(0, 0, 10, 10), box(10, 0, 20, 10), box(40, 40, 50, 50)])
+    pts = gpd.GeoSeries(
+        [Point(5, 5), Point(10, 5), Point(0, 5), Point(30, 30), Point(45, 50), Point(45, 45)]
+    )
+    union = bodies.union_all()
+    want = [p.within(union) for p in pts]
+    assert want == [True, True, False, False, False, True]  # (10, 5): the edge two bodies share
+    assert _on_water(pts, bodies).tolist() == want
 
 
 @pytest.mark.slow
