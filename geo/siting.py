@@ -27,8 +27,10 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -84,6 +86,36 @@ def _quiet_highs() -> highspy.Highs:
     finally:
         os.dup2(saved, fd)
         os.close(saved)
+
+
+#: HiGHS keeps one thread scheduler per process, sized by the first solve that runs; a later
+#: solve that asks for another size fails at once (status "not set", no solution). A batch or
+#: Dask worker changes its thread share between counties, so the size is tracked here.
+_SCHEDULER_LOCK = threading.Lock()
+_scheduler: dict[str, int | None] = {"threads": None, "running": 0}
+
+
+@contextmanager
+def _highs_threads(requested: int | None) -> Iterator[int]:
+    """The ``threads`` option for one HiGHS solve: ``requested`` when no other solve runs in
+    this process (the scheduler is rebuilt when its size differs); while another one runs,
+    the size in use (0 = the scheduler as it is), since rebuilding it would pull it from
+    under that solve. ``None`` asks for no particular size."""
+    with _SCHEDULER_LOCK:
+        current, running = _scheduler["threads"], _scheduler["running"] or 0
+        if requested is None or requested == current:
+            use = current or 0
+        elif running == 0:
+            highspy.Highs.resetGlobalScheduler(True)
+            _scheduler["threads"] = use = int(requested)
+        else:
+            use = current or 0
+        _scheduler["running"] = running + 1
+    try:
+        yield use
+    finally:
+        with _SCHEDULER_LOCK:
+            _scheduler["running"] = (_scheduler["running"] or 1) - 1
 
 
 @njit(cache=True, nogil=True)
@@ -1411,8 +1443,6 @@ def _solve_highs(
     h.setOptionValue("time_limit", float(opts.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
     h.setOptionValue("random_seed", 0)
-    if opts.threads is not None:
-        h.setOptionValue("threads", int(opts.threads))
     lp = highspy.HighsLp()
     lp.num_col_ = ncol
     lp.num_row_ = r0
@@ -1450,7 +1480,9 @@ def _solve_highs(
             sol.col_value = x0
             sol.value_valid = True
             h.setSolution(sol)
-    h.run()
+    with _highs_threads(opts.threads) as threads:
+        h.setOptionValue("threads", threads)
+        h.run()
     ms = h.getModelStatus()
     status = _STATUS.get(ms, h.modelStatusToString(ms).lower().replace(" ", "_"))
     info = h.getInfo()

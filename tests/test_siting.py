@@ -424,6 +424,16 @@ def test_heuristic_within_its_stated_gap_of_the_optimum(inst):
     )
 
 
+def test_solves_with_other_thread_counts_in_one_process_all_solve():
+    # a batch or Dask worker gives each county its share of the cores: HiGHS, which sizes
+    # its thread scheduler once per process, must not fail the county whose share differs
+    demand, sites = _frames(np.array([10, 10]), np.array([100, 100]))
+    cost = np.array([[1.0, 5.0], [5.0, 1.0]])
+    for threads in (1, 2, 1, None, 2):
+        res = allocate(demand, sites, cost, opening_cost=50.0, threads=threads)
+        assert (res.status, res.objective) == ("optimal", 110.0), threads
+
+
 def test_opening_cost_and_minimum_occupancy_worked_by_hand():
     # A (10 people) is 1 min from S0 and 5 from S1; B (10) the other way round
     demand, sites = _frames(np.array([10, 10]), np.array([100, 100]))
