@@ -14,18 +14,31 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["kernel_threads", "run_chunks", "thread_map"]
+__all__ = ["kernel_threads", "run_chunks", "set_thread_share", "thread_map"]
+
+#: The process's share of the machine's cores right now (see :func:`set_thread_share`).
+_share: Callable[[], int] | None = None
+
+
+def set_thread_share(share: Callable[[], int] | None) -> None:
+    """Let ``share()`` cap :func:`kernel_threads` each time it is asked: an ``anju batch``
+    worker's share of the cores, which grows as the other workers finish (the last county
+    of a batch runs on every core once it runs alone). None removes the cap."""
+    global _share
+    _share = share
 
 
 def kernel_threads() -> int:
-    """How many kernels run side by side: numba's thread count.
+    """How many kernels run side by side: numba's thread count, within the process's share.
 
     ``NUMBA_NUM_THREADS`` (or :func:`numba.set_num_threads`, per thread) sets it; a batch or
-    Dask worker lowers it so that processes sharing a machine do not fight over its cores.
+    Dask worker lowers it so that processes sharing a machine do not fight over its cores,
+    or sets a share (:func:`set_thread_share`) that follows how many of them still run.
     """
     import numba
 
-    return max(1, int(numba.get_num_threads()))
+    n = max(1, int(numba.get_num_threads()))
+    return n if _share is None else max(1, min(n, int(_share())))
 
 
 def thread_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:

@@ -38,6 +38,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -248,8 +249,39 @@ def _echo_plan(out: Path, manifest: dict) -> None:
         click.echo(f"WARNING: {w}", err=True)
 
 
+#: ``anju batch`` workers: how many workspaces of the batch are not finished yet (shared)
+_UNFINISHED: Any = None
+
+
+def _batch_worker(n_proc: int, cores: int, unfinished: Any) -> None:
+    """Initializer of an ``anju batch`` worker process (spawned: no library loaded yet).
+
+    BLAS and OpenMP pools get a fixed ``cores // n_proc``. The search kernels and HiGHS get
+    a share that follows the batch: ``cores // min(n_proc, workspaces not finished)``, read
+    each time a stage sizes its threads, so that with three counties on two workers the
+    last one runs on both cores once the others are done (``NUMBA_NUM_THREADS`` is set to
+    every core so that the share, not numba's count, is the cap)."""
+    from geo.threads import set_thread_share
+    from scripts.province import limit_threads, threads_per_job
+
+    global _UNFINISHED
+    _UNFINISHED = unfinished
+    limit_threads(threads_per_job(n_proc, cores))
+    os.environ["NUMBA_NUM_THREADS"] = str(cores)
+    set_thread_share(lambda: cores // max(1, min(n_proc, int(unfinished.value))))
+
+
 def _run_one(args: tuple[str, str, str | None]) -> tuple[str, str, list[str]]:
     """Worker for ``anju batch``: run one workspace; return (workspace, status, messages)."""
+    try:
+        return _plan_one(args)
+    finally:
+        if _UNFINISHED is not None:
+            with _UNFINISHED.get_lock():
+                _UNFINISHED.value -= 1
+
+
+def _plan_one(args: tuple[str, str, str | None]) -> tuple[str, str, list[str]]:
     from scripts.pipeline import run_pipeline
 
     ws, out, policy = args
@@ -308,16 +340,19 @@ def batch(root: Path, out: Path, jobs: int, policy: str | None, no_history: bool
     failed = 0
     import multiprocessing
 
-    from scripts.province import limit_threads, threads_per_job
+    from scripts.province import threads_per_job
 
-    # fresh processes (spawn, not fork) whose thread pools (numba, BLAS, OpenMP) are capped at
-    # cores // jobs before those libraries load: --jobs 2 on 2 cores must not run 4 threads
+    # fresh processes (spawn, not fork) whose thread pools are capped before those libraries
+    # load: --jobs 2 on 2 cores must not run 4 threads; the kernels' share grows as the
+    # batch empties (see _batch_worker)
     n_proc = min(max(1, jobs), len(tasks))
+    ctx = multiprocessing.get_context("spawn")
+    unfinished = ctx.Value("i", len(tasks))
     with ProcessPoolExecutor(
         max_workers=n_proc,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=limit_threads,
-        initargs=(threads_per_job(n_proc),),
+        mp_context=ctx,
+        initializer=_batch_worker,
+        initargs=(n_proc, threads_per_job(1), unfinished),
     ) as pool:
         for ws, status, msgs in pool.map(_run_one, tasks):
             if status == "ok" and not no_history:

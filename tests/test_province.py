@@ -226,21 +226,29 @@ def test_threads_per_job_shares_the_cores() -> None:
 
 
 def test_batch_workers_are_thread_limited_before_numba_loads(tmp_path: Path) -> None:
-    """The initializer `anju batch` gives its spawned workers caps numba and BLAS."""
+    """`anju batch`'s worker initializer: BLAS and OpenMP capped at cores // workers before
+    they load; the search kernels' share follows the workspaces not finished yet."""
     code = (
         "import multiprocessing as mp\n"
         "from concurrent.futures import ProcessPoolExecutor\n"
-        "from scripts.province import limit_threads\n"
+        "from scripts.cli import _batch_worker\n"
         "def probe(_):\n"
         "    import os, numba, numpy\n"
         "    from threadpoolctl import threadpool_info\n"
-        "    blas = sorted({i['num_threads'] for i in threadpool_info()})\n"
-        "    return numba.config.NUMBA_NUM_THREADS, numba.get_num_threads(), "
+        "    from geo.threads import kernel_threads\n"
+        "    k = kernel_threads()  # numba's own (idle) OpenMP pool has every core: not BLAS\n"
+        "    blas = sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'})\n"
+        "    return numba.config.NUMBA_NUM_THREADS, k, "
         "os.environ['OMP_NUM_THREADS'], blas\n"
         "if __name__ == '__main__':\n"
-        "    with ProcessPoolExecutor(2, mp_context=mp.get_context('spawn'), "
-        "initializer=limit_threads, initargs=(1,)) as pool:\n"
-        "        print(list(pool.map(probe, range(2))))\n"
+        "    ctx = mp.get_context('spawn')\n"
+        "    left = ctx.Value('i', 3)\n"
+        "    with ProcessPoolExecutor(2, mp_context=ctx, initializer=_batch_worker, "
+        "initargs=(2, 2, left)) as pool:\n"
+        "        three_left = [pool.submit(probe, 0).result() for _ in range(2)]\n"
+        "        left.value = 1  # the other workspaces are done\n"
+        "        one_left = pool.submit(probe, 0).result()\n"
+        "    print([three_left, one_left])\n"
     )
     script = tmp_path / "probe.py"
     script.write_text(code, encoding="utf-8")
@@ -253,16 +261,26 @@ def test_batch_workers_are_thread_limited_before_numba_loads(tmp_path: Path) -> 
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert res.returncode == 0, res.stderr
-    out = eval(res.stdout.strip())  # noqa: S307 - our own printout
-    for numba_max, numba_now, omp, blas in out:
-        assert (numba_max, numba_now, omp) == (1, 1, "1")
+    three_left, one_left = eval(res.stdout.strip())  # noqa: S307 - our own printout
+    for numba_max, kernels, omp, blas in three_left:
+        assert (numba_max, kernels, omp) == (2, 1, "1")  # two workers at work: one core each
         assert blas in ([], [1])
+    assert one_left[:3] == (2, 2, "1")  # the last workspace runs alone: both cores
 
 
-def test_batch_uses_the_thread_limited_spawn_pool() -> None:
-    src = (ROOT / "scripts" / "cli.py").read_text(encoding="utf-8")
-    batch = src[src.index("def batch(") : src.index("def _bad(")]
-    assert 'get_context("spawn")' in batch and "initializer=limit_threads" in batch
+def test_a_batch_worker_counts_its_workspace_done_even_when_it_fails(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    from scripts import cli
+
+    left = mp.get_context("spawn").Value("i", 2)
+    cli._UNFINISHED = left
+    try:
+        ws, status, msgs = cli._run_one((str(tmp_path / "missing"), str(tmp_path / "out"), None))
+    finally:
+        cli._UNFINISHED = None
+    assert status == "bad input" and msgs
+    assert left.value == 1
 
 
 # ------------------------------------------------------------------------------ runs
