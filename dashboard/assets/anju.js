@@ -47,6 +47,25 @@
   window.addEventListener("popstate", hold, true);
   window.anjuDeferred = {load: load, pending: function () { return !ready; }};
 })();
+/* Leaflet 1.9 ends a zoom or pan animation on a timer; when Dash removes the map before it
+   fires (a link clicked while the map still zooms to the county), the timer reads the
+   removed map pane and throws "Cannot read properties of undefined (reading
+   '_leaflet_pos')" (Leaflet issue #9575). A removed map has no pane: its position is taken
+   as the origin, and the late animation ends on a map nobody sees. */
+(function () {
+  "use strict";
+  function patch() {
+    var L = window.L;
+    if (!L || !L.Map || L.Map.prototype._anjuRemovedSafe) { return !!(L && L.Map); }
+    var panePos = L.Map.prototype._getMapPanePos;
+    L.Map.prototype._getMapPanePos = function () {
+      return this._mapPane ? panePos.call(this) : L.point(0, 0);
+    };
+    L.Map.prototype._anjuRemovedSafe = true;
+    return true;
+  }
+  if (!patch()) { window.addEventListener("load", patch); }
+})();
 (function () {
   "use strict";
 

@@ -50,6 +50,33 @@ def test_every_page_opens_without_console_errors(page, server, path):
     assert page.errors == []
 
 
+def test_a_map_removed_while_it_zooms_throws_nothing(page, server):
+    """Leaflet 1.9 ends a zoom on a timer that reads the map pane; a link clicked while the
+    map zooms removes the map first (Leaflet issue #9575: a console error)."""
+    open_page(page, server + "/")
+    page.wait_for_selector(VILLAGE_PATHS)
+    after_removal = page.evaluate(
+        """() => {
+            const d = document.createElement("div");
+            d.style.width = "200px"; d.style.height = "200px";
+            document.body.appendChild(d);
+            const m = L.map(d).setView([30, 105], 8);
+            m.remove(); d.remove();
+            try { return m._getMapPanePos().toString(); } catch (e) { return String(e); }
+        }"""
+    )
+    assert after_removal == "Point(0, 0)"
+    for _ in range(3):  # the race itself: zoom, then leave at once
+        page.click(".leaflet-control-zoom-in")
+        page.click(".leaflet-control-zoom-in")
+        page.click("#nav-water")
+        page.wait_for_selector(".ag-root .ag-row")
+        page.wait_for_timeout(400)
+        page.go_back()
+        page.wait_for_selector(VILLAGE_PATHS)
+    assert page.errors == []
+
+
 def test_coverage_map_loads_no_grid_library_until_a_page_needs_it(page, server):
     """The coverage map uses no data grid: it does not download dash-ag-grid's 1.3 MB bundle.
     A link to a page with tables loads it first; back and forward work; a page opened
