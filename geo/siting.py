@@ -91,8 +91,14 @@ def _quiet_highs() -> highspy.Highs:
 #: HiGHS keeps one thread scheduler per process, sized by the first solve that runs; a later
 #: solve that asks for another size fails at once (status "not set", no solution). A batch or
 #: Dask worker changes its thread share between counties, so the size is tracked here.
+@dataclass
+class _Scheduler:
+    threads: int | None = None  # the size anju gave it last; None: HiGHS's own or unknown
+    running: int = 0  # solves running now
+
+
 _SCHEDULER_LOCK = threading.Lock()
-_scheduler: dict[str, int | None] = {"threads": None, "running": 0}
+_scheduler = _Scheduler()
 
 
 @contextmanager
@@ -102,20 +108,16 @@ def _highs_threads(requested: int | None) -> Iterator[int]:
     the size in use (0 = the scheduler as it is), since rebuilding it would pull it from
     under that solve. ``None`` asks for no particular size."""
     with _SCHEDULER_LOCK:
-        current, running = _scheduler["threads"], _scheduler["running"] or 0
-        if requested is None or requested == current:
-            use = current or 0
-        elif running == 0:
+        if requested is not None and requested != _scheduler.threads and not _scheduler.running:
             highspy.Highs.resetGlobalScheduler(True)
-            _scheduler["threads"] = use = int(requested)
-        else:
-            use = current or 0
-        _scheduler["running"] = running + 1
+            _scheduler.threads = int(requested)
+        use = _scheduler.threads or 0
+        _scheduler.running += 1
     try:
         yield use
     finally:
         with _SCHEDULER_LOCK:
-            _scheduler["running"] = (_scheduler["running"] or 1) - 1
+            _scheduler.running -= 1
 
 
 @njit(cache=True, nogil=True)

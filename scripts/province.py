@@ -106,16 +106,21 @@ def limit_threads(threads: int) -> None:
     """Cap this process's thread pools at ``threads`` (a worker initializer; also per task).
 
     Environment variables reach the libraries not loaded yet; numba (if loaded) is capped
-    with ``numba.set_num_threads`` (for the calling thread: call it in the thread that runs
-    the kernels) and loaded BLAS / OpenMP pools with threadpoolctl when it is installed.
+    with ``numba.set_num_threads`` (for the calling thread only) and loaded BLAS / OpenMP
+    pools with threadpoolctl when it is installed. The search kernels and HiGHS read
+    :func:`geo.threads.kernel_threads`, which the process-wide share set here caps in every
+    thread: the pipeline's relocation thread too, which numba's per-thread count misses.
 
     Parameters
     ----------
     threads
         Threads allowed (at least 1).
     """
+    from geo.threads import set_thread_share
+
     threads = max(1, int(threads))
     os.environ.update(thread_env(threads))
+    set_thread_share(lambda: threads)
     if "numba" in sys.modules:
         import numba
 

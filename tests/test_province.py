@@ -268,6 +268,33 @@ def test_batch_workers_are_thread_limited_before_numba_loads(tmp_path: Path) -> 
     assert one_left[:3] == (2, 2, "1")  # the last workspace runs alone: both cores
 
 
+def test_a_task_thread_limit_reaches_the_pipelines_other_threads() -> None:
+    """numba's thread count is per thread; the pipeline runs the relocation chain (HiGHS,
+    the cost-matrix searches) on a thread of its own, which must keep to the task's share."""
+    code = (
+        "import threading\n"
+        "import numba\n"
+        "from scripts.province import limit_threads\n"
+        "from geo.threads import kernel_threads\n"
+        "limit_threads(1)\n"
+        "seen = []\n"
+        "t = threading.Thread(target=lambda: seen.append((numba.get_num_threads(), kernel_threads())))\n"
+        "t.start(); t.join()\n"
+        "print(kernel_threads(), seen[0])\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "2"},
+    )
+    assert res.returncode == 0, res.stderr
+    # numba alone would give the other thread both cores; the share keeps it to one
+    assert res.stdout.split() == ["1", "(2,", "1)"]
+
+
 def test_a_batch_worker_counts_its_workspace_done_even_when_it_fails(tmp_path: Path) -> None:
     import multiprocessing as mp
 
