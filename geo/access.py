@@ -481,13 +481,16 @@ def _shortest(
     targets: np.ndarray | None = None,
     work: dict[str, np.ndarray] | None = None,
     crange: tuple[float, float] | None = None,
+    minutes32: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the bucket-queue kernel when the cost range allows it, else the heap.
     ``targets`` (flat cell indices): the bucket kernel may stop once they are all settled;
     then only their distances are final. ``work``: a dict that keeps the kernel's work
     arrays between searches of one thread on one grid (each search fills them anew), so
     the memory is not mapped and zeroed again by the OS for every search. ``crange``: the
-    finite (min, max) of ``cost`` when the caller knows it (many searches on one surface)."""
+    finite (min, max) of ``cost`` when the caller knows it (many searches on one surface).
+    Returns flat ``(dist, label)``: float64 distances, inf where unreachable, or with
+    ``minutes32`` float32 minutes with NaN there (a travel raster, made in one pass)."""
     if crange is None:
         crange = _finite_range(cost)
     if seeds.size and crange is not None:
@@ -516,7 +519,7 @@ def _shortest(
                     w["label"] = np.empty(npad, dtype=np.int32)
                     w["done"] = np.empty(npad, dtype=np.bool_)
                     w["pool"] = np.empty((2, cap), dtype=np.int32)
-                dist, label, ok = _dinitz8(
+                ok = _bucket_search(
                     cost,
                     seeds,
                     seed_labels,
@@ -535,8 +538,18 @@ def _shortest(
                     n_targets,
                 )
                 if ok:
+                    dist = np.empty(nrows * ncols, dtype=np.float32 if minutes32 else np.float64)
+                    label = np.empty(nrows * ncols, dtype=np.int32)
+                    _unpad(w["cd"], w["label"], nrows, ncols, dist, label, minutes32)
                     return dist, label
-    return _dijkstra8(cost, seeds, seed_labels, nrows, ncols, dx, dy, np.zeros(seeds.shape[0]))
+    dist, label = _dijkstra8(
+        cost, seeds, seed_labels, nrows, ncols, dx, dy, np.zeros(seeds.shape[0])
+    )
+    if minutes32:
+        unreached = np.isinf(dist)
+        dist = dist.astype(np.float32)
+        dist[unreached] = np.nan
+    return dist, label
 
 
 class PreparedSurface:
@@ -552,6 +565,34 @@ class PreparedSurface:
         self._prep = _prepared(self.speed, no_source, cellsize, "travel_time_at")
         self._crange = _finite_range(self._prep[0])
         self._works: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
+
+    def nearest(
+        self, cells: np.ndarray, labels: np.ndarray, work: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Minutes to the nearest of the source cells ``cells`` (flat indices, each on the
+        grid) and its label, for every cell: float32 (NaN where unreachable) and int32 (-1)
+        grids, the values of :func:`travel_time_with_nearest` on a label grid holding
+        ``labels[k]`` at ``cells[k]`` (where a cell is listed twice, the later label), without
+        that grid or a float64 copy of the result. The costs are shared between searches; a
+        source on a barrier is opened in a copy of them, as ``travel_time_with_nearest`` does."""
+        cost, _, _, nrows, ncols, dx, dy = self._prep
+        cells = np.asarray(cells, dtype=np.int64)
+        labels = np.asarray(labels)
+        # sorted cells, each with the label listed last for it: the seeds in the order the
+        # label grid's flatnonzero gives them, so the search (and its ties) is the same
+        last = len(cells) - 1 - np.unique(cells[::-1], return_index=True)[1]
+        seeds = cells[last].astype(np.int32)
+        seed_labels = labels[last].astype(np.int32)
+        crange = self._crange
+        if seeds.size and not np.isfinite(cost[seeds]).all():
+            cost = cost.copy()
+            _open_stranded_sources(cost, seeds, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
+            crange = _finite_range(cost)
+        dist, label = _shortest(
+            cost, seeds, seed_labels, nrows, ncols, dx, dy, work=work, crange=crange,
+            minutes32=True,
+        )  # fmt: skip
+        return dist.reshape(nrows, ncols), label.reshape(nrows, ncols)
 
     def minutes_at(self, row: int, col: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Minutes from cell ``(row, col)`` to each cell ``(rows[k], cols[k])`` (NaN where
@@ -733,6 +774,54 @@ def _dinitz8(
     is_target,
     n_targets,
 ):  # pragma: no cover
+    """:func:`_bucket_search`, then its distances (inf where unreachable) and labels off
+    the padded work arrays as new flat arrays: ``(dist, label, ok)``."""
+    ok = _bucket_search(
+        cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets_pow2,
+        cd, label, done, ent_node, ent_next, is_target, n_targets,
+    )  # fmt: skip
+    out_d = np.empty(nrows * ncols if ok else 1)
+    out_l = np.empty(nrows * ncols if ok else 1, dtype=np.int32)
+    if ok:
+        _unpad(cd, label, nrows, ncols, out_d, out_l, False)
+    return out_d, out_l, ok
+
+
+@njit(cache=True, nogil=True)
+def _unpad(cd, label, nrows, ncols, out_d, out_l, nan_for_inf):  # pragma: no cover - numba
+    """The searched distances and labels off the padded work arrays into ``out_d`` and
+    ``out_l`` (flat, row-major); unreachable cells inf, or NaN with ``nan_for_inf``
+    (minutes as travel rasters keep them)."""
+    pc = ncols + 2
+    for r in range(nrows):
+        base = (r + 1) * pc + 1
+        for c in range(ncols):
+            v = cd[base + c, 1]
+            if nan_for_inf and v == np.inf:
+                v = np.nan
+            out_d[r * ncols + c] = v
+            out_l[r * ncols + c] = label[base + c]
+
+
+@njit(cache=True, nogil=True)
+def _bucket_search(
+    cost,
+    seeds,
+    seed_labels,
+    nrows,
+    ncols,
+    dx,
+    dy,
+    delta,
+    nbuckets_pow2,
+    cd,
+    label,
+    done,
+    ent_node,
+    ent_next,
+    is_target,
+    n_targets,
+):  # pragma: no cover
     """Multi-source Dijkstra with Dinitz's bucket queue on an 8-connected grid.
 
     Buckets of width ``delta`` (a hair below the lightest possible move) make
@@ -744,7 +833,8 @@ def _dinitz8(
     Buckets form a ring of ``nbuckets_pow2`` singly linked lists (a power of two
     at least ``ceil(max move / delta) + 2`` so live entries never wrap) over a
     pool of entries recycled through a free list; entries of cells already
-    settled are skipped. Returns ``ok=False`` if the pool (one entry per cell)
+    settled are skipped. Returns True, the distances in ``cd[:, 1]`` and the labels in
+    ``label`` (padded grid), or False if the pool (one entry per cell)
     runs out, and the caller falls back to the heap kernel. With ``n_targets`` > 0 the
     search stops once that many cells flagged in ``is_target`` (npad bool) are settled:
     then only those cells' distances are final. ``cd`` ((npad, 2) float64),
@@ -784,7 +874,6 @@ def _dinitz8(
         head[0] = e
         live += 1
     k = 0
-    ok = True
     while live > 0:
         b = k & mask
         while head[b] != -1:
@@ -818,22 +907,14 @@ def _dinitz8(
                         e2 = used
                         used += 1
                     else:
-                        ok = False  # pool exhausted: let the caller use the heap
-                        return cd[:1, 1], label[:1], ok
+                        return False  # pool exhausted: let the caller use the heap
                     bb = np.int64(nd * inv_delta) & mask
                     ent_node[e2] = j
                     ent_next[e2] = head[bb]
                     head[bb] = e2
                     live += 1
         k += 1
-    out_d = np.empty(nrows * ncols)
-    out_l = np.empty(nrows * ncols, dtype=np.int32)
-    for r in range(nrows):
-        base = (r + 1) * pc + 1
-        for c in range(ncols):
-            out_d[r * ncols + c] = cd[base + c, 1]
-            out_l[r * ncols + c] = label[base + c]
-    return out_d, out_l, ok
+    return True
 
 
 # --------------------------------------------------------------------------- anisotropic walking
@@ -1643,38 +1724,42 @@ def travel_times(
         k, (kind, d) = item
         if progress:
             progress(kind, k / max(1, len(items)))
-        labels = np.full(speed.shape, -1, dtype=np.int64)
         r, c, inside = cells(grid, d.geometry.x.to_numpy(), d.geometry.y.to_numpy())
-        # two destinations in one cell: the later one labels it (both are 0 minutes away)
-        labels[r[inside], c[inside]] = np.flatnonzero(inside)
-        placed = int(inside.sum())
-        if placed:
-            if walking == "anisotropic" and z is not None:  # z is checked above
-                minutes, nearest = travel_time_anisotropic_with_nearest(
-                    speed,
-                    z,
-                    labels,
-                    cellsize=cellsize,
-                    road_mask=road_mask,
-                    direction="to_source",
-                )
-            else:
-                minutes, nearest = travel_time_with_nearest(
-                    speed, labels, cellsize=cellsize, work=works[threading.get_ident()]
-                )
+        flat = r[inside] * speed.shape[1] + c[inside]
+        placed = len(flat)
+        if placed and surface is not None:
+            # two destinations in one cell: the later one labels it (both are 0 minutes away)
+            minutes, nearest = surface.nearest(
+                flat, np.flatnonzero(inside), work=works[threading.get_ident()]
+            )
+        elif placed and z is not None:  # anisotropic (z is checked above)
+            labels = np.full(speed.shape, -1, dtype=np.int64)
+            labels[r[inside], c[inside]] = np.flatnonzero(inside)
+            minutes, nearest = travel_time_anisotropic_with_nearest(
+                speed,
+                z,
+                labels,
+                cellsize=cellsize,
+                road_mask=road_mask,
+                direction="to_source",
+            )
         else:
             minutes = np.full(speed.shape, np.nan)
             nearest = np.full(speed.shape, -1)
         return TravelTimes(
-            minutes=minutes.astype("float32"),
+            minutes=minutes.astype("float32", copy=False),
             nearest=np.asarray(nearest),
             destinations=d,
             cells=np.where(inside, r * speed.shape[1] + c, -1),
             outside_grid=int(len(d)) - placed,
         )
 
-    # the kinds are independent searches: side by side on the kernel threads, each thread
-    # reusing its work arrays from one kind to the next (dropped with ``works`` at the end)
+    # the kinds are independent searches on one surface, whose costs are made once:
+    # side by side on the kernel threads, each thread reusing its work arrays from one
+    # kind to the next (dropped with ``works`` at the end)
+    surface = None
+    if walking == "isotropic" and any(len(d) for _, d in items):
+        surface = PreparedSurface(speed, cellsize=cellsize)
     works: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
     done = thread_map(one, list(enumerate(items)))
     out: dict[str, TravelTimes] = {kind: tt for (kind, _), tt in zip(items, done, strict=True)}

@@ -168,6 +168,44 @@ def test_travel_time_at_a_few_cells_equals_the_whole_grid_search():
         travel_time_at(speed, src, np.array([120]), np.array([0]), cellsize=25.0)
 
 
+@pytest.mark.parametrize("wide_range", [False, True])
+def test_prepared_surface_nearest_is_travel_time_with_nearest_on_a_label_grid(wide_range):
+    """The travel rasters of a county come from one prepared surface: minutes (float32, NaN
+    where unreachable) and nearest labels equal to travel_time_with_nearest on a label grid,
+    bit for bit: two destinations in one cell (the later labels it), a destination on a
+    barrier with passable neighbours and one walled in, an unreachable pocket; and with a
+    speed range too wide for the bucket queue (the heap kernel)."""
+    from geo.access import PreparedSurface, travel_time_with_nearest
+
+    rng = np.random.default_rng(21)
+    nr, nc = 80, 95
+    speed = rng.uniform(1.0, 60.0, (nr, nc))
+    speed[rng.random((nr, nc)) < 0.12] = 0.0
+    speed[50:53, 20:23] = 0.0  # a walled-in pocket: its middle is unreachable
+    speed[51, 21] = 4.0
+    speed[10:13, 70:73] = 0.0  # a destination walled in on a barrier cell
+    if wide_range:
+        speed[5, 5:40] = 1e9  # about a million to one: the heap kernel
+    speed[30, 40] = 0.0  # a destination on a barrier cell with passable neighbours
+    speed[30, 39] = speed[29, 40] = 12.0
+    rows = np.array([5, 30, 60, 60, 11, 77, 2])
+    cols = np.array([8, 40, 90, 90, 71, 3, 50])
+    flat = rows * nc + cols
+    surface = PreparedSurface(speed, cellsize=(25.0, 30.0))
+    minutes, nearest = surface.nearest(flat, np.arange(len(flat)))
+
+    grid = np.full((nr, nc), -1, dtype=np.int64)
+    grid[rows, cols] = np.arange(len(flat))  # the later of two in one cell labels it
+    want_min, want_near = travel_time_with_nearest(speed, grid, cellsize=(25.0, 30.0))
+    assert minutes.dtype == np.float32 and nearest.dtype == np.int32
+    np.testing.assert_array_equal(minutes, want_min.astype(np.float32))
+    np.testing.assert_array_equal(nearest, want_near)
+    assert np.isnan(minutes[51, 21]) and nearest[51, 21] == -1
+    assert nearest[60, 90] == 3 and 2 not in nearest  # two in one cell: the later one
+    assert minutes[30, 40] == 0 and minutes[11, 71] == 0
+    assert (nearest == 4).sum() == 1  # walled in: serves its own cell only
+
+
 def test_prepared_surface_gives_travel_time_at_for_every_source():
     """A cost matrix prepares the surface once: each single-cell search gives exactly what
     travel_time_at gives from that cell (sources on barriers included), on several threads."""
