@@ -237,3 +237,14 @@ def test_scenario_json_becomes_one_row_per_phase():
     assert rows["scenario, warm"]["met"] is True
     nested = scenario_rows({"scenarios": {"weight": data["scenarios"]["weight"]}}, "s", 2)
     assert nested[0]["tools"][0]["runs"] == 0 and nested[0]["tools"][0]["error"]
+
+
+def test_batch_ceiling_is_the_wall_time_over_the_cpu_time_spread_on_every_core():
+    """A --jobs 1 batch that took 30 s with 45 s of CPU on 2 cores cannot take less than
+    22.5 s with the same CPU time: at most 1.33 x; a serial one (30 s of CPU) 2 x."""
+    from scripts.bench_run import BATCH_WORKSPACES, batch_ceiling
+
+    assert batch_ceiling(30.0, 45.0, 2) == pytest.approx(30.0 / 22.5)
+    assert batch_ceiling(30.0, 30.0, 2) == pytest.approx(2.0)
+    assert batch_ceiling(None, 45.0, 2) is None and batch_ceiling(30.0, None, 2) is None
+    assert BATCH_WORKSPACES % 2 == 0  # two workers share them evenly
