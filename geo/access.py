@@ -756,38 +756,6 @@ def _dijkstra8(
 
 
 @njit(cache=True, nogil=True)
-def _dinitz8(
-    cost,
-    seeds,
-    seed_labels,
-    nrows,
-    ncols,
-    dx,
-    dy,
-    delta,
-    nbuckets_pow2,
-    cd,
-    label,
-    done,
-    ent_node,
-    ent_next,
-    is_target,
-    n_targets,
-):  # pragma: no cover
-    """:func:`_bucket_search`, then its distances (inf where unreachable) and labels off
-    the padded work arrays as new flat arrays: ``(dist, label, ok)``."""
-    ok = _bucket_search(
-        cost, seeds, seed_labels, nrows, ncols, dx, dy, delta, nbuckets_pow2,
-        cd, label, done, ent_node, ent_next, is_target, n_targets,
-    )  # fmt: skip
-    out_d = np.empty(nrows * ncols if ok else 1)
-    out_l = np.empty(nrows * ncols if ok else 1, dtype=np.int32)
-    if ok:
-        _unpad(cd, label, nrows, ncols, out_d, out_l, False)
-    return out_d, out_l, ok
-
-
-@njit(cache=True, nogil=True)
 def _unpad(cd, label, nrows, ncols, out_d, out_l, nan_for_inf):  # pragma: no cover - numba
     """The searched distances and labels off the padded work arrays into ``out_d`` and
     ``out_l`` (flat, row-major); unreachable cells inf, or NaN with ``nan_for_inf``
