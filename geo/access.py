@@ -42,6 +42,7 @@ from layers.grid import Grid, cells
 from layers.tristate import parse_tristate
 
 __all__ = [
+    "WALK_FLAT_COST",
     "WALK_FLAT_KMH",
     "kernel_threads",
     "thread_map",
@@ -103,6 +104,8 @@ def _tobler_in_place(s: np.ndarray) -> None:
 
 #: Walking speed on flat ground, km/h (Tobler at slope 0).
 WALK_FLAT_KMH: float = float(tobler_kmh(0.0))
+#: Minutes per metre at :data:`WALK_FLAT_KMH` (a source walled in by barriers starts at it).
+WALK_FLAT_COST = 60.0 / (1000.0 * WALK_FLAT_KMH)
 
 
 def speed_surface(
@@ -461,7 +464,7 @@ def _prepared(
     seeds = np.flatnonzero(flat_ids >= 0).astype(np.int32)
     seed_labels = flat_ids[seeds].astype(np.int32)
     cost = cost.ravel()
-    _open_stranded_sources(cost, seeds, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
+    _open_stranded_sources(cost, seeds, nrows, ncols, WALK_FLAT_COST)
     return cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy)
 
 
@@ -586,7 +589,7 @@ class PreparedSurface:
         crange = self._crange
         if seeds.size and not np.isfinite(cost[seeds]).all():
             cost = cost.copy()
-            _open_stranded_sources(cost, seeds, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
+            _open_stranded_sources(cost, seeds, nrows, ncols, WALK_FLAT_COST)
             crange = _finite_range(cost)
         dist, label = _shortest(
             cost, seeds, seed_labels, nrows, ncols, dx, dy, work=work, crange=crange,
@@ -1086,7 +1089,7 @@ def travel_time_anisotropic_with_nearest(
     stranded = seeds[stuck[seeds]]
     if stranded.size:
         opened = iso.copy()
-        _open_stranded_sources(opened, stranded, nrows, ncols, 60.0 / (1000.0 * WALK_FLAT_KMH))
+        _open_stranded_sources(opened, stranded, nrows, ncols, WALK_FLAT_COST)
         fixed[stranded] = opened[stranded]
         walk[stranded] = np.inf
         z2 = elev.reshape(nrows, ncols)

@@ -50,7 +50,7 @@ import shapely
 from affine import Affine
 from rasterio.windows import Window
 
-from geo.access import WALK_FLAT_KMH, _dijkstra8
+from geo.access import WALK_FLAT_COST, _dijkstra8
 from geo.suitability import suitability
 from geo.terrain import slope_file
 from geo.zonal import _STATS, _accumulate, _check_polygons, _finish
@@ -591,7 +591,7 @@ def travel_time_blocks(
         free_disk_bytes_needed=need,
         out_dir=Path(out_path).resolve().parent,
     )
-    walk_cost = 60.0 / (1000.0 * WALK_FLAT_KMH)
+    walk_cost = WALK_FLAT_COST
     with rasterio.open(speed_path) as src:
         dx, dy = _check_projected(speed_path, src)
         h, w = int(src.height), int(src.width)
