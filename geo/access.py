@@ -364,7 +364,7 @@ def travel_time_with_nearest(
         float64, NaN where unreachable.
     nearest : numpy.ndarray
         int32 label of the nearest source, -1 where unreachable. Ties between
-        equally near sources go to whichever the search settled first.
+        equally near sources go to whichever the search reached the cell from first.
 
     Raises
     ------
@@ -472,6 +472,35 @@ def _prepared(
 #: million to one fall back to the 4-ary heap kernel).
 _MAX_BUCKETS = 1 << 22
 
+#: Edge of the bucket search's tiles, in cells: a tile's work arrays (4 MB of distances
+#: and costs at 512 x 512) stay in the caches while its front moves through it.
+_TILE = 512
+
+#: How far (in longest moves) the search works ahead in one tile before it looks for a
+#: lower one: further ahead means fewer switches between tiles and more cells corrected
+#: when a lagging tile reaches them more cheaply.
+_HORIZON_MOVES = 4
+
+#: Most bucket heads the tiles' rings may hold (int32: 64 MB); larger tiles above it.
+_MAX_HEADS = 1 << 24
+
+
+def _tiling(nrows: int, ncols: int, need: int) -> tuple[int, int, int] | None:
+    """(tile edge, horizon in buckets, ring size) of the bucket search on a grid of
+    ``nrows`` x ``ncols`` whose longest move spans ``need`` buckets; None when the ring
+    would exceed ``_MAX_BUCKETS`` (the heap kernel then)."""
+    if need > _MAX_BUCKETS:
+        return None
+    horizon = min(_HORIZON_MOVES * need, _MAX_BUCKETS - need - 2)
+    if horizon < 1:
+        return None
+    nb = 1 << max(int(math.ceil(math.log2(need + horizon + 2))), 1)
+    pr, pc = nrows + 2, ncols + 2
+    tile = _TILE
+    while tile < max(pr, pc) and -(-pr // tile) * -(-pc // tile) * nb > _MAX_HEADS:
+        tile *= 2
+    return tile, horizon, nb
+
 
 def _shortest(
     cost: np.ndarray,
@@ -503,8 +532,9 @@ def _shortest(
             # the margin keeps float rounding of nd / delta from landing in the current bucket
             delta = min(dx, dy) * cmin * (1.0 - 1e-7)
             need = math.ceil(math.hypot(dx, dy) * cmax / delta) + 2
-            if need <= _MAX_BUCKETS:
-                nb = 1 << max(int(math.ceil(math.log2(need))), 1)
+            tiling = _tiling(nrows, ncols, need)
+            if tiling is not None:
+                tile, horizon, nb = tiling
                 # the work arrays are allocated here, not inside the kernel: numpy backs
                 # large arrays with huge pages (madvise), which spares the TLB misses of a
                 # search front that touches every row of a large grid (about 20% at 16M cells)
@@ -520,7 +550,6 @@ def _shortest(
                 if w.get("cd") is None or w["cd"].shape[0] != npad or w["pool"].shape[1] < cap:
                     w["cd"] = np.empty((npad, 2))
                     w["label"] = np.empty(npad, dtype=np.int32)
-                    w["done"] = np.empty(npad, dtype=np.bool_)
                     w["pool"] = np.empty((2, cap), dtype=np.int32)
                 ok = _bucket_search(
                     cost,
@@ -532,9 +561,10 @@ def _shortest(
                     dy,
                     delta,
                     nb,
+                    tile,
+                    horizon,
                     w["cd"],
                     w["label"],
-                    w["done"],
                     w["pool"][0],
                     w["pool"][1],
                     is_target,
@@ -785,48 +815,62 @@ def _bucket_search(
     dy,
     delta,
     nbuckets_pow2,
+    tile,
+    horizon,
     cd,
     label,
-    done,
     ent_node,
     ent_next,
     is_target,
     n_targets,
 ):  # pragma: no cover
-    """Multi-source Dijkstra with Dinitz's bucket queue on an 8-connected grid.
+    """Multi-source shortest paths on an 8-connected grid with Dinitz's bucket queue,
+    worked tile by tile.
 
-    Buckets of width ``delta`` (a hair below the lightest possible move) make
-    every cell in the lowest non-empty bucket final: a move out of it costs more
-    than ``delta`` and so lands in a later bucket. The distances are the same
-    floating-point minima the heap kernel computes (each cell's value is the
-    minimum over relaxations from final neighbours); only the order of settling
-    inside a bucket differs, which can change the label of exactly tied sources.
-    Buckets form a ring of ``nbuckets_pow2`` singly linked lists (a power of two
-    at least ``ceil(max move / delta) + 2`` so live entries never wrap) over a
-    pool of entries recycled through a free list; entries of cells already
-    settled are skipped. Returns True, the distances in ``cd[:, 1]`` and the labels in
-    ``label`` (padded grid), or False if the pool (one entry per cell)
-    runs out, and the caller falls back to the heap kernel. With ``n_targets`` > 0 the
-    search stops once that many cells flagged in ``is_target`` (npad bool) are settled:
-    then only those cells' distances are final. ``cd`` ((npad, 2) float64),
-    ``label`` (npad int32), ``done`` (npad bool) and the entry pool ``ent_node``/``ent_next``
-    (cells + seeds + 1024 int32) are work arrays the caller allocates (any content).
+    Buckets of width ``delta`` (a hair below the lightest possible move): a move out
+    of bucket ``k`` lands in a later bucket. The padded grid is cut into square tiles
+    of ``tile`` cells, each with its own ring of ``nbuckets_pow2`` buckets (singly
+    linked lists over a pool of entries recycled through a free list). The search
+    takes the tile whose lowest pending bucket is lowest and works through
+    ``horizon`` of its buckets before it looks again, so the cells it touches stay
+    in the caches; a cell reached more cheaply later from a tile that lagged behind
+    is queued again and its neighbours corrected (label-correcting: an entry whose
+    cell has since moved to a lower bucket is skipped). Each cell ends at the minimum
+    over relaxations from its neighbours' final values: the same floating-point
+    minima as one global queue or the heap kernel; only the order of equal
+    relaxations differs, which can change the label of exactly tied sources. The
+    ring needs at least ``horizon + ceil(max move / delta) + 2`` buckets, the live
+    entries' span. With ``n_targets`` > 0 the grid is one tile (settling in strict
+    bucket order, so a cell taken from the current bucket is final) and the search
+    stops once that many cells flagged in ``is_target`` (npad bool, cleared as they
+    settle) are final; then only those cells' distances are.
+
+    Returns True, the distances in ``cd[:, 1]`` and the labels in ``label`` (padded
+    grid), or False if the pool (``ent_node``/``ent_next``) runs out, and the caller
+    falls back to the heap kernel. ``cd`` ((npad, 2) float64), ``label`` (npad int32)
+    and the pool (int32) are work arrays the caller allocates (any content).
     """
     inf = np.inf
     pc = ncols + 2
+    pr = nrows + 2
     cd[:] = inf
     for r in range(nrows):
         base = (r + 1) * pc + 1
         for c in range(ncols):
             cd[base + c, 0] = cost[r * ncols + c]
     label[:] = -1
-    done[:] = False
+    if n_targets > 0:
+        tile = max(pr, pc)  # one tile: strict bucket order
     off = np.array([-pc - 1, -pc, -pc + 1, -1, 1, pc - 1, pc, pc + 1])
     diag = math.sqrt(dx * dx + dy * dy)
     half = np.array([diag, dy, diag, dx, dx, diag, dy, diag]) * 0.5
     inv_delta = 1.0 / delta
     mask = nbuckets_pow2 - 1
-    head = np.full(nbuckets_pow2, -1, dtype=np.int32)
+    ntc = (pc + tile - 1) // tile
+    nt = ((pr + tile - 1) // tile) * ntc
+    head = np.full(nt * nbuckets_pow2, -1, dtype=np.int32)
+    lowest = np.full(nt, np.iinfo(np.int64).max, dtype=np.int64)  # <= its entries' buckets
+    pending = np.zeros(nt, dtype=np.int64)
     cap = ent_node.shape[0]
     free = -1
     used = 0
@@ -838,53 +882,71 @@ def _bucket_search(
             continue
         cd[i, 1] = 0.0
         label[i] = seed_labels[s]
+        t = ((i // pc) // tile) * ntc + (i % pc) // tile
         e = used
         used += 1
         ent_node[e] = i
-        ent_next[e] = head[0]
-        head[0] = e
+        ent_next[e] = head[t * nbuckets_pow2]
+        head[t * nbuckets_pow2] = e
+        pending[t] += 1
+        lowest[t] = 0
         live += 1
-    k = 0
     while live > 0:
-        b = k & mask
-        while head[b] != -1:
-            e = head[b]
-            head[b] = ent_next[e]
-            i = ent_node[e]
-            ent_next[e] = free
-            free = e
-            live -= 1
-            if done[i]:
-                continue
-            done[i] = True
-            if n_targets > 0 and is_target[i]:
-                n_targets -= 1
-                if n_targets == 0:
-                    live = 0  # every target is final: the rest of the grid is not needed
-                    break
-            d = cd[i, 1]
-            ci = cd[i, 0]
-            lab = label[i]
-            for q in range(8):
-                j = i + off[q]
-                nd = d + half[q] * (ci + cd[j, 0])
-                if nd < cd[j, 1]:
-                    cd[j, 1] = nd
-                    label[j] = lab
-                    if free != -1:
-                        e2 = free
-                        free = ent_next[free]
-                    elif used < cap:
-                        e2 = used
-                        used += 1
-                    else:
-                        return False  # pool exhausted: let the caller use the heap
-                    bb = np.int64(nd * inv_delta) & mask
-                    ent_node[e2] = j
-                    ent_next[e2] = head[bb]
-                    head[bb] = e2
-                    live += 1
-        k += 1
+        t = -1
+        k = np.iinfo(np.int64).max
+        for u in range(nt):
+            if pending[u] > 0 and lowest[u] < k:
+                k = lowest[u]
+                t = u
+        kend = k + horizon
+        hb = t * nbuckets_pow2
+        while k < kend and pending[t] > 0:
+            b = hb + (k & mask)
+            while head[b] != -1:
+                e = head[b]
+                head[b] = ent_next[e]
+                i = ent_node[e]
+                ent_next[e] = free
+                free = e
+                live -= 1
+                pending[t] -= 1
+                d = cd[i, 1]
+                if np.int64(d * inv_delta) != k:
+                    continue  # reached more cheaply since: its own entry comes first
+                if n_targets > 0 and is_target[i]:
+                    is_target[i] = False
+                    n_targets -= 1
+                    if n_targets == 0:
+                        return True  # every target is final: the rest is not needed
+                ci = cd[i, 0]
+                lab = label[i]
+                for q in range(8):
+                    j = i + off[q]
+                    nd = d + half[q] * (ci + cd[j, 0])
+                    if nd < cd[j, 1]:
+                        cd[j, 1] = nd
+                        label[j] = lab
+                        if free != -1:
+                            e2 = free
+                            free = ent_next[free]
+                        elif used < cap:
+                            e2 = used
+                            used += 1
+                        else:
+                            return False  # pool exhausted: let the caller use the heap
+                        kk = np.int64(nd * inv_delta)
+                        tj = ((j // pc) // tile) * ntc + (j % pc) // tile
+                        bb = tj * nbuckets_pow2 + (kk & mask)
+                        ent_node[e2] = j
+                        ent_next[e2] = head[bb]
+                        head[bb] = e2
+                        pending[tj] += 1
+                        if kk < lowest[tj]:
+                            lowest[tj] = kk
+                        live += 1
+            k += 1
+        if lowest[t] < k:
+            lowest[t] = k
     return True
 
 

@@ -116,31 +116,58 @@ def test_heap_fallback_for_wide_speed_range_equals_mcp():
     np.testing.assert_allclose(ours, ref, rtol=1e-9, equal_nan=True)
 
 
-def test_bucket_and_heap_kernels_agree():
+@pytest.mark.parametrize("tile, horizon_moves", [(1000, 1), (16, 1), (16, 4), (7, 50)])
+def test_bucket_and_heap_kernels_agree(tile, horizon_moves):
+    """The tiled bucket search (one tile, small tiles worked far ahead, tiny tiles) gives
+    the heap kernel's distances bit for bit and its labels except on exact ties."""
     from geo.access import _bucket_search, _dijkstra8, _unpad
 
     rng = np.random.default_rng(11)
     nr, nc = 70, 90
     speed = rng.uniform(0.5, 60.0, (nr, nc))
     speed[rng.random((nr, nc)) < 0.1] = 0.0
+    speed[30:33, 5:] = 0.0  # a wall with a gap at its west end: the long way round
     cost = np.where(speed > 0, 60.0 / (1000.0 * np.where(speed > 0, speed, 1.0)), np.inf).ravel()
-    seeds = np.array([5, 1234, 4000], dtype=np.int32)
-    labels = np.array([0, 1, 2], dtype=np.int32)
+    seeds = np.array([5, 1234, 4000, 6200], dtype=np.int32)
+    labels = np.array([0, 1, 2, 3], dtype=np.int32)
     cost[seeds] = 0.01
     fin = cost[np.isfinite(cost)]
     delta = 20.0 * fin.min() * (1 - 1e-7)
-    nb = 1 << int(math.ceil(math.log2(math.hypot(20.0, 20.0) * fin.max() / delta + 2)))
+    need = math.ceil(math.hypot(20.0, 20.0) * fin.max() / delta) + 2
+    horizon = horizon_moves * need
+    nb = 1 << int(math.ceil(math.log2(need + horizon + 2)))
     d_heap, l_heap = _dijkstra8(cost, seeds, labels, nr, nc, 20.0, 20.0, np.zeros(len(seeds)))
     npad, cap = (nr + 2) * (nc + 2), nr * nc + len(seeds) + 1024
-    work = [np.empty((npad, 2)), np.empty(npad, np.int32), np.empty(npad, bool)]
+    work = [np.empty((npad, 2)), np.empty(npad, np.int32)]
     work += [np.empty(cap, np.int32), np.empty(cap, np.int32)]
     work += [np.zeros(1, bool), 0]  # no targets: settle every cell
-    ok = _bucket_search(cost, seeds, labels, nr, nc, 20.0, 20.0, delta, nb, *work)
+    ok = _bucket_search(cost, seeds, labels, nr, nc, 20.0, 20.0, delta, nb, tile, horizon, *work)
     assert ok
     d_buck, l_buck = np.empty(nr * nc), np.empty(nr * nc, np.int32)
     _unpad(work[0], work[1], nr, nc, d_buck, l_buck, False)
     np.testing.assert_array_equal(d_heap, d_buck)
+    assert np.isinf(d_buck).any() and np.isfinite(d_buck).mean() > 0.8
     assert np.mean(l_heap == l_buck) > 0.99  # only exact ties may differ
+
+
+def test_tiled_travel_rasters_equal_the_heap_kernels_on_a_grid_of_many_tiles(monkeypatch):
+    """Travel minutes and nearest sources through the public call, with the grid cut into
+    many tiles, against the heap kernel (the tiles' search disabled by a ring too small)."""
+    import geo.access as access
+
+    rng = np.random.default_rng(3)
+    speed = rng.uniform(0.5, 8.0, (130, 110))  # walking: tens of minutes across
+    speed[rng.random(speed.shape) < 0.12] = 0.0
+    speed[60:62, :100] = 0.0  # a river with one ford at its east end
+    ids = np.full(speed.shape, -1)
+    ids[[3, 10, 100, 120], [5, 100, 20, 90]] = [0, 1, 2, 3]
+    monkeypatch.setattr(access, "_TILE", 16)
+    tiled_min, tiled_near = access.travel_time_with_nearest(speed, ids, cellsize=30.0)
+    monkeypatch.setattr(access, "_MAX_BUCKETS", 2)  # every search takes the heap kernel
+    heap_min, heap_near = access.travel_time_with_nearest(speed, ids, cellsize=30.0)
+    np.testing.assert_array_equal(tiled_min, heap_min)
+    assert np.isnan(heap_min).any() and np.nanmax(heap_min) > 20.0
+    assert np.mean(tiled_near == heap_near) > 0.99
 
 
 def test_travel_time_at_a_few_cells_equals_the_whole_grid_search():
