@@ -155,8 +155,10 @@ def speed_surface(
     if not walk_factor > 0:
         raise PolicyError(f"speed_surface: walk_factor must be > 0, found {walk_factor!r}")
     # one grid-sized array, worked in place: |slope| -> radians -> tan -> Tobler (the
-    # values of tobler_kmh(tan(deg2rad(|slope|))) * walk_factor, bit for bit)
-    speed = np.abs(np.asarray(slope_deg, dtype=np.float64))
+    # values of tobler_kmh(tan(deg2rad(|slope|))) * walk_factor, bit for bit); a float32
+    # slope is widened into it, a float64 one copied
+    speed = np.array(slope_deg, dtype=np.float64)
+    np.abs(speed, out=speed)
     steep = speed > cliff_slope_deg if cliff_slope_deg is not None else None
     np.deg2rad(speed, out=speed)
     np.tan(speed, out=speed)
@@ -375,8 +377,7 @@ def travel_time_with_nearest(
     prep = _prepared(speed_kmh, source_ids, cellsize, "travel_time")
     dist, label = _shortest(*prep, work=work)
     dist[np.isinf(dist)] = np.nan
-    shape = np.shape(speed_kmh)
-    return dist.reshape(shape), label.reshape(shape)
+    return dist, np.ascontiguousarray(label)
 
 
 def travel_time_at(
@@ -405,8 +406,7 @@ def travel_time_at(
     flat = _flat_cells(rows, cols, *src.shape)
     ids = np.where(src, 0, -1).astype(np.int32)
     prep = _prepared(speed_kmh, ids, cellsize, "travel_time_at")
-    dist, _ = _shortest(*prep, targets=flat)
-    return _minutes_at(dist, flat)
+    return _minutes_at(_shortest(*prep, targets=flat)[0])
 
 
 def _flat_cells(rows: np.ndarray, cols: np.ndarray, nrows: int, ncols: int) -> np.ndarray:
@@ -420,17 +420,21 @@ def _flat_cells(rows: np.ndarray, cols: np.ndarray, nrows: int, ncols: int) -> n
     return r * ncols + c
 
 
-def _minutes_at(dist: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """The searched minutes at the cells ``flat``, NaN where unreachable."""
-    out = dist[flat]
-    out[np.isinf(out)] = np.nan
-    return out
+def _minutes_at(dist: np.ndarray) -> np.ndarray:
+    """Searched minutes (inf where unreachable) as NaN where unreachable, in place."""
+    dist[np.isinf(dist)] = np.nan
+    return dist
 
 
 def _finite_range(cost: np.ndarray) -> tuple[float, float] | None:
-    """(min, max) of the finite costs, None when there are none."""
-    finite = cost[np.isfinite(cost)]
-    return (float(finite.min()), float(finite.max())) if finite.size else None
+    """(min, max) of the finite costs, None when there are none. Reductions over a mask,
+    not over a compressed copy of the finite costs (128 MB at 16 M cells)."""
+    finite = np.isfinite(cost)
+    if not finite.any():
+        return None
+    lo = np.min(cost, where=finite, initial=np.inf)
+    hi = np.max(cost, where=finite, initial=-np.inf)
+    return float(lo), float(hi)
 
 
 def _prepared(
@@ -441,31 +445,48 @@ def _prepared(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, float, float]:
     """The kernels' inputs: flat minutes-per-metre costs (inf = barrier), seeds and their
     labels, the grid's shape and cell size; after checking the arguments."""
-    speed = np.asarray(speed_kmh, dtype=np.float64)
-    if speed.ndim != 2:
-        raise LayerSchemaError(f"{where}: speed_kmh must be 2-D, found shape {speed.shape}")
+    speed, dx, dy = _checked_surface(speed_kmh, cellsize, where)
+    nrows, ncols = speed.shape
     ids = np.asarray(source_ids)
     _check_shape(f"{where}: source_ids", ids.shape, speed.shape)
     if not np.issubdtype(ids.dtype, np.integer):
         raise LayerSchemaError(
             f"{where}: source_ids must be an integer array, found dtype {ids.dtype}"
         )
+    cost = np.empty(nrows * ncols)
+    _costs_into(speed, cost.reshape(nrows, ncols))
+    flat_ids = ids.ravel()
+    seeds = np.flatnonzero(flat_ids >= 0).astype(np.int32)
+    seed_labels = flat_ids[seeds].astype(np.int32)
+    _open_stranded_sources(cost, seeds, nrows, ncols, WALK_FLAT_COST)
+    return cost, seeds, seed_labels, nrows, ncols, dx, dy
+
+
+def _checked_surface(
+    speed_kmh: np.ndarray, cellsize: float | tuple[float, float], where: str
+) -> tuple[np.ndarray, float, float]:
+    """A speed surface as float64 and its cell size (dx, dy), after checking both."""
+    speed = np.asarray(speed_kmh, dtype=np.float64)
+    if speed.ndim != 2:
+        raise LayerSchemaError(f"{where}: speed_kmh must be 2-D, found shape {speed.shape}")
     dx, dy = _cellsize_pair(where, cellsize)
     nrows, ncols = speed.shape
     if nrows * ncols >= np.iinfo(np.int32).max:
         raise LayerSchemaError(
             f"{where}: grid must have fewer than 2**31-1 cells, found {nrows}x{ncols}"
         )
+    return speed, float(dx), float(dy)
 
+
+def _costs_into(speed: np.ndarray, out: np.ndarray) -> None:
+    """Minutes per metre, ``60 / (1000 * speed)``, inf where the speed is 0, negative or
+    NaN (a barrier), written into ``out`` (the grid's shape; a view may be): the same
+    operations and values as the expression, without its grid-sized temporaries (at 16 M
+    cells each is 128 MB the OS must fault in)."""
+    np.multiply(speed, 1000.0, out=out)
     with np.errstate(divide="ignore", invalid="ignore"):
-        cost = 60.0 / (1000.0 * speed)  # minutes per metre
-    cost[~(speed > 0)] = np.inf  # 0, negative, NaN -> barrier
-    flat_ids = ids.ravel()
-    seeds = np.flatnonzero(flat_ids >= 0).astype(np.int32)
-    seed_labels = flat_ids[seeds].astype(np.int32)
-    cost = cost.ravel()
-    _open_stranded_sources(cost, seeds, nrows, ncols, WALK_FLAT_COST)
-    return cost, seeds, seed_labels, nrows, ncols, float(dx), float(dy)
+        np.divide(60.0, out, out=out)
+    out[~(speed > 0)] = np.inf
 
 
 #: Largest bucket ring for the bucket queue (speeds spanning more than about a
@@ -502,8 +523,26 @@ def _tiling(nrows: int, ncols: int, need: int) -> tuple[int, int, int] | None:
     return tile, horizon, nb
 
 
+def _pad_cost(cost: np.ndarray | None, nrows: int, ncols: int) -> np.ndarray:
+    """The flat costs of an ``nrows`` x ``ncols`` grid inside a one-cell ring of barriers
+    (inf), flat: the bucket kernel's neighbours then need no bounds checks. ``cost`` None:
+    the ring only (the caller fills the inside, :func:`_inner`)."""
+    out = np.empty((nrows + 2) * (ncols + 2))
+    pad = out.reshape(nrows + 2, ncols + 2)
+    pad[0, :] = pad[-1, :] = np.inf
+    pad[:, 0] = pad[:, -1] = np.inf
+    if cost is not None:
+        pad[1:-1, 1:-1] = cost.reshape(nrows, ncols)
+    return out
+
+
+def _inner(padded: np.ndarray, nrows: int, ncols: int) -> np.ndarray:
+    """The ``nrows`` x ``ncols`` inside of a flat padded grid, as a view."""
+    return padded.reshape(nrows + 2, ncols + 2)[1:-1, 1:-1]
+
+
 def _shortest(
-    cost: np.ndarray,
+    cost: np.ndarray | None,
     seeds: np.ndarray,
     seed_labels: np.ndarray,
     nrows: int,
@@ -514,17 +553,27 @@ def _shortest(
     work: dict[str, np.ndarray] | None = None,
     crange: tuple[float, float] | None = None,
     minutes32: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
+    cpad: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Run the bucket-queue kernel when the cost range allows it, else the heap.
-    ``targets`` (flat cell indices): the bucket kernel may stop once they are all settled;
-    then only their distances are final. ``work``: a dict that keeps the kernel's work
-    arrays between searches of one thread on one grid (each search fills them anew), so
-    the memory is not mapped and zeroed again by the OS for every search. ``crange``: the
-    finite (min, max) of ``cost`` when the caller knows it (many searches on one surface).
-    Returns flat ``(dist, label)``: float64 distances, inf where unreachable, or with
-    ``minutes32`` float32 minutes with NaN there (a travel raster, made in one pass)."""
+    ``targets`` (flat cell indices): the bucket kernel may stop once they are all settled.
+    ``work``: a dict that keeps the kernel's work arrays between searches of one thread on
+    one grid (each search fills them anew), so the memory is not mapped and zeroed again by
+    the OS for every search. ``crange``: the finite (min, max) of the costs when the caller
+    knows it (many searches on one surface); ``cpad``: the costs padded with a ring of
+    barriers (:func:`_pad_cost`), likewise (``cost`` may then be None: the heap kernel, when
+    it is needed, takes the inside of ``cpad``).
+
+    Returns ``(dist, label)``: without ``targets``, ``nrows`` x ``ncols`` grids of float64
+    distances (inf where unreachable) or with ``minutes32`` float32 minutes (NaN there), and
+    int32 labels (-1 where unreachable; from the bucket kernel a view of a padded grid, which
+    the kernel wrote: no second copy); with ``targets``, the float64 distances of those cells
+    in their order, and None."""
+    costs = cost if cost is not None else cpad
+    if costs is None:
+        raise ValueError("_shortest: needs cost or cpad")
     if crange is None:
-        crange = _finite_range(cost)
+        crange = _finite_range(costs)
     if seeds.size and crange is not None:
         cmin, cmax = crange
         if cmin > 0:
@@ -542,17 +591,22 @@ def _shortest(
                 cap = nrows * ncols + seeds.shape[0] + 1024
                 is_target = np.zeros(npad if targets is not None else 1, dtype=np.bool_)
                 n_targets = 0
+                padded_targets = None
                 if targets is not None:
-                    t = np.unique(np.asarray(targets, dtype=np.int64))
-                    is_target[(t // ncols + 1) * (ncols + 2) + t % ncols + 1] = True
-                    n_targets = len(t)
+                    tg = np.asarray(targets, dtype=np.int64)
+                    padded_targets = (tg // ncols + 1) * (ncols + 2) + tg % ncols + 1
+                    is_target[padded_targets] = True
+                    n_targets = len(np.unique(tg))
                 w = work if work is not None else {}
-                if w.get("cd") is None or w["cd"].shape[0] != npad or w["pool"].shape[1] < cap:
-                    w["cd"] = np.empty((npad, 2))
+                if w.get("dist") is None or w["dist"].shape[0] != npad or w["pool"].shape[1] < cap:
+                    w["dist"] = np.empty(npad)
                     w["label"] = np.empty(npad, dtype=np.int32)
                     w["pool"] = np.empty((2, cap), dtype=np.int32)
+                # a whole grid's labels go straight into the result (the inside of a padded
+                # grid); a search for a few cells keeps them in its work array
+                label = w["label"] if targets is not None else np.empty(npad, dtype=np.int32)
                 ok = _bucket_search(
-                    cost,
+                    _pad_cost(cost, nrows, ncols) if cpad is None else cpad,
                     seeds,
                     seed_labels,
                     nrows,
@@ -563,41 +617,59 @@ def _shortest(
                     nb,
                     tile,
                     horizon,
-                    w["cd"],
-                    w["label"],
+                    w["dist"],
+                    label,
                     w["pool"][0],
                     w["pool"][1],
                     is_target,
                     n_targets,
                 )
                 if ok:
-                    dist = np.empty(nrows * ncols, dtype=np.float32 if minutes32 else np.float64)
-                    label = np.empty(nrows * ncols, dtype=np.int32)
-                    _unpad(w["cd"], w["label"], nrows, ncols, dist, label, minutes32)
-                    return dist, label
+                    if padded_targets is not None:
+                        return w["dist"][padded_targets], None
+                    dist = np.empty((nrows, ncols), dtype=np.float32 if minutes32 else np.float64)
+                    _unpad(w["dist"], nrows, ncols, dist.reshape(-1), minutes32)
+                    return dist, _inner(label, nrows, ncols)
+    if cost is None:
+        assert cpad is not None
+        cost = np.ascontiguousarray(_inner(cpad, nrows, ncols)).reshape(-1)
     dist, label = _dijkstra8(
         cost, seeds, seed_labels, nrows, ncols, dx, dy, np.zeros(seeds.shape[0])
     )
+    if targets is not None:
+        return dist[np.asarray(targets, dtype=np.int64)], None
     if minutes32:
         unreached = np.isinf(dist)
         dist = dist.astype(np.float32)
         dist[unreached] = np.nan
-    return dist, label
+    return dist.reshape(nrows, ncols), label.reshape(nrows, ncols)
 
 
 class PreparedSurface:
-    """One speed surface made ready once for many :func:`travel_time_at` searches from
-    single cells (a cost matrix: one search per site): the minutes-per-metre costs and their
-    range are computed once instead of once per search, and each thread keeps its kernel's
-    work arrays. :meth:`minutes_at` gives exactly ``travel_time_at`` 's values."""
+    """One speed surface made ready once for many searches: the minutes-per-metre costs
+    (inside a ring of barriers, as the bucket kernel reads them) and their range are
+    computed once instead of once per search, and each thread keeps its kernel's work
+    arrays. :meth:`nearest` gives the travel rasters of :func:`travel_time_with_nearest`,
+    :meth:`minutes_at` exactly ``travel_time_at`` 's values (a cost matrix: one search per
+    site)."""
 
     def __init__(self, speed_kmh: np.ndarray, *, cellsize: float | tuple[float, float]) -> None:
-        self.speed = np.asarray(speed_kmh)
+        self.speed, dx, dy = _checked_surface(speed_kmh, cellsize, "travel_time_at")
         self.cellsize = cellsize
-        no_source = np.full(self.speed.shape, -1, dtype=np.int32)
-        self._prep = _prepared(self.speed, no_source, cellsize, "travel_time_at")
-        self._crange = _finite_range(self._prep[0])
+        nrows, ncols = self.speed.shape
+        self._grid = (nrows, ncols, dx, dy)
+        # the costs written straight into the inside of the padded grid: one grid-sized
+        # array, shared by every search on the surface, on any thread
+        self._cpad = _pad_cost(None, nrows, ncols)
+        _costs_into(self.speed, _inner(self._cpad, nrows, ncols))
+        self._crange = _finite_range(self._cpad)
         self._works: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
+
+    def _padded(self, flat: np.ndarray) -> np.ndarray:
+        """Padded-grid indices of flat cell indices."""
+        nrows, ncols, _, _ = self._grid
+        flat = np.asarray(flat, dtype=np.int64)
+        return (flat // ncols + 1) * (ncols + 2) + flat % ncols + 1
 
     def nearest(
         self, cells: np.ndarray, labels: np.ndarray, work: dict[str, np.ndarray] | None = None
@@ -606,9 +678,10 @@ class PreparedSurface:
         grid) and its label, for every cell: float32 (NaN where unreachable) and int32 (-1)
         grids, the values of :func:`travel_time_with_nearest` on a label grid holding
         ``labels[k]`` at ``cells[k]`` (where a cell is listed twice, the later label), without
-        that grid or a float64 copy of the result. The costs are shared between searches; a
-        source on a barrier is opened in a copy of them, as ``travel_time_with_nearest`` does."""
-        cost, _, _, nrows, ncols, dx, dy = self._prep
+        that grid or a float64 copy of the result (the labels are the inside of the padded
+        grid the kernel wrote, a view). The costs are shared between searches; a source on a
+        barrier is opened in a copy of them, as ``travel_time_with_nearest`` does."""
+        nrows, ncols, dx, dy = self._grid
         cells = np.asarray(cells, dtype=np.int64)
         labels = np.asarray(labels)
         # sorted cells, each with the label listed last for it: the seeds in the order the
@@ -616,23 +689,30 @@ class PreparedSurface:
         last = len(cells) - 1 - np.unique(cells[::-1], return_index=True)[1]
         seeds = cells[last].astype(np.int32)
         seed_labels = labels[last].astype(np.int32)
+        cost: np.ndarray | None = None
+        cpad: np.ndarray | None = self._cpad
         crange = self._crange
-        if seeds.size and not np.isfinite(cost[seeds]).all():
-            cost = cost.copy()
+        if seeds.size and not np.isfinite(self._cpad[self._padded(seeds)]).all():
+            cost = np.ascontiguousarray(_inner(self._cpad, nrows, ncols)).reshape(-1)
             _open_stranded_sources(cost, seeds, nrows, ncols, WALK_FLAT_COST)
-            crange = _finite_range(cost)
+            crange, cpad = _finite_range(cost), None
         dist, label = _shortest(
             cost, seeds, seed_labels, nrows, ncols, dx, dy, work=work, crange=crange,
-            minutes32=True,
+            minutes32=True, cpad=cpad,
         )  # fmt: skip
-        return dist.reshape(nrows, ncols), label.reshape(nrows, ncols)
+        assert label is not None
+        return dist, label
 
     def minutes_at(self, row: int, col: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Minutes from cell ``(row, col)`` to each cell ``(rows[k], cols[k])`` (NaN where
         unreachable): ``travel_time_at`` with that one source cell."""
-        cost, _, _, nrows, ncols, dx, dy = self._prep
+        nrows, ncols, dx, dy = self._grid
         inside = (0 <= row < nrows) and (0 <= col < ncols)
-        if not inside or not np.isfinite(cost[row * ncols + col]) or self._crange is None:
+        if (
+            not inside
+            or not np.isfinite(self._cpad[(row + 1) * (ncols + 2) + col + 1])
+            or self._crange is None
+        ):
             # a source on a barrier is opened in a copy of the costs: the general path
             src = np.zeros(self.speed.shape, bool)
             src[row, col] = True
@@ -640,7 +720,7 @@ class PreparedSurface:
         flat = _flat_cells(rows, cols, nrows, ncols)
         seeds = np.array([row * ncols + col], dtype=np.int32)
         dist, _ = _shortest(
-            cost,
+            None,
             seeds,
             np.zeros(1, dtype=np.int32),
             nrows,
@@ -650,8 +730,9 @@ class PreparedSurface:
             targets=flat,
             work=self._works[threading.get_ident()],
             crange=self._crange,
+            cpad=self._cpad,
         )
-        return _minutes_at(dist, flat)
+        return _minutes_at(dist)
 
 
 def _open_stranded_sources(
@@ -789,24 +870,23 @@ def _dijkstra8(
 
 
 @njit(cache=True, nogil=True)
-def _unpad(cd, label, nrows, ncols, out_d, out_l, nan_for_inf):  # pragma: no cover - numba
-    """The searched distances and labels off the padded work arrays into ``out_d`` and
-    ``out_l`` (flat, row-major); unreachable cells inf, or NaN with ``nan_for_inf``
-    (minutes as travel rasters keep them)."""
+def _unpad(dist, nrows, ncols, out_d, nan_for_inf):  # pragma: no cover - numba
+    """The searched distances off the padded work array into ``out_d`` (flat, row-major;
+    its dtype: float64, or float32 minutes); unreachable cells inf, or NaN with
+    ``nan_for_inf`` (minutes as travel rasters keep them)."""
     pc = ncols + 2
     for r in range(nrows):
         base = (r + 1) * pc + 1
         for c in range(ncols):
-            v = cd[base + c, 1]
+            v = dist[base + c]
             if nan_for_inf and v == np.inf:
                 v = np.nan
             out_d[r * ncols + c] = v
-            out_l[r * ncols + c] = label[base + c]
 
 
 @njit(cache=True, nogil=True)
 def _bucket_search(
-    cost,
+    cpad,
     seeds,
     seed_labels,
     nrows,
@@ -817,7 +897,7 @@ def _bucket_search(
     nbuckets_pow2,
     tile,
     horizon,
-    cd,
+    dist,
     label,
     ent_node,
     ent_next,
@@ -845,19 +925,18 @@ def _bucket_search(
     stops once that many cells flagged in ``is_target`` (npad bool, cleared as they
     settle) are final; then only those cells' distances are.
 
-    Returns True, the distances in ``cd[:, 1]`` and the labels in ``label`` (padded
-    grid), or False if the pool (``ent_node``/``ent_next``) runs out, and the caller
-    falls back to the heap kernel. ``cd`` ((npad, 2) float64), ``label`` (npad int32)
-    and the pool (int32) are work arrays the caller allocates (any content).
+    ``cpad`` (npad float64) holds the cells' costs on the padded grid, a ring of
+    barriers (inf) around the county's (:func:`_pad_cost`): read only, so one copy
+    serves every search on a surface, on any thread.
+
+    Returns True, the distances in ``dist`` and the labels in ``label`` (padded grid),
+    or False if the pool (``ent_node``/``ent_next``) runs out, and the caller falls
+    back to the heap kernel. ``dist`` (npad float64), ``label`` (npad int32) and the
+    pool (int32) are work arrays the caller allocates (any content).
     """
-    inf = np.inf
     pc = ncols + 2
     pr = nrows + 2
-    cd[:] = inf
-    for r in range(nrows):
-        base = (r + 1) * pc + 1
-        for c in range(ncols):
-            cd[base + c, 0] = cost[r * ncols + c]
+    dist[:] = np.inf
     label[:] = -1
     if n_targets > 0:
         tile = max(pr, pc)  # one tile: strict bucket order
@@ -878,9 +957,9 @@ def _bucket_search(
     for s in range(seeds.shape[0]):
         i0 = seeds[s]
         i = (i0 // ncols + 1) * pc + (i0 % ncols) + 1
-        if cd[i, 1] == 0.0:
+        if dist[i] == 0.0:
             continue
-        cd[i, 1] = 0.0
+        dist[i] = 0.0
         label[i] = seed_labels[s]
         t = ((i // pc) // tile) * ntc + (i % pc) // tile
         e = used
@@ -910,7 +989,7 @@ def _bucket_search(
                 free = e
                 live -= 1
                 pending[t] -= 1
-                d = cd[i, 1]
+                d = dist[i]
                 if np.int64(d * inv_delta) != k:
                     continue  # reached more cheaply since: its own entry comes first
                 if n_targets > 0 and is_target[i]:
@@ -918,13 +997,13 @@ def _bucket_search(
                     n_targets -= 1
                     if n_targets == 0:
                         return True  # every target is final: the rest is not needed
-                ci = cd[i, 0]
+                ci = cpad[i]
                 lab = label[i]
                 for q in range(8):
                     j = i + off[q]
-                    nd = d + half[q] * (ci + cd[j, 0])
-                    if nd < cd[j, 1]:
-                        cd[j, 1] = nd
+                    nd = d + half[q] * (ci + cpad[j])
+                    if nd < dist[j]:
+                        dist[j] = nd
                         label[j] = lab
                         if free != -1:
                             e2 = free
@@ -1652,14 +1731,17 @@ def county_speed_surface(
             barriers |= geometry_mask(
                 rv.geometry, out_shape=shape, transform=transform, invert=True, all_touched=True
             )
-    road_in = np.where(outside, 0, road_speed)
+    # no road outside the county; the land outside is a barrier (speed 0) whatever its
+    # slope, so the slope is passed as it is (in place and without a masked copy: at 16 M
+    # cells each grid-sized temporary is a 128 MB mapping the OS must fault in)
+    road_speed[outside] = 0.0
     speed = speed_surface(
-        slope_deg=np.where(outside, np.nan, slope_deg),
-        road_raster_speed=road_in,
+        slope_deg=slope_deg,
+        road_raster_speed=road_speed,
         barriers=barriers,
         cliff_slope_deg=cliff_slope_deg,
     )
-    return speed, road_in > 0
+    return speed, road_speed > 0
 
 
 @dataclass
