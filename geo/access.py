@@ -536,6 +536,13 @@ def _pad_cost(cost: np.ndarray | None, nrows: int, ncols: int) -> np.ndarray:
     return out
 
 
+def _padded_index(flat: np.ndarray | int, ncols: int) -> np.ndarray:
+    """Indices on the padded grid (:func:`_pad_cost`) of flat cell indices of a grid of
+    ``ncols`` columns."""
+    flat = np.asarray(flat, dtype=np.int64)
+    return (flat // ncols + 1) * (ncols + 2) + flat % ncols + 1
+
+
 def _inner(padded: np.ndarray, nrows: int, ncols: int) -> np.ndarray:
     """The ``nrows`` x ``ncols`` inside of a flat padded grid, as a view."""
     return padded.reshape(nrows + 2, ncols + 2)[1:-1, 1:-1]
@@ -593,10 +600,9 @@ def _shortest(
                 n_targets = 0
                 padded_targets = None
                 if targets is not None:
-                    tg = np.asarray(targets, dtype=np.int64)
-                    padded_targets = (tg // ncols + 1) * (ncols + 2) + tg % ncols + 1
+                    padded_targets = _padded_index(targets, ncols)
                     is_target[padded_targets] = True
-                    n_targets = len(np.unique(tg))
+                    n_targets = len(np.unique(padded_targets))
                 w = work if work is not None else {}
                 if w.get("dist") is None or w["dist"].shape[0] != npad or w["pool"].shape[1] < cap:
                     w["dist"] = np.empty(npad)
@@ -665,12 +671,6 @@ class PreparedSurface:
         self._crange = _finite_range(self._cpad)
         self._works: defaultdict[int, dict[str, np.ndarray]] = defaultdict(dict)
 
-    def _padded(self, flat: np.ndarray) -> np.ndarray:
-        """Padded-grid indices of flat cell indices."""
-        nrows, ncols, _, _ = self._grid
-        flat = np.asarray(flat, dtype=np.int64)
-        return (flat // ncols + 1) * (ncols + 2) + flat % ncols + 1
-
     def nearest(
         self, cells: np.ndarray, labels: np.ndarray, work: dict[str, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -692,7 +692,7 @@ class PreparedSurface:
         cost: np.ndarray | None = None
         cpad: np.ndarray | None = self._cpad
         crange = self._crange
-        if seeds.size and not np.isfinite(self._cpad[self._padded(seeds)]).all():
+        if seeds.size and not np.isfinite(self._cpad[_padded_index(seeds, ncols)]).all():
             cost = np.ascontiguousarray(_inner(self._cpad, nrows, ncols)).reshape(-1)
             _open_stranded_sources(cost, seeds, nrows, ncols, WALK_FLAT_COST)
             crange, cpad = _finite_range(cost), None
@@ -710,7 +710,7 @@ class PreparedSurface:
         inside = (0 <= row < nrows) and (0 <= col < ncols)
         if (
             not inside
-            or not np.isfinite(self._cpad[(row + 1) * (ncols + 2) + col + 1])
+            or not np.isfinite(self._cpad[_padded_index(row * ncols + col, ncols)])
             or self._crange is None
         ):
             # a source on a barrier is opened in a copy of the costs: the general path
